@@ -1,0 +1,166 @@
+"""Command line: flags, logging, transport choice and exit codes. The only module that reads argv.
+
+Exit codes: 0 after a clean shutdown, 2 for bad flags or configuration (one line on stderr),
+130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="zilliz-refresh-mcp",
+        description="MCP server for Zilliz Cloud / Milvus external-collection refresh jobs. "
+        "Every flag has a ZILLIZ_* environment variable; flags win.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--demo", action="store_true", default=None, help="serve a simulated cluster; no credentials")
+    up = p.add_argument_group("cluster")
+    up.add_argument("--endpoint", dest="cluster_endpoint", metavar="URL", help="ZILLIZ_CLUSTER_ENDPOINT")
+    up.add_argument("--token", metavar="TOKEN", help="ZILLIZ_TOKEN (prefer the variable: flags show in process lists)")
+    up.add_argument("--db-name", metavar="NAME", help="ZILLIZ_DB_NAME (default: default)")
+    up.add_argument("--timeout-seconds", type=float, metavar="S", help="ZILLIZ_TIMEOUT_SECONDS (default: 30)")
+    up.add_argument("--max-attempts", type=int, metavar="N", help="ZILLIZ_MAX_ATTEMPTS (default: 4)")
+    up.add_argument(
+        "--rate-limit-per-second", type=float, metavar="R", help="ZILLIZ_RATE_LIMIT_PER_SECOND (default: 20)"
+    )
+    up.add_argument("--max-response-mb", type=int, metavar="MB", help="ZILLIZ_MAX_RESPONSE_MB (default: 32)")
+    up.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=None,
+        help="ZILLIZ_ALLOW_INSECURE_HTTP: accept http:// to a non-loopback host",
+    )
+    up.add_argument(
+        "--enable-refresh",
+        action="store_true",
+        default=None,
+        help="ZILLIZ_ENABLE_REFRESH: offer the refresh_external_collection tool",
+    )
+    srv = p.add_argument_group("serving")
+    srv.add_argument("--transport", choices=["stdio", "http"], help="ZILLIZ_TRANSPORT (default: stdio)")
+    srv.add_argument("--host", help="ZILLIZ_HOST for --transport http (default: 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="ZILLIZ_PORT for --transport http (default: 8000)")
+    srv.add_argument("--mcp-bearer-token", metavar="TOKEN", help="ZILLIZ_MCP_BEARER_TOKEN for the HTTP endpoint")
+    srv.add_argument(
+        "--allowed-host", dest="mcp_allowed_hosts", action="append", help="ZILLIZ_MCP_ALLOWED_HOSTS (repeatable)"
+    )
+    srv.add_argument(
+        "--allowed-origin",
+        dest="mcp_allowed_origins",
+        action="append",
+        help="ZILLIZ_MCP_ALLOWED_ORIGINS (repeatable)",
+    )
+    srv.add_argument(
+        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="ZILLIZ_LOG_LEVEL"
+    )
+    return p
+
+
+class RedactingFilter(logging.Filter):
+    """Last line of defence: no log line carries the token, whatever logged it."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .upstream import redact
+
+        message = record.getMessage()
+        cleaned = message
+        for secret in self._secrets:
+            cleaned = redact(cleaned, secret)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def configure_logging(level: str, *secrets: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(*secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Our own per-call lines are INFO; the SDK's are noisy at that level.
+    for noisy in ("mcp", "httpx2", "uvicorn", "uvicorn.error", "sse_starlette"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as err:
+        print(f"zilliz-refresh-mcp: configuration error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return run(settings)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def run(settings: Settings) -> int:
+    simulator = None
+    if settings.demo:
+        from pydantic import SecretStr
+
+        from .simulator import SimulatorServer, demo_cluster
+
+        simulator = SimulatorServer(demo_cluster()).start()
+        settings = settings.model_copy(
+            update={"cluster_endpoint": simulator.url, "token": SecretStr(simulator.cluster.token)}
+        )
+    secrets = [settings.token_value]
+    if settings.mcp_bearer_token is not None:
+        secrets.append(settings.mcp_bearer_token.get_secret_value())
+    configure_logging(settings.log_level, *secrets)
+    log = logging.getLogger("zilliz_refresh_mcp")
+    if simulator is not None:
+        log.info("demo cluster serving on %s", simulator.url)
+
+    from .server import build_server
+
+    mcp = build_server(settings)
+    try:
+        if settings.transport == "stdio":
+            mcp.run("stdio")
+        else:
+            serve_http(mcp, settings)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    return 0
+
+
+def serve_http(mcp: Any, settings: Settings) -> None:
+    import socket
+
+    import uvicorn
+
+    from .transport import http_app
+
+    # Bind first so that --port 0 works and the printed URL is the real one.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    config = uvicorn.Config(http_app(mcp, settings), log_config=None, access_log=False, timeout_graceful_shutdown=3)
+    print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,150 @@
+"""Settings from the environment (``ZILLIZ_*``) and command-line flags, validated once at start-up.
+
+Flags win over the environment. Secrets are ``SecretStr``: they print as ``**********`` in any repr.
+Every problem becomes one ``ConfigError`` line that names the variable to fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "ZILLIZ_"
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+NAME_RULE = "a letter or underscore first, then letters, digits and underscores, at most 255 characters"
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class ConfigError(Exception):
+    """Configuration that the server cannot start with; the message names the variable."""
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_name(value: str, what: str) -> str:
+    """A Milvus database or collection name, or ValueError with the rule."""
+    if not NAME_PATTERN.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise ValueError(f"{what} {shown!r} is not a valid Milvus name: {NAME_RULE}")
+    return value
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the server needs to run; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    cluster_endpoint: str | None = Field(default=None, description="Cluster or project endpoint URL.")
+    token: SecretStr | None = Field(default=None, description="API key or user:password.")
+    db_name: str = Field(default="default", description="Database used when a call names none.")
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Per-request upstream timeout.")
+    max_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per upstream call (1 = no retry).")
+    rate_limit_per_second: float = Field(default=20.0, gt=0, le=1000, description="Upstream requests/s.")
+    max_response_mb: int = Field(default=32, ge=1, le=1024, description="Largest upstream answer accepted.")
+    allow_insecure_http: bool = Field(default=False, description="Accept http:// for non-loopback hosts.")
+    enable_refresh: bool = Field(default=False, description="Offer the refresh_external_collection tool.")
+
+    demo: bool = Field(default=False, description="Serve a simulated cluster; no credentials needed.")
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    mcp_bearer_token: SecretStr | None = Field(default=None, description="Bearer token for the HTTP endpoint.")
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mcp_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    _split_hosts = field_validator("mcp_allowed_hosts", "mcp_allowed_origins", mode="before")(_split_list)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("db_name")
+    @classmethod
+    def _valid_db(cls, value: str) -> str:
+        return check_name(value, "database name")
+
+    @field_validator("cluster_endpoint")
+    @classmethod
+    def _valid_endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if "@" in parts.netloc:
+            raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://<cluster-id>.<region>...")
+        if parts.query or parts.fragment:
+            raise ValueError("the endpoint takes no query or fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if not self.demo:
+            if self.cluster_endpoint is None:
+                raise ValueError(
+                    "ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint); use --demo to try the server without one"
+                )
+            if self.token is None or not self.token.get_secret_value().strip():
+                raise ValueError("ZILLIZ_TOKEN is required (or --token); use --demo to try the server without one")
+            parts = urlsplit(self.cluster_endpoint)
+            if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not self.allow_insecure_http:
+                raise ValueError(
+                    "ZILLIZ_CLUSTER_ENDPOINT uses plain http:// to a non-loopback host, which would send the "
+                    "token in clear; use https://, or set ZILLIZ_ALLOW_INSECURE_HTTP=true for a private network"
+                )
+        if self.transport == "http" and not is_loopback(self.host):
+            if self.mcp_bearer_token is None:
+                raise ValueError(
+                    "ZILLIZ_MCP_BEARER_TOKEN is required (or --mcp-bearer-token) when the HTTP transport binds "
+                    f"to a non-loopback address ({self.host})"
+                )
+            if not self.mcp_allowed_hosts:
+                raise ValueError(
+                    "ZILLIZ_MCP_ALLOWED_HOSTS is required (or --allowed-host) when the HTTP transport binds to "
+                    f"a non-loopback address ({self.host}): list the host names clients use, e.g. mcp.example:8000"
+                )
+        return self
+
+    @property
+    def token_value(self) -> str:
+        return self.token.get_secret_value() if self.token else ""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment with ``overrides`` (from flags) on top; ConfigError when invalid."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as err:
+        raise ConfigError(_explain(err)) from None
+
+
+def _explain(err: ValidationError) -> str:
+    first = err.errors(include_url=False, include_input=False)[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:
+        return message
+    field = str(first["loc"][0])
+    return f"{ENV_PREFIX}{field.upper()}: {message}"

@@ -1,0 +1,509 @@
+"""Refresh-job records: normalization, ordering, paging and summaries.
+
+Pure functions over plain data: no I/O, no MCP, no clock (callers pass ``now_ms``).
+The pydantic models here are the server's public output contract; their wire names
+are camelCase (``jobId``, ``startedAt``...) and the Python names snake_case.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+PENDING = "RefreshPending"
+IN_PROGRESS = "RefreshInProgress"
+COMPLETED = "RefreshCompleted"
+FAILED = "RefreshFailed"
+KNOWN_STATES = (PENDING, IN_PROGRESS, COMPLETED, FAILED)
+TERMINAL_STATES = frozenset({COMPLETED, FAILED})
+
+# Failed first, then running, then waiting: the order in which a person wants to read them.
+_STATE_RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
+_OTHER_RANK = 3
+
+DETAILS_URI_PREFIX = "zilliz://refresh-jobs/"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
+_NAMES_PER_GROUP = 3
+
+
+class RecordError(ValueError):
+    """An upstream job record that cannot be read (missing id, wrong field type...)."""
+
+
+class CursorError(ValueError):
+    """A continuation cursor that this server did not hand out."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
+
+
+class JobRecord(_Model):
+    """One refresh job, as the assistant sees it."""
+
+    job_id: str = Field(description="Exact job id as a string (upstream ids exceed 2^53; never a number).")
+    collection_name: str | None = Field(description="External collection the job refreshes.")
+    state: str = Field(
+        description="Upstream state verbatim: RefreshPending, RefreshInProgress, RefreshCompleted, "
+        "RefreshFailed (a newer server may add others)."
+    )
+    progress: int = Field(ge=0, le=100, description="Percent done, 0-100.")
+    external_source: dict[str, Any] | str | None = Field(
+        description="Where the job reads from: the parsed object when upstream sent JSON, else the raw string."
+    )
+    external_spec: dict[str, Any] | str | None = Field(
+        default=None, description="The (redacted) source spec, when the server reports one."
+    )
+    started_at: str | None = Field(description="ISO-8601 UTC start time; null when not started.")
+    ended_at: str | None = Field(description="ISO-8601 UTC end time; null while the job has not ended.")
+    duration_seconds: float | None = Field(
+        description="Ended minus started, or time elapsed so far for a running job; null when unknown."
+    )
+    estimated_end_at: str | None = Field(
+        default=None,
+        description="For a running job, the end time extrapolated from its progress rate; null when unknown.",
+    )
+    reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
+    details_uri: str = Field(description="MCP resource URI with this job's details.")
+
+
+class FailureGroup(_Model):
+    """Failed jobs that share one reason."""
+
+    reason: str
+    count: int
+    collections: list[str]
+
+
+class Completion(_Model):
+    """The most recent completed refresh."""
+
+    job_id: str
+    collection_name: str | None
+    ended_at: str | None
+
+
+class Summary(_Model):
+    """Exact counts over every matching job, and the jobs that matter."""
+
+    total: int = Field(description="Number of matching jobs (all of them, not only this page).")
+    by_state: dict[str, int] = Field(description="Upstream state -> number of matching jobs.")
+    text: str = Field(description="One or two plain sentences for a person.")
+    failures: list[FailureGroup] = Field(description="Failed jobs grouped by reason.")
+    last_completed: Completion | None = Field(description="The most recently ended completed job.")
+
+
+class Page(_Model):
+    """Where this answer sits in the full, ordered list of matching jobs."""
+
+    returned: int = Field(description="Jobs in this answer.")
+    remaining: int = Field(description="Matching jobs after this page.")
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+    hint: str | None = Field(description="How to get more, when there is more.")
+
+
+class JobListing(_Model):
+    """The answer of list_refresh_jobs."""
+
+    db_name: str
+    collection_name: str | None
+    states: list[str] | None = Field(description="The state filter applied, or null for all states.")
+    summary: Summary
+    jobs: list[JobRecord] = Field(
+        description="Failed first, then in progress, then pending, then the rest; newest first in each."
+    )
+    page: Page
+
+
+# --- normalization -----------------------------------------------------------------------------
+
+
+def details_uri(job_id: str) -> str:
+    return DETAILS_URI_PREFIX + job_id
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """Millisecond epoch -> ``2024-04-11T10:40:00Z`` (milliseconds shown only when not zero)."""
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    spec = "milliseconds" if epoch_ms % 1000 else "seconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def _job_id(value: object) -> str:
+    # bool is an int subclass; True is no job id.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise RecordError(f"jobId should be a number or a non-empty string, got {_describe(value)}")
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def _epoch_ms(raw: Mapping[str, Any], field: str) -> int:
+    value = raw.get(field, 0)
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # some gateways stringify int64
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RecordError(f"{field} should be epoch milliseconds, got {_describe(value)}")
+    if not 0 <= value <= _MAX_EPOCH_MS:
+        raise RecordError(f"{field} is out of range: {value}")
+    return value
+
+
+def _progress(raw: Mapping[str, Any]) -> int:
+    value = raw.get("progress", 0)
+    if value is None:
+        return 0
+    if isinstance(value, float) and value == value:  # not NaN
+        value = round(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RecordError(f"progress should be an integer 0-100, got {_describe(value)}")
+    return min(max(value, 0), 100)
+
+
+def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field} should be a string, got {_describe(value)}")
+    return value
+
+
+def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str):
+        raise RecordError(f"{field} should be a JSON string, got {_describe(value)}")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, dict) else value
+
+
+def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> int | None:
+    if state != IN_PROGRESS or not 0 < progress < 100 or not 0 < start_ms < now_ms:
+        return None
+    elapsed = now_ms - start_ms
+    estimate = start_ms + elapsed * 100 // progress
+    return min(max(estimate, now_ms), _MAX_EPOCH_MS)
+
+
+def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
+    """Turn one upstream job record into the public record. Raises RecordError when unreadable."""
+    if not isinstance(raw, Mapping):
+        raise RecordError(f"a job record should be an object, got {_describe(raw)}")
+    job_id = _job_id(raw.get("jobId"))
+    state = raw.get("state")
+    if not isinstance(state, str) or not state:
+        raise RecordError(f"job {job_id}: state should be a non-empty string, got {_describe(state)}")
+    try:
+        start_ms = _epoch_ms(raw, "startTime")
+        end_ms = _epoch_ms(raw, "endTime")
+        progress = _progress(raw)
+        collection = _optional_text(raw, "collectionName")
+        reason = _optional_text(raw, "reason")
+        source = _json_field(raw, "externalSource")
+        spec = _json_field(raw, "externalSpec")
+    except RecordError as err:
+        raise RecordError(f"job {job_id}: {err}") from None
+
+    duration: float | None = None
+    if start_ms and end_ms and end_ms >= start_ms:
+        duration = (end_ms - start_ms) / 1000
+    elif start_ms and not end_ms and state not in TERMINAL_STATES and now_ms >= start_ms:
+        duration = float((now_ms - start_ms) // 1000)
+    estimate = _estimated_end_ms(state, progress, start_ms, now_ms)
+    return JobRecord(
+        job_id=job_id,
+        collection_name=collection,
+        state=state,
+        progress=progress,
+        external_source=source,
+        external_spec=spec,
+        started_at=iso_utc(start_ms) if start_ms else None,
+        ended_at=iso_utc(end_ms) if end_ms else None,
+        duration_seconds=duration,
+        estimated_end_at=iso_utc(estimate) if estimate is not None else None,
+        reason=reason,
+        details_uri=details_uri(job_id),
+    )
+
+
+# --- ordering and paging -----------------------------------------------------------------------
+
+
+_SortKey = tuple[int, int, tuple[int, int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """A job's place in the listing order; also what a cursor remembers."""
+
+    rank: int
+    started_at: str
+    job_id: str
+
+    def key(self) -> _SortKey:
+        # Newest first; jobs not yet started sort after started ones of the same state.
+        started = -_ms_of(self.started_at) if self.started_at else 1
+        return (self.rank, started, _id_key(self.job_id))
+
+
+def _ms_of(iso: str) -> int:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _id_key(job_id: str) -> tuple[int, int, str]:
+    if job_id.isdigit():
+        return (0, -int(job_id), "")
+    return (1, 0, job_id)
+
+
+def _position(job: JobRecord) -> _Position:
+    return _Position(_STATE_RANK.get(job.state, _OTHER_RANK), job.started_at or "", job.job_id)
+
+
+def sort_jobs(jobs: Iterable[JobRecord]) -> list[JobRecord]:
+    """Failed, in progress, pending, then the rest; newest first within each; ties by id, newest first."""
+    return sorted(jobs, key=lambda job: _position(job).key())
+
+
+def encode_cursor(job: JobRecord) -> str:
+    pos = _position(job)
+    payload = json.dumps([pos.rank, pos.started_at, pos.job_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> _SortKey:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        rank, started_at, job_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (isinstance(rank, int) and isinstance(started_at, str) and isinstance(job_id, str)):
+            raise TypeError
+        return _Position(rank, started_at, job_id).key()
+    except (ValueError, TypeError, binascii.Error):
+        raise CursorError(
+            "cursor is not one this server handed out; pass the page.nextCursor value of the previous "
+            "answer unchanged, or omit cursor to start from the first page"
+        ) from None
+
+
+def page_after(ordered: Sequence[JobRecord], cursor: str | None, limit: int) -> tuple[list[JobRecord], int]:
+    """The ``limit`` jobs after ``cursor`` in ``ordered`` (already sorted), and how many remain after them."""
+    start = 0
+    if cursor:
+        after = decode_cursor(cursor)
+        # ordered is sorted by the same key, so bisect by key.
+        lo, hi = 0, len(ordered)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _position(ordered[mid]).key() <= after:
+                lo = mid + 1
+            else:
+                hi = mid
+        start = lo
+    page = list(ordered[start : start + limit])
+    return page, max(len(ordered) - start - len(page), 0)
+
+
+# --- state filters -----------------------------------------------------------------------------
+
+_STATE_ALIASES = {
+    "pending": PENDING,
+    "inprogress": IN_PROGRESS,
+    "running": IN_PROGRESS,
+    "completed": COMPLETED,
+    "succeeded": COMPLETED,
+    "success": COMPLETED,
+    "failed": FAILED,
+}
+
+
+def canonical_state(name: str) -> str:
+    """``failed``, ``Failed``, ``RefreshFailed``, ``refresh_failed`` -> ``RefreshFailed``; others verbatim."""
+    folded = name.replace("_", "").replace("-", "").replace(" ", "").lower()
+    folded = folded.removeprefix("refresh")
+    return _STATE_ALIASES.get(folded, name)
+
+
+# --- summary -----------------------------------------------------------------------------------
+
+
+def _names(names: Iterable[str]) -> str:
+    unique = list(dict.fromkeys(names))
+    shown = ", ".join(unique[:_NAMES_PER_GROUP])
+    extra = len(unique) - _NAMES_PER_GROUP
+    return f"{shown} and {extra} more" if extra > 0 else shown
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summarize(
+    ordered: Sequence[JobRecord], *, db_name: str, collection_name: str | None, states: Sequence[str] | None
+) -> Summary:
+    """Exact counts and a short text over every job in ``ordered`` (sorted by sort_jobs)."""
+    counts = Counter(job.state for job in ordered)
+    by_state = {state: counts.get(state, 0) for state in KNOWN_STATES}
+    by_state.update({state: n for state, n in counts.items() if state not in by_state})
+
+    scope = f"for {collection_name} in {db_name}" if collection_name else f"in {db_name}"
+    noun = "matching refresh job" if states else "refresh job"
+    if not ordered:
+        filtered = f" in state {', '.join(states)}" if states else ""
+        return Summary(
+            total=0,
+            by_state=by_state,
+            text=f"No refresh jobs{filtered} {scope}.",
+            failures=[],
+            last_completed=None,
+        )
+
+    failed = [job for job in ordered if job.state == FAILED]
+    running = [job for job in ordered if job.state == IN_PROGRESS]
+    parts: list[str] = []
+    if failed:
+        parts.append(f"{len(failed)} failed ({_names(j.collection_name or j.job_id for j in failed)})")
+    if running:
+        progress = (f"{j.collection_name or j.job_id}, {j.progress}%" for j in running)
+        shown = "; ".join(list(progress)[:_NAMES_PER_GROUP])
+        more = f"; and {len(running) - _NAMES_PER_GROUP} more" if len(running) > _NAMES_PER_GROUP else ""
+        parts.append(f"{len(running)} in progress ({shown}{more})")
+    if counts[PENDING]:
+        parts.append(f"{counts[PENDING]} pending")
+    if counts[COMPLETED]:
+        parts.append(f"{counts[COMPLETED]} completed")
+    parts.extend(f"{n} {state}" for state, n in counts.items() if state not in KNOWN_STATES)
+    text = f"{_plural(len(ordered), noun)} {scope}: {', '.join(parts)}."
+
+    completed = [job for job in ordered if job.state == COMPLETED and job.ended_at]
+    last = max(completed, key=lambda job: job.ended_at or "", default=None)
+    if last is not None:
+        text += f" Last completed: {last.collection_name or last.job_id} at {last.ended_at}."
+
+    groups: dict[str, list[JobRecord]] = {}
+    for job in failed:
+        groups.setdefault(job.reason or "(no reason given)", []).append(job)
+    failures = [
+        FailureGroup(
+            reason=reason,
+            count=len(members),
+            collections=list(dict.fromkeys(j.collection_name or j.job_id for j in members)),
+        )
+        for reason, members in sorted(groups.items(), key=lambda item: -len(item[1]))
+    ]
+    return Summary(
+        total=len(ordered),
+        by_state=by_state,
+        text=text,
+        failures=failures,
+        last_completed=(
+            Completion(job_id=last.job_id, collection_name=last.collection_name, ended_at=last.ended_at)
+            if last is not None
+            else None
+        ),
+    )
+
+
+# --- text rendering ----------------------------------------------------------------------------
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def job_line(job: JobRecord) -> str:
+    """One compact line per job for hosts that read only text content."""
+    parts = [f"{job.state} {job.collection_name or '-'} job {job.job_id}: {job.progress}%"]
+    if job.started_at:
+        parts.append(f"started {job.started_at}")
+    if job.ended_at:
+        parts.append(f"ended {job.ended_at}")
+    if job.duration_seconds is not None:
+        label = "took" if job.ended_at else "running for"
+        parts.append(f"{label} {_duration(job.duration_seconds)}")
+    if job.estimated_end_at:
+        parts.append(f"estimated end {job.estimated_end_at}")
+    line = ", ".join(parts)
+    if job.reason:
+        line += f"; reason: {job.reason}"
+    return "- " + line
+
+
+def listing_text(listing: JobListing) -> str:
+    lines = [listing.summary.text]
+    lines.extend(job_line(job) for job in listing.jobs)
+    if listing.page.hint:
+        lines.append(listing.page.hint)
+    return "\n".join(lines)
+
+
+def build_listing(
+    raw_records: Iterable[Mapping[str, Any]],
+    *,
+    db_name: str,
+    collection_name: str | None,
+    states: Sequence[str] | None,
+    limit: int,
+    cursor: str | None,
+    now_ms: int,
+) -> JobListing:
+    """Normalize, filter, order, summarize and page one upstream answer."""
+    jobs = [normalize_record(raw, now_ms=now_ms) for raw in raw_records]
+    wanted = [canonical_state(s) for s in states] if states else None
+    if wanted:
+        jobs = [job for job in jobs if job.state in wanted]
+    ordered = sort_jobs(jobs)
+    page, remaining = page_after(ordered, cursor, limit)
+    next_cursor = encode_cursor(page[-1]) if remaining and page else None
+    hint = None
+    if next_cursor:
+        hint = (
+            f"Showing {len(page)} of the {len(ordered)} matching jobs ({remaining} more). To see more, call "
+            f'list_refresh_jobs again with the same arguments and cursor="{next_cursor}"'
+            + (", or narrow with state=[...] or collectionName." if not wanted else ".")
+        )
+    return JobListing(
+        db_name=db_name,
+        collection_name=collection_name,
+        states=wanted,
+        summary=summarize(ordered, db_name=db_name, collection_name=collection_name, states=wanted),
+        jobs=page,
+        page=Page(returned=len(page), remaining=remaining, next_cursor=next_cursor, hint=hint),
+    )

@@ -1,0 +1,390 @@
+"""A simulated Zilliz / Milvus cluster that speaks the real REST protocol on 127.0.0.1.
+
+``--demo`` and the tests both use it, and the server reaches it through the same client code as
+production. It follows ../shared/upstream-api.md: int64 job ids beyond 2^53 sent as JSON numbers,
+millisecond epochs, errors as HTTP 200 with a body code (401 for a bad token). Jobs advance with
+the cluster's clock, so running jobs progress as time passes. Tests script faults with ``inject``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .upstream import DESCRIBE_ROUTE, LIST_ROUTE, REFRESH_ROUTE
+
+Clock = Callable[[], int]
+FIRST_JOB_ID = 449_503_829_274_509_313  # beyond 2**53: JavaScript would round it
+_MINUTE = 60_000
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class SimJob:
+    """A job whose state is a function of the clock: pending, then running, then completed or failed."""
+
+    job_id: int
+    db_name: str
+    collection_name: str
+    source: str
+    created_ms: int
+    start_delay_ms: int
+    duration_ms: int
+    fail_at_progress: int | None = None
+    reason: str = ""
+    spec: str | None = None
+
+    def record(self, now_ms: int) -> dict[str, Any]:
+        start = self.created_ms + self.start_delay_ms
+        record: dict[str, Any] = {
+            "jobId": self.job_id,
+            "collectionName": self.collection_name,
+            "externalSource": self.source,
+        }
+        if self.spec is not None:
+            record["externalSpec"] = self.spec
+        if now_ms < start:
+            return record | {"state": "RefreshPending", "progress": 0, "startTime": 0, "endTime": 0}
+        progress = min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
+        if self.fail_at_progress is not None and progress >= self.fail_at_progress:
+            end = start + self.duration_ms * self.fail_at_progress // 100
+            return record | {
+                "state": "RefreshFailed",
+                "progress": self.fail_at_progress,
+                "startTime": start,
+                "endTime": end,
+                "reason": self.reason,
+            }
+        if progress >= 100:
+            return record | {
+                "state": "RefreshCompleted",
+                "progress": 100,
+                "startTime": start,
+                "endTime": start + self.duration_ms,
+            }
+        return record | {"state": "RefreshInProgress", "progress": progress, "startTime": start, "endTime": 0}
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, used for the next matching request."""
+
+    status: int = 200
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+    route: str | None = None  # None: any route
+
+    @classmethod
+    def http(cls, status: int, body: str = "", **headers: str) -> Fault:
+        return cls(status=status, body=body.encode(), headers=headers)
+
+    @classmethod
+    def code(cls, code: int, message: str, status: int = 200) -> Fault:
+        return cls(status=status, body=json.dumps({"code": code, "message": message}).encode())
+
+    @classmethod
+    def raw(cls, body: bytes | str, status: int = 200) -> Fault:
+        return cls(status=status, body=body.encode() if isinstance(body, str) else body)
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        return cls(delay_seconds=seconds)
+
+
+@dataclass
+class SeenRequest:
+    route: str
+    authorization: str
+    body: Any
+    raw_body: bytes
+
+
+def _volume(name: str) -> str:
+    return json.dumps({"type": "volume", "path": f"volume://my-volume/{name}"}, separators=(",", ":"))
+
+
+class SimulatedCluster:
+    """Databases, external collections and their refresh jobs, plus scripted faults."""
+
+    def __init__(self, *, token: str | None = None, clock: Clock = wall_clock_ms) -> None:
+        self.token = token or secrets.token_urlsafe(24)
+        self.clock = clock
+        self.databases: dict[str, dict[str, str]] = {"default": {}}
+        self.jobs: list[SimJob] = []
+        self.faults: deque[Fault] = deque()
+        self.requests: list[SeenRequest] = []
+        self.refresh_duration_ms = 20_000
+        self._next_id = FIRST_JOB_ID
+        self._lock = threading.Lock()
+
+    # --- building the world --------------------------------------------------------------------
+
+    def add_collection(self, db_name: str, collection_name: str, source: str | None = None) -> None:
+        self.databases.setdefault(db_name, {})[collection_name] = source or _volume(collection_name)
+
+    def add_job(
+        self,
+        db_name: str,
+        collection_name: str,
+        *,
+        started_minutes_ago: float,
+        duration_minutes: float,
+        fail_at_progress: int | None = None,
+        reason: str = "",
+        spec: str | None = None,
+        job_id: int | None = None,
+    ) -> SimJob:
+        """A job that started (or, when negative, starts) the given minutes from now."""
+        if collection_name not in self.databases.get(db_name, {}):
+            self.add_collection(db_name, collection_name)
+        with self._lock:
+            if job_id is None:
+                job_id = self._next_id
+                self._next_id += 1
+            job = SimJob(
+                job_id=job_id,
+                db_name=db_name,
+                collection_name=collection_name,
+                source=self.databases[db_name][collection_name],
+                created_ms=self.clock() - round(started_minutes_ago * _MINUTE),
+                start_delay_ms=0,
+                duration_ms=max(round(duration_minutes * _MINUTE), 1),
+                fail_at_progress=fail_at_progress,
+                reason=reason,
+                spec=spec,
+            )
+            self.jobs.append(job)
+        return job
+
+    def start_refresh(self, db_name: str, collection_name: str) -> SimJob:
+        with self._lock:
+            job = SimJob(
+                job_id=self._next_id,
+                db_name=db_name,
+                collection_name=collection_name,
+                source=self.databases[db_name][collection_name],
+                created_ms=self.clock(),
+                start_delay_ms=2_000,
+                duration_ms=self.refresh_duration_ms,
+            )
+            self._next_id += 1
+            self.jobs.append(job)
+        return job
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each is used once, by the next request of its route."""
+        self.faults.extend(faults)
+
+    def records(self, db_name: str, collection_name: str | None = None) -> list[dict[str, Any]]:
+        now = self.clock()
+        return [
+            job.record(now)
+            for job in self.jobs
+            if job.db_name == db_name and (not collection_name or job.collection_name == collection_name)
+        ]
+
+    # --- the HTTP face -------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(LIST_ROUTE, self._handle, methods=["POST"]),
+                Route(DESCRIBE_ROUTE, self._handle, methods=["POST"]),
+                Route(REFRESH_ROUTE, self._handle, methods=["POST"]),
+            ]
+        )
+
+    def _take_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.route in (None, route):
+                    self.faults.remove(fault)
+                    return fault
+        return None
+
+    async def _handle(self, request: Request) -> Response:
+        route = request.url.path
+        raw = await request.body()
+        authorization = request.headers.get("authorization", "")
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        self.requests.append(SeenRequest(route, authorization, body, raw))
+        fault = self._take_fault(route)
+        if fault is not None:
+            if fault.delay_seconds:
+                await asyncio.sleep(fault.delay_seconds)
+            if fault.body is not None or fault.status != 200:
+                content = (fault.body or b"").replace(b"{authorization}", authorization.encode())
+                return Response(content, status_code=fault.status, headers=fault.headers)
+        if authorization != f"Bearer {self.token}":
+            return JSONResponse({"code": 1800, "message": "user hasn't authenticated"}, status_code=401)
+        if not isinstance(body, dict):
+            return _error(1801, "can only accept json format request")
+        db_name = body.get("dbName") or request.headers.get("db-name") or "default"
+        if not isinstance(db_name, str) or db_name not in self.databases:
+            return _error(800, f"database not found[database={db_name}]")
+        if route == LIST_ROUTE:
+            return self._list(db_name, body)
+        if route == DESCRIBE_ROUTE:
+            return self._describe(body)
+        return self._refresh(db_name, body)
+
+    def _list(self, db_name: str, body: dict[str, Any]) -> Response:
+        collection = body.get("collectionName") or None
+        if collection is not None and (not isinstance(collection, str) or collection not in self.databases[db_name]):
+            return _error(100, f"collection not found[collection={collection}]")
+        return _ok({"records": self.records(db_name, collection)})
+
+    def _describe(self, body: dict[str, Any]) -> Response:
+        job_id = body.get("jobId")
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            return _error(1801, "can only accept json format request: jobId should be int64")
+        now = self.clock()
+        for job in self.jobs:
+            if job.job_id == job_id:
+                return _ok(job.record(now))
+        return _error(65535, f"refresh job not found[jobId={job_id}]")
+
+    def _refresh(self, db_name: str, body: dict[str, Any]) -> Response:
+        collection = body.get("collectionName")
+        if not collection:
+            return _error(1802, "missing required parameters: collectionName")
+        if not isinstance(collection, str) or collection not in self.databases[db_name]:
+            return _error(100, f"collection not found[collection={collection}]")
+        now = self.clock()
+        for job in self.jobs:
+            if (
+                job.db_name == db_name
+                and job.collection_name == collection
+                and job.record(now)["state"] in ("RefreshPending", "RefreshInProgress")
+            ):
+                return _error(65535, f"a refresh job is already running for collection {collection}")
+        return _ok({"jobId": self.start_refresh(db_name, collection).job_id})
+
+
+def _ok(data: Any) -> Response:
+    return JSONResponse({"code": 0, "data": data})
+
+
+def _error(code: int, message: str) -> Response:
+    return JSONResponse({"code": code, "message": message})
+
+
+def demo_cluster(*, token: str | None = None, clock: Clock = wall_clock_ms) -> SimulatedCluster:
+    """The demo world: database ``default`` with a job in every state, and a second database."""
+    cluster = SimulatedCluster(token=token, clock=clock)
+    for name in ("ext_books", "ext_movies", "ext_music", "ext_news", "ext_reviews"):
+        cluster.add_collection("default", name)
+    cluster.add_job("default", "ext_books", started_minutes_ago=26 * 60, duration_minutes=9)
+    cluster.add_job("default", "ext_books", started_minutes_ago=14 * 60, duration_minutes=10)
+    cluster.add_job(
+        "default",
+        "ext_music",
+        started_minutes_ago=8 * 60,
+        duration_minutes=30,
+        fail_at_progress=37,
+        reason="failed to read volume://my-volume/music/part-0007.parquet: permission denied",
+    )
+    # 42% done now, finishing in about 17 minutes.
+    cluster.add_job("default", "ext_movies", started_minutes_ago=12.6, duration_minutes=30)
+    cluster.add_job("default", "ext_news", started_minutes_ago=-3, duration_minutes=4)
+    cluster.add_job("default", "ext_reviews", started_minutes_ago=50, duration_minutes=6)
+    cluster.add_collection("analytics", "ext_events")
+    cluster.add_job("analytics", "ext_events", started_minutes_ago=90, duration_minutes=20)
+    return cluster
+
+
+def bulk_cluster(count: int, *, token: str | None = None, clock: Clock = wall_clock_ms) -> SimulatedCluster:
+    """``count`` jobs over 50 collections of ``default``: mostly completed, some failed, running, pending."""
+    cluster = SimulatedCluster(token=token, clock=clock)
+    reasons = (
+        "schema mismatch: column `embedding` has dimension 512, collection expects 768",
+        "failed to read volume://my-volume/shard-07: permission denied",
+        "quota exceeded: storage limit of the cluster reached",
+    )
+    for i in range(count):
+        collection = f"ext_c{i % 50:02d}"
+        kind = i % 100
+        if kind < 3:
+            cluster.add_job(
+                "default",
+                collection,
+                started_minutes_ago=i,
+                duration_minutes=10,
+                fail_at_progress=10 + kind * 20,
+                reason=reasons[kind],
+            )
+        elif kind < 5:
+            cluster.add_job("default", collection, started_minutes_ago=1 + kind, duration_minutes=60)
+        elif kind < 6:
+            cluster.add_job("default", collection, started_minutes_ago=-5, duration_minutes=10)
+        else:
+            cluster.add_job("default", collection, started_minutes_ago=60 + i, duration_minutes=10)
+    return cluster
+
+
+class SimulatorServer:
+    """Serves a SimulatedCluster over HTTP on 127.0.0.1 from a background thread."""
+
+    def __init__(self, cluster: SimulatedCluster, *, port: int = 0) -> None:
+        self.cluster = cluster
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port))
+        self._socket.listen(128)  # connections queue from here on, before the thread serves them
+        self.port: int = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            cluster.app(),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, name="zilliz-simulator", daemon=True)
+
+    def _serve(self) -> None:
+        self._server.run(sockets=[self._socket])
+
+    def start(self) -> SimulatorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def serve(cluster: SimulatedCluster) -> Iterator[SimulatorServer]:
+    with SimulatorServer(cluster) as server:
+        yield server

@@ -1,0 +1,70 @@
+"""Streamable HTTP: the ASGI app with DNS-rebinding protection, an optional bearer token and a body cap."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .config import Settings, is_loopback
+
+MAX_REQUEST_BYTES = 1024 * 1024
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def security_settings(settings: Settings) -> TransportSecuritySettings:
+    """Host/Origin checks are always on: loopback names, plus what the user allowed for other binds."""
+    hosts = [f"{name}:*" for name in _LOOPBACK_HOSTS] + list(_LOOPBACK_HOSTS)
+    origins = [f"http://{name}:*" for name in _LOOPBACK_HOSTS] + [f"http://{name}" for name in _LOOPBACK_HOSTS]
+    if not is_loopback(settings.host) and settings.host not in ("0.0.0.0", "::"):  # noqa: S104
+        hosts += [settings.host, f"{settings.host}:*"]
+    hosts += settings.mcp_allowed_hosts
+    origins += settings.mcp_allowed_origins
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+class BearerTokenGate:
+    """Refuses every HTTP request without ``Authorization: Bearer <token>`` (constant-time compare)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self._app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        if hmac.compare_digest(given, self._expected):
+            await self._app(scope, receive, send)
+            return
+        body = json.dumps(
+            {"error": "unauthorized", "message": "send Authorization: Bearer <ZILLIZ_MCP_BEARER_TOKEN>"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="zilliz-refresh-mcp"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
+    """The ASGI app serving ``mcp`` at ``/mcp``."""
+    app: ASGIApp = mcp.streamable_http_app(
+        transport_security=security_settings(settings),
+        max_request_body_size=MAX_REQUEST_BYTES,
+        host=settings.host,
+    )
+    if settings.mcp_bearer_token is not None:
+        app = BearerTokenGate(app, settings.mcp_bearer_token.get_secret_value())
+    return app
