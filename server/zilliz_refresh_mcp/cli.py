@@ -27,6 +27,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--demo", action="store_true", default=None, help="serve a simulated cluster; no credentials")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="start the server over stdio in a real MCP client session, show what an assistant sees, and exit",
+    )
     up = p.add_argument_group("cluster")
     up.add_argument("--endpoint", dest="cluster_endpoint", metavar="URL", help="ZILLIZ_CLUSTER_ENDPOINT")
     up.add_argument("--token", metavar="TOKEN", help="ZILLIZ_TOKEN (prefer the variable: flags show in process lists)")
@@ -101,7 +106,9 @@ def configure_logging(level: str, *secrets: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    check = args.__dict__.pop("check")
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
     try:
         settings = load_settings(**overrides)
@@ -109,6 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zilliz-refresh-mcp: configuration error: {err}", file=sys.stderr)
         return EXIT_CONFIG
     try:
+        if check:
+            import anyio
+
+            from .check import run_check
+
+            server_args = [arg for arg in argv if arg != "--check"]
+            return anyio.run(run_check, server_args)
         return run(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

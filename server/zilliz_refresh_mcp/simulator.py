@@ -165,7 +165,7 @@ class SimulatedCluster:
                 db_name=db_name,
                 collection_name=collection_name,
                 source=self.databases[db_name][collection_name],
-                created_ms=self.clock() - round(started_minutes_ago * _MINUTE),
+                created_ms=self.clock() // 1000 * 1000 - round(started_minutes_ago * _MINUTE),
                 start_delay_ms=0,
                 duration_ms=max(round(duration_minutes * _MINUTE), 1),
                 fail_at_progress=fail_at_progress,

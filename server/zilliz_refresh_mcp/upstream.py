@@ -179,7 +179,7 @@ class ZillizClient:
         self._max_bytes = max_response_bytes
         self._limiter = AsyncLimiter(rate_limit_per_second, 1.0) if rate_limit_per_second > 0 else None
         self._inflight: dict[str, asyncio.Future[Any]] = {}
-        self._backoff = wait_exponential_jitter(initial=0.2, max=max_backoff_seconds, jitter=0.3)
+        self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_backoff_seconds, jitter=0.3)
         self._http = httpx2.AsyncClient(
             base_url=self._endpoint,
             headers={

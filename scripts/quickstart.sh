@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Quick start, step 1: install, then start the server on the demo cluster in a real MCP client
+# session and print what an assistant would see.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/zilliz-refresh-mcp --demo --check

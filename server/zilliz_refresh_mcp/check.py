@@ -1,0 +1,45 @@
+"""``zilliz-refresh-mcp --check``: start this server over stdio in a real MCP client session and show what
+an assistant would see (the tools, one list_refresh_jobs answer, one job's details). Exit 0 when it works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from mcp import Client, StdioServerParameters
+from mcp.types import TextContent, TextResourceContents
+
+
+def _print(*lines: str) -> None:
+    print(*lines, sep="\n", flush=True)
+
+
+async def run_check(server_args: Sequence[str]) -> int:
+    """Spawn ``python -m zilliz_refresh_mcp <server_args>`` and talk to it like a host does."""
+    env = {key: value for key, value in os.environ.items() if key.startswith("ZILLIZ_")}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "zilliz_refresh_mcp", *server_args], env=env)
+    async with Client(params, mode="legacy") as client:
+        info = client.server_info
+        _print(f"Connected to {info.name if info else '?'} {info.version if info else ''} over stdio.")
+        tools = await client.list_tools()
+        _print("Tools: " + ", ".join(tool.name for tool in tools.tools), "")
+        _print('Assistant calls list_refresh_jobs {"limit": 5}:')
+        result = await client.call_tool("list_refresh_jobs", {"limit": 5})
+        text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+        _print(text, "")
+        if result.is_error or not result.structured_content:
+            _print("The call failed: see the message above.")
+            return 1
+        jobs = result.structured_content.get("jobs") or []
+        if jobs:
+            uri = jobs[0]["detailsUri"]
+            _print(f"Assistant reads {uri}:")
+            read = await client.read_resource(uri)
+            for content in read.contents:
+                if isinstance(content, TextResourceContents):
+                    _print(json.dumps(json.loads(content.text), indent=2))
+        _print("", "OK: the server answers. Add it to your assistant with the snippets in README.md.")
+    return 0

@@ -1,0 +1,78 @@
+"""Shared fixtures: a simulated cluster on 127.0.0.1 with a controllable clock, and a server wired to it."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from zilliz_refresh_mcp.config import Settings, load_settings
+from zilliz_refresh_mcp.server import RefreshJobs, build_server
+from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, demo_cluster
+
+from mcp.server import MCPServer
+
+
+class FakeClock:
+    """Milliseconds since the epoch that move only when a test says so."""
+
+    def __init__(self, start_ms: int | None = None) -> None:
+        self.now = start_ms if start_ms is not None else time.time_ns() // 1_000_000 // 1000 * 1000
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += round(seconds * 1000)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own ZILLIZ_* variables must not leak into tests."""
+    for key in list(os.environ):
+        if key.startswith("ZILLIZ_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cluster(clock: FakeClock) -> SimulatedCluster:
+    return demo_cluster(clock=clock)
+
+
+@pytest.fixture
+def simulator(cluster: SimulatedCluster) -> Iterator[SimulatorServer]:
+    with SimulatorServer(cluster) as server:
+        yield server
+
+
+def settings_for(simulator: SimulatorServer, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "cluster_endpoint": simulator.url,
+        "token": simulator.cluster.token,
+        "timeout_seconds": 2.0,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(simulator: SimulatorServer) -> Settings:
+    return settings_for(simulator)
+
+
+@pytest.fixture
+def mcp_server(settings: Settings, clock: FakeClock) -> MCPServer[RefreshJobs]:
+    return build_server(settings, clock=clock)
