@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mcp.server import MCPServer
 
 from zilliz_refresh_mcp.config import Settings, load_settings
 from zilliz_refresh_mcp.server import RefreshJobs, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, demo_cluster
-
-from mcp.server import MCPServer
 
 
 class FakeClock:

@@ -1,0 +1,97 @@
+"""Settings from the environment and flags; start-up failures are one clear line and exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from zilliz_refresh_mcp import cli
+from zilliz_refresh_mcp.config import ConfigError, load_settings
+
+TOKEN = "sk-test-0123456789abcdef"
+
+
+def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZILLIZ_CLUSTER_ENDPOINT", "https://in03-abc.serverless.aws-us-west-2.vectordb.zillizcloud.com/")
+    monkeypatch.setenv("ZILLIZ_TOKEN", TOKEN)
+    monkeypatch.setenv("ZILLIZ_DB_NAME", "analytics")
+    monkeypatch.setenv("ZILLIZ_TIMEOUT_SECONDS", "12.5")
+    settings = load_settings()
+    assert settings.cluster_endpoint == "https://in03-abc.serverless.aws-us-west-2.vectordb.zillizcloud.com"
+    assert settings.token_value == TOKEN
+    assert settings.db_name == "analytics"
+    assert settings.timeout_seconds == 12.5
+    assert load_settings(db_name="other", timeout_seconds=3).db_name == "other"
+
+
+def test_the_token_is_never_in_a_repr() -> None:
+    settings = load_settings(cluster_endpoint="https://example.zillizcloud.com", token=TOKEN)
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({}, "ZILLIZ_CLUSTER_ENDPOINT"),
+        ({"cluster_endpoint": "https://x.zillizcloud.com"}, "ZILLIZ_TOKEN"),
+        ({"cluster_endpoint": "ftp://x", "token": TOKEN}, "ZILLIZ_CLUSTER_ENDPOINT"),
+        ({"cluster_endpoint": "https://u:p@x.zillizcloud.com", "token": TOKEN}, "ZILLIZ_CLUSTER_ENDPOINT"),
+        ({"cluster_endpoint": "https://x.zillizcloud.com", "token": TOKEN, "db_name": "9lives"}, "ZILLIZ_DB_NAME"),
+        ({"cluster_endpoint": "https://x.zillizcloud.com", "token": TOKEN, "timeout_seconds": 0}, "ZILLIZ_TIMEOUT"),
+        ({"cluster_endpoint": "http://milvus.internal:19530", "token": TOKEN}, "ZILLIZ_ALLOW_INSECURE_HTTP"),
+    ],
+)
+def test_bad_configuration_names_the_variable(overrides: dict[str, object], variable: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**overrides)
+    message = str(caught.value)
+    assert variable in message
+    assert "\n" not in message
+    assert TOKEN not in message
+
+
+def test_plain_http_is_fine_for_loopback_and_with_the_opt_in() -> None:
+    for endpoint in ("http://127.0.0.1:19530", "http://localhost:19530", "http://[::1]:19530"):
+        assert load_settings(cluster_endpoint=endpoint, token=TOKEN).cluster_endpoint == endpoint
+    opted = load_settings(cluster_endpoint="http://milvus.internal:19530", token=TOKEN, allow_insecure_http=True)
+    assert opted.cluster_endpoint == "http://milvus.internal:19530"
+
+
+def test_demo_needs_no_credentials() -> None:
+    assert load_settings(demo=True).demo
+
+
+def test_cli_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--endpoint", "https://x.zillizcloud.com"]) == cli.EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "ZILLIZ_TOKEN" in lines[0]
+
+
+def test_console_script_prints_no_traceback_on_bad_config() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "zilliz_refresh_mcp", "--endpoint", "http://10.1.2.3:19530", "--token", TOKEN],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert "https" in done.stderr
+    assert TOKEN not in done.stderr
+
+
+def test_version_flag_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"zilliz-refresh-mcp {version('zilliz-refresh-mcp')}"

@@ -1,0 +1,150 @@
+"""End to end: the installed console script spawned over stdio and over streamable HTTP, against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.types import TextContent
+
+from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+def console_script() -> str:
+    found = shutil.which("zilliz-refresh-mcp", path=str(Path(sys.executable).parent))
+    assert found, "the console script is installed next to this interpreter"
+    return found
+
+
+def server_env(simulator: SimulatorServer) -> dict[str, str]:
+    return {
+        "ZILLIZ_CLUSTER_ENDPOINT": simulator.url,
+        "ZILLIZ_TOKEN": simulator.cluster.token,
+        "ZILLIZ_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_console_script_over_stdio(
+    simulator: SimulatorServer, cluster: SimulatedCluster, tmp_path: Path, mode: str
+) -> None:
+    params = StdioServerParameters(command=console_script(), env=server_env(simulator))
+    async with Client(params, mode=mode) as client:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        assert "list_refresh_jobs" in tools
+        result = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_music"})
+        assert not result.is_error
+        assert result.structured_content is not None
+        job = result.structured_content["jobs"][0]
+        assert job["jobId"] == str(cluster.jobs[2].job_id)
+        assert job["state"] == "RefreshFailed"
+        read = await client.read_resource(job["detailsUri"])
+        assert json.loads(read.contents[0].text)["jobId"] == job["jobId"]  # type: ignore[union-attr]
+
+
+def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
+    """Raw JSON-RPC over the pipes: every stdout line is a JSON-RPC message; logs went to stderr."""
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw-test", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_refresh_jobs", "arguments": {}}},
+    ]
+    stdin = "".join(json.dumps(message) + "\n" for message in messages)
+    env = {**os.environ, **server_env(simulator)}
+    proc = subprocess.Popen(
+        [console_script()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(stdin)
+    proc.stdin.flush()
+    answers = []
+    for line in proc.stdout:  # answers arrive in order; stop after the tool call's
+        answers.append(json.loads(line))
+        if answers[-1].get("id") == 2:
+            break
+    proc.stdin.close()  # end of input: the server shuts down
+    answers.extend(json.loads(line) for line in proc.stdout.read().splitlines())
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0
+    assert all(answer["jsonrpc"] == "2.0" for answer in answers)
+    call = answers[-1]["result"]
+    assert call["structuredContent"]["summary"]["total"] == 6
+    assert "POST /v2/vectordb/jobs/external_collection/list -> 200" in stderr
+    assert simulator.cluster.token not in stderr
+
+
+@pytest.fixture
+def http_server(simulator: SimulatorServer, tmp_path: Path) -> Iterator[str]:
+    log = (tmp_path / "stderr.log").open("w+")
+    proc = subprocess.Popen(
+        [console_script(), "--transport", "http", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **server_env(simulator)},
+    )
+    assert proc.stderr is not None
+    try:
+        url = ""
+        for line in proc.stderr:  # the server prints its URL once it is bound
+            log.write(line)
+            if "serving MCP on " in line:
+                url = line.rsplit(" ", 1)[-1].strip()
+                break
+        assert url.startswith("http://127.0.0.1:"), "server did not announce its URL"
+        yield url
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+        log.close()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_console_script_over_streamable_http(http_server: str, mode: str) -> None:
+    async with Client(http_server, mode=mode) as client:
+        result = await client.call_tool("list_refresh_jobs", {"state": ["failed"]})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["summary"]["total"] == 1
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
+    assert "ext_music" in text
+
+
+def test_demo_check_shows_what_an_assistant_sees() -> None:
+    done = subprocess.run(
+        [console_script(), "--demo", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refresh jobs in default" in done.stdout
+    assert "zilliz://refresh-jobs/" in done.stdout
+    assert done.stdout.rstrip().endswith("snippets in README.md.")

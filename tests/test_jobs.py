@@ -1,0 +1,217 @@
+"""Normalization, ordering and summaries: pure functions, no server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from zilliz_refresh_mcp import jobs
+from zilliz_refresh_mcp.jobs import RecordError, build_listing, canonical_state, normalize_record
+
+NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
+BIG_ID_TEXT = "449503829274509313"  # 2^53 < id: a double would round it to ...309312
+
+
+def raw(**fields: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "jobId": int(BIG_ID_TEXT),
+        "collectionName": "ext_books",
+        "state": "RefreshCompleted",
+        "progress": 100,
+        "externalSource": '{"type":"volume","path":"volume://my-volume/books"}',
+        "startTime": 1_712_832_000_000,
+        "endTime": 1_712_832_600_000,
+    }
+    record.update(fields)
+    return {key: value for key, value in record.items() if value is not ...}
+
+
+def test_job_id_beyond_2_53_stays_exact_from_the_wire() -> None:
+    wire = '{"jobId": 449503829274509313, "state": "RefreshPending"}'
+    record = normalize_record(json.loads(wire), now_ms=NOW)
+    assert record.job_id == BIG_ID_TEXT
+    assert float(BIG_ID_TEXT) != int(BIG_ID_TEXT)  # the reason ids travel as strings
+    dumped = record.model_dump(mode="json", by_alias=True)
+    assert dumped["jobId"] == BIG_ID_TEXT
+    assert dumped["detailsUri"] == f"zilliz://refresh-jobs/{BIG_ID_TEXT}"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("job-xxxx", "job-xxxx"), (" job_7 ", "job_7"), (12.0, "12"), (0, "0")],
+)
+def test_other_job_ids_pass_through(given: object, expected: str) -> None:
+    assert normalize_record(raw(jobId=given), now_ms=NOW).job_id == expected
+
+
+@pytest.mark.parametrize("bad", [None, "", True, 1.5, {"id": 1}, [1]])
+def test_unusable_job_ids_are_record_errors(bad: object) -> None:
+    with pytest.raises(RecordError, match="jobId"):
+        normalize_record(raw(jobId=bad), now_ms=NOW)
+
+
+def test_missing_job_id_is_a_record_error() -> None:
+    with pytest.raises(RecordError, match="jobId"):
+        normalize_record(raw(jobId=...), now_ms=NOW)
+
+
+def test_times_become_iso_utc_and_zero_becomes_null() -> None:
+    done = normalize_record(raw(), now_ms=NOW)
+    assert done.started_at == "2024-04-11T10:40:00Z"
+    assert done.ended_at == "2024-04-11T10:50:00Z"
+    assert done.duration_seconds == 600.0
+    precise = normalize_record(raw(startTime=1_712_832_000_123), now_ms=NOW)
+    assert precise.started_at == "2024-04-11T10:40:00.123Z"
+    pending = normalize_record(raw(state="RefreshPending", progress=0, startTime=0, endTime=0), now_ms=NOW)
+    assert (pending.started_at, pending.ended_at, pending.duration_seconds) == (None, None, None)
+
+
+def test_running_job_duration_is_elapsed_so_far_and_has_an_estimate() -> None:
+    running = normalize_record(raw(state="RefreshInProgress", progress=25, endTime=0), now_ms=NOW)
+    elapsed_s = (NOW - 1_712_832_000_000) // 1000
+    assert running.ended_at is None
+    assert running.duration_seconds == elapsed_s
+    # 25% in 1300 s: the whole job takes 5200 s from its start.
+    assert running.estimated_end_at == jobs.iso_utc(1_712_832_000_000 + 4 * (NOW - 1_712_832_000_000))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": "RefreshInProgress", "progress": 0, "endTime": 0},
+        {"state": "RefreshPending", "progress": 0, "startTime": 0, "endTime": 0},
+        {"state": "RefreshCompleted"},
+        {"state": "RefreshFailed", "progress": 40},
+    ],
+)
+def test_no_estimate_without_a_progress_rate(fields: dict[str, Any]) -> None:
+    assert normalize_record(raw(**fields), now_ms=NOW).estimated_end_at is None
+
+
+def test_sources_are_parsed_when_json_and_kept_otherwise() -> None:
+    assert normalize_record(raw(), now_ms=NOW).external_source == {
+        "type": "volume",
+        "path": "volume://my-volume/books",
+    }
+    assert normalize_record(raw(externalSource="s3://bucket/x"), now_ms=NOW).external_source == "s3://bucket/x"
+    assert normalize_record(raw(externalSource="[1, 2]"), now_ms=NOW).external_source == "[1, 2]"
+    assert normalize_record(raw(externalSource=...), now_ms=NOW).external_source is None
+    spec = normalize_record(raw(externalSpec='{"format":"parquet"}'), now_ms=NOW)
+    assert spec.external_spec == {"format": "parquet"}
+    assert normalize_record(raw(), now_ms=NOW).external_spec is None
+
+
+def test_unknown_state_and_missing_optional_fields_pass() -> None:
+    record = normalize_record({"jobId": 7, "state": "RefreshPaused"}, now_ms=NOW)
+    assert record.state == "RefreshPaused"
+    assert record.progress == 0
+    assert record.collection_name is None
+    assert record.reason is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("progress", "half"), ("startTime", "yesterday"), ("endTime", -5), ("collectionName", 3), ("state", None)],
+)
+def test_wrong_field_types_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(RecordError, match=field):
+        normalize_record(raw(**{field: value}), now_ms=NOW)
+
+
+def test_progress_is_clamped_to_0_100() -> None:
+    assert normalize_record(raw(progress=140), now_ms=NOW).progress == 100
+    assert normalize_record(raw(progress=-3), now_ms=NOW).progress == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("failed", "RefreshFailed"),
+        ("Refresh_Failed", "RefreshFailed"),
+        ("running", "RefreshInProgress"),
+        ("in-progress", "RefreshInProgress"),
+        ("RefreshCompleted", "RefreshCompleted"),
+        ("pending", "RefreshPending"),
+        ("RefreshPaused", "RefreshPaused"),
+    ],
+)
+def test_state_filter_names(given: str, expected: str) -> None:
+    assert canonical_state(given) == expected
+
+
+def four_jobs() -> list[dict[str, Any]]:
+    return [
+        raw(jobId=1, collectionName="ext_books"),
+        raw(
+            jobId=2,
+            collectionName="ext_music",
+            state="RefreshFailed",
+            progress=10,
+            reason="permission denied",
+            startTime=1_712_832_100_000,
+            endTime=1_712_832_200_000,
+        ),
+        raw(jobId=3, collectionName="ext_movies", state="RefreshInProgress", progress=42, endTime=0),
+        raw(jobId=4, collectionName="ext_news", state="RefreshPending", progress=0, startTime=0, endTime=0),
+    ]
+
+
+def listing(records: list[dict[str, Any]], **kwargs: Any) -> jobs.JobListing:
+    options: dict[str, Any] = {
+        "db_name": "default",
+        "collection_name": None,
+        "states": None,
+        "limit": 20,
+        "cursor": None,
+        "now_ms": NOW,
+    }
+    options.update(kwargs)
+    return build_listing(records, **options)
+
+
+def test_summary_sentence_counts_and_names_what_matters() -> None:
+    result = listing(four_jobs())
+    assert result.summary.text.startswith(
+        "4 refresh jobs in default: 1 failed (ext_music), 1 in progress (ext_movies, 42%), 1 pending, 1 completed."
+    )
+    assert "Last completed: ext_books at 2024-04-11T10:50:00Z." in result.summary.text
+    assert result.summary.total == 4
+    assert result.summary.by_state == {
+        "RefreshPending": 1,
+        "RefreshInProgress": 1,
+        "RefreshCompleted": 1,
+        "RefreshFailed": 1,
+    }
+    assert [(g.reason, g.count, g.collections) for g in result.summary.failures] == [
+        ("permission denied", 1, ["ext_music"])
+    ]
+
+
+def test_order_is_failed_running_pending_rest_newest_first() -> None:
+    records = [
+        *four_jobs(),
+        raw(jobId=5, collectionName="ext_a", startTime=1_712_832_500_000, endTime=1_712_832_900_000),
+        raw(jobId=6, state="RefreshPaused", startTime=1_712_832_700_000, endTime=0),
+    ]
+    ordered = [job.job_id for job in listing(records).jobs]
+    assert ordered[:3] == ["2", "3", "4"]
+    # completed and unknown states share the last group, newest start first
+    assert ordered[3:] == ["6", "5", "1"]
+
+
+def test_empty_answer_reads_naturally() -> None:
+    assert listing([]).summary.text == "No refresh jobs in default."
+    scoped = listing([], collection_name="ext_books", states=["failed"])
+    assert scoped.summary.text == "No refresh jobs in state RefreshFailed for ext_books in default."
+
+
+def test_text_has_one_compact_line_per_job() -> None:
+    text = jobs.listing_text(listing(four_jobs()))
+    lines = text.splitlines()
+    assert len(lines) == 5
+    assert lines[1].startswith("- RefreshFailed ext_music job 2: 10%")
+    assert lines[1].endswith("reason: permission denied")
+    assert "estimated end" in lines[2]
+    assert not text.lstrip().startswith("{")  # not a JSON dump

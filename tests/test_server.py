@@ -1,0 +1,203 @@
+"""The MCP surface through real in-memory client sessions, in both protocol eras, against the simulator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import ResourceLink, TextContent, TextResourceContents
+
+from zilliz_refresh_mcp.server import RefreshJobs, build_server
+from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
+
+from .conftest import FakeClock, settings_for
+
+pytestmark = pytest.mark.anyio
+MODES = pytest.mark.parametrize("mode", ["auto", "legacy"])
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+@MODES
+async def test_tool_is_described_for_a_model(mcp_server: MCPServer[RefreshJobs], mode: str) -> None:
+    async with Client(mcp_server, mode=mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    tool = tools["list_refresh_jobs"]
+    assert tool.title
+    assert tool.description is not None and len(tool.description) >= 80
+    assert tool.annotations is not None
+    assert tool.annotations.read_only_hint is True
+    assert tool.annotations.idempotent_hint is True
+    assert tool.annotations.open_world_hint is True
+    assert tool.annotations.destructive_hint is False
+    properties = tool.input_schema["properties"]
+    assert {"dbName", "collectionName"} <= set(properties)
+    assert all(properties[name].get("description") for name in properties)
+    assert tool.input_schema.get("required", []) == []
+    assert tool.output_schema is not None
+    out = tool.output_schema["properties"]
+    assert {"dbName", "collectionName", "summary", "jobs"} <= set(out)
+
+
+@MODES
+async def test_list_answers_with_exact_ids_and_the_summary(
+    mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster, mode: str
+) -> None:
+    async with Client(mcp_server, mode=mode) as client:
+        result = await client.call_tool("list_refresh_jobs", {})
+    assert not result.is_error
+    data = result.structured_content
+    assert data is not None
+    expected_ids = {str(job["jobId"]) for job in cluster.records("default")}
+    assert {job["jobId"] for job in data["jobs"]} == expected_ids
+    assert all(isinstance(job["jobId"], str) for job in data["jobs"])
+    assert data["dbName"] == "default"
+    assert data["collectionName"] is None
+    assert data["summary"]["total"] == len(expected_ids)
+    states = [job["state"] for job in data["jobs"]]
+    assert states[:3] == ["RefreshFailed", "RefreshInProgress", "RefreshPending"]
+    text = text_of(result)
+    assert text.splitlines()[0] == data["summary"]["text"]
+    assert all(job_id in text for job_id in expected_ids)
+    links = [block for block in result.content if isinstance(block, ResourceLink)]
+    assert [str(link.uri) for link in links] == [job["detailsUri"] for job in data["jobs"]]
+
+
+async def test_structured_content_keeps_ids_as_strings_on_the_wire(mcp_server: MCPServer[RefreshJobs]) -> None:
+    async with Client(mcp_server, mode="legacy") as client:
+        result = await client.call_tool("list_refresh_jobs", {})
+    wire = result.model_dump_json(by_alias=True)
+    assert '"jobId":"449503829274509313"' in wire.replace(" ", "")
+    assert '"jobId":449503829274509313' not in wire.replace(" ", "")
+
+
+async def test_request_body_and_auth_header(mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster) -> None:
+    async with Client(mcp_server) as client:
+        await client.call_tool("list_refresh_jobs", {})
+        await client.call_tool("list_refresh_jobs", {"dbName": "analytics", "collectionName": "ext_events"})
+        await client.call_tool("list_refresh_jobs", {"collectionName": ""})
+    bodies = [request.body for request in cluster.requests if request.route == LIST_ROUTE]
+    assert bodies == [
+        {"dbName": "default"},
+        {"dbName": "analytics", "collectionName": "ext_events"},
+        {"dbName": "default"},
+    ]
+    assert {request.authorization for request in cluster.requests} == {f"Bearer {cluster.token}"}
+
+
+async def test_one_collection(mcp_server: MCPServer[RefreshJobs]) -> None:
+    async with Client(mcp_server) as client:
+        result = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_books"})
+    data = result.structured_content
+    assert data is not None
+    assert data["collectionName"] == "ext_books"
+    assert {job["collectionName"] for job in data["jobs"]} == {"ext_books"}
+    assert data["summary"]["text"].startswith("2 refresh jobs for ext_books in default: 2 completed.")
+
+
+async def test_running_jobs_advance_with_time(mcp_server: MCPServer[RefreshJobs], clock: FakeClock) -> None:
+    async with Client(mcp_server) as client:
+        before = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_movies"})
+        clock.advance(6 * 60)
+        after = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_movies"})
+    assert before.structured_content is not None and after.structured_content is not None
+    assert before.structured_content["jobs"][0]["progress"] == 42
+    assert after.structured_content["jobs"][0]["progress"] == 62
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"dbName": "nope"}, ["code 800", "'nope'", "dbName"]),
+        ({"collectionName": "ext_missing"}, ["code 100", "'ext_missing'", "collectionName"]),
+    ],
+)
+async def test_not_found_errors_name_what_is_missing(
+    mcp_server: MCPServer[RefreshJobs], arguments: dict[str, str], expected: list[str]
+) -> None:
+    async with Client(mcp_server) as client:
+        result = await client.call_tool("list_refresh_jobs", arguments)
+        assert result.is_error
+        for fragment in expected:
+            assert fragment in text_of(result)
+        # the server keeps serving
+        assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+
+
+async def test_bad_token_says_to_check_it(simulator: SimulatorServer, clock: FakeClock) -> None:
+    server = build_server(settings_for(simulator, token="wrong-token-value"), clock=clock)
+    async with Client(server) as client:
+        result = await client.call_tool("list_refresh_jobs", {})
+    assert result.is_error
+    message = text_of(result)
+    assert "HTTP 401" in message and "code 1800" in message and "ZILLIZ_TOKEN" in message
+    assert "wrong-token-value" not in message
+
+
+async def test_old_cluster_without_the_route(simulator: SimulatorServer, clock: FakeClock) -> None:
+    # Everything below /old is unknown to the simulator, as the routes are to a pre-3.0 cluster.
+    server = build_server(settings_for(simulator, cluster_endpoint=simulator.url + "/old"), clock=clock)
+    async with Client(server) as client:
+        result = await client.call_tool("list_refresh_jobs", {})
+    assert result.is_error
+    assert "HTTP 404" in text_of(result)
+    assert "predates" in text_of(result)
+
+
+@MODES
+async def test_resource_reads_one_job_with_an_exact_integer_upstream(
+    mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster, mode: str
+) -> None:
+    job = cluster.jobs[2]
+    async with Client(mcp_server, mode=mode) as client:
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates if t.uri_template.startswith("zilliz://")] == [
+            "zilliz://refresh-jobs/{jobId}"
+        ]
+        read = await client.read_resource(f"zilliz://refresh-jobs/{job.job_id}")
+    content = read.contents[0]
+    assert isinstance(content, TextResourceContents)
+    assert content.mime_type == "application/json"
+    record = json.loads(content.text)
+    assert record["jobId"] == str(job.job_id)
+    assert record["state"] == "RefreshFailed"
+    assert record["reason"] == job.reason
+    sent = [r for r in cluster.requests if r.route == DESCRIBE_ROUTE][-1]
+    assert sent.raw_body == f'{{"jobId":{job.job_id}}}'.encode()
+
+
+async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[RefreshJobs]) -> None:
+    async with Client(mcp_server) as client:
+        with pytest.raises(MCPError, match="No refresh job 42"):
+            await client.read_resource("zilliz://refresh-jobs/42")
+        assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+
+
+async def test_malformed_job_id_is_refused_before_upstream(
+    mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster
+) -> None:
+    async with Client(mcp_server) as client:
+        with pytest.raises(MCPError, match="not a job id"):
+            await client.read_resource("zilliz://refresh-jobs/12%2034")
+        with pytest.raises(MCPError, match="larger than an int64"):
+            await client.read_resource("zilliz://refresh-jobs/99999999999999999999")
+    assert not [r for r in cluster.requests if r.route == DESCRIBE_ROUTE]
+
+
+async def test_instructions_name_the_tool(mcp_server: MCPServer[RefreshJobs]) -> None:
+    async with Client(mcp_server, mode="legacy") as client:
+        assert client.instructions is not None
+        assert "list_refresh_jobs" in client.instructions
+
+
+def test_cluster_fixture_has_a_job_in_every_state(cluster: SimulatedCluster) -> None:
+    states = {record["state"] for record in cluster.records("default")}
+    assert states == {"RefreshPending", "RefreshInProgress", "RefreshCompleted", "RefreshFailed"}
+    assert all(record["jobId"] > 2**53 for record in cluster.records("default"))
