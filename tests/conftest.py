@@ -11,7 +11,7 @@ import pytest
 from mcp.server import MCPServer
 
 from zilliz_refresh_mcp.config import Settings, load_settings
-from zilliz_refresh_mcp.server import RefreshJobs, build_server
+from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, demo_cluster
 
 
@@ -20,8 +20,10 @@ class FakeClock:
 
     def __init__(self, start_ms: int | None = None) -> None:
         self.now = start_ms if start_ms is not None else time.time_ns() // 1_000_000 // 1000 * 1000
+        self.step_ms = 0  # when set, every reading moves the clock on: each poll sees the job further along
 
     def __call__(self) -> int:
+        self.now += self.step_ms
         return self.now
 
     def advance(self, seconds: float) -> None:
@@ -73,5 +75,5 @@ def settings(simulator: SimulatorServer) -> Settings:
 
 
 @pytest.fixture
-def mcp_server(settings: Settings, clock: FakeClock) -> MCPServer[RefreshJobs]:
+def mcp_server(settings: Settings, clock: FakeClock) -> MCPServer[ServerState]:
     return build_server(settings, clock=clock)

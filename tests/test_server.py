@@ -11,7 +11,7 @@ from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink, TextContent, TextResourceContents
 
-from zilliz_refresh_mcp.server import RefreshJobs, build_server
+from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
@@ -26,7 +26,7 @@ def text_of(result: Any) -> str:
 
 
 @MODES
-async def test_tool_is_described_for_a_model(mcp_server: MCPServer[RefreshJobs], mode: str) -> None:
+async def test_tool_is_described_for_a_model(mcp_server: MCPServer[ServerState], mode: str) -> None:
     async with Client(mcp_server, mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     tool = tools["list_refresh_jobs"]
@@ -48,7 +48,7 @@ async def test_tool_is_described_for_a_model(mcp_server: MCPServer[RefreshJobs],
 
 @MODES
 async def test_list_answers_with_exact_ids_and_the_summary(
-    mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster, mode: str
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster, mode: str
 ) -> None:
     async with Client(mcp_server, mode=mode) as client:
         result = await client.call_tool("list_refresh_jobs", {})
@@ -70,7 +70,7 @@ async def test_list_answers_with_exact_ids_and_the_summary(
     assert [str(link.uri) for link in links] == [job["detailsUri"] for job in data["jobs"]]
 
 
-async def test_structured_content_keeps_ids_as_strings_on_the_wire(mcp_server: MCPServer[RefreshJobs]) -> None:
+async def test_structured_content_keeps_ids_as_strings_on_the_wire(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server, mode="legacy") as client:
         result = await client.call_tool("list_refresh_jobs", {})
     wire = result.model_dump_json(by_alias=True)
@@ -78,7 +78,7 @@ async def test_structured_content_keeps_ids_as_strings_on_the_wire(mcp_server: M
     assert '"jobId":449503829274509313' not in wire.replace(" ", "")
 
 
-async def test_request_body_and_auth_header(mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster) -> None:
+async def test_request_body_and_auth_header(mcp_server: MCPServer[ServerState], cluster: SimulatedCluster) -> None:
     async with Client(mcp_server) as client:
         await client.call_tool("list_refresh_jobs", {})
         await client.call_tool("list_refresh_jobs", {"dbName": "analytics", "collectionName": "ext_events"})
@@ -92,7 +92,7 @@ async def test_request_body_and_auth_header(mcp_server: MCPServer[RefreshJobs], 
     assert {request.authorization for request in cluster.requests} == {f"Bearer {cluster.token}"}
 
 
-async def test_one_collection(mcp_server: MCPServer[RefreshJobs]) -> None:
+async def test_one_collection(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server) as client:
         result = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_books"})
     data = result.structured_content
@@ -102,7 +102,7 @@ async def test_one_collection(mcp_server: MCPServer[RefreshJobs]) -> None:
     assert data["summary"]["text"].startswith("2 refresh jobs for ext_books in default: 2 completed.")
 
 
-async def test_running_jobs_advance_with_time(mcp_server: MCPServer[RefreshJobs], clock: FakeClock) -> None:
+async def test_running_jobs_advance_with_time(mcp_server: MCPServer[ServerState], clock: FakeClock) -> None:
     async with Client(mcp_server) as client:
         before = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_movies"})
         clock.advance(6 * 60)
@@ -120,7 +120,7 @@ async def test_running_jobs_advance_with_time(mcp_server: MCPServer[RefreshJobs]
     ],
 )
 async def test_not_found_errors_name_what_is_missing(
-    mcp_server: MCPServer[RefreshJobs], arguments: dict[str, str], expected: list[str]
+    mcp_server: MCPServer[ServerState], arguments: dict[str, str], expected: list[str]
 ) -> None:
     async with Client(mcp_server) as client:
         result = await client.call_tool("list_refresh_jobs", arguments)
@@ -153,7 +153,7 @@ async def test_old_cluster_without_the_route(simulator: SimulatorServer, clock: 
 
 @MODES
 async def test_resource_reads_one_job_with_an_exact_integer_upstream(
-    mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster, mode: str
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster, mode: str
 ) -> None:
     job = cluster.jobs[2]
     async with Client(mcp_server, mode=mode) as client:
@@ -173,7 +173,7 @@ async def test_resource_reads_one_job_with_an_exact_integer_upstream(
     assert sent.raw_body == f'{{"jobId":{job.job_id}}}'.encode()
 
 
-async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[RefreshJobs]) -> None:
+async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server) as client:
         with pytest.raises(MCPError, match="No refresh job 42"):
             await client.read_resource("zilliz://refresh-jobs/42")
@@ -181,7 +181,7 @@ async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[RefreshJobs
 
 
 async def test_malformed_job_id_is_refused_before_upstream(
-    mcp_server: MCPServer[RefreshJobs], cluster: SimulatedCluster
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:
     async with Client(mcp_server) as client:
         with pytest.raises(MCPError, match="not a job id"):
@@ -191,7 +191,7 @@ async def test_malformed_job_id_is_refused_before_upstream(
     assert not [r for r in cluster.requests if r.route == DESCRIBE_ROUTE]
 
 
-async def test_instructions_name_the_tool(mcp_server: MCPServer[RefreshJobs]) -> None:
+async def test_instructions_name_the_tool(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server, mode="legacy") as client:
         assert client.instructions is not None
         assert "list_refresh_jobs" in client.instructions

@@ -18,6 +18,7 @@ ENV_PREFIX = "ZILLIZ_"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 NAME_RULE = "a letter or underscore first, then letters, digits and underscores, at most 255 characters"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
 
 
 class ConfigError(Exception):
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     max_response_mb: int = Field(default=32, ge=1, le=1024, description="Largest upstream answer accepted.")
     allow_insecure_http: bool = Field(default=False, description="Accept http:// for non-loopback hosts.")
     enable_refresh: bool = Field(default=False, description="Offer the refresh_external_collection tool.")
+    poll_interval_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="First interval between polls of a job being waited on or watched."
+    )
 
     demo: bool = Field(default=False, description="Serve a simulated cluster; no credentials needed.")
     transport: Literal["stdio", "http"] = "stdio"
@@ -84,6 +88,18 @@ class Settings(BaseSettings):
     def _valid_db(cls, value: str) -> str:
         return check_name(value, "database name")
 
+    @field_validator("token", "mcp_bearer_token")
+    @classmethod
+    def _valid_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Surrounding whitespace is a copy-paste accident (a key read from a file ends with a newline);
+        # an empty value is no value, so that the "required" checks below catch it.
+        if value is None or not value.get_secret_value().strip():
+            return None
+        text = value.get_secret_value().strip()
+        if not _HEADER_SAFE.fullmatch(text):  # the message must not echo the secret
+            raise ValueError("contains a character that cannot be sent in an HTTP header (control or non-ASCII)")
+        return SecretStr(text)
+
     @field_validator("cluster_endpoint")
     @classmethod
     def _valid_endpoint(cls, value: str | None) -> str | None:
@@ -97,6 +113,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL such as https://<cluster-id>.<region>...")
         if parts.query or parts.fragment:
             raise ValueError("the endpoint takes no query or fragment")
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range or not a number
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port (1-65535)") from None
         return value
 
     @model_validator(mode="after")

@@ -112,6 +112,46 @@ class Page(_Model):
     hint: str | None = Field(description="How to get more, when there is more.")
 
 
+class WaitResult(_Model):
+    """The answer of wait_for_refresh_job."""
+
+    finished: bool = Field(description="True when the job reached RefreshCompleted or RefreshFailed.")
+    timed_out: bool = Field(description="True when the wait ran out while the job was still going.")
+    waited_seconds: float
+    message: str = Field(description="One plain sentence on the outcome.")
+    job: JobRecord
+
+    @classmethod
+    def ended(cls, job: JobRecord, waited: float) -> WaitResult:
+        what = "completed" if job.state == COMPLETED else "failed"
+        message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {what}"
+        if job.ended_at:
+            message += f" at {job.ended_at}"
+        message += f"; reason: {job.reason}." if job.reason else "."
+        return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job)
+
+    @classmethod
+    def still_running(cls, job: JobRecord, waited: float) -> WaitResult:
+        message = (
+            f"Refresh job {job.job_id} ({job.collection_name or '-'}) is still running after {waited:g} s: "
+            f"{job.state}, {job.progress}%."
+        )
+        if job.estimated_end_at:
+            message += f" Estimated end: {job.estimated_end_at}."
+        message += " Call wait_for_refresh_job again to keep waiting."
+        return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job)
+
+
+class RefreshStarted(_Model):
+    """The answer of refresh_external_collection."""
+
+    job_id: str
+    db_name: str
+    collection_name: str
+    details_uri: str
+    message: str
+
+
 class JobListing(_Model):
     """The answer of list_refresh_jobs."""
 
@@ -139,7 +179,8 @@ def iso_utc(epoch_ms: int) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def _job_id(value: object) -> str:
+def job_id_text(value: object) -> str:
+    """An upstream job id as exact decimal text (or the plain id as given); RecordError when unusable."""
     # bool is an int subclass; True is no job id.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -219,7 +260,7 @@ def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
     """Turn one upstream job record into the public record. Raises RecordError when unreadable."""
     if not isinstance(raw, Mapping):
         raise RecordError(f"a job record should be an object, got {_describe(raw)}")
-    job_id = _job_id(raw.get("jobId"))
+    job_id = job_id_text(raw.get("jobId"))
     state = raw.get("state")
     if not isinstance(state, str) or not state:
         raise RecordError(f"job {job_id}: state should be a non-empty string, got {_describe(state)}")

@@ -1,121 +1,70 @@
-"""MCP wiring: the tools, resources and prompts, over a ZillizClient held for the server's lifetime.
+"""MCP wiring: tools, resources, prompts, completions and subscriptions over one RefreshJobs service.
 
-Each handler validates its input, asks the ``RefreshJobs`` service, and turns typed failures into
-errors a model can act on (``ToolError`` / resource errors). The logic lives in ``jobs`` and
-``upstream``; nothing here parses upstream JSON.
+Each handler asks the service (``service.py``) and turns typed failures into errors a model can act on:
+``ToolError`` for tools, resource errors for resources. Nothing here parses upstream JSON.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio
 from mcp.server import MCPServer
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
-from pydantic import Field
+from mcp.server.mcpserver.prompts.base import Message, UserMessage
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
+    Completion,
+    EmptyResult,
+    PromptReference,
+    ResourceLink,
+    ResourceTemplateReference,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+from pydantic import BaseModel, Field
 
 from . import __version__
-from .config import Settings, check_name
-from .jobs import (
-    JobListing,
-    JobRecord,
-    RecordError,
-    build_listing,
-    details_uri,
-    listing_text,
-    normalize_record,
-)
+from .config import Settings
+from .dashboard import TOOL_UI_META, register_dashboard
+from .guide import FAILURE_GUIDE, troubleshooting_prompt
+from .jobs import JobListing, JobRecord, RecordError, RefreshStarted, WaitResult, listing_text
+from .service import JobNotFound, JobWatcher, RefreshJobs, now_ms
 from .upstream import UpstreamError, ZillizClient
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
-_INT64_MAX = 2**63 - 1
-_PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
+MAX_COMPLETIONS = 100
 
 INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
 data from a volume or object storage): did a refresh finish, why did it fail, how far along is it.
-- list_refresh_jobs: the jobs of a database or one collection, with exact counts, failures first and
-  a one-line summary. Start here.
-- zilliz://refresh-jobs/{jobId}: one job's full details.
+- list_refresh_jobs: jobs of a database or one collection, exact counts, failures first. Start here.
+- wait_for_refresh_job: wait (up to 10 minutes) for one job to finish, with live progress.
+- refresh_external_collection (only when the user enabled it): start a refresh.
+- zilliz://refresh-jobs/{jobId}: one job's details; the troubleshoot_refresh_jobs prompt explains failures.
 Job ids are strings: quote them exactly, never round them."""
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @dataclass
-class RefreshJobs:
-    """The server's view of one cluster: validated questions in, normalized answers out."""
+class ServerState:
+    """What lives as long as the server: the service and the subscription poller."""
 
-    client: ZillizClient
-    default_db: str
-    clock: Callable[[], int] = now_ms
-    seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
-
-    async def list(
-        self,
-        *,
-        db_name: str | None,
-        collection_name: str | None,
-        states: list[str] | None,
-        limit: int,
-        cursor: str | None,
-    ) -> JobListing:
-        db = check_name(db_name or self.default_db, "dbName")
-        collection = check_name(collection_name, "collectionName") if collection_name else None
-        records = await self.client.list_jobs(db, collection)
-        listing = build_listing(
-            records,
-            db_name=db,
-            collection_name=collection,
-            states=states,
-            limit=limit,
-            cursor=cursor,
-            now_ms=self.clock(),
-        )
-        self._remember(job.job_id for job in listing.jobs)
-        return listing
-
-    async def describe(self, job_id: str) -> JobRecord | None:
-        wire_id = parse_job_id(job_id)
-        raw = await self.client.describe_job(wire_id)
-        if raw is None:
-            return None
-        record = normalize_record(raw, now_ms=self.clock())
-        self._remember([record.job_id])
-        return record
-
-    def _remember(self, job_ids: Any) -> None:
-        for job_id in job_ids:
-            self.seen_job_ids.pop(job_id, None)
-            self.seen_job_ids[job_id] = None
-        while len(self.seen_job_ids) > 1000:
-            del self.seen_job_ids[next(iter(self.seen_job_ids))]
-
-
-def parse_job_id(job_id: str) -> int | str:
-    """A decimal int64 goes upstream as an exact integer; a plain id as given; anything else is refused."""
-    if job_id.isascii() and job_id.isdigit():
-        value = int(job_id)
-        if value > _INT64_MAX:
-            raise ValueError(f"jobId {job_id} is larger than an int64 ({_INT64_MAX})")
-        return value
-    if _PLAIN_ID.fullmatch(job_id):
-        return job_id
-    shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
-    raise ValueError(
-        f"jobId {shown!r} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
-        "(or a plain id of letters, digits, '-' and '_')"
-    )
+    jobs: RefreshJobs
+    watcher: JobWatcher
 
 
 def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, collection: str | None = None) -> str:
@@ -130,8 +79,21 @@ def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, co
     return f"Could not {what}: {err.detail}"
 
 
-def _listing_result(listing: JobListing) -> CallToolResult:
-    content: list[Any] = [TextContent(type="text", text=listing_text(listing))]
+def _tool_error(err: Exception, what: str, *, db: str | None = None, collection: str | None = None) -> ToolError:
+    if isinstance(err, UpstreamError):
+        return ToolError(upstream_failure(err, what, db=db, collection=collection))
+    if isinstance(err, RecordError):
+        return ToolError(f"Could not {what}: upstream sent a job record this server cannot read: {err}.")
+    if isinstance(err, JobNotFound):
+        return ToolError(f"{err}. Use list_refresh_jobs to find job ids.")
+    return ToolError(f"Invalid argument: {err}.")
+
+
+_EXPECTED = (UpstreamError, JobNotFound, ValueError)  # RecordError and CursorError are ValueErrors
+
+
+def _structured(model: BaseModel, text: str, links: list[JobRecord]) -> CallToolResult:
+    content: list[Any] = [TextContent(type="text", text=text)]
     content.extend(
         ResourceLink(
             type="resource_link",
@@ -140,33 +102,41 @@ def _listing_result(listing: JobListing) -> CallToolResult:
             description=f"{job.state} {job.collection_name or ''}".strip(),
             mime_type="application/json",
         )
-        for job in listing.jobs
+        for job in links
     )
-    return CallToolResult(content=content, structured_content=listing.model_dump(mode="json", by_alias=True))
+    return CallToolResult(content=content, structured_content=model.model_dump(mode="json", by_alias=True))
 
 
-@asynccontextmanager
-async def _lifespan_for(settings: Settings, clock: Callable[[], int]) -> AsyncIterator[RefreshJobs]:
-    async with ZillizClient(
-        endpoint=settings.cluster_endpoint or "",
-        token=settings.token_value,
-        timeout_seconds=settings.timeout_seconds,
-        max_attempts=settings.max_attempts,
-        rate_limit_per_second=settings.rate_limit_per_second,
-        max_response_bytes=settings.max_response_mb * 1024 * 1024,
-    ) as client:
-        yield RefreshJobs(client=client, default_db=settings.db_name, clock=clock)
-
-
-def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MCPServer[RefreshJobs]:
+def build_server(
+    settings: Settings, *, clock: Callable[[], int] = now_ms, poll_seconds: float | None = None
+) -> MCPServer[ServerState]:
     """The MCP server for ``settings``; the upstream client opens when the server starts."""
+    poll = poll_seconds if poll_seconds is not None else settings.poll_interval_seconds
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[RefreshJobs]) -> AsyncIterator[RefreshJobs]:
-        async with _lifespan_for(settings, clock) as service:
-            yield service
+    async def lifespan(_: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
+        async with (
+            ZillizClient(
+                endpoint=settings.cluster_endpoint or "",
+                token=settings.token_value,
+                timeout_seconds=settings.timeout_seconds,
+                max_attempts=settings.max_attempts,
+                rate_limit_per_second=settings.rate_limit_per_second,
+                max_response_bytes=settings.max_response_mb * 1024 * 1024,
+            ) as client,
+            anyio.create_task_group() as pollers,
+        ):
+            jobs = RefreshJobs(
+                client=client,
+                default_db=settings.db_name,
+                clock=clock,
+                poll_initial_seconds=poll,
+                poll_max_seconds=max(poll, 15.0),
+            )
+            yield ServerState(jobs=jobs, watcher=JobWatcher(jobs, pollers, interval_seconds=poll))
+            pollers.cancel_scope.cancel()
 
-    mcp: MCPServer[RefreshJobs] = MCPServer(
+    mcp: MCPServer[ServerState] = MCPServer(
         "zilliz-refresh-mcp",
         title="Zilliz refresh jobs",
         version=__version__,
@@ -175,8 +145,10 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         log_level=settings.log_level,
     )
 
-    def service_of(ctx: Context[RefreshJobs, Any]) -> RefreshJobs:
+    def state_of(ctx: Context[ServerState, Any]) -> ServerState:
         return ctx.request_context.lifespan_context
+
+    # --- tools ---------------------------------------------------------------------------------
 
     @mcp.tool(
         name="list_refresh_jobs",
@@ -194,9 +166,10 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             idempotent_hint=True,
             open_world_hint=True,
         ),
+        meta=TOOL_UI_META,
     )
     async def list_refresh_jobs(
-        ctx: Context[RefreshJobs, Any],
+        ctx: Context[ServerState, Any],
         dbName: Annotated[
             str | None,
             Field(
@@ -229,54 +202,192 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             Field(description="page.nextCursor from a previous answer, to get the next page.", max_length=2048),
         ] = None,
     ) -> Annotated[CallToolResult, JobListing]:
-        service = service_of(ctx)
+        jobs = state_of(ctx).jobs
         try:
-            listing = await service.list(
+            listing = await jobs.list_jobs(
                 db_name=dbName,
                 collection_name=collectionName or None,
                 states=state,
                 limit=limit,
                 cursor=cursor,
             )
-        except UpstreamError as err:
-            failure = upstream_failure(
-                err, "list refresh jobs", db=dbName or service.default_db, collection=collectionName
-            )
-            raise ToolError(failure) from None
-        except RecordError as err:
-            raise ToolError(f"Upstream sent a job record this server cannot read: {err}.") from None
-        except ValueError as err:
-            raise ToolError(f"Invalid argument: {err}.") from None
-        return _listing_result(listing)
+        except _EXPECTED as err:
+            raise _tool_error(
+                err, "list refresh jobs", db=dbName or jobs.default_db, collection=collectionName
+            ) from None
+        return _structured(listing, listing_text(listing), listing.jobs)
+
+    @mcp.tool(
+        name="wait_for_refresh_job",
+        title="Wait for a refresh job to finish",
+        description=(
+            "Wait until one refresh job completes or fails, up to timeoutSeconds (default 120, at most 600), "
+            "reporting progress while it runs. Use it when the user asks to be told when a refresh is done. "
+            "Returns the final job record, or, when time runs out, the latest state and progress with "
+            "finished=false: the job keeps running, and you may call this tool again."
+        ),
+        annotations=ToolAnnotations(
+            title="Wait for a refresh job to finish",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def wait_for_refresh_job(
+        ctx: Context[ServerState, Any],
+        jobId: Annotated[
+            str,
+            Field(description="The job's id exactly as list_refresh_jobs gave it (a string).", max_length=128),
+        ],
+        timeoutSeconds: Annotated[
+            int, Field(ge=1, le=600, description="Longest wait in seconds (1-600); the job is not cancelled.")
+        ] = 120,
+    ) -> Annotated[CallToolResult, WaitResult]:
+        sent = -1.0
+
+        async def on_update(job: JobRecord) -> None:
+            nonlocal sent
+            if job.progress > sent:  # progress notifications never go back
+                sent = float(job.progress)
+                await ctx.report_progress(sent, 100, f"{job.state}, {job.progress}%")
+
+        try:
+            result = await state_of(ctx).jobs.wait(jobId, timeout_seconds=timeoutSeconds, on_update=on_update)
+        except _EXPECTED as err:
+            raise _tool_error(err, f"wait for refresh job {jobId}") from None
+        return _structured(result, result.message, [result.job])
+
+    if settings.enable_refresh:
+
+        @mcp.tool(
+            name="refresh_external_collection",
+            title="Start a refresh of an external collection",
+            description=(
+                "Start a refresh job that re-reads an external collection's source (volume or object storage) "
+                "into the collection. Only when the user asks to refresh: it changes the collection's data "
+                "to match the source. Returns the new job's id; follow it with wait_for_refresh_job."
+            ),
+            annotations=ToolAnnotations(
+                title="Start a refresh of an external collection",
+                read_only_hint=False,
+                destructive_hint=True,
+                idempotent_hint=False,
+                open_world_hint=True,
+            ),
+        )
+        async def refresh_external_collection(
+            ctx: Context[ServerState, Any],
+            collectionName: Annotated[
+                str, Field(description="External collection to refresh, e.g. `ext_books`.", max_length=255)
+            ],
+            dbName: Annotated[
+                str | None,
+                Field(description="Database of the collection; omit for the configured one.", max_length=255),
+            ] = None,
+        ) -> Annotated[CallToolResult, RefreshStarted]:
+            jobs = state_of(ctx).jobs
+            try:
+                started = await jobs.refresh(dbName, collectionName)
+            except _EXPECTED as err:
+                raise _tool_error(
+                    err, f"start a refresh of {collectionName}", db=dbName or jobs.default_db, collection=collectionName
+                ) from None
+            return _structured(started, started.message, [])
+
+    # --- resources -----------------------------------------------------------------------------
 
     @mcp.resource(
-        "zilliz://refresh-jobs/{jobId}",
+        JOB_URI_TEMPLATE,
         name="refresh-job",
         title="Refresh job details",
-        description="One external-collection refresh job, in the same record shape as list_refresh_jobs.",
+        description="One external-collection refresh job, in the same record shape as list_refresh_jobs. "
+        "Subscribe to be told when its state or progress changes.",
         mime_type="application/json",
     )
-    async def refresh_job(jobId: str, ctx: Context[RefreshJobs, Any]) -> str:
+    async def refresh_job(jobId: str, ctx: Context[ServerState, Any]) -> str:
         try:
-            record = await service_of(ctx).describe(jobId)
+            record = await state_of(ctx).jobs.describe(jobId)
+        except JobNotFound as err:
+            raise ResourceNotFoundError(f"{err}. Use list_refresh_jobs to find job ids.") from None
+        except RecordError as err:
+            raise ResourceError(f"Upstream sent a job record this server cannot read: {err}.") from None
         except ValueError as err:
-            if isinstance(err, RecordError):
-                raise ResourceError(f"Upstream sent a job record this server cannot read: {err}.") from None
             raise ResourceNotFoundError(str(err)) from None
         except UpstreamError as err:
-            if err.code is not None and "not found" in str(err).lower():
-                raise ResourceNotFoundError(
-                    f"No refresh job {jobId} on this cluster ({err}, code {err.code}). "
-                    "Use list_refresh_jobs to find job ids."
-                ) from None
             raise ResourceError(upstream_failure(err, f"read refresh job {jobId}")) from None
-        if record is None:
-            raise ResourceNotFoundError(
-                f"No refresh job {jobId} on this cluster. Use list_refresh_jobs to find job ids."
-            )
         return json.dumps(record.model_dump(mode="json", by_alias=True))
 
+    # The SDK's MCPServer has no public hook for resources/subscribe, completions with a request context;
+    # the low-level server it wraps does.
+    lowlevel = mcp._lowlevel_server
+
+    def connection_key(ctx: ServerRequestContext[ServerState]) -> int:
+        # ctx.session is made anew for every request; the connection behind it is what stays.
+        return id(ctx.session._connection)
+
+    async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
+        try:
+            ctx.lifespan_context.watcher.subscribe(
+                str(params.uri), connection_key(ctx), ctx.session.send_resource_updated
+            )
+        except ValueError as err:
+            raise MCPError(code=INVALID_PARAMS, message=str(err)) from None
+        return EmptyResult()
+
+    async def unsubscribe(ctx: ServerRequestContext[ServerState], params: UnsubscribeRequestParams) -> EmptyResult:
+        ctx.lifespan_context.watcher.unsubscribe(str(params.uri), connection_key(ctx))
+        return EmptyResult()
+
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+    # --- prompts and completions ---------------------------------------------------------------
+
+    @mcp.prompt(
+        name="troubleshoot_refresh_jobs",
+        title="Troubleshoot failed refresh jobs",
+        description="Find the failed refresh jobs of a database (or one collection), explain each failure in "
+        "plain words, and suggest concrete fixes.",
+    )
+    def troubleshoot_refresh_jobs(dbName: str = "", collectionName: str = "") -> list[Message]:
+        return [UserMessage(troubleshooting_prompt(dbName or settings.db_name, collectionName or None))]
+
+    async def complete(ctx: ServerRequestContext[ServerState], params: CompleteRequestParams) -> CompleteResult:
+        state = ctx.lifespan_context
+        prefix = params.argument.value
+        candidates: list[str] = []
+        if isinstance(params.ref, ResourceTemplateReference) and params.argument.name == "jobId":
+            candidates = list(reversed(state.jobs.seen_job_ids))
+        elif isinstance(params.ref, PromptReference) and params.argument.name == "dbName":
+            candidates = [state.jobs.default_db]
+        elif isinstance(params.ref, PromptReference) and params.argument.name == "collectionName":
+            chosen = (params.context.arguments or {}).get("dbName") if params.context else None
+            try:
+                candidates = await state.jobs.collections(chosen or None)
+            except _EXPECTED:
+                candidates = []
+        matches = [value for value in candidates if value.startswith(prefix)]
+        return CompleteResult(
+            completion=Completion(
+                values=matches[:MAX_COMPLETIONS], total=len(matches), has_more=len(matches) > MAX_COMPLETIONS
+            )
+        )
+
+    lowlevel.add_request_handler("completion/complete", CompleteRequestParams, complete)
+
+    @mcp.resource(
+        "zilliz://guides/refresh-failures",
+        name="refresh-failure-guide",
+        title="Why refresh jobs fail",
+        description="A short, factual guide to common refresh-job failure reasons and their fixes.",
+        mime_type="text/markdown",
+    )
+    def failure_guide() -> str:
+        return FAILURE_GUIDE
+
+    register_dashboard(mcp)
     return mcp
 
 
-__all__ = ["INSTRUCTIONS", "RefreshJobs", "build_server", "details_uri", "parse_job_id"]
+__all__ = ["INSTRUCTIONS", "ServerState", "build_server"]

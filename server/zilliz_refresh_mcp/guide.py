@@ -1,0 +1,25 @@
+"""The troubleshooting prompt, and the short guide to refresh failures it draws on (refresh-failures.md)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+FAILURE_GUIDE = (files(__package__) / "refresh-failures.md").read_text(encoding="utf-8")
+
+
+def troubleshooting_prompt(db_name: str, collection_name: str | None) -> str:
+    scope = f"collection {collection_name} in database {db_name}" if collection_name else f"database {db_name}"
+    args = f'dbName="{db_name}"' + (f', collectionName="{collection_name}"' if collection_name else "")
+    return f"""\
+Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / Milvus.
+
+1. Call list_refresh_jobs with {args} and state=["failed"] to find the failed jobs (and once without the
+   filter, to see whether a newer job of the same collection has since completed: then the failure is resolved).
+2. For each collection that still has a failed latest job, read its details resource (detailsUri) for the full record.
+3. Explain each failure in plain words: which collection, when, what the reason means. Group jobs that share a reason.
+4. Suggest concrete fixes using the guide below. Where a reason matches nothing in the guide, say that it is
+   not a known reason and quote it; do not guess.
+5. Quote job ids exactly as strings. Offer to start a new refresh (refresh_external_collection, if available)
+   only after the cause is fixed, and to wait for it with wait_for_refresh_job.
+
+{FAILURE_GUIDE}"""

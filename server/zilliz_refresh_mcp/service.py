@@ -1,0 +1,244 @@
+"""The server's domain service: validated questions to one cluster, normalized answers back. No MCP imports.
+
+``RefreshJobs`` lists, describes, waits on and starts refresh jobs; ``JobWatcher`` polls the jobs that
+clients subscribed to, one poller per job shared by all its subscribers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .config import check_name
+from .jobs import (
+    DETAILS_URI_PREFIX,
+    TERMINAL_STATES,
+    JobListing,
+    JobRecord,
+    RefreshStarted,
+    WaitResult,
+    build_listing,
+    details_uri,
+    job_id_text,
+    normalize_record,
+)
+from .upstream import UpstreamError, ZillizClient
+
+logger = logging.getLogger(__name__)
+
+_INT64_MAX = 2**63 - 1
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_SEEN_IDS_KEPT = 1000
+MAX_WAIT_SECONDS = 600
+
+Notify = Callable[[str], Awaitable[None]]
+
+
+class JobNotFound(LookupError):
+    """The cluster has no job with this id."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def parse_job_id(job_id: str) -> int | str:
+    """A decimal int64 goes upstream as an exact integer; a plain id as given; anything else is refused."""
+    if job_id.isascii() and job_id.isdigit():
+        value = int(job_id)
+        if value > _INT64_MAX:
+            raise ValueError(f"jobId {job_id} is larger than an int64 ({_INT64_MAX})")
+        return value
+    if _PLAIN_ID.fullmatch(job_id):
+        return job_id
+    shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
+    raise ValueError(
+        f"jobId {shown!r} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
+        "(or a plain id of letters, digits, '-' and '_')"
+    )
+
+
+def job_id_of_uri(uri: str) -> str:
+    if not uri.startswith(DETAILS_URI_PREFIX):
+        raise ValueError(f"{uri!r} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
+    job_id = uri.removeprefix(DETAILS_URI_PREFIX)
+    parse_job_id(job_id)
+    return job_id
+
+
+def _is_not_found(err: UpstreamError) -> bool:
+    return err.code is not None and "not found" in str(err).lower()
+
+
+@dataclass
+class RefreshJobs:
+    """One cluster, seen through validated questions and normalized answers."""
+
+    client: ZillizClient
+    default_db: str
+    clock: Callable[[], int] = now_ms
+    poll_initial_seconds: float = 2.0
+    poll_max_seconds: float = 15.0
+    seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
+    seen_collections: dict[str, dict[str, None]] = field(default_factory=dict)  # db -> collections
+
+    async def list_jobs(
+        self,
+        *,
+        db_name: str | None,
+        collection_name: str | None,
+        states: list[str] | None,
+        limit: int,
+        cursor: str | None,
+    ) -> JobListing:
+        db = check_name(db_name or self.default_db, "dbName")
+        collection = check_name(collection_name, "collectionName") if collection_name else None
+        records = await self.client.list_jobs(db, collection)
+        listing = build_listing(
+            records,
+            db_name=db,
+            collection_name=collection,
+            states=states,
+            limit=limit,
+            cursor=cursor,
+            now_ms=self.clock(),
+        )
+        self._remember(job.job_id for job in listing.jobs)
+        return listing
+
+    async def collections(self, db_name: str | None) -> list[str]:
+        """External collections that have refresh jobs in ``db_name``, as upstream lists them."""
+        db = check_name(db_name or self.default_db, "dbName")
+        records = await self.client.list_jobs(db)
+        names = {r.get("collectionName") for r in records if isinstance(r, dict)}
+        return sorted(name for name in names if isinstance(name, str) and name)
+
+    async def describe(self, job_id: str) -> JobRecord:
+        """One job; JobNotFound when the cluster has none with this id."""
+        wire_id = parse_job_id(job_id)
+        try:
+            raw = await self.client.describe_job(wire_id)
+        except UpstreamError as err:
+            if _is_not_found(err):
+                raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
+            raise
+        if raw is None:
+            raise JobNotFound(f"No refresh job {job_id} on this cluster")
+        record = normalize_record(raw, now_ms=self.clock())
+        self._remember([record.job_id])
+        return record
+
+    async def refresh(self, db_name: str | None, collection_name: str) -> RefreshStarted:
+        db = check_name(db_name or self.default_db, "dbName")
+        collection = check_name(collection_name, "collectionName")
+        job_id = job_id_text(await self.client.refresh(db, collection))
+        self._remember([job_id])
+        return RefreshStarted(
+            job_id=job_id,
+            db_name=db,
+            collection_name=collection,
+            details_uri=details_uri(job_id),
+            message=(
+                f"Started refresh job {job_id} for {collection} in {db}. Follow it with wait_for_refresh_job "
+                f'(jobId="{job_id}") or read {details_uri(job_id)}.'
+            ),
+        )
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        timeout_seconds: float,
+        on_update: Callable[[JobRecord], Awaitable[None]],
+    ) -> WaitResult:
+        """Poll until the job ends or the time runs out, calling ``on_update`` after every read."""
+        started = anyio.current_time()
+        deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
+        interval = self.poll_initial_seconds
+        try:
+            while True:
+                record = await self.describe(job_id)
+                await on_update(record)
+                waited = round(anyio.current_time() - started, 1)
+                if record.state in TERMINAL_STATES:
+                    return WaitResult.ended(record, waited)
+                remaining = deadline - anyio.current_time()
+                if remaining <= 0:
+                    return WaitResult.still_running(record, waited)
+                await anyio.sleep(min(interval, remaining))
+                interval = min(interval * 1.5, self.poll_max_seconds)
+        except anyio.get_cancelled_exc_class():
+            logger.info("wait for refresh job %s cancelled by the client", job_id)
+            raise
+
+    def _remember(self, job_ids: Iterable[str]) -> None:
+        for job_id in job_ids:
+            self.seen_job_ids.pop(job_id, None)
+            self.seen_job_ids[job_id] = None
+        while len(self.seen_job_ids) > _SEEN_IDS_KEPT:
+            del self.seen_job_ids[next(iter(self.seen_job_ids))]
+
+
+class JobWatcher:
+    """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends."""
+
+    def __init__(self, service: RefreshJobs, task_group: TaskGroup, *, interval_seconds: float) -> None:
+        self._service = service
+        self._task_group = task_group
+        self._interval = interval_seconds
+        self._subscribers: dict[str, dict[int, Notify]] = {}
+
+    def watching(self, job_id: str) -> int:
+        """How many subscribers a job has (0 once its poller stopped)."""
+        return len(self._subscribers.get(job_id, {}))
+
+    def subscribe(self, uri: str, key: int, notify: Notify) -> None:
+        job_id = job_id_of_uri(uri)
+        subscribers = self._subscribers.setdefault(job_id, {})
+        first = not subscribers
+        subscribers[key] = notify
+        if first:
+            self._task_group.start_soon(self._poll, job_id, name=f"watch {job_id}")
+
+    def unsubscribe(self, uri: str, key: int) -> None:
+        job_id = uri.removeprefix(DETAILS_URI_PREFIX)
+        subscribers = self._subscribers.get(job_id)
+        if subscribers is not None:
+            subscribers.pop(key, None)
+            if not subscribers:
+                del self._subscribers[job_id]
+
+    async def _poll(self, job_id: str) -> None:
+        logger.info("watching refresh job %s for subscribers", job_id)
+        last: tuple[str, int] | None = None
+        while self._subscribers.get(job_id):
+            try:
+                record = await self._service.describe(job_id)
+            except (UpstreamError, JobNotFound, ValueError) as err:
+                logger.warning("watching refresh job %s: %s", job_id, err)
+            else:
+                snapshot = (record.state, record.progress)
+                if last is not None and snapshot != last:
+                    await self._notify(job_id)
+                last = snapshot
+                if record.state in TERMINAL_STATES:
+                    self._subscribers.pop(job_id, None)
+                    logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
+                    return
+            await anyio.sleep(self._interval)
+        logger.info("stopped watching refresh job %s: no subscribers left", job_id)
+
+    async def _notify(self, job_id: str) -> None:
+        uri = details_uri(job_id)
+        for key, notify in list(self._subscribers.get(job_id, {}).items()):
+            try:
+                await notify(uri)
+            except Exception as err:  # a closed session: forget it, keep the others
+                logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
+                self._subscribers.get(job_id, {}).pop(key, None)

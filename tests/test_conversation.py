@@ -1,0 +1,330 @@
+"""Conversational features: waiting with progress, subscriptions, the troubleshooting prompt, completions and
+the opt-in refresh tool. The simulator's clock moves only when a test advances it; the server polls for real."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification, TextContent
+
+from zilliz_refresh_mcp.config import Settings
+from zilliz_refresh_mcp.server import ServerState, build_server
+from zilliz_refresh_mcp.service import JobWatcher, RefreshJobs
+from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
+
+from .conftest import FakeClock, settings_for
+
+pytestmark = pytest.mark.anyio
+POLL = 0.02
+
+
+class LogEvent(logging.Handler):
+    """Sets an anyio event when a log line containing ``needle`` is emitted; counts them."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.needle = needle
+        self.count = 0
+        self.seen = anyio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.count += 1
+            self.seen.set()
+
+
+@pytest.fixture
+def log_event() -> Iterator[Any]:
+    handlers: list[LogEvent] = []
+    logger = logging.getLogger("zilliz_refresh_mcp")
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+
+    def make(needle: str) -> LogEvent:
+        handler = LogEvent(needle)
+        handlers.append(handler)
+        logger.addHandler(handler)
+        return handler
+
+    yield make
+    for handler in handlers:
+        logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+@pytest.fixture
+def fast_server(settings: Settings, clock: FakeClock) -> MCPServer[ServerState]:
+    return build_server(settings, clock=clock, poll_seconds=POLL)
+
+
+def movies_job(cluster: SimulatedCluster) -> str:
+    return next(str(job.job_id) for job in cluster.jobs if job.collection_name == "ext_movies")
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_wait_reports_progress_in_order_and_returns_when_done(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, mode: str
+) -> None:
+    send, receive = anyio.create_memory_object_stream[tuple[float, float | None, str | None]](100)
+    seen: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        await send.send((progress, total, message))
+
+    result: Any = None
+    async with Client(fast_server, mode=mode) as client:
+
+        async def call() -> None:
+            nonlocal result
+            result = await client.call_tool(
+                "wait_for_refresh_job",
+                {"jobId": movies_job(cluster), "timeoutSeconds": 60},
+                progress_callback=on_progress,
+            )
+            send.close()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            with anyio.fail_after(30):
+                async for progress, total, message in receive:
+                    assert total == 100
+                    seen.append((progress, message))
+                    clock.advance(5 * 60)  # the job is 30 minutes long
+    assert [p for p, _ in seen] == sorted({p for p, _ in seen}), "strictly increasing"
+    assert seen[0] == (42.0, "RefreshInProgress, 42%")
+    assert seen[-1][0] == 100.0
+    assert result is not None and not result.is_error
+    data = result.structured_content
+    assert data["finished"] is True
+    assert data["timedOut"] is False
+    assert data["job"]["state"] == "RefreshCompleted"
+    assert data["job"]["jobId"] == movies_job(cluster)
+
+
+async def test_wait_that_runs_out_says_the_job_is_still_running(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    async with Client(fast_server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 1})
+    assert not result.is_error
+    data = result.structured_content
+    assert data is not None
+    assert (data["finished"], data["timedOut"]) == (False, True)
+    assert data["job"]["progress"] == 42
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
+    assert "still running" in text
+    assert "wait_for_refresh_job again" in text
+
+
+async def test_wait_for_an_unknown_job_is_a_clear_error(fast_server: MCPServer[ServerState]) -> None:
+    async with Client(fast_server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": "123"})
+        bad = await client.call_tool("wait_for_refresh_job", {"jobId": "12 34"})
+    assert result.is_error
+    assert "No refresh job 123" in result.content[0].text  # type: ignore[union-attr]
+    assert bad.is_error
+    assert "not a job id" in bad.content[0].text  # type: ignore[union-attr]
+
+
+async def test_cancelling_the_call_stops_the_polling(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    cancelled = log_event("cancelled by the client")
+    first = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        first.set()
+
+    async with Client(fast_server, mode="legacy") as client, anyio.create_task_group() as tg:
+
+        async def call() -> None:
+            await client.call_tool(
+                "wait_for_refresh_job",
+                {"jobId": movies_job(cluster), "timeoutSeconds": 600},
+                progress_callback=on_progress,
+            )
+
+        tg.start_soon(call)
+        with anyio.fail_after(10):
+            await first.wait()
+        tg.cancel_scope.cancel()
+    with anyio.fail_after(10):
+        await cancelled.seen.wait()
+    describes_after = len(cluster.requests)
+    async with Client(fast_server) as client:  # the server keeps serving
+        assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+    assert len(cluster.requests) == describes_after + 1
+
+
+async def test_subscribers_hear_of_changes_until_the_job_ends(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    ended = log_event("subscriptions closed")
+    started = log_event("watching refresh job")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    send, receive = anyio.create_memory_object_stream[str](100)
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            await send.send(str(message.params.uri))
+
+    async with Client(fast_server, mode="legacy", message_handler=on_message) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await client.subscribe_resource(uri)
+        clock.step_ms = 4 * 60_000  # the 30-minute job moves on with every read
+        updates: list[str] = []
+        with anyio.fail_after(30):
+            await ended.seen.wait()
+            send.close()
+            updates = [uri async for uri in receive]
+    assert updates
+    assert set(updates) == {uri}
+    assert started.count == 1
+
+
+async def test_subscribers_of_one_job_share_one_poller(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """The watcher itself (no MCP): two subscribers, one upstream poll per interval, both told."""
+    heard: dict[int, list[str]] = {1: [], 2: []}
+    job_id = movies_job(cluster)
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
+        async with anyio.create_task_group() as tg:
+            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
+            ended = log_event("subscriptions closed")
+
+            def listener(key: int) -> Any:
+                async def notify(uri: str) -> None:
+                    heard[key].append(uri)
+
+                return notify
+
+            watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, listener(1))
+            watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 2, listener(2))
+            assert watcher.watching(job_id) == 2
+            clock.step_ms = 4 * 60_000
+            with anyio.fail_after(20):
+                await ended.seen.wait()
+            assert watcher.watching(job_id) == 0
+    assert heard[1] == heard[2]
+    assert len(heard[1]) >= 2
+    polls = len([r for r in cluster.requests if r.route == DESCRIBE_ROUTE])
+    # one poller: each read after the first told both subscribers of a change (two pollers: twice the reads)
+    assert polls == len(heard[1]) + 1
+
+
+async def test_unsubscribing_stops_the_poller(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    stopped = log_event("no subscribers left")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    async with Client(fast_server, mode="legacy") as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await client.subscribe_resource(uri)
+            await client.unsubscribe_resource(uri)
+        with anyio.fail_after(10):
+            await stopped.seen.wait()
+
+
+async def test_server_advertises_subscriptions(fast_server: MCPServer[ServerState]) -> None:
+    async with Client(fast_server, mode="legacy") as client:
+        resources = client.server_capabilities.resources
+        assert resources is not None
+        assert resources.subscribe is True
+
+
+async def test_troubleshooting_prompt_steers_the_model(fast_server: MCPServer[ServerState]) -> None:
+    async with Client(fast_server) as client:
+        prompts = {prompt.name: prompt for prompt in (await client.list_prompts()).prompts}
+        assert {arg.name for arg in prompts["troubleshoot_refresh_jobs"].arguments or []} == {
+            "dbName",
+            "collectionName",
+        }
+        result = await client.get_prompt(
+            "troubleshoot_refresh_jobs", {"dbName": "default", "collectionName": "ext_music"}
+        )
+    text = result.messages[0].content.text  # type: ignore[union-attr]
+    assert 'dbName="default", collectionName="ext_music"' in text
+    assert "list_refresh_jobs" in text
+    assert "permission denied" in text  # the guide is part of the prompt
+    assert "do not guess" in text
+
+
+async def test_completions_for_job_ids_and_prompt_arguments(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    async with Client(fast_server) as client:
+        await client.call_tool("list_refresh_jobs", {})
+        ids = await client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}"),
+            {"name": "jobId", "value": "4495"},
+        )
+        none = await client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}"),
+            {"name": "jobId", "value": "9"},
+        )
+        collections = await client.complete(
+            PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"),
+            {"name": "collectionName", "value": "ext_m"},
+            context_arguments={"dbName": "default"},
+        )
+        dbs = await client.complete(
+            PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"), {"name": "dbName", "value": "d"}
+        )
+    assert set(ids.completion.values) == {str(job.job_id) for job in cluster.jobs if job.db_name == "default"}
+    assert none.completion.values == []
+    assert collections.completion.values == ["ext_movies", "ext_music"]
+    assert dbs.completion.values == ["default"]
+
+
+async def test_refresh_tool_is_absent_unless_enabled(fast_server: MCPServer[ServerState]) -> None:
+    async with Client(fast_server) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+    assert "refresh_external_collection" not in names
+    assert result.is_error
+
+
+async def test_start_a_refresh_and_wait_until_it_is_done(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """ "Start a refresh of ext_books, tell me when it's done": the whole conversation."""
+    server = build_server(settings_for(simulator, enable_refresh=True), clock=clock, poll_seconds=POLL)
+    async with Client(server, mode="legacy") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        annotations = tools["refresh_external_collection"].annotations
+        assert annotations is not None
+        assert annotations.read_only_hint is False
+        assert annotations.idempotent_hint is False
+        started = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+        assert not started.is_error
+        job = started.structured_content
+        assert job is not None
+        assert job["detailsUri"] == f"zilliz://refresh-jobs/{job['jobId']}"
+        assert int(job["jobId"]) == cluster.jobs[-1].job_id
+
+        again = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+        assert again.is_error  # one refresh at a time
+        assert "already running" in again.content[0].text  # type: ignore[union-attr]
+
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            clock.advance(10)  # each poll sees the 20-second job further along
+
+        done = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": job["jobId"], "timeoutSeconds": 30}, progress_callback=progress
+        )
+    assert done.structured_content is not None
+    assert done.structured_content["finished"] is True
+    assert done.structured_content["job"]["state"] == "RefreshCompleted"
