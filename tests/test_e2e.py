@@ -148,3 +148,29 @@ def test_demo_check_shows_what_an_assistant_sees() -> None:
     assert "refresh jobs in default" in done.stdout
     assert "zilliz://refresh-jobs/" in done.stdout
     assert done.stdout.rstrip().endswith("snippets in README.md.")
+
+
+async def test_refresh_and_wait_on_the_demo_cluster_over_stdio() -> None:
+    """The demo conversation in a real client session: start a refresh of ext_books, wait until it is done."""
+    params = StdioServerParameters(
+        command=console_script(),
+        args=["--demo", "--enable-refresh", "--poll-interval-seconds", "0.5"],
+    )
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with Client(params, mode="legacy") as client:
+        started = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+        assert not started.is_error
+        assert started.structured_content is not None
+        job_id = started.structured_content["jobId"]
+        done = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 120}, progress_callback=on_progress
+        )
+    assert done.structured_content is not None
+    assert done.structured_content["finished"] is True
+    assert done.structured_content["job"]["state"] == "RefreshCompleted"
+    assert progress == sorted(set(progress))
+    assert progress[-1] == 100

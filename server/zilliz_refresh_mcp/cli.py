@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="ZILLIZ_ENABLE_REFRESH: offer the refresh_external_collection tool",
     )
+    up.add_argument(
+        "--poll-interval-seconds", type=float, metavar="S", help="ZILLIZ_POLL_INTERVAL_SECONDS (default: 2)"
+    )
     srv = p.add_argument_group("serving")
     srv.add_argument("--transport", choices=["stdio", "http"], help="ZILLIZ_TRANSPORT (default: stdio)")
     srv.add_argument("--host", help="ZILLIZ_HOST for --transport http (default: 127.0.0.1)")
