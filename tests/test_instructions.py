@@ -1,0 +1,41 @@
+"""The ``instructions`` a host receives at initialize: short, and naming everything the server offers."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from zilliz_refresh_mcp.server import build_server
+from zilliz_refresh_mcp.simulator import SimulatorServer
+
+from .conftest import FakeClock, settings_for
+
+pytestmark = pytest.mark.anyio
+
+MAX_LINES = 12
+
+
+@pytest.mark.parametrize("enable_refresh", [False, True], ids=["default", "refresh-enabled"])
+async def test_instructions_name_every_tool_prompt_and_template(
+    simulator: SimulatorServer, clock: FakeClock, enable_refresh: bool
+) -> None:
+    server = build_server(settings_for(simulator, enable_refresh=enable_refresh), clock=clock)
+    async with Client(server, mode="legacy") as client:
+        instructions = client.instructions
+        assert instructions, "the server sends instructions at initialize"
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        prompts = [prompt.name for prompt in (await client.list_prompts()).prompts]
+        templates = [template.uri_template for template in (await client.list_resource_templates()).resource_templates]
+
+    assert "list_refresh_jobs" in tools
+    assert ("refresh_external_collection" in tools) is enable_refresh
+    for name in [*tools, *prompts, *templates]:
+        assert name in instructions, f"{name} is offered but the instructions do not mention it"
+
+
+async def test_instructions_are_a_few_lines(simulator: SimulatorServer, clock: FakeClock) -> None:
+    async with Client(build_server(settings_for(simulator), clock=clock), mode="legacy") as client:
+        instructions = client.instructions or ""
+    lines = instructions.strip().splitlines()
+    assert 1 <= len(lines) <= MAX_LINES, instructions
+    assert all(len(line) <= 120 for line in lines), instructions
