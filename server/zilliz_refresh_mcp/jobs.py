@@ -10,14 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from operator import attrgetter
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 PENDING = "RefreshPending"
 IN_PROGRESS = "RefreshInProgress"
@@ -34,6 +39,9 @@ DETAILS_URI_PREFIX = "zilliz://refresh-jobs/"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
 _NAMES_PER_GROUP = 3
+# The summary must not grow with the number of jobs: real reasons name a file or a shard and rarely repeat.
+_FAILURE_GROUPS = 5
+_NAMES_PER_FAILURE = 10
 
 
 class RecordError(ValueError):
@@ -44,8 +52,41 @@ class CursorError(ValueError):
     """A continuation cursor that this server did not hand out."""
 
 
+_SIMPLE_BRANCH = frozenset({"type", "additionalProperties"})
+
+
+def _compact_schema(node: Any, resolve: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """The same JSON schema, cheaper to validate: ``$ref`` inlined, ``anyOf`` of bare types as a type list.
+
+    Clients validate every structuredContent against the outputSchema; the Python SDK's jsonschema
+    takes ~4x longer on pydantic's default form (``$defs`` + ``anyOf: [{type: string}, {type: null}]``).
+    """
+    if isinstance(node, list):
+        return [_compact_schema(item, resolve) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = _compact_schema(resolve({"$ref": node["$ref"]}), resolve)
+        return {**target, **{key: _compact_schema(value, resolve) for key, value in node.items() if key != "$ref"}}
+    out = {key: _compact_schema(value, resolve) for key, value in node.items()}
+    branches = out.get("anyOf")
+    if isinstance(branches, list) and all(
+        isinstance(b, dict) and b.keys() <= _SIMPLE_BRANCH and isinstance(b.get("type"), str) for b in branches
+    ):
+        del out["anyOf"]
+        out["type"] = [branch["type"] for branch in branches]
+        if any("additionalProperties" in branch for branch in branches):
+            out["additionalProperties"] = True  # it constrains only objects, as in the object branch
+    return out
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return cast(JsonSchemaValue, _compact_schema(schema, handler.resolve_ref_schema))
 
 
 class JobRecord(_Model):
@@ -80,9 +121,14 @@ class JobRecord(_Model):
 class FailureGroup(_Model):
     """Failed jobs that share one reason."""
 
-    reason: str
-    count: int
-    collections: list[str]
+    reason: str = Field(
+        description=f"Upstream's failure reason. With more than {_FAILURE_GROUPS} reasons, the last group, "
+        '"(N other reasons)", holds the rarer ones.'
+    )
+    count: int = Field(description="Number of failed jobs in this group (exact).")
+    collections: list[str] = Field(
+        description=f"Their collections, newest failure first (at most {_NAMES_PER_FAILURE})."
+    )
 
 
 class Completion(_Model):
@@ -99,7 +145,10 @@ class Summary(_Model):
     total: int = Field(description="Number of matching jobs (all of them, not only this page).")
     by_state: dict[str, int] = Field(description="Upstream state -> number of matching jobs.")
     text: str = Field(description="One or two plain sentences for a person.")
-    failures: list[FailureGroup] = Field(description="Failed jobs grouped by reason.")
+    failures: list[FailureGroup] = Field(
+        description=f"Failed jobs grouped by reason, most common first, at most {_FAILURE_GROUPS} groups; "
+        "their counts add up to every failed job."
+    )
     last_completed: Completion | None = Field(description="The most recently ended completed job.")
 
 
@@ -202,7 +251,7 @@ def _epoch_ms(raw: Mapping[str, Any], field: str) -> int:
     value = raw.get(field, 0)
     if value is None:
         return 0
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)  # some gateways stringify int64
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -217,7 +266,7 @@ def _progress(raw: Mapping[str, Any]) -> int:
     value = raw.get("progress", 0)
     if value is None:
         return 0
-    if isinstance(value, float) and value == value:  # not NaN
+    if isinstance(value, float) and math.isfinite(value):
         value = round(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise RecordError(f"progress should be an integer 0-100, got {_describe(value)}")
@@ -243,7 +292,7 @@ def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | No
         raise RecordError(f"{field} should be a JSON string, got {_describe(value)}")
     try:
         parsed = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return value
     return parsed if isinstance(parsed, dict) else value
 
@@ -323,13 +372,76 @@ def _ms_of(iso: str) -> int:
 
 
 def _id_key(job_id: str) -> tuple[int, int, str]:
-    if job_id.isdigit():
+    if job_id.isascii() and job_id.isdigit():
         return (0, -int(job_id), "")
     return (1, 0, job_id)
 
 
 def _position(job: JobRecord) -> _Position:
     return _Position(_STATE_RANK.get(job.state, _OTHER_RANK), job.started_at or "", job.job_id)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """What ordering, paging and the summary need of one upstream record.
+
+    A listing reads every record but shows a page: the JobRecord (ISO times, parsed source, estimate)
+    is built only for the records on the page. For 10,000 jobs that is most of the work saved.
+    """
+
+    key: _SortKey
+    job_id: str
+    state: str
+    collection_name: str | None
+    progress: int
+    reason: str | None
+    end_ms: int
+    raw: Mapping[str, Any]
+
+
+def _plain(value: object) -> bool:
+    """A value ``_json_field`` accepts as it is (it never fails on these)."""
+    return value is None or type(value) is str or type(value) is dict
+
+
+def _entry(raw: Mapping[str, Any], now_ms: int) -> _Entry:
+    """The entry of one record, accepting and rejecting exactly what ``normalize_record`` does."""
+    if type(raw) is dict:
+        job_id, state = raw.get("jobId"), raw.get("state")
+        start, end, progress = raw.get("startTime", 0), raw.get("endTime", 0), raw.get("progress", 0)
+        collection, reason = raw.get("collectionName"), raw.get("reason")
+        # The documented shape, checked cheaply; anything else takes normalize_record's path below.
+        if (
+            type(job_id) is int
+            and job_id >= 0
+            and type(state) is str
+            and state
+            and type(start) is int
+            and 0 <= start <= _MAX_EPOCH_MS
+            and type(end) is int
+            and 0 <= end <= _MAX_EPOCH_MS
+            and type(progress) is int
+            and 0 <= progress <= 100
+            and (collection is None or type(collection) is str)
+            and (reason is None or type(reason) is str)
+            and _plain(raw.get("externalSource"))
+            and _plain(raw.get("externalSpec"))
+        ):
+            key = (_STATE_RANK.get(state, _OTHER_RANK), -start if start else 1, (0, -job_id, ""))
+            return _Entry(key, str(job_id), state, collection or None, progress, reason or None, end, raw)
+    record = normalize_record(raw, now_ms=now_ms)  # raises RecordError for an unreadable record
+    start = _epoch_ms(raw, "startTime")
+    key = (_STATE_RANK.get(record.state, _OTHER_RANK), -start if start else 1, _id_key(record.job_id))
+    return _Entry(
+        key,
+        record.job_id,
+        record.state,
+        record.collection_name,
+        record.progress,
+        record.reason,
+        _epoch_ms(raw, "endTime"),
+        raw,
+    )
 
 
 def sort_jobs(jobs: Iterable[JobRecord]) -> list[JobRecord]:
@@ -350,7 +462,7 @@ def decode_cursor(cursor: str) -> _SortKey:
         if not (isinstance(rank, int) and isinstance(started_at, str) and isinstance(job_id, str)):
             raise TypeError
         return _Position(rank, started_at, job_id).key()
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         raise CursorError(
             "cursor is not one this server handed out; pass the page.nextCursor value of the previous "
             "answer unchanged, or omit cursor to start from the first page"
@@ -410,9 +522,9 @@ def _plural(count: int, word: str) -> str:
 
 
 def summarize(
-    ordered: Sequence[JobRecord], *, db_name: str, collection_name: str | None, states: Sequence[str] | None
+    ordered: Sequence[_Entry], *, db_name: str, collection_name: str | None, states: Sequence[str] | None
 ) -> Summary:
-    """Exact counts and a short text over every job in ``ordered`` (sorted by sort_jobs)."""
+    """Exact counts and a short text over every job in ``ordered`` (in listing order)."""
     counts = Counter(job.state for job in ordered)
     by_state = {state: counts.get(state, 0) for state in KNOWN_STATES}
     by_state.update({state: n for state, n in counts.items() if state not in by_state})
@@ -446,21 +558,27 @@ def summarize(
     parts.extend(f"{n} {state}" for state, n in counts.items() if state not in KNOWN_STATES)
     text = f"{_plural(len(ordered), noun)} {scope}: {', '.join(parts)}."
 
-    completed = [job for job in ordered if job.state == COMPLETED and job.ended_at]
-    last = max(completed, key=lambda job: job.ended_at or "", default=None)
+    completed = [job for job in ordered if job.state == COMPLETED and job.end_ms]
+    last = max(completed, key=attrgetter("end_ms"), default=None)
+    last_ended = iso_utc(last.end_ms) if last is not None else None
     if last is not None:
-        text += f" Last completed: {last.collection_name or last.job_id} at {last.ended_at}."
+        text += f" Last completed: {last.collection_name or last.job_id} at {last_ended}."
 
-    groups: dict[str, list[JobRecord]] = {}
+    groups: dict[str, list[_Entry]] = {}
     for job in failed:
         groups.setdefault(job.reason or "(no reason given)", []).append(job)
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    if len(ranked) > _FAILURE_GROUPS:
+        rest = ranked[_FAILURE_GROUPS - 1 :]
+        others = sorted((job for _, members in rest for job in members), key=attrgetter("key"))
+        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({len(rest)} other reasons)", others)]
     failures = [
         FailureGroup(
             reason=reason,
             count=len(members),
-            collections=list(dict.fromkeys(j.collection_name or j.job_id for j in members)),
+            collections=list(dict.fromkeys(j.collection_name or j.job_id for j in members))[:_NAMES_PER_FAILURE],
         )
-        for reason, members in sorted(groups.items(), key=lambda item: -len(item[1]))
+        for reason, members in ranked
     ]
     return Summary(
         total=len(ordered),
@@ -468,7 +586,7 @@ def summarize(
         text=text,
         failures=failures,
         last_completed=(
-            Completion(job_id=last.job_id, collection_name=last.collection_name, ended_at=last.ended_at)
+            Completion(job_id=last.job_id, collection_name=last.collection_name, ended_at=last_ended)
             if last is not None
             else None
         ),
@@ -525,13 +643,15 @@ def build_listing(
     cursor: str | None,
     now_ms: int,
 ) -> JobListing:
-    """Normalize, filter, order, summarize and page one upstream answer."""
-    jobs = [normalize_record(raw, now_ms=now_ms) for raw in raw_records]
-    wanted = [canonical_state(s) for s in states] if states else None
+    """Check, filter, order, summarize and page one upstream answer; normalize the page's records."""
+    wanted = list(dict.fromkeys(canonical_state(s) for s in states)) if states else None
+    ordered = [_entry(raw, now_ms) for raw in raw_records]  # every record is checked, shown or not
     if wanted:
-        jobs = [job for job in jobs if job.state in wanted]
-    ordered = sort_jobs(jobs)
-    page, remaining = page_after(ordered, cursor, limit)
+        ordered = [job for job in ordered if job.state in wanted]
+    ordered.sort(key=attrgetter("key"))
+    start = bisect_right(ordered, decode_cursor(cursor), key=attrgetter("key")) if cursor else 0
+    page = [normalize_record(job.raw, now_ms=now_ms) for job in ordered[start : start + limit]]
+    remaining = len(ordered) - start - len(page)
     next_cursor = encode_cursor(page[-1]) if remaining and page else None
     hint = None
     if next_cursor:

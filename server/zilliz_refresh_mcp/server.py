@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from . import __version__
 from .config import Settings
 from .dashboard import TOOL_UI_META, register_dashboard
+from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import JobListing, JobRecord, RecordError, RefreshStarted, WaitResult, listing_text
 from .service import JobNotFound, JobWatcher, RefreshJobs, now_ms
@@ -387,6 +388,7 @@ def build_server(
         return FAILURE_GUIDE
 
     register_dashboard(mcp)
+    mcp.middleware.append(ArgumentGuard(mcp))
     return mcp
 
 

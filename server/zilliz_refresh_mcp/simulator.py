@@ -92,6 +92,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
     route: str | None = None  # None: any route
+    release: threading.Event | None = None  # held until the test sets it (then answered normally)
 
     @classmethod
     def http(cls, status: int, body: str = "", **headers: str) -> Fault:
@@ -109,6 +110,11 @@ class Fault:
     def slow(cls, seconds: float) -> Fault:
         return cls(delay_seconds=seconds)
 
+    @classmethod
+    def hold(cls, release: threading.Event, route: str | None = None) -> Fault:
+        """Keep the request waiting until ``release`` is set, then answer it normally."""
+        return cls(release=release, route=route)
+
 
 @dataclass
 class SeenRequest:
@@ -116,6 +122,7 @@ class SeenRequest:
     authorization: str
     body: Any
     raw_body: bytes
+    peer_port: int | None = None  # the client's TCP port: one per upstream connection
 
 
 def _volume(name: str) -> str:
@@ -229,11 +236,14 @@ class SimulatedCluster:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
-        self.requests.append(SeenRequest(route, authorization, body, raw))
+        peer_port = request.client.port if request.client else None
+        self.requests.append(SeenRequest(route, authorization, body, raw, peer_port))
         fault = self._take_fault(route)
         if fault is not None:
             if fault.delay_seconds:
                 await asyncio.sleep(fault.delay_seconds)
+            if fault.release is not None:
+                await asyncio.to_thread(fault.release.wait, 60)  # bounded: a forgotten release cannot hang
             if fault.body is not None or fault.status != 200:
                 content = (fault.body or b"").replace(b"{authorization}", authorization.encode())
                 return Response(content, status_code=fault.status, headers=fault.headers)

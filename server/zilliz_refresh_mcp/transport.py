@@ -28,19 +28,26 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
 
 
 class BearerTokenGate:
-    """Refuses every HTTP request without ``Authorization: Bearer <token>`` (constant-time compare)."""
+    """Refuses every HTTP request (and websocket) without ``Authorization: Bearer <token>`` (constant-time compare)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
+        if not token:
+            raise ValueError("the bearer token must not be empty")
         self._app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self._app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")
-        if hmac.compare_digest(given, self._expected):
+        scheme, _, credentials = given.partition(b" ")
+        # The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected):
             await self._app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # a websocket: refuse the handshake
+            await send({"type": "websocket.close", "code": 1008})
             return
         body = json.dumps(
             {"error": "unauthorized", "message": "send Authorization: Bearer <ZILLIZ_MCP_BEARER_TOKEN>"}

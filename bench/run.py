@@ -1,0 +1,457 @@
+"""Benchmark zilliz-refresh-mcp against minimal reference servers, side by side, on 127.0.0.1 only.
+
+    .venv/bin/python bench/run.py            # about 2 minutes on 2 cores; writes BENCHMARKS.md
+    .venv/bin/python bench/run.py --quick    # fewer rounds, a smoke run (does not write BENCHMARKS.md)
+
+Every measurement alternates the two servers (A B A B ...) and reports the median. The simulated
+cluster runs in its own process (bench/sim_proc.py); MCP clients are the SDK's ``Client``, with the
+initialize handshake (``mode="legacy"``) that today's hosts use and the client response cache off.
+
+1. cold start: spawn -> initialize -> tools/list over stdio; ours vs bench/bare_server.py.
+2. per-call latency over stdio, 4-job list; ours vs bench/forward_server.py (forwards upstream unprocessed).
+3. per-call latency over stdio, 10,000-job list; same pair.
+4. streamable HTTP throughput with 16 concurrent clients (4-job list), and each server's peak RSS.
+
+zilliz-refresh-mcp runs with ZILLIZ_RATE_LIMIT_PER_SECOND=1000: its default (20/s, the documented Zilliz
+limit) would throttle a loop of calls against the simulator by design, and the forwarder has no limiter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PY = sys.executable
+OURS = str(Path(PY).with_name("zilliz-refresh-mcp")) if Path(PY).with_name("zilliz-refresh-mcp").exists() else None
+OURS = OURS or shutil.which("zilliz-refresh-mcp") or "zilliz-refresh-mcp"
+TOOL = "list_refresh_jobs"
+HTTP_CLIENTS = 16
+_SERVING = re.compile(r"serving MCP on (http://127\.0\.0\.1:\d+/mcp)")
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Simulator:
+    url: str
+    token: str
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def simulator(jobs: int) -> Iterator[Simulator]:
+    """A simulated cluster with ``jobs`` jobs (4: one per state), in a separate process."""
+    proc = subprocess.Popen(
+        [PY, str(BENCH / "sim_proc.py"), str(jobs)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["url"].startswith("http://127.0.0.1:")
+        yield Simulator(info["url"], info["token"], proc)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=15)
+
+
+def server_env(sim: Simulator) -> dict[str, str]:
+    return {
+        "ZILLIZ_CLUSTER_ENDPOINT": sim.url,
+        "ZILLIZ_TOKEN": sim.token,
+        "ZILLIZ_RATE_LIMIT_PER_SECOND": "1000",
+    }
+
+
+def ours_stdio(sim: Simulator) -> StdioServerParameters:
+    return StdioServerParameters(command=OURS, args=[], env=server_env(sim))
+
+
+def forward_stdio(sim: Simulator) -> StdioServerParameters:
+    return StdioServerParameters(command=PY, args=[str(BENCH / "forward_server.py")], env=server_env(sim))
+
+
+def bare_stdio() -> StdioServerParameters:
+    return StdioServerParameters(command=PY, args=[str(BENCH / "bare_server.py")], env={})
+
+
+def children(marker: str) -> list[int]:
+    """Pids of this process's children whose command line contains ``marker`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == os.getpid() and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def peak_of(marker: str) -> float | None:
+    peaks = [p for pid in children(marker) if (p := peak_rss_mib(pid)) is not None]
+    return max(peaks) if peaks else None
+
+
+@contextmanager
+def http_server(argv: list[str], env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """Start a server with ``--transport http --port 0``; yield its URL (read from stderr) and pid."""
+    proc = subprocess.Popen(
+        [*argv, "--transport", "http", "--port", "0"],
+        env=os.environ | env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    url = None
+    seen = []
+    for line in stderr:
+        seen.append(line)
+        match = _SERVING.search(line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        proc.kill()
+        raise RuntimeError(f"{argv[0]} did not start:\n{''.join(seen)}")
+    drain = threading.Thread(target=lambda: [None for _ in stderr], daemon=True)
+    drain.start()
+    try:
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """Samples for ours (A) and the reference (B)."""
+
+    a: list[float] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+
+    def medians(self) -> tuple[float, float]:
+        return statistics.median(self.a), statistics.median(self.b)
+
+
+@asynccontextmanager
+async def session(server: Any) -> AsyncIterator[Client]:
+    async with Client(server, mode="legacy", cache=None) as client:
+        yield client
+
+
+async def cold_start(params: StdioServerParameters) -> float:
+    started = time.perf_counter()
+    async with session(params) as client:
+        tools = await client.list_tools()
+        elapsed = time.perf_counter() - started
+    assert tools.tools, "no tools listed"
+    return elapsed
+
+
+async def timed_call(client: Client, arguments: dict[str, Any]) -> tuple[float, int]:
+    started = time.perf_counter()
+    result = await client.call_tool(TOOL, arguments)
+    elapsed = time.perf_counter() - started
+    if result.is_error:
+        raise RuntimeError(f"tool error: {result.content}")
+    return elapsed, len(result.model_dump_json(by_alias=True, exclude_none=True))
+
+
+async def bench_cold(rounds: int) -> Pair:
+    pair = Pair()
+    with simulator(4) as sim:
+        ours, bare = ours_stdio(sim), bare_stdio()
+        await cold_start(ours)  # warm the OS page cache and .pyc files, untimed
+        await cold_start(bare)
+        for _ in range(rounds):
+            pair.a.append(await cold_start(ours))
+            pair.b.append(await cold_start(bare))
+    return pair
+
+
+async def bench_calls(jobs: int, calls: int, warmup: int) -> tuple[Pair, tuple[int, int], tuple[float | None, ...]]:
+    """Alternating calls over two open stdio sessions; also answer sizes and each server's peak RSS."""
+    pair = Pair()
+    sizes = (0, 0)
+    with simulator(jobs) as sim:
+        async with session(ours_stdio(sim)) as a, session(forward_stdio(sim)) as b:
+            for _ in range(warmup):
+                await timed_call(a, {})
+                await timed_call(b, {})
+            for _ in range(calls):
+                time_a, size_a = await timed_call(a, {})
+                time_b, size_b = await timed_call(b, {})
+                pair.a.append(time_a)
+                pair.b.append(time_b)
+                sizes = (size_a, size_b)
+            peaks = (peak_of("zilliz-refresh-mcp"), peak_of("forward_server.py"))
+    return pair, sizes, peaks
+
+
+async def load(clients: list[Client], seconds: float) -> float:
+    """Calls per second with every client calling in a loop for ``seconds``."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+
+    async def worker(client: Client) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await timed_call(client, {})
+            done += 1
+
+    async with anyio.create_task_group() as tg:
+        for client in clients:
+            tg.start_soon(worker, client)
+    return done / (time.perf_counter() - started)
+
+
+async def bench_http(rounds: int, seconds: float) -> tuple[Pair, tuple[float | None, float | None]]:
+    pair = Pair()
+    with (
+        simulator(4) as sim,
+        http_server([OURS], server_env(sim)) as (url_a, pid_a),
+        http_server([PY, str(BENCH / "forward_server.py")], server_env(sim)) as (url_b, pid_b),
+    ):
+        async with AsyncExitStack() as stack:
+            group_a = [await stack.enter_async_context(session(url_a)) for _ in range(HTTP_CLIENTS)]
+            group_b = [await stack.enter_async_context(session(url_b)) for _ in range(HTTP_CLIENTS)]
+            await load(group_a, 0.5)  # warm-up
+            await load(group_b, 0.5)
+            for _ in range(rounds):
+                pair.a.append(await load(group_a, seconds))
+                pair.b.append(await load(group_b, seconds))
+        peaks = (peak_rss_mib(pid_a), peak_rss_mib(pid_b))
+    return pair, peaks
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    what: str
+    ours: str
+    reference: str
+    ratio: str = ""
+    goal: str = ""
+    met: str = ""
+
+
+def ratio_row(what: str, pair: Pair, scale: float, unit: str, goal: float | None, fmt: str = "{:.1f}") -> Row:
+    a, b = pair.medians()
+    ratio = a / b
+    met = "" if goal is None else ("yes" if ratio <= goal else "NO")
+    return Row(
+        what,
+        fmt.format(a * scale) + f" {unit}",
+        fmt.format(b * scale) + f" {unit}",
+        f"{ratio:.2f}x",
+        f"<= {goal:.2f}x" if goal is not None else "",
+        met,
+    )
+
+
+def mib(value: float | None) -> str:
+    return f"{value:.0f} MiB" if value is not None else "n/a"
+
+
+def table(rows: list[Row]) -> str:
+    header = Row("measure", "zilliz-refresh-mcp", "reference", "ratio", "goal", "met")
+    cells = [[r.what, r.ours, r.reference, r.ratio, r.goal, r.met] for r in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(6)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": f"{os.cpu_count()} ({cpu})",
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "load average at start": " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        if Path("/proc/loadavg").exists()
+        else "n/a",
+        "mcp": version("mcp"),
+        "zilliz-refresh-mcp": version("zilliz-refresh-mcp"),
+    }
+
+
+def step(label: str) -> Callable[[], None]:
+    print(f"... {label}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    return lambda: print(f"    done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+async def run(args: argparse.Namespace) -> str:
+    rows: list[Row] = []
+    if "cold" in args.only:
+        done = step(f"cold start, {args.rounds} rounds each")
+        cold = await bench_cold(args.rounds)
+        done()
+        rows.append(
+            ratio_row("cold start: spawn, initialize, tools/list (vs bare MCPServer)", cold, 1000, "ms", 1.10, "{:.0f}")
+        )
+    if "small" in args.only:
+        done = step(f"4-job list over stdio, {args.calls} calls each")
+        small, small_sizes, _ = await bench_calls(4, args.calls, warmup=20)
+        done()
+        rows.append(ratio_row("call latency, 4-job list, stdio (vs forwarder)", small, 1000, "ms", 1.30, "{:.2f}"))
+    if "big" in args.only:
+        done = step(f"10,000-job list over stdio, {args.big_calls} calls each")
+        big, big_sizes, stdio_peaks = await bench_calls(10_000, args.big_calls, warmup=2)
+        done()
+        rows.append(ratio_row("call latency, 10,000-job list, stdio (vs forwarder)", big, 1000, "ms", 0.50, "{:.0f}"))
+    if "small" in args.only:
+        rows.append(Row("answer size, 4-job list (result JSON)", f"{small_sizes[0]:,} B", f"{small_sizes[1]:,} B"))
+    if "big" in args.only:
+        rows.append(
+            Row(
+                "answer size, 10,000-job list (result JSON)",
+                f"{big_sizes[0]:,} B",
+                f"{big_sizes[1]:,} B",
+                f"{big_sizes[0] / big_sizes[1]:.3f}x",
+            )
+        )
+    if "http" in args.only:
+        done = step(f"HTTP, {HTTP_CLIENTS} clients, {args.rounds_http} rounds of {args.http_seconds:g} s each")
+        http, http_peaks = await bench_http(args.rounds_http, args.http_seconds)
+        done()
+        a, b = http.medians()
+        rows.append(
+            Row(
+                f"HTTP throughput, {HTTP_CLIENTS} clients, 4-job list (higher is better)",
+                f"{a:.0f} calls/s",
+                f"{b:.0f} calls/s",
+                f"{a / b:.2f}x",
+            )
+        )
+    if "big" in args.only:
+        rows.append(
+            Row("peak RSS (VmHWM), stdio, after the 10,000-job calls", mib(stdio_peaks[0]), mib(stdio_peaks[1]))
+        )
+    if "http" in args.only:
+        rows.append(Row("peak RSS (VmHWM), HTTP, after the throughput rounds", mib(http_peaks[0]), mib(http_peaks[1])))
+    return table(rows)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a short smoke run; does not write BENCHMARKS.md")
+    p.add_argument("--rounds", type=int, default=9, help="cold starts per server (default 9)")
+    p.add_argument("--calls", type=int, default=300, help="4-job calls per server (default 300)")
+    p.add_argument("--big-calls", type=int, default=9, help="10,000-job calls per server (default 9)")
+    p.add_argument("--rounds-http", type=int, default=3, help="HTTP load rounds per server (default 3)")
+    p.add_argument("--http-seconds", type=float, default=5.0, help="seconds per HTTP load round (default 5)")
+    p.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default={"cold", "small", "big", "http"},
+        help="comma-separated parts to run: cold,small,big,http (default: all; a partial run writes no report)",
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="report file (default BENCHMARKS.md)")
+    args = p.parse_args()
+    if args.quick:
+        args.rounds, args.calls, args.big_calls, args.rounds_http, args.http_seconds = 3, 40, 3, 1, 2.0
+
+    facts = machine()
+    started = time.perf_counter()
+    figures = anyio.run(run, args)
+    elapsed = time.perf_counter() - started
+    print()
+    print(figures)
+    print()
+    print(", ".join(f"{k}: {v}" for k, v in facts.items()) + f"; run took {elapsed:.0f} s")
+    if not args.quick and args.only == {"cold", "small", "big", "http"}:
+        args.out.write_text(report(facts, figures, args, elapsed))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def report(facts: dict[str, str], figures: str, args: argparse.Namespace, elapsed: float) -> str:
+    facts_lines = "\n".join(f"- {k}: {v}" for k, v in facts.items())
+    return f"""# Benchmarks
+
+Produced by `.venv/bin/python bench/run.py` ({elapsed:.0f} s). Each figure is the median of runs that alternate
+the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of the 4-job list,
+{args.big_calls} calls of the 10,000-job list, {args.rounds_http} HTTP rounds of {args.http_seconds:g} s, per server.
+
+{figures}
+
+- **References**: `bench/bare_server.py` is an `MCPServer` with one trivial tool; `bench/forward_server.py` is an
+  `MCPServer` with one pooled `httpx2.AsyncClient` that forwards upstream's `/list` answer unprocessed, as one text
+  block. Ratios are ours / reference (lower is better, except throughput).
+- **Setup**: the simulated cluster (`zilliz_refresh_mcp.simulator`) runs in its own process on 127.0.0.1; clients
+  are the MCP SDK's `Client` with the initialize handshake (`mode="legacy"`), response cache off. Latency is the
+  client-side time of one `tools/call` (send, server work, upstream round trip, receive and parse).
+- zilliz-refresh-mcp runs with `ZILLIZ_RATE_LIMIT_PER_SECOND=1000`: its default (20/s, the documented Zilliz
+  limit) would throttle a loop of calls against the simulator by design; the forwarder has no limiter.
+- Over HTTP, identical concurrent calls share one upstream request in zilliz-refresh-mcp; the forwarder sends one
+  upstream request per call. The client side of all 16 clients runs in one process on the same cores.
+- Answer size is the JSON of the `tools/call` result (structuredContent and content together).
+
+Machine:
+
+{facts_lines}
+"""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

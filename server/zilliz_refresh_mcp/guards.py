@@ -1,0 +1,174 @@
+"""Guards on what callers send: every ``tools/call`` is checked before its tool runs.
+
+``ArgumentGuard`` is server middleware (``mcp.middleware.append(ArgumentGuard(mcp))``). It refuses
+
+- an argument the tool's input schema does not declare (``{"database": "x"}``): the SDK would
+  silently ignore it, and the model would believe its filter applied;
+- a string longer than the schema allows, or than ``max_string_chars`` where the schema sets no
+  limit (nothing here needs more, and whatever a tool echoes back stays small);
+- an argument of the wrong type (``dbName: 5``, ``limit: "x"``), validated exactly as the tool
+  itself validates, but reported as one plain sentence per argument instead of pydantic's dump.
+
+A refusal is a tool error (``isError: true``) that names the argument, says what was wrong, and
+lists what the tool takes, so that a model can correct its call; nothing reaches upstream. Other
+requests pass through untouched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, TextContent
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+MAX_STRING_CHARS = 4096
+_SHOWN_CHARS = 40
+
+
+class ArgumentGuard:
+    """Server middleware that refuses unknown, oversized or mistyped tool arguments with a clear message."""
+
+    def __init__(self, server: MCPServer[Any], *, max_string_chars: int = MAX_STRING_CHARS) -> None:
+        self._server = server
+        self._max_chars = max_string_chars
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        params = ctx.params
+        if ctx.method != "tools/call" or ctx.request_id is None or not isinstance(params, Mapping):
+            return await call_next(ctx)
+        name, arguments = params.get("name"), params.get("arguments") or {}
+        tool = self._tool(name)
+        if tool is None or not isinstance(arguments, Mapping):
+            return await call_next(ctx)  # unknown tool or malformed request: the SDK's own errors apply
+        problems = self.problems(tool, arguments)
+        if not problems:
+            return await call_next(ctx)
+        text = f"Invalid arguments for {tool.name}: {'; '.join(problems)}. {describe_arguments(tool.parameters)}"
+        result = CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            dumped.pop("resultType", None)  # a 2026-07-28 field; handshake-era results do not carry it
+        return dumped
+
+    def _tool(self, name: object) -> Tool | None:
+        if not isinstance(name, str):
+            return None
+        # mcp 2.3 has no public lookup of a registered tool; the registry's get_tool is the SDK's own path.
+        manager = getattr(self._server, "_tool_manager", None)
+        tool = getattr(manager, "get_tool", lambda _: None)(name)
+        return tool if isinstance(tool, Tool) else None
+
+    def problems(self, tool: Tool, arguments: Mapping[str, Any]) -> list[str]:
+        """What is wrong with ``arguments`` for ``tool``, one sentence each; empty when they are fine."""
+        properties: dict[str, Any] = tool.parameters.get("properties", {})
+        problems = [_unknown(key, properties) for key in arguments if key not in properties]
+        for key, value in arguments.items():
+            if key in properties:
+                problems += self._too_long(key, value, properties[key])
+        if problems:
+            return problems
+        try:
+            tool.fn_metadata.validate_arguments(dict(arguments))
+        except ValidationError as err:
+            return [_explain(error) for error in err.errors(include_url=False)]
+        except Exception:  # noqa: S110 - a crashing validator is the tool's to report, not ours
+            pass
+        return []
+
+    def _too_long(self, key: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
+        limit = _max_length(schema) or self._max_chars
+        if isinstance(value, str):
+            return (
+                [f"{key} is {len(value)} characters long; at most {limit} are accepted"] if len(value) > limit else []
+            )
+        if isinstance(value, list):
+            item_limit = _max_length(_items(schema)) or self._max_chars
+            return [
+                f"{key}[{index}] is {len(item)} characters long; at most {item_limit} are accepted"
+                for index, item in enumerate(value)
+                if isinstance(item, str) and len(item) > item_limit
+            ][:3]
+        if isinstance(value, dict) and len(json.dumps(value)) > self._max_chars:
+            return [f"{key} is larger than {self._max_chars} characters of JSON"]
+        return []
+
+
+def _unknown(key: str, properties: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.5)
+    suggestion = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown argument {_show(key)}{suggestion}"
+
+
+def _explain(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "arguments"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    if error["type"] == "missing":
+        return f"{where} is required"
+    return f"{where}: {message}, got {_show(error.get('input'))}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
+        return json.dumps(shown)
+    if value is None:
+        return "null"
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    kind = "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+    return kind
+
+
+def _variants(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    options = schema.get("anyOf") or schema.get("oneOf")
+    return [option for option in options if isinstance(option, Mapping)] if isinstance(options, list) else [schema]
+
+
+def _max_length(schema: Mapping[str, Any]) -> int | None:
+    for option in _variants(schema):
+        if isinstance(option.get("maxLength"), int):
+            return int(option["maxLength"])
+    return None
+
+
+def _items(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    for option in _variants(schema):
+        if isinstance(option.get("items"), Mapping):
+            return option["items"]  # type: ignore[no-any-return]
+    return {}
+
+
+def _type_name(schema: Mapping[str, Any]) -> str:
+    kinds: list[str] = []
+    for option in _variants(schema):
+        kind = option.get("type")
+        if kind == "null" or kind is None:
+            continue
+        if kind == "array":
+            kinds.append(f"list of {_type_name(_items(option))}s")
+        elif kind == "integer" and "minimum" in option and "maximum" in option:
+            kinds.append(f"integer {option['minimum']}-{option['maximum']}")
+        else:
+            kinds.append(str(kind))
+    return " or ".join(kinds) or "value"
+
+
+def describe_arguments(input_schema: Mapping[str, Any]) -> str:
+    """``This tool takes: dbName (string), limit (integer 1-200), ...`` from a tool's input schema."""
+    properties: Mapping[str, Any] = input_schema.get("properties", {})
+    required = set(input_schema.get("required", []))
+    if not properties:
+        return "This tool takes no arguments."
+    parts = [
+        f"{name} ({_type_name(schema)}{', required' if name in required else ''})"
+        for name, schema in properties.items()
+    ]
+    return "This tool takes: " + ", ".join(parts) + "."

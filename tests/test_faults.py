@@ -1,0 +1,730 @@
+"""Every upstream fault and every bad input, through real in-memory MCP sessions against the simulator.
+
+Each fault ends in a clear tool error (what failed, the code or status, what to do; no traceback) and
+the next call on the same server works. Retries are asserted through the number of upstream attempts,
+never through elapsed time. A last test drives all of it with a token the cluster echoes back, and
+checks that the token appears nowhere: not in results, resource errors, logs, stderr or exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import threading
+import traceback
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent, TextResourceContents
+
+from zilliz_refresh_mcp.config import NAME_RULE, ConfigError, load_settings
+from zilliz_refresh_mcp.guards import ArgumentGuard
+from zilliz_refresh_mcp.server import build_server
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
+from zilliz_refresh_mcp.upstream import (
+    DESCRIBE_ROUTE,
+    LIST_ROUTE,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamUnreachable,
+    ZillizClient,
+)
+
+from .conftest import FakeClock, settings_for
+
+pytestmark = pytest.mark.anyio
+
+TOOL = "list_refresh_jobs"
+SDK_BARE_ERROR = f"Error executing tool {TOOL}"
+HTML_PAGE = "<html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>"
+
+
+def guarded(server: MCPServer[Any]) -> MCPServer[Any]:
+    """The server with the argument guard, whether or not build_server already installs it."""
+    if not any(isinstance(layer, ArgumentGuard) for layer in server.middleware):
+        server.middleware.append(ArgumentGuard(server))
+    return server
+
+
+def server_for(simulator: SimulatorServer, clock: FakeClock, **overrides: Any) -> MCPServer[Any]:
+    return guarded(build_server(settings_for(simulator, **overrides), clock=clock))
+
+
+@pytest.fixture(scope="module")
+def shared_cluster() -> Iterator[tuple[SimulatedCluster, SimulatorServer, FakeClock]]:
+    """One simulated cluster for the whole module (starting one per test costs more than the tests)."""
+    clock = FakeClock()
+    cluster = demo_cluster(clock=clock)
+    with SimulatorServer(cluster) as simulator:
+        yield cluster, simulator, clock
+
+
+@pytest.fixture
+def clock(shared_cluster: tuple[SimulatedCluster, SimulatorServer, FakeClock]) -> FakeClock:
+    return shared_cluster[2]
+
+
+@pytest.fixture
+def cluster(shared_cluster: tuple[SimulatedCluster, SimulatorServer, FakeClock]) -> Iterator[SimulatedCluster]:
+    """The shared cluster, with no faults queued and no requests recorded yet."""
+    cluster = shared_cluster[0]
+    cluster.faults.clear()
+    cluster.requests.clear()
+    yield cluster
+    cluster.faults.clear()
+
+
+@pytest.fixture
+def simulator(shared_cluster: tuple[SimulatedCluster, SimulatorServer, FakeClock]) -> SimulatorServer:
+    return shared_cluster[1]
+
+
+@pytest.fixture
+def server(simulator: SimulatorServer, clock: FakeClock) -> MCPServer[Any]:
+    """Three attempts per read, so that a test can exhaust them with three faults."""
+    return server_for(simulator, clock, max_attempts=3)
+
+
+@pytest.fixture
+async def client(server: MCPServer[Any]) -> AsyncIterator[Client]:
+    async with Client(server) as session:
+        yield session
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def upstream_calls(cluster: SimulatedCluster, route: str = LIST_ROUTE) -> int:
+    return sum(1 for seen in cluster.requests if seen.route == route)
+
+
+def assert_clear_error(result: CallToolResult, *needles: str) -> str:
+    """A tool error a person or a model can act on: it says what failed and what to do, and nothing else."""
+    text = text_of(result)
+    assert result.is_error, text
+    assert "Traceback" not in text and 'File "' not in text, text
+    assert text.strip() != SDK_BARE_ERROR, "the SDK's bare message carries no detail"
+    assert "errors.pydantic.dev" not in text, text
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in {text!r}"
+    return text
+
+
+async def assert_works(client: Client, **arguments: Any) -> CallToolResult:
+    """The same server answers the next call normally."""
+    result = await client.call_tool(TOOL, arguments)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["summary"]["total"] >= 1
+    return result
+
+
+# --- no answer ---------------------------------------------------------------------------------
+
+
+async def test_connection_refused_is_retried_reported_and_recovers(cluster: SimulatedCluster, clock: FakeClock) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as placeholder:
+        placeholder.bind(("127.0.0.1", 0))  # bound, not listening: every connection is refused
+        port = placeholder.getsockname()[1]
+        settings = load_settings(
+            cluster_endpoint=f"http://127.0.0.1:{port}", token=cluster.token, timeout_seconds=2, max_attempts=2
+        )
+        server = guarded(build_server(settings, clock=clock))
+        async with Client(server) as client:
+            result = await client.call_tool(TOOL, {})
+            assert_clear_error(
+                result,
+                f"Could not reach the cluster at http://127.0.0.1:{port}",
+                "after 2 attempts",
+                "Check ZILLIZ_CLUSTER_ENDPOINT",
+            )
+            placeholder.close()
+            with SimulatorServer(cluster, port=port):  # the cluster comes up on that port
+                await assert_works(client)
+
+
+async def test_timeout_is_retried_then_reported(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    server = server_for(simulator, clock, timeout_seconds=0.5, max_attempts=2)
+    async with Client(server) as client:
+        cluster.inject(Fault.slow(3))
+        await assert_works(client)  # the second attempt answers
+        assert upstream_calls(cluster) == 2
+        cluster.inject(Fault.slow(3), Fault.slow(3))
+        result = await client.call_tool(TOOL, {})
+        assert_clear_error(result, "did not answer", "within 0.5 s", "after 2 attempts", "ZILLIZ_TIMEOUT_SECONDS")
+        assert upstream_calls(cluster) == 4
+        await assert_works(client)
+
+
+# --- gateway statuses and transient body codes: retried --------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("body", [HTML_PAGE, ""], ids=["html", "empty"])
+async def test_gateway_status_is_retried(client: Client, cluster: SimulatedCluster, status: int, body: str) -> None:
+    cluster.inject(Fault.http(status, body))
+    await assert_works(client)
+    assert upstream_calls(cluster) == 2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_gateway_status_exhausts_attempts(client: Client, cluster: SimulatedCluster, status: int) -> None:
+    cluster.inject(*[Fault.http(status, HTML_PAGE)] * 3)
+    result = await client.call_tool(TOOL, {})
+    text = assert_clear_error(result, f"HTTP {status}", "after 3 attempts", "try again")
+    assert "<html>" not in text  # a gateway's page is noise to a model
+    assert upstream_calls(cluster) == 3
+    await assert_works(client)
+
+
+@pytest.mark.parametrize("code", [1, 2, 4, 8, 1807, 10001])
+async def test_transient_body_code_is_retried(client: Client, cluster: SimulatedCluster, code: int) -> None:
+    cluster.inject(Fault.code(code, "service unavailable"))
+    await assert_works(client)
+    assert upstream_calls(cluster) == 2
+
+
+async def test_transient_body_code_exhausts_attempts(client: Client, cluster: SimulatedCluster) -> None:
+    cluster.inject(*[Fault.code(1807, "request rejected by limiter")] * 3)
+    result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, "request rejected by limiter", "code 1807", "after 3 attempts", "try again")
+    assert upstream_calls(cluster) == 3
+    await assert_works(client)
+
+
+async def test_retry_after_is_honoured(
+    client: Client, cluster: SimulatedCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="zilliz_refresh_mcp.upstream")
+    cluster.inject(Fault.http(503, HTML_PAGE, **{"Retry-After": "1"}))
+    await assert_works(client)
+    assert upstream_calls(cluster) == 2
+    # The wait chosen is upstream's (1 s), longer than the first backoff (at most 0.5 s).
+    assert "retrying in 1.0 s (attempt 1 of 3" in caplog.text
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "Wed, 21 Oct 2099 07:28:00 GMT"], ids=["seconds", "http-date"])
+async def test_retry_after_beyond_the_longest_backoff_stops_at_once(
+    client: Client, cluster: SimulatedCluster, retry_after: str
+) -> None:
+    cluster.inject(Fault.http(429, "", **{"Retry-After": retry_after}))
+    result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, "HTTP 429", "Retry-After", "try again after that")
+    assert upstream_calls(cluster) == 1  # no retry: waiting an hour inside a tool call helps nobody
+    await assert_works(client)
+
+
+# --- permanent errors: one request, at once -----------------------------------------------------------
+
+
+PERMANENT = {
+    "1800/401": (
+        Fault.code(1800, "user hasn't authenticated", status=401),
+        {},
+        ["code 1800", "HTTP 401", "ZILLIZ_TOKEN"],
+    ),
+    "1401/403": (
+        Fault.code(1401, "privilege not permitted", status=403),
+        {},
+        ["code 1401", "HTTP 403", "grant it access"],
+    ),
+    "800": (
+        Fault.code(800, "database not found[database=default]"),
+        {},
+        ["code 800", "Database 'default' does not exist", "check dbName"],
+    ),
+    "100": (
+        Fault.code(100, "collection not found[collection=ext_books]"),
+        {"collectionName": "ext_books"},
+        ["code 100", "Collection 'ext_books' does not exist", "omit it"],
+    ),
+    "1100": (Fault.code(1100, "invalid parameter[expected=int64]"), {}, ["code 1100", "check dbName"]),
+    "404": (Fault.http(404, "404 page not found"), {}, ["HTTP 404", "predates them", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "500": (Fault.http(500, ""), {}, ["HTTP 500", "try again"]),
+    "302": (Fault.http(302, "", Location="https://elsewhere.example/"), {}, ["HTTP 302", "redirects"]),
+}
+
+
+@pytest.mark.parametrize("name", list(PERMANENT))
+async def test_permanent_error_fails_at_once_with_the_remedy(
+    client: Client, cluster: SimulatedCluster, name: str
+) -> None:
+    fault, arguments, needles = PERMANENT[name]
+    cluster.inject(fault)
+    result = await client.call_tool(TOOL, arguments)
+    text = assert_clear_error(result, *needles)
+    assert "attempts" not in text
+    assert upstream_calls(cluster) == 1
+    await assert_works(client, **arguments)
+
+
+async def test_wrong_token_is_one_request_and_names_the_variable(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    server = server_for(simulator, clock, token="not-the-key")
+    async with Client(server) as client:
+        result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, "code 1800", "HTTP 401", "Check ZILLIZ_TOKEN")
+    assert upstream_calls(cluster) == 1
+
+
+# --- answers that are not the documented JSON ----------------------------------------------------------
+
+
+def records(*jobs: dict[str, Any]) -> Fault:
+    return Fault.raw(json.dumps({"code": 0, "data": {"records": list(jobs)}}))
+
+
+GOOD_JOB = {"jobId": 7, "collectionName": "ext_x", "state": "RefreshCompleted", "progress": 100}
+CHECK_ENDPOINT = "check that ZILLIZ_CLUSTER_ENDPOINT is the cluster endpoint"
+BAD_BODIES = {
+    "not-json": (Fault.raw("service temporarily unavailable"), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "html-200": (Fault.raw(HTML_PAGE), ["not JSON", "HTTP 200", "proxy or gateway"]),
+    "empty-200": (Fault.raw(""), ["not JSON", "an empty body", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "truncated": (Fault.raw('{"code":0,"data":{"rec'), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "nan": (Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"progress":NaN}]}}'), ["not JSON", "NaN"]),
+    "deep": (Fault.raw("[" * 100_000), ["not JSON", "nested too deeply"]),
+    "huge-number": (Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"progress":1e400}]}}'), ["too large"]),
+    "bad-gzip": (
+        Fault(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}),
+        ["Content-Encoding", CHECK_ENDPOINT],
+    ),
+    "array": (Fault.raw("[]"), ["not an object", CHECK_ENDPOINT]),
+    "code-string": (Fault.raw('{"code":"0","data":{}}'), ["`code`", "not an integer", CHECK_ENDPOINT]),
+    "no-data": (Fault.raw('{"code":0}'), ["no `data`", "HTTP 200", CHECK_ENDPOINT]),
+    "no-records": (Fault.raw('{"code":0,"data":{}}'), ["no `data.records`", "HTTP 200", CHECK_ENDPOINT]),
+    "data-null": (Fault.raw('{"code":0,"data":null}'), ["no `data.records`", CHECK_ENDPOINT]),
+    "records-object": (
+        Fault.raw('{"code":0,"data":{"records":{"jobId":1}}}'),
+        ["`data.records` is an object, not a list", CHECK_ENDPOINT],
+    ),
+    "jobId-object": (records(GOOD_JOB | {"jobId": {"id": 1}}), ["cannot read", "jobId"]),
+    "progress-string": (records(GOOD_JOB | {"progress": "abc"}), ["cannot read", "job 7", "progress"]),
+    "startTime-string": (records(GOOD_JOB | {"startTime": "abc"}), ["cannot read", "job 7", "startTime"]),
+    "record-not-object": (records(GOOD_JOB, "job"), ["cannot read", "object"]),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_BODIES))
+async def test_bad_answer_is_a_clear_error(client: Client, cluster: SimulatedCluster, name: str) -> None:
+    fault, needles = BAD_BODIES[name]
+    cluster.inject(fault)
+    result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, "Could not list refresh jobs", *needles)
+    assert upstream_calls(cluster) == 1  # a malformed answer is not retried
+    await assert_works(client)
+
+
+async def test_oversized_answer_is_refused(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    server = server_for(simulator, clock, max_response_mb=1)
+    padding = " " * (1024 * 1024 + 1)
+    async with Client(server) as client:
+        cluster.inject(Fault.raw('{"code":0,"data":{"records":[' + padding + "]}}"))
+        result = await client.call_tool(TOOL, {})
+        assert_clear_error(result, "exceeds 1 MiB", "HTTP 200", "collectionName", "ZILLIZ_MAX_RESPONSE_MB")
+        assert upstream_calls(cluster) == 1
+        await assert_works(client)
+
+
+async def test_response_cap_applies_without_content_length() -> None:
+    """A chunked answer (no Content-Length) is cut off as soon as it passes the cap."""
+    chunks_sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal chunks_sent
+        yield b'{"code":0,"data":{"records":['
+        for _ in range(1000):
+            chunks_sent += 1
+            yield b" " * 1024
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=endless())
+
+    async with ZillizClient(
+        endpoint="http://cluster.test", token="t0ken", max_response_bytes=4096, transport=httpx2.MockTransport(handler)
+    ) as client:
+        with pytest.raises(UpstreamBadResponse) as caught:
+            await client.list_jobs("default")
+    assert "exceeds 4 KiB" in caught.value.detail
+    assert chunks_sent < 10  # stopped reading, not read-then-measured
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+async def test_an_echo_is_redacted_whatever_the_encoding(encoding: str) -> None:
+    """JSON may come as UTF-16 or UTF-32 (the standard parser reads them); the echo is redacted all the same."""
+    token = secrets.token_urlsafe(24)
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        echo = request.headers["authorization"]
+        job = {"jobId": 1, "state": echo, "reason": f"denied: {echo}", echo: echo}
+        return httpx2.Response(200, content=json.dumps({"code": 0, "data": {"records": [job]}}).encode(encoding))
+
+    async with ZillizClient(
+        endpoint="http://cluster.test", token=token, transport=httpx2.MockTransport(handler)
+    ) as client:
+        answer = await client.list_jobs("default")
+    assert answer == [{"jobId": 1, "state": "Bearer ***", "reason": "denied: Bearer ***", "Bearer ***": "Bearer ***"}]
+
+
+async def test_unknown_state_and_raw_external_source_pass_through(client: Client, cluster: SimulatedCluster) -> None:
+    cluster.inject(
+        records(
+            GOOD_JOB
+            | {"state": "RefreshPaused", "progress": 10, "externalSource": "s3://bucket/books/", "externalSpec": "{"}
+        )
+    )
+    result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    job = result.structured_content["jobs"][0]
+    assert job["state"] == "RefreshPaused"
+    assert job["externalSource"] == "s3://bucket/books/"
+    assert job["externalSpec"] == "{"
+    assert result.structured_content["summary"]["byState"]["RefreshPaused"] == 1
+    assert "RefreshPaused" in text_of(result)
+
+
+# --- concurrency: identical reads share one request, and its failure ------------------------------------
+
+
+@pytest.mark.parametrize("outcome", ["answer", "failure"])
+async def test_identical_concurrent_calls_share_one_upstream_request(
+    client: Client, cluster: SimulatedCluster, outcome: str
+) -> None:
+    release = threading.Event()
+    held = Fault.hold(release, route=LIST_ROUTE)
+    if outcome == "failure":
+        held.status, held.body = 401, json.dumps({"code": 1800, "message": "user hasn't authenticated"}).encode()
+    cluster.inject(held)
+    results: list[CallToolResult] = []
+
+    async def one() -> None:
+        results.append(await client.call_tool(TOOL, {"state": ["failed"]}))
+
+    try:
+        async with anyio.create_task_group() as calls:
+            for _ in range(100):
+                calls.start_soon(one)
+            await anyio.wait_all_tasks_blocked()  # all 100 wait: one on upstream, the rest on it
+            release.set()
+    finally:
+        release.set()
+    assert upstream_calls(cluster) == 1
+    assert len(results) == 100
+    if outcome == "answer":
+        assert all(not result.is_error for result in results)
+        assert {result.structured_content["summary"]["total"] for result in results} == {1}  # type: ignore[index]
+    else:
+        assert {text_of(result) for result in results} == {text_of(results[0])}
+        assert_clear_error(results[0], "code 1800", "HTTP 401", "ZILLIZ_TOKEN")
+    await assert_works(client)
+
+
+# --- the resource: retried, refused and not-found reads ------------------------------------------------
+
+
+async def test_resource_read_is_retried_and_reports_upstream_failures(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    job_id = cluster.jobs[0].job_id
+    uri = f"zilliz://refresh-jobs/{job_id}"
+    cluster.inject(Fault.http(502, HTML_PAGE))
+    read = await client.read_resource(uri)
+    assert isinstance(read.contents[0], TextResourceContents)
+    assert json.loads(read.contents[0].text)["jobId"] == str(job_id)
+    assert upstream_calls(cluster, DESCRIBE_ROUTE) == 2
+
+    cluster.inject(Fault.code(1800, "user hasn't authenticated", status=401))
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(uri)
+    assert "HTTP 401" in str(caught.value) and "ZILLIZ_TOKEN" in str(caught.value)
+    assert upstream_calls(cluster, DESCRIBE_ROUTE) == 3
+
+    cluster.inject(Fault.raw('{"code":0,"data":{"jobId":5,"state":"RefreshCompleted","startTime":"abc"}}'))
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(uri)
+    assert "startTime" in str(caught.value) and "Traceback" not in str(caught.value)
+
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("zilliz://refresh-jobs/449503829274509999")
+    assert "No refresh job 449503829274509999" in str(caught.value)
+    assert "list_refresh_jobs" in str(caught.value)
+    read = await client.read_resource(uri)  # and it works again
+    assert json.loads(read.contents[0].text)["jobId"] == str(job_id)  # type: ignore[union-attr]
+
+
+# --- bad input: refused before anything goes upstream --------------------------------------------------
+
+
+BAD_NAMES = ["1abc", "ext-books", "ext books", "ext.books", "bücher", "a;DROP", "\u200bext", "ext\n", "$"]
+
+
+@pytest.mark.parametrize("argument", ["dbName", "collectionName"])
+@pytest.mark.parametrize("value", BAD_NAMES)
+async def test_invalid_names_are_refused_with_the_rule(
+    client: Client, cluster: SimulatedCluster, argument: str, value: str
+) -> None:
+    before = len(cluster.requests)
+    result = await client.call_tool(TOOL, {argument: value})
+    assert_clear_error(result, argument, NAME_RULE)
+    assert len(cluster.requests) == before
+
+
+@pytest.mark.parametrize("argument", ["dbName", "collectionName"])
+async def test_names_longer_than_255_are_refused(client: Client, cluster: SimulatedCluster, argument: str) -> None:
+    result = await client.call_tool(TOOL, {argument: "a" * 256})
+    assert_clear_error(result, argument, "255")
+    assert cluster.requests == []
+    result = await client.call_tool(TOOL, {argument: "_" + "a" * 254})  # 255 is fine: upstream decides
+    assert "255" not in text_of(result)
+
+
+BAD_ARGUMENTS = {
+    "unknown": ({"database": "analytics"}, ['unknown argument "database"', "did you mean dbName?", "This tool takes"]),
+    "unknown-extra": ({"dbName": "default", "verbose": True}, ['unknown argument "verbose"', "This tool takes"]),
+    "dbName-number": ({"dbName": 5}, ["dbName", "valid string", "got 5"]),
+    "dbName-object": ({"dbName": {"name": "x"}}, ["dbName", "valid string", "an object"]),
+    "limit-word": ({"limit": "x"}, ["limit", "valid integer", 'got "x"']),
+    "limit-zero": ({"limit": 0}, ["limit", "greater than or equal to 1"]),
+    "limit-too-big": ({"limit": 201}, ["limit", "less than or equal to 200"]),
+    "limit-fraction": ({"limit": 2.5}, ["limit", "integer"]),
+    "state-string": ({"state": "failed"}, ["state", "valid list", 'got "failed"']),
+    "state-numbers": ({"state": [1]}, ["state.0", "valid string"]),
+    "state-too-many": ({"state": ["failed"] * 9}, ["state", "at most 8"]),
+    "cursor-number": ({"cursor": 5}, ["cursor", "valid string"]),
+    "cursor-huge": ({"cursor": "x" * 100_000}, ["cursor is 100000 characters long", "at most 2048"]),
+    "state-huge": ({"state": ["x" * 100_000]}, ["state[0] is 100000 characters long"]),
+    "collection-huge": ({"collectionName": "é" * 100_000}, ["collectionName", "at most 255"]),
+    "cursor-foreign": ({"cursor": "bm90IG1pbmU"}, ["cursor is not one this server handed out"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_ARGUMENTS))
+async def test_bad_arguments_get_clear_errors(client: Client, cluster: SimulatedCluster, name: str) -> None:
+    arguments, needles = BAD_ARGUMENTS[name]
+    result = await client.call_tool(TOOL, arguments)
+    text = assert_clear_error(result, *needles)
+    assert len(text) < 1000  # a huge argument is never echoed back whole
+    if name != "cursor-foreign":  # a cursor is checked against the answer it continues
+        assert cluster.requests == []
+    await assert_works(client)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_unknown_argument_is_refused_in_both_protocol_eras(
+    server: MCPServer[Any], cluster: SimulatedCluster, mode: str
+) -> None:
+    async with Client(server, mode=mode) as client:
+        result = await client.call_tool(TOOL, {"collection": "ext_books"})
+        assert_clear_error(result, 'unknown argument "collection"', "did you mean collectionName?")
+        assert cluster.requests == []
+        await assert_works(client, collectionName="ext_books")
+
+
+async def test_arguments_as_json_text_still_work(client: Client) -> None:
+    """Some hosts send lists as JSON text; the SDK accepts that, and so does the guard."""
+    result = await client.call_tool(TOOL, {"state": '["failed"]', "limit": "5"})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["summary"]["total"] == 1
+
+
+BAD_JOB_IDS = [
+    "abc$",
+    "1.5",
+    "-1.0",
+    "\uff11\uff12\uff13",  # full-width digits
+    "9223372036854775808",  # 2**63
+    "99999999999999999999999",
+    "a" * 200,
+    "%20",
+    "job id",
+    "",
+]
+
+
+@pytest.mark.parametrize("job_id", BAD_JOB_IDS)
+async def test_bad_job_ids_are_refused_before_upstream(client: Client, cluster: SimulatedCluster, job_id: str) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(f"zilliz://refresh-jobs/{job_id}")
+    assert "Traceback" not in str(caught.value)
+    assert cluster.requests == []
+
+
+async def test_largest_int64_job_id_goes_upstream_exactly(client: Client, cluster: SimulatedCluster) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(f"zilliz://refresh-jobs/{2**63 - 1}")
+    assert "No refresh job 9223372036854775807" in str(caught.value)
+    assert [seen.body for seen in cluster.requests] == [{"jobId": 2**63 - 1}]
+    assert b'"jobId":9223372036854775807' in cluster.requests[0].raw_body.replace(b" ", b"")
+
+
+# --- the token: never anywhere -------------------------------------------------------------------------
+
+
+def echo_faults() -> list[tuple[str, str, list[Fault], dict[str, Any]]]:
+    """(kind, what, faults, arguments): every fault above, with upstream echoing the Authorization header."""
+    job = {"jobId": 7, "collectionName": "ext_x", "state": "RefreshFailed", "progress": 5}
+    echo = "{authorization}"
+    lists = [
+        ("list", "transient, echoed", [Fault.code(2, f"service unavailable for {echo}")], {}),
+        ("list", "transient exhausted", [Fault.code(8, f"rate limited {echo}")] * 2, {}),
+        ("list", "retry-after", [Fault.http(503, f"<html>{echo}</html>", **{"Retry-After": "3600"})], {}),
+        ("list", "401 json", [Fault.http(401, json.dumps({"code": 1800, "message": f"who is {echo}?"}))], {}),
+        ("list", "403 text", [Fault.http(403, echo)], {}),
+        ("list", "404", [Fault.http(404, f"404 page not found: {echo}")], {}),
+        ("list", "500 json", [Fault.http(500, json.dumps({"code": 65535, "message": echo}))], {}),
+        ("list", "not json", [Fault.raw(f"{echo} is not JSON")], {}),
+        ("list", "snippet cut", [Fault.raw("x" * 190 + echo)], {}),
+        ("list", "message cut", [Fault.code(65535, "y" * 290 + echo)], {}),
+        ("list", "permanent code", [Fault.code(1100, echo)], {}),
+        ("list", "db not found", [Fault.code(800, f"database not found {echo}")], {"dbName": "analytics"}),
+        ("list", "record id", [records(job | {"jobId": {"echo": echo}})], {}),
+        ("list", "record field", [records(job | {"progress": f"{echo}"})], {}),
+        ("list", "record time", [records(job | {"startTime": [echo]})], {}),
+        ("list", "records key", [Fault.raw(json.dumps({"code": 0, "data": {echo: []}}))], {}),
+        (
+            "list",
+            "echo in data",
+            [
+                records(
+                    job
+                    | {
+                        "state": echo,
+                        "reason": f"cannot read: {echo}",
+                        "collectionName": f"c_{echo}",
+                        "externalSource": json.dumps({"type": "s3", "token": echo}),
+                        "externalSpec": echo,
+                    }
+                )
+            ],
+            {},
+        ),
+        ("list", "bad gzip", [Fault(body=echo.encode(), headers={"Content-Encoding": "gzip"})], {}),
+        ("list", "timeout", [Fault.slow(1)] * 2, {}),
+        ("describe", "not found", [Fault.code(65535, f"refresh job not found {echo}")], {}),
+        ("describe", "gateway", [Fault.http(502, echo)] * 2, {}),
+        ("describe", "echo in data", [Fault.raw(json.dumps({"code": 0, "data": job | {"reason": echo}}))], {}),
+        ("describe", "record", [Fault.raw(json.dumps({"code": 0, "data": job | {"jobId": [echo]}}))], {}),
+        ("describe", "not json", [Fault.raw(echo)], {}),
+    ]
+    return lists
+
+
+async def drive_every_fault(client: Client, cluster: SimulatedCluster, seen: list[str]) -> None:
+    uri = f"zilliz://refresh-jobs/{cluster.jobs[0].job_id}"
+    for kind, what, faults, arguments in echo_faults():
+        cluster.inject(*faults)
+        if kind == "list":
+            result = await client.call_tool(TOOL, arguments)
+            seen.append(f"{what}: {text_of(result)}")
+            seen.append(json.dumps(result.structured_content))
+            seen.append(result.model_dump_json())
+        else:
+            try:
+                read = await client.read_resource(uri)
+                seen.append(read.model_dump_json())
+            except MCPError as err:
+                seen += [str(err), repr(err), json.dumps(err.error.model_dump(mode="json"))]
+        assert not cluster.faults, f"{what}: every fault was used"
+    # Bad input and the argument guard, too.
+    for arguments in ({"database": "x"}, {"dbName": "1x"}, {"limit": "x"}):
+        seen.append(text_of(await client.call_tool(TOOL, arguments)))
+
+
+async def direct_client_errors(cluster: SimulatedCluster, url: str, token: str, seen: list[str]) -> None:
+    """The same faults through ZillizClient itself: messages, details and whole tracebacks."""
+    async with ZillizClient(endpoint=url, token=token, timeout_seconds=0.3, max_attempts=1) as client:
+        seen.append(repr(client))
+        for kind, _, faults, _ in echo_faults():
+            cluster.inject(*faults[:1])
+            call: Callable[[], Any] = (
+                (lambda: client.list_jobs("default")) if kind == "list" else (lambda: client.describe_job(7))
+            )
+            try:
+                seen.append(json.dumps(await call()))
+            except UpstreamError as err:
+                seen += [err.detail, repr(err), "".join(traceback.format_exception(err))]
+            cluster.faults.clear()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    async with ZillizClient(
+        endpoint=f"http://127.0.0.1:{closed.getsockname()[1]}", token=token, max_attempts=1
+    ) as unreachable:
+        with pytest.raises(UpstreamUnreachable) as caught:
+            await unreachable.list_jobs("default")
+        seen += [caught.value.detail, "".join(traceback.format_exception(caught.value))]
+    closed.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"token": "{token}\x01"}, "ZILLIZ_TOKEN: contains a character that cannot be sent in an HTTP header"),
+        ({"token": "{token}ü"}, "ZILLIZ_TOKEN: contains a character"),
+        ({"cluster_endpoint": "https://root:{token}@cluster.example"}, "put credentials in ZILLIZ_TOKEN"),
+        ({"cluster_endpoint": "https://cluster.example:99999"}, "invalid port"),
+        ({"cluster_endpoint": "http://milvus.internal:19530"}, "use https://"),
+        ({"transport": "http", "host": "0.0.0.0", "mcp_bearer_token": "  "}, "ZILLIZ_MCP_BEARER_TOKEN is required"),  # noqa: S104
+    ],
+)
+def test_configuration_errors_name_the_variable_and_never_echo_the_token(
+    overrides: dict[str, str], needle: str
+) -> None:
+    token = "tok-" + secrets.token_hex(12)
+    values = {"cluster_endpoint": "https://cluster.example", "token": token} | overrides
+    values = {key: value.replace("{token}", token) for key, value in values.items()}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**values)
+    assert needle in str(caught.value)
+    assert token not in str(caught.value) and token not in repr(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["api-key", "user:password"])
+async def test_the_token_appears_nowhere(
+    kind: str, clock: FakeClock, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    secret = secrets.token_hex(16)
+    password = secrets.token_urlsafe(18)
+    token = secret if kind == "api-key" else f"root:{password}"
+    caplog.set_level(logging.DEBUG)
+    for name in list(logging.root.manager.loggerDict):  # loggers another test may have quietened
+        caplog.set_level(logging.DEBUG, logger=name)
+    cluster = demo_cluster(token=token, clock=clock)
+    seen: list[str] = []
+    with SimulatorServer(cluster) as simulator:
+        settings = settings_for(simulator, max_attempts=2, timeout_seconds=0.3)
+        seen += [repr(settings), str(settings), settings.model_dump_json(), repr(settings.model_dump())]
+        server = guarded(build_server(settings, clock=clock))
+        async with Client(server) as client:
+            await drive_every_fault(client, cluster, seen)
+        await direct_client_errors(cluster, simulator.url, token, seen)
+        echoed = [seen_request.authorization for seen_request in cluster.requests]
+    assert f"Bearer {token}" in echoed  # the cluster did receive it, and echoed it back
+    captured = capfd.readouterr()
+    logs = [caplog.text]
+    for record in caplog.records:
+        logs += [record.getMessage(), record.exc_text or "", repr(record.args)]
+        if record.exc_info and record.exc_info[1] is not None:
+            logs.append("".join(traceback.format_exception(record.exc_info[1])))
+    haystack = "\n".join([*seen, *logs, captured.out, captured.err])
+    assert "***" in haystack  # the echoes arrived, redacted
+    assert "Bearer ***" in haystack
+    # Not the token, nor any 8 characters of it (a cut must not leave a piece behind), nor the password.
+    pieces = {token[i : i + 8] for i in range(len(token) - 7)}
+    leaked = sorted(piece for piece in pieces if piece in haystack)
+    assert leaked == [], f"token pieces leaked: {leaked}"
+    assert password not in haystack and secret not in haystack

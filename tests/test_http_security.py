@@ -1,0 +1,338 @@
+"""The real console script over streamable HTTP: where it listens, whom it answers, and how it shares upstream.
+
+Each server is spawned as ``zilliz-refresh-mcp --transport http --port 0`` against the simulator; the URL
+is read from the line it prints once bound (no sleeps). Bad configurations are run to their exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
+from zilliz_refresh_mcp.upstream import LIST_ROUTE
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+TOOL = "list_refresh_jobs"
+POOL_SIZE = 16  # ZillizClient's connection limit
+CALLS = 100
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "0"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def console_script() -> str:
+    found = shutil.which("zilliz-refresh-mcp", path=str(Path(sys.executable).parent))
+    assert found, "the console script is installed next to this interpreter"
+    return found
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without any ZILLIZ_* of the developer's, plus ``values``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZILLIZ_")}
+    return env | values
+
+
+@dataclass
+class Served:
+    """A running server: its URL, and its stderr as it comes (drained by a thread so it never blocks)."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    port: int
+    stderr: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[SimulatorServer]:
+    """The demo cluster plus 100 collections with one job each, for calls that cannot share a request."""
+    cluster = demo_cluster()
+    for index in range(CALLS):
+        cluster.add_job("default", f"ext_p{index:03d}", started_minutes_ago=30, duration_minutes=10)
+    with SimulatorServer(cluster) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cluster(upstream: SimulatorServer) -> Iterator[SimulatedCluster]:
+    upstream.cluster.requests.clear()
+    upstream.cluster.faults.clear()
+    yield upstream.cluster
+    upstream.cluster.faults.clear()
+
+
+def spawn(simulator: SimulatorServer, *args: str, **env: str) -> Served:
+    """Start the console script over HTTP; return once it printed the URL it serves."""
+    proc = subprocess.Popen(
+        [console_script(), "--transport", "http", "--port", "0", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(
+            **{
+                "ZILLIZ_CLUSTER_ENDPOINT": simulator.url,
+                "ZILLIZ_TOKEN": simulator.cluster.token,
+                "ZILLIZ_RATE_LIMIT_PER_SECOND": "1000",
+                "ZILLIZ_LOG_LEVEL": "INFO",
+            }
+            | env
+        ),
+    )
+    assert proc.stderr is not None
+    watchdog = threading.Timer(60, proc.kill)  # a server that never announces itself fails the test, not CI
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        for line in proc.stderr:  # the server prints its URL once it is bound
+            lines.append(line)
+            if "serving MCP on " in line:
+                break
+    finally:
+        watchdog.cancel()
+    assert lines and "serving MCP on " in lines[-1], f"server did not announce its URL: {''.join(lines)}"
+    url = lines[-1].rsplit(" ", 1)[-1].strip()
+    served = Served(proc, url, int(url.rsplit(":", 1)[1].split("/")[0]), lines)
+    threading.Thread(target=lambda: served.stderr.extend(proc.stderr or ()), daemon=True).start()
+    return served
+
+
+def stop(served: Served) -> None:
+    served.proc.terminate()
+    try:
+        served.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown hangs
+        served.proc.kill()
+        served.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def plain(upstream: SimulatorServer) -> Iterator[Served]:
+    served = spawn(upstream)
+    yield served
+    stop(served)
+
+
+BEARER = "mcp-bearer-" + "x7Kq2" * 6
+
+
+@pytest.fixture(scope="module")
+def gated(upstream: SimulatorServer) -> Iterator[Served]:
+    served = spawn(upstream, "--mcp-bearer-token", BEARER)
+    yield served
+    stop(served)
+
+
+def run_config(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [console_script(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env=clean_env(**env),
+    )
+
+
+def error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stderr.splitlines() if line.strip()]
+
+
+# --- where it listens ------------------------------------------------------------------------------
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a local socket listens on for ``port``, from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, local_port = local.split(":")
+        if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def other_local_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent by a UDP connect
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else str(address)
+
+
+def test_binds_to_loopback_by_default(plain: Served) -> None:
+    assert plain.url.startswith("http://127.0.0.1:") and plain.url.endswith("/mcp")
+    if Path("/proc/net/tcp").exists():
+        assert listening_addresses(plain.port) == {"127.0.0.1"}
+    address = other_local_address()
+    if address is not None:  # reachable only on loopback
+        with pytest.raises(ConnectionRefusedError), socket.create_connection((address, plain.port), timeout=5):
+            pass
+
+
+# --- whom it answers -------------------------------------------------------------------------------
+
+
+async def test_foreign_host_or_origin_is_refused(plain: Served, cluster: SimulatedCluster) -> None:
+    async with httpx2.AsyncClient(timeout=30) as http:
+        evil_host = await http.post(plain.url, json=INITIALIZE, headers=MCP_HEADERS | {"Host": "evil.example"})
+        evil_origin = await http.post(
+            plain.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": "http://evil.example"}
+        )
+        rebound = await http.post(
+            plain.url, json=INITIALIZE, headers=MCP_HEADERS | {"Host": f"evil.example:{plain.port}"}
+        )
+        own = await http.post(
+            plain.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": f"http://localhost:{plain.port}"}
+        )
+    assert evil_host.status_code == 421
+    assert rebound.status_code == 421
+    assert evil_origin.status_code == 403
+    assert own.status_code == 200  # the control: the same request from a loopback origin works
+    assert cluster.requests == []
+
+
+async def test_bearer_token_is_required_when_set(gated: Served, cluster: SimulatedCluster) -> None:
+    async with httpx2.AsyncClient(timeout=30) as http:
+        missing = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS)
+        wrong = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS | {"Authorization": "Bearer nope"})
+        bare = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS | {"Authorization": BEARER})
+        right = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS | {"Authorization": f"bearer {BEARER}"})
+    for refused in (missing, wrong, bare):
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert "ZILLIZ_MCP_BEARER_TOKEN" in refused.text
+    assert right.status_code == 200  # the scheme is case-insensitive
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {BEARER}"}, timeout=httpx2.Timeout(30, read=300)) as http,
+        Client(streamable_http_client(gated.url, http_client=http)) as client,
+    ):
+        result = await client.call_tool(TOOL, {"state": ["failed"]})
+    assert not result.is_error
+    assert result.structured_content is not None and result.structured_content["summary"]["total"] == 1
+    assert BEARER not in "".join(gated.stderr)
+
+
+def test_non_loopback_bind_without_bearer_token_exits_2() -> None:
+    done = run_config("--transport", "http", "--host", "0.0.0.0", ZILLIZ_DEMO="true")  # noqa: S104
+    assert done.returncode == 2
+    assert len(error_lines(done)) == 1, done.stderr
+    assert "ZILLIZ_MCP_BEARER_TOKEN" in done.stderr
+
+
+def test_non_loopback_bind_without_allowed_hosts_exits_2() -> None:
+    done = run_config("--transport", "http", "--demo", ZILLIZ_HOST="0.0.0.0", ZILLIZ_MCP_BEARER_TOKEN="t" * 32)  # noqa: S104
+    assert done.returncode == 2
+    assert len(error_lines(done)) == 1, done.stderr
+    assert "ZILLIZ_MCP_ALLOWED_HOSTS" in done.stderr
+
+
+def test_plain_http_to_a_remote_cluster_exits_2_unless_allowed(upstream: SimulatorServer) -> None:
+    done = run_config(ZILLIZ_CLUSTER_ENDPOINT="http://milvus.internal:19530", ZILLIZ_TOKEN="k" * 32)
+    assert done.returncode == 2
+    assert len(error_lines(done)) == 1, done.stderr
+    assert "ZILLIZ_CLUSTER_ENDPOINT" in done.stderr and "use https://" in done.stderr
+    assert "k" * 32 not in done.stderr
+    # With the opt-in it starts (the endpoint is only reached when a tool is called).
+    served = spawn(upstream, ZILLIZ_CLUSTER_ENDPOINT="http://milvus.internal:19530", ZILLIZ_ALLOW_INSECURE_HTTP="true")
+    stop(served)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_request_body_over_1_mib_is_refused(plain: Served, cluster: SimulatedCluster, chunked: bool) -> None:
+    padding = b" " * (1024 * 1024)
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_refresh_jobs"}}' + padding
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.post(plain.url, content=pieces() if chunked else body, headers=MCP_HEADERS)
+    assert response.status_code == 413
+    assert cluster.requests == []
+
+
+# --- sharing upstream -------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:ping is removed")  # legacy sessions may ping; the SDK warns regardless
+async def test_100_concurrent_calls_share_requests_and_one_pool(plain: Served, cluster: SimulatedCluster) -> None:
+    sessions = 10
+    release = threading.Event()
+
+    async def call(client: Client, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await client.call_tool(TOOL, arguments)
+        assert not result.is_error, result.content
+        assert result.structured_content is not None
+        return result.structured_content
+
+    async def run(arguments_of: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        answers: list[dict[str, Any]] = [{}] * len(arguments_of)
+        async with AsyncExitStack() as stack:
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=300), limits=httpx2.Limits(max_connections=None))
+            )
+            clients = [
+                # The initialize handshake of today's hosts (and ping, which the 2026-07-28 era dropped).
+                await stack.enter_async_context(
+                    Client(streamable_http_client(plain.url, http_client=http), mode="legacy")
+                )
+                for _ in range(sessions)
+            ]
+
+            async def one(index: int) -> None:
+                answers[index] = await call(clients[index % sessions], arguments_of[index])
+
+            async with anyio.create_task_group() as calls:
+                for index in range(len(arguments_of)):
+                    calls.start_soon(one, index)
+                await anyio.wait_all_tasks_blocked()  # every call is sent, and waits for its answer
+                for client in clients:  # a round trip on every session: the server has read the calls
+                    await client.send_ping()
+                release.set()  # now the one upstream request may answer
+        return answers
+
+    # 100 identical questions while the first upstream request is held: one request answers them all.
+    cluster.inject(Fault.hold(release, route=LIST_ROUTE))
+    try:
+        same = await run([{"state": ["failed"]}] * CALLS)
+    finally:
+        release.set()
+    assert all(answer["summary"]["total"] == 1 for answer in same)
+    assert {answer["jobs"][0]["collectionName"] for answer in same} == {"ext_music"}
+    shared_requests = [seen for seen in cluster.requests if seen.route == LIST_ROUTE]
+    assert 1 <= len(shared_requests) <= 5, f"{len(shared_requests)} upstream requests for {CALLS} identical calls"
+
+    # 100 different questions at once: 100 upstream requests, over one pool of at most 16 connections.
+    cluster.requests.clear()
+    different = await run([{"collectionName": f"ext_p{index:03d}"} for index in range(CALLS)])
+    assert [answer["jobs"][0]["collectionName"] for answer in different] == [f"ext_p{i:03d}" for i in range(CALLS)]
+    assert len(cluster.requests) == CALLS
+    ports = {seen.peer_port for seen in cluster.requests}
+    assert None not in ports
+    assert len(ports) <= POOL_SIZE, f"{len(ports)} upstream connections"

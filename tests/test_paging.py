@@ -1,0 +1,469 @@
+"""The paging contract of list_refresh_jobs, proved against bulk simulated clusters.
+
+Following ``page.nextCursor`` reaches every job exactly once, whatever the limit and filters; counts
+are exact (checked against the simulator's own records, not the server's); failed jobs come first;
+a bad cursor is a tool error the model can act on; ``estimatedEndAt`` is set exactly when it means
+something; and a 10,000-job answer stays small on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+from mcp import Client
+from mcp.server import MCPServer
+from mcp.types import TextContent
+
+from zilliz_refresh_mcp.config import Settings
+from zilliz_refresh_mcp.server import build_server
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
+from zilliz_refresh_mcp.upstream import LIST_ROUTE
+
+from .conftest import FakeClock, settings_for
+
+pytestmark = pytest.mark.anyio
+
+BULK = 600  # 15 failed, 15 running, 6 pending, the rest completed, over 50 collections
+BIG = 10_000
+WIRE_BUDGET = 24_000  # bytes of one whole tools/call response
+RANK = {"RefreshFailed": 0, "RefreshInProgress": 1, "RefreshPending": 2}
+KNOWN = ("RefreshPending", "RefreshInProgress", "RefreshCompleted", "RefreshFailed")
+TOOL = "list_refresh_jobs"
+
+
+# --- fixtures: the conftest chain (clock -> cluster -> simulator -> settings -> mcp_server), bulk ----------
+
+
+@pytest.fixture
+def cluster(clock: FakeClock) -> SimulatedCluster:
+    return bulk_cluster(BULK, clock=clock)
+
+
+@pytest.fixture
+def settings(simulator: SimulatorServer) -> Settings:
+    # Walking pages sends many calls in a row; the 20/s upstream limit would only slow the tests down.
+    return settings_for(simulator, rate_limit_per_second=1000)
+
+
+@asynccontextmanager
+async def connected(server: MCPServer[Any], mode: str = "auto") -> AsyncIterator[Client]:
+    async with Client(server, mode=mode, cache=None) as client:
+        yield client
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def call(client: Client, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(TOOL, arguments)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def walk(client: Client, **arguments: Any) -> list[dict[str, Any]]:
+    """Every page of one listing, following page.nextCursor until it is null."""
+    pages = [await call(client, **arguments)]
+    while pages[-1]["page"]["nextCursor"] is not None:
+        assert len(pages) <= BULK, "the cursor does not advance"
+        pages.append(await call(client, **arguments, cursor=pages[-1]["page"]["nextCursor"]))
+    return pages
+
+
+def truth(cluster: SimulatedCluster, collection: str | None = None) -> list[dict[str, Any]]:
+    """Upstream's own records, straight from the simulator (not through the server)."""
+    return cluster.records("default", collection)
+
+
+def ids(records: list[dict[str, Any]]) -> list[str]:
+    return [str(record["jobId"]) for record in records]
+
+
+def by_state(records: list[dict[str, Any]]) -> dict[str, int]:
+    counts = Counter(record["state"] for record in records)
+    return {state: counts.get(state, 0) for state in KNOWN} | dict(counts)
+
+
+def ms(iso: str) -> int:
+    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def assert_walk_is_complete(pages: list[dict[str, Any]], expected: list[dict[str, Any]], limit: int) -> None:
+    """Exactly the expected jobs, each once, in listing order, with consistent page bookkeeping."""
+    seen = [job["jobId"] for page in pages for job in page["jobs"]]
+    assert len(seen) == len(set(seen)), "a job was returned twice"
+    assert sorted(seen) == sorted(ids(expected))
+    total = len(expected)
+    assert len(pages) == max(1, -(-total // limit))
+    shown = 0
+    for number, page in enumerate(pages, start=1):
+        assert page["summary"] == pages[0]["summary"], "summary must count every matching job, on every page"
+        assert page["summary"]["total"] == total
+        assert page["page"]["returned"] == len(page["jobs"]) == min(limit, total - shown)
+        shown += len(page["jobs"])
+        assert page["page"]["remaining"] == total - shown
+        last = number == len(pages)
+        assert (page["page"]["nextCursor"] is None) == last
+        assert (page["page"]["hint"] is None) == last
+        if not last:
+            assert page["page"]["nextCursor"] in page["page"]["hint"]
+    jobs = [job for page in pages for job in page["jobs"]]
+    ranks = [RANK.get(job["state"], 3) for job in jobs]
+    assert ranks == sorted(ranks), "failed, then in progress, then pending, then the rest"
+    for rank in set(ranks):
+        starts = [job["startedAt"] for job in jobs if RANK.get(job["state"], 3) == rank]
+        started = [ms(s) for s in starts if s is not None]
+        assert started == sorted(started, reverse=True), "newest first within a state"
+        assert starts == [*(s for s in starts if s is not None), *(s for s in starts if s is None)]
+
+
+# --- following the cursor ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [13, None, 64, 200])
+async def test_following_next_cursor_reaches_every_job_exactly_once(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, limit: int | None
+) -> None:
+    arguments = {} if limit is None else {"limit": limit}
+    async with connected(mcp_server) as client:
+        pages = await walk(client, **arguments)
+    assert_walk_is_complete(pages, truth(cluster), limit or 20)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected_states"),
+    [
+        (["failed"], ["RefreshFailed"]),
+        (["running"], ["RefreshInProgress"]),
+        (["pending", "completed"], ["RefreshPending", "RefreshCompleted"]),
+        (["RefreshFailed", "in_progress"], ["RefreshFailed", "RefreshInProgress"]),
+        (["Failed", "refresh-failed"], ["RefreshFailed"]),
+    ],
+)
+async def test_state_filters_walk_exactly_the_matching_jobs(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, state: list[str], expected_states: list[str]
+) -> None:
+    async with connected(mcp_server, mode="legacy") as client:
+        pages = await walk(client, state=state, limit=25)
+    expected = [record for record in truth(cluster) if record["state"] in expected_states]
+    assert expected, "the bulk cluster has jobs in every state"
+    assert_walk_is_complete(pages, expected, 25)
+    assert {job["state"] for page in pages for job in page["jobs"]} == set(expected_states)
+    summary = pages[0]["summary"]
+    assert summary["byState"] == by_state(expected)
+    assert set(pages[0]["states"]) == set(expected_states)
+
+
+@pytest.mark.parametrize("state", [None, ["completed"]])
+async def test_one_collection_walks_exactly_its_jobs(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, state: list[str] | None
+) -> None:
+    arguments: dict[str, Any] = {"collectionName": "ext_c07", "limit": 3}
+    if state:
+        arguments["state"] = state
+    async with connected(mcp_server) as client:
+        pages = await walk(client, **arguments)
+    expected = [r for r in truth(cluster, "ext_c07") if not state or r["state"] == "RefreshCompleted"]
+    assert_walk_is_complete(pages, expected, 3)
+    assert {job["collectionName"] for page in pages for job in page["jobs"]} == {"ext_c07"}
+    assert pages[0]["collectionName"] == "ext_c07"
+    assert pages[0]["summary"]["byState"] == by_state(expected)
+
+
+async def test_a_cursor_still_works_after_new_jobs_arrive(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
+    before = ids(truth(cluster))
+    async with connected(mcp_server) as client:
+        first = await call(client, limit=50)
+        cluster.add_job("default", "ext_c01", started_minutes_ago=0.5, duration_minutes=10)  # a new running job
+        cluster.add_job("default", "ext_c02", started_minutes_ago=-1, duration_minutes=10)  # a new pending job
+        pages = [first]
+        while pages[-1]["page"]["nextCursor"] is not None:
+            pages.append(await call(client, limit=50, cursor=pages[-1]["page"]["nextCursor"]))
+    seen = [job["jobId"] for page in pages for job in page["jobs"]]
+    assert len(seen) == len(set(seen))
+    assert set(before) <= set(seen), "keyset paging: jobs that existed at the start are all reached"
+
+
+# --- exact counts and order ------------------------------------------------------------------------
+
+
+async def test_counts_are_exact_and_match_upstream(mcp_server: MCPServer[Any], cluster: SimulatedCluster) -> None:
+    async with connected(mcp_server) as client:
+        listing = await call(client)
+    records = truth(cluster)
+    summary = listing["summary"]
+    assert summary["total"] == len(records) == BULK
+    assert summary["byState"] == by_state(records)
+    failed = [r for r in records if r["state"] == "RefreshFailed"]
+    assert sum(group["count"] for group in summary["failures"]) == len(failed)
+    for group in summary["failures"]:
+        members = [r for r in failed if r["reason"] == group["reason"]]
+        assert group["count"] == len(members)
+        assert set(group["collections"]) <= {r["collectionName"] for r in members}
+    counts = by_state(records)
+    assert summary["text"].startswith(f"{BULK} refresh jobs in default: {counts['RefreshFailed']} failed")
+    assert f"{counts['RefreshPending']} pending, {counts['RefreshCompleted']} completed" in summary["text"]
+
+
+@pytest.mark.parametrize("limit", [5, 20, 40])
+async def test_failed_jobs_come_first_when_the_list_is_cut(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, limit: int
+) -> None:
+    records = truth(cluster)
+    failed = {str(r["jobId"]) for r in records if r["state"] == "RefreshFailed"}
+    running = {str(r["jobId"]) for r in records if r["state"] == "RefreshInProgress"}
+    async with connected(mcp_server) as client:
+        page = await call(client, limit=limit)
+    shown = [job["jobId"] for job in page["jobs"]]
+    assert len(shown) == limit
+    head = min(limit, len(failed))
+    assert set(shown[:head]) <= failed
+    if limit > len(failed):
+        assert set(shown[head : head + len(running)]) <= running
+    assert page["page"]["remaining"] == len(records) - limit
+
+
+async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer[Any]) -> None:
+    async with connected(mcp_server) as client:
+        result = await client.call_tool(TOOL, {"limit": 7})
+    listing = result.structured_content
+    assert listing is not None
+    text = text_of(result)
+    assert f'cursor="{listing["page"]["nextCursor"]}"' in text
+    for job in listing["jobs"]:
+        assert job["jobId"] in text
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+
+def _b64(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor!",
+        "%%%%",
+        _b64('{"a": 1}'),
+        _b64("[0, 5, 7]"),
+        _b64('[0, "yesterday", "449503829274509313"]'),
+        _b64("[0, 1"),
+        "x" * 3000,
+    ],
+)
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_bad_cursor_is_a_clear_tool_error_and_the_server_keeps_serving(
+    mcp_server: MCPServer[Any], cursor: str, mode: str
+) -> None:
+    async with connected(mcp_server, mode=mode) as client:
+        result = await client.call_tool(TOOL, {"cursor": cursor})
+        assert result.is_error
+        assert "cursor" in text_of(result)
+        listing = await call(client)
+    assert listing["summary"]["total"] == BULK
+
+
+@pytest.mark.parametrize("limit", [0, -1, 201])
+async def test_limit_out_of_range_is_a_tool_error(mcp_server: MCPServer[Any], limit: int) -> None:
+    async with connected(mcp_server) as client:
+        result = await client.call_tool(TOOL, {"limit": limit})
+        assert result.is_error
+        assert "limit" in text_of(result)
+        assert (await call(client, limit=200))["page"]["returned"] == 200
+
+
+# --- estimatedEndAt --------------------------------------------------------------------------------
+
+
+def expected_end(record: dict[str, Any], now_ms: int) -> int | None:
+    """Independent statement of the contract: extrapolate a running job's progress rate; else nothing."""
+    start, progress = record.get("startTime") or 0, record.get("progress") or 0
+    if record["state"] != "RefreshInProgress" or not 0 < progress < 100 or not 0 < start < now_ms:
+        return None
+    return start + (now_ms - start) * 100 // progress
+
+
+async def test_estimated_end_is_set_exactly_for_running_jobs_with_partial_progress(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    async with connected(mcp_server) as client:
+        pages = await walk(client, limit=200)
+    records = {str(r["jobId"]): r for r in truth(cluster)}
+    jobs = [job for page in pages for job in page["jobs"]]
+    estimated = 0
+    for job in jobs:
+        end = expected_end(records[job["jobId"]], clock.now)
+        if end is None:
+            assert job["estimatedEndAt"] is None, job
+        else:
+            estimated += 1
+            assert job["estimatedEndAt"] is not None, job
+            assert ms(job["estimatedEndAt"]) == end
+            assert ms(job["estimatedEndAt"]) >= clock.now
+    assert estimated > 0
+    # The bulk cluster has a job that started just now: running, 0%, no rate to extrapolate yet.
+    assert any(j["state"] == "RefreshInProgress" and j["progress"] == 0 for j in jobs)
+
+
+async def test_estimated_end_is_null_at_the_edges(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    now = clock.now
+    minute = 60_000
+    base = {"collectionName": "ext_edge", "externalSource": ""}
+    records = [
+        base | {"jobId": 1, "state": "RefreshInProgress", "progress": 50, "startTime": now - 10 * minute, "endTime": 0},
+        base | {"jobId": 2, "state": "RefreshInProgress", "progress": 0, "startTime": now - minute, "endTime": 0},
+        base | {"jobId": 3, "state": "RefreshInProgress", "progress": 100, "startTime": now - minute, "endTime": 0},
+        base | {"jobId": 4, "state": "RefreshInProgress", "progress": 40, "startTime": 0, "endTime": 0},
+        base | {"jobId": 5, "state": "RefreshPending", "progress": 0, "startTime": 0, "endTime": 0},
+        base
+        | {"jobId": 6, "state": "RefreshCompleted", "progress": 100, "startTime": now - 9 * minute, "endTime": now},
+        base
+        | {
+            "jobId": 7,
+            "state": "RefreshFailed",
+            "progress": 30,
+            "startTime": now - 9 * minute,
+            "endTime": now,
+            "reason": "permission denied",
+        },
+        base | {"jobId": 8, "state": "RefreshInProgress", "progress": 50, "startTime": now + minute, "endTime": 0},
+    ]
+    answer = Fault.raw(json.dumps({"code": 0, "data": {"records": records}}))
+    answer.route = LIST_ROUTE
+    cluster.inject(answer)
+    async with connected(mcp_server) as client:
+        listing = await call(client)
+    estimates = {job["jobId"]: job["estimatedEndAt"] for job in listing["jobs"]}
+    assert estimates.pop("1") == datetime.fromtimestamp((now + 10 * minute) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert estimates == dict.fromkeys("2345678")
+
+
+# --- a 10,000-job cluster: the answer stays small --------------------------------------------------
+
+
+@pytest.fixture
+def big_simulator(clock: FakeClock) -> Iterator[SimulatorServer]:
+    with SimulatorServer(bulk_cluster(BIG, clock=clock)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_ten_thousand_jobs_default_answer_is_under_24_kb(
+    big_simulator: SimulatorServer, clock: FakeClock, mode: str
+) -> None:
+    server = build_server(settings_for(big_simulator, timeout_seconds=30.0), clock=clock)
+    async with connected(server, mode=mode) as client:
+        result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert size < WIRE_BUDGET, f"{size} bytes"
+    listing = result.structured_content
+    assert listing is not None
+    assert listing["summary"]["total"] == BIG
+    assert listing["summary"]["byState"] == by_state(truth(big_simulator.cluster))
+    assert listing["page"]["returned"] == 20
+    assert listing["page"]["remaining"] == BIG - 20
+
+
+async def test_ten_thousand_jobs_with_every_failure_its_own_reason_stay_under_24_kb(clock: FakeClock) -> None:
+    """Real failure reasons name a file or a shard, so they rarely repeat; the summary must not grow with them."""
+    cluster = SimulatedCluster(clock=clock)
+    for i in range(BIG):
+        failing = i % 10 == 0
+        cluster.add_job(
+            "default",
+            f"ext_tenant_{i:05d}",
+            started_minutes_ago=60 + i,
+            duration_minutes=10,
+            fail_at_progress=50 if failing else None,
+            reason=f"failed to read volume://my-volume/tenant_{i:05d}/part-{i % 97:04d}.parquet: permission denied",
+        )
+    with SimulatorServer(cluster) as simulator:
+        server = build_server(settings_for(simulator, timeout_seconds=30.0), clock=clock)
+        async with connected(server) as client:
+            result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert size < WIRE_BUDGET, f"{size} bytes"
+    summary = (result.structured_content or {})["summary"]
+    assert summary["byState"]["RefreshFailed"] == BIG // 10
+    assert sum(group["count"] for group in summary["failures"]) == BIG // 10, "every failure is still counted"
+
+
+async def _read_response(stream: BufferedByteReceiveStream, request_id: int) -> bytes:
+    while True:
+        line = await stream.receive_until(b"\n", 16 * 1024 * 1024)
+        if json.loads(line).get("id") == request_id:
+            return line + b"\n"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("era", ["2025-11-25", "2026-07-28"])
+async def test_ten_thousand_jobs_default_answer_is_under_24_kb_on_the_stdio_wire(
+    big_simulator: SimulatorServer, era: str
+) -> None:
+    """The exact bytes the real console script writes for one tools/call, in both protocol eras."""
+    env = os.environ | {
+        "ZILLIZ_CLUSTER_ENDPOINT": big_simulator.url,
+        "ZILLIZ_TOKEN": big_simulator.cluster.token,
+        "ZILLIZ_TIMEOUT_SECONDS": "60",
+    }
+    client_info = {"name": "paging-test", "version": "1"}
+    if era == "2026-07-28":
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": era,
+            "io.modelcontextprotocol/clientInfo": client_info,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        opening = [{"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}]
+        params: dict[str, Any] = {"name": TOOL, "arguments": {}, "_meta": meta}
+    else:
+        init = {"protocolVersion": era, "capabilities": {}, "clientInfo": client_info}
+        opening = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        ]
+        params = {"name": TOOL, "arguments": {}}
+    call_request = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}
+
+    with anyio.fail_after(120):
+        async with await anyio.open_process(
+            [sys.executable, "-m", "zilliz_refresh_mcp"], env=env, stderr=None
+        ) as process:
+            assert process.stdin is not None and process.stdout is not None
+            stdout = BufferedByteReceiveStream(process.stdout)
+            await process.stdin.send(json.dumps(opening[0]).encode() + b"\n")
+            await _read_response(stdout, 1)
+            for message in [*opening[1:], call_request]:
+                await process.stdin.send(json.dumps(message).encode() + b"\n")
+            wire = await _read_response(stdout, 2)
+            await process.stdin.aclose()
+            await process.wait()
+
+    response = json.loads(wire)
+    assert "error" not in response, response
+    result = response["result"]
+    assert not result.get("isError"), result
+    assert result["structuredContent"]["summary"]["total"] == BIG
+    assert len(wire) < WIRE_BUDGET, f"{len(wire)} bytes on the wire"

@@ -1,0 +1,355 @@
+"""Properties over arbitrary input: names, job ids, record normalization, ordering and paging never surprise.
+
+The pure functions that see caller or upstream data either answer or raise their documented error
+(ValueError for names and job ids, RecordError for records, CursorError for cursors), and nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from zilliz_refresh_mcp.config import NAME_RULE, check_name
+from zilliz_refresh_mcp.jobs import (
+    COMPLETED,
+    DETAILS_URI_PREFIX,
+    FAILED,
+    IN_PROGRESS,
+    KNOWN_STATES,
+    PENDING,
+    CursorError,
+    JobRecord,
+    RecordError,
+    build_listing,
+    decode_cursor,
+    details_uri,
+    normalize_record,
+)
+from zilliz_refresh_mcp.service import parse_job_id
+from zilliz_refresh_mcp.upstream import redact, redact_json
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+NOW_MS = 1_764_300_000_000  # 2025-11-28
+MAX_EPOCH_MS = 253_402_300_799_999
+RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
+
+PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+HEAVY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def follows_name_rule(name: str) -> bool:
+    """The documented rule, written without a regular expression."""
+    ascii_letters = {chr(c) for c in range(ord("a"), ord("z") + 1)} | {chr(c) for c in range(ord("A"), ord("Z") + 1)}
+    first = ascii_letters | {"_"}
+    rest = first | set("0123456789")
+    return 1 <= len(name) <= 255 and name[0] in first and all(c in rest for c in name[1:])
+
+
+NAMES = st.one_of(
+    st.text(max_size=300),
+    st.from_regex(re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}"), fullmatch=True),
+    st.text(alphabet="aZ_09-. \n\u00e9\u0660\u2160", max_size=260),
+)
+
+
+@PROPERTIES
+@given(NAMES)
+@example("a\n")  # `$` would accept a trailing newline; fullmatch must not
+@example("_" * 255)
+@example("a" * 256)
+@example("٣")  # an Arabic-Indic digit: str.isdigit() says yes, the rule says no
+def test_check_name_accepts_exactly_the_rule(name: str) -> None:
+    if follows_name_rule(name):
+        assert check_name(name, "dbName") == name
+    else:
+        with pytest.raises(ValueError, match=re.escape(NAME_RULE)):
+            check_name(name, "dbName")
+
+
+@PROPERTIES
+@given(st.text(max_size=5000))
+def test_check_name_error_never_echoes_a_huge_value(name: str) -> None:
+    try:
+        check_name(name, "collectionName")
+    except ValueError as err:
+        message = str(err)
+    else:
+        return
+    assert len(message) < 300
+    assert message.startswith("collectionName ")
+
+
+# --- job ids ---------------------------------------------------------------------------------------
+
+
+@PROPERTIES
+@given(st.integers(min_value=INT64_MIN, max_value=INT64_MAX))
+@example(INT64_MAX)
+@example(449_503_829_274_509_313)  # a real id beyond 2**53
+@example(2**53 + 1)  # the first integer a double cannot hold
+def test_job_ids_round_trip_exactly(job_id: int) -> None:
+    wire = json.dumps({"code": 0, "data": {"jobId": job_id, "state": COMPLETED}})
+    record = normalize_record(json.loads(wire)["data"], now_ms=NOW_MS)
+    assert record.job_id == str(job_id)
+    assert record.details_uri == DETAILS_URI_PREFIX + str(job_id)
+    # The structured output carries the id as a string, so a JavaScript host cannot round it.
+    dumped = json.loads(record.model_dump_json(by_alias=True))
+    assert dumped["jobId"] == str(job_id)
+    if job_id >= 0:
+        sent = parse_job_id(record.details_uri.removeprefix(DETAILS_URI_PREFIX))
+        assert sent == job_id and type(sent) is int
+        assert json.dumps({"jobId": sent}) == f'{{"jobId": {job_id}}}'
+
+
+@PROPERTIES
+@given(st.text(max_size=300))
+@example("9223372036854775808")
+@example("\uff11\uff12\uff13")  # full-width digits
+@example("0")
+def test_parse_job_id_answers_or_refuses(job_id: str) -> None:
+    try:
+        sent = parse_job_id(job_id)
+    except ValueError as err:
+        message = str(err)
+        sent = None
+    if sent is None:
+        assert "jobId" in message and len(message) < 400
+    elif isinstance(sent, int):
+        assert 0 <= sent <= INT64_MAX and str(sent) == job_id.lstrip("0").rjust(1, "0")
+    else:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,128}", sent) and sent == job_id
+
+
+# --- record normalization --------------------------------------------------------------------------
+
+JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),  # upstream refuses NaN/Infinity before records exist
+    st.text(alphabet=st.characters(exclude_categories=["Nd", "No"]), max_size=30),  # see the xfail below
+    st.sampled_from(["", "0", "12", "1764300000000", " 5 ", "abc", "{}", '{"type":"volume"}', "[1]"]),
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+)
+FIELDS = [
+    "jobId",
+    "collectionName",
+    "state",
+    "progress",
+    "externalSource",
+    "externalSpec",
+    "startTime",
+    "endTime",
+    "reason",
+]
+RAW_RECORDS = st.one_of(
+    st.dictionaries(st.sampled_from([*FIELDS, "other"]), JSON_VALUES, max_size=10),
+    st.fixed_dictionaries(
+        {"jobId": st.integers() | st.text(max_size=10), "state": st.text(max_size=20)},
+        optional={field: JSON_VALUES for field in FIELDS[3:]},
+    ),
+    JSON_VALUES,
+)
+
+
+def assert_sane(record: JobRecord) -> None:
+    assert record.job_id and record.job_id == record.job_id.strip()
+    assert record.details_uri == details_uri(record.job_id)
+    assert 0 <= record.progress <= 100
+    assert record.state
+    for moment in (record.started_at, record.ended_at, record.estimated_end_at):
+        assert moment is None or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", moment)
+    assert record.duration_seconds is None or record.duration_seconds >= 0
+    json.dumps(record.model_dump(mode="json", by_alias=True))  # always serializable
+
+
+@PROPERTIES
+@given(RAW_RECORDS)
+@example({"jobId": 1, "state": "X", "startTime": MAX_EPOCH_MS, "endTime": MAX_EPOCH_MS + 1})
+@example({"jobId": 1, "state": IN_PROGRESS, "startTime": NOW_MS - 1000, "progress": 1})
+@example({"jobId": True, "state": COMPLETED})
+@example({"jobId": " 42 ", "state": COMPLETED, "progress": 100.4})
+def test_normalize_record_answers_or_raises_record_error(raw: Any) -> None:
+    try:
+        record = normalize_record(raw, now_ms=NOW_MS)
+    except RecordError as err:
+        message = str(err)
+        record = None
+    if record is None:
+        assert message
+    else:
+        assert_sane(record)
+
+
+def test_deeply_nested_external_source_is_kept_as_text() -> None:
+    nested = "[" * 5000
+    record = normalize_record({"jobId": 1, "state": COMPLETED, "externalSource": nested}, now_ms=NOW_MS)
+    assert record.external_source == nested
+
+
+def test_a_superscript_digit_time_is_a_record_error() -> None:
+    with pytest.raises(RecordError):
+        normalize_record({"jobId": 1, "state": COMPLETED, "startTime": "²"}, now_ms=NOW_MS)
+
+
+def test_infinite_progress_is_a_record_error() -> None:
+    with pytest.raises(RecordError):
+        normalize_record({"jobId": 1, "state": COMPLETED, "progress": float("inf")}, now_ms=NOW_MS)
+
+
+# --- listings: ordering, counting, paging ----------------------------------------------------------
+
+
+@st.composite
+def job_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Readable records with unique ids: numeric (some beyond 2**53) and a few plain text ids."""
+    count = draw(st.integers(min_value=0, max_value=40))
+    numbers = draw(st.lists(st.integers(min_value=0, max_value=INT64_MAX), min_size=count, max_size=count, unique=True))
+    jobs: list[dict[str, Any]] = []
+    for number in numbers:
+        state = draw(st.sampled_from([*KNOWN_STATES, "RefreshPaused"]))
+        start = draw(st.sampled_from([0, NOW_MS - 60_000, NOW_MS - 3_600_000]) | st.integers(0, NOW_MS))
+        job: dict[str, Any] = {
+            "jobId": number if draw(st.booleans()) or number < 10**6 else f"job-{number}",
+            "collectionName": draw(st.sampled_from(["ext_a", "ext_b", "ext_c"])),
+            "state": state,
+            "progress": draw(st.integers(0, 100)),
+            "startTime": start,
+            "endTime": draw(st.sampled_from([0, start, start + 1000])) if state in (COMPLETED, FAILED) else 0,
+        }
+        if state == FAILED:
+            job["reason"] = draw(st.sampled_from(["permission denied", "schema mismatch", ""]))
+        jobs.append(job)
+    return jobs
+
+
+def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
+    """The documented order, restated: failed, in progress, pending, the rest; newest first; then by id."""
+    started = -_ms(job.started_at) if job.started_at else 1
+    numeric = job.job_id.isascii() and job.job_id.isdigit()
+    return (RANK.get(job.state, 3), started, (0, -int(job.job_id), "") if numeric else (1, 0, job.job_id))
+
+
+def _ms(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+STATE_FILTERS = st.none() | st.lists(
+    st.sampled_from(["failed", "running", "pending", "completed", "RefreshPaused", "nonsense"]), max_size=3
+)
+
+
+@HEAVY
+@given(job_lists(), st.integers(min_value=1, max_value=200), STATE_FILTERS)
+def test_listing_counts_orders_and_pages_consistently(
+    raw: list[dict[str, Any]], limit: int, states: list[str] | None
+) -> None:
+    listing = build_listing(
+        raw, db_name="default", collection_name=None, states=states, limit=limit, cursor=None, now_ms=NOW_MS
+    )
+    everything = build_listing(
+        raw, db_name="default", collection_name=None, states=states, limit=10**6, cursor=None, now_ms=NOW_MS
+    )
+    matching = [job for job in everything.jobs]
+    summary = listing.summary
+    assert summary.total == len(matching) == everything.page.returned
+    assert sum(summary.by_state.values()) == summary.total
+    assert all(summary.by_state[state] >= 0 for state in KNOWN_STATES)
+    assert sum(group.count for group in summary.failures) == summary.by_state[FAILED]
+    # Ordering: exactly the documented order, and the first page is its prefix.
+    assert [order_key(job) for job in matching] == sorted(order_key(job) for job in matching)
+    assert [job.job_id for job in listing.jobs] == [job.job_id for job in matching[:limit]]
+    assert listing.page.returned + listing.page.remaining == summary.total
+    assert (listing.page.next_cursor is None) == (listing.page.remaining == 0)
+    # Paging with the cursors visits every matching job exactly once, in order.
+    seen = [job.job_id for job in listing.jobs]
+    cursor = listing.page.next_cursor
+    while cursor:
+        page = build_listing(
+            raw, db_name="default", collection_name=None, states=states, limit=limit, cursor=cursor, now_ms=NOW_MS
+        )
+        assert page.summary == summary  # the summary counts every matching job, whatever the page
+        assert page.jobs, "a cursor never leads to an empty page"
+        seen += [job.job_id for job in page.jobs]
+        cursor = page.page.next_cursor
+    assert seen == [job.job_id for job in matching]
+    # Ids stay exact strings; the raw ids are all there.
+    expected = {str(job["jobId"]) for job in raw if not states or job["state"] in (everything.states or [])}
+    assert {job.job_id for job in matching} == expected
+
+
+@HEAVY
+@given(job_lists())
+def test_listing_normalizes_like_one_record_at_a_time(raw: list[dict[str, Any]]) -> None:
+    """The fast path of build_listing reads each record as normalize_record does."""
+    listing = build_listing(
+        raw, db_name="default", collection_name=None, states=None, limit=200, cursor=None, now_ms=NOW_MS
+    )
+    one_by_one = {record.job_id: record for record in (normalize_record(job, now_ms=NOW_MS) for job in raw)}
+    for job in listing.jobs:
+        assert job == one_by_one[job.job_id]
+
+
+@PROPERTIES
+@given(st.text(max_size=2048) | st.binary(max_size=1500).map(lambda b: base64.urlsafe_b64encode(b).decode()))
+@example(base64.urlsafe_b64encode(b'[0,"",""]').decode())
+@example(base64.urlsafe_b64encode(b'[0,"not a time","1"]').decode())
+@example(base64.urlsafe_b64encode(b'{"a":1,"b":2,"c":3}').decode())
+def test_foreign_cursors_raise_cursor_error(cursor: str) -> None:
+    with contextlib.suppress(CursorError):
+        decode_cursor(cursor)
+
+
+def test_a_deeply_nested_cursor_is_a_cursor_error() -> None:
+    cursor = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")  # 2000 characters: the tool accepts it
+    with pytest.raises(CursorError):
+        decode_cursor(cursor)
+
+
+@PROPERTIES
+@given(job_lists(), st.text(max_size=100))
+def test_listing_with_any_cursor_answers_or_raises_cursor_error(raw: list[dict[str, Any]], cursor: str) -> None:
+    try:
+        listing = build_listing(
+            raw, db_name="default", collection_name=None, states=None, limit=5, cursor=cursor, now_ms=NOW_MS
+        )
+    except CursorError:
+        return
+    assert listing.page.returned <= 5
+
+
+# --- redaction -------------------------------------------------------------------------------------
+
+SECRETS = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40)
+
+
+@PROPERTIES
+@given(SECRETS, st.text(max_size=50), st.text(max_size=50))
+def test_redact_removes_the_secret_wherever_it_is(secret: str, before: str, after: str) -> None:
+    assert secret not in redact(before + secret + after, secret)
+
+
+@PROPERTIES
+@given(SECRETS, JSON_VALUES)
+def test_redact_json_reaches_every_string(secret: str, value: Any) -> None:
+    def plant(node: Any) -> Any:
+        if isinstance(node, str):
+            return node + secret
+        if isinstance(node, list):
+            return [plant(item) for item in node]
+        if isinstance(node, dict):
+            return {plant(key): plant(item) for key, item in node.items()}
+        return node
+
+    assert secret not in json.dumps(redact_json(plant(value), secret))
