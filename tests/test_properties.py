@@ -242,7 +242,7 @@ def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
 def _ms(iso: str) -> int:
     from datetime import datetime
 
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 STATE_FILTERS = st.none() | st.lists(
