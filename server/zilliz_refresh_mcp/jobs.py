@@ -52,11 +52,8 @@ class CursorError(ValueError):
     """A continuation cursor that this server did not hand out."""
 
 
-_SIMPLE_BRANCH = frozenset({"type", "additionalProperties"})
-
-
 def _compact_schema(node: Any, resolve: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
-    """The same JSON schema, cheaper to validate: ``$ref`` inlined, ``anyOf`` of bare types as a type list.
+    """The same JSON schema, cheaper to validate: ``$ref`` inlined.
 
     Clients validate every structuredContent against the outputSchema; the Python SDK's jsonschema
     takes ~4x longer on pydantic's default form (``$defs`` + ``anyOf: [{type: string}, {type: null}]``).
@@ -68,16 +65,8 @@ def _compact_schema(node: Any, resolve: Callable[[dict[str, Any]], dict[str, Any
     if "$ref" in node:
         target = _compact_schema(resolve({"$ref": node["$ref"]}), resolve)
         return {**target, **{key: _compact_schema(value, resolve) for key, value in node.items() if key != "$ref"}}
-    out = {key: _compact_schema(value, resolve) for key, value in node.items()}
-    branches = out.get("anyOf")
-    if isinstance(branches, list) and all(
-        isinstance(b, dict) and b.keys() <= _SIMPLE_BRANCH and isinstance(b.get("type"), str) for b in branches
-    ):
-        del out["anyOf"]
-        out["type"] = [branch["type"] for branch in branches]
-        if any("additionalProperties" in branch for branch in branches):
-            out["additionalProperties"] = True  # it constrains only objects, as in the object branch
-    return out
+    # anyOf branches stay as they are: a `type` list is cheaper to validate but less portable (MCP Inspector --strict).
+    return {key: _compact_schema(value, resolve) for key, value in node.items()}
 
 
 class _Model(BaseModel):
