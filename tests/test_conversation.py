@@ -3,6 +3,7 @@ the opt-in refresh tool. The simulator's clock moves only when a test advances i
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification, TextContent
 
 from zilliz_refresh_mcp.config import Settings
@@ -328,3 +330,35 @@ async def test_start_a_refresh_and_wait_until_it_is_done(
     assert done.structured_content is not None
     assert done.structured_content["finished"] is True
     assert done.structured_content["job"]["state"] == "RefreshCompleted"
+
+
+async def test_listen_subscribers_hear_of_changes_until_the_job_ends(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """Protocol 2026-07-28: `subscriptions/listen` with the job's URI in the filter."""
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    states: list[str] = []
+    async with Client(fast_server) as client, client.listen(resource_subscriptions=[uri]) as subscription:
+        clock.step_ms = 60_000  # the 30-minute job moves on with every read
+        with anyio.fail_after(30):
+            async for event in subscription:
+                assert isinstance(event, ResourceUpdated)
+                assert event.uri == uri
+                read = await client.read_resource(uri)
+                states.append(json.loads(read.contents[0].text)["state"])  # type: ignore[union-attr]
+                if states[-1] == "RefreshCompleted":
+                    break
+    assert states[-1] == "RefreshCompleted"
+    assert len(states) >= 2
+
+
+async def test_closing_the_listen_stream_stops_the_poller(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    stopped = log_event("no subscribers left")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    async with Client(fast_server) as client:
+        async with client.listen(resource_subscriptions=[uri]):
+            pass
+        with anyio.fail_after(10):
+            await stopped.seen.wait()

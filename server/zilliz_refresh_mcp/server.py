@@ -18,6 +18,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.prompts.base import Message, UserMessage
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -30,6 +31,8 @@ from mcp.types import (
     ResourceLink,
     ResourceTemplateReference,
     SubscribeRequestParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
     TextContent,
     ToolAnnotations,
     UnsubscribeRequestParams,
@@ -137,6 +140,7 @@ def build_server(
             yield ServerState(jobs=jobs, watcher=JobWatcher(jobs, pollers, interval_seconds=poll))
             pollers.cancel_scope.cancel()
 
+    bus = InMemorySubscriptionBus()
     mcp: MCPServer[ServerState] = MCPServer(
         "zilliz-refresh-mcp",
         title="Zilliz refresh jobs",
@@ -144,6 +148,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
+        subscriptions=bus,
     )
 
     def state_of(ctx: Context[ServerState, Any]) -> ServerState:
@@ -342,6 +347,32 @@ def build_server(
 
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+    # Protocol 2026-07-28 subscribes by listening: watch the jobs named in the filter while the stream lasts.
+    listen = ListenHandler(bus)
+
+    async def publish_update(uri: str) -> None:  # one callable for every listener: one event per change
+        await bus.publish(ResourceUpdated(uri=uri))
+
+    async def listen_and_watch(
+        ctx: ServerRequestContext[ServerState], params: SubscriptionsListenRequestParams
+    ) -> SubscriptionsListenResult:
+        watcher = ctx.lifespan_context.watcher
+        key = id(params)  # unique while this stream lasts
+        watched: list[str] = []
+        for uri in params.notifications.resource_subscriptions or ():
+            try:
+                watcher.subscribe(uri, key, publish_update)
+            except ValueError:
+                continue  # not a job URI: the SDK still honours it, there is just nothing to poll
+            watched.append(uri)
+        try:
+            return await listen(ctx, params)
+        finally:
+            for uri in watched:
+                watcher.unsubscribe(uri, key)
+
+    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
 
     # --- prompts and completions ---------------------------------------------------------------
 

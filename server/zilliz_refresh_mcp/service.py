@@ -236,7 +236,11 @@ class JobWatcher:
 
     async def _notify(self, job_id: str) -> None:
         uri = details_uri(job_id)
+        told: set[Notify] = set()
         for key, notify in list(self._subscribers.get(job_id, {}).items()):
+            if notify in told:  # a shared channel (the listen bus) is told once per change
+                continue
+            told.add(notify)
             try:
                 await notify(uri)
             except Exception as err:  # a closed session: forget it, keep the others
