@@ -33,9 +33,6 @@ def main() -> None:
     count = int(sys.argv[1])
     cluster = four_jobs() if count == 4 else bulk_cluster(count)
     server = SimulatorServer(cluster)
-    # Accepted sockets inherit TCP_NODELAY from the listening socket (Linux). Without it the simulator's
-    # responses (headers, then body) stall ~40 ms on the client's delayed ACK, which would swamp what we measure.
-    server._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with server:
         print(json.dumps({"url": server.url, "token": cluster.token}), flush=True)
         sys.stdin.read()  # until the benchmark closes our stdin
