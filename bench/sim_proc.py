@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, bulk_cluster

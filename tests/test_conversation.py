@@ -362,3 +362,32 @@ async def test_closing_the_listen_stream_stops_the_poller(
             pass
         with anyio.fail_after(10):
             await stopped.seen.wait()
+
+
+async def test_resubscribing_never_leaves_two_pollers_and_unknown_jobs_stop(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    gone = log_event("No refresh job 42")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+
+    async def ignore(_: str) -> None:
+        return None
+
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
+        async with anyio.create_task_group() as tg:
+            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
+            for _ in range(5):
+                watcher.subscribe(uri, 1, ignore)
+                watcher.unsubscribe(uri, 1)
+            assert watcher.active_pollers() == 0
+            watcher.subscribe(uri, 1, ignore)
+            watcher.subscribe(uri, 2, ignore)
+            assert watcher.active_pollers() == 1
+            watcher.subscribe("zilliz://refresh-jobs/42", 1, ignore)
+            with anyio.fail_after(10):
+                await gone.seen.wait()
+            assert watcher.active_pollers() == 1  # the unknown job's poller ended by itself
+            watcher.unsubscribe(uri, 1)
+            watcher.unsubscribe(uri, 2)
+            assert watcher.active_pollers() == 0

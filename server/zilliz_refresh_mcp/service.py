@@ -28,7 +28,7 @@ from .jobs import (
     job_id_text,
     normalize_record,
 )
-from .upstream import UpstreamError, ZillizClient
+from .upstream import UpstreamAPIError, UpstreamError, ZillizClient
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def job_id_of_uri(uri: str) -> str:
 
 
 def _is_not_found(err: UpstreamError) -> bool:
-    return err.code is not None and "not found" in str(err).lower()
+    return isinstance(err, UpstreamAPIError) and "not found" in str(err).lower()
 
 
 @dataclass
@@ -86,7 +86,6 @@ class RefreshJobs:
     poll_initial_seconds: float = 2.0
     poll_max_seconds: float = 15.0
     seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
-    seen_collections: dict[str, dict[str, None]] = field(default_factory=dict)  # db -> collections
 
     async def list_jobs(
         self,
@@ -186,41 +185,65 @@ class RefreshJobs:
 
 
 class JobWatcher:
-    """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends."""
+    """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends.
+
+    One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one
+    leaves, and ends by itself when the job ends or no longer exists.
+    """
 
     def __init__(self, service: RefreshJobs, task_group: TaskGroup, *, interval_seconds: float) -> None:
         self._service = service
         self._task_group = task_group
         self._interval = interval_seconds
         self._subscribers: dict[str, dict[int, Notify]] = {}
+        self._pollers: dict[str, anyio.CancelScope] = {}
 
     def watching(self, job_id: str) -> int:
-        """How many subscribers a job has (0 once its poller stopped)."""
+        """How many subscribers a job has."""
         return len(self._subscribers.get(job_id, {}))
+
+    def active_pollers(self) -> int:
+        return len(self._pollers)
 
     def subscribe(self, uri: str, key: int, notify: Notify) -> None:
         job_id = job_id_of_uri(uri)
-        subscribers = self._subscribers.setdefault(job_id, {})
-        first = not subscribers
-        subscribers[key] = notify
-        if first:
-            self._task_group.start_soon(self._poll, job_id, name=f"watch {job_id}")
+        self._subscribers.setdefault(job_id, {})[key] = notify
+        if job_id not in self._pollers:
+            scope = anyio.CancelScope()
+            self._pollers[job_id] = scope
+            self._task_group.start_soon(self._poll, job_id, scope, name=f"watch {job_id}")
 
     def unsubscribe(self, uri: str, key: int) -> None:
         job_id = uri.removeprefix(DETAILS_URI_PREFIX)
-        subscribers = self._subscribers.get(job_id)
-        if subscribers is not None:
-            subscribers.pop(key, None)
-            if not subscribers:
-                del self._subscribers[job_id]
+        subscribers = self._subscribers.get(job_id, {})
+        subscribers.pop(key, None)
+        if not subscribers:
+            self._stop(job_id)
 
-    async def _poll(self, job_id: str) -> None:
+    def _stop(self, job_id: str) -> None:
+        self._subscribers.pop(job_id, None)
+        scope = self._pollers.pop(job_id, None)
+        if scope is not None:
+            scope.cancel()
+
+    async def _poll(self, job_id: str, scope: anyio.CancelScope) -> None:
         logger.info("watching refresh job %s for subscribers", job_id)
+        with scope:
+            await self._watch(job_id)
+        if scope.cancel_called:
+            logger.info("stopped watching refresh job %s: no subscribers left", job_id)
+        elif self._pollers.get(job_id) is scope:
+            self._stop(job_id)
+
+    async def _watch(self, job_id: str) -> None:
         last: tuple[str, int] | None = None
-        while self._subscribers.get(job_id):
+        while True:
             try:
                 record = await self._service.describe(job_id)
-            except (UpstreamError, JobNotFound, ValueError) as err:
+            except JobNotFound as err:
+                logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
+                return
+            except Exception as err:  # a fault upstream: keep watching, never take the server down
                 logger.warning("watching refresh job %s: %s", job_id, err)
             else:
                 snapshot = (record.state, record.progress)
@@ -228,16 +251,15 @@ class JobWatcher:
                     await self._notify(job_id)
                 last = snapshot
                 if record.state in TERMINAL_STATES:
-                    self._subscribers.pop(job_id, None)
                     logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
                     return
             await anyio.sleep(self._interval)
-        logger.info("stopped watching refresh job %s: no subscribers left", job_id)
 
     async def _notify(self, job_id: str) -> None:
         uri = details_uri(job_id)
         told: set[Notify] = set()
-        for key, notify in list(self._subscribers.get(job_id, {}).items()):
+        subscribers = self._subscribers.get(job_id, {})
+        for key, notify in list(subscribers.items()):
             if notify in told:  # a shared channel (the listen bus) is told once per change
                 continue
             told.add(notify)
@@ -245,4 +267,4 @@ class JobWatcher:
                 await notify(uri)
             except Exception as err:  # a closed session: forget it, keep the others
                 logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
-                self._subscribers.get(job_id, {}).pop(key, None)
+                subscribers.pop(key, None)

@@ -340,6 +340,8 @@ class ZillizClient:
 
     async def aclose(self) -> None:
         self._closed = True
+        for task in list(self._inflight.values()):  # calls nobody waits for any more
+            task.cancel()
         if self._http_client is not None:
             await self._http_client.aclose()
 
@@ -402,32 +404,24 @@ class ZillizClient:
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _shared_call(self, route: str, body: Mapping[str, Any]) -> Any:
-        """Identical concurrent reads share one upstream call (and its retries)."""
+        """Identical concurrent reads share one upstream call (and its retries).
+
+        The call runs as its own task, so a caller that is cancelled (its client gave up) leaves it
+        running for the others.
+        """
         key = route + json.dumps(body, sort_keys=True)
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        # Marks the exception retrieved when no follower waits on it.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._inflight[key] = future
-        try:
-            result = await self._with_retries(route, body)
-        except UpstreamError as err:
-            future.set_exception(err)
-            raise
-        except BaseException:
-            future.set_exception(
-                UpstreamUnreachable(
-                    "The shared upstream request was cancelled", route=route, transient=True, hint=_TRANSIENT_HINT
-                )
-            )
-            raise
-        else:
-            future.set_result(result)
-            return result
-        finally:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._with_retries(route, body))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: str, task: asyncio.Future[Any]) -> None:
+        if self._inflight.get(key) is task:
             del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" when every caller left
 
     @staticmethod
     def _error_of(state: RetryCallState) -> UpstreamError | None:

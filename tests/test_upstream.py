@@ -1,0 +1,47 @@
+"""The REST client on its own, against the simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_cancelled_caller_leaves_the_shared_call_to_the_others(
+    simulator: SimulatorServer, cluster: SimulatedCluster
+) -> None:
+    release = threading.Event()
+    cluster.inject(Fault.hold(release, route=LIST_ROUTE))
+    answers: list[int] = []
+    leader_scope = anyio.CancelScope()
+    leading, joined, leader_gone = anyio.Event(), anyio.Event(), anyio.Event()
+
+    async with ZillizClient(endpoint=simulator.url, token=cluster.token) as client:
+
+        async def lead() -> None:
+            with leader_scope:
+                leading.set()  # the call below registers before this task next yields
+                await client.list_jobs("default")
+            leader_gone.set()
+
+        async def follow() -> None:
+            joined.set()
+            answers.append(len(await client.list_jobs("default")))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lead)
+            await leading.wait()
+            tg.start_soon(follow)
+            await joined.wait()
+            leader_scope.cancel()  # the first caller gives up while upstream still holds the request
+            await leader_gone.wait()
+            release.set()
+    assert leader_scope.cancelled_caught
+    assert answers == [len(cluster.records("default"))]
+    assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == 1
