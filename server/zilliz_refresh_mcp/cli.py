@@ -1,7 +1,7 @@
 """Command line: flags, logging, transport choice and exit codes. The only module that reads argv.
 
-Exit codes: 0 after a clean shutdown, 2 for bad flags or configuration (one line on stderr),
-130 when interrupted.
+Exit codes: 0 after a clean shutdown (or a --check that worked), 1 when --check's call failed,
+2 for bad flags or configuration (one line on stderr), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -77,29 +77,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-class RedactingFilter(logging.Filter):
-    """Last line of defence: no log line carries the token, whatever logged it."""
+class RedactingFormatter(logging.Formatter):
+    """Last line of defence: no log line carries a secret, whatever logged it, tracebacks included."""
 
-    def __init__(self, *secrets: str) -> None:
-        super().__init__()
+    def __init__(self, fmt: str, *secrets: str) -> None:
+        super().__init__(fmt)
         self._secrets = [s for s in secrets if s]
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def format(self, record: logging.LogRecord) -> str:
         from .upstream import redact
 
-        message = record.getMessage()
-        cleaned = message
+        text = super().format(record)
         for secret in self._secrets:
-            cleaned = redact(cleaned, secret)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+            text = redact(text, secret)
+        return text
 
 
 def configure_logging(level: str, *secrets: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(*secrets))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", *secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

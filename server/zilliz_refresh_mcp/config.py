@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     allow_insecure_http: bool = Field(default=False, description="Accept http:// for non-loopback hosts.")
     enable_refresh: bool = Field(default=False, description="Offer the refresh_external_collection tool.")
     poll_interval_seconds: float = Field(
-        default=2.0, gt=0, le=60, description="First interval between polls of a job being waited on or watched."
+        default=2.0, gt=0, le=60, description="Interval between polls of a watched job; first interval of a wait."
     )
 
     demo: bool = Field(default=False, description="Serve a simulated cluster; no credentials needed.")
@@ -110,13 +110,13 @@ class Settings(BaseSettings):
         if "@" in parts.netloc:
             raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://<cluster-id>.<region>...")
+            raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
             raise ValueError("the endpoint takes no query or fragment")
         try:
             parts.port  # noqa: B018 - raises on a port out of range or not a number
         except ValueError:
-            raise ValueError(f"{value!r} has an invalid port (1-65535)") from None
+            raise ValueError("has an invalid port (1-65535)") from None
         return value
 
     @model_validator(mode="after")

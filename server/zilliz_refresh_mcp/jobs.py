@@ -115,9 +115,7 @@ class FailureGroup(_Model):
         '"(N other reasons)", holds the rarer ones.'
     )
     count: int = Field(description="Number of failed jobs in this group (exact).")
-    collections: list[str] = Field(
-        description=f"Their collections, newest failure first (at most {_NAMES_PER_FAILURE})."
-    )
+    collections: list[str] = Field(description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}).")
 
 
 class Completion(_Model):
@@ -433,11 +431,6 @@ def _entry(raw: Mapping[str, Any], now_ms: int) -> _Entry:
     )
 
 
-def sort_jobs(jobs: Iterable[JobRecord]) -> list[JobRecord]:
-    """Failed, in progress, pending, then the rest; newest first within each; ties by id, newest first."""
-    return sorted(jobs, key=lambda job: _position(job).key())
-
-
 def encode_cursor(job: JobRecord) -> str:
     pos = _position(job)
     payload = json.dumps([pos.rank, pos.started_at, pos.job_id], separators=(",", ":"))
@@ -456,24 +449,6 @@ def decode_cursor(cursor: str) -> _SortKey:
             "cursor is not one this server handed out; pass the page.nextCursor value of the previous "
             "answer unchanged, or omit cursor to start from the first page"
         ) from None
-
-
-def page_after(ordered: Sequence[JobRecord], cursor: str | None, limit: int) -> tuple[list[JobRecord], int]:
-    """The ``limit`` jobs after ``cursor`` in ``ordered`` (already sorted), and how many remain after them."""
-    start = 0
-    if cursor:
-        after = decode_cursor(cursor)
-        # ordered is sorted by the same key, so bisect by key.
-        lo, hi = 0, len(ordered)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _position(ordered[mid]).key() <= after:
-                lo = mid + 1
-            else:
-                hi = mid
-        start = lo
-    page = list(ordered[start : start + limit])
-    return page, max(len(ordered) - start - len(page), 0)
 
 
 # --- state filters -----------------------------------------------------------------------------

@@ -52,6 +52,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
 MAX_COMPLETIONS = 100
+LIST_WHAT = "list refresh jobs"
 
 INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
@@ -73,14 +74,16 @@ class ServerState:
 
 def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, collection: str | None = None) -> str:
     """The tool-error text: what failed, the code or status, and what to do (naming the db/collection)."""
+    hint = None
     if err.code == 800 and db:
-        err.hint = f"Database {db!r} does not exist on this cluster; check dbName (default: ZILLIZ_DB_NAME)."
+        hint = f"Database {db!r} does not exist on this cluster; check dbName (default: ZILLIZ_DB_NAME)."
     elif err.code == 100 and collection:
-        err.hint = (
-            f"Collection {collection!r} does not exist in database {db!r}; check collectionName, or omit it "
-            "to list every external collection."
+        hint = f"Collection {collection!r} does not exist in database {db!r}; check collectionName, or " + (
+            "omit it to list every external collection."
+            if what == LIST_WHAT
+            else "call list_refresh_jobs without it to see the external collections that have jobs."
         )
-    return f"Could not {what}: {err.detail}"
+    return f"Could not {what}: {err.explain(hint)}"
 
 
 def _tool_error(err: Exception, what: str, *, db: str | None = None, collection: str | None = None) -> ToolError:
@@ -218,9 +221,7 @@ def build_server(
                 cursor=cursor,
             )
         except _EXPECTED as err:
-            raise _tool_error(
-                err, "list refresh jobs", db=dbName or jobs.default_db, collection=collectionName
-            ) from None
+            raise _tool_error(err, LIST_WHAT, db=dbName or jobs.default_db, collection=collectionName) from None
         return _structured(listing, listing_text(listing), listing.jobs)
 
     @mcp.tool(

@@ -1,4 +1,4 @@
-"""The REST client for a Zilliz Cloud / Milvus cluster: one pooled connection, bounded retries, typed errors.
+"""The REST client for a Zilliz Cloud / Milvus cluster: one connection pool, bounded retries, typed errors.
 
 Every failure is an ``UpstreamError`` whose message says what failed, the upstream code or HTTP
 status, and what the user can do. Nothing this client hands back contains the token: ``redact`` runs
@@ -77,6 +77,7 @@ _STATUS_HINTS: dict[int, str] = {
     ),
     413: "The request was too large for upstream.",
 }
+_MAYBE_STARTED = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
 _TRANSIENT_HINT = "The cluster is busy or unavailable; try again in a minute."
 _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its status in the Zilliz console if needed."
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
@@ -222,6 +223,11 @@ class UpstreamError(Exception):
     @property
     def detail(self) -> str:
         """The message with the code/status and the hint, as one line for a person or a model."""
+        return self.explain()
+
+    def explain(self, hint: str | None = None) -> str:
+        """``detail`` with another hint: one shared error can be told differently to each caller."""
+        hint = hint or self.hint
         where = []
         if self.code is not None:
             where.append(f"code {self.code}")
@@ -233,8 +239,8 @@ class UpstreamError(Exception):
         if self.attempts > 1:
             text += f" after {self.attempts} attempts"
         text += "."
-        if self.hint:
-            text += " " + self.hint
+        if hint:
+            text += " " + hint
         return text
 
 
@@ -391,13 +397,18 @@ class ZillizClient:
 
     async def refresh(self, db_name: str, collection_name: str) -> Any:
         """Start a refresh; returns upstream's job id as sent. Never retried or shared: it is not idempotent."""
-        data = await self._send(REFRESH_ROUTE, {"dbName": db_name, "collectionName": collection_name})
+        try:
+            data = await self._send(REFRESH_ROUTE, {"dbName": db_name, "collectionName": collection_name})
+        except (UpstreamUnreachable, UpstreamHTTPError) as err:
+            if isinstance(err, UpstreamUnreachable) or (err.status or 0) >= 500:
+                err.hint = _MAYBE_STARTED
+            raise
         if not isinstance(data, dict) or "jobId" not in data:
             raise UpstreamBadResponse(
                 "Upstream refresh answer has no `data.jobId`",
                 route=REFRESH_ROUTE,
                 status=200,
-                hint="The refresh may have started anyway: check with list_refresh_jobs before starting another.",
+                hint=_MAYBE_STARTED,
             )
         return data["jobId"]
 
