@@ -95,3 +95,19 @@ def test_version_flag_prints_the_package_version(capsys: pytest.CaptureFixture[s
         cli.main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"zilliz-refresh-mcp {version('zilliz-refresh-mcp')}"
+
+
+def test_log_lines_and_tracebacks_never_carry_the_token() -> None:
+    import logging
+
+    formatter = cli.RedactingFormatter("%(levelname)s %(message)s", "user:s3cret-password")
+    try:
+        raise RuntimeError("login failed for user:s3cret-password")
+    except RuntimeError:
+        import sys as _sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token %s", ("s3cret-password",), _sys.exc_info())
+    text = formatter.format(record)
+    assert "Traceback" in text
+    assert "s3cret-password" not in text
+    assert "***" in text
