@@ -64,8 +64,8 @@ def log_event() -> Iterator[Any]:
 
 
 @pytest.fixture
-def fast_server(settings: Settings, clock: FakeClock) -> MCPServer[ServerState]:
-    return build_server(settings, clock=clock, poll_seconds=POLL)
+def fast_server(simulator: SimulatorServer, clock: FakeClock) -> MCPServer[ServerState]:
+    return build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
 
 
 def movies_job(cluster: SimulatedCluster) -> str:
@@ -303,7 +303,7 @@ async def test_start_a_refresh_and_wait_until_it_is_done(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
     """ "Start a refresh of ext_books, tell me when it's done": the whole conversation."""
-    server = build_server(settings_for(simulator, enable_refresh=True), clock=clock, poll_seconds=POLL)
+    server = build_server(settings_for(simulator, enable_refresh=True, poll_interval_seconds=POLL), clock=clock)
     async with Client(server, mode="legacy") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         annotations = tools["refresh_external_collection"].annotations

@@ -114,11 +114,9 @@ def _structured(model: BaseModel, text: str, links: list[JobRecord]) -> CallTool
     return CallToolResult(content=content, structured_content=model.model_dump(mode="json", by_alias=True))
 
 
-def build_server(
-    settings: Settings, *, clock: Callable[[], int] = now_ms, poll_seconds: float | None = None
-) -> MCPServer[ServerState]:
+def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MCPServer[ServerState]:
     """The MCP server for ``settings``; the upstream client opens when the server starts."""
-    poll = poll_seconds if poll_seconds is not None else settings.poll_interval_seconds
+    poll = settings.poll_interval_seconds
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
