@@ -6,6 +6,7 @@ Each handler asks the service (``service.py``) and turns typed failures into err
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -349,6 +350,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
 
     # Protocol 2026-07-28 subscribes by listening: watch the jobs named in the filter while the stream lasts.
     listen = ListenHandler(bus)
+    listen_keys = itertools.count(1)
 
     async def publish_update(uri: str) -> None:  # one callable for every listener: one event per change
         await bus.publish(ResourceUpdated(uri=uri))
@@ -357,7 +359,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         ctx: ServerRequestContext[ServerState], params: SubscriptionsListenRequestParams
     ) -> SubscriptionsListenResult:
         watcher = ctx.lifespan_context.watcher
-        key = id(params)  # unique while this stream lasts
+        key = next(listen_keys)  # small numbers: never the id() of a connection
         watched: list[str] = []
         for uri in params.notifications.resource_subscriptions or ():
             try:
