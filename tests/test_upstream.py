@@ -45,3 +45,14 @@ async def test_a_cancelled_caller_leaves_the_shared_call_to_the_others(
     assert leader_scope.cancelled_caught
     assert answers == [len(cluster.records("default"))]
     assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == 1
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan"])
+async def test_a_non_finite_retry_after_is_ignored_not_a_crash(
+    simulator: SimulatorServer, cluster: SimulatedCluster, value: str
+) -> None:
+    cluster.inject(Fault.http(503, "<html>busy</html>", **{"Retry-After": value}))
+    async with ZillizClient(endpoint=simulator.url, token=cluster.token, max_backoff_seconds=0.05) as client:
+        records = await client.list_jobs("default")  # retried with the ordinary backoff, then answered
+    assert len(records) == len(cluster.records("default"))
+    assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == 2

@@ -12,9 +12,10 @@ on every message and on every string of every answer (a cluster or gateway that 
      └── UpstreamBadResponse      an answer that is not the documented JSON, or too large
 
 ``transient`` errors (connection faults, timeouts, 408/429/502/503/504, body codes 1, 2, 4, 8, 1807,
-10001) are retried with exponential backoff and jitter, honouring ``Retry-After``, within a fixed
-number of attempts and a total time budget; a ``Retry-After`` longer than the longest backoff stops
-retrying at once and says when to try again. Everything else fails at once.
+10001) of reads are retried with exponential backoff and jitter, honouring ``Retry-After``, within a
+fixed number of attempts and a total time budget; a ``Retry-After`` longer than the longest backoff
+stops retrying at once and says when to try again. A refresh is never retried (it is not idempotent).
+Everything else fails at once.
 """
 
 from __future__ import annotations
@@ -264,9 +265,11 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
     except (TypeError, ValueError):
@@ -315,7 +318,7 @@ class ZillizClient:
         # (~0.1-0.2 s), which would otherwise delay the server's answer to `initialize`.
         self._http_client: httpx2.AsyncClient | None = None
         self._closed = False
-        self.upstream_calls = 0  # attempts sent, for tests and logs
+        self.upstream_calls = 0  # attempts sent, for tests
 
     @property
     def _http(self) -> httpx2.AsyncClient:
