@@ -215,3 +215,16 @@ def test_text_has_one_compact_line_per_job() -> None:
     assert lines[1].endswith("reason: permission denied")
     assert "estimated end" in lines[2]
     assert not text.lstrip().startswith("{")  # not a JSON dump
+
+
+def test_paging_reaches_ids_that_differ_only_by_leading_zeros() -> None:
+    records = [raw(jobId="7"), raw(jobId="007"), raw(jobId="0007")]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(len(records) + 1):
+        page = listing(records, limit=1, cursor=cursor)
+        seen += [job.job_id for job in page.jobs]
+        cursor = page.page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == ["0007", "007", "7"]

@@ -269,13 +269,19 @@ def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
 
 
 def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | None:
+    """The field as upstream sent it, once its type is checked; ``_parsed`` reads it on the page."""
     value = raw.get(field)
     if value is None or value == "":
         return None
-    if isinstance(value, dict):
+    if isinstance(value, dict | str):
         return value
+    raise RecordError(f"{field} should be a JSON string, got {_describe(value)}")
+
+
+def _parsed(value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+    """A JSON-object string as the object; anything else as it is."""
     if not isinstance(value, str):
-        raise RecordError(f"{field} should be a JSON string, got {_describe(value)}")
+        return value
     try:
         parsed = json.loads(value)
     except (ValueError, RecursionError):
@@ -291,8 +297,23 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
     return min(max(estimate, now_ms), _MAX_EPOCH_MS)
 
 
-def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
-    """Turn one upstream job record into the public record. Raises RecordError when unreadable."""
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """One upstream record's fields, each checked for its type; not yet rendered."""
+
+    job_id: str
+    state: str
+    start_ms: int
+    end_ms: int
+    progress: int
+    collection: str | None
+    reason: str | None
+    source: dict[str, Any] | str | None
+    spec: dict[str, Any] | str | None
+
+
+def _read(raw: Mapping[str, Any]) -> _Fields:
+    """Check one upstream record. Raises RecordError, naming the job and the field, when unreadable."""
     if not isinstance(raw, Mapping):
         raise RecordError(f"a job record should be an object, got {_describe(raw)}")
     job_id = job_id_text(raw.get("jobId"))
@@ -300,36 +321,48 @@ def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
     if not isinstance(state, str) or not state:
         raise RecordError(f"job {job_id}: state should be a non-empty string, got {_describe(state)}")
     try:
-        start_ms = _epoch_ms(raw, "startTime")
-        end_ms = _epoch_ms(raw, "endTime")
-        progress = _progress(raw)
-        collection = _optional_text(raw, "collectionName")
-        reason = _optional_text(raw, "reason")
-        source = _json_field(raw, "externalSource")
-        spec = _json_field(raw, "externalSpec")
+        return _Fields(
+            job_id=job_id,
+            state=state,
+            start_ms=_epoch_ms(raw, "startTime"),
+            end_ms=_epoch_ms(raw, "endTime"),
+            progress=_progress(raw),
+            collection=_optional_text(raw, "collectionName"),
+            reason=_optional_text(raw, "reason"),
+            source=_json_field(raw, "externalSource"),
+            spec=_json_field(raw, "externalSpec"),
+        )
     except RecordError as err:
         raise RecordError(f"job {job_id}: {err}") from None
 
+
+def _render(fields: _Fields, now_ms: int) -> JobRecord:
+    start_ms, end_ms, state = fields.start_ms, fields.end_ms, fields.state
     duration: float | None = None
     if start_ms and end_ms and end_ms >= start_ms:
         duration = (end_ms - start_ms) / 1000
     elif start_ms and not end_ms and state not in TERMINAL_STATES and now_ms >= start_ms:
         duration = float((now_ms - start_ms) // 1000)
-    estimate = _estimated_end_ms(state, progress, start_ms, now_ms)
+    estimate = _estimated_end_ms(state, fields.progress, start_ms, now_ms)
     return JobRecord(
-        job_id=job_id,
-        collection_name=collection,
+        job_id=fields.job_id,
+        collection_name=fields.collection,
         state=state,
-        progress=progress,
-        external_source=source,
-        external_spec=spec,
+        progress=fields.progress,
+        external_source=_parsed(fields.source),
+        external_spec=_parsed(fields.spec),
         started_at=iso_utc(start_ms) if start_ms else None,
         ended_at=iso_utc(end_ms) if end_ms else None,
         duration_seconds=duration,
         estimated_end_at=iso_utc(estimate) if estimate is not None else None,
-        reason=reason,
-        details_uri=details_uri(job_id),
+        reason=fields.reason,
+        details_uri=details_uri(fields.job_id),
     )
+
+
+def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
+    """Turn one upstream job record into the public record. Raises RecordError when unreadable."""
+    return _render(_read(raw), now_ms)
 
 
 # --- ordering and paging -----------------------------------------------------------------------
@@ -359,7 +392,7 @@ def _ms_of(iso: str) -> int:
 
 def _id_key(job_id: str) -> tuple[int, int, str]:
     if job_id.isascii() and job_id.isdigit():
-        return (0, -int(job_id), "")
+        return (0, -int(job_id), job_id)  # the text breaks ties such as "7" and "007"
     return (1, 0, job_id)
 
 
@@ -387,17 +420,17 @@ class _Entry:
 
 
 def _plain(value: object) -> bool:
-    """A value ``_json_field`` never fails on (it parses strings later, on the page)."""
+    """A value ``_json_field`` accepts (the page parses strings later)."""
     return value is None or type(value) is str or type(value) is dict
 
 
-def _entry(raw: Mapping[str, Any], now_ms: int) -> _Entry:
+def _entry(raw: Mapping[str, Any]) -> _Entry:
     """The entry of one record, accepting and rejecting exactly what ``normalize_record`` does."""
     if type(raw) is dict:
         job_id, state = raw.get("jobId"), raw.get("state")
         start, end, progress = raw.get("startTime", 0), raw.get("endTime", 0), raw.get("progress", 0)
         collection, reason = raw.get("collectionName"), raw.get("reason")
-        # The documented shape, checked cheaply; anything else takes normalize_record's path below.
+        # The documented shape, checked cheaply; anything else takes _read's exact path below.
         if (
             type(job_id) is int
             and job_id >= 0
@@ -414,20 +447,17 @@ def _entry(raw: Mapping[str, Any], now_ms: int) -> _Entry:
             and _plain(raw.get("externalSource"))
             and _plain(raw.get("externalSpec"))
         ):
-            key = (_STATE_RANK.get(state, _OTHER_RANK), -start if start else 1, (0, -job_id, ""))
-            return _Entry(key, str(job_id), state, collection or None, progress, reason or None, end, raw)
-    record = normalize_record(raw, now_ms=now_ms)  # raises RecordError for an unreadable record
-    start = _epoch_ms(raw, "startTime")
-    key = (_STATE_RANK.get(record.state, _OTHER_RANK), -start if start else 1, _id_key(record.job_id))
+            text = str(job_id)
+            key = (_STATE_RANK.get(state, _OTHER_RANK), -start if start else 1, (0, -job_id, text))  # = _id_key
+            return _Entry(key, text, state, collection or None, progress, reason or None, end, raw)
+    fields = _read(raw)  # raises RecordError for an unreadable record
+    key = (
+        _STATE_RANK.get(fields.state, _OTHER_RANK),
+        -fields.start_ms if fields.start_ms else 1,
+        _id_key(fields.job_id),
+    )
     return _Entry(
-        key,
-        record.job_id,
-        record.state,
-        record.collection_name,
-        record.progress,
-        record.reason,
-        _epoch_ms(raw, "endTime"),
-        raw,
+        key, fields.job_id, fields.state, fields.collection, fields.progress, fields.reason, fields.end_ms, raw
     )
 
 
@@ -609,7 +639,7 @@ def build_listing(
 ) -> JobListing:
     """Check, filter, order, summarize and page one upstream answer; normalize the page's records."""
     wanted = list(dict.fromkeys(canonical_state(s) for s in states)) if states else None
-    ordered = [_entry(raw, now_ms) for raw in raw_records]  # every record is checked, shown or not
+    ordered = [_entry(raw) for raw in raw_records]  # every record is checked, shown or not
     if wanted:
         ordered = [job for job in ordered if job.state in wanted]
     ordered.sort(key=attrgetter("key"))
