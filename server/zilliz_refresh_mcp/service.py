@@ -24,6 +24,7 @@ from .jobs import (
     RefreshStarted,
     WaitResult,
     build_listing,
+    collection_names,
     details_uri,
     job_id_text,
     normalize_record,
@@ -115,8 +116,7 @@ class RefreshJobs:
         """External collections that have refresh jobs in ``db_name``, as upstream lists them."""
         db = check_name(db_name or self.default_db, "dbName")
         records = await self.client.list_jobs(db)
-        names = {r.get("collectionName") for r in records if isinstance(r, dict)}
-        return sorted(name for name in names if isinstance(name, str) and name)
+        return collection_names(records)
 
     async def describe(self, job_id: str) -> JobRecord:
         """One job; JobNotFound when the cluster has none with this id."""

@@ -30,6 +30,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
+import msgspec
 import pydantic_core
 from aiolimiter import AsyncLimiter
 from tenacity import (
@@ -41,6 +42,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
+
+from .jobs import WireRecord, decode_list_records
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +159,25 @@ def _may_hold_secret(raw: bytes, secret: str) -> bool:
     if b"\\u" in raw or b"\x00" in raw:
         return True
     return any(piece.encode() in raw or not piece.isprintable() or any(c in piece for c in '"\\/') for piece in pieces)
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def _may_show_secret(records: list[WireRecord], secret: str) -> bool:
+    """False only when no string of ``records`` can contain a piece of ``secret``.
+
+    Re-encoded by msgspec, every string appears literally except for ``"``, ``\\`` and control
+    characters, which no printable piece without quotes or backslashes holds: a literal search is
+    exact (a match across two strings only makes it cautious). ~3 ms for 10,000 records.
+    """
+    pieces = _secret_pieces(secret)
+    if not pieces:
+        return False
+    if any(not piece.isprintable() or '"' in piece or "\\" in piece for piece in pieces):
+        return True
+    blob = _ENCODER.encode(records)
+    return any(piece.encode() in blob for piece in pieces)
 
 
 def parse_json(raw: bytes) -> Any:
@@ -359,8 +381,9 @@ class ZillizClient:
 
     # --- the three routes ----------------------------------------------------------------------
 
-    async def list_jobs(self, db_name: str, collection_name: str | None = None) -> list[Mapping[str, Any]]:
-        """The raw job records of a database (or one collection), exactly as upstream sent them."""
+    async def list_jobs(self, db_name: str, collection_name: str | None = None) -> list[WireRecord] | list[Any]:
+        """The job records of a database (or one collection): checked WireRecords when the answer has the
+        documented shape, else the JSON values exactly as upstream sent them (``jobs._read`` checks those)."""
         body: dict[str, Any] = {"dbName": db_name}
         if collection_name:
             body["collectionName"] = collection_name
@@ -534,6 +557,10 @@ class ZillizClient:
         status = response.status_code
         if status != 200:
             raise self._status_error(route, response, raw)
+        if route == LIST_ROUTE:
+            records = decode_list_records(raw)
+            if records is not None and not _may_show_secret(records, self._token):
+                return {"code": 0, "data": {"records": records}}, status  # the envelope, its records checked
         try:
             payload = parse_json(raw)
         except (ValueError, RecursionError) as exc:
