@@ -79,6 +79,10 @@ class _Model(BaseModel):
         return cast(JsonSchemaValue, _compact_schema(schema, handler.resolve_ref_schema))
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class JobRecord(_Model):
     """One refresh job, as the assistant sees it."""
 
@@ -93,7 +97,9 @@ class JobRecord(_Model):
         description="Where the job reads from: the parsed object when upstream sent JSON, else the raw string."
     )
     external_spec: dict[str, Any] | str | None = Field(
-        default=None, description="The (redacted) source spec, when the server reports one."
+        default=None,
+        exclude_if=_is_none,
+        description="The (redacted) source spec; present only when the server reports one.",
     )
     started_at: str | None = Field(description="ISO-8601 UTC start time; null when not started.")
     ended_at: str | None = Field(description="ISO-8601 UTC end time; null while the job has not ended.")
@@ -104,7 +110,9 @@ class JobRecord(_Model):
         default=None,
         description="For a running job, the end time extrapolated from its progress rate; null when unknown.",
     )
-    reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
+    reason: str | None = Field(
+        default=None, exclude_if=_is_none, description="Failure reason; present only when upstream gives one."
+    )
     details_uri: str = Field(description="MCP resource URI with this job's details.")
 
 

@@ -51,17 +51,26 @@ class SimJob:
     fail_at_progress: int | None = None
     reason: str = ""
     spec: str | None = None
-    _ended_json: bytes | None = field(default=None, repr=False, compare=False)
+    _json: tuple[int, bytes] | None = field(default=None, repr=False, compare=False)
+    _ended: bool = field(default=False, repr=False, compare=False)
 
     def record_json(self, now_ms: int) -> bytes:
-        """The record as JSON; an ended job never changes, so its bytes are made once (10,000-job lists stay cheap)."""
-        if self._ended_json is not None:
-            return self._ended_json
-        record = self.record(now_ms)
-        encoded = json.dumps(record, separators=(",", ":")).encode()
-        if record["state"] in ("RefreshCompleted", "RefreshFailed"):
-            self._ended_json = encoded
-        return encoded
+        """The record as JSON, made again only when its state or progress moves (10,000-job lists stay cheap)."""
+        if self._ended and self._json is not None:
+            return self._json[1]  # an ended job never changes
+        moment = self._progress_at(now_ms)
+        if self._json is None or self._json[0] != moment:
+            record = self.record(now_ms)
+            self._json = (moment, json.dumps(record, separators=(",", ":")).encode())
+            self._ended = record["state"] in ("RefreshCompleted", "RefreshFailed")
+        return self._json[1]
+
+    def _progress_at(self, now_ms: int) -> int:
+        """-1 while pending, then percent of the planned run (the record is a function of this alone)."""
+        start = self.created_ms + self.start_delay_ms
+        if now_ms < start:
+            return -1
+        return min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
 
     def record(self, now_ms: int) -> dict[str, Any]:
         start = self.created_ms + self.start_delay_ms
@@ -72,9 +81,9 @@ class SimJob:
         }
         if self.spec is not None:
             record["externalSpec"] = self.spec
-        if now_ms < start:
+        progress = self._progress_at(now_ms)
+        if progress < 0:
             return record | {"state": "RefreshPending", "progress": 0, "startTime": 0, "endTime": 0}
-        progress = min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
         if self.fail_at_progress is not None and progress >= self.fail_at_progress:
             end = start + self.duration_ms * self.fail_at_progress // 100
             return record | {
