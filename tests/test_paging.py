@@ -26,7 +26,7 @@ from mcp.server import MCPServer
 from mcp.types import TextContent
 
 from zilliz_refresh_mcp.config import Settings
-from zilliz_refresh_mcp.server import build_server
+from zilliz_refresh_mcp.server import DEFAULT_LIMIT, build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
 
@@ -142,7 +142,7 @@ async def test_following_next_cursor_reaches_every_job_exactly_once(
     arguments = {} if limit is None else {"limit": limit}
     async with connected(mcp_server) as client:
         pages = await walk(client, **arguments)
-    assert_walk_is_complete(pages, truth(cluster), limit or 20)
+    assert_walk_is_complete(pages, truth(cluster), limit or DEFAULT_LIMIT)
 
 
 @pytest.mark.parametrize(
@@ -382,8 +382,8 @@ async def test_ten_thousand_jobs_default_answer_is_under_24_kb(
     assert listing is not None
     assert listing["summary"]["total"] == BIG
     assert listing["summary"]["byState"] == by_state(truth(big_simulator.cluster))
-    assert listing["page"]["returned"] == 20
-    assert listing["page"]["remaining"] == BIG - 20
+    assert listing["page"]["returned"] == DEFAULT_LIMIT
+    assert listing["page"]["remaining"] == BIG - DEFAULT_LIMIT
 
 
 async def test_ten_thousand_jobs_with_every_failure_its_own_reason_stay_under_24_kb(clock: FakeClock) -> None:

@@ -49,7 +49,7 @@ from .jobs import JobListing, JobRecord, RecordError, RefreshStarted, WaitResult
 from .service import JobNotFound, JobWatcher, RefreshJobs, now_ms
 from .upstream import UpstreamError, ZillizClient
 
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
 MAX_LIMIT = 200
 JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
 MAX_COMPLETIONS = 100
