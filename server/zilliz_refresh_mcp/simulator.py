@@ -31,6 +31,7 @@ from .upstream import DESCRIBE_ROUTE, LIST_ROUTE, REFRESH_ROUTE
 Clock = Callable[[], int]
 FIRST_JOB_ID = 449_503_829_274_509_313  # beyond 2**53: JavaScript would round it
 _MINUTE = 60_000
+_NEVER = 2**63
 
 
 def wall_clock_ms() -> int:
@@ -51,26 +52,33 @@ class SimJob:
     fail_at_progress: int | None = None
     reason: str = ""
     spec: str | None = None
-    _json: tuple[int, bytes] | None = field(default=None, repr=False, compare=False)
-    _ended: bool = field(default=False, repr=False, compare=False)
+    _json: bytes = field(default=b"", repr=False, compare=False)
+    _made_ms: int = field(default=0, repr=False, compare=False)
+    next_change_ms: int = field(default=-1, repr=False, compare=False)  # when ``_json`` stops being true
 
     def record_json(self, now_ms: int) -> bytes:
-        """The record as JSON, made again only when its state or progress moves (10,000-job lists stay cheap)."""
-        if self._ended and self._json is not None:
-            return self._json[1]  # an ended job never changes
-        moment = self._progress_at(now_ms)
-        if self._json is None or self._json[0] != moment:
-            record = self.record(now_ms)
-            self._json = (moment, json.dumps(record, separators=(",", ":")).encode())
-            self._ended = record["state"] in ("RefreshCompleted", "RefreshFailed")
-        return self._json[1]
+        """The record as JSON, made again only once the record changes (10,000-job lists stay cheap)."""
+        if not self._made_ms <= now_ms < self.next_change_ms:
+            self._json = json.dumps(self.record(now_ms), separators=(",", ":")).encode()
+            self._made_ms, self.next_change_ms = now_ms, self._next_change(now_ms)
+        return self._json
 
     def _progress_at(self, now_ms: int) -> int:
-        """-1 while pending, then percent of the planned run (the record is a function of this alone)."""
+        """-1 while pending, then percent of the planned run: the record is a function of this alone."""
         start = self.created_ms + self.start_delay_ms
         if now_ms < start:
             return -1
         return min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
+
+    def _next_change(self, now_ms: int) -> int:
+        """The first moment after ``now_ms`` at which ``_progress_at`` moves; _NEVER once the job has ended."""
+        start = self.created_ms + self.start_delay_ms
+        progress = self._progress_at(now_ms)
+        if progress < 0:
+            return start
+        if progress >= min(100, 100 if self.fail_at_progress is None else self.fail_at_progress):
+            return _NEVER
+        return start + -(-(progress + 1) * max(self.duration_ms, 1) // 100)  # ceiling division
 
     def record(self, now_ms: int) -> dict[str, Any]:
         start = self.created_ms + self.start_delay_ms
@@ -162,6 +170,8 @@ class SimulatedCluster:
         self.refresh_duration_ms = 20_000
         self._next_id = FIRST_JOB_ID
         self._lock = threading.Lock()
+        # (db, collection) -> (jobs then, made at, true until, body): 10,000-job answers cost ~0 to repeat.
+        self._answers: dict[tuple[str, str | None], tuple[int, int, int, bytes]] = {}
 
     # --- building the world --------------------------------------------------------------------
 
@@ -284,13 +294,24 @@ class SimulatedCluster:
         collection = body.get("collectionName") or None
         if collection is not None and (not isinstance(collection, str) or collection not in self.databases[db_name]):
             return _error(100, f"collection not found[collection={collection}]")
+        return Response(self._list_body(db_name, collection), media_type="application/json")
+
+    def _list_body(self, db_name: str, collection: str | None) -> bytes:
+        """The list answer, made again only once a listed record changes or a job is added."""
         now = self.clock()
-        records = b",".join(
-            job.record_json(now)
-            for job in self.jobs
-            if job.db_name == db_name and (not collection or job.collection_name == collection)
-        )
-        return Response(b'{"code":0,"data":{"records":[' + records + b"]}}", media_type="application/json")
+        count, made, until, body = self._answers.get((db_name, collection), (0, 0, -1, b""))
+        if count != len(self.jobs) or not made <= now < until:
+            count = len(self.jobs)
+            listed = [
+                job
+                for job in self.jobs[:count]
+                if job.db_name == db_name and (not collection or job.collection_name == collection)
+            ]
+            records = b",".join(job.record_json(now) for job in listed)
+            body = b'{"code":0,"data":{"records":[' + records + b"]}}"
+            until = min((job.next_change_ms for job in listed), default=_NEVER)
+            self._answers[(db_name, collection)] = (count, now, until, body)
+        return body
 
     def _describe(self, body: dict[str, Any]) -> Response:
         job_id = body.get("jobId")

@@ -1,0 +1,78 @@
+"""The simulator's cached list answers are always what rendering every record afresh would say."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zilliz_refresh_mcp.simulator import SimulatedCluster
+
+from .conftest import FakeClock
+
+START_MS = 1_764_300_000_000
+
+JOB = st.fixed_dictionaries(
+    {
+        "collection": st.sampled_from(["ext_a", "ext_b", "ext_c"]),
+        "started_minutes_ago": st.floats(min_value=-5, max_value=30, allow_nan=False),
+        "duration_minutes": st.floats(min_value=0.001, max_value=20, allow_nan=False),
+        "fail_at_progress": st.none() | st.integers(min_value=0, max_value=120),
+    }
+)
+
+
+def fresh(cluster: SimulatedCluster, collection: str | None) -> list[dict[str, object]]:
+    return cluster.records("default", collection)
+
+
+def served(cluster: SimulatedCluster, collection: str | None) -> list[dict[str, object]]:
+    answer = json.loads(cluster._list_body("default", collection))
+    assert answer["code"] == 0
+    records: list[dict[str, object]] = answer["data"]["records"]
+    return records
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(JOB, min_size=1, max_size=12),
+    st.lists(st.integers(min_value=0, max_value=400_000), min_size=1, max_size=25),
+    st.data(),
+)
+def test_cached_list_answers_follow_the_clock_and_new_jobs(
+    jobs: list[dict[str, object]], steps_ms: list[int], data: st.DataObject
+) -> None:
+    clock = FakeClock(START_MS)
+    cluster = SimulatedCluster(clock=clock)
+    for name in ("ext_a", "ext_b", "ext_c"):
+        cluster.add_collection("default", name)
+    for spec in jobs:
+        cluster.add_job(
+            "default",
+            str(spec["collection"]),
+            started_minutes_ago=float(spec["started_minutes_ago"]),  # type: ignore[arg-type]
+            duration_minutes=float(spec["duration_minutes"]),  # type: ignore[arg-type]
+            fail_at_progress=spec["fail_at_progress"],  # type: ignore[arg-type]
+        )
+    for step in steps_ms:
+        clock.now += step
+        collection = data.draw(st.sampled_from([None, "ext_a", "ext_b"]))
+        assert served(cluster, collection) == fresh(cluster, collection)
+        assert served(cluster, collection) == fresh(cluster, collection)  # the same moment, served from cache
+        if data.draw(st.booleans()):
+            cluster.start_refresh("default", "ext_a")
+            assert served(cluster, "ext_a") == fresh(cluster, "ext_a")
+
+
+def test_a_job_is_seen_moving_at_every_percent() -> None:
+    """Edges: the answer changes exactly when progress does, never later."""
+    clock = FakeClock(START_MS)
+    cluster = SimulatedCluster(clock=clock)
+    cluster.add_job("default", "ext_a", started_minutes_ago=0, duration_minutes=1)  # 600 ms per percent
+    seen = []
+    for _ in range(61_000 // 50):
+        seen.append(served(cluster, None)[0]["progress"])
+        assert served(cluster, None) == fresh(cluster, None)
+        clock.now += 50
+    assert sorted(set(seen)) == list(range(101))
