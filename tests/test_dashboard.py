@@ -397,7 +397,7 @@ def assert_shows(driver: Any, data: dict[str, Any]) -> None:
             assert row["duration"] == "\u2014"
         else:
             assert row["duration"].startswith(duration_text(job["durationSeconds"])), row["duration"]
-        assert row["reason"] == job.get("reason")  # omitted when upstream gives none
+        assert row["reason"] == job["reason"]
         assert ("failed" in row["classes"]) == (job["state"] == "RefreshFailed")
 
 

@@ -110,9 +110,7 @@ class JobRecord(_Model):
         default=None,
         description="For a running job, the end time extrapolated from its progress rate; null when unknown.",
     )
-    reason: str | None = Field(
-        default=None, exclude_if=_is_none, description="Failure reason; present only when upstream gives one."
-    )
+    reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     details_uri: str = Field(description="MCP resource URI with this job's details.")
 
 
