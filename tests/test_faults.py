@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import msgspec
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
@@ -377,6 +378,51 @@ async def test_an_echo_is_redacted_whatever_the_encoding(encoding: str) -> None:
     ) as client:
         answer = await client.list_jobs("default")
     assert answer == [{"jobId": 1, "state": "Bearer ***", "reason": "denied: Bearer ***", "Bearer ***": "Bearer ***"}]
+
+
+def _escaped(text: str) -> str:
+    """``text`` as a JSON string body with every character a \\u escape."""
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.mark.parametrize(
+    ("token", "spell"),
+    [
+        ("sk-8f3a9c2e71d04b5a6c1d", lambda t: t),  # literal, in an otherwise documented answer
+        ("sk-8f3a9c2e71d04b5a6c1d", _escaped),  # every character escaped
+        ("sk-8f3a9c2e71d04b5a6c1d", lambda t: t[:4] + _escaped(t[4:9]) + t[9:]),  # partly escaped
+        ("root:Milvus-p4ssword", lambda t: "user " + t.split(":")[1]),  # the password half alone
+        ("root:Milvus-p4ssword", lambda t: _escaped(t.split(":")[1])),
+    ],
+)
+async def test_a_list_answer_never_hands_back_the_token(token: str, spell: Callable[[str], str]) -> None:
+    """Both decoding paths: the fast one must see escaped spellings too (Go escapes <, > and & as \\u003c...)."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        job = '{"jobId":1,"state":"RefreshFailed","collectionName":"ext_a","startTime":1,"endTime":2,'
+        body = '{"code":0,"data":{"records":[' + job + '"reason":"a \\u003c b: ' + spell(token) + '"}]}}'
+        return httpx2.Response(200, content=body.encode())
+
+    async with ZillizClient(
+        endpoint="http://cluster.test", token=token, transport=httpx2.MockTransport(handler)
+    ) as client:
+        records = await client.list_jobs("default")
+    shown = [msgspec.to_builtins(record) for record in records]
+    pieces = [token, *token.split(":")]
+    assert not [text for text in _strings(shown) for piece in pieces if piece in text]
+    assert "***" in json.dumps(shown)
 
 
 async def test_unknown_state_and_raw_external_source_pass_through(client: Client, cluster: SimulatedCluster) -> None:

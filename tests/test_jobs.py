@@ -228,3 +228,44 @@ def test_paging_reaches_ids_that_differ_only_by_leading_zeros() -> None:
         if cursor is None:
             break
     assert sorted(seen) == ["0007", "007", "7"]
+
+
+def answer(*records: dict[str, Any], **envelope: Any) -> bytes:
+    return json.dumps({"code": 0, "data": {"records": list(records)}} | envelope).encode()
+
+
+def test_answers_of_the_documented_shape_decode_to_checked_records() -> None:
+    decoded = jobs.decode_list_records(answer(raw(), raw(jobId=5, state="RefreshPaused", extra={"x": 1})))
+    assert decoded is not None
+    assert [(r.job_id, r.state, r.collection) for r in decoded] == [
+        (int(BIG_ID_TEXT), "RefreshCompleted", "ext_books"),
+        (5, "RefreshPaused", "ext_books"),  # unknown states and fields pass, as in normalize_record
+    ]
+    assert jobs.decode_list_records(b'{"code":0,"data":{"records":null}}') == []  # Go's empty slice
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        answer(raw(jobId="449503829274509313")),  # a string id: the general path reads it
+        answer(raw(jobId=-1)),
+        answer(raw(jobId=True)),
+        answer(raw(startTime=None)),
+        answer(raw(startTime=1.5e12)),
+        answer(raw(endTime=jobs._MAX_EPOCH_MS + 1)),
+        answer(raw(progress=101)),
+        answer(raw(progress=37.5)),
+        answer(raw(state="")),
+        answer(raw(collectionName=7)),
+        answer(raw(externalSource={"type": "volume"})),  # an object: the general path keeps it as one
+        answer(raw(jobId=...)),
+        answer(raw(), code=1800),
+        b'{"code":0}',
+        b'{"code":0,"data":{}}',
+        b'{"code":0,"data":{"records":[1]}}',
+        b"<html>busy</html>",
+        b'{"code":0,"data":{"records":[]}} trailing',
+    ],
+)
+def test_anything_else_is_left_to_the_general_path(body: bytes) -> None:
+    assert jobs.decode_list_records(body) is None

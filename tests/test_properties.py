@@ -29,6 +29,7 @@ from zilliz_refresh_mcp.jobs import (
     RecordError,
     build_listing,
     decode_cursor,
+    decode_list_records,
     details_uri,
     normalize_record,
 )
@@ -210,8 +211,8 @@ def test_infinite_progress_is_a_record_error() -> None:
 
 
 @st.composite
-def job_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Readable records with unique ids: numeric (some beyond 2**53) and a few plain text ids."""
+def job_lists(draw: st.DrawFn, *, text_ids: bool = True) -> list[dict[str, Any]]:
+    """Readable records with unique ids: numeric (some beyond 2**53) and, unless not wanted, a few text ids."""
     count = draw(st.integers(min_value=0, max_value=40))
     numbers = draw(st.lists(st.integers(min_value=0, max_value=INT64_MAX), min_size=count, max_size=count, unique=True))
     jobs: list[dict[str, Any]] = []
@@ -219,12 +220,12 @@ def job_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
         state = draw(st.sampled_from([*KNOWN_STATES, "RefreshPaused"]))
         start = draw(st.sampled_from([0, NOW_MS - 60_000, NOW_MS - 3_600_000]) | st.integers(0, NOW_MS))
         job: dict[str, Any] = {
-            "jobId": number if draw(st.booleans()) or number < 10**6 else f"job-{number}",
+            "jobId": number if not text_ids or draw(st.booleans()) or number < 10**6 else f"job-{number}",
             "collectionName": draw(st.sampled_from(["ext_a", "ext_b", "ext_c"])),
             "state": state,
             "progress": draw(st.integers(0, 100)),
             "startTime": start,
-            "endTime": draw(st.sampled_from([0, start, start + 1000])) if state in (COMPLETED, FAILED) else 0,
+            "endTime": draw(st.sampled_from([0, start, start + 1000])) if state not in (IN_PROGRESS, PENDING) else 0,
         }
         if state == FAILED:
             job["reason"] = draw(st.sampled_from(["permission denied", "schema mismatch", ""]))
@@ -267,6 +268,9 @@ def test_listing_counts_orders_and_pages_consistently(
     assert sum(summary.by_state.values()) == summary.total
     assert all(summary.by_state[state] >= 0 for state in KNOWN_STATES)
     assert sum(group.count for group in summary.failures) == summary.by_state[FAILED]
+    ended = [job for job in matching if job.state == COMPLETED and job.ended_at]
+    last = max(ended, key=lambda job: _ms(job.ended_at or ""), default=None)  # the first of equals, in order
+    assert (summary.last_completed and summary.last_completed.job_id) == (last and last.job_id)
     # Ordering: exactly the documented order, and the first page is its prefix.
     assert [order_key(job) for job in matching] == sorted(order_key(job) for job in matching)
     assert [job.job_id for job in listing.jobs] == [job.job_id for job in matching[:limit]]
@@ -299,6 +303,22 @@ def test_listing_normalizes_like_one_record_at_a_time(raw: list[dict[str, Any]])
     one_by_one = {record.job_id: record for record in (normalize_record(job, now_ms=NOW_MS) for job in raw)}
     for job in listing.jobs:
         assert job == one_by_one[job.job_id]
+
+
+@HEAVY
+@given(job_lists(text_ids=False), st.integers(min_value=1, max_value=50), STATE_FILTERS)
+def test_decoded_records_list_exactly_as_parsed_ones(raw: list[dict[str, Any]], limit: int, states: Any) -> None:
+    """msgspec's fast path (WireRecords, ordered by C-level sorts) gives the general path's answer, page by page."""
+    wire = decode_list_records(json.dumps({"code": 0, "data": {"records": raw}}).encode())
+    assert wire is not None, "every generated record has the documented shape"
+    cursor = None
+    while True:
+        options: dict[str, Any] = {"db_name": "default", "collection_name": None, "states": states, "limit": limit}
+        fast = build_listing(wire, cursor=cursor, now_ms=NOW_MS, **options)
+        assert fast == build_listing(raw, cursor=cursor, now_ms=NOW_MS, **options)
+        cursor = fast.page.next_cursor
+        if cursor is None:
+            break
 
 
 @PROPERTIES

@@ -362,7 +362,8 @@ class ZillizClient:
                     "User-Agent": "zilliz-refresh-mcp",
                 },
                 timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
-                limits=httpx2.Limits(max_connections=16, max_keepalive_connections=8),
+                # As many kept alive as may open: a burst does not close and reopen (TLS) connections.
+                limits=httpx2.Limits(max_connections=16, max_keepalive_connections=16),
                 follow_redirects=False,
                 transport=self._transport,
             )
