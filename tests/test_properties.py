@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from zilliz_refresh_mcp import upstream
 from zilliz_refresh_mcp.config import NAME_RULE, check_name
 from zilliz_refresh_mcp.jobs import (
     COMPLETED,
@@ -373,3 +374,31 @@ def test_redact_json_reaches_every_string(secret: str, value: Any) -> None:
         return node
 
     assert secret not in json.dumps(redact_json(plant(value), secret))
+
+
+LOWER = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_", min_size=4, max_size=20)
+CHUNK_CUTS = st.lists(st.integers(min_value=0, max_value=40), max_size=8)
+
+
+def scanned(secret: str, answer: bytes, cuts: list[int]) -> bool:
+    scan = upstream._SecretScan(secret)
+    start = 0
+    for cut in cuts:
+        scan.feed(answer[start : start + cut])
+        start += cut
+    scan.feed(answer[start:])
+    return scan.found
+
+
+@PROPERTIES
+@given(LOWER, LOWER, st.text(alphabet="0123456789 .,:;", max_size=60), st.integers(0, 60), CHUNK_CUTS)
+def test_the_secret_scan_sees_across_chunk_boundaries(
+    user: str, password: str, text: str, at: int, cuts: list[int]
+) -> None:
+    """A piece of the token, or a \\u escape, is seen however the answer arrives; an answer with neither is clear."""
+    secret = f"{user}:{password}"
+    clear = json.dumps({"reason": text}).encode()
+    assert not scanned(secret, clear, cuts)
+    for needle in (secret, user, password, "\\u0041"):
+        planted = text[:at] + needle + text[at:]
+        assert scanned(secret, json.dumps({"reason": planted}).encode().replace(b"\\\\u", b"\\u"), cuts)
