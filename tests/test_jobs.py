@@ -269,3 +269,20 @@ def test_answers_of_the_documented_shape_decode_to_checked_records() -> None:
 )
 def test_anything_else_is_left_to_the_general_path(body: bytes) -> None:
     assert jobs.decode_list_records(body) is None
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_of_jobs_that_ended_together_the_first_listed_is_the_last_completed(decoded: bool) -> None:
+    """Ties are rare but real (one batch finishing); the answer must not depend on upstream's order."""
+    records = [
+        raw(jobId=1, startTime=1_712_830_000_000, endTime=1_712_832_600_000),
+        raw(jobId=2, startTime=1_712_831_000_000, endTime=1_712_832_600_000),  # started later: listed first
+        raw(jobId=3, startTime=1_712_829_000_000, endTime=1_712_832_000_000),
+        raw(jobId=4, state="RefreshFailed", reason="denied"),  # the one-job page stops here: no sort of the rest
+    ]
+    for order in (records, records[::-1]):
+        answer_records = jobs.decode_list_records(answer(*order)) if decoded else order
+        assert answer_records is not None
+        summary = listing(answer_records, limit=1).summary
+        assert summary.last_completed is not None
+        assert summary.last_completed.job_id == "2"

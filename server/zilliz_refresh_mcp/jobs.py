@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from operator import attrgetter
 from typing import Annotated, Any, Literal, cast
 
@@ -507,23 +506,53 @@ def _name(row: _Row) -> str:
     return row.collection or str(row.job_id)
 
 
-# Listing order, split by state: failed, in progress, pending, then every other state.
-_Groups = list[list[_Row]]
+class _StateGroups:
+    """Matching rows split by state rank: failed, in progress, pending, then every other state.
 
+    A group is put in listing order (``_row_key``) only when its order is read: the summary reads the
+    first two, a page the groups it reaches. The first page of 10,000 mostly completed jobs sorts a few
+    hundred rows, not 10,000.
+    """
 
-def _grouped(rows: list[_Row], *, integer_ids: bool) -> _Groups:
-    """``rows`` in listing order (``_row_key``), split into the four groups of ``_STATE_RANK``."""
-    if integer_ids:
-        # The same order from two stable C-level sorts, 5x faster than building a key per row:
-        # reverse=True keeps ties in their order, and unstarted jobs (0) go last.
-        rows = sorted(rows, key=attrgetter("job_id"), reverse=True)
-        rows.sort(key=attrgetter("start_ms"), reverse=True)
-    else:
-        rows = sorted(rows, key=_row_key)
-    groups: _Groups = [[] for _ in range(_OTHER_RANK + 1)]
-    for row in rows:
-        groups[_STATE_RANK.get(row.state, _OTHER_RANK)].append(row)
-    return groups
+    def __init__(self, rows: Iterable[_Row], *, integer_ids: bool) -> None:
+        self._groups: list[list[_Row]] = [[] for _ in range(_OTHER_RANK + 1)]
+        for row in rows:
+            self._groups[_STATE_RANK.get(row.state, _OTHER_RANK)].append(row)
+        self._sorted = [False] * len(self._groups)
+        self._integer_ids = integer_ids
+        self.total = sum(map(len, self._groups))
+
+    def rows(self, rank: int) -> list[_Row]:
+        """The group's rows, in no particular order."""
+        return self._groups[rank]
+
+    def ordered(self, rank: int) -> list[_Row]:
+        """The group's rows in listing order."""
+        group = self._groups[rank]
+        if not self._sorted[rank]:
+            if self._integer_ids:
+                # The same order from two stable C-level sorts, 5x faster than building a key per row:
+                # reverse=True keeps ties in their order, and unstarted jobs (0) go last.
+                group.sort(key=attrgetter("job_id"), reverse=True)
+                group.sort(key=attrgetter("start_ms"), reverse=True)
+            else:
+                group.sort(key=_row_key)
+            self._sorted[rank] = True
+        return group
+
+    def page(self, after: _SortKey | None, limit: int) -> tuple[list[_Row], int]:
+        """The first ``limit`` rows after the position ``after`` in listing order, and how many come before."""
+        page: list[_Row] = []
+        before = 0
+        for rank in range(len(self._groups)):
+            if after is not None and rank < after[0]:
+                before += len(self._groups[rank])
+            elif len(page) < limit and self._groups[rank]:
+                ordered = self.ordered(rank)
+                skip = bisect_right(ordered, after, key=_row_key) if after is not None and rank == after[0] else 0
+                before += skip
+                page += ordered[skip : skip + limit - len(page)]
+        return page, before
 
 
 def encode_cursor(job: JobRecord) -> str:
@@ -580,14 +609,31 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def summarize(groups: _Groups, *, db_name: str, collection_name: str | None, states: Sequence[str] | None) -> Summary:
-    """Exact counts and a short text over every job in ``groups`` (``_grouped``, in listing order)."""
-    failed, running, pending, rest = groups
-    total = len(failed) + len(running) + len(pending) + len(rest)
+def _last_completed(completed: list[_Row]) -> _Row | None:
+    """The one that ended last (of equals, the first in listing order); None when none says when it ended."""
+    ends = list(map(attrgetter("end_ms"), completed))
+    latest = max(ends, default=0)
+    if not latest:
+        return None
+    if ends.count(latest) == 1:
+        return completed[ends.index(latest)]
+    return min((job for job in completed if job.end_ms == latest), key=_row_key)
+
+
+def summarize(
+    groups: _StateGroups, *, db_name: str, collection_name: str | None, states: Sequence[str] | None
+) -> Summary:
+    """Exact counts and a short text over every matching job."""
+    failed, running = groups.ordered(0), groups.ordered(1)  # named in listing order
+    pending, rest = groups.rows(2), groups.rows(_OTHER_RANK)
+    total = groups.total
     counts = Counter({FAILED: len(failed), IN_PROGRESS: len(running), PENDING: len(pending)})
-    counts.update(map(attrgetter("state"), rest))
+    rest_states = list(map(attrgetter("state"), rest))
+    counts[COMPLETED] = rest_states.count(COMPLETED)  # C-level; a Counter of 10,000 states takes ~1 ms
+    if counts[COMPLETED] != len(rest):
+        counts.update(state for state in rest_states if state != COMPLETED)
     by_state = {state: counts.get(state, 0) for state in KNOWN_STATES}
-    by_state.update({state: n for state, n in counts.items() if state not in by_state})
+    by_state.update(sorted((state, n) for state, n in counts.items() if state not in by_state))
 
     scope = f"for {collection_name} in {db_name}" if collection_name else f"in {db_name}"
     noun = "matching refresh job" if states else "refresh job"
@@ -613,13 +659,10 @@ def summarize(groups: _Groups, *, db_name: str, collection_name: str | None, sta
         parts.append(f"{counts[PENDING]} pending")
     if counts[COMPLETED]:
         parts.append(f"{counts[COMPLETED]} completed")
-    parts.extend(f"{n} {state}" for state, n in counts.items() if state not in KNOWN_STATES)
+    parts.extend(f"{n} {state}" for state, n in by_state.items() if state not in KNOWN_STATES)
     text = f"{_plural(total, noun)} {scope}: {', '.join(parts)}."
 
-    completed = rest if counts[COMPLETED] == len(rest) else [job for job in rest if job.state == COMPLETED]
-    last = max(completed, key=attrgetter("end_ms"), default=None)  # the first of equals, in listing order
-    if last is not None and not last.end_ms:
-        last = None  # no completed job says when it ended
+    last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
     last_ended = iso_utc(last.end_ms) if last is not None else None
     if last is not None:
         text += f" Last completed: {_name(last)} at {last_ended}."
@@ -717,19 +760,18 @@ def build_listing(
     wanted = list(dict.fromkeys(canonical_state(s) for s in states)) if states else None
     # Every record is checked, shown or not (WireRecords were checked while decoding); only the page is rendered.
     fast = isinstance(raw_records, WireRecords)
-    rows: list[_Row] = list(raw_records) if fast else [_checked(row) for row in raw_records]
+    rows: Iterable[_Row] = raw_records if fast else [_checked(row) for row in raw_records]
     if wanted:
         rows = [row for row in rows if row.state in wanted]
-    groups = _grouped(rows, integer_ids=fast)
-    ordered = list(chain.from_iterable(groups))
-    start = bisect_right(ordered, decode_cursor(cursor), key=_row_key) if cursor else 0
-    page = [_render(_fields_of(row), now_ms) for row in ordered[start : start + limit]]
-    remaining = len(ordered) - start - len(page)
+    groups = _StateGroups(rows, integer_ids=fast)
+    shown, start = groups.page(decode_cursor(cursor) if cursor else None, limit)
+    page = [_render(_fields_of(row), now_ms) for row in shown]
+    remaining = groups.total - start - len(page)
     next_cursor = encode_cursor(page[-1]) if remaining and page else None
     hint = None
     if next_cursor:
         hint = (
-            f"Showing {len(page)} of the {len(ordered)} matching jobs ({remaining} more). To see more, call "
+            f"Showing {len(page)} of the {groups.total} matching jobs ({remaining} more). To see more, call "
             f'list_refresh_jobs again with the same arguments and cursor="{next_cursor}"'
             + (", or narrow with state=[...] or collectionName." if not wanted else ".")
         )
