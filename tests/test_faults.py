@@ -296,6 +296,14 @@ BAD_BODIES = {
     "truncated": (Fault.raw('{"code":0,"data":{"rec'), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),
     "nan": (Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"progress":NaN}]}}'), ["not JSON", "NaN"]),
     "deep": (Fault.raw("[" * 100_000), ["not JSON", "nested too deeply"]),
+    "deep-in-a-record": (
+        Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"state":"a","x":' + "[" * 3000 + "]" * 3000 + "}]}}"),
+        ["not JSON", "nested too deeply"],
+    ),
+    "not-utf-8": (
+        Fault.raw(b'{"code":0,"data":{"records":[{"jobId":1,"state":"RefreshFailed","collectionName":"caf\xe9"}]}}'),
+        ["not JSON", "utf-8", "HTTP 200"],
+    ),
     "huge-number": (Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"progress":1e400}]}}'), ["too large"]),
     "bad-gzip": (
         Fault(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}),

@@ -265,6 +265,8 @@ def test_answers_of_the_documented_shape_decode_to_checked_records() -> None:
         b'{"code":0,"data":{"records":[1]}}',
         b"<html>busy</html>",
         b'{"code":0,"data":{"records":[]}} trailing',
+        b'{"code":0,"data":{"records":[{"jobId":1,"state":"caf\xe9"}]}}',  # not UTF-8
+        b'{"code":0,"data":{"records":[{"jobId":1,"state":"a","x":' + b"[" * 3000 + b"]" * 3000 + b"}]}}",
     ],
 )
 def test_anything_else_is_left_to_the_general_path(body: bytes) -> None:

@@ -158,7 +158,11 @@ def _volume(name: str) -> str:
 
 
 class SimulatedCluster:
-    """Databases, external collections and their refresh jobs, plus scripted faults."""
+    """Databases, external collections and their refresh jobs, plus scripted faults.
+
+    Jobs change only through ``add_job``, ``start_refresh`` and the clock; list answers are cached on
+    that basis, so a test that edits a job in place would be served its old record.
+    """
 
     def __init__(self, *, token: str | None = None, clock: Clock = wall_clock_ms) -> None:
         self.token = token or secrets.token_urlsafe(24)

@@ -2,8 +2,8 @@
 
 Every failure is an ``UpstreamError`` whose message says what failed, the upstream code or HTTP
 status, and what the user can do. Nothing this client hands back contains the token: ``redact`` runs
-on every message and on every string of every answer (a cluster or gateway that echoes the
-``Authorization`` header cannot leak it), before anything is truncated.
+on every message, and on every string of any answer whose bytes may spell a piece of it (a cluster or
+gateway that echoes the ``Authorization`` header cannot leak it), before anything is truncated.
 
     UpstreamError                 anything that went wrong talking to the cluster
      ├── UpstreamUnreachable      no answer: connection refused, DNS, TLS, timeout
@@ -146,7 +146,7 @@ def redact_json(value: Any, secret: str) -> Any:
     return value
 
 
-_UNICODE_ESCAPE = re.compile(rb"\\u")  # twice as fast as `b"\\u" in raw` when raw has many backslashes
+_UNICODE_ESCAPE = re.compile(rb"\\u")  # faster than `b"\\u" in raw` when raw has many backslashes
 
 
 class _SecretScan:
@@ -183,8 +183,8 @@ def _may_show_secret(records: list[WireRecord], secret: str) -> bool:
 
     Re-encoded by msgspec, every string appears literally except for ``"``, ``\\`` and control
     characters, which no printable piece without quotes or backslashes holds: a literal search is
-    exact (a match across two strings only makes it cautious). For answers with ``\\u`` escapes, which
-    ``_SecretScan`` cannot read: ~4 ms for 10,000 records.
+    exact (a match across two strings only makes it cautious). Asked only of answers that ``_SecretScan``
+    could not clear (a piece, a ``\\u`` escape or a NUL in the bytes): ~4 ms for 10,000 records.
     """
     pieces = _secret_pieces(secret)
     if not pieces:
