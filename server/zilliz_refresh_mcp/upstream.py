@@ -100,11 +100,16 @@ def _secret_pieces(secret: str) -> list[str]:
     return pieces
 
 
+def _blank(text: str, pieces: list[str]) -> str:
+    for piece in pieces:
+        if piece in text:
+            text = text.replace(piece, "***")
+    return text
+
+
 def redact(text: str, secret: str) -> str:
     """``text`` with the secret, and each half of a ``user:password`` secret, replaced by ``***``."""
-    for piece in _secret_pieces(secret):
-        text = text.replace(piece, "***")
-    return text
+    return _blank(text, _secret_pieces(secret))
 
 
 def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
@@ -118,10 +123,7 @@ def redact_json(value: Any, secret: str) -> Any:
         return value
 
     def clean(text: str) -> str:
-        for piece in pieces:
-            if piece in text:
-                text = text.replace(piece, "***")
-        return text
+        return _blank(text, pieces)
 
     if isinstance(value, str):
         return clean(value)
@@ -263,6 +265,10 @@ class UpstreamError(Exception):
         """The message with the code/status and the hint, as one line for a person or a model."""
         return self.explain()
 
+    def wait_beyond(self, seconds: float) -> float | None:
+        """Upstream's Retry-After when it asks for a longer wait than ``seconds``; else None."""
+        return self.retry_after if self.retry_after is not None and self.retry_after > seconds else None
+
     def explain(self, hint: str | None = None) -> str:
         """``detail`` with another hint: one shared error can be told differently to each caller."""
         hint = hint or self.hint
@@ -298,6 +304,11 @@ class UpstreamBadResponse(UpstreamError):
     """The answer was not the documented JSON shape, or was too large."""
 
 
+def _not_documented(what: str, route: str) -> UpstreamBadResponse:
+    """An HTTP 200 answer whose JSON is not the documented shape of ``route``."""
+    return UpstreamBadResponse(what, route=route, status=200, hint=_BAD_RESPONSE_HINT)
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
@@ -321,7 +332,7 @@ class _StopOnLongRetryAfter(stop_base):
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        return isinstance(error, UpstreamError) and (error.retry_after or 0.0) > self._max_backoff
+        return isinstance(error, UpstreamError) and error.wait_beyond(self._max_backoff) is not None
 
 
 class ZillizClient:
@@ -405,21 +416,15 @@ class ZillizClient:
             body["collectionName"] = collection_name
         data = await self._shared_call(LIST_ROUTE, body)
         if not isinstance(data, dict) or "records" not in data:
-            raise UpstreamBadResponse(
-                f"Upstream list answer has no `data.records` (`data` is {_json_type(data)})",
-                route=LIST_ROUTE,
-                status=200,
-                hint=_BAD_RESPONSE_HINT,
+            raise _not_documented(
+                f"Upstream list answer has no `data.records` (`data` is {_json_type(data)})", LIST_ROUTE
             )
         records = data["records"]
         if records is None:  # Go encodes an empty slice as null
             return []
         if not isinstance(records, list):
-            raise UpstreamBadResponse(
-                f"Upstream list answer's `data.records` is {_json_type(records)}, not a list",
-                route=LIST_ROUTE,
-                status=200,
-                hint=_BAD_RESPONSE_HINT,
+            raise _not_documented(
+                f"Upstream list answer's `data.records` is {_json_type(records)}, not a list", LIST_ROUTE
             )
         return records
 
@@ -429,12 +434,7 @@ class ZillizClient:
         if data is None or data == {}:
             return None
         if not isinstance(data, dict):
-            raise UpstreamBadResponse(
-                f"Upstream describe answer is {_json_type(data)}, not a job object",
-                route=DESCRIBE_ROUTE,
-                status=200,
-                hint=_BAD_RESPONSE_HINT,
-            )
+            raise _not_documented(f"Upstream describe answer is {_json_type(data)}, not a job object", DESCRIBE_ROUTE)
         return data
 
     async def refresh(self, db_name: str, collection_name: str) -> Any:
@@ -518,9 +518,9 @@ class ZillizClient:
                     return await self._send(route, body, attempt=attempts)
         except UpstreamError as err:
             err.attempts = attempts
-            if err.retry_after is not None and err.retry_after > self._max_backoff:
+            if (wait := err.wait_beyond(self._max_backoff)) is not None:
                 err.hint = (
-                    f"The cluster asked to wait {math.ceil(err.retry_after)} s before trying again (Retry-After); "
+                    f"The cluster asked to wait {math.ceil(wait)} s before trying again (Retry-After); "
                     "try again after that."
                 )
             elif err.transient and not err.hint:
@@ -655,19 +655,11 @@ class ZillizClient:
 
     def _data_of(self, route: str, payload: Any) -> Any:
         if not isinstance(payload, dict):
-            raise UpstreamBadResponse(
-                f"Upstream answered {route} with JSON {_json_type(payload)}, not an object",
-                route=route,
-                status=200,
-                hint=_BAD_RESPONSE_HINT,
-            )
+            raise _not_documented(f"Upstream answered {route} with JSON {_json_type(payload)}, not an object", route)
         code = payload.get("code", 0)
         if not isinstance(code, int) or isinstance(code, bool):
-            raise UpstreamBadResponse(
-                f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer",
-                route=route,
-                status=200,
-                hint=_BAD_RESPONSE_HINT,
+            raise _not_documented(
+                f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer", route
             )
         if code != 0:
             message = _shorten(redact(str(payload.get("message") or "no message"), self._token))
@@ -682,9 +674,7 @@ class ZillizClient:
                 transient=transient,
             )
         if "data" not in payload:
-            raise UpstreamBadResponse(
-                f"Upstream answered {route} with code 0 but no `data`", route=route, status=200, hint=_BAD_RESPONSE_HINT
-            )
+            raise _not_documented(f"Upstream answered {route} with code 0 but no `data`", route)
         return payload["data"]
 
 
