@@ -388,9 +388,12 @@ class _Position:
     job_id: str
 
     def key(self) -> _SortKey:
-        # Newest first; jobs not yet started sort after started ones of the same state.
-        started = -_ms_of(self.started_at) if self.started_at else 1
-        return (self.rank, started, _id_key(self.job_id))
+        return _sort_key(self.rank, _ms_of(self.started_at) if self.started_at else None, self.job_id)
+
+
+def _sort_key(rank: int, start_ms: int | None, job_id: str) -> _SortKey:
+    """The listing order: by state rank, newest first (not yet started after started), then by id."""
+    return (rank, -start_ms if start_ms is not None else 1, _id_key(job_id))
 
 
 def _ms_of(iso: str) -> int:
@@ -493,11 +496,7 @@ def _fields_of(row: _Row) -> _Fields:
 
 
 def _row_key(row: _Row) -> _SortKey:
-    return (
-        _STATE_RANK.get(row.state, _OTHER_RANK),
-        -row.start_ms if row.start_ms else 1,
-        _id_key(str(row.job_id)),
-    )
+    return _sort_key(_STATE_RANK.get(row.state, _OTHER_RANK), row.start_ms or None, str(row.job_id))
 
 
 def _checked(raw: Any) -> _Row:
