@@ -100,6 +100,13 @@ def _tool_error(err: Exception, what: str, *, db: str | None = None, collection:
 _EXPECTED = (UpstreamError, JobNotFound, ValueError)  # RecordError and CursorError are ValueErrors
 
 
+def _reads_only(title: str) -> ToolAnnotations:
+    """The annotations of a tool that only reads the cluster: hosts may call it without asking."""
+    return ToolAnnotations(
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+    )
+
+
 def _structured(model: BaseModel, text: str, links: list[JobRecord]) -> CallToolResult:
     content: list[Any] = [TextContent(type="text", text=text)]
     content.extend(
@@ -167,13 +174,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             "Returns exact counts per state, a short summary sentence, and the jobs ordered failed first, then "
             "in progress, then pending, then completed, newest first; long lists come in pages with a cursor."
         ),
-        annotations=ToolAnnotations(
-            title="List external-collection refresh jobs",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_reads_only("List external-collection refresh jobs"),
         meta=TOOL_UI_META,
     )
     async def list_refresh_jobs(
@@ -232,13 +233,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             "Returns the final job record, or, when time runs out, the latest state and progress with "
             "finished=false: the job keeps running, and you may call this tool again."
         ),
-        annotations=ToolAnnotations(
-            title="Wait for a refresh job to finish",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_reads_only("Wait for a refresh job to finish"),
     )
     async def wait_for_refresh_job(
         ctx: Context[ServerState, Any],
