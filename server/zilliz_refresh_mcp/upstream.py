@@ -148,6 +148,11 @@ def redact_json(value: Any, secret: str) -> Any:
     return value
 
 
+def _escapable(piece: str, escaped: str) -> bool:
+    """Whether JSON text could spell ``piece`` other than literally, given the characters it ``escaped``."""
+    return not piece.isprintable() or any(c in piece for c in escaped)
+
+
 _UNICODE_ESCAPE = re.compile(rb"\\u")  # faster than `b"\\u" in raw` when raw has many backslashes
 
 
@@ -164,7 +169,7 @@ class _SecretScan:
     def __init__(self, secret: str) -> None:
         pieces = _secret_pieces(secret)
         self._pieces = [piece.encode() for piece in pieces]
-        self.found = any(not piece.isprintable() or any(c in piece for c in '"\\/') for piece in pieces)
+        self.found = any(_escapable(piece, '"\\/') for piece in pieces)  # JSON text may write / as \/
         self._keep = max([2, *map(len, self._pieces)]) - 1  # a match may start in the previous chunk
         self._tail = b""
 
@@ -191,7 +196,7 @@ def _may_show_secret(records: list[WireRecord], secret: str) -> bool:
     pieces = _secret_pieces(secret)
     if not pieces:
         return False
-    if any(not piece.isprintable() or '"' in piece or "\\" in piece for piece in pieces):
+    if any(_escapable(piece, '"\\') for piece in pieces):  # msgspec writes / as it is
         return True
     blob = _ENCODER.encode(records)
     return any(piece.encode() in blob for piece in pieces)
