@@ -237,11 +237,7 @@ class SimulatedCluster:
 
     def records(self, db_name: str, collection_name: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()
-        return [
-            job.record(now)
-            for job in self.jobs
-            if job.db_name == db_name and (not collection_name or job.collection_name == collection_name)
-        ]
+        return [job.record(now) for job in _listed(self.jobs, db_name, collection_name)]
 
     # --- the HTTP face -------------------------------------------------------------------------
 
@@ -306,11 +302,7 @@ class SimulatedCluster:
         count, made, until, body = self._answers.get((db_name, collection), (0, 0, -1, b""))
         if count != len(self.jobs) or not made <= now < until:
             count = len(self.jobs)
-            listed = [
-                job
-                for job in self.jobs[:count]
-                if job.db_name == db_name and (not collection or job.collection_name == collection)
-            ]
+            listed = _listed(self.jobs[:count], db_name, collection)
             records = b",".join(job.record_json(now) for job in listed)
             body = b'{"code":0,"data":{"records":[' + records + b"]}}"
             until = min((job.next_change_ms for job in listed), default=_NEVER)
@@ -342,6 +334,11 @@ class SimulatedCluster:
             ):
                 return _error(65535, f"a refresh job is already running for collection {collection}")
         return _ok({"jobId": self.start_refresh(db_name, collection).job_id})
+
+
+def _listed(jobs: list[SimJob], db_name: str, collection: str | None) -> list[SimJob]:
+    """The jobs a list request for ``db_name`` (and ``collection``, when given) answers with."""
+    return [job for job in jobs if job.db_name == db_name and (not collection or job.collection_name == collection)]
 
 
 def _ok(data: Any) -> Response:
