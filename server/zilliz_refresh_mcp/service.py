@@ -97,7 +97,7 @@ class RefreshJobs:
         limit: int,
         cursor: str | None,
     ) -> JobListing:
-        db = check_name(db_name or self.default_db, "dbName")
+        db = self._database(db_name)
         collection = check_name(collection_name, "collectionName") if collection_name else None
         records = await self.client.list_jobs(db, collection)
         listing = build_listing(
@@ -114,7 +114,7 @@ class RefreshJobs:
 
     async def collections(self, db_name: str | None) -> list[str]:
         """External collections that have refresh jobs in ``db_name``, as upstream lists them."""
-        db = check_name(db_name or self.default_db, "dbName")
+        db = self._database(db_name)
         records = await self.client.list_jobs(db)
         return collection_names(records)
 
@@ -134,7 +134,7 @@ class RefreshJobs:
         return record
 
     async def refresh(self, db_name: str | None, collection_name: str) -> RefreshStarted:
-        db = check_name(db_name or self.default_db, "dbName")
+        db = self._database(db_name)
         collection = check_name(collection_name, "collectionName")
         job_id = job_id_text(await self.client.refresh(db, collection))
         self._remember([job_id])
@@ -175,6 +175,9 @@ class RefreshJobs:
         except anyio.get_cancelled_exc_class():
             logger.info("wait for refresh job %s cancelled by the client", job_id)
             raise
+
+    def _database(self, db_name: str | None) -> str:
+        return check_name(db_name or self.default_db, "dbName")
 
     def _remember(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:

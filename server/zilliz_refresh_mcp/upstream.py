@@ -149,7 +149,7 @@ def redact_json(value: Any, secret: str) -> Any:
 
 
 def _escapable(piece: str, escaped: str) -> bool:
-    """Whether JSON text could spell ``piece`` other than literally, given the characters it ``escaped``."""
+    """Whether JSON text could spell ``piece`` other than literally, where ``escaped`` may be written escaped."""
     return not piece.isprintable() or any(c in piece for c in escaped)
 
 
