@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import Field
 
 from zilliz_refresh_mcp import jobs
 from zilliz_refresh_mcp.jobs import RecordError, build_listing, canonical_state, normalize_record
@@ -288,3 +289,62 @@ def test_of_jobs_that_ended_together_the_first_listed_is_the_last_completed(deco
         summary = listing(answer_records, limit=1).summary
         assert summary.last_completed is not None
         assert summary.last_completed.job_id == "2"
+
+
+# --- the output schema -------------------------------------------------------------------------
+
+
+class _Named(jobs._Model):
+    """A model with a field that happens to be called title."""
+
+    title: str = Field(description="Kept: a property, not a schema title.")
+
+
+class _Holder(jobs._Model):
+    named: _Named | None
+    labels: dict[str, str] = Field(default={"title": "data, not a schema"})
+
+
+def _schema_keys(node: Any) -> set[str]:
+    """Every keyword used in a schema position (property names and data values excluded)."""
+    if isinstance(node, list):
+        return set().union(*(_schema_keys(item) for item in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    keys = set(node)
+    for key, value in node.items():
+        if key == "properties":
+            keys |= set().union(*(_schema_keys(sub) for sub in value.values()))
+        elif key not in {"default", "enum", "const", "examples"}:
+            keys |= _schema_keys(value)
+    return keys
+
+
+def test_output_schema_inlines_refs_and_drops_generated_titles_only() -> None:
+    schema = _Holder.model_json_schema(by_alias=True)
+    assert not {"$ref", "$defs", "title"} & _schema_keys(schema)
+    named = schema["properties"]["named"]["anyOf"][0]
+    assert named["properties"]["title"] == {"description": "Kept: a property, not a schema title.", "type": "string"}
+    assert named["required"] == ["title"]
+    assert named["description"] == "A model with a field that happens to be called title."
+    assert schema["properties"]["labels"]["default"] == {"title": "data, not a schema"}
+
+
+def test_output_schema_accepts_real_answers_and_rejects_off_contract_ones() -> None:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(jobs.JobListing.model_json_schema(by_alias=True))
+    answer = listing(four_jobs(), limit=2).model_dump(mode="json", by_alias=True)
+    assert list(validator.iter_errors(answer)) == []
+    breakages = {
+        "job id as a number": lambda a: a["jobs"][0].update(jobId=449503829274509313),
+        "progress above 100": lambda a: a["jobs"][0].update(progress=101),
+        "state missing": lambda a: a["jobs"][1].pop("state"),
+        "null total": lambda a: a["summary"].update(total=None),
+        "cursor as a number": lambda a: a["page"].update(nextCursor=3),
+        "collections not a list": lambda a: a["summary"]["failures"][0].update(collections="ext_music"),
+    }
+    for name, breaks in breakages.items():
+        broken = json.loads(json.dumps(answer))
+        breaks(broken)
+        assert list(validator.iter_errors(broken)), name

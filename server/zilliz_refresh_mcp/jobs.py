@@ -53,21 +53,36 @@ class CursorError(ValueError):
     """A continuation cursor that this server did not hand out."""
 
 
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs"})  # name -> schema, not schemas themselves
+_DATA = frozenset({"default", "examples", "const", "enum"})  # values, not schemas
+
+
 def _compact_schema(node: Any, resolve: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
-    """The same JSON schema, cheaper to validate: ``$ref`` inlined.
+    """The same JSON schema, cheaper to validate: ``$ref`` inlined, pydantic's generated titles dropped.
 
     Clients validate every structuredContent against the outputSchema; resolving ``$ref`` into ``$defs``
-    on every job makes the Python SDK's jsonschema about 15% slower on a 20-job answer.
+    on every job makes the Python SDK's jsonschema about 15% slower on a 20-job answer. The titles
+    ("Jobid" for ``jobId``) say nothing the property name does not; without them tools/list is 10%
+    shorter. Descriptions stay: they are the documentation.
     """
     if isinstance(node, list):
         return [_compact_schema(item, resolve) for item in node]
     if not isinstance(node, dict):
         return node
-    if "$ref" in node:
-        target = _compact_schema(resolve({"$ref": node["$ref"]}), resolve)
-        return {**target, **{key: _compact_schema(value, resolve) for key, value in node.items() if key != "$ref"}}
+    while "$ref" in node:
+        node = {**resolve({"$ref": node["$ref"]}), **{key: value for key, value in node.items() if key != "$ref"}}
     # anyOf branches stay as they are: a `type` list is cheaper to validate but less portable (MCP Inspector --strict).
-    return {key: _compact_schema(value, resolve) for key, value in node.items()}
+    compact: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title":
+            continue
+        if key in _DATA:
+            compact[key] = value
+        elif key in _SCHEMA_MAPS:
+            compact[key] = {name: _compact_schema(sub, resolve) for name, sub in value.items()}
+        else:
+            compact[key] = _compact_schema(value, resolve)
+    return compact
 
 
 class _Model(BaseModel):
