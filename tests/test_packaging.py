@@ -167,6 +167,8 @@ def test_wheel_contents(built: tuple[Path, Path, Path]) -> None:
     assert not missing, f"package files left out of the wheel (package-data?): {sorted(missing)}"
     assert not [name for name in names if name.startswith(("tests/", "bench/", "server/"))]
     assert metadata["Name"] == NAME and metadata["Version"] == VERSION
+    assert metadata["License-Expression"] == PYPROJECT["project"]["license"]
+    assert f"{dist_info}/licenses/LICENSE" in names
     assert metadata["Requires-Python"] == PYPROJECT["project"]["requires-python"]
     required = {re.split(r"[<>=!~ ;\[]", req, maxsplit=1)[0] for req in metadata.get_all("Requires-Dist") or []}
     declared = {re.split(r"[<>=!~ ;\[]", req, maxsplit=1)[0] for req in PYPROJECT["project"]["dependencies"]}
@@ -181,7 +183,7 @@ def test_sdist_contents(built: tuple[Path, Path, Path]) -> None:
     top = f"{PACKAGE}-{VERSION}"
     with tarfile.open(sdist) as archive:
         names = {name.removeprefix(f"{top}/") for name in archive.getnames()}
-    for required in ("README.md", "pyproject.toml", "PKG-INFO"):
+    for required in ("README.md", "LICENSE", "pyproject.toml", "PKG-INFO"):
         assert required in names
     missing = {f"server/{name}" for name in package_files(src)} - names
     assert not missing, sorted(missing)
