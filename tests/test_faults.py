@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -782,3 +783,68 @@ async def test_the_token_appears_nowhere(
     leaked = sorted(piece for piece in pieces if piece in haystack)
     assert leaked == [], f"token pieces leaked: {leaked}"
     assert password not in haystack and secret not in haystack
+
+
+def _plain(text: str) -> str:
+    """``text`` with every escape undone, however deep (\\u0041 and \\\\u0041 both become A), backslashes dropped."""
+    previous = None
+    while previous != text:
+        previous, text = text, re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
+    return text.replace("\\", "")
+
+
+ESCAPING_ECHOES: dict[str, Callable[[str], Fault]] = {
+    "object message, HTTP 400": lambda t: Fault.http(400, json.dumps({"code": 1100, "message": {"m": f"Bearer {t}"}})),
+    "list message, HTTP 500": lambda t: Fault.http(500, json.dumps({"code": 65535, "message": [f"Bearer {t}"]})),
+    "cut body, / escaped": lambda t: Fault.raw('{"code":0,"message":"Bearer ' + t.replace("/", "\\/")),
+    "cut body, \\u escaped": lambda t: Fault.raw('{"code":0,"message":"Bearer ' + _escaped(t)),
+    "cut body, JSON-escaped": lambda t: Fault.raw('{"code":0,"message":' + json.dumps(f"Bearer {t}")[:-1]),
+}
+
+
+@pytest.mark.parametrize("token", ['root:pa\\ss"wd/&x', "AbCd/EfGh+IjKl/MnOp"])
+@pytest.mark.parametrize("echo", sorted(ESCAPING_ECHOES))
+async def test_no_error_shows_an_escaped_spelling_of_the_token(token: str, echo: str, clock: FakeClock) -> None:
+    """An echo that no literal search finds: a non-string message made text by repr, or a body cut mid-escape."""
+    password = token.partition(":")[2] or token
+    cluster = demo_cluster(token=token, clock=clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            cluster.inject(ESCAPING_ECHOES[echo](token))
+            text = assert_clear_error(await client.call_tool(TOOL, {}), "Upstream")
+            await assert_works(client)
+    assert _plain(password) not in _plain(text), text
+
+
+async def test_a_body_that_is_not_json_is_still_quoted_when_it_cannot_hold_the_token(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    cluster.inject(Fault.raw("<html><body>Bad gateway: upstream reset</body></html>"))
+    assert_clear_error(await client.call_tool(TOOL, {}), "not JSON", "'<html><body>Bad gateway: upstream reset")
+
+
+@pytest.mark.parametrize(
+    ("token", "hidden"),
+    [("root:Milvus", []), ("root:s3cret-pass", ["s3cret-pass"]), ("ops-admin:Milvus", [])],
+)
+async def test_user_names_and_the_public_default_password_are_not_blanked(
+    token: str, hidden: list[str], clock: FakeClock
+) -> None:
+    """The user name is not a secret, nor is Milvus's documented default password; the whole token always is."""
+    cluster = SimulatedCluster(token=token, clock=clock)
+    reason = "Milvus datanode: failed to read volume://root-vol/s3cret-pass/part-1.parquet (rootcoord, ops-admin)"
+    cluster.add_job(
+        "default", "ext_rootfs", started_minutes_ago=30, duration_minutes=10, fail_at_progress=5, reason=reason
+    )
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock)) as client:
+            result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    job = result.structured_content["jobs"][0]
+    assert job["collectionName"] == "ext_rootfs"
+    expected = reason
+    for secret in hidden:
+        expected = expected.replace(secret, "***")
+    assert job["reason"] == expected
+    assert token not in json.dumps(result.model_dump(mode="json"))

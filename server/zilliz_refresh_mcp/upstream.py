@@ -90,13 +90,23 @@ _OTHER_CODE_HINT = "Upstream reported an error; check the message, and the clust
 _MESSAGE_CHARS = 300
 
 
+# Self-hosted Milvus's documented default login is root:Milvus. That password hides nothing, and blanking
+# it alone would turn every "Milvus ..." in an error message into "*** ..." (the whole token stays hidden).
+_PUBLIC_PASSWORDS = frozenset({"Milvus"})
+
+
 def _secret_pieces(secret: str) -> list[str]:
+    """What is never shown: the whole secret and, of ``user:password``, the password.
+
+    The user name is not a secret: blanking it ("root") would garble collection names and messages
+    ("ext_rootfs", "rootcoord") and hide nothing.
+    """
     if not secret:
         return []
     pieces = [secret]
-    user, sep, password = secret.partition(":")
-    if sep:
-        pieces += [p for p in (password, user) if len(p) >= 4]
+    _, sep, password = secret.partition(":")
+    if sep and len(password) >= 4 and password not in _PUBLIC_PASSWORDS:
+        pieces.append(password)
     return pieces
 
 
@@ -108,7 +118,7 @@ def _blank(text: str, pieces: list[str]) -> str:
 
 
 def redact(text: str, secret: str) -> str:
-    """``text`` with the secret, and each half of a ``user:password`` secret, replaced by ``***``."""
+    """``text`` with the secret, and the password of a ``user:password`` secret, replaced by ``***``."""
     return _blank(text, _secret_pieces(secret))
 
 
@@ -586,7 +596,7 @@ class ZillizClient:
         try:
             payload = parse_json(raw)
         except (ValueError, RecursionError) as exc:
-            shown = f"{self._snippet(raw)!r}" if raw.strip() else "an empty body"
+            shown = self._snippet(raw, scan)
             reason = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
             raise UpstreamBadResponse(
                 f"Upstream answered {route} with a body that is not JSON ({reason}): {shown}",
@@ -619,17 +629,23 @@ class ZillizClient:
             hint="Narrow the question with collectionName, or raise ZILLIZ_MAX_RESPONSE_MB.",
         )
 
-    def _snippet(self, raw: bytes) -> str:
-        # Redact before cutting, so that a cut cannot leave part of the token behind.
-        text = redact(raw[: 200 + 4 * len(self._token)].decode("utf-8", "replace"), self._token)
-        return _shorten(" ".join(text.split()), 200)
+    @staticmethod
+    def _snippet(raw: bytes, scan: _SecretScan) -> str:
+        """The start of a body that is not JSON, to quote in an error; never a spelling of the token."""
+        if not raw.strip():
+            return "an empty body"
+        if scan.found:  # it may spell the token in a way no search undoes (\u0041, \/): not quoted at all
+            return "not quoted, as it may hold the credentials"
+        # The scan found no piece of the token in any spelling: the text is safe to quote.
+        return repr(_shorten(" ".join(raw[:400].decode("utf-8", "replace").split()), 200))
 
     def _status_error(self, route: str, response: httpx2.Response, raw: bytes) -> UpstreamHTTPError:
         status = response.status_code
         code: int | None = None
         message = ""
         try:
-            payload = json.loads(raw, parse_constant=_reject_constant)
+            # Redacted before any str(): a repr of a non-string message would escape the token past a search.
+            payload = redact_json(json.loads(raw, parse_constant=_reject_constant), self._token)
             if isinstance(payload, dict):
                 raw_code = payload.get("code")
                 code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
