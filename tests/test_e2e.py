@@ -135,16 +135,25 @@ async def test_console_script_over_streamable_http(http_server: str, mode: str) 
     assert "ext_music" in text
 
 
-def test_demo_check_shows_what_an_assistant_sees() -> None:
+@pytest.mark.parametrize(
+    ("flags", "transport"), [([], None), (["--transport", "http", "--port", "0"], None), ([], "http")]
+)
+def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: str | None) -> None:
+    """Also when the server is set to serve HTTP (by flag or variable): the check still talks stdio."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZILLIZ_")}
+    if transport:
+        env |= {"ZILLIZ_TRANSPORT": transport, "ZILLIZ_PORT": "0"}
     done = subprocess.run(
-        [console_script(), "--demo", "--check"],
+        [console_script(), "--demo", "--check", *flags],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
         stdin=subprocess.DEVNULL,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
+    assert ("Checking over stdio" in done.stdout) is bool(flags or transport)
     assert "refresh jobs in default" in done.stdout
     assert "zilliz://refresh-jobs/" in done.stdout
     assert done.stdout.rstrip().endswith("snippets in README.md.")

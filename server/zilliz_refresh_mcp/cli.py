@@ -121,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             from .check import run_check
 
-            server_args = [arg for arg in argv if arg != "--check"]
+            # The check is a stdio session, whatever transport the server is set to serve on.
+            server_args = [arg for arg in argv if arg != "--check"] + ["--transport", "stdio"]
+            if settings.transport != "stdio":
+                print(f"Checking over stdio; with these settings the server serves {settings.transport}.", flush=True)
             return anyio.run(run_check, server_args)
         return run(settings)
     except KeyboardInterrupt:
