@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp.types import ResourceLink, TextContent, TextResourceContents
+from mcp.types import INVALID_PARAMS, ResourceLink, TextContent, TextResourceContents
 
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
@@ -129,6 +129,23 @@ async def test_not_found_errors_name_what_is_missing(
             assert fragment in text_of(result)
         # the server keeps serving
         assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+
+
+@pytest.mark.parametrize("job_id", ["job-xxxx", "abc", "-1"])
+async def test_a_plain_id_on_a_cluster_of_numeric_ids_is_not_found(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster, job_id: str
+) -> None:
+    """Plain ids go upstream as given (the docs show "job-xxxx"); a cluster that takes only numbers has no such job."""
+    async with Client(mcp_server) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource(f"zilliz://refresh-jobs/{job_id}")
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+        assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+    assert caught.value.error.code == INVALID_PARAMS  # resource not found, as for an unknown numeric id
+    for message in (caught.value.error.message, text_of(waited)):
+        assert f"No refresh job {job_id!r}" in message and "numbers" in message and "list_refresh_jobs" in message
+    assert waited.is_error
+    assert [seen.body for seen in cluster.requests if seen.route == DESCRIBE_ROUTE] == [{"jobId": job_id}] * 2
 
 
 async def test_bad_token_says_to_check_it(simulator: SimulatorServer, clock: FakeClock) -> None:

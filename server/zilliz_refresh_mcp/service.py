@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 _INT64_MAX = 2**63 - 1
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_WRONG_TYPE_CODES = (1100, 1801)  # invalid parameter; "can only accept JSON format request" (a field's JSON type)
 _SEEN_IDS_KEPT = 1000
 MAX_WAIT_SECONDS = 600
 
@@ -126,6 +127,9 @@ class RefreshJobs:
         except UpstreamError as err:
             if _is_not_found(err):
                 raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
+            if isinstance(wire_id, str) and err.code in _WRONG_TYPE_CODES:
+                # A plain id went as a string, and this cluster takes only numbers: no job has that id.
+                raise JobNotFound(f"No refresh job {job_id!r} on this cluster: its job ids are numbers") from None
             raise
         if raw is None:
             raise JobNotFound(f"No refresh job {job_id} on this cluster")
