@@ -559,6 +559,8 @@ BAD_ARGUMENTS = {
     "state-string": ({"state": "failed"}, ["state", "valid list", 'got "failed"']),
     "state-numbers": ({"state": [1]}, ["state.0", "valid string"]),
     "state-too-many": ({"state": ["failed"] * 9}, ["state", "at most 8"]),
+    "state-no-such": ({"state": ["failed", "done"]}, ["state 'done' is not a refresh-job state", "RefreshCompleted"]),
+    "state-empty": ({"state": [""]}, ["state '' is not a refresh-job state"]),
     "cursor-number": ({"cursor": 5}, ["cursor", "valid string"]),
     "cursor-huge": ({"cursor": "x" * 100_000}, ["cursor is 100000 characters long", "at most 2048"]),
     "state-huge": ({"state": ["x" * 100_000]}, ["state[0] is 100000 characters long"]),

@@ -136,10 +136,20 @@ def test_progress_is_clamped_to_0_100() -> None:
         ("RefreshCompleted", "RefreshCompleted"),
         ("pending", "RefreshPending"),
         ("RefreshPaused", "RefreshPaused"),
+        ("error", "RefreshFailed"),
+        ("Queued", "RefreshPending"),
     ],
 )
 def test_state_filter_names(given: str, expected: str) -> None:
     assert canonical_state(given) == expected
+    assert jobs.state_filter([given, expected]) == [expected]
+
+
+@pytest.mark.parametrize("word", ["done", "finished", "", "paused", "Refresh", "refreshpaused", "RefreshPaused!"])
+def test_a_word_that_names_no_state_is_refused(word: str) -> None:
+    """A future state passes by its exact name; a word that would match nothing is an error, not 'no jobs'."""
+    with pytest.raises(ValueError, match="is not a refresh-job state: use RefreshFailed"):
+        jobs.state_filter(["failed", word])
 
 
 def four_jobs() -> list[dict[str, Any]]:

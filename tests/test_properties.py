@@ -248,7 +248,7 @@ def _ms(iso: str) -> int:
 
 
 STATE_FILTERS = st.none() | st.lists(
-    st.sampled_from(["failed", "running", "pending", "completed", "RefreshPaused", "nonsense"]), max_size=3
+    st.sampled_from(["failed", "running", "pending", "completed", "RefreshPaused", "RefreshNeverSeen"]), max_size=3
 )
 
 

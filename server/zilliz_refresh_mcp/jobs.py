@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -596,13 +597,22 @@ def decode_cursor(cursor: str) -> _SortKey:
 
 _STATE_ALIASES = {
     "pending": PENDING,
+    "queued": PENDING,
     "inprogress": IN_PROGRESS,
     "running": IN_PROGRESS,
+    "processing": IN_PROGRESS,
     "completed": COMPLETED,
+    "complete": COMPLETED,
     "succeeded": COMPLETED,
     "success": COMPLETED,
+    "successful": COMPLETED,
     "failed": FAILED,
+    "failure": FAILED,
+    "error": FAILED,
+    "errored": FAILED,
 }
+# A state a newer server may add is spelled like the four known ones ("RefreshPaused"), and passes through.
+_STATE_SHAPE = re.compile(r"Refresh[A-Z][A-Za-z]*")
 
 
 def canonical_state(name: str) -> str:
@@ -610,6 +620,23 @@ def canonical_state(name: str) -> str:
     folded = name.replace("_", "").replace("-", "").replace(" ", "").lower()
     folded = folded.removeprefix("refresh")
     return _STATE_ALIASES.get(folded, name)
+
+
+def state_filter(names: Sequence[str]) -> list[str]:
+    """The states a ``state`` argument asks for, canonical and once each; a word that names no state is refused.
+
+    Refused rather than passed through: "done" or "finished" would match nothing, and the answer
+    "no refresh jobs in state done" would read as if nothing had finished.
+    """
+    wanted = list(dict.fromkeys(canonical_state(name) for name in names))
+    for state in wanted:
+        if state not in KNOWN_STATES and not _STATE_SHAPE.fullmatch(state):
+            raise ValueError(
+                f"state {state!r} is not a refresh-job state: use RefreshFailed, RefreshInProgress, RefreshPending "
+                "or RefreshCompleted (or failed, running, pending, completed); a state that a newer cluster added "
+                "goes by its exact name"
+            )
+    return wanted
 
 
 # --- summary -----------------------------------------------------------------------------------
@@ -774,7 +801,7 @@ def build_listing(
     now_ms: int,
 ) -> JobListing:
     """Check, filter, order, summarize and page one upstream answer; normalize the page's records."""
-    wanted = list(dict.fromkeys(canonical_state(s) for s in states)) if states else None
+    wanted = state_filter(states) if states else None
     # Every record is checked, shown or not (WireRecords were checked while decoding); only the page is rendered.
     fast = isinstance(raw_records, WireRecords)
     rows: Iterable[_Row] = raw_records if fast else [_checked(row) for row in raw_records]

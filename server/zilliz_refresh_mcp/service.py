@@ -28,6 +28,7 @@ from .jobs import (
     details_uri,
     job_id_text,
     normalize_record,
+    state_filter,
 )
 from .upstream import UpstreamAPIError, UpstreamError, ZillizClient
 
@@ -100,12 +101,13 @@ class RefreshJobs:
     ) -> JobListing:
         db = self._database(db_name)
         collection = check_name(collection_name, "collectionName") if collection_name else None
+        wanted = state_filter(states) if states else None  # refused before anything goes upstream
         records = await self.client.list_jobs(db, collection)
         listing = build_listing(
             records,
             db_name=db,
             collection_name=collection,
-            states=states,
+            states=wanted,
             limit=limit,
             cursor=cursor,
             now_ms=self.clock(),
