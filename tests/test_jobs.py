@@ -200,6 +200,36 @@ def test_summary_sentence_counts_and_names_what_matters() -> None:
     ]
 
 
+WEEK_MS = 7 * 24 * 3_600_000
+
+
+@pytest.mark.parametrize("states", [None, ["failed"]])
+def test_an_old_failure_that_a_later_refresh_fixed_is_named_as_history(states: list[str] | None) -> None:
+    """ "Did the ext_books refresh finish?": yes, even though a week-old refresh of it failed."""
+    old = raw(
+        jobId=9,
+        state="RefreshFailed",
+        progress=3,
+        reason="permission denied",
+        startTime=NOW - WEEK_MS,
+        endTime=NOW - WEEK_MS + 60_000,
+    )
+    result = listing([*four_jobs(), old], states=states)
+    assert "2 failed (ext_music, ext_books; a later refresh of ext_books completed)" in result.summary.text
+    assert [(g.collections, g.refreshed_since) for g in result.summary.failures] == [
+        (["ext_music", "ext_books"], ["ext_books"])
+    ]
+    assert [job.job_id for job in result.jobs][:2] == ["2", "9"]  # failed still come first, newest first
+
+
+def test_a_failure_after_the_last_completion_is_current() -> None:
+    newer = raw(jobId=9, state="RefreshFailed", reason="schema mismatch", startTime=NOW - 60_000, endTime=NOW - 1)
+    running = raw(jobId=10, collectionName="ext_music", state="RefreshInProgress", progress=5, startTime=NOW, endTime=0)
+    result = listing([*four_jobs(), newer, running])
+    assert "later refresh" not in result.summary.text
+    assert all(group.refreshed_since == [] for group in result.summary.failures)
+
+
 def test_order_is_failed_running_pending_rest_newest_first() -> None:
     records = [
         *four_jobs(),

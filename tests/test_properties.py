@@ -234,6 +234,32 @@ def job_lists(draw: st.DrawFn, *, text_ids: bool = True) -> list[dict[str, Any]]
     return jobs
 
 
+@PROPERTIES
+@given(job_lists(), st.none() | st.just(["failed"]))
+def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_completed(
+    raw: list[dict[str, Any]], states: list[str] | None
+) -> None:
+    """Restated from the records: per collection, a completed job that started after its latest failure."""
+    summary = build_listing(
+        raw, db_name="default", collection_name=None, states=states, limit=5, cursor=None, now_ms=NOW_MS
+    ).summary
+    expected = set()
+    for name in {job["collectionName"] for job in raw if job["state"] == FAILED}:
+        latest_failure = max(
+            job["startTime"] for job in raw if job["collectionName"] == name and job["state"] == FAILED
+        )
+        if any(
+            job["startTime"] > latest_failure
+            for job in raw
+            if job["collectionName"] == name and job["state"] == COMPLETED
+        ):
+            expected.add(name)
+    shown = {name for group in summary.failures for name in group.refreshed_since}
+    assert shown == expected
+    assert all(set(group.refreshed_since) <= set(group.collections) for group in summary.failures)
+    assert ("a later refresh of" in summary.text) is bool(expected)
+
+
 def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
     """The documented order, restated: failed, in progress, pending, the rest; newest first; then by id."""
     started = -_ms(job.started_at) if job.started_at else 1
