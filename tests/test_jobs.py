@@ -76,6 +76,10 @@ def test_running_job_duration_is_elapsed_so_far_and_has_an_estimate() -> None:
     assert running.duration_seconds == elapsed_s
     # 25% in 1300 s: the whole job takes 5200 s from its start.
     assert running.estimated_end_at == jobs.iso_utc(1_712_832_000_000 + 4 * (NOW - 1_712_832_000_000))
+    # Whole seconds, rounded up, when the rate gives milliseconds.
+    odd = normalize_record(raw(state="RefreshInProgress", progress=3, endTime=0), now_ms=NOW)
+    end_ms = 1_712_832_000_000 + (NOW - 1_712_832_000_000) * 100 // 3
+    assert end_ms % 1000 and odd.estimated_end_at == jobs.iso_utc(end_ms - end_ms % 1000 + 1000)
 
 
 @pytest.mark.parametrize(

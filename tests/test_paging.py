@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import sys
 from collections import Counter
@@ -299,7 +300,8 @@ def expected_end(record: dict[str, Any], now_ms: int) -> int | None:
     start, progress = record.get("startTime") or 0, record.get("progress") or 0
     if record["state"] != "RefreshInProgress" or not 0 < progress < 100 or not 0 < start < now_ms:
         return None
-    return start + (now_ms - start) * 100 // progress
+    end = max(start + (now_ms - start) * 100 // progress, now_ms)
+    return math.ceil(end / 1000) * 1000  # shown in whole seconds, never before now
 
 
 async def test_estimated_end_is_set_exactly_for_running_jobs_with_partial_progress(

@@ -321,8 +321,9 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
     if state != IN_PROGRESS or not 0 < progress < 100 or not 0 < start_ms < now_ms:
         return None
     elapsed = now_ms - start_ms
-    estimate = start_ms + elapsed * 100 // progress
-    return min(max(estimate, now_ms), _MAX_EPOCH_MS)
+    estimate = max(start_ms + elapsed * 100 // progress, now_ms)
+    # Whole seconds, rounded up: an extrapolation has no millisecond precision to show.
+    return min(-(-estimate // 1000) * 1000, _MAX_EPOCH_MS // 1000 * 1000)
 
 
 @dataclass(frozen=True, slots=True)
