@@ -355,13 +355,13 @@ def test_decoded_records_list_exactly_as_parsed_ones(raw: list[dict[str, Any]], 
 @example(base64.urlsafe_b64encode(b'{"a":1,"b":2,"c":3}').decode())
 def test_foreign_cursors_raise_cursor_error(cursor: str) -> None:
     with contextlib.suppress(CursorError):
-        decode_cursor(cursor)
+        decode_cursor(cursor, "0" * 12)
 
 
 def test_a_deeply_nested_cursor_is_a_cursor_error() -> None:
     cursor = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")  # 2000 characters: the tool accepts it
     with pytest.raises(CursorError):
-        decode_cursor(cursor)
+        decode_cursor(cursor, "0" * 12)
 
 
 @PROPERTIES

@@ -8,6 +8,7 @@ are camelCase (``jobId``, ``startedAt``...) and the Python names snake_case.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -578,24 +579,44 @@ class _StateGroups:
         return page, before
 
 
-def encode_cursor(job: JobRecord) -> str:
+def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] | None) -> str:
+    """What a cursor carries of the question it continues: a page of another question would be wrong silently."""
+    question = json.dumps([db_name, collection_name or "", sorted(states or ())], separators=(",", ":"))
+    return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
+
+
+def encode_cursor(job: JobRecord, query: str) -> str:
     pos = _position(job)
-    payload = json.dumps([pos.rank, pos.started_at, pos.job_id], separators=(",", ":"))
+    payload = json.dumps([pos.rank, pos.started_at, pos.job_id, query], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> _SortKey:
+def decode_cursor(cursor: str, query: str) -> _SortKey:
+    """The position after which ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        rank, started_at, job_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not (isinstance(rank, int) and isinstance(started_at, str) and isinstance(job_id, str)):
+        rank, started_at, job_id, tag = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (
+            type(rank) is int
+            and 0 <= rank <= _OTHER_RANK
+            and isinstance(started_at, str)
+            and isinstance(job_id, str)
+            and job_id
+            and isinstance(tag, str)
+        ):
             raise TypeError
-        return _Position(rank, started_at, job_id).key()
+        position = _Position(rank, started_at, job_id).key()
     except (ValueError, TypeError, RecursionError):  # binascii.Error is a ValueError
         raise CursorError(
             "cursor is not one this server handed out; pass the page.nextCursor value of the previous "
             "answer unchanged, or omit cursor to start from the first page"
         ) from None
+    if tag != query:
+        raise CursorError(
+            "cursor continues a different question (another dbName, collectionName or state); ask again with "
+            "the arguments of the answer that gave it, or omit cursor to start from the first page"
+        )
+    return position
 
 
 # --- state filters -----------------------------------------------------------------------------
@@ -842,10 +863,11 @@ def build_listing(
     every_row: Sequence[_Row] = raw_records if fast else [_checked(row) for row in raw_records]
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast)
-    shown, start = groups.page(decode_cursor(cursor) if cursor else None, limit)
+    query = query_tag(db_name, collection_name, wanted)
+    shown, start = groups.page(decode_cursor(cursor, query) if cursor else None, limit)
     page = [_render(_fields_of(row), now_ms) for row in shown]
     remaining = groups.total - start - len(page)
-    next_cursor = encode_cursor(page[-1]) if remaining and page else None
+    next_cursor = encode_cursor(page[-1], query) if remaining and page else None
     hint = None
     if next_cursor:
         hint = (
