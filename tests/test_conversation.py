@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +21,7 @@ from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdate
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import JobWatcher, RefreshJobs
-from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
 
 from .conftest import FakeClock, settings_for
@@ -125,6 +126,58 @@ async def test_wait_that_runs_out_says_the_job_is_still_running(
     text = "".join(block.text for block in result.content if isinstance(block, TextContent))
     assert "still running" in text
     assert "wait_for_refresh_job again" in text
+
+
+async def test_a_brief_outage_does_not_end_the_wait(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """Three polls answered 503 (one attempt each): the wait polls on and returns when the job is done."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL, max_attempts=1), clock=clock)
+    outage = [Fault(status=503, body=b"<html>busy</html>", route=DESCRIBE_ROUTE) for _ in range(3)]
+    reads = 0
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        nonlocal reads
+        reads += 1
+        if reads == 1:  # after the first read: the outage, and the job runs to its end meanwhile
+            cluster.inject(*outage)
+            clock.advance(60 * 60)
+
+    async with Client(server) as client:
+        with anyio.fail_after(30):
+            result = await client.call_tool(
+                "wait_for_refresh_job",
+                {"jobId": movies_job(cluster), "timeoutSeconds": 60},
+                progress_callback=on_progress,
+            )
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    assert (result.structured_content["finished"], result.structured_content["job"]["state"]) == (
+        True,
+        "RefreshCompleted",
+    )
+    assert not cluster.faults
+    assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1 + 3 + 1
+
+
+async def test_a_poll_never_runs_past_the_wait(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """The cluster stops answering after the first read: at the deadline, the last state read, and why."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL, timeout_seconds=30), clock=clock)
+    release = threading.Event()
+    cluster.inject(Fault(route=DESCRIBE_ROUTE), Fault.hold(release, route=DESCRIBE_ROUTE))  # the first: no fault
+    try:
+        async with Client(server) as client:
+            result = await client.call_tool("wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 1})
+    finally:
+        release.set()
+    assert not result.is_error, result.content
+    data = result.structured_content
+    assert data is not None
+    assert (data["finished"], data["timedOut"], data["job"]["progress"]) == (False, True, 42)
+    assert data["waitedSeconds"] < 30  # the held poll (up to the 30 s client timeout) was not waited out
+    assert "the last poll got no answer before the wait ran out" in data["message"]
 
 
 async def test_wait_for_an_unknown_job_is_a_clear_error(fast_server: MCPServer[ServerState]) -> None:

@@ -195,13 +195,16 @@ class WaitResult(_Model):
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job)
 
     @classmethod
-    def still_running(cls, job: JobRecord, waited: float) -> WaitResult:
+    def still_running(cls, job: JobRecord, waited: float, trouble: str | None = None) -> WaitResult:
+        """The wait ran out; ``trouble`` says why the state shown may be older than the last poll."""
         message = (
             f"Refresh job {job.job_id} ({job.collection_name or '-'}) is still running after {waited:g} s: "
             f"{job.state}, {job.progress}%."
         )
         if job.estimated_end_at:
             message += f" Estimated end: {job.estimated_end_at}."
+        if trouble:
+            message += f" That is the last state read: {trouble}"
         message += " Call wait_for_refresh_job again to keep waiting."
         return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job)
 

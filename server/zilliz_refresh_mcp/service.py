@@ -162,22 +162,38 @@ class RefreshJobs:
         timeout_seconds: float,
         on_update: Callable[[JobRecord], Awaitable[None]],
     ) -> WaitResult:
-        """Poll until the job ends or the time runs out, calling ``on_update`` after every read."""
+        """Poll until the job ends or the time runs out, calling ``on_update`` after every read.
+
+        The first read must succeed: there is nothing to report without it. After it, a poll that fails
+        for a passing reason (the cluster busy, unreachable, slow) does not end the wait, and no poll
+        runs past the deadline: the answer is then the last state read, saying the cluster stopped answering.
+        """
         started = anyio.current_time()
         deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
         interval = self.poll_initial_seconds
+        record = await self.describe(job_id)
+        trouble: str | None = None
         try:
             while True:
-                record = await self.describe(job_id)
-                await on_update(record)
-                waited = round(anyio.current_time() - started, 1)
-                if record.state in TERMINAL_STATES:
-                    return WaitResult.ended(record, waited)
+                if trouble is None:
+                    await on_update(record)
+                    if record.state in TERMINAL_STATES:
+                        return WaitResult.ended(record, round(anyio.current_time() - started, 1))
                 remaining = deadline - anyio.current_time()
                 if remaining <= 0:
-                    return WaitResult.still_running(record, waited)
+                    return WaitResult.still_running(record, round(anyio.current_time() - started, 1), trouble)
                 await anyio.sleep(min(interval, remaining))
                 interval = min(interval * 1.5, self.poll_max_seconds)
+                try:
+                    with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                        record, trouble = await self.describe(job_id), None
+                except TimeoutError:
+                    trouble = "the last poll got no answer before the wait ran out."
+                except UpstreamError as err:
+                    if not err.transient:
+                        raise
+                    logger.warning("wait for refresh job %s: poll failed, polling on: %s", job_id, err.detail)
+                    trouble = f"the last poll failed: {err.detail}"
         except anyio.get_cancelled_exc_class():
             logger.info("wait for refresh job %s cancelled by the client", job_id)
             raise
