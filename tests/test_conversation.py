@@ -352,6 +352,25 @@ async def test_refresh_tool_is_absent_unless_enabled(fast_server: MCPServer[Serv
     assert result.is_error
 
 
+async def test_a_second_refresh_while_one_runs_points_to_the_running_one(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    server = build_server(settings_for(simulator, enable_refresh=True), clock=clock)
+    async with Client(server) as client:
+        first = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+        second = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+        running = await client.call_tool(
+            "list_refresh_jobs", {"collectionName": "ext_books", "state": ["running", "pending"]}
+        )
+    assert not first.is_error and second.is_error
+    text = "".join(block.text for block in second.content if isinstance(block, TextContent))
+    assert "already running" in text  # upstream's own words
+    assert "A refresh of ext_books is already under way" in text and "wait_for_refresh_job" in text
+    assert "try again" not in text
+    assert first.structured_content is not None and running.structured_content is not None
+    assert [job["jobId"] for job in running.structured_content["jobs"]] == [first.structured_content["jobId"]]
+
+
 async def test_start_a_refresh_and_wait_until_it_is_done(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

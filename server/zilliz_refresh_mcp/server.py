@@ -54,6 +54,7 @@ MAX_LIMIT = 200
 JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
 MAX_COMPLETIONS = 100
 LIST_WHAT = "list refresh jobs"
+REFRESH_WHAT = "start a refresh of {}"
 
 INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
@@ -83,6 +84,12 @@ def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, co
             "omit it to list every external collection."
             if what == LIST_WHAT
             else "call list_refresh_jobs without it to see the external collections that have jobs."
+        )
+    elif collection and what == REFRESH_WHAT.format(collection) and "already" in str(err).lower():
+        # No documented code says so; the message does ("a refresh job is already running for collection ...").
+        hint = (
+            f"A refresh of {collection} is already under way: find it with list_refresh_jobs (collectionName="
+            f"{collection!r}, state=['running', 'pending']) and follow it with wait_for_refresh_job."
         )
     return f"Could not {what}: {err.explain(hint)}"
 
@@ -292,7 +299,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
                 started = await jobs.refresh(dbName, collectionName)
             except _EXPECTED as err:
                 raise _tool_error(
-                    err, f"start a refresh of {collectionName}", db=dbName or jobs.default_db, collection=collectionName
+                    err, REFRESH_WHAT.format(collectionName), db=dbName or jobs.default_db, collection=collectionName
                 ) from None
             return _structured(started, started.message, [])
 
