@@ -556,6 +556,7 @@ BAD_ARGUMENTS = {
     "limit-zero": ({"limit": 0}, ["limit", "greater than or equal to 1"]),
     "limit-too-big": ({"limit": 201}, ["limit", "less than or equal to 200"]),
     "limit-fraction": ({"limit": 2.5}, ["limit", "integer"]),
+    "limit-boolean": ({"limit": True}, ["limit: expected integer 1-200, got true"]),
     "state-string": ({"state": "failed"}, ["state", "valid list", 'got "failed"']),
     "state-numbers": ({"state": [1]}, ["state.0", "valid string"]),
     "state-too-many": ({"state": ["failed"] * 9}, ["state", "at most 8"]),

@@ -7,7 +7,8 @@
 - a string longer than the schema allows, or than ``max_string_chars`` where the schema sets no
   limit (nothing here needs more, and whatever a tool echoes back stays small);
 - an argument of the wrong type (``dbName: 5``, ``limit: "x"``), validated exactly as the tool
-  itself validates, but reported as one plain sentence per argument instead of pydantic's dump.
+  itself validates, but reported as one plain sentence per argument instead of pydantic's dump;
+  and a boolean where a number is expected (``limit: true``), which the tool would read as 1.
 
 A refusal is a tool error (``isError: true``) that names the argument, says what was wrong, and
 lists what the tool takes, so that a model can correct its call; nothing reaches upstream. Other
@@ -72,6 +73,9 @@ class ArgumentGuard:
         for key, value in arguments.items():
             if key in properties:
                 problems += self._too_long(key, value, properties[key])
+                if isinstance(value, bool) and not _takes_boolean(properties[key]):
+                    # pydantic reads true as 1 and false as 0: "limit": true would list one job.
+                    problems.append(f"{key}: expected {_type_name(properties[key])}, got {_show(value)}")
         if problems:
             return problems
         try:
@@ -130,6 +134,10 @@ def _show(value: Any) -> str:
 def _variants(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     options = schema.get("anyOf") or schema.get("oneOf")
     return [option for option in options if isinstance(option, Mapping)] if isinstance(options, list) else [schema]
+
+
+def _takes_boolean(schema: Mapping[str, Any]) -> bool:
+    return any(option.get("type") in ("boolean", None) for option in _variants(schema))
 
 
 def _max_length(schema: Mapping[str, Any]) -> int | None:
