@@ -111,3 +111,20 @@ def test_log_lines_and_tracebacks_never_carry_the_token() -> None:
     assert "Traceback" in text
     assert "s3cret-password" not in text
     assert "***" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--timeout-seconds", "abc"], "argument --timeout-seconds: invalid float value: 'abc'"),
+        (["--transport", "ftp"], "argument --transport: invalid choice: 'ftp'"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    captured = capsys.readouterr()
+    assert done.value.code == cli.EXIT_CONFIG
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and needle in captured.err and "see --help" in captured.err

@@ -11,7 +11,7 @@ import gc
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
@@ -20,8 +20,15 @@ EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like the configuration errors (not the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="zilliz-refresh-mcp",
         description="MCP server for Zilliz Cloud / Milvus external-collection refresh jobs. "
         "Every flag has a ZILLIZ_* environment variable; flags win.",
