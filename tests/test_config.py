@@ -119,6 +119,7 @@ def test_log_lines_and_tracebacks_never_carry_the_token() -> None:
         (["--timeout-seconds", "abc"], "argument --timeout-seconds: invalid float value: 'abc'"),
         (["--transport", "ftp"], "argument --transport: invalid choice: 'ftp'"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--demo", "--chec"], "unrecognized arguments: --chec"),  # no abbreviations: --check is exact
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:

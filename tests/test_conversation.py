@@ -126,6 +126,7 @@ async def test_wait_that_runs_out_says_the_job_is_still_running(
     text = "".join(block.text for block in result.content if isinstance(block, TextContent))
     assert "still running" in text
     assert "wait_for_refresh_job again" in text
+    assert "last state read" not in text  # a healthy cluster: the state is from the read at the deadline
 
 
 async def test_a_brief_outage_does_not_end_the_wait(
@@ -178,6 +179,22 @@ async def test_a_poll_never_runs_past_the_wait(
     assert (data["finished"], data["timedOut"], data["job"]["progress"]) == (False, True, 42)
     assert data["waitedSeconds"] < 30  # the held poll (up to the 30 s client timeout) was not waited out
     assert "the last poll got no answer before the wait ran out" in data["message"]
+
+
+async def test_a_first_read_that_never_comes_ends_the_wait_with_an_error(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL, timeout_seconds=30), clock=clock)
+    release = threading.Event()
+    cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))
+    try:
+        async with Client(server) as client:
+            result = await client.call_tool("wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 1})
+    finally:
+        release.set()
+    assert result.is_error
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
+    assert "did not answer /v2/vectordb/jobs/external_collection/describe within the wait (1 s)" in text
 
 
 async def test_wait_for_an_unknown_job_is_a_clear_error(fast_server: MCPServer[ServerState]) -> None:

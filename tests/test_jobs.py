@@ -226,6 +226,14 @@ def test_an_old_failure_that_a_later_refresh_fixed_is_named_as_history(states: l
     assert [job.job_id for job in result.jobs][:2] == ["2", "9"]  # failed still come first, newest first
 
 
+def test_a_failure_without_times_is_current() -> None:
+    """It failed before it started (or upstream did not say when): it cannot be history."""
+    unplaced = raw(jobId=9, state="RefreshFailed", reason="quota exceeded", startTime=0, endTime=0)
+    result = listing([*four_jobs(), unplaced])
+    assert "later refresh" not in result.summary.text
+    assert all(group.refreshed_since == [] for group in result.summary.failures)
+
+
 def test_a_failure_after_the_last_completion_is_current() -> None:
     newer = raw(jobId=9, state="RefreshFailed", reason="schema mismatch", startTime=NOW - 60_000, endTime=NOW - 1)
     running = raw(jobId=10, collectionName="ext_music", state="RefreshInProgress", progress=5, startTime=NOW, endTime=0)

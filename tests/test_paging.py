@@ -286,16 +286,20 @@ async def test_a_bad_cursor_is_a_clear_tool_error_and_the_server_keeps_serving(
     assert listing["summary"]["total"] == BULK
 
 
-async def test_a_cursor_continues_only_the_question_that_gave_it(mcp_server: MCPServer[Any]) -> None:
+async def test_a_cursor_continues_only_the_question_that_gave_it(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
     """Another state, collection or database with an old cursor would page the wrong list silently: refused."""
     async with connected(mcp_server) as client:
         failed = await call(client, state=["failed"], limit=3)
         cursor = failed["page"]["nextCursor"]
         assert cursor
+        sent = len(cluster.requests)
         for other in ({}, {"state": ["running"]}, {"state": ["failed"], "collectionName": "ext_c01"}):
             result = await client.call_tool(TOOL, {**other, "cursor": cursor})
             assert result.is_error, other
             assert "cursor continues a different question" in text_of(result)
+        assert len(cluster.requests) == sent  # refused before anything went upstream
         # The same question goes on, in any spelling of its states and with any limit.
         again = await call(client, state=["RefreshFailed", "error"], limit=50, cursor=cursor)
     assert again["jobs"] and not {job["jobId"] for job in again["jobs"]} & {job["jobId"] for job in failed["jobs"]}

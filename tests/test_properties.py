@@ -239,20 +239,22 @@ def job_lists(draw: st.DrawFn, *, text_ids: bool = True) -> list[dict[str, Any]]
 def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_completed(
     raw: list[dict[str, Any]], states: list[str] | None
 ) -> None:
-    """Restated from the records: per collection, a completed job that started after its latest failure."""
+    """Restated from the records: per collection, a completed job dated after its latest failure.
+
+    A job is dated by its end, else its start; a failure with neither is current whatever completed.
+    """
     summary = build_listing(
         raw, db_name="default", collection_name=None, states=states, limit=5, cursor=None, now_ms=NOW_MS
     ).summary
+
+    def when(job: dict[str, Any]) -> int:
+        return int(job["endTime"] or job["startTime"])
+
     expected = set()
     for name in {job["collectionName"] for job in raw if job["state"] == FAILED}:
-        latest_failure = max(
-            job["startTime"] for job in raw if job["collectionName"] == name and job["state"] == FAILED
-        )
-        if any(
-            job["startTime"] > latest_failure
-            for job in raw
-            if job["collectionName"] == name and job["state"] == COMPLETED
-        ):
+        failures = [when(job) for job in raw if job["collectionName"] == name and job["state"] == FAILED]
+        completions = [when(job) for job in raw if job["collectionName"] == name and job["state"] == COMPLETED]
+        if 0 not in failures and any(done > max(failures) for done in completions):
             expected.add(name)
     shown = {name for group in summary.failures for name in group.refreshed_since}
     assert shown == expected

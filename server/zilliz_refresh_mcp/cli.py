@@ -30,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="zilliz-refresh-mcp",
+        allow_abbrev=False,  # --chec would be --check, which the child's argv must not carry again
         description="MCP server for Zilliz Cloud / Milvus external-collection refresh jobs. "
         "Every flag has a ZILLIZ_* environment variable; flags win.",
     )

@@ -693,22 +693,27 @@ def _last_completed(completed: list[_Row]) -> _Row | None:
     return min((job for job in completed if job.end_ms == latest), key=_row_key)
 
 
-_NEVER = _MAX_EPOCH_MS + 1  # later than any start: a collection without a failure is never "refreshed since"
+_NEVER = _MAX_EPOCH_MS + 1  # later than any time: such a failure is never "refreshed since"
 
 
 def _refreshed_since(failed: list[_Row], rows: Sequence[_Row]) -> set[str]:
-    """The collections of ``failed`` that a refresh started after their latest failure then completed."""
+    """The collections of ``failed`` whose latest failure a later refresh completed after.
+
+    Each job is dated by its end, else its start. A failure with neither (it failed before it started,
+    or upstream did not say) cannot be placed in time, so its collection counts as failing now.
+    """
     latest_failure: dict[str, int] = {}
     for job in failed:
-        if job.collection and job.start_ms >= latest_failure.get(job.collection, 0):
-            latest_failure[job.collection] = job.start_ms
+        if job.collection:
+            when = job.end_ms or job.start_ms or _NEVER
+            latest_failure[job.collection] = max(when, latest_failure.get(job.collection, 0))
     if not latest_failure:
         return set()
     before = latest_failure.get  # ~0.5 ms for 10,000 rows: less than chained C-level maps, measured
     return {
         name
         for row in rows
-        if (name := row.collection) and row.start_ms > before(name, _NEVER) and row.state == COMPLETED
+        if (name := row.collection) and (row.end_ms or row.start_ms) > before(name, _NEVER) and row.state == COMPLETED
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
 MAX_COMPLETIONS = 100
 LIST_WHAT = "list refresh jobs"
 REFRESH_WHAT = "start a refresh of {}"
+# No documented code says "a refresh is already under way"; the upstream message does, in words like these.
+_ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 
 INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
@@ -85,8 +88,7 @@ def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, co
             if what == LIST_WHAT
             else "call list_refresh_jobs without it to see the external collections that have jobs."
         )
-    elif collection and what == REFRESH_WHAT.format(collection) and "already" in str(err).lower():
-        # No documented code says so; the message does ("a refresh job is already running for collection ...").
+    elif collection and what == REFRESH_WHAT.format(collection) and _ALREADY_RUNNING.search(str(err)):
         hint = (
             f"A refresh of {collection} is already under way: find it with list_refresh_jobs (collectionName="
             f"{collection!r}, state=['running', 'pending']) and follow it with wait_for_refresh_job."

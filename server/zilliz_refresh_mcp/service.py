@@ -25,12 +25,14 @@ from .jobs import (
     WaitResult,
     build_listing,
     collection_names,
+    decode_cursor,
     details_uri,
     job_id_text,
     normalize_record,
+    query_tag,
     state_filter,
 )
-from .upstream import UpstreamAPIError, UpstreamError, ZillizClient
+from .upstream import DESCRIBE_ROUTE, UpstreamAPIError, UpstreamError, UpstreamUnreachable, ZillizClient
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ _PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _WRONG_TYPE_CODES = (1100, 1801)  # invalid parameter; "can only accept JSON format request" (a field's JSON type)
 _SEEN_IDS_KEPT = 1000
 MAX_WAIT_SECONDS = 600
+POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 
 Notify = Callable[[str], Awaitable[None]]
 
@@ -101,7 +104,9 @@ class RefreshJobs:
     ) -> JobListing:
         db = self._database(db_name)
         collection = check_name(collection_name, "collectionName") if collection_name else None
-        wanted = state_filter(states) if states else None  # refused before anything goes upstream
+        wanted = state_filter(states) if states else None  # refused before anything goes upstream, as is
+        if cursor:  # a cursor of another question
+            decode_cursor(cursor, query_tag(db, collection, wanted))
         records = await self.client.list_jobs(db, collection)
         listing = build_listing(
             records,
@@ -130,8 +135,8 @@ class RefreshJobs:
             if _is_not_found(err):
                 raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
             if isinstance(wire_id, str) and err.code in _WRONG_TYPE_CODES:
-                # A plain id went as a string, and this cluster takes only numbers: no job has that id.
-                raise JobNotFound(f"No refresh job {job_id!r} on this cluster: its job ids are numbers") from None
+                # A plain id went as a string and the cluster refused its form: no job has that id.
+                raise JobNotFound(f"No refresh job {job_id!r} on this cluster, which refused the id: {err}") from None
             raise
         if raw is None:
             raise JobNotFound(f"No refresh job {job_id} on this cluster")
@@ -164,16 +169,26 @@ class RefreshJobs:
     ) -> WaitResult:
         """Poll until the job ends or the time runs out, calling ``on_update`` after every read.
 
-        The first read must succeed: there is nothing to report without it. After it, a poll that fails
-        for a passing reason (the cluster busy, unreachable, slow) does not end the wait, and no poll
-        runs past the deadline: the answer is then the last state read, saying the cluster stopped answering.
+        No read runs more than ``POLL_GRACE_SECONDS`` past the deadline (a healthy cluster answers in far
+        less). The first read must succeed: there is nothing to report without it. After it, a poll that
+        fails for a passing reason (the cluster busy, unreachable, slow) does not end the wait; if the
+        time runs out meanwhile, the answer is the last state read, with what went wrong since.
         """
         started = anyio.current_time()
         deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
         interval = self.poll_initial_seconds
-        record = await self.describe(job_id)
         trouble: str | None = None
         try:
+            try:
+                with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
+                    record = await self.describe(job_id)
+            except TimeoutError:
+                raise UpstreamUnreachable(
+                    f"Upstream did not answer {DESCRIBE_ROUTE} within the wait ({timeout_seconds:g} s)",
+                    route=DESCRIBE_ROUTE,
+                    transient=True,
+                    hint="The cluster is slow or unreachable; try again later.",
+                ) from None
             while True:
                 if trouble is None:
                     await on_update(record)
@@ -185,7 +200,7 @@ class RefreshJobs:
                 await anyio.sleep(min(interval, remaining))
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
-                    with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                    with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
                         record, trouble = await self.describe(job_id), None
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."

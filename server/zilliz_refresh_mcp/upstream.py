@@ -90,9 +90,9 @@ _OTHER_CODE_HINT = "Upstream reported an error; check the message, and the clust
 _MESSAGE_CHARS = 300
 
 
-# Self-hosted Milvus's documented default login is root:Milvus. That password hides nothing, and blanking
-# it alone would turn every "Milvus ..." in an error message into "*** ..." (the whole token stays hidden).
-_PUBLIC_PASSWORDS = frozenset({"Milvus"})
+# Self-hosted Milvus's documented default login. Its password hides nothing, and blanking it alone would
+# turn every "Milvus ..." in an error message into "*** ..."; the whole token stays hidden.
+_PUBLIC_LOGINS = frozenset({"root:Milvus"})
 
 
 def _secret_pieces(secret: str) -> list[str]:
@@ -105,7 +105,7 @@ def _secret_pieces(secret: str) -> list[str]:
         return []
     pieces = [secret]
     _, sep, password = secret.partition(":")
-    if sep and len(password) >= 4 and password not in _PUBLIC_PASSWORDS:
+    if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS:
         pieces.append(password)
     return pieces
 
