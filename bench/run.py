@@ -423,7 +423,7 @@ async def run(args: argparse.Namespace) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a short smoke run; does not write BENCHMARKS.md")
-    p.add_argument("--rounds", type=int, default=15, help="cold starts per server (default 15)")
+    p.add_argument("--rounds", type=int, default=25, help="cold starts per server (default 25)")
     p.add_argument("--calls", type=int, default=300, help="4-job calls per server (default 300)")
     p.add_argument("--big-calls", type=int, default=25, help="10,000-job calls per server (default 25)")
     p.add_argument("--rounds-http", type=int, default=3, help="HTTP load rounds per server (default 3)")
