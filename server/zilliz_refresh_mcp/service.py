@@ -104,8 +104,9 @@ class RefreshJobs:
     ) -> JobListing:
         db = self._database(db_name)
         collection = check_name(collection_name, "collectionName") if collection_name else None
-        wanted = state_filter(states) if states else None  # refused before anything goes upstream, as is
-        if cursor:  # a cursor of another question
+        # Refused before anything goes upstream: a word that names no state, a cursor of another question.
+        wanted = state_filter(states) if states else None
+        if cursor:
             decode_cursor(cursor, query_tag(db, collection, wanted))
         records = await self.client.list_jobs(db, collection)
         listing = build_listing(
@@ -180,8 +181,7 @@ class RefreshJobs:
         trouble: str | None = None
         try:
             try:
-                with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
-                    record = await self.describe(job_id)
+                record = await self._read_by(job_id, deadline)
             except TimeoutError:
                 raise UpstreamUnreachable(
                     f"Upstream did not answer {DESCRIBE_ROUTE} within the wait ({timeout_seconds:g} s)",
@@ -200,8 +200,7 @@ class RefreshJobs:
                 await anyio.sleep(min(interval, remaining))
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
-                    with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
-                        record, trouble = await self.describe(job_id), None
+                    record, trouble = await self._read_by(job_id, deadline), None
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
                 except UpstreamError as err:
@@ -212,6 +211,11 @@ class RefreshJobs:
         except anyio.get_cancelled_exc_class():
             logger.info("wait for refresh job %s cancelled by the client", job_id)
             raise
+
+    async def _read_by(self, job_id: str, deadline: float) -> JobRecord:
+        """One read of the job; TimeoutError once it runs ``POLL_GRACE_SECONDS`` past ``deadline``."""
+        with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
+            return await self.describe(job_id)
 
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
