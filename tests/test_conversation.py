@@ -124,7 +124,7 @@ async def test_wait_that_runs_out_says_the_job_is_still_running(
     assert (data["finished"], data["timedOut"]) == (False, True)
     assert data["job"]["progress"] == 42
     text = "".join(block.text for block in result.content if isinstance(block, TextContent))
-    assert "still running" in text
+    assert "has not finished" in text
     assert "wait_for_refresh_job again" in text
     assert "last state read" not in text  # a healthy cluster: the state is from the read at the deadline
 

@@ -77,8 +77,8 @@ def test_running_job_duration_is_elapsed_so_far_and_has_an_estimate() -> None:
     # 25% in 1300 s: the whole job takes 5200 s from its start.
     assert running.estimated_end_at == jobs.iso_utc(1_712_832_000_000 + 4 * (NOW - 1_712_832_000_000))
     # Whole seconds, rounded up, when the rate gives milliseconds.
-    odd = normalize_record(raw(state="RefreshInProgress", progress=3, endTime=0), now_ms=NOW)
-    end_ms = 1_712_832_000_000 + (NOW - 1_712_832_000_000) * 100 // 3
+    odd = normalize_record(raw(state="RefreshInProgress", progress=7, endTime=0), now_ms=NOW)
+    end_ms = 1_712_832_000_000 + (NOW - 1_712_832_000_000) * 100 // 7
     assert end_ms % 1000 and odd.estimated_end_at == jobs.iso_utc(end_ms - end_ms % 1000 + 1000)
 
 
@@ -86,6 +86,8 @@ def test_running_job_duration_is_elapsed_so_far_and_has_an_estimate() -> None:
     "fields",
     [
         {"state": "RefreshInProgress", "progress": 0, "endTime": 0},
+        {"state": "RefreshInProgress", "progress": 4, "endTime": 0},  # a whole percent this low: rate unknown
+        {"state": "RefreshInProgress", "progress": 50},  # upstream says it ended: nothing to estimate
         {"state": "RefreshPending", "progress": 0, "startTime": 0, "endTime": 0},
         {"state": "RefreshCompleted"},
         {"state": "RefreshFailed", "progress": 40},
@@ -219,11 +221,51 @@ def test_an_old_failure_that_a_later_refresh_fixed_is_named_as_history(states: l
         endTime=NOW - WEEK_MS + 60_000,
     )
     result = listing([*four_jobs(), old], states=states)
-    assert "2 failed (ext_music, ext_books; a later refresh of ext_books completed)" in result.summary.text
-    assert [(g.collections, g.refreshed_since) for g in result.summary.failures] == [
-        (["ext_music", "ext_books"], ["ext_books"])
+    assert "2 failed (1 not fixed since: ext_music; 1 fixed by a later refresh)" in result.summary.text
+    assert [(g.count, g.not_fixed, g.collections, g.refreshed_since) for g in result.summary.failures] == [
+        (2, 1, ["ext_music", "ext_books"], ["ext_books"])
     ]
     assert [job.job_id for job in result.jobs][:2] == ["2", "9"]  # failed still come first, newest first
+
+
+def test_each_failure_is_fixed_or_not_on_its_own_and_current_problems_rank_first() -> None:
+    """ext_music: failed three days ago, fixed two days ago, failed again today. Only today's is current."""
+    day = 24 * 3_600_000
+
+    def job(job_id: int, state: str, days_ago: float, reason: str | None = None) -> dict[str, Any]:
+        start = NOW - int(days_ago * day)
+        return raw(
+            jobId=job_id,
+            collectionName="ext_music",
+            state=state,
+            startTime=start,
+            endTime=start + 60_000,
+            reason=reason or ...,
+        )
+
+    old = [job(10 + n, "RefreshFailed", 3 + n / 10, "deadline exceeded") for n in range(4)]
+    records = [*old, job(20, "RefreshCompleted", 2), job(21, "RefreshFailed", 0.2, "permission denied")]
+    summary = listing(records).summary
+    assert "5 failed (1 not fixed since: ext_music; 4 fixed by a later refresh)" in summary.text
+    assert [(g.reason, g.count, g.not_fixed, g.refreshed_since) for g in summary.failures] == [
+        ("permission denied", 1, 1, []),  # fewer, but current: first
+        ("deadline exceeded", 4, 0, ["ext_music"]),
+    ]
+
+
+def test_long_reasons_are_cut_in_lists_and_whole_in_the_record() -> None:
+    trace = "java.io.IOException: failed to read parquet footer\n" + "\n".join(
+        f"\tat x.y(Z.java:{i})" for i in range(300)
+    )
+    record = raw(jobId=5, state="RefreshFailed", reason=trace)
+    page = listing([record]).model_dump(mode="json", by_alias=True)
+    shown = page["jobs"][0]["reason"]
+    assert shown.startswith(trace[: jobs.REASON_CHARS]) and "read detailsUri for the whole reason" in shown
+    assert len(shown) < jobs.REASON_CHARS + 100
+    assert page["summary"]["failures"][0]["reason"] == shown
+    text = jobs.listing_text(listing([record]))
+    assert len(text.splitlines()) == 2  # the summary and one line for the job, whatever the reason's newlines
+    assert normalize_record(record, now_ms=NOW).reason == trace  # the job's resource has it whole
 
 
 def test_a_failure_without_times_is_current() -> None:
@@ -400,3 +442,10 @@ def test_output_schema_accepts_real_answers_and_rejects_off_contract_ones() -> N
         broken = json.loads(json.dumps(answer))
         breaks(broken)
         assert list(validator.iter_errors(broken)), name
+
+
+def test_a_wait_that_ends_in_failure_carries_the_reason_cut() -> None:
+    record = normalize_record(raw(jobId=5, state="RefreshFailed", reason="x" * 20_000), now_ms=NOW)
+    ended = jobs.WaitResult.ended(record, 3.0)
+    assert ended.job.reason is not None and len(ended.job.reason) < jobs.REASON_CHARS + 100
+    assert len(ended.message) < jobs.REASON_CHARS + 200 and "read detailsUri" in ended.message

@@ -321,7 +321,7 @@ async def test_limit_out_of_range_is_a_tool_error(mcp_server: MCPServer[Any], li
 def expected_end(record: dict[str, Any], now_ms: int) -> int | None:
     """Independent statement of the contract: extrapolate a running job's progress rate; else nothing."""
     start, progress = record.get("startTime") or 0, record.get("progress") or 0
-    if record["state"] != "RefreshInProgress" or not 0 < progress < 100 or not 0 < start < now_ms:
+    if record["state"] != "RefreshInProgress" or not 5 <= progress < 100 or not 0 < start < now_ms:
         return None
     end = max(start + (now_ms - start) * 100 // progress, now_ms)
     return math.ceil(end / 1000) * 1000  # shown in whole seconds, never before now

@@ -239,9 +239,9 @@ def job_lists(draw: st.DrawFn, *, text_ids: bool = True) -> list[dict[str, Any]]
 def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_completed(
     raw: list[dict[str, Any]], states: list[str] | None
 ) -> None:
-    """Restated from the records: per collection, a completed job dated after its latest failure.
+    """Restated from the records: a failure is fixed when a completed job of its collection is dated after it.
 
-    A job is dated by its end, else its start; a failure with neither is current whatever completed.
+    A job is dated by its end, else its start; a failure with neither is never fixed.
     """
     summary = build_listing(
         raw, db_name="default", collection_name=None, states=states, limit=5, cursor=None, now_ms=NOW_MS
@@ -250,16 +250,25 @@ def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_comple
     def when(job: dict[str, Any]) -> int:
         return int(job["endTime"] or job["startTime"])
 
-    expected = set()
-    for name in {job["collectionName"] for job in raw if job["state"] == FAILED}:
-        failures = [when(job) for job in raw if job["collectionName"] == name and job["state"] == FAILED]
-        completions = [when(job) for job in raw if job["collectionName"] == name and job["state"] == COMPLETED]
-        if 0 not in failures and any(done > max(failures) for done in completions):
-            expected.add(name)
-    shown = {name for group in summary.failures for name in group.refreshed_since}
-    assert shown == expected
-    assert all(set(group.refreshed_since) <= set(group.collections) for group in summary.failures)
-    assert ("a later refresh of" in summary.text) is bool(expected)
+    def fixed(failure: dict[str, Any]) -> bool:
+        return bool(when(failure)) and any(
+            when(job) > when(failure)
+            for job in raw
+            if job["state"] == COMPLETED and job["collectionName"] == failure["collectionName"]
+        )
+
+    failures = [job for job in raw if job["state"] == FAILED]
+    fixed_count = sum(map(fixed, failures))
+    assert sum(group.count - group.not_fixed for group in summary.failures) == fixed_count
+    assert ("fixed by a later refresh" in summary.text) is bool(fixed_count)
+    ranked = [group for group in summary.failures if not group.reason.endswith(" other reasons)")]
+    assert [(-g.not_fixed, -g.count) for g in ranked] == sorted((-g.not_fixed, -g.count) for g in ranked)
+    for group in summary.failures:
+        assert set(group.refreshed_since) <= set(group.collections)
+        for name in group.refreshed_since:  # named as history: it has a fixed failure, and is failing in no group
+            assert any(fixed(job) for job in failures if job["collectionName"] == name)
+        if group.not_fixed == 0:
+            assert group.refreshed_since == group.collections
 
 
 def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
