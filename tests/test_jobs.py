@@ -292,8 +292,25 @@ def test_order_is_failed_running_pending_rest_newest_first() -> None:
     ]
     ordered = [job.job_id for job in listing(records).jobs]
     assert ordered[:3] == ["2", "3", "4"]
-    # completed and unknown states share the last group, newest start first
-    assert ordered[3:] == ["6", "5", "1"]
+    # completed and unknown states share the last group, the most recent first: 5 ended after 6 started
+    assert ordered[3:] == ["5", "6", "1"]
+
+
+def test_the_failure_that_happened_last_comes_first() -> None:
+    """ "Why did last night's refresh fail?": by when each failed, not when each started."""
+    hour = 3_600_000
+    records = [
+        raw(jobId=1, collectionName="ext_long", state="RefreshFailed", startTime=NOW - 20 * hour, endTime=NOW - hour),
+        raw(
+            jobId=2, collectionName="ext_short", state="RefreshFailed", startTime=NOW - 8 * hour, endTime=NOW - 7 * hour
+        ),
+        raw(jobId=3, collectionName="ext_unstarted", state="RefreshFailed", startTime=0, endTime=NOW - 2 * hour),
+        raw(jobId=4, collectionName="ext_undated", state="RefreshFailed", startTime=0, endTime=0),
+    ]
+    result = listing(records, limit=2)
+    assert [job.collection_name for job in result.jobs] == ["ext_long", "ext_unstarted"]
+    rest = listing(records, limit=2, cursor=result.page.next_cursor)
+    assert [job.collection_name for job in rest.jobs] == ["ext_short", "ext_undated"]
 
 
 def test_empty_answer_reads_naturally() -> None:

@@ -127,10 +127,10 @@ def assert_walk_is_complete(pages: list[dict[str, Any]], expected: list[dict[str
     ranks = [RANK.get(job["state"], 3) for job in jobs]
     assert ranks == sorted(ranks), "failed, then in progress, then pending, then the rest"
     for rank in set(ranks):
-        starts = [job["startedAt"] for job in jobs if RANK.get(job["state"], 3) == rank]
-        started = [ms(s) for s in starts if s is not None]
-        assert started == sorted(started, reverse=True), "newest first within a state"
-        assert starts == [*(s for s in starts if s is not None), *(s for s in starts if s is None)]
+        times = [job["endedAt"] or job["startedAt"] for job in jobs if RANK.get(job["state"], 3) == rank]
+        dated = [ms(t) for t in times if t is not None]
+        assert dated == sorted(dated, reverse=True), "the most recent first within a state, by end else start"
+        assert times == [*(t for t in times if t is not None), *(t for t in times if t is None)]
 
 
 # --- following the cursor ----------------------------------------------------------------------------

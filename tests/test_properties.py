@@ -272,8 +272,10 @@ def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_comple
 
 
 def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
-    """The documented order, restated: failed, in progress, pending, the rest; newest first; then by id."""
-    started = -_ms(job.started_at) if job.started_at else 1
+    """The documented order, restated: failed, in progress, pending, the rest; most recent first (by end, else
+    start; neither last); then by id, largest first."""
+    at = job.ended_at or job.started_at
+    started = -_ms(at) if at else 1
     numeric = job.job_id.isascii() and job.job_id.isdigit()
     return (RANK.get(job.state, 3), started, (0, -int(job.job_id), "") if numeric else (1, 0, job.job_id))
 

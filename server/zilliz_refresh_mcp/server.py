@@ -181,7 +181,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             "List the refresh jobs of Zilliz Cloud / Milvus external collections in a database, or of one "
             "collection. Use it to answer whether a refresh finished, failed (and why), or how far along it is. "
             "Returns exact counts per state, a short summary sentence, and the jobs ordered failed first, then "
-            "in progress, then pending, then completed, newest first; long lists come in pages with a cursor."
+            "in progress, then pending, then completed, most recent first; long lists come in pages with a cursor."
         ),
         annotations=_reads_only("List external-collection refresh jobs"),
         meta=TOOL_UI_META,
