@@ -8,15 +8,19 @@ FAILURE_GUIDE = (files(__package__) / "refresh-failures.md").read_text(encoding=
 
 
 def troubleshooting_prompt(db_name: str, collection_name: str | None) -> str:
+    """The prompt's text; ``db_name`` and ``collection_name`` must be valid Milvus names (checked by the caller)."""
     scope = f"collection {collection_name} in database {db_name}" if collection_name else f"database {db_name}"
     args = f'dbName="{db_name}"' + (f', collectionName="{collection_name}"' if collection_name else "")
     return f"""\
 Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / Milvus.
 
-1. Call list_refresh_jobs with {args} and state=["failed"] to find the failed jobs (and once without the
-   filter, to see whether a newer job of the same collection has since completed: then the failure is resolved).
-2. For each collection that still has a failed latest job, read its details resource (detailsUri) for the full record.
-3. Explain each failure in plain words: which collection, when, what the reason means. Group jobs that share a reason.
+1. Call list_refresh_jobs with {args} and state=["failed"]. Its summary tells current failures from
+   history: failures[].notFixed counts the failures no later refresh has fixed, and failures[].refreshedSince
+   names collections whose failures a later refresh completed after. Failed jobs come most recent first; while
+   page.nextCursor is not null, call again with the same arguments and that cursor to see the rest.
+2. Focus on the current failures. For each, read its details resource (detailsUri): lists cut long reasons.
+3. Explain each current failure in plain words: which collection, when, what the reason means. Group jobs that
+   share a reason. Mention fixed failures only as history.
 4. Suggest concrete fixes using the guide below. Where a reason matches nothing in the guide, say that it is
    not a known reason and quote it; do not guess.
 5. Quote job ids exactly as strings. Offer to start a new refresh (refresh_external_collection, if available)

@@ -42,7 +42,7 @@ from mcp.types import (
 from pydantic import BaseModel, Field
 
 from . import __version__
-from .config import Settings
+from .config import Settings, check_name
 from .dashboard import TOOL_UI_META, register_dashboard
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
@@ -388,7 +388,13 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         "plain words, and suggest concrete fixes.",
     )
     def troubleshoot_refresh_jobs(dbName: str = "", collectionName: str = "") -> list[Message]:
-        return [UserMessage(troubleshooting_prompt(dbName or settings.db_name, collectionName or None))]
+        # The names go into the model's instructions: only valid Milvus names, never free text.
+        try:
+            db = check_name(dbName or settings.db_name, "dbName")
+            collection = check_name(collectionName, "collectionName") if collectionName else None
+        except ValueError as err:
+            raise MCPError(code=INVALID_PARAMS, message=f"Invalid argument: {err}.") from None
+        return [UserMessage(troubleshooting_prompt(db, collection))]
 
     async def complete(ctx: ServerRequestContext[ServerState], params: CompleteRequestParams) -> CompleteResult:
         state = ctx.lifespan_context
