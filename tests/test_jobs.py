@@ -151,6 +151,16 @@ def test_state_filter_names(given: str, expected: str) -> None:
     assert jobs.state_filter([given, expected]) == [expected]
 
 
+@pytest.mark.parametrize("given", ["RefreshFAILED", "refresh-complete", "RefreshRunning", "RefreshError"])
+def test_any_spelling_of_a_known_state_is_that_state(given: str) -> None:
+    assert jobs.state_filter([given])[0] in jobs.KNOWN_STATES
+
+
+def test_no_jobs_in_a_state_this_server_does_not_know_says_so() -> None:
+    text = listing(four_jobs(), states=["RefreshPaused"]).summary.text
+    assert text.startswith("No refresh jobs in state RefreshPaused in default. (RefreshPaused: not a state")
+
+
 @pytest.mark.parametrize("word", ["done", "finished", "", "paused", "Refresh", "refreshpaused", "RefreshPaused!"])
 def test_a_word_that_names_no_state_is_refused(word: str) -> None:
     """A future state passes by its exact name; a word that would match nothing is an error, not 'no jobs'."""
@@ -225,6 +235,11 @@ def test_an_old_failure_that_a_later_refresh_fixed_is_named_as_history(states: l
     assert [(g.count, g.not_fixed, g.collections, g.refreshed_since) for g in result.summary.failures] == [
         (2, 1, ["ext_music", "ext_books"], ["ext_books"])
     ]
+    assert [(job.collection_name, job.fixed_since) for job in result.jobs if job.state == "RefreshFailed"] == [
+        ("ext_music", False),
+        ("ext_books", True),
+    ]
+    assert "(fixed since: a later refresh of this collection completed)" in jobs.listing_text(result).splitlines()[2]
     assert [job.job_id for job in result.jobs][:2] == ["2", "9"]  # failed still come first, newest first
 
 

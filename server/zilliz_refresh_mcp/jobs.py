@@ -130,6 +130,12 @@ class JobRecord(_Model):
         description="For a running job, the end time extrapolated from its progress rate; null when unknown.",
     )
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
+    fixed_since: bool | None = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="Failed jobs in a list only: true when a later refresh of the same collection completed "
+        "after this failure (history, not the collection's current state).",
+    )
     details_uri: str = Field(description="MCP resource URI with this job's details.")
 
 
@@ -167,8 +173,8 @@ class Summary(_Model):
     by_state: dict[str, int] = Field(description="Upstream state -> number of matching jobs.")
     text: str = Field(description="One or two plain sentences for a person.")
     failures: list[FailureGroup] = Field(
-        description=f"Failed jobs grouped by reason, most common first, at most {_FAILURE_GROUPS} groups; "
-        "their counts add up to every failed job."
+        description=f"Failed jobs grouped by reason, those with failures not fixed since first, then the most "
+        f"common; at most {_FAILURE_GROUPS} groups; their counts add up to every failed job."
     )
     last_completed: Completion | None = Field(description="The most recently ended completed job.")
 
@@ -198,12 +204,13 @@ class WaitResult(_Model):
         message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {what}"
         if job.ended_at:
             message += f" at {job.ended_at}"
-        message += f"; reason: {job.reason}." if job.reason else "."
+        message += f"; reason: {_one_line(job.reason)}." if job.reason else "."
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job)
 
     @classmethod
     def still_running(cls, job: JobRecord, waited: float, trouble: str | None = None) -> WaitResult:
         """The wait ran out; ``trouble`` says why the state shown may be older than the last poll."""
+        job = job.model_copy(update={"reason": short_reason(job.reason)}) if job.reason else job
         message = (
             f"Refresh job {job.job_id} ({job.collection_name or '-'}) has not finished after {waited:g} s: "
             f"{job.state}, {job.progress}%."
@@ -378,7 +385,7 @@ def _read(raw: Mapping[str, Any]) -> _Fields:
         raise RecordError(f"job {job_id}: {err}") from None
 
 
-def _render(fields: _Fields, now_ms: int, *, whole_reason: bool = True) -> JobRecord:
+def _render(fields: _Fields, now_ms: int, *, whole_reason: bool = True, fixed_since: bool | None = None) -> JobRecord:
     start_ms, end_ms, state = fields.start_ms, fields.end_ms, fields.state
     duration: float | None = None
     if start_ms and end_ms and end_ms >= start_ms:
@@ -398,6 +405,7 @@ def _render(fields: _Fields, now_ms: int, *, whole_reason: bool = True) -> JobRe
         duration_seconds=duration,
         estimated_end_at=iso_utc(estimate) if estimate is not None else None,
         reason=fields.reason if whole_reason or fields.reason is None else short_reason(fields.reason),
+        fixed_since=fixed_since,
         details_uri=details_uri(fields.job_id),
     )
 
@@ -610,9 +618,12 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
 
+_CURSOR_VERSION = 2  # 1 (no version field) ordered by start time: such a cursor is refused, not misread
+
+
 def encode_cursor(job: JobRecord, query: str) -> str:
     pos = _position(job)
-    payload = json.dumps([pos.rank, pos.at, pos.job_id, query], separators=(",", ":"))
+    payload = json.dumps([_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -620,9 +631,10 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
     """The position after which ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        rank, at, job_id, tag = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        version, rank, at, job_id, tag = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not (
-            type(rank) is int
+            version == _CURSOR_VERSION
+            and type(rank) is int
             and 0 <= rank <= _OTHER_RANK
             and isinstance(at, str)
             and isinstance(job_id, str)
@@ -669,10 +681,9 @@ _STATE_SHAPE = re.compile(r"Refresh[A-Z][A-Za-z]*")
 def canonical_state(name: str) -> str:
     """``failed``, ``Failed``, ``RefreshFailed``, ``refresh_failed`` -> ``RefreshFailed``; others verbatim.
 
-    A name spelled like an upstream state (``RefreshSucceeded``) is taken as one, never as an alias.
+    Any case and separators (``RefreshFAILED``, ``refresh-complete``); a name that is none of these stays
+    as given, and ``state_filter`` lets it through only when it is spelled like a state of a newer cluster.
     """
-    if _STATE_SHAPE.fullmatch(name):
-        return name
     folded = name.replace("_", "").replace("-", "").replace(" ", "").lower().removeprefix("refresh")
     return _STATE_ALIASES.get(folded, name)
 
@@ -748,13 +759,11 @@ def summarize(
     db_name: str,
     collection_name: str | None,
     states: Sequence[str] | None,
-    every_row: Sequence[_Row],
+    fixed: set[int],
 ) -> Summary:
-    """Exact counts and a short text over every matching job; ``every_row`` of the answer, filtered or not,
-    tells which failures a later refresh has completed since."""
+    """Exact counts and a short text over every matching job; ``fixed`` holds the ``id()`` of each failed row
+    that a later refresh of its collection completed after."""
     failed, running = groups.ordered(_STATE_RANK[FAILED]), groups.ordered(_STATE_RANK[IN_PROGRESS])  # named in order
-    completions = _latest_completions(failed, every_row)
-    fixed = {id(job) for job in failed if _fixed_since(job, completions)}
     pending, rest = groups.rows(_STATE_RANK[PENDING]), groups.rows(_OTHER_RANK)
     total = groups.total
     counts = Counter({FAILED: len(failed), IN_PROGRESS: len(running), PENDING: len(pending)})
@@ -769,10 +778,14 @@ def summarize(
     noun = "matching refresh job" if states else "refresh job"
     if not total:
         filtered = f" in state {', '.join(states)}" if states else ""
+        unknown = [state for state in states or () if state not in KNOWN_STATES]
+        note = (
+            f" ({', '.join(unknown)}: not a state this server knows; a newer cluster's, or a typo?)" if unknown else ""
+        )
         return Summary(
             total=0,
             by_state=by_state,
-            text=f"No refresh jobs{filtered} {scope}.",
+            text=f"No refresh jobs{filtered} {scope}.{note}",
             failures=[],
             last_completed=None,
         )
@@ -803,7 +816,7 @@ def summarize(
 
     by_reason: dict[str, list[_Row]] = {}
     for job in failed:
-        by_reason.setdefault(job.reason or "(no reason given)", []).append(job)
+        by_reason.setdefault(short_reason(job.reason) if job.reason else "(no reason given)", []).append(job)
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)
@@ -822,7 +835,7 @@ def summarize(
         }
         failures.append(
             FailureGroup(
-                reason=short_reason(reason),
+                reason=reason,
                 count=len(members),
                 not_fixed=not_fixed(members),
                 collections=names,
@@ -864,16 +877,25 @@ def job_line(job: JobRecord) -> str:
     if job.ended_at:
         parts.append(f"ended {job.ended_at}")
     if job.duration_seconds is not None:
-        label = "took" if job.ended_at else "running for" if job.state == IN_PROGRESS else "started ago"
-        parts.append(f"{label} {_duration(job.duration_seconds)}")
+        took = _duration(job.duration_seconds)
+        parts.append(
+            f"took {took}" if job.ended_at else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago"
+        )
     if job.estimated_end_at:
         parts.append(f"estimated end {job.estimated_end_at}")
     line = ", ".join(parts)
     if job.reason:
-        line += f"; reason: {' '.join(job.reason.split())}"  # one line, whatever the reason's own line breaks
+        line += f"; reason: {_one_line(job.reason)}"
     elif job.state == FAILED:
         line += "; reason: (none given)"
+    if job.fixed_since:
+        line += " (fixed since: a later refresh of this collection completed)"
     return "- " + line
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces made single spaces: a text line per job stays one line."""
+    return " ".join(text.split())
 
 
 def listing_text(listing: JobListing) -> str:
@@ -913,7 +935,15 @@ def build_listing(
     groups = _StateGroups(rows, integer_ids=fast)
     query = query_tag(db_name, collection_name, wanted)
     shown, start = groups.page(decode_cursor(cursor, query) if cursor else None, limit)
-    page = [_render(_fields_of(row), now_ms, whole_reason=False) for row in shown]
+    failed = groups.ordered(_STATE_RANK[FAILED])
+    completions = _latest_completions(failed, every_row)  # every row: a state filter hides the completions
+    fixed = {id(row) for row in failed if _fixed_since(row, completions)}
+    page = [
+        _render(
+            _fields_of(row), now_ms, whole_reason=False, fixed_since=id(row) in fixed if row.state == FAILED else None
+        )
+        for row in shown
+    ]
     remaining = groups.total - start - len(page)
     next_cursor = encode_cursor(page[-1], query) if remaining and page else None
     hint = None
@@ -928,7 +958,7 @@ def build_listing(
         collection_name=collection_name,
         states=wanted,
         as_of=iso_utc(now_ms - now_ms % 1000),
-        summary=summarize(groups, db_name=db_name, collection_name=collection_name, states=wanted, every_row=every_row),
+        summary=summarize(groups, db_name=db_name, collection_name=collection_name, states=wanted, fixed=fixed),
         jobs=page,
         page=Page(returned=len(page), remaining=remaining, next_cursor=next_cursor, hint=hint),
     )
