@@ -10,11 +10,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
-from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -49,6 +50,22 @@ async def test_console_script_over_stdio(
         assert job["state"] == "RefreshFailed"
         read = await client.read_resource(job["detailsUri"])
         assert json.loads(read.contents[0].text)["jobId"] == job["jobId"]  # type: ignore[union-attr]
+
+
+async def test_a_lone_surrogate_from_upstream_does_not_end_the_stdio_session(
+    simulator: SimulatorServer, cluster: SimulatedCluster
+) -> None:
+    """JSON may escape half a UTF-16 pair alone; written to stdout as is, it killed the server."""
+    lone = '{"code":0,"data":{"records":[{"jobId":1,"state":"RefreshFailed","reason":"bad \\ud83d \\ud83d\\ude00"}]}}'
+    params = StdioServerParameters(command=console_script(), env=server_env(simulator))
+    with anyio.fail_after(60):  # without the fix the server dies and the client waits for ever
+        async with Client(params) as client:
+            cluster.inject(Fault.raw(lone))
+            result = await client.call_tool("list_refresh_jobs", {})
+            after = await client.call_tool("list_refresh_jobs", {})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["jobs"][0]["reason"] == "bad \ufffd \U0001f600"  # a whole pair stays itself
+    assert not after.is_error
 
 
 def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:

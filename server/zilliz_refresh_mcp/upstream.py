@@ -26,7 +26,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -129,12 +129,11 @@ def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
 def redact_json(value: Any, secret: str) -> Any:
     """Parsed JSON with ``redact`` applied to every string, keys included (in place; any depth)."""
     pieces = _secret_pieces(secret)
-    if not pieces:
-        return value
+    return _map_strings(value, lambda text: _blank(text, pieces)) if pieces else value
 
-    def clean(text: str) -> str:
-        return _blank(text, pieces)
 
+def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:
+    """Parsed JSON with ``clean`` applied to every string, keys included (in place; any depth)."""
     if isinstance(value, str):
         return clean(value)
     stack: list[Any] = [value]
@@ -156,6 +155,14 @@ def redact_json(value: Any, secret: str) -> Any:
                 elif isinstance(item, dict | list):
                     stack.append(item)
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """A lone half of a UTF-16 pair (JSON may escape one: ``"\\ud83d"``) as U+FFFD: it cannot be sent as UTF-8."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _escapable(piece: str, escaped: str) -> bool:
@@ -225,7 +232,9 @@ def parse_json(raw: bytes) -> Any:
             return pydantic_core.from_json(raw, allow_inf_nan=False)
         except ValueError:
             pass
-    return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    # The standard parser keeps a lone surrogate, which would break writing the answer (the stdio server died).
+    return _map_strings(payload, _without_lone_surrogates) if _SURROGATE_ESCAPE.search(raw) else payload
 
 
 # The shape of the bytes: digits -> "0", e/E -> "e", "+" kept, anything else -> " ".
@@ -645,7 +654,7 @@ class ZillizClient:
         message = ""
         try:
             # Redacted before any str(): a repr of a non-string message would escape the token past a search.
-            payload = redact_json(json.loads(raw, parse_constant=_reject_constant), self._token)
+            payload = redact_json(parse_json(raw), self._token)
             if isinstance(payload, dict):
                 raw_code = payload.get("code")
                 code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
