@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -127,5 +128,6 @@ def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys:
         cli.main(argv)
     captured = capsys.readouterr()
     assert done.value.code == cli.EXIT_CONFIG
+    assert gc.isenabled()  # main turns the collector off for start-up only
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and needle in captured.err and "see --help" in captured.err

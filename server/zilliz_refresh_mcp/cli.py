@@ -11,10 +11,12 @@ import gc
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
-from .config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
@@ -114,6 +116,18 @@ def configure_logging(level: str, *secrets: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Start-up imports and builds ~10^6 objects and leaves next to no garbage: collecting while it runs
+    # cost a fifth of the start (~170 ms). On again once the server is built (run), or on the way out.
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from .config import ConfigError, load_settings
+
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     check = args.__dict__.pop("check")
@@ -162,8 +176,9 @@ def run(settings: Settings) -> int:
 
     mcp = build_server(settings)
     # What imports and start-up made lives as long as the process: frozen, it is no longer traversed
-    # by every collection the calls trigger (a 4-job call: ~0.15 ms less).
+    # by every collection the calls trigger (a 4-job call: ~0.15 ms less). Then collection resumes.
     gc.freeze()
+    gc.enable()
     try:
         if settings.transport == "stdio":
             mcp.run("stdio")
