@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -55,9 +54,6 @@ MAX_LIMIT = 200
 JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
 MAX_COMPLETIONS = 100
 LIST_WHAT = "list refresh jobs"
-REFRESH_WHAT = "start a refresh of {}"
-# No documented code says "a refresh is already under way"; the upstream message does, in words like these.
-_ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 
 INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
@@ -87,11 +83,6 @@ def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, co
             "omit it to list every external collection."
             if what == LIST_WHAT
             else "call list_refresh_jobs without it to see the external collections that have jobs."
-        )
-    elif collection and what == REFRESH_WHAT.format(collection) and _ALREADY_RUNNING.search(str(err)):
-        hint = (
-            f"A refresh of {collection} is already under way: find it with list_refresh_jobs (collectionName="
-            f"{collection!r}, state=['running', 'pending']) and follow it with wait_for_refresh_job."
         )
     return f"Could not {what}: {err.explain(hint)}"
 
@@ -301,7 +292,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
                 started = await jobs.refresh(dbName, collectionName)
             except _EXPECTED as err:
                 raise _tool_error(
-                    err, REFRESH_WHAT.format(collectionName), db=dbName or jobs.default_db, collection=collectionName
+                    err, f"start a refresh of {collectionName}", db=dbName or jobs.default_db, collection=collectionName
                 ) from None
             return _structured(started, started.message, [])
 

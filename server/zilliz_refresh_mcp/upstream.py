@@ -83,6 +83,8 @@ _STATUS_HINTS: dict[int, str] = {
     413: "The request was too large for upstream.",
 }
 _MAYBE_STARTED = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
+# No documented code says "a refresh is already under way"; the upstream message does, in words like these.
+_ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 _TRANSIENT_HINT = "The cluster is busy or unavailable; try again in a minute."
 _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its status in the Zilliz console if needed."
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
@@ -465,8 +467,16 @@ class ZillizClient:
         """Start a refresh; returns upstream's job id as sent. Never retried or shared: it is not idempotent."""
         try:
             data = await self._send(REFRESH_ROUTE, {"dbName": db_name, "collectionName": collection_name})
-        except (UpstreamUnreachable, UpstreamHTTPError) as err:
-            if isinstance(err, UpstreamUnreachable) or (err.status or 0) >= 500:
+        except UpstreamError as err:
+            if _ALREADY_RUNNING.search(str(err)):
+                err.hint = (
+                    f"A refresh of {collection_name} is already under way: find it with list_refresh_jobs "
+                    f"(collectionName={collection_name!r}, state=['running', 'pending']) and follow it with "
+                    "wait_for_refresh_job."
+                )
+            elif isinstance(err, UpstreamUnreachable) or (
+                isinstance(err, UpstreamHTTPError) and (err.status or 0) >= 500
+            ):
                 err.hint = _MAYBE_STARTED
             raise
         if not isinstance(data, dict) or "jobId" not in data:
