@@ -138,6 +138,10 @@ class JobRecord(_Model):
     )
     details_uri: str = Field(description="MCP resource URI with this job's details.")
 
+    def with_short_reason(self) -> JobRecord:
+        """This record with its reason cut as lists cut it (``short_reason``)."""
+        return self.model_copy(update={"reason": short_reason(self.reason)}) if self.reason else self
+
 
 class FailureGroup(_Model):
     """Failed jobs that share one reason."""
@@ -200,7 +204,7 @@ class WaitResult(_Model):
     @classmethod
     def ended(cls, job: JobRecord, waited: float) -> WaitResult:
         what = "completed" if job.state == COMPLETED else "failed"
-        job = job.model_copy(update={"reason": short_reason(job.reason)}) if job.reason else job
+        job = job.with_short_reason()
         message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {what}"
         if job.ended_at:
             message += f" at {job.ended_at}"
@@ -210,7 +214,7 @@ class WaitResult(_Model):
     @classmethod
     def still_running(cls, job: JobRecord, waited: float, trouble: str | None = None) -> WaitResult:
         """The wait ran out; ``trouble`` says why the state shown may be older than the last poll."""
-        job = job.model_copy(update={"reason": short_reason(job.reason)}) if job.reason else job
+        job = job.with_short_reason()
         message = (
             f"Refresh job {job.job_id} ({job.collection_name or '-'}) has not finished after {waited:g} s: "
             f"{job.state}, {job.progress}%."
@@ -740,10 +744,12 @@ def _latest_completions(failed: list[_Row], rows: Sequence[_Row]) -> dict[str, i
     failing = {row.collection for row in failed if row.collection}
     latest: dict[str, int] = {}
     for row in rows:  # one pass over every row: ~0.6 ms for 10,000
-        if row.state == COMPLETED and (name := row.collection) in failing:
-            when = row.end_ms or row.start_ms
-            if when > latest.get(name, 0):
-                latest[name] = when
+        if (
+            row.state == COMPLETED
+            and (name := row.collection) in failing
+            and (when := _when(row)) > latest.get(name, 0)
+        ):
+            latest[name] = when
     return latest
 
 

@@ -56,6 +56,11 @@ class SimJob:
     _made_ms: int = field(default=0, repr=False, compare=False)
     next_change_ms: int = field(default=-1, repr=False, compare=False)  # when ``_json`` stops being true
 
+    @property
+    def start_ms(self) -> int:
+        """When the job starts (or started) running."""
+        return self.created_ms + self.start_delay_ms
+
     def record_json(self, now_ms: int) -> bytes:
         """The record as JSON, made again only once the record changes (10,000-job lists stay cheap)."""
         if not self._made_ms <= now_ms < self.next_change_ms:
@@ -65,14 +70,14 @@ class SimJob:
 
     def _progress_at(self, now_ms: int) -> int:
         """-1 while pending, then percent of the planned run: the record is a function of this alone."""
-        start = self.created_ms + self.start_delay_ms
+        start = self.start_ms
         if now_ms < start:
             return -1
         return min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
 
     def _next_change(self, now_ms: int) -> int:
         """The first moment after ``now_ms`` at which ``_progress_at`` moves; _NEVER once the job has ended."""
-        start = self.created_ms + self.start_delay_ms
+        start = self.start_ms
         progress = self._progress_at(now_ms)
         if progress < 0:
             return start
@@ -81,7 +86,7 @@ class SimJob:
         return start + -(-(progress + 1) * max(self.duration_ms, 1) // 100)  # ceiling division
 
     def record(self, now_ms: int) -> dict[str, Any]:
-        start = self.created_ms + self.start_delay_ms
+        start = self.start_ms
         record: dict[str, Any] = {
             "jobId": self.job_id,
             "collectionName": self.collection_name,
