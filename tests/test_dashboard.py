@@ -23,7 +23,7 @@ from mcp.server.apps import EXTENSION_ID
 from mcp.types import TextContent, TextResourceContents
 
 from zilliz_refresh_mcp.dashboard import DASHBOARD_MIME, DASHBOARD_URI, TOOL_UI_META, dashboard_html
-from zilliz_refresh_mcp.server import RefreshJobs
+from zilliz_refresh_mcp.service import RefreshJobs
 
 from .conftest import FakeClock
 

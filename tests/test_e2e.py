@@ -182,10 +182,10 @@ async def test_refresh_and_wait_on_the_demo_cluster_over_stdio() -> None:
         command=console_script(),
         args=["--demo", "--enable-refresh", "--poll-interval-seconds", "0.5"],
     )
-    progress: list[float] = []
+    reported: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append(progress)
 
     async with Client(params, mode="legacy") as client:
         started = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
@@ -198,5 +198,5 @@ async def test_refresh_and_wait_on_the_demo_cluster_over_stdio() -> None:
     assert done.structured_content is not None
     assert done.structured_content["finished"] is True
     assert done.structured_content["job"]["state"] == "RefreshCompleted"
-    assert progress == sorted(set(progress))
-    assert progress[-1] == 100
+    assert reported == sorted(set(reported))
+    assert reported[-1] == 100

@@ -481,7 +481,7 @@ async def test_identical_concurrent_calls_share_one_upstream_request(
     assert len(results) == 100
     if outcome == "answer":
         assert all(not result.is_error for result in results)
-        assert {result.structured_content["summary"]["total"] for result in results} == {1}  # type: ignore[index]
+        assert {result.structured_content["summary"]["total"] for result in results} == {1}
     else:
         assert {text_of(result) for result in results} == {text_of(results[0])}
         assert_clear_error(results[0], "code 1800", "HTTP 401", "ZILLIZ_TOKEN")
@@ -547,7 +547,7 @@ async def test_names_longer_than_255_are_refused(client: Client, cluster: Simula
     assert "255" not in text_of(result)
 
 
-BAD_ARGUMENTS = {
+BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "unknown": ({"database": "analytics"}, ['unknown argument "database"', "did you mean dbName?", "This tool takes"]),
     "unknown-extra": ({"dbName": "default", "verbose": True}, ['unknown argument "verbose"', "This tool takes"]),
     "dbName-number": ({"dbName": 5}, ["dbName", "valid string", "got 5"]),

@@ -288,8 +288,9 @@ async def test_100_concurrent_calls_share_requests_and_one_pool(plain: Served, c
     async def call(client: Client, arguments: dict[str, Any]) -> dict[str, Any]:
         result = await client.call_tool(TOOL, arguments)
         assert not result.is_error, result.content
-        assert result.structured_content is not None
-        return result.structured_content
+        structured: dict[str, Any] | None = result.structured_content
+        assert structured is not None
+        return structured
 
     async def run(arguments_of: list[dict[str, Any]]) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = [{}] * len(arguments_of)

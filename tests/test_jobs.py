@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -185,7 +186,7 @@ def four_jobs() -> list[dict[str, Any]]:
     ]
 
 
-def listing(records: list[dict[str, Any]], **kwargs: Any) -> jobs.JobListing:
+def listing(records: Sequence[dict[str, Any]] | jobs.WireRecords, **kwargs: Any) -> jobs.JobListing:
     options: dict[str, Any] = {
         "db_name": "default",
         "collection_name": None,
@@ -462,7 +463,7 @@ def test_output_schema_accepts_real_answers_and_rejects_off_contract_ones() -> N
     validator = Draft202012Validator(jobs.JobListing.model_json_schema(by_alias=True))
     answer = listing(four_jobs(), limit=2).model_dump(mode="json", by_alias=True)
     assert list(validator.iter_errors(answer)) == []
-    breakages = {
+    breakages: dict[str, Callable[[dict[str, Any]], object]] = {
         "job id as a number": lambda a: a["jobs"][0].update(jobId=449503829274509313),
         "progress above 100": lambda a: a["jobs"][0].update(progress=101),
         "state missing": lambda a: a["jobs"][1].pop("state"),

@@ -17,14 +17,8 @@ from typing import Any
 import pytest
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
 
-from zilliz_refresh_mcp.simulator import (
-    DESCRIBE_ROUTE,
-    LIST_ROUTE,
-    Fault,
-    SimulatedCluster,
-    SimulatorServer,
-    demo_cluster,
-)
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
+from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

@@ -19,6 +19,7 @@ import tomllib
 import zipfile
 from email.parser import Parser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ INSTALL_TIMEOUT = 600
 # --- server.json and the registry name (fast) ------------------------------------------------------
 
 
-def server_json() -> dict[str, object]:
+def server_json() -> dict[str, Any]:
     data = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
@@ -78,7 +79,7 @@ def test_server_json_matches_the_package() -> None:
 
 
 def test_server_json_environment_variables_are_settings() -> None:
-    (package,) = server_json()["packages"]  # type: ignore[misc]
+    (package,) = server_json()["packages"]
     variables = {variable["name"]: variable for variable in package["environmentVariables"]}
     assert set(variables) <= SETTINGS_VARS, set(variables) - SETTINGS_VARS
     required = {name for name, variable in variables.items() if variable.get("isRequired")}

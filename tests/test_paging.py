@@ -73,8 +73,9 @@ def text_of(result: Any) -> str:
 async def call(client: Client, **arguments: Any) -> dict[str, Any]:
     result = await client.call_tool(TOOL, arguments)
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    structured: dict[str, Any] | None = result.structured_content
+    assert structured is not None
+    return structured
 
 
 async def walk(client: Client, **arguments: Any) -> list[dict[str, Any]]:
