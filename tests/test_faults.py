@@ -34,6 +34,7 @@ from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServe
 from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,
     LIST_ROUTE,
+    REFRESH_ROUTE,
     UpstreamBadResponse,
     UpstreamError,
     UpstreamUnreachable,
@@ -313,8 +314,8 @@ BAD_BODIES = {
     "array": (Fault.raw("[]"), ["not an object", CHECK_ENDPOINT]),
     "code-string": (Fault.raw('{"code":"0","data":{}}'), ["`code`", "not an integer", CHECK_ENDPOINT]),
     "no-data": (Fault.raw('{"code":0}'), ["no `data`", "HTTP 200", CHECK_ENDPOINT]),
-    "no-records": (Fault.raw('{"code":0,"data":{}}'), ["no `data.records`", "HTTP 200", CHECK_ENDPOINT]),
-    "data-null": (Fault.raw('{"code":0,"data":null}'), ["no `data.records`", CHECK_ENDPOINT]),
+    "neither-code-nor-data": (Fault.raw("{}"), ["neither `code` nor `data`", CHECK_ENDPOINT]),
+    "no-records": (Fault.raw('{"code":0,"data":{"jobs":[]}}'), ["no `data.records`", "HTTP 200", CHECK_ENDPOINT]),
     "records-object": (
         Fault.raw('{"code":0,"data":{"records":{"jobId":1}}}'),
         ["`data.records` is an object, not a list", CHECK_ENDPOINT],
@@ -450,6 +451,68 @@ async def test_unknown_state_and_raw_external_source_pass_through(client: Client
     assert job["externalSpec"] == "{"
     assert result.structured_content["summary"]["byState"]["RefreshPaused"] == 1
     assert "RefreshPaused" in text_of(result)
+
+
+EMPTY_ANSWERS = ['{"code":0,"data":null}', '{"code":0,"data":{}}', '{"code":0,"data":{"records":null}}']
+
+
+@pytest.mark.parametrize("body", EMPTY_ANSWERS)
+async def test_an_empty_answer_that_leaves_out_the_empty_list_is_no_jobs(
+    client: Client, cluster: SimulatedCluster, body: str
+) -> None:
+    """Go and proto-JSON encoders drop or null an empty list; that is an empty database, not a wrong endpoint."""
+    cluster.inject(Fault.raw(body))
+    result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["summary"]["total"] == 0
+    assert result.structured_content["jobs"] == []
+
+
+# A refresh is never retried; one that failed after the request may have reached the cluster says so.
+MAY_HAVE_STARTED = {
+    "HTTP 408, code 10001": Fault.code(10001, "request timeout", status=408),
+    "HTTP 200, code 10001": Fault.code(10001, "context deadline exceeded"),
+    "HTTP 504": Fault.http(504, HTML_PAGE),
+    "no jobId": Fault.raw('{"code":0,"data":{}}'),
+    "jobId null": Fault.raw('{"code":0,"data":{"jobId":null}}'),
+}
+
+
+@pytest.mark.parametrize("name", list(MAY_HAVE_STARTED))
+async def test_a_refresh_that_may_have_started_says_to_check_before_another(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, name: str
+) -> None:
+    jobs_before = len(cluster.jobs)
+    cluster.inject(MAY_HAVE_STARTED[name])
+    async with Client(server_for(simulator, clock, enable_refresh=True)) as client:
+        result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+    assert_clear_error(result, "may have started anyway", "list_refresh_jobs")
+    assert "try again in a minute" not in text_of(result)
+    assert upstream_calls(cluster, REFRESH_ROUTE) == 1
+    assert len(cluster.jobs) == jobs_before  # the fault answered in the cluster's place: nothing started
+
+
+async def test_a_refresh_refused_for_a_plain_reason_does_not_say_it_may_have_started(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    cluster.inject(Fault.code(100, "collection not found[collection=ext_books]"))
+    async with Client(server_for(simulator, clock, enable_refresh=True)) as client:
+        result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+    text = assert_clear_error(result, "code 100")
+    assert "may have started" not in text
+
+
+@pytest.mark.parametrize(
+    "message", ["job 449503829274509999 does not exist", "job doesn't exist", "no such job: 449503829274509999"]
+)
+async def test_describe_of_an_unknown_job_in_other_words_is_no_such_job(
+    client: Client, cluster: SimulatedCluster, message: str
+) -> None:
+    cluster.inject(Fault.code(1100, message))
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("zilliz://refresh-jobs/449503829274509999")
+    assert "No refresh job 449503829274509999" in str(caught.value)
 
 
 # --- concurrency: identical reads share one request, and its failure ------------------------------------

@@ -78,8 +78,12 @@ def job_id_of_uri(uri: str) -> str:
     return job_id
 
 
+# No documented code says "no such job"; the cluster's message does, in words like these.
+_NOT_FOUND = re.compile(r"not (been )?found|n[o']t exist|no such|unknown job", re.IGNORECASE)
+
+
 def _is_not_found(err: UpstreamError) -> bool:
-    return isinstance(err, UpstreamAPIError) and "not found" in str(err).lower()
+    return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(str(err)) is not None
 
 
 @dataclass

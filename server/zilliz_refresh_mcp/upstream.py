@@ -441,6 +441,8 @@ class ZillizClient:
         if collection_name:
             body["collectionName"] = collection_name
         data = await self._shared_call(LIST_ROUTE, body)
+        if data is None or data == {}:  # an empty answer whose empty list was left out
+            return []
         if not isinstance(data, dict) or "records" not in data:
             raise _not_documented(
                 f"Upstream list answer has no `data.records` (`data` is {_json_type(data)})", LIST_ROUTE
@@ -474,19 +476,18 @@ class ZillizClient:
                     f"(collectionName={collection_name!r}, state=['running', 'pending']) and follow it with "
                     "wait_for_refresh_job."
                 )
-            elif isinstance(err, UpstreamUnreachable) or (
-                isinstance(err, UpstreamHTTPError) and (err.status or 0) >= 500
-            ):
+            elif _may_have_started(err):
                 err.hint = _MAYBE_STARTED
             raise
-        if not isinstance(data, dict) or "jobId" not in data:
+        job_id = data.get("jobId") if isinstance(data, dict) else None
+        if job_id is None or job_id == "":
             raise UpstreamBadResponse(
                 "Upstream refresh answer has no `data.jobId`",
                 route=REFRESH_ROUTE,
                 status=200,
                 hint=_MAYBE_STARTED,
             )
-        return data["jobId"]
+        return job_id
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -714,8 +715,17 @@ class ZillizClient:
                 transient=transient,
             )
         if "data" not in payload:
-            raise _not_documented(f"Upstream answered {route} with code 0 but no `data`", route)
+            what = "code 0 but no `data`" if "code" in payload else "neither `code` nor `data`"
+            raise _not_documented(f"Upstream answered {route} with {what}", route)
         return payload["data"]
+
+
+def _may_have_started(err: UpstreamError) -> bool:
+    """Whether a refresh that failed this way may have reached the cluster and started all the same."""
+    if isinstance(err, UpstreamUnreachable):  # includes our own timeout: the request may have arrived
+        return True
+    timed_out = err.status == 408 or err.code == 10001  # the cluster's own timeout, after it took the request
+    return timed_out or (isinstance(err, UpstreamHTTPError) and (err.status or 0) >= 500)
 
 
 def _json_type(value: Any) -> str:
