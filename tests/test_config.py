@@ -61,6 +61,19 @@ def test_plain_http_is_fine_for_loopback_and_with_the_opt_in() -> None:
     assert opted.cluster_endpoint == "http://milvus.internal:19530"
 
 
+def test_a_project_endpoint_takes_an_api_key_not_user_password() -> None:
+    """upstream-api.md: external-collection calls on a project endpoint accept an API key only."""
+    project = "https://in01-0123456789abcdef.aws-us-west-2.api.zillizcloud.com"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cluster_endpoint=project, token="db_admin:s3cret-Passw0rd")
+    message = str(caught.value)
+    assert "ZILLIZ_TOKEN" in message and "API key" in message and "project endpoint" in message
+    assert "s3cret-Passw0rd" not in message
+    assert load_settings(cluster_endpoint=project, token=TOKEN).cluster_endpoint == project
+    cluster = "https://in01-0123456789abcdef.aws-us-west-2.vectordb.zillizcloud.com:19530"
+    assert load_settings(cluster_endpoint=cluster, token="db_admin:s3cret-Passw0rd").cluster_endpoint == cluster
+
+
 def test_demo_needs_no_credentials() -> None:
     assert load_settings(demo=True).demo
 

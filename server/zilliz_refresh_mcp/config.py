@@ -35,6 +35,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_project_endpoint(host: str) -> bool:
+    """Zilliz Cloud's project endpoint, ``{project-id}.{region}.api.zillizcloud.com``."""
+    return host.lower().rstrip(".").endswith(".api.zillizcloud.com")
+
+
 def check_name(value: str, what: str) -> str:
     """A Milvus database or collection name, or ValueError with the rule."""
     if not NAME_PATTERN.fullmatch(value):
@@ -133,6 +138,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ZILLIZ_CLUSTER_ENDPOINT uses plain http:// to a non-loopback host, which would send the "
                     "token in clear; use https://, or set ZILLIZ_ALLOW_INSECURE_HTTP=true for a private network"
+                )
+            if is_project_endpoint(parts.hostname or "") and ":" in self.token.get_secret_value():
+                raise ValueError(
+                    "ZILLIZ_TOKEN is user:password, but ZILLIZ_CLUSTER_ENDPOINT is a project endpoint "
+                    "(*.api.zillizcloud.com), which takes an API key only for external-collection jobs: use an "
+                    "API key, or the cluster endpoint (https://<cluster-id>.<region>.vectordb.zillizcloud.com)"
                 )
         if self.transport == "http" and not is_loopback(self.host):
             if self.mcp_bearer_token is None:
