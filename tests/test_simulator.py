@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import httpx2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zilliz_refresh_mcp.simulator import SimulatedCluster
+from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.upstream import LIST_ROUTE, REFRESH_ROUTE
 
 from .conftest import FakeClock
 
@@ -76,3 +79,29 @@ def test_a_job_is_seen_moving_at_every_percent() -> None:
         assert served(cluster, None) == fresh(cluster, None)
         clock.now += 50
     assert set(seen) == set(range(101))
+
+
+def test_the_simulator_answers_as_the_documented_api_does() -> None:
+    """upstream-api.md: `reason` only when non-empty; a wrongly typed field is code 1801; externalSource and
+    externalSpec go together or not at all."""
+    clock = FakeClock(START_MS)
+    cluster = SimulatedCluster(clock=clock)
+    cluster.add_collection("default", "ext_a")
+    cluster.add_job("default", "ext_a", started_minutes_ago=10, duration_minutes=5, fail_at_progress=50)
+    cluster.add_job("default", "ext_a", started_minutes_ago=10, duration_minutes=5, fail_at_progress=50, reason="x")
+    with SimulatorServer(cluster) as simulator, httpx2.Client(base_url=simulator.url) as http:
+
+        def post(route: str, body: dict[str, Any]) -> dict[str, Any]:
+            answer = http.post(route, json=body, headers={"Authorization": f"Bearer {cluster.token}"})
+            assert answer.status_code == 200
+            parsed: dict[str, Any] = answer.json()
+            return parsed
+
+        records = post(LIST_ROUTE, {"dbName": "default"})["data"]["records"]
+        assert [record["state"] for record in records] == ["RefreshFailed", "RefreshFailed"]
+        assert ["reason" in record for record in records] == [False, True]
+        assert post(LIST_ROUTE, {"dbName": 5})["code"] == 1801
+        assert post(LIST_ROUTE, {"dbName": "default", "collectionName": 7})["code"] == 1801
+        half = {"dbName": "default", "collectionName": "ext_a", "externalSource": "{}"}
+        assert post(REFRESH_ROUTE, half)["code"] == 1100
+        assert post(REFRESH_ROUTE, half | {"externalSpec": "{}"})["code"] == 0

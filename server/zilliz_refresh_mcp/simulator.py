@@ -99,13 +99,8 @@ class SimJob:
             return record | {"state": "RefreshPending", "progress": 0, "startTime": 0, "endTime": 0}
         if self.fail_at_progress is not None and progress >= self.fail_at_progress:
             end = start + self.duration_ms * self.fail_at_progress // 100
-            return record | {
-                "state": "RefreshFailed",
-                "progress": self.fail_at_progress,
-                "startTime": start,
-                "endTime": end,
-                "reason": self.reason,
-            }
+            failed = {"state": "RefreshFailed", "progress": self.fail_at_progress, "startTime": start, "endTime": end}
+            return record | failed | ({"reason": self.reason} if self.reason else {})  # present only when non-empty
         if progress >= 100:
             return record | {
                 "state": "RefreshCompleted",
@@ -287,7 +282,9 @@ class SimulatedCluster:
         if not isinstance(body, dict):
             return _error(1801, "can only accept json format request")
         db_name = body.get("dbName") or request.headers.get("db-name") or "default"
-        if not isinstance(db_name, str) or db_name not in self.databases:
+        if not isinstance(db_name, str) or not isinstance(body.get("collectionName", ""), str):
+            return _error(1801, "can only accept json format request: a field has the wrong type")
+        if db_name not in self.databases:
             return _error(800, f"database not found[database={db_name}]")
         if route == LIST_ROUTE:
             return self._list(db_name, body)
@@ -297,7 +294,7 @@ class SimulatedCluster:
 
     def _list(self, db_name: str, body: dict[str, Any]) -> Response:
         collection = body.get("collectionName") or None
-        if collection is not None and (not isinstance(collection, str) or collection not in self.databases[db_name]):
+        if collection is not None and collection not in self.databases[db_name]:
             return _error(100, f"collection not found[collection={collection}]")
         return Response(self._list_body(db_name, collection), media_type="application/json")
 
@@ -322,14 +319,17 @@ class SimulatedCluster:
         for job in self.jobs:
             if job.job_id == job_id:
                 return _ok(job.record(now))
+        # Assumed, not documented: the code and words of the real answer for an unknown job.
         return _error(65535, f"refresh job not found[jobId={job_id}]")
 
     def _refresh(self, db_name: str, body: dict[str, Any]) -> Response:
         collection = body.get("collectionName")
         if not collection:
             return _error(1802, "missing required parameters: collectionName")
-        if not isinstance(collection, str) or collection not in self.databases[db_name]:
+        if collection not in self.databases[db_name]:
             return _error(100, f"collection not found[collection={collection}]")
+        if ("externalSource" in body) != ("externalSpec" in body):
+            return _error(1100, "invalid parameter: externalSource and externalSpec go together or not at all")
         now = self.clock()
         for job in self.jobs:
             if (
@@ -337,6 +337,7 @@ class SimulatedCluster:
                 and job.collection_name == collection
                 and job.record(now)["state"] in ("RefreshPending", "RefreshInProgress")
             ):
+                # Assumed, not documented: the code and words of the real answer (upstream.py reads the words).
                 return _error(65535, f"a refresh job is already running for collection {collection}")
         return _ok({"jobId": self.start_refresh(db_name, collection).job_id})
 
