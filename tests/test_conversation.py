@@ -495,3 +495,89 @@ async def test_resubscribing_never_leaves_two_pollers_and_unknown_jobs_stop(
             watcher.unsubscribe(uri, 1)
             watcher.unsubscribe(uri, 2)
             assert watcher.active_pollers() == 0
+
+
+async def test_a_client_that_disconnects_without_unsubscribing_leaves_no_poller(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    stopped = log_event("no subscribers left")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    async with Client(fast_server, mode="legacy") as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await client.subscribe_resource(uri)
+    with anyio.fail_after(10):
+        await stopped.seen.wait()
+
+
+async def test_the_poller_stops_when_it_cannot_tell_anyone_or_cannot_read(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """A subscriber that fails to be told is dropped, and with it the poller; a revoked key ends the watch."""
+    stopped = log_event("no subscribers left")
+    refused = log_event("subscriptions closed")
+    job_id = movies_job(cluster)
+    job_uri = f"zilliz://refresh-jobs/{job_id}"
+
+    async def broken(_: str) -> None:
+        raise anyio.BrokenResourceError
+
+    async def ignore(_: str) -> None:
+        return None
+
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
+        async with anyio.create_task_group() as tg:
+            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
+            watcher.subscribe(job_uri, 1, broken)
+            clock.step_ms = 60_000  # every read sees the job further along: a change to tell
+            with anyio.fail_after(10):
+                await stopped.seen.wait()
+            assert watcher.active_pollers() == 0 and watcher.watching(job_id) == 0
+
+            clock.step_ms = 0
+            cluster.inject(Fault.code(1800, "user hasn't authenticated", status=401))
+            watcher.subscribe(job_uri, 2, ignore)
+            with anyio.fail_after(10):
+                await refused.seen.wait()
+            assert watcher.active_pollers() == 0
+    assert refused.count == 1
+
+
+async def test_unsubscribing_by_another_spelling_of_the_uri_stops_the_poller(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    job_id = movies_job(cluster)
+
+    async def ignore(_: str) -> None:
+        return None
+
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
+        async with anyio.create_task_group() as tg:
+            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
+            watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore)
+            watcher.subscribe(f"zilliz://refresh-jobs/00{job_id}", 2, ignore)
+            assert watcher.active_pollers() == 1 and watcher.watching(job_id) == 2
+            watcher.unsubscribe(f"zilliz://refresh-jobs/0{job_id}", 1)
+            watcher.unsubscribe("zilliz://refresh-jobs/not a job", 2)  # not a job URI: nothing to do
+            watcher.forget(2)
+            assert watcher.active_pollers() == 0
+
+
+async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has_an_end(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """upstream-api.md: a newer server may add states, and endTime is 0 until a job ends."""
+    job_id = movies_job(cluster)
+    ended = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshCancelled", "progress": 10}
+    ended |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": ended})))
+    async with Client(fast_server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 30})
+    assert not result.is_error
+    data = result.structured_content
+    assert data is not None
+    assert (data["finished"], data["timedOut"]) == (True, False)
+    assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) ended (RefreshCancelled) at ")
+    assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1

@@ -138,6 +138,11 @@ class JobRecord(_Model):
     )
     details_uri: str = Field(description="MCP resource URI with this job's details.")
 
+    @property
+    def has_ended(self) -> bool:
+        """Completed or failed; or, in a state this server does not know (a newer cluster's), given an end."""
+        return self.state in TERMINAL_STATES or (self.state not in KNOWN_STATES and self.ended_at is not None)
+
     def with_short_reason(self) -> JobRecord:
         """This record with its reason cut as lists cut it (``short_reason``)."""
         return self.model_copy(update={"reason": short_reason(self.reason)}) if self.reason else self
@@ -195,7 +200,9 @@ class Page(_Model):
 class WaitResult(_Model):
     """The answer of wait_for_refresh_job."""
 
-    finished: bool = Field(description="True when the job reached RefreshCompleted or RefreshFailed.")
+    finished: bool = Field(
+        description="True when the job ended: RefreshCompleted, RefreshFailed, or another state with an end time."
+    )
     timed_out: bool = Field(description="True when the wait ran out while the job was still going.")
     waited_seconds: float
     message: str = Field(description="One plain sentence on the outcome.")
@@ -203,7 +210,7 @@ class WaitResult(_Model):
 
     @classmethod
     def ended(cls, job: JobRecord, waited: float) -> WaitResult:
-        what = "completed" if job.state == COMPLETED else "failed"
+        what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
         job = job.with_short_reason()
         message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {what}"
         if job.ended_at:

@@ -100,6 +100,9 @@ def _tool_error(err: Exception, what: str, *, db: str | None = None, collection:
 _EXPECTED = (UpstreamError, JobNotFound, ValueError)  # RecordError and CursorError are ValueErrors
 
 
+_SUBSCRIBER_KEY = "zilliz_refresh_mcp.subscriber_key"  # in the SDK connection's per-connection state
+
+
 def _reads_only(title: str) -> ToolAnnotations:
     """The annotations of a tool that only reads the cluster: hosts may call it without asking."""
     return ToolAnnotations(
@@ -323,9 +326,17 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
     # the low-level server it wraps does.
     lowlevel = mcp._lowlevel_server
 
+    subscriber_keys = itertools.count(1)  # one per connection or listen stream, never reused
+
     def connection_key(ctx: ServerRequestContext[ServerState]) -> int:
+        """This connection's subscriber key; its subscriptions end when it closes, unsubscribed or not."""
         # ctx.session is made anew for every request; the connection behind it is what stays.
-        return id(ctx.session._connection)
+        connection = ctx.session._connection
+        key: int | None = connection.state.get(_SUBSCRIBER_KEY)
+        if key is None:
+            key = connection.state[_SUBSCRIBER_KEY] = next(subscriber_keys)
+            connection.exit_stack.callback(ctx.lifespan_context.watcher.forget, key)
+        return key
 
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
         try:
@@ -345,7 +356,6 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
 
     # Protocol 2026-07-28 subscribes by listening: watch the jobs named in the filter while the stream lasts.
     listen = ListenHandler(bus)
-    listen_keys = itertools.count(1)
 
     async def publish_update(uri: str) -> None:  # one callable for every listener: one event per change
         await bus.publish(ResourceUpdated(uri=uri))
@@ -354,7 +364,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         ctx: ServerRequestContext[ServerState], params: SubscriptionsListenRequestParams
     ) -> SubscriptionsListenResult:
         watcher = ctx.lifespan_context.watcher
-        key = next(listen_keys)  # small numbers: never the id() of a connection
+        key = next(subscriber_keys)
         watched: list[str] = []
         for uri in params.notifications.resource_subscriptions or ():
             try:

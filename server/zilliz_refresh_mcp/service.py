@@ -18,7 +18,6 @@ from anyio.abc import TaskGroup
 from .config import check_name
 from .jobs import (
     DETAILS_URI_PREFIX,
-    TERMINAL_STATES,
     JobListing,
     JobRecord,
     RefreshStarted,
@@ -73,9 +72,8 @@ def parse_job_id(job_id: str) -> int | str:
 def job_id_of_uri(uri: str) -> str:
     if not uri.startswith(DETAILS_URI_PREFIX):
         raise ValueError(f"{uri!r} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
-    job_id = uri.removeprefix(DETAILS_URI_PREFIX)
-    parse_job_id(job_id)
-    return job_id
+    wire_id = parse_job_id(uri.removeprefix(DETAILS_URI_PREFIX))
+    return str(wire_id)  # one spelling per job: .../007 and .../7 name the same one
 
 
 # No documented code says "no such job"; the cluster's message does, in words like these.
@@ -196,7 +194,7 @@ class RefreshJobs:
             while True:
                 if trouble is None:
                     await on_update(record)
-                    if record.state in TERMINAL_STATES:
+                    if record.has_ended:
                         return WaitResult.ended(record, round(anyio.current_time() - started, 1))
                 remaining = deadline - anyio.current_time()
                 if remaining <= 0:
@@ -236,7 +234,8 @@ class JobWatcher:
     """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends.
 
     One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one
-    leaves, and ends by itself when the job ends or no longer exists.
+    leaves (unsubscribes, fails to be told, or disconnects: ``forget``), and ends by itself when the job
+    ends, no longer exists, or can no longer be read (a revoked key). A passing fault is polled through.
     """
 
     def __init__(self, service: RefreshJobs, task_group: TaskGroup, *, interval_seconds: float) -> None:
@@ -262,7 +261,18 @@ class JobWatcher:
             self._task_group.start_soon(self._poll, job_id, scope, name=f"watch {job_id}")
 
     def unsubscribe(self, uri: str, key: int) -> None:
-        job_id = uri.removeprefix(DETAILS_URI_PREFIX)
+        try:
+            job_id = job_id_of_uri(uri)
+        except ValueError:
+            return  # not a job URI: nothing was watched for it
+        self._leave(job_id, key)
+
+    def forget(self, key: int) -> None:
+        """Drop every subscription of ``key`` (a connection that closed)."""
+        for job_id in [job_id for job_id, subscribers in self._subscribers.items() if key in subscribers]:
+            self._leave(job_id, key)
+
+    def _leave(self, job_id: str, key: int) -> None:
         subscribers = self._subscribers.get(job_id, {})
         subscribers.pop(key, None)
         if not subscribers:
@@ -291,14 +301,19 @@ class JobWatcher:
             except JobNotFound as err:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
                 return
-            except Exception as err:  # a fault upstream: keep watching, never take the server down
+            except UpstreamError as err:
+                if not err.transient:  # a revoked key, a removed route: polling on would only fail again
+                    logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
+                    return
+                logger.warning("watching refresh job %s: %s", job_id, err.detail)
+            except Exception as err:  # never take the server down
                 logger.warning("watching refresh job %s: %s", job_id, err)
             else:
                 snapshot = (record.state, record.progress)
                 if last is not None and snapshot != last:
                     await self._notify(job_id)
                 last = snapshot
-                if record.state in TERMINAL_STATES:
+                if record.has_ended:
                     logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
                     return
             await anyio.sleep(self._interval)
@@ -315,4 +330,4 @@ class JobWatcher:
                 await notify(uri)
             except Exception as err:  # a closed session: forget it, keep the others
                 logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
-                subscribers.pop(key, None)
+                self._leave(job_id, key)
