@@ -16,6 +16,7 @@ import socket
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -153,6 +154,51 @@ async def test_connection_refused_is_retried_reported_and_recovers(cluster: Simu
             placeholder.close()
             with SimulatorServer(cluster, port=port):  # the cluster comes up on that port
                 await assert_works(client)
+
+
+@contextmanager
+def dribbling_upstream() -> Iterator[str]:
+    """An HTTP server that answers 200 and then sends its body one byte every 50 ms, never finishing."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                )
+                while not stop.wait(0.05):  # the fault itself: a byte every 50 ms, each well within a read timeout
+                    try:
+                        connection.sendall(b" ")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+async def test_an_answer_that_never_finishes_arriving_times_out_as_a_whole(
+    cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """ZILLIZ_TIMEOUT_SECONDS bounds the whole request, not only each read of it."""
+    with dribbling_upstream() as endpoint:
+        settings = load_settings(cluster_endpoint=endpoint, token=cluster.token, timeout_seconds=0.5, max_attempts=1)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            with anyio.fail_after(20):  # without the bound the call would never end
+                result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, "did not answer", "within 0.5 s", "ZILLIZ_TIMEOUT_SECONDS")
 
 
 async def test_timeout_is_retried_then_reported(

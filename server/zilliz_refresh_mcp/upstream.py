@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import anyio
 import httpx2
 import msgspec
 import pydantic_core
@@ -584,15 +585,17 @@ class ZillizClient:
         self.upstream_calls += 1
         try:
             scan = _SecretScan(self._token)
-            async with self._http.stream("POST", route, json=body) as response:
-                raw = await self._read_capped(route, response, scan)
+            # httpx's timeout bounds each read; this bounds the whole request (a body sent a byte at a time).
+            with anyio.fail_after(self._timeout):
+                async with self._http.stream("POST", route, json=body) as response:
+                    raw = await self._read_capped(route, response, scan)
         except httpx2.DecodingError:
             raise UpstreamBadResponse(
                 f"Upstream answered {route} with a body that does not match its Content-Encoding",
                 route=route,
                 hint=_BAD_RESPONSE_HINT,
             ) from None
-        except httpx2.TimeoutException:
+        except (httpx2.TimeoutException, TimeoutError):
             raise UpstreamUnreachable(
                 f"Upstream did not answer {route} within {self._timeout:g} s",
                 route=route,
