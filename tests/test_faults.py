@@ -522,6 +522,8 @@ MAY_HAVE_STARTED = {
     "HTTP 504": Fault.http(504, HTML_PAGE),
     "no jobId": Fault.raw('{"code":0,"data":{}}'),
     "jobId null": Fault.raw('{"code":0,"data":{"jobId":null}}'),
+    "jobId true": Fault.raw('{"code":0,"data":{"jobId":true}}'),
+    "jobId 1.5": Fault.raw('{"code":0,"data":{"jobId":1.5}}'),
 }
 
 

@@ -26,7 +26,6 @@ from .jobs import (
     collection_names,
     decode_cursor,
     details_uri,
-    job_id_text,
     normalize_record,
     query_tag,
     state_filter,
@@ -150,7 +149,7 @@ class RefreshJobs:
     async def refresh(self, db_name: str | None, collection_name: str) -> RefreshStarted:
         db = self._database(db_name)
         collection = check_name(collection_name, "collectionName")
-        job_id = job_id_text(await self.client.refresh(db, collection))
+        job_id = await self.client.refresh(db, collection)
         self._remember([job_id])
         return RefreshStarted(
             job_id=job_id,

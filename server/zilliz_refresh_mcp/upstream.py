@@ -45,7 +45,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from .jobs import WireRecord, decode_list_records
+from .jobs import RecordError, WireRecord, decode_list_records, job_id_text
 
 logger = logging.getLogger(__name__)
 
@@ -466,8 +466,8 @@ class ZillizClient:
             raise _not_documented(f"Upstream describe answer is {_json_type(data)}, not a job object", DESCRIBE_ROUTE)
         return data
 
-    async def refresh(self, db_name: str, collection_name: str) -> Any:
-        """Start a refresh; returns upstream's job id as sent. Never retried or shared: it is not idempotent."""
+    async def refresh(self, db_name: str, collection_name: str) -> str:
+        """Start a refresh; returns the new job's id as text. Never retried or shared: it is not idempotent."""
         try:
             data = await self._send(REFRESH_ROUTE, {"dbName": db_name, "collectionName": collection_name})
         except UpstreamError as err:
@@ -480,15 +480,16 @@ class ZillizClient:
             elif _may_have_started(err):
                 err.hint = _MAYBE_STARTED
             raise
-        job_id = data.get("jobId") if isinstance(data, dict) else None
-        if job_id is None or job_id == "":
-            raise UpstreamBadResponse(
-                "Upstream refresh answer has no `data.jobId`",
-                route=REFRESH_ROUTE,
-                status=200,
-                hint=_MAYBE_STARTED,
-            )
-        return job_id
+        if not isinstance(data, dict) or "jobId" not in data:
+            problem = "has no `data.jobId`"
+        else:
+            try:
+                return job_id_text(data["jobId"])
+            except RecordError as err:
+                problem = f"has an unusable `data.jobId`: {err}"
+        raise UpstreamBadResponse(
+            f"Upstream refresh answer {problem}", route=REFRESH_ROUTE, status=200, hint=_MAYBE_STARTED
+        )
 
     # --- plumbing ------------------------------------------------------------------------------
 
