@@ -961,3 +961,30 @@ async def test_user_names_and_the_public_default_password_are_not_blanked(
         expected = expected.replace(secret, "***")
     assert job["reason"] == expected
     assert token not in json.dumps(result.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("password", ["data", "Refresh", "1234"])
+async def test_a_password_that_is_an_everyday_word_does_not_garble_answers(clock: FakeClock, password: str) -> None:
+    """The password of user:password is hidden where it stands alone, not inside field names, states or ids."""
+    cluster = SimulatedCluster(token=f"alice:{password}", clock=clock)
+    cluster.add_collection("default", "ext_a")
+    cluster.add_job("default", "ext_a", started_minutes_ago=30, duration_minutes=10, job_id=449503829274512345)
+    failed = cluster.add_job(
+        "default",
+        "ext_a",
+        started_minutes_ago=20,
+        duration_minutes=10,
+        fail_at_progress=50,
+        reason=f"login {password} refused; stopped at Refresh_data_1234x",
+    )
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock)) as client:
+            result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    listing = result.structured_content
+    assert listing is not None
+    counted = {state: count for state, count in listing["summary"]["byState"].items() if count}
+    assert counted == {"RefreshFailed": 1, "RefreshCompleted": 1}
+    assert [job["jobId"] for job in listing["jobs"]] == [str(failed.job_id), "449503829274512345"]
+    assert listing["jobs"][0]["reason"] == "login *** refused; stopped at Refresh_data_1234x"
+    assert f" {password} " not in text_of(result)

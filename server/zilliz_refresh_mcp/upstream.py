@@ -113,16 +113,37 @@ def _secret_pieces(secret: str) -> list[str]:
     return pieces
 
 
-def _blank(text: str, pieces: list[str]) -> str:
-    for piece in pieces:
-        if piece in text:
-            text = text.replace(piece, "***")
-    return text
+class _Blanker:
+    """Replaces the secret by ``***`` wherever it appears; and the password of ``user:password`` where it
+    stands as a word of its own, never inside a longer word, name or number, and never in a field name.
+
+    A password can be an everyday word ("Refresh", "data", "1234"): blanked everywhere, it renamed the
+    field ``data``, turned "RefreshFailed" into "***Failed" (so failures went uncounted) and cut job ids.
+    An echo of it alone stands apart from letters and digits ("password=...", "user: ..."); an echo of the
+    whole secret is blanked wherever it is.
+    """
+
+    def __init__(self, secret: str) -> None:
+        pieces = _secret_pieces(secret)
+        self.active = bool(pieces)
+        self._whole = pieces[0] if pieces else ""
+        self._password = pieces[1] if len(pieces) > 1 else ""
+        self._word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(self._password)}(?![A-Za-z0-9_])")
+
+    def text(self, text: str) -> str:
+        if self._whole and self._whole in text:
+            text = text.replace(self._whole, "***")
+        if self._password and self._password in text:
+            text = self._word.sub("***", text)
+        return text
+
+    def key(self, key: str) -> str:
+        return key.replace(self._whole, "***") if self._whole and self._whole in key else key
 
 
 def redact(text: str, secret: str) -> str:
-    """``text`` with the secret, and the password of a ``user:password`` secret, replaced by ``***``."""
-    return _blank(text, _secret_pieces(secret))
+    """``text`` with the secret, and the password of a ``user:password`` secret as a word, replaced by ``***``."""
+    return _Blanker(secret).text(text)
 
 
 def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
@@ -130,13 +151,15 @@ def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
 
 
 def redact_json(value: Any, secret: str) -> Any:
-    """Parsed JSON with ``redact`` applied to every string, keys included (in place; any depth)."""
-    pieces = _secret_pieces(secret)
-    return _map_strings(value, lambda text: _blank(text, pieces)) if pieces else value
+    """Parsed JSON with ``redact`` applied to every string, and the whole secret to keys (in place; any depth)."""
+    blanker = _Blanker(secret)
+    return _map_strings(value, blanker.text, blanker.key) if blanker.active else value
 
 
-def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:
-    """Parsed JSON with ``clean`` applied to every string, keys included (in place; any depth)."""
+def _map_strings(value: Any, clean: Callable[[str], str], clean_key: Callable[[str], str] | None = None) -> Any:
+    """Parsed JSON with ``clean`` applied to every string, and ``clean_key`` (or else ``clean``) to keys
+    (in place; any depth)."""
+    clean_key = clean_key or clean
     if isinstance(value, str):
         return clean(value)
     stack: list[Any] = [value]
@@ -148,7 +171,7 @@ def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:
                     node[key] = item = clean(item)
                 elif isinstance(item, dict | list):
                     stack.append(item)
-                if isinstance(key, str) and (cleaned := clean(key)) != key:
+                if isinstance(key, str) and (cleaned := clean_key(key)) != key:
                     del node[key]
                     node[cleaned] = item
         elif isinstance(node, list):
