@@ -12,6 +12,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ResourceLink, TextContent, TextResourceContents
 
 from zilliz_refresh_mcp.server import ServerState, build_server
+from zilliz_refresh_mcp.service import POLL_GRACE_SECONDS
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
@@ -219,3 +220,11 @@ def test_cluster_fixture_has_a_job_in_every_state(cluster: SimulatedCluster) -> 
     states = {record["state"] for record in cluster.records("default")}
     assert states == {"RefreshPending", "RefreshInProgress", "RefreshCompleted", "RefreshFailed"}
     assert all(record["jobId"] > 2**53 for record in cluster.records("default"))
+
+
+async def test_a_wait_with_default_arguments_answers_before_hosts_give_up(mcp_server: MCPServer[ServerState]) -> None:
+    """Hosts commonly end a tool call after 60 s; the default wait, with its read grace, must answer sooner."""
+    async with Client(mcp_server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    default = tools["wait_for_refresh_job"].input_schema["properties"]["timeoutSeconds"]["default"]
+    assert default + POLL_GRACE_SECONDS < 60

@@ -100,6 +100,8 @@ def _tool_error(err: Exception, what: str, *, db: str | None = None, collection:
 _EXPECTED = (UpstreamError, JobNotFound, ValueError)  # RecordError and CursorError are ValueErrors
 
 
+# The answer comes within this plus POLL_GRACE_SECONDS: under the ~60 s after which many hosts stop waiting.
+DEFAULT_WAIT_SECONDS = 45
 _SUBSCRIBER_KEY = "zilliz_refresh_mcp.subscriber_key"  # in the SDK connection's per-connection state
 
 
@@ -231,10 +233,11 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         name="wait_for_refresh_job",
         title="Wait for a refresh job to finish",
         description=(
-            "Wait until one refresh job completes or fails, up to timeoutSeconds (default 120, at most 600), "
+            "Wait until one refresh job completes or fails, up to timeoutSeconds (default 45, at most 600), "
             "reporting progress while it runs. Use it when the user asks to be told when a refresh is done. "
             "Returns the final job record, or, when time runs out, the latest state and progress with "
-            "finished=false: the job keeps running, and you may call this tool again."
+            "finished=false: the job keeps running, and you may call this tool again. Many hosts give up on a "
+            "tool call after about 60 s: stay under that unless the host is known to wait longer."
         ),
         annotations=_reads_only("Wait for a refresh job to finish"),
     )
@@ -245,8 +248,9 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             Field(description="The job's id exactly as list_refresh_jobs gave it (a string).", max_length=128),
         ],
         timeoutSeconds: Annotated[
-            int, Field(ge=1, le=600, description="Longest wait in seconds (1-600); the job is not cancelled.")
-        ] = 120,
+            int,
+            Field(ge=1, le=600, description="Longest wait in seconds (1-600; default 45); the job is not cancelled."),
+        ] = DEFAULT_WAIT_SECONDS,
     ) -> Annotated[CallToolResult, WaitResult]:
         sent = -1.0
 
