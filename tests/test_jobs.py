@@ -269,19 +269,25 @@ def test_each_failure_is_fixed_or_not_on_its_own_and_current_problems_rank_first
     ]
 
 
-def test_long_reasons_are_cut_in_lists_and_whole_in_the_record() -> None:
+def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound() -> None:
     trace = "java.io.IOException: failed to read parquet footer\n" + "\n".join(
         f"\tat x.y(Z.java:{i})" for i in range(300)
     )
     record = raw(jobId=5, state="RefreshFailed", reason=trace)
     page = listing([record]).model_dump(mode="json", by_alias=True)
     shown = page["jobs"][0]["reason"]
-    assert shown.startswith(trace[: jobs.REASON_CHARS]) and "read detailsUri for the whole reason" in shown
+    assert shown.startswith(trace[: jobs.REASON_CHARS]) and "read detailsUri for more" in shown
     assert len(shown) < jobs.REASON_CHARS + 100
     assert page["summary"]["failures"][0]["reason"] == shown
     text = jobs.listing_text(listing([record]))
     assert len(text.splitlines()) == 2  # the summary and one line for the job, whatever the reason's newlines
     assert normalize_record(record, now_ms=NOW).reason == trace  # the job's resource has it whole
+
+    log = "start of the error\n" + "".join(f"line {i:07d}\n" for i in range(200_000)) + "Caused by: disk full"
+    kept = normalize_record(raw(jobId=6, state="RefreshFailed", reason=log), now_ms=NOW).reason
+    assert kept is not None and len(kept) < jobs.RECORD_REASON_CHARS + 100
+    assert kept.startswith("start of the error") and kept.endswith("Caused by: disk full")
+    assert f"characters cut from the middle of {len(log)}" in kept
 
 
 def test_a_failure_without_times_is_current() -> None:

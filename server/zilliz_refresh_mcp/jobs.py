@@ -46,6 +46,8 @@ _NAMES_PER_GROUP = 3
 _FAILURE_GROUPS = 5
 _NAMES_PER_FAILURE = 10
 REASON_CHARS = 500  # of a failure reason in lists and waits
+# Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
+RECORD_REASON_CHARS = 20_000
 _MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
 
 
@@ -396,7 +398,7 @@ def _read(raw: Mapping[str, Any]) -> _Fields:
         raise RecordError(f"job {job_id}: {err}") from None
 
 
-def _render(fields: _Fields, now_ms: int, *, whole_reason: bool = True, fixed_since: bool | None = None) -> JobRecord:
+def _render(fields: _Fields, now_ms: int, *, listed: bool = False, fixed_since: bool | None = None) -> JobRecord:
     start_ms, end_ms, state = fields.start_ms, fields.end_ms, fields.state
     duration: float | None = None
     if start_ms and end_ms and end_ms >= start_ms:
@@ -415,25 +417,37 @@ def _render(fields: _Fields, now_ms: int, *, whole_reason: bool = True, fixed_si
         ended_at=iso_utc(end_ms) if end_ms else None,
         duration_seconds=duration,
         estimated_end_at=iso_utc(estimate) if estimate is not None else None,
-        reason=fields.reason if whole_reason or fields.reason is None else short_reason(fields.reason),
+        reason=fields.reason and (short_reason(fields.reason) if listed else record_reason(fields.reason)),
         fixed_since=fixed_since,
         details_uri=details_uri(fields.job_id),
     )
 
 
 def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
-    """Turn one upstream job record into the public record, its reason whole. Raises RecordError when unreadable."""
+    """Turn one upstream job record into the public record (``record_reason``). RecordError when unreadable."""
     return _render(_read(raw), now_ms)
 
 
 def short_reason(reason: str) -> str:
-    """A failure reason cut to what an answer about many jobs can carry; the job's resource has it whole.
+    """A failure reason cut to what an answer about many jobs can carry; the job's resource has more of it.
 
     Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context.
     """
     if len(reason) <= REASON_CHARS:
         return reason
-    return f"{reason[:REASON_CHARS]}... [cut: {len(reason)} characters in all; read detailsUri for the whole reason]"
+    return f"{reason[:REASON_CHARS]}... [cut: {len(reason)} characters in all; read detailsUri for more]"
+
+
+def record_reason(reason: str) -> str:
+    """A failure reason as one job's record carries it: whole up to RECORD_REASON_CHARS, else both ends.
+
+    A trace names the error at its start and the cause at its end ("Caused by: ..."); the middle repeats frames.
+    """
+    if len(reason) <= RECORD_REASON_CHARS:
+        return reason
+    half = RECORD_REASON_CHARS // 2
+    cut = len(reason) - 2 * half
+    return f"{reason[:half]}\n... [{cut} characters cut from the middle of {len(reason)}] ...\n{reason[-half:]}"
 
 
 # --- ordering and paging -----------------------------------------------------------------------
@@ -952,9 +966,7 @@ def build_listing(
     completions = _latest_completions(failed, every_row)  # every row: a state filter hides the completions
     fixed = {id(row) for row in failed if _fixed_since(row, completions)}
     page = [
-        _render(
-            _fields_of(row), now_ms, whole_reason=False, fixed_since=id(row) in fixed if row.state == FAILED else None
-        )
+        _render(_fields_of(row), now_ms, listed=True, fixed_since=id(row) in fixed if row.state == FAILED else None)
         for row in shown
     ]
     remaining = groups.total - start - len(page)
