@@ -209,7 +209,12 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         ] = None,
         limit: Annotated[
             int,
-            Field(ge=1, le=MAX_LIMIT, description=f"Most jobs to return in this page (1-{MAX_LIMIT})."),
+            Field(
+                ge=1,
+                le=MAX_LIMIT,
+                description=f"Most jobs to return in this page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}). Each job "
+                "adds about 0.7 kB to the answer; the summary counts every job whatever the limit.",
+            ),
         ] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None,
@@ -392,7 +397,12 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         description="Find the failed refresh jobs of a database (or one collection), explain each failure in "
         "plain words, and suggest concrete fixes.",
     )
-    def troubleshoot_refresh_jobs(dbName: str = "", collectionName: str = "") -> list[Message]:
+    def troubleshoot_refresh_jobs(
+        dbName: Annotated[str, Field(description="Database to look in; empty for the server's default.")] = "",
+        collectionName: Annotated[
+            str, Field(description="One external collection, e.g. ext_books; empty for all of the database.")
+        ] = "",
+    ) -> list[Message]:
         # The names go into the model's instructions: only valid Milvus names, never free text.
         try:
             db = check_name(dbName or settings.db_name, "dbName")
