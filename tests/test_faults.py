@@ -366,11 +366,35 @@ BAD_BODIES = {
         Fault.raw('{"code":0,"data":{"records":{"jobId":1}}}'),
         ["`data.records` is an object, not a list", CHECK_ENDPOINT],
     ),
-    "jobId-object": (records(GOOD_JOB | {"jobId": {"id": 1}}), ["cannot read", "jobId"]),
-    "progress-string": (records(GOOD_JOB | {"progress": "abc"}), ["cannot read", "job 7", "progress"]),
-    "startTime-string": (records(GOOD_JOB | {"startTime": "abc"}), ["cannot read", "job 7", "startTime"]),
-    "record-not-object": (records(GOOD_JOB, "job"), ["cannot read", "object"]),  # type: ignore[arg-type]
 }
+
+# One record that cannot be read is named; every other job is still answered.
+ODD_RECORDS: dict[str, tuple[Any, str]] = {
+    "jobId-object": (GOOD_JOB | {"jobId": {"id": 1}}, "jobId should be a number or a non-empty string"),
+    "progress-string": (GOOD_JOB | {"jobId": 8, "progress": "abc"}, "job 8: progress"),
+    "state-number": (GOOD_JOB | {"jobId": 8, "state": 2}, "job 8: state should be a non-empty string"),
+    "startTime-string": (GOOD_JOB | {"jobId": 8, "startTime": "abc"}, "job 8: startTime"),
+    "record-not-object": ("job", "a job record should be an object"),
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_RECORDS))
+async def test_a_record_that_cannot_be_read_is_named_and_the_rest_answered(
+    client: Client, cluster: SimulatedCluster, name: str
+) -> None:
+    odd, problem = ODD_RECORDS[name]
+    failed = GOOD_JOB | {"jobId": 9, "state": "RefreshFailed", "reason": "permission denied"}
+    cluster.inject(records(GOOD_JOB, odd, failed))
+    result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    listing = result.structured_content
+    assert listing is not None
+    summary = listing["summary"]
+    assert (summary["total"], summary["unreadable"]) == (2, 1)
+    assert [job["jobId"] for job in listing["jobs"]] == ["9", "7"]
+    assert "1 job record from the cluster could not be read and is not counted: " + problem in summary["text"]
+    assert summary["text"] in text_of(result)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("name", list(BAD_BODIES))

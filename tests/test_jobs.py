@@ -488,3 +488,18 @@ def test_a_wait_that_ends_in_failure_carries_the_reason_cut() -> None:
     ended = jobs.WaitResult.ended(record, 3.0)
     assert ended.job.reason is not None and len(ended.job.reason) < jobs.REASON_CHARS + 100
     assert len(ended.message) < jobs.REASON_CHARS + 200 and "read detailsUri" in ended.message
+
+
+def test_unreadable_records_are_counted_apart_and_the_first_problem_named() -> None:
+    odd = [raw(jobId=2, progress="most"), raw(jobId=3, state=None), raw(jobId=4, endTime=[1])]
+    both = listing([raw(jobId=1), *odd]).summary
+    assert (both.total, both.unreadable, both.by_state[jobs.COMPLETED]) == (1, 3, 1)
+    assert both.text.startswith("1 refresh job in default: 1 completed.")
+    assert both.text.endswith(
+        "3 job records from the cluster could not be read and are not counted: job 2: progress should be "
+        "an integer 0-100, got str 'most' (and 2 more)."
+    )
+    only_odd = listing(odd[:1], states=["failed"]).summary
+    assert (only_odd.total, only_odd.unreadable) == (0, 1)
+    assert only_odd.text.startswith("No refresh jobs in state RefreshFailed in default. 1 job record from")
+    assert listing([raw(jobId=1)]).summary.unreadable == 0

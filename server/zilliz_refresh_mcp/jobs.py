@@ -188,6 +188,10 @@ class Summary(_Model):
         f"common; at most {_FAILURE_GROUPS} groups; their counts add up to every failed job."
     )
     last_completed: Completion | None = Field(description="The most recently ended completed job.")
+    unreadable: int = Field(
+        description="Job records upstream sent that this server could not read (a field of the wrong type): "
+        "in no count above; the text names the first problem."
+    )
 
 
 class Page(_Model):
@@ -579,8 +583,19 @@ def _row_key(row: _Row) -> _SortKey:
     return _sort_key(_STATE_RANK.get(row.state, _OTHER_RANK), _when(row) or None, str(row.job_id))
 
 
-def _checked(raw: Any) -> _Row:
-    return raw if isinstance(raw, WireRecord) else _read(raw)
+def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
+    """The records that can be read, and what is wrong with each of the others.
+
+    One odd record (a newer server's field type, a gateway's rewrite) must not hide every other job.
+    """
+    rows: list[_Row] = []
+    problems: list[str] = []
+    for raw in raw_records:
+        try:
+            rows.append(raw if isinstance(raw, WireRecord) else _read(raw))
+        except RecordError as err:
+            problems.append(str(err))
+    return rows, problems
 
 
 def _name(row: _Row) -> str:
@@ -787,9 +802,11 @@ def summarize(
     collection_name: str | None,
     states: Sequence[str] | None,
     fixed: set[int],
+    unreadable: Sequence[str] = (),
 ) -> Summary:
     """Exact counts and a short text over every matching job; ``fixed`` holds the ``id()`` of each failed row
-    that a later refresh of its collection completed after."""
+    that a later refresh of its collection completed after; ``unreadable``, what is wrong with each record
+    that could not be read."""
     failed, running = groups.ordered(_STATE_RANK[FAILED]), groups.ordered(_STATE_RANK[IN_PROGRESS])  # named in order
     pending, rest = groups.rows(_STATE_RANK[PENDING]), groups.rows(_OTHER_RANK)
     total = groups.total
@@ -812,9 +829,10 @@ def summarize(
         return Summary(
             total=0,
             by_state=by_state,
-            text=f"No refresh jobs{filtered} {scope}.{note}",
+            text=f"No refresh jobs{filtered} {scope}.{note}{_unreadable_note(unreadable)}",
             failures=[],
             last_completed=None,
+            unreadable=len(unreadable),
         )
 
     parts: list[str] = []
@@ -872,13 +890,24 @@ def summarize(
     return Summary(
         total=total,
         by_state=by_state,
-        text=text,
+        text=text + _unreadable_note(unreadable),
         failures=failures,
         last_completed=(
             Completion(job_id=str(last.job_id), collection_name=last.collection or None, ended_at=last_ended)
             if last is not None
             else None
         ),
+        unreadable=len(unreadable),
+    )
+
+
+def _unreadable_note(problems: Sequence[str]) -> str:
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (
+        f" {_plural(len(problems), 'job record')} from the cluster could not be read and "
+        f"{'is' if len(problems) == 1 else 'are'} not counted: {_one_line(problems[0])[:200]}{more}."
     )
 
 
@@ -957,7 +986,8 @@ def build_listing(
     wanted = state_filter(states) if states else None
     # Every record is checked, shown or not (WireRecords were checked while decoding); only the page is rendered.
     fast = isinstance(raw_records, WireRecords)
-    every_row: Sequence[_Row] = raw_records if fast else [_checked(row) for row in raw_records]
+    every_row: Sequence[_Row]
+    every_row, unreadable = (raw_records, []) if fast else _readable(raw_records)
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast)
     query = query_tag(db_name, collection_name, wanted)
@@ -983,7 +1013,9 @@ def build_listing(
         collection_name=collection_name,
         states=wanted,
         as_of=iso_utc(now_ms - now_ms % 1000),
-        summary=summarize(groups, db_name=db_name, collection_name=collection_name, states=wanted, fixed=fixed),
+        summary=summarize(
+            groups, db_name=db_name, collection_name=collection_name, states=wanted, fixed=fixed, unreadable=unreadable
+        ),
         jobs=page,
         page=Page(returned=len(page), remaining=remaining, next_cursor=next_cursor, hint=hint),
     )
