@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from zilliz_refresh_mcp import cli
-from zilliz_refresh_mcp.config import ConfigError, load_settings
+from zilliz_refresh_mcp.config import load_settings
+from zilliz_refresh_mcp.errors import ConfigError
 
 TOKEN = "sk-test-0123456789abcdef"
 

@@ -28,7 +28,8 @@ from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, TextResourceContents
 
-from zilliz_refresh_mcp.config import NAME_RULE, ConfigError, load_settings
+from zilliz_refresh_mcp.config import NAME_RULE, load_settings
+from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
 from zilliz_refresh_mcp.server import build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
@@ -36,9 +37,6 @@ from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,
     LIST_ROUTE,
     REFRESH_ROUTE,
-    UpstreamBadResponse,
-    UpstreamError,
-    UpstreamUnreachable,
     ZillizClient,
 )
 

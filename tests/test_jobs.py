@@ -10,7 +10,8 @@ import pytest
 from pydantic import Field
 
 from zilliz_refresh_mcp import jobs
-from zilliz_refresh_mcp.jobs import RecordError, build_listing, canonical_state, normalize_record
+from zilliz_refresh_mcp.errors import RecordError
+from zilliz_refresh_mcp.jobs import build_listing, canonical_state, normalize_record
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
 BIG_ID_TEXT = "449503829274509313"  # 2^53 < id: a double would round it to ...309312

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from zilliz_refresh_mcp import upstream
 from zilliz_refresh_mcp.config import NAME_RULE, check_name
+from zilliz_refresh_mcp.errors import CursorError, RecordError
 from zilliz_refresh_mcp.jobs import (
     COMPLETED,
     DETAILS_URI_PREFIX,
@@ -25,9 +26,7 @@ from zilliz_refresh_mcp.jobs import (
     IN_PROGRESS,
     KNOWN_STATES,
     PENDING,
-    CursorError,
     JobRecord,
-    RecordError,
     build_listing,
     decode_cursor,
     decode_list_records,

@@ -12,7 +12,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ResourceLink, TextContent, TextResourceContents
 
 from zilliz_refresh_mcp.server import ServerState, build_server
-from zilliz_refresh_mcp.service import POLL_GRACE_SECONDS
+from zilliz_refresh_mcp.service import POLL_GRACE_SECONDS, RefreshJobs
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
@@ -228,3 +228,20 @@ async def test_a_wait_with_default_arguments_answers_before_hosts_give_up(mcp_se
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     default = tools["wait_for_refresh_job"].input_schema["properties"]["timeoutSeconds"]["default"]
     assert default + POLL_GRACE_SECONDS < 60
+
+
+async def test_an_internal_fault_is_not_blamed_on_the_arguments(
+    mcp_server: MCPServer[ServerState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only InvalidArgument is told as "Invalid argument": any other ValueError is a bug, not the model's input."""
+
+    async def broken(self: RefreshJobs, **_: Any) -> None:
+        raise ValueError("a bug deep inside")
+
+    monkeypatch.setattr(RefreshJobs, "list_jobs", broken)
+    async with Client(mcp_server) as client:
+        result = await client.call_tool("list_refresh_jobs", {})
+        refused = await client.call_tool("wait_for_refresh_job", {"jobId": "12 34"})
+    assert result.is_error
+    assert "Invalid argument" not in text_of(result)
+    assert refused.is_error and "Invalid argument" in text_of(refused)

@@ -126,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from .config import ConfigError, load_settings
+    from .config import load_settings
+    from .errors import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)

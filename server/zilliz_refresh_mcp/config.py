@@ -14,15 +14,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .errors import ConfigError, InvalidArgument
+
 ENV_PREFIX = "ZILLIZ_"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 NAME_RULE = "a letter or underscore first, then letters, digits and underscores, at most 255 characters"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
-
-
-class ConfigError(Exception):
-    """Configuration that the server cannot start with; the message names the variable."""
 
 
 def is_loopback(host: str) -> bool:
@@ -41,10 +39,10 @@ def is_project_endpoint(host: str) -> bool:
 
 
 def check_name(value: str, what: str) -> str:
-    """A Milvus database or collection name, or ValueError with the rule."""
+    """A Milvus database or collection name, or InvalidArgument with the rule."""
     if not NAME_PATTERN.fullmatch(value):
         shown = value if len(value) <= 40 else value[:40] + "..."
-        raise ValueError(f"{what} {shown!r} is not a valid Milvus name: {NAME_RULE}")
+        raise InvalidArgument(f"{what} {shown!r} is not a valid Milvus name: {NAME_RULE}")
     return value
 
 

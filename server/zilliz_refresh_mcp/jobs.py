@@ -27,6 +27,8 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from .errors import CursorError, InvalidArgument, RecordError
+
 PENDING = "RefreshPending"
 IN_PROGRESS = "RefreshInProgress"
 COMPLETED = "RefreshCompleted"
@@ -49,14 +51,6 @@ REASON_CHARS = 500  # of a failure reason in lists and waits
 # Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
 RECORD_REASON_CHARS = 20_000
 _MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
-
-
-class RecordError(ValueError):
-    """An upstream job record that cannot be read (missing id, wrong field type...)."""
-
-
-class CursorError(ValueError):
-    """A continuation cursor that this server did not hand out."""
 
 
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs"})  # name -> schema, not schemas themselves
@@ -737,7 +731,7 @@ def state_filter(names: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(canonical_state(name) for name in names))
     for state in wanted:
         if state not in KNOWN_STATES and not _STATE_SHAPE.fullmatch(state):
-            raise ValueError(
+            raise InvalidArgument(
                 f"state {state!r} is not a refresh-job state: use RefreshFailed, RefreshInProgress, RefreshPending "
                 "or RefreshCompleted (or failed, running, pending, completed); a state that a newer cluster added "
                 "goes by its exact name"

@@ -43,15 +43,16 @@ from pydantic import BaseModel, Field
 from . import __version__
 from .config import Settings, check_name
 from .dashboard import TOOL_UI_META, register_dashboard
+from .errors import InvalidArgument, JobNotFound, RecordError, UpstreamError
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
-from .jobs import JobListing, JobRecord, RecordError, RefreshStarted, WaitResult, listing_text
-from .service import JobNotFound, JobWatcher, RefreshJobs, now_ms
-from .upstream import UpstreamError, ZillizClient
+from .jobs import DETAILS_URI_PREFIX, JobListing, JobRecord, RefreshStarted, WaitResult, listing_text
+from .service import JobWatcher, RefreshJobs, now_ms
+from .upstream import ZillizClient
 
 DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
 MAX_LIMIT = 200
-JOB_URI_TEMPLATE = "zilliz://refresh-jobs/{jobId}"
+JOB_URI_TEMPLATE = DETAILS_URI_PREFIX + "{jobId}"
 MAX_COMPLETIONS = 100
 LIST_WHAT = "list refresh jobs"
 
@@ -97,7 +98,7 @@ def _tool_error(err: Exception, what: str, *, db: str | None = None, collection:
     return ToolError(f"Invalid argument: {err}.")
 
 
-_EXPECTED = (UpstreamError, JobNotFound, ValueError)  # RecordError and CursorError are ValueErrors
+_EXPECTED = (UpstreamError, JobNotFound, InvalidArgument, RecordError)  # anything else is a bug, told as one
 
 
 # The answer comes within this plus POLL_GRACE_SECONDS: under the ~60 s after which many hosts stop waiting.
@@ -325,7 +326,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             raise ResourceNotFoundError(f"{err}. Use list_refresh_jobs to find job ids.") from None
         except RecordError as err:
             raise ResourceError(f"Upstream sent a job record this server cannot read: {err}.") from None
-        except ValueError as err:
+        except InvalidArgument as err:
             raise ResourceNotFoundError(str(err)) from None
         except UpstreamError as err:
             raise ResourceError(upstream_failure(err, f"read refresh job {jobId}")) from None
@@ -352,7 +353,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             ctx.lifespan_context.watcher.subscribe(
                 str(params.uri), connection_key(ctx), ctx.session.send_resource_updated
             )
-        except ValueError as err:
+        except InvalidArgument as err:
             raise MCPError(code=INVALID_PARAMS, message=str(err)) from None
         return EmptyResult()
 
@@ -378,7 +379,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         for uri in params.notifications.resource_subscriptions or ():
             try:
                 watcher.subscribe(uri, key, publish_update)
-            except ValueError:
+            except InvalidArgument:
                 continue  # not a job URI: the SDK still honours it, there is just nothing to poll
             watched.append(uri)
         try:
@@ -407,7 +408,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         try:
             db = check_name(dbName or settings.db_name, "dbName")
             collection = check_name(collectionName, "collectionName") if collectionName else None
-        except ValueError as err:
+        except InvalidArgument as err:
             raise MCPError(code=INVALID_PARAMS, message=f"Invalid argument: {err}.") from None
         return [UserMessage(troubleshooting_prompt(db, collection))]
 

@@ -16,6 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .config import check_name
+from .errors import InvalidArgument, JobNotFound, UpstreamAPIError, UpstreamError, UpstreamUnreachable
 from .jobs import (
     DETAILS_URI_PREFIX,
     JobListing,
@@ -30,7 +31,7 @@ from .jobs import (
     query_tag,
     state_filter,
 )
-from .upstream import DESCRIBE_ROUTE, UpstreamAPIError, UpstreamError, UpstreamUnreachable, ZillizClient
+from .upstream import DESCRIBE_ROUTE, ZillizClient
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the
 Notify = Callable[[str], Awaitable[None]]
 
 
-class JobNotFound(LookupError):
-    """The cluster has no job with this id."""
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -57,12 +54,12 @@ def parse_job_id(job_id: str) -> int | str:
     if job_id.isascii() and job_id.isdigit():
         value = int(job_id)
         if value > _INT64_MAX:
-            raise ValueError(f"jobId {job_id} is larger than an int64 ({_INT64_MAX})")
+            raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({_INT64_MAX})")
         return value
     if _PLAIN_ID.fullmatch(job_id):
         return job_id
     shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
-    raise ValueError(
+    raise InvalidArgument(
         f"jobId {shown!r} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
         "(or a plain id of letters, digits, '-' and '_')"
     )
@@ -70,7 +67,7 @@ def parse_job_id(job_id: str) -> int | str:
 
 def job_id_of_uri(uri: str) -> str:
     if not uri.startswith(DETAILS_URI_PREFIX):
-        raise ValueError(f"{uri!r} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
+        raise InvalidArgument(f"{uri!r} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
     wire_id = parse_job_id(uri.removeprefix(DETAILS_URI_PREFIX))
     return str(wire_id)  # one spelling per job: .../007 and .../7 name the same one
 
@@ -262,7 +259,7 @@ class JobWatcher:
     def unsubscribe(self, uri: str, key: int) -> None:
         try:
             job_id = job_id_of_uri(uri)
-        except ValueError:
+        except InvalidArgument:
             return  # not a job URI: nothing was watched for it
         self._leave(job_id, key)
 

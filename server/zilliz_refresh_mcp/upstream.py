@@ -1,15 +1,10 @@
 """The REST client for a Zilliz Cloud / Milvus cluster: one connection pool, bounded retries, typed errors.
 
-Every failure is an ``UpstreamError`` whose message says what failed, the upstream code or HTTP
-status, and what the user can do. Nothing this client hands back contains the token: ``redact`` runs
-on every message, and on every string of any answer whose bytes may spell a piece of it (a cluster or
-gateway that echoes the ``Authorization`` header cannot leak it), before anything is truncated.
-
-    UpstreamError                 anything that went wrong talking to the cluster
-     ├── UpstreamUnreachable      no answer: connection refused, DNS, TLS, timeout
-     ├── UpstreamHTTPError        an HTTP status other than 200 (401, 403, 404, 429, 5xx...)
-     ├── UpstreamAPIError         HTTP 200 with a non-zero body ``code``
-     └── UpstreamBadResponse      an answer that is not the documented JSON, or too large
+Every failure is an ``UpstreamError`` (see errors.py for the four kinds) whose message says what failed,
+the upstream code or HTTP status, and what the user can do. Nothing this client hands back contains the
+token: ``redact`` runs on every message, and on every string of any answer whose bytes may spell a piece
+of it (a cluster or gateway that echoes the ``Authorization`` header cannot leak it), before anything is
+truncated.
 
 ``transient`` errors (connection faults, timeouts, 408/429/502/503/504, body codes 1, 2, 4, 8, 1807,
 10001) of reads are retried with exponential backoff and jitter, honouring ``Retry-After``, within a
@@ -45,7 +40,15 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from .jobs import RecordError, WireRecord, decode_list_records, job_id_text
+from .errors import (
+    RecordError,
+    UpstreamAPIError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamUnreachable,
+)
+from .jobs import WireRecord, decode_list_records, job_id_text
 
 logger = logging.getLogger(__name__)
 
@@ -285,73 +288,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text[:20]} is too large for a number")
     return value
-
-
-class UpstreamError(Exception):
-    """Anything that went wrong talking to the cluster."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        route: str,
-        status: int | None = None,
-        code: int | None = None,
-        hint: str | None = None,
-        transient: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        self.route = route
-        self.status = status
-        self.code = code
-        self.hint = hint
-        self.transient = transient
-        self.retry_after = retry_after
-        self.attempts = 1
-        super().__init__(message)
-
-    @property
-    def detail(self) -> str:
-        """The message with the code/status and the hint, as one line for a person or a model."""
-        return self.explain()
-
-    def wait_beyond(self, seconds: float) -> float | None:
-        """Upstream's Retry-After when it asks for a longer wait than ``seconds``; else None."""
-        return self.retry_after if self.retry_after is not None and self.retry_after > seconds else None
-
-    def explain(self, hint: str | None = None) -> str:
-        """``detail`` with another hint: one shared error can be told differently to each caller."""
-        hint = hint or self.hint
-        where = []
-        if self.code is not None:
-            where.append(f"code {self.code}")
-        if self.status is not None:
-            where.append(f"HTTP {self.status}")
-        text = str(self)
-        if where:
-            text += f" ({', '.join(where)})"
-        if self.attempts > 1:
-            text += f" after {self.attempts} attempts"
-        text += "."
-        if hint:
-            text += " " + hint
-        return text
-
-
-class UpstreamUnreachable(UpstreamError):
-    """No answer from the cluster: connection refused, DNS, TLS or timeout."""
-
-
-class UpstreamHTTPError(UpstreamError):
-    """The cluster (or a gateway before it) answered with an HTTP status other than 200."""
-
-
-class UpstreamAPIError(UpstreamError):
-    """The cluster answered HTTP 200 with a non-zero body code."""
-
-
-class UpstreamBadResponse(UpstreamError):
-    """The answer was not the documented JSON shape, or was too large."""
 
 
 def _not_documented(what: str, route: str) -> UpstreamBadResponse:

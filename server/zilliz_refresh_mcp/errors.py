@@ -1,0 +1,111 @@
+"""Every error this server reports on purpose: one hierarchy, each class saying what the user can act on.
+
+    ZillizRefreshError            an expected failure, told to the user or the model as one clear line
+     ├── ConfigError              configuration the server cannot start with; names the variable to fix
+     ├── InvalidArgument          an argument refused before anything goes upstream; states the rule
+     │    └── CursorError         a continuation cursor this server did not hand out, or one of another question
+     ├── JobNotFound              the cluster has no refresh job with this id
+     ├── RecordError              an upstream job record that cannot be read (a field of the wrong type)
+     └── UpstreamError            anything that went wrong talking to the cluster
+          ├── UpstreamUnreachable no answer: connection refused, DNS, TLS, timeout
+          ├── UpstreamHTTPError   an HTTP status other than 200 (401, 403, 404, 429, 5xx...)
+          ├── UpstreamAPIError    HTTP 200 with a non-zero body ``code``
+          └── UpstreamBadResponse an answer that is not the documented JSON, or too large
+
+Anything else that escapes is a bug, and is reported as one, never as the user's mistake. InvalidArgument
+and RecordError are also ValueErrors, and JobNotFound a LookupError, so that pydantic validators and
+callers that expect the built-in kinds keep working.
+"""
+
+from __future__ import annotations
+
+
+class ZillizRefreshError(Exception):
+    """An expected failure, told to the user or the model as one clear line."""
+
+
+class ConfigError(ZillizRefreshError):
+    """Configuration that the server cannot start with; the message names the variable."""
+
+
+class InvalidArgument(ZillizRefreshError, ValueError):
+    """An argument refused before anything goes upstream; the message states the rule."""
+
+
+class CursorError(InvalidArgument):
+    """A continuation cursor that this server did not hand out, or one of another question."""
+
+
+class JobNotFound(ZillizRefreshError, LookupError):
+    """The cluster has no refresh job with this id."""
+
+
+class RecordError(ZillizRefreshError, ValueError):
+    """An upstream job record that cannot be read (missing id, wrong field type...)."""
+
+
+class UpstreamError(ZillizRefreshError):
+    """Anything that went wrong talking to the cluster."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        route: str,
+        status: int | None = None,
+        code: int | None = None,
+        hint: str | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.route = route
+        self.status = status
+        self.code = code
+        self.hint = hint
+        self.transient = transient
+        self.retry_after = retry_after
+        self.attempts = 1
+        super().__init__(message)
+
+    @property
+    def detail(self) -> str:
+        """The message with the code/status and the hint, as one line for a person or a model."""
+        return self.explain()
+
+    def wait_beyond(self, seconds: float) -> float | None:
+        """Upstream's Retry-After when it asks for a longer wait than ``seconds``; else None."""
+        return self.retry_after if self.retry_after is not None and self.retry_after > seconds else None
+
+    def explain(self, hint: str | None = None) -> str:
+        """``detail`` with another hint: one shared error can be told differently to each caller."""
+        hint = hint or self.hint
+        where = []
+        if self.code is not None:
+            where.append(f"code {self.code}")
+        if self.status is not None:
+            where.append(f"HTTP {self.status}")
+        text = str(self)
+        if where:
+            text += f" ({', '.join(where)})"
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        text += "."
+        if hint:
+            text += " " + hint
+        return text
+
+
+class UpstreamUnreachable(UpstreamError):
+    """No answer from the cluster: connection refused, DNS, TLS or timeout."""
+
+
+class UpstreamHTTPError(UpstreamError):
+    """The cluster (or a gateway before it) answered with an HTTP status other than 200."""
+
+
+class UpstreamAPIError(UpstreamError):
+    """The cluster answered HTTP 200 with a non-zero body code."""
+
+
+class UpstreamBadResponse(UpstreamError):
+    """The answer was not the documented JSON shape, or was too large."""
