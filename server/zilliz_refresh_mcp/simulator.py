@@ -15,8 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -448,9 +447,3 @@ class SimulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextmanager
-def serve(cluster: SimulatedCluster) -> Iterator[SimulatorServer]:
-    with SimulatorServer(cluster) as server:
-        yield server

@@ -352,7 +352,6 @@ class ZillizClient:
         # (~0.1-0.2 s), which would otherwise delay the server's answer to `initialize`.
         self._http_client: httpx2.AsyncClient | None = None
         self._closed = False
-        self.upstream_calls = 0  # attempts sent, for tests
 
     @property
     def _http(self) -> httpx2.AsyncClient:
@@ -542,7 +541,6 @@ class ZillizClient:
             logger.info("POST %s -> %s in %.0f ms (attempt %d)", route, status, elapsed_ms, attempt)
 
     async def _post(self, route: str, body: Mapping[str, Any]) -> tuple[Any, int]:
-        self.upstream_calls += 1
         try:
             scan = _SecretScan(self._token)
             # httpx's timeout bounds each read; this bounds the whole request (a body sent a byte at a time).
@@ -668,13 +666,13 @@ class ZillizClient:
         if code != 0:
             message = _shorten(redact(str(payload.get("message") or "no message"), self._token))
             transient = code in TRANSIENT_CODES
-            return_hint = _CODE_HINTS.get(code) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
+            hint = _CODE_HINTS.get(code) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
                 f"Upstream rejected {route}: {message}",
                 route=route,
                 status=200,
                 code=code,
-                hint=return_hint,
+                hint=hint,
                 transient=transient,
             )
         if "data" not in payload:
