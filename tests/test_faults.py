@@ -312,7 +312,8 @@ async def test_permanent_error_fails_at_once_with_the_remedy(
     result = await client.call_tool(TOOL, arguments)
     text = assert_clear_error(result, *needles)
     assert "attempts" not in text
-    assert upstream_calls(cluster) == 1
+    asked = [seen for seen in cluster.requests if seen.body == {"dbName": "default", **arguments}]
+    assert len(asked) == 1  # never retried (code 100 adds one read of every collection, to say what was meant)
     await assert_works(client, **arguments)
 
 
@@ -683,7 +684,7 @@ async def test_names_longer_than_255_are_refused(client: Client, cluster: Simula
 BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "unknown": ({"database": "analytics"}, ['unknown argument "database"', "did you mean dbName?", "This tool takes"]),
     "unknown-extra": ({"dbName": "default", "verbose": True}, ['unknown argument "verbose"', "This tool takes"]),
-    "dbName-number": ({"dbName": 5}, ["dbName", "valid string", "got 5"]),
+    "dbName-number": ({"dbName": 5}, ["dbName", "expected a string, got the number 5", 'in quotes, e.g. "5"']),
     "dbName-object": ({"dbName": {"name": "x"}}, ["dbName", "valid string", "an object"]),
     "limit-word": ({"limit": "x"}, ["limit", "valid integer", 'got "x"']),
     "limit-zero": ({"limit": 0}, ["limit", "greater than or equal to 1"]),
@@ -691,11 +692,11 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "limit-fraction": ({"limit": 2.5}, ["limit", "integer"]),
     "limit-boolean": ({"limit": True}, ["limit: expected integer 1-200, got true"]),
     "state-string": ({"state": "failed"}, ["state", "valid list", 'got "failed"']),
-    "state-numbers": ({"state": [1]}, ["state.0", "valid string"]),
+    "state-numbers": ({"state": [1]}, ["state.0", "expected a string, got the number 1"]),
     "state-too-many": ({"state": ["failed"] * 9}, ["state", "at most 8"]),
     "state-no-such": ({"state": ["failed", "done"]}, ["state 'done' is not a refresh-job state", "RefreshCompleted"]),
     "state-empty": ({"state": [""]}, ["state '' is not a refresh-job state"]),
-    "cursor-number": ({"cursor": 5}, ["cursor", "valid string"]),
+    "cursor-number": ({"cursor": 5}, ["cursor", "expected a string, got the number 5"]),
     "cursor-huge": ({"cursor": "x" * 100_000}, ["cursor is 100000 characters long", "at most 2048"]),
     "state-huge": ({"state": ["x" * 100_000]}, ["state[0] is 100000 characters long"]),
     "collection-huge": ({"collectionName": "é" * 100_000}, ["collectionName", "at most 255"]),
@@ -1010,3 +1011,38 @@ async def test_a_password_that_is_an_everyday_word_does_not_garble_answers(clock
     assert [job["jobId"] for job in listing["jobs"]] == [str(failed.job_id), "449503829274512345"]
     assert listing["jobs"][0]["reason"] == "login *** refused; stopped at Refresh_data_1234x"
     assert f" {password} " not in text_of(result)
+
+
+@pytest.mark.parametrize(
+    ("asked", "told"),
+    [
+        ("EXT_BOOKS", "Did you mean ext_books?"),
+        ("ext_movie", "Did you mean ext_movies?"),
+        ("zzz_unrelated", "External collections with refresh jobs in default: ext_books, ext_movies"),
+    ],
+)
+async def test_a_collection_that_does_not_exist_gets_what_was_meant(
+    client: Client, cluster: SimulatedCluster, asked: str, told: str
+) -> None:
+    result = await client.call_tool(TOOL, {"collectionName": asked})
+    assert_clear_error(result, "code 100", f"Collection '{asked}' does not exist", told)
+    assert [seen.body.get("collectionName") for seen in cluster.requests] == [asked, None]  # one more read, all
+
+
+async def test_a_refresh_of_a_collection_that_does_not_exist_gets_what_was_meant(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    jobs_before = len(cluster.jobs)
+    async with Client(server_for(simulator, clock, enable_refresh=True)) as client:
+        result = await client.call_tool("refresh_external_collection", {"collectionName": "Ext_Books"})
+    text = assert_clear_error(result, "code 100", "Did you mean ext_books?")
+    assert "may have started" not in text
+    assert len(cluster.jobs) == jobs_before
+
+
+async def test_a_job_id_sent_as_a_number_is_refused_with_how_to_send_it(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    result = await client.call_tool("wait_for_refresh_job", {"jobId": 449503829274509316})
+    assert_clear_error(result, "jobId", "got the number 449503829274509316", 'in quotes, e.g. "449503829274509316"')
+    assert cluster.requests == []

@@ -65,6 +65,7 @@ class UpstreamError(ZillizRefreshError):
         self.transient = transient
         self.retry_after = retry_after
         self.attempts = 1
+        self.suggestion: str | None = None  # what the caller may have meant, told after the hint
         super().__init__(message)
 
     @property

@@ -116,7 +116,11 @@ def _explain(error: Any) -> str:
     message = message[:1].lower() + message[1:]
     if error["type"] == "missing":
         return f"{where} is required"
-    return f"{where}: {message}, got {_show(error.get('input'))}"
+    given = error.get("input")
+    if error["type"] == "string_type" and isinstance(given, int) and not isinstance(given, bool):
+        # A job id sent as a JSON number: say how to send it (a JavaScript host may already have rounded it).
+        return f'{where}: expected a string, got the number {given}; pass it in quotes, e.g. "{given}"'
+    return f"{where}: {message}, got {_show(given)}"
 
 
 def _show(value: Any) -> str:

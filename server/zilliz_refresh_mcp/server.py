@@ -85,7 +85,8 @@ def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, co
             if what == LIST_WHAT
             else "call list_refresh_jobs without it to see the external collections that have jobs."
         )
-    return f"Could not {what}: {err.explain(hint)}"
+    told = f"Could not {what}: {err.explain(hint)}"
+    return f"{told} {err.suggestion}" if err.suggestion else told
 
 
 def _tool_error(err: Exception, what: str, *, db: str | None = None, collection: str | None = None) -> ToolError:

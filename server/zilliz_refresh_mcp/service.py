@@ -6,6 +6,7 @@ clients subscribed to, one poller per job shared by all its subscribers.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import time
@@ -39,6 +40,7 @@ _INT64_MAX = 2**63 - 1
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _WRONG_TYPE_CODES = (1100, 1801)  # invalid parameter; "can only accept JSON format request" (a field's JSON type)
 _SEEN_IDS_KEPT = 1000
+_COLLECTIONS_SHOWN = 10
 MAX_WAIT_SECONDS = 600
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 
@@ -106,7 +108,11 @@ class RefreshJobs:
         wanted = state_filter(states) if states else None
         if cursor:
             decode_cursor(cursor, query_tag(db, collection, wanted))
-        records = await self.client.list_jobs(db, collection)
+        try:
+            records = await self.client.list_jobs(db, collection)
+        except UpstreamAPIError as err:
+            await self._suggest_collection(err, db, collection)
+            raise
         listing = build_listing(
             records,
             db_name=db,
@@ -146,7 +152,11 @@ class RefreshJobs:
     async def refresh(self, db_name: str | None, collection_name: str) -> RefreshStarted:
         db = self._database(db_name)
         collection = check_name(collection_name, "collectionName")
-        job_id = await self.client.refresh(db, collection)
+        try:
+            job_id = await self.client.refresh(db, collection)
+        except UpstreamAPIError as err:
+            await self._suggest_collection(err, db, collection)
+            raise
         self._remember([job_id])
         return RefreshStarted(
             job_id=job_id,
@@ -214,6 +224,27 @@ class RefreshJobs:
         """One read of the job; TimeoutError once it runs ``POLL_GRACE_SECONDS`` past ``deadline``."""
         with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
             return await self.describe(job_id)
+
+    async def _suggest_collection(self, err: UpstreamAPIError, db: str, collection: str | None) -> None:
+        """On "collection not found" (code 100), name the collection meant, or those there are.
+
+        Only collections with refresh jobs are known (the list route names them); one more read, on this
+        error path only. A failure of that read leaves the error as it was.
+        """
+        if err.code != 100 or collection is None:
+            return
+        try:
+            names = await self.collections(db)
+        except UpstreamError:
+            return
+        by_folded = {name.lower(): name for name in names}
+        close = difflib.get_close_matches(collection.lower(), list(by_folded), n=1, cutoff=0.7)
+        if close:
+            err.suggestion = f"Did you mean {by_folded[close[0]]}?"
+        elif names:
+            shown = ", ".join(names[:_COLLECTIONS_SHOWN])
+            more = f" and {len(names) - _COLLECTIONS_SHOWN} more" if len(names) > _COLLECTIONS_SHOWN else ""
+            err.suggestion = f"External collections with refresh jobs in {db}: {shown}{more}."
 
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
