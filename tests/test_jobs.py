@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from zilliz_refresh_mcp import jobs
+from zilliz_refresh_mcp import jobs, records
 from zilliz_refresh_mcp.errors import RecordError
-from zilliz_refresh_mcp.jobs import build_listing, canonical_state, normalize_record
+from zilliz_refresh_mcp.jobs import build_listing, canonical_state
+from zilliz_refresh_mcp.records import normalize_record
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
 BIG_ID_TEXT = "449503829274509313"  # 2^53 < id: a double would round it to ...309312
@@ -76,11 +77,11 @@ def test_running_job_duration_is_elapsed_so_far_and_has_an_estimate() -> None:
     assert running.ended_at is None
     assert running.duration_seconds == elapsed_s
     # 25% in 1300 s: the whole job takes 5200 s from its start.
-    assert running.estimated_end_at == jobs.iso_utc(1_712_832_000_000 + 4 * (NOW - 1_712_832_000_000))
+    assert running.estimated_end_at == records.iso_utc(1_712_832_000_000 + 4 * (NOW - 1_712_832_000_000))
     # Whole seconds, rounded up, when the rate gives milliseconds.
     odd = normalize_record(raw(state="RefreshInProgress", progress=7, endTime=0), now_ms=NOW)
     end_ms = 1_712_832_000_000 + (NOW - 1_712_832_000_000) * 100 // 7
-    assert end_ms % 1000 and odd.estimated_end_at == jobs.iso_utc(end_ms - end_ms % 1000 + 1000)
+    assert end_ms % 1000 and odd.estimated_end_at == records.iso_utc(end_ms - end_ms % 1000 + 1000)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,7 @@ def test_state_filter_names(given: str, expected: str) -> None:
 
 @pytest.mark.parametrize("given", ["RefreshFAILED", "refresh-complete", "RefreshRunning", "RefreshError"])
 def test_any_spelling_of_a_known_state_is_that_state(given: str) -> None:
-    assert jobs.state_filter([given])[0] in jobs.KNOWN_STATES
+    assert jobs.state_filter([given])[0] in records.KNOWN_STATES
 
 
 def test_no_jobs_in_a_state_this_server_does_not_know_says_so() -> None:
@@ -186,7 +187,7 @@ def four_jobs() -> list[dict[str, Any]]:
     ]
 
 
-def listing(records: Sequence[dict[str, Any]] | jobs.WireRecords, **kwargs: Any) -> jobs.JobListing:
+def listing(records: Sequence[dict[str, Any]] | records.WireRecords, **kwargs: Any) -> jobs.JobListing:
     options: dict[str, Any] = {
         "db_name": "default",
         "collection_name": None,
@@ -276,8 +277,8 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
     record = raw(jobId=5, state="RefreshFailed", reason=trace)
     page = listing([record]).model_dump(mode="json", by_alias=True)
     shown = page["jobs"][0]["reason"]
-    assert shown.startswith(trace[: jobs.REASON_CHARS]) and "read detailsUri for more" in shown
-    assert len(shown) < jobs.REASON_CHARS + 100
+    assert shown.startswith(trace[: records.REASON_CHARS]) and "read detailsUri for more" in shown
+    assert len(shown) < records.REASON_CHARS + 100
     assert page["summary"]["failures"][0]["reason"] == shown
     text = jobs.listing_text(listing([record]))
     assert len(text.splitlines()) == 2  # the summary and one line for the job, whatever the reason's newlines
@@ -285,7 +286,7 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
 
     log = "start of the error\n" + "".join(f"line {i:07d}\n" for i in range(200_000)) + "Caused by: disk full"
     kept = normalize_record(raw(jobId=6, state="RefreshFailed", reason=log), now_ms=NOW).reason
-    assert kept is not None and len(kept) < jobs.RECORD_REASON_CHARS + 100
+    assert kept is not None and len(kept) < records.RECORD_REASON_CHARS + 100
     assert kept.startswith("start of the error") and kept.endswith("Caused by: disk full")
     assert f"characters cut from the middle of {len(log)}" in kept
 
@@ -369,13 +370,13 @@ def answer(*records: dict[str, Any], **envelope: Any) -> bytes:
 
 
 def test_answers_of_the_documented_shape_decode_to_checked_records() -> None:
-    decoded = jobs.decode_list_records(answer(raw(), raw(jobId=5, state="RefreshPaused", extra={"x": 1})))
+    decoded = records.decode_list_records(answer(raw(), raw(jobId=5, state="RefreshPaused", extra={"x": 1})))
     assert decoded is not None
     assert [(r.job_id, r.state, r.collection) for r in decoded] == [
         (int(BIG_ID_TEXT), "RefreshCompleted", "ext_books"),
         (5, "RefreshPaused", "ext_books"),  # unknown states and fields pass, as in normalize_record
     ]
-    assert jobs.decode_list_records(b'{"code":0,"data":{"records":null}}') == []  # Go's empty slice
+    assert records.decode_list_records(b'{"code":0,"data":{"records":null}}') == []  # Go's empty slice
 
 
 @pytest.mark.parametrize(
@@ -386,7 +387,7 @@ def test_answers_of_the_documented_shape_decode_to_checked_records() -> None:
         answer(raw(jobId=True)),
         answer(raw(startTime=None)),
         answer(raw(startTime=1.5e12)),
-        answer(raw(endTime=jobs._MAX_EPOCH_MS + 1)),
+        answer(raw(endTime=records.MAX_EPOCH_MS + 1)),
         answer(raw(progress=101)),
         answer(raw(progress=37.5)),
         answer(raw(state="")),
@@ -404,20 +405,20 @@ def test_answers_of_the_documented_shape_decode_to_checked_records() -> None:
     ],
 )
 def test_anything_else_is_left_to_the_general_path(body: bytes) -> None:
-    assert jobs.decode_list_records(body) is None
+    assert records.decode_list_records(body) is None
 
 
 @pytest.mark.parametrize("decoded", [False, True])
 def test_of_jobs_that_ended_together_the_first_listed_is_the_last_completed(decoded: bool) -> None:
     """Ties are rare but real (one batch finishing); the answer must not depend on upstream's order."""
-    records = [
+    rows = [
         raw(jobId=1, startTime=1_712_830_000_000, endTime=1_712_832_600_000),
         raw(jobId=2, startTime=1_712_831_000_000, endTime=1_712_832_600_000),  # started later: listed first
         raw(jobId=3, startTime=1_712_829_000_000, endTime=1_712_832_000_000),
         raw(jobId=4, state="RefreshFailed", reason="denied"),  # the one-job page stops here: no sort of the rest
     ]
-    for order in (records, records[::-1]):
-        answer_records = jobs.decode_list_records(answer(*order)) if decoded else order
+    for order in (rows, rows[::-1]):
+        answer_records = records.decode_list_records(answer(*order)) if decoded else order
         assert answer_records is not None
         summary = listing(answer_records, limit=1).summary
         assert summary.last_completed is not None
@@ -427,13 +428,13 @@ def test_of_jobs_that_ended_together_the_first_listed_is_the_last_completed(deco
 # --- the output schema -------------------------------------------------------------------------
 
 
-class _Named(jobs._Model):
+class _Named(records.CamelModel):
     """A model with a field that happens to be called title."""
 
     title: str = Field(description="Kept: a property, not a schema title.")
 
 
-class _Holder(jobs._Model):
+class _Holder(records.CamelModel):
     named: _Named | None
     labels: dict[str, str] = Field(default={"title": "data, not a schema"})
 
@@ -486,14 +487,14 @@ def test_output_schema_accepts_real_answers_and_rejects_off_contract_ones() -> N
 def test_a_wait_that_ends_in_failure_carries_the_reason_cut() -> None:
     record = normalize_record(raw(jobId=5, state="RefreshFailed", reason="x" * 20_000), now_ms=NOW)
     ended = jobs.WaitResult.ended(record, 3.0)
-    assert ended.job.reason is not None and len(ended.job.reason) < jobs.REASON_CHARS + 100
-    assert len(ended.message) < jobs.REASON_CHARS + 200 and "read detailsUri" in ended.message
+    assert ended.job.reason is not None and len(ended.job.reason) < records.REASON_CHARS + 100
+    assert len(ended.message) < records.REASON_CHARS + 200 and "read detailsUri" in ended.message
 
 
 def test_unreadable_records_are_counted_apart_and_the_first_problem_named() -> None:
     odd = [raw(jobId=2, progress="most"), raw(jobId=3, state=None), raw(jobId=4, endTime=[1])]
     both = listing([raw(jobId=1), *odd]).summary
-    assert (both.total, both.unreadable, both.by_state[jobs.COMPLETED]) == (1, 3, 1)
+    assert (both.total, both.unreadable, both.by_state[records.COMPLETED]) == (1, 3, 1)
     assert both.text.startswith("1 refresh job in default: 1 completed.")
     assert both.text.endswith(
         "3 job records from the cluster could not be read and are not counted: job 2: progress should be "

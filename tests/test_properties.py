@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from zilliz_refresh_mcp import upstream
 from zilliz_refresh_mcp.config import NAME_RULE, check_name
 from zilliz_refresh_mcp.errors import CursorError, RecordError
-from zilliz_refresh_mcp.jobs import (
+from zilliz_refresh_mcp.jobs import build_listing, decode_cursor
+from zilliz_refresh_mcp.records import (
     COMPLETED,
     DETAILS_URI_PREFIX,
     FAILED,
@@ -27,8 +28,6 @@ from zilliz_refresh_mcp.jobs import (
     KNOWN_STATES,
     PENDING,
     JobRecord,
-    build_listing,
-    decode_cursor,
     decode_list_records,
     details_uri,
     normalize_record,

@@ -46,7 +46,8 @@ from .dashboard import TOOL_UI_META, register_dashboard
 from .errors import InvalidArgument, JobNotFound, RecordError, UpstreamError
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
-from .jobs import DETAILS_URI_PREFIX, JobListing, JobRecord, RefreshStarted, WaitResult, listing_text
+from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
+from .records import DETAILS_URI_PREFIX, JobRecord
 from .service import JobWatcher, RefreshJobs, now_ms
 from .upstream import ZillizClient
 

@@ -19,19 +19,16 @@ from anyio.abc import TaskGroup
 from .config import check_name
 from .errors import InvalidArgument, JobNotFound, UpstreamAPIError, UpstreamError, UpstreamUnreachable
 from .jobs import (
-    DETAILS_URI_PREFIX,
     JobListing,
-    JobRecord,
     RefreshStarted,
     WaitResult,
     build_listing,
     collection_names,
     decode_cursor,
-    details_uri,
-    normalize_record,
     query_tag,
     state_filter,
 )
+from .records import DETAILS_URI_PREFIX, JobRecord, details_uri, normalize_record
 from .upstream import DESCRIBE_ROUTE, ZillizClient
 
 logger = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ from .errors import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
-from .jobs import WireRecord, decode_list_records, job_id_text
+from .records import WireRecord, decode_list_records, job_id_text
 
 logger = logging.getLogger(__name__)
 
@@ -395,7 +395,7 @@ class ZillizClient:
 
     async def list_jobs(self, db_name: str, collection_name: str | None = None) -> list[WireRecord] | list[Any]:
         """The job records of a database (or one collection): checked WireRecords when the answer has the
-        documented shape, else the JSON values exactly as upstream sent them (``jobs._read`` checks those)."""
+        documented shape, else the JSON values exactly as upstream sent them (``records.read_record`` checks those)."""
         body: dict[str, Any] = {"dbName": db_name}
         if collection_name:
             body["collectionName"] = collection_name
