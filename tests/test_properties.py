@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from zilliz_refresh_mcp import upstream
 from zilliz_refresh_mcp.config import NAME_RULE, check_name
 from zilliz_refresh_mcp.errors import CursorError, RecordError
 from zilliz_refresh_mcp.jobs import build_listing, decode_cursor
@@ -32,8 +31,8 @@ from zilliz_refresh_mcp.records import (
     details_uri,
     normalize_record,
 )
+from zilliz_refresh_mcp.redaction import SecretScan, redact, redact_json
 from zilliz_refresh_mcp.service import parse_job_id
-from zilliz_refresh_mcp.upstream import redact, redact_json
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NOW_MS = 1_764_300_000_000  # 2025-11-28
@@ -420,7 +419,7 @@ CHUNK_CUTS = st.lists(st.integers(min_value=0, max_value=40), max_size=8)
 
 
 def scanned(secret: str, answer: bytes, cuts: list[int]) -> bool:
-    scan = upstream._SecretScan(secret)
+    scan = SecretScan(secret)
     start = 0
     for cut in cuts:
         scan.feed(answer[start : start + cut])

@@ -96,7 +96,7 @@ class RedactingFormatter(logging.Formatter):
         self._secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
-        from .upstream import redact
+        from .redaction import redact
 
         text = super().format(record)
         for secret in self._secrets:

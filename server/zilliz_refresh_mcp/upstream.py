@@ -2,7 +2,7 @@
 
 Every failure is an ``UpstreamError`` (see errors.py for the four kinds) whose message says what failed,
 the upstream code or HTTP status, and what the user can do. Nothing this client hands back contains the
-token: ``redact`` runs on every message, and on every string of any answer whose bytes may spell a piece
+token: ``redact`` (redaction.py) runs on every message, and on every string of any answer whose bytes may spell a piece
 of it (a cluster or gateway that echoes the ``Authorization`` header cannot leak it), before anything is
 truncated.
 
@@ -21,13 +21,12 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
 import httpx2
-import msgspec
 import pydantic_core
 from aiolimiter import AsyncLimiter
 from tenacity import (
@@ -49,6 +48,7 @@ from .errors import (
     UpstreamUnreachable,
 )
 from .records import WireRecord, decode_list_records, job_id_text
+from .redaction import SecretScan, map_strings, may_show_secret, redact, redact_json
 
 logger = logging.getLogger(__name__)
 
@@ -96,94 +96,8 @@ _OTHER_CODE_HINT = "Upstream reported an error; check the message, and the clust
 _MESSAGE_CHARS = 300
 
 
-# Self-hosted Milvus's documented default login. Its password hides nothing, and blanking it alone would
-# turn every "Milvus ..." in an error message into "*** ..."; the whole token stays hidden.
-_PUBLIC_LOGINS = frozenset({"root:Milvus"})
-
-
-def _secret_pieces(secret: str) -> list[str]:
-    """What is never shown: the whole secret and, of ``user:password``, the password.
-
-    The user name is not a secret: blanking it ("root") would garble collection names and messages
-    ("ext_rootfs", "rootcoord") and hide nothing.
-    """
-    if not secret:
-        return []
-    pieces = [secret]
-    _, sep, password = secret.partition(":")
-    if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS:
-        pieces.append(password)
-    return pieces
-
-
-class _Blanker:
-    """Replaces the secret by ``***`` wherever it appears; and the password of ``user:password`` where it
-    stands as a word of its own, never inside a longer word, name or number, and never in a field name.
-
-    A password can be an everyday word ("Refresh", "data", "1234"): blanked everywhere, it renamed the
-    field ``data``, turned "RefreshFailed" into "***Failed" (so failures went uncounted) and cut job ids.
-    An echo of it alone stands apart from letters and digits ("password=...", "user: ..."); an echo of the
-    whole secret is blanked wherever it is.
-    """
-
-    def __init__(self, secret: str) -> None:
-        pieces = _secret_pieces(secret)
-        self.active = bool(pieces)
-        self._whole = pieces[0] if pieces else ""
-        self._password = pieces[1] if len(pieces) > 1 else ""
-        self._word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(self._password)}(?![A-Za-z0-9_])")
-
-    def text(self, text: str) -> str:
-        if self._whole and self._whole in text:
-            text = text.replace(self._whole, "***")
-        if self._password and self._password in text:
-            text = self._word.sub("***", text)
-        return text
-
-    def key(self, key: str) -> str:
-        return key.replace(self._whole, "***") if self._whole and self._whole in key else key
-
-
-def redact(text: str, secret: str) -> str:
-    """``text`` with the secret, and the password of a ``user:password`` secret as a word, replaced by ``***``."""
-    return _Blanker(secret).text(text)
-
-
 def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def redact_json(value: Any, secret: str) -> Any:
-    """Parsed JSON with ``redact`` applied to every string, and the whole secret to keys (in place; any depth)."""
-    blanker = _Blanker(secret)
-    return _map_strings(value, blanker.text, blanker.key) if blanker.active else value
-
-
-def _map_strings(value: Any, clean: Callable[[str], str], clean_key: Callable[[str], str] | None = None) -> Any:
-    """Parsed JSON with ``clean`` applied to every string, and ``clean_key`` (or else ``clean``) to keys
-    (in place; any depth)."""
-    clean_key = clean_key or clean
-    if isinstance(value, str):
-        return clean(value)
-    stack: list[Any] = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, item in list(node.items()):
-                if isinstance(item, str):
-                    node[key] = item = clean(item)
-                elif isinstance(item, dict | list):
-                    stack.append(item)
-                if isinstance(key, str) and (cleaned := clean_key(key)) != key:
-                    del node[key]
-                    node[cleaned] = item
-        elif isinstance(node, list):
-            for index, item in enumerate(node):
-                if isinstance(item, str):
-                    node[index] = clean(item)
-                elif isinstance(item, dict | list):
-                    stack.append(item)
-    return value
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -192,60 +106,6 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 def _without_lone_surrogates(text: str) -> str:
     """A lone half of a UTF-16 pair (JSON may escape one: ``"\\ud83d"``) as U+FFFD: it cannot be sent as UTF-8."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _escapable(piece: str, escaped: str) -> bool:
-    """Whether JSON text could spell ``piece`` other than literally, where ``escaped`` may be written escaped."""
-    return not piece.isprintable() or any(c in piece for c in escaped)
-
-
-_UNICODE_ESCAPE = re.compile(rb"\\u")  # faster than `b"\\u" in raw` when raw has many backslashes
-
-
-class _SecretScan:
-    """Whether any string decoded from an answer's JSON text may hold a piece of the secret, read chunk by chunk.
-
-    False lets the common answer skip ``redact_json`` (a walk over every string: ~45 ms for 10,000 jobs).
-    A literal search is exact unless an escape could spell part of a piece: any ``\\u`` escape, or a piece
-    holding a character that has a short escape (``"``, ``\\``, ``/``, controls); or unless the text is not
-    UTF-8 (the standard parser also reads UTF-16 and UTF-32, which hold NULs). Fed while the answer is still
-    arriving, its ~2 ms for a 2.3 MB answer are spent waiting for the network, not after it.
-    """
-
-    def __init__(self, secret: str) -> None:
-        pieces = _secret_pieces(secret)
-        self._pieces = [piece.encode() for piece in pieces]
-        self.found = any(_escapable(piece, '"\\/') for piece in pieces)  # JSON text may write / as \/
-        self._keep = max([2, *map(len, self._pieces)]) - 1  # a match may start in the previous chunk
-        self._tail = b""
-
-    def feed(self, chunk: bytes) -> None:
-        if self.found or not self._pieces:
-            return
-        window = self._tail + chunk
-        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or any(piece in window for piece in self._pieces):
-            self.found = True
-        self._tail = window[-self._keep :]
-
-
-_ENCODER = msgspec.json.Encoder()
-
-
-def _may_show_secret(records: list[WireRecord], secret: str) -> bool:
-    """False only when no string of ``records`` can contain a piece of ``secret``.
-
-    Re-encoded by msgspec, every string appears literally except for ``"``, ``\\`` and control
-    characters, which no printable piece without quotes or backslashes holds: a literal search is
-    exact (a match across two strings only makes it cautious). Asked only of answers that ``_SecretScan``
-    could not clear (a piece, a ``\\u`` escape or a NUL in the bytes): ~4 ms for 10,000 records.
-    """
-    pieces = _secret_pieces(secret)
-    if not pieces:
-        return False
-    if any(_escapable(piece, '"\\') for piece in pieces):  # msgspec writes / as it is
-        return True
-    blob = _ENCODER.encode(records)
-    return any(piece.encode() in blob for piece in pieces)
 
 
 def parse_json(raw: bytes) -> Any:
@@ -263,7 +123,7 @@ def parse_json(raw: bytes) -> Any:
             pass
     payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     # The standard parser keeps a lone surrogate, which would break writing the answer (the stdio server died).
-    return _map_strings(payload, _without_lone_surrogates) if _SURROGATE_ESCAPE.search(raw) else payload
+    return map_strings(payload, _without_lone_surrogates) if _SURROGATE_ESCAPE.search(raw) else payload
 
 
 # The shape of the bytes: digits -> "0", e/E -> "e", "+" kept, anything else -> " ".
@@ -542,7 +402,7 @@ class ZillizClient:
 
     async def _post(self, route: str, body: Mapping[str, Any]) -> tuple[Any, int]:
         try:
-            scan = _SecretScan(self._token)
+            scan = SecretScan(self._token)
             # httpx's timeout bounds each read; this bounds the whole request (a body sent a byte at a time).
             with anyio.fail_after(self._timeout):
                 async with self._http.stream("POST", route, json=body) as response:
@@ -572,7 +432,7 @@ class ZillizClient:
             raise self._status_error(route, response, raw)
         if route == LIST_ROUTE:
             records = decode_list_records(raw)
-            if records is not None and not (scan.found and _may_show_secret(records, self._token)):
+            if records is not None and not (scan.found and may_show_secret(records, self._token)):
                 return {"code": 0, "data": {"records": records}}, status  # the envelope, its records checked
         try:
             payload = parse_json(raw)
@@ -588,7 +448,7 @@ class ZillizClient:
             ) from None
         return (redact_json(payload, self._token) if scan.found else payload), status
 
-    async def _read_capped(self, route: str, response: httpx2.Response, scan: _SecretScan) -> bytes:
+    async def _read_capped(self, route: str, response: httpx2.Response, scan: SecretScan) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise self._too_large(route, response.status_code)
@@ -611,7 +471,7 @@ class ZillizClient:
         )
 
     @staticmethod
-    def _snippet(raw: bytes, scan: _SecretScan) -> str:
+    def _snippet(raw: bytes, scan: SecretScan) -> str:
         """The start of a body that is not JSON, to quote in an error; never a spelling of the token."""
         if not raw.strip():
             return "an empty body"

@@ -1,0 +1,156 @@
+"""The token never leaves this process: how answers and messages are cleaned of it, and cheaply.
+
+``redact`` and ``redact_json`` blank the secret (and the password of ``user:password``, as a word) in
+text and in parsed JSON. ``SecretScan`` reads an answer's bytes as they arrive and says whether any
+string in them may spell a piece of the secret; when it cannot, the answer skips ``redact_json``.
+``may_show_secret`` asks the same of records already decoded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from .records import WireRecord
+
+# Self-hosted Milvus's documented default login. Its password hides nothing, and blanking it alone would
+# turn every "Milvus ..." in an error message into "*** ..."; the whole token stays hidden.
+_PUBLIC_LOGINS = frozenset({"root:Milvus"})
+
+
+def _secret_pieces(secret: str) -> list[str]:
+    """What is never shown: the whole secret and, of ``user:password``, the password.
+
+    The user name is not a secret: blanking it ("root") would garble collection names and messages
+    ("ext_rootfs", "rootcoord") and hide nothing.
+    """
+    if not secret:
+        return []
+    pieces = [secret]
+    _, sep, password = secret.partition(":")
+    if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS:
+        pieces.append(password)
+    return pieces
+
+
+class _Blanker:
+    """Replaces the secret by ``***`` wherever it appears; and the password of ``user:password`` where it
+    stands as a word of its own, never inside a longer word, name or number, and never in a field name.
+
+    A password can be an everyday word ("Refresh", "data", "1234"): blanked everywhere, it renamed the
+    field ``data``, turned "RefreshFailed" into "***Failed" (so failures went uncounted) and cut job ids.
+    An echo of it alone stands apart from letters and digits ("password=...", "user: ..."); an echo of the
+    whole secret is blanked wherever it is.
+    """
+
+    def __init__(self, secret: str) -> None:
+        pieces = _secret_pieces(secret)
+        self.active = bool(pieces)
+        self._whole = pieces[0] if pieces else ""
+        self._password = pieces[1] if len(pieces) > 1 else ""
+        self._word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(self._password)}(?![A-Za-z0-9_])")
+
+    def text(self, text: str) -> str:
+        if self._whole and self._whole in text:
+            text = text.replace(self._whole, "***")
+        if self._password and self._password in text:
+            text = self._word.sub("***", text)
+        return text
+
+    def key(self, key: str) -> str:
+        return key.replace(self._whole, "***") if self._whole and self._whole in key else key
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with the secret, and the password of a ``user:password`` secret as a word, replaced by ``***``."""
+    return _Blanker(secret).text(text)
+
+
+def redact_json(value: Any, secret: str) -> Any:
+    """Parsed JSON with ``redact`` applied to every string, and the whole secret to keys (in place; any depth)."""
+    blanker = _Blanker(secret)
+    return map_strings(value, blanker.text, blanker.key) if blanker.active else value
+
+
+def map_strings(value: Any, clean: Callable[[str], str], clean_key: Callable[[str], str] | None = None) -> Any:
+    """Parsed JSON with ``clean`` applied to every string, and ``clean_key`` (or else ``clean``) to keys
+    (in place; any depth)."""
+    clean_key = clean_key or clean
+    if isinstance(value, str):
+        return clean(value)
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in list(node.items()):
+                if isinstance(item, str):
+                    node[key] = item = clean(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+                if isinstance(key, str) and (cleaned := clean_key(key)) != key:
+                    del node[key]
+                    node[cleaned] = item
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = clean(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+    return value
+
+
+def _escapable(piece: str, escaped: str) -> bool:
+    """Whether JSON text could spell ``piece`` other than literally, where ``escaped`` may be written escaped."""
+    return not piece.isprintable() or any(c in piece for c in escaped)
+
+
+_UNICODE_ESCAPE = re.compile(rb"\\u")  # faster than `b"\\u" in raw` when raw has many backslashes
+
+
+class SecretScan:
+    """Whether any string decoded from an answer's JSON text may hold a piece of the secret, read chunk by chunk.
+
+    False lets the common answer skip ``redact_json`` (a walk over every string: ~45 ms for 10,000 jobs).
+    A literal search is exact unless an escape could spell part of a piece: any ``\\u`` escape, or a piece
+    holding a character that has a short escape (``"``, ``\\``, ``/``, controls); or unless the text is not
+    UTF-8 (the standard parser also reads UTF-16 and UTF-32, which hold NULs). Fed while the answer is still
+    arriving, its ~2 ms for a 2.3 MB answer are spent waiting for the network, not after it.
+    """
+
+    def __init__(self, secret: str) -> None:
+        pieces = _secret_pieces(secret)
+        self._pieces = [piece.encode() for piece in pieces]
+        self.found = any(_escapable(piece, '"\\/') for piece in pieces)  # JSON text may write / as \/
+        self._keep = max([2, *map(len, self._pieces)]) - 1  # a match may start in the previous chunk
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if self.found or not self._pieces:
+            return
+        window = self._tail + chunk
+        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or any(piece in window for piece in self._pieces):
+            self.found = True
+        self._tail = window[-self._keep :]
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def may_show_secret(records: list[WireRecord], secret: str) -> bool:
+    """False only when no string of ``records`` can contain a piece of ``secret``.
+
+    Re-encoded by msgspec, every string appears literally except for ``"``, ``\\`` and control
+    characters, which no printable piece without quotes or backslashes holds: a literal search is
+    exact (a match across two strings only makes it cautious). Asked only of answers that ``SecretScan``
+    could not clear (a piece, a ``\\u`` escape or a NUL in the bytes): ~4 ms for 10,000 records.
+    """
+    pieces = _secret_pieces(secret)
+    if not pieces:
+        return False
+    if any(_escapable(piece, '"\\') for piece in pieces):  # msgspec writes / as it is
+        return True
+    blob = _ENCODER.encode(records)
+    return any(piece.encode() in blob for piece in pieces)
