@@ -504,3 +504,9 @@ def test_unreadable_records_are_counted_apart_and_the_first_problem_named() -> N
     assert (only_odd.total, only_odd.unreadable) == (0, 1)
     assert only_odd.text.startswith("No refresh jobs in state RefreshFailed in default. 1 job record from")
     assert listing([raw(jobId=1)]).summary.unreadable == 0
+
+
+def test_a_job_without_a_collection_is_named_by_its_id_not_as_if_the_id_were_one() -> None:
+    summary = listing([raw(jobId=12, collectionName=None, state="RefreshFailed", reason="denied")]).summary
+    assert summary.text.startswith("1 refresh job in default: 1 failed (job 12).")
+    assert summary.failures[0].collections == ["job 12"]

@@ -64,7 +64,10 @@ class FailureGroup(CamelModel):
     not_fixed: int = Field(
         description="How many of them no later refresh of their collection has completed since: current problems."
     )
-    collections: list[str] = Field(description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}).")
+    collections: list[str] = Field(
+        description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}); a job that upstream "
+        'gave no collection shows as "job <jobId>".'
+    )
     refreshed_since: list[str] = Field(
         description="Those of these collections whose every failure here a later refresh completed after: "
         "history, not their current state."
@@ -232,7 +235,8 @@ def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
 
 
 def _name(row: _Row) -> str:
-    return row.collection or str(row.job_id)
+    """How the summary names a job: by its collection, else (upstream named none) as "job <id>"."""
+    return row.collection or f"job {row.job_id}"
 
 
 class _StateGroups:
