@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -67,6 +68,19 @@ def log_event() -> Iterator[Any]:
 @pytest.fixture
 def fast_server(simulator: SimulatorServer, clock: FakeClock) -> MCPServer[ServerState]:
     return build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
+
+
+@asynccontextmanager
+async def standalone_watcher(settings: Settings, clock: FakeClock) -> AsyncIterator[JobWatcher]:
+    """The watcher itself (no MCP) over a client of the simulator; the test ends every poller it starts."""
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
+        async with anyio.create_task_group() as tg:
+            yield JobWatcher(jobs, tg, interval_seconds=POLL)
+
+
+async def ignore_updates(_: str) -> None:
+    return None
 
 
 def movies_job(cluster: SimulatedCluster) -> str:
@@ -270,25 +284,22 @@ async def test_subscribers_of_one_job_share_one_poller(
     """The watcher itself (no MCP): two subscribers, one upstream poll per interval, both told."""
     heard: dict[int, list[str]] = {1: [], 2: []}
     job_id = movies_job(cluster)
-    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
-        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
-        async with anyio.create_task_group() as tg:
-            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
-            ended = log_event("subscriptions closed")
+    async with standalone_watcher(settings, clock) as watcher:
+        ended = log_event("subscriptions closed")
 
-            def listener(key: int) -> Any:
-                async def notify(uri: str) -> None:
-                    heard[key].append(uri)
+        def listener(key: int) -> Any:
+            async def notify(uri: str) -> None:
+                heard[key].append(uri)
 
-                return notify
+            return notify
 
-            watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, listener(1))
-            watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 2, listener(2))
-            assert watcher.watching(job_id) == 2
-            clock.step_ms = 4 * 60_000
-            with anyio.fail_after(20):
-                await ended.seen.wait()
-            assert watcher.watching(job_id) == 0
+        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, listener(1))
+        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 2, listener(2))
+        assert watcher.watching(job_id) == 2
+        clock.step_ms = 4 * 60_000
+        with anyio.fail_after(20):
+            await ended.seen.wait()
+        assert watcher.watching(job_id) == 0
     assert heard[1] == heard[2]
     assert len(heard[1]) >= 2
     polls = len([r for r in cluster.requests if r.route == DESCRIBE_ROUTE])
@@ -474,27 +485,21 @@ async def test_resubscribing_never_leaves_two_pollers_and_unknown_jobs_stop(
     gone = log_event("No refresh job 42")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
 
-    async def ignore(_: str) -> None:
-        return None
-
-    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
-        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
-        async with anyio.create_task_group() as tg:
-            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
-            for _ in range(5):
-                watcher.subscribe(uri, 1, ignore)
-                watcher.unsubscribe(uri, 1)
-            assert watcher.active_pollers() == 0
-            watcher.subscribe(uri, 1, ignore)
-            watcher.subscribe(uri, 2, ignore)
-            assert watcher.active_pollers() == 1
-            watcher.subscribe("zilliz://refresh-jobs/42", 1, ignore)
-            with anyio.fail_after(10):
-                await gone.seen.wait()
-            assert watcher.active_pollers() == 1  # the unknown job's poller ended by itself
+    async with standalone_watcher(settings, clock) as watcher:
+        for _ in range(5):
+            watcher.subscribe(uri, 1, ignore_updates)
             watcher.unsubscribe(uri, 1)
-            watcher.unsubscribe(uri, 2)
-            assert watcher.active_pollers() == 0
+        assert watcher.active_pollers() == 0
+        watcher.subscribe(uri, 1, ignore_updates)
+        watcher.subscribe(uri, 2, ignore_updates)
+        assert watcher.active_pollers() == 1
+        watcher.subscribe("zilliz://refresh-jobs/42", 1, ignore_updates)
+        with anyio.fail_after(10):
+            await gone.seen.wait()
+        assert watcher.active_pollers() == 1  # the unknown job's poller ended by itself
+        watcher.unsubscribe(uri, 1)
+        watcher.unsubscribe(uri, 2)
+        assert watcher.active_pollers() == 0
 
 
 async def test_a_client_that_disconnects_without_unsubscribing_leaves_no_poller(
@@ -522,25 +527,19 @@ async def test_the_poller_stops_when_it_cannot_tell_anyone_or_cannot_read(
     async def broken(_: str) -> None:
         raise anyio.BrokenResourceError
 
-    async def ignore(_: str) -> None:
-        return None
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(job_uri, 1, broken)
+        clock.step_ms = 60_000  # every read sees the job further along: a change to tell
+        with anyio.fail_after(10):
+            await stopped.seen.wait()
+        assert watcher.active_pollers() == 0 and watcher.watching(job_id) == 0
 
-    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
-        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
-        async with anyio.create_task_group() as tg:
-            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
-            watcher.subscribe(job_uri, 1, broken)
-            clock.step_ms = 60_000  # every read sees the job further along: a change to tell
-            with anyio.fail_after(10):
-                await stopped.seen.wait()
-            assert watcher.active_pollers() == 0 and watcher.watching(job_id) == 0
-
-            clock.step_ms = 0
-            cluster.inject(Fault.code(1800, "user hasn't authenticated", status=401))
-            watcher.subscribe(job_uri, 2, ignore)
-            with anyio.fail_after(10):
-                await refused.seen.wait()
-            assert watcher.active_pollers() == 0
+        clock.step_ms = 0
+        cluster.inject(Fault.code(1800, "user hasn't authenticated", status=401))
+        watcher.subscribe(job_uri, 2, ignore_updates)
+        with anyio.fail_after(10):
+            await refused.seen.wait()
+        assert watcher.active_pollers() == 0
     assert refused.count == 1
 
 
@@ -549,20 +548,14 @@ async def test_unsubscribing_by_another_spelling_of_the_uri_stops_the_poller(
 ) -> None:
     job_id = movies_job(cluster)
 
-    async def ignore(_: str) -> None:
-        return None
-
-    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
-        jobs = RefreshJobs(client=client, default_db="default", clock=clock)
-        async with anyio.create_task_group() as tg:
-            watcher = JobWatcher(jobs, tg, interval_seconds=POLL)
-            watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore)
-            watcher.subscribe(f"zilliz://refresh-jobs/00{job_id}", 2, ignore)
-            assert watcher.active_pollers() == 1 and watcher.watching(job_id) == 2
-            watcher.unsubscribe(f"zilliz://refresh-jobs/0{job_id}", 1)
-            watcher.unsubscribe("zilliz://refresh-jobs/not a job", 2)  # not a job URI: nothing to do
-            watcher.forget(2)
-            assert watcher.active_pollers() == 0
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
+        watcher.subscribe(f"zilliz://refresh-jobs/00{job_id}", 2, ignore_updates)
+        assert watcher.active_pollers() == 1 and watcher.watching(job_id) == 2
+        watcher.unsubscribe(f"zilliz://refresh-jobs/0{job_id}", 1)
+        watcher.unsubscribe("zilliz://refresh-jobs/not a job", 2)  # not a job URI: nothing to do
+        watcher.forget(2)
+        assert watcher.active_pollers() == 0
 
 
 async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has_an_end(
