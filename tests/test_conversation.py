@@ -307,8 +307,9 @@ async def test_subscribers_of_one_job_share_one_poller(
     assert polls == len(heard[1]) + 1
 
 
-async def test_unsubscribing_stops_the_poller(
-    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+@pytest.mark.parametrize("leaves_by", ["unsubscribing", "disconnecting"])
+async def test_the_poller_stops_when_its_client_unsubscribes_or_disconnects(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any, leaves_by: str
 ) -> None:
     stopped = log_event("no subscribers left")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
@@ -316,9 +317,12 @@ async def test_unsubscribing_stops_the_poller(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MCPDeprecationWarning)
             await client.subscribe_resource(uri)
-            await client.unsubscribe_resource(uri)
-        with anyio.fail_after(10):
-            await stopped.seen.wait()
+            if leaves_by == "unsubscribing":
+                await client.unsubscribe_resource(uri)
+                with anyio.fail_after(10):
+                    await stopped.seen.wait()
+    with anyio.fail_after(10):  # disconnecting without a word: the connection's close ends it
+        await stopped.seen.wait()
 
 
 async def test_server_advertises_subscriptions(fast_server: MCPServer[ServerState]) -> None:
@@ -500,19 +504,6 @@ async def test_resubscribing_never_leaves_two_pollers_and_unknown_jobs_stop(
         watcher.unsubscribe(uri, 1)
         watcher.unsubscribe(uri, 2)
         assert watcher.active_pollers() == 0
-
-
-async def test_a_client_that_disconnects_without_unsubscribing_leaves_no_poller(
-    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
-) -> None:
-    stopped = log_event("no subscribers left")
-    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    async with Client(fast_server, mode="legacy") as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await client.subscribe_resource(uri)
-    with anyio.fail_after(10):
-        await stopped.seen.wait()
 
 
 async def test_the_poller_stops_when_it_cannot_tell_anyone_or_cannot_read(
