@@ -31,6 +31,7 @@ from mcp.types import CallToolResult, TextContent, TextResourceContents
 from zilliz_refresh_mcp.config import NAME_RULE, load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
+from zilliz_refresh_mcp.redaction import redact
 from zilliz_refresh_mcp.server import build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
@@ -369,7 +370,13 @@ BAD_BODIES = {
 
 # One record that cannot be read is named; every other job is still answered.
 ODD_RECORDS: dict[str, tuple[Any, str]] = {
-    "jobId-object": (GOOD_JOB | {"jobId": {"id": 1}}, "jobId should be a number or a non-empty string"),
+    "jobId-object": (
+        GOOD_JOB | {"jobId": {"id": 1}},
+        "jobId should be an int64 of 0 or more, or a plain id, got an object",
+    ),
+    "jobId-negative": (GOOD_JOB | {"jobId": -5}, "jobId should be an int64 of 0 or more"),
+    "jobId-huge": (GOOD_JOB | {"jobId": "9" * 5000}, "jobId should be an int64 of 0 or more"),
+    "startTime-huge": (GOOD_JOB | {"jobId": 8, "startTime": "9" * 5000}, "job 8: startTime should be epoch"),
     "progress-string": (GOOD_JOB | {"jobId": 8, "progress": "abc"}, "job 8: progress"),
     "state-number": (GOOD_JOB | {"jobId": 8, "state": 2}, "job 8: state should be a non-empty string"),
     "startTime-string": (GOOD_JOB | {"jobId": 8, "startTime": "abc"}, "job 8: startTime"),
@@ -1046,3 +1053,33 @@ async def test_a_job_id_sent_as_a_number_is_refused_with_how_to_send_it(
     result = await client.call_tool("wait_for_refresh_job", {"jobId": 449503829274509316})
     assert_clear_error(result, "jobId", "got the number 449503829274509316", 'in quotes, e.g. "449503829274509316"')
     assert cluster.requests == []
+
+
+@pytest.mark.parametrize(
+    "odd_record",
+    [
+        {"jobId": 3, "state": "RefreshFailed", "progress": {"s3cretpass": 1}},  # unreadable: named in the summary
+        {"jobId": 3, "state": "RefreshFailed", "externalSource": '{"s3cretpass": "x"}'},  # parsed into an object
+        {"jobId": 3, "state": "RefreshFailed", "reason": "login alice:s3cretpass refused; s3cretpass=again"},
+    ],
+)
+async def test_the_password_is_hidden_in_keys_and_in_what_an_unreadable_record_says(
+    clock: FakeClock, odd_record: dict[str, Any]
+) -> None:
+    cluster = SimulatedCluster(token="alice:s3cretpass", clock=clock)
+    cluster.add_collection("default", "ext_a")
+    cluster.inject(records(GOOD_JOB, odd_record))
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock)) as client:
+            result = await client.call_tool(TOOL, {})
+            with pytest.raises(MCPError) as unknown:
+                await client.read_resource("zilliz://refresh-jobs/" + "9" * 5000)
+    assert not result.is_error, text_of(result)
+    assert "s3cretpass" not in result.model_dump_json()
+    assert "is not a job id" in str(unknown.value)  # a clear refusal, not an internal error
+
+
+def test_a_password_that_begins_or_ends_with_punctuation_is_hidden_even_against_a_letter() -> None:
+    assert redact("pw=x!hunter2", "alice:!hunter2") == "pw=x***"
+    assert redact("hunter2!abc", "alice:hunter2!") == "***abc"
+    assert redact("RefreshFailed; Refresh", "alice:Refresh") == "RefreshFailed; ***"  # a word: only on its own

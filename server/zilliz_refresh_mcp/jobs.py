@@ -47,6 +47,7 @@ _STATE_RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
 _OTHER_RANK = 3
 
 _NAMES_PER_GROUP = 3
+_INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an id sorts as text
 # The summary must not grow with the number of jobs: real reasons name a file or a shard and rarely repeat.
 _FAILURE_GROUPS = 5
 _NAMES_PER_FAILURE = 10
@@ -202,7 +203,7 @@ def _ms_of(iso: str) -> int:
 
 
 def _id_key(job_id: str) -> tuple[int, int, str]:
-    if job_id.isascii() and job_id.isdigit():
+    if job_id.isascii() and job_id.isdigit() and len(job_id) <= _INT_DIGITS:
         return (0, -int(job_id), job_id)  # the text breaks ties such as "7" and "007"
     return (1, 0, job_id)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,8 @@ KNOWN_STATES = (PENDING, IN_PROGRESS, COMPLETED, FAILED)
 TERMINAL_STATES = frozenset({COMPLETED, FAILED})
 
 DETAILS_URI_PREFIX = "zilliz://refresh-jobs/"
+INT64_MAX = 2**63 - 1
+PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
 
@@ -85,7 +88,7 @@ class CamelModel(BaseModel):
         return cast(JsonSchemaValue, _compact_schema(schema, handler.resolve_ref_schema))
 
 
-def is_none(value: object) -> bool:
+def _is_none(value: object) -> bool:
     return value is None
 
 
@@ -104,7 +107,7 @@ class JobRecord(CamelModel):
     )
     external_spec: dict[str, Any] | str | None = Field(
         default=None,
-        exclude_if=is_none,
+        exclude_if=_is_none,
         description="The (redacted) source spec; present only when the server reports one.",
     )
     started_at: str | None = Field(description="ISO-8601 UTC start time; null when not started.")
@@ -119,7 +122,7 @@ class JobRecord(CamelModel):
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     fixed_since: bool | None = Field(
         default=None,
-        exclude_if=is_none,
+        exclude_if=_is_none,
         description="Failed jobs in a list only: true when a later refresh of the same collection completed "
         "after this failure (history, not the collection's current state).",
     )
@@ -150,20 +153,34 @@ def iso_utc(epoch_ms: int) -> str:
 
 
 def job_id_text(value: object) -> str:
-    """An upstream job id as exact decimal text (or the plain id as given); RecordError when unusable."""
+    """An upstream job id as exact decimal text (or the plain id as given); RecordError when unusable.
+
+    Usable means a later question can name it: an int64 of 0 or more, or a plain id (``job-xxxx``).
+    """
     # bool is an int subclass; True is no job id.
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
         return str(value)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 2**53:  # beyond 2^53 it was rounded
         return str(int(value))
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and is_job_id(value.strip()):
         return value.strip()
-    raise RecordError(f"jobId should be a number or a non-empty string, got {_describe(value)}")
+    raise RecordError(f"jobId should be an int64 of 0 or more, or a plain id, got {_describe(value)}")
+
+
+def is_job_id(text: str) -> bool:
+    """Decimal digits of an int64, or a plain id of letters, digits, '-' and '_' (at most 128 characters)."""
+    if not PLAIN_ID.fullmatch(text):
+        return False
+    return not text.isdigit() or len(text.lstrip("0")) < 19 or int(text) <= INT64_MAX
 
 
 def _describe(value: object) -> str:
+    """A wrong value, shown to say what it is; a list or an object by its kind only (it may hold anything)."""
     if value is None:
         return "nothing"
+    if isinstance(value, list | dict):
+        kind = "a list" if isinstance(value, list) else "an object"
+        return f"{kind} of {len(value)} item{'' if len(value) == 1 else 's'}"
     text = repr(value)
     return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
 
@@ -172,8 +189,8 @@ def _epoch_ms(raw: Mapping[str, Any], field: str) -> int:
     value = raw.get(field, 0)
     if value is None:
         return 0
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value)  # some gateways stringify int64
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 19:
+        value = int(value)  # some gateways stringify int64 (19 digits: int() refuses thousands, with ValueError)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
@@ -349,7 +366,7 @@ class WireRecord(msgspec.Struct, frozen=True, gc=False, rename=_WIRE_NAMES):
     and ``read_record`` decides. Unknown fields are ignored, as ``read_record`` ignores them.
     """
 
-    job_id: Annotated[int, Meta(ge=0)]
+    job_id: Annotated[int, Meta(ge=0, le=INT64_MAX)]
     state: Annotated[str, Meta(min_length=1)]
     start_ms: _EpochMs = 0
     end_ms: _EpochMs = 0

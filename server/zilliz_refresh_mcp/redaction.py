@@ -36,9 +36,17 @@ def _secret_pieces(secret: str) -> list[str]:
     return pieces
 
 
+# The documented field names of the answers: public, and never renamed (a password "data" would hide `data`).
+_FIELD_NAMES = frozenset(
+    {"code", "message", "data", "records", "jobId", "collectionName", "state", "progress"}
+    | {"externalSource", "externalSpec", "startTime", "endTime", "reason"}
+)
+_WORD = "A-Za-z0-9_"
+
+
 class _Blanker:
     """Replaces the secret by ``***`` wherever it appears; and the password of ``user:password`` where it
-    stands as a word of its own, never inside a longer word, name or number, and never in a field name.
+    stands as a word of its own, never inside a longer word, name or number, nor as a documented field name.
 
     A password can be an everyday word ("Refresh", "data", "1234"): blanked everywhere, it renamed the
     field ``data``, turned "RefreshFailed" into "***Failed" (so failures went uncounted) and cut job ids.
@@ -50,8 +58,11 @@ class _Blanker:
         pieces = _secret_pieces(secret)
         self.active = bool(pieces)
         self._whole = pieces[0] if pieces else ""
-        self._password = pieces[1] if len(pieces) > 1 else ""
-        self._word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(self._password)}(?![A-Za-z0-9_])")
+        self._password = password = pieces[1] if len(pieces) > 1 else ""
+        # A word boundary only where the password itself begins or ends with a word character.
+        before = f"(?<![{_WORD}])" if password[:1].isalnum() or password[:1] == "_" else ""
+        after = f"(?![{_WORD}])" if password[-1:].isalnum() or password[-1:] == "_" else ""
+        self._word = re.compile(before + re.escape(password) + after)
 
     def text(self, text: str) -> str:
         if self._whole and self._whole in text:
@@ -61,7 +72,7 @@ class _Blanker:
         return text
 
     def key(self, key: str) -> str:
-        return key.replace(self._whole, "***") if self._whole and self._whole in key else key
+        return key if key in _FIELD_NAMES else self.text(key)
 
 
 def redact(text: str, secret: str) -> str:
@@ -70,7 +81,8 @@ def redact(text: str, secret: str) -> str:
 
 
 def redact_json(value: Any, secret: str) -> Any:
-    """Parsed JSON with ``redact`` applied to every string, and the whole secret to keys (in place; any depth)."""
+    """Parsed JSON with ``redact`` applied to every string, keys included but for the documented field names
+    (in place; any depth)."""
     blanker = _Blanker(secret)
     return map_strings(value, blanker.text, blanker.key) if blanker.active else value
 

@@ -28,13 +28,11 @@ from .jobs import (
     query_tag,
     state_filter,
 )
-from .records import DETAILS_URI_PREFIX, JobRecord, details_uri, normalize_record
+from .records import DETAILS_URI_PREFIX, INT64_MAX, PLAIN_ID, JobRecord, details_uri, is_job_id, normalize_record
 from .upstream import DESCRIBE_ROUTE, ZillizClient
 
 logger = logging.getLogger(__name__)
 
-_INT64_MAX = 2**63 - 1
-_PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _WRONG_TYPE_CODES = (1100, 1801)  # invalid parameter; "can only accept JSON format request" (a field's JSON type)
 _SEEN_IDS_KEPT = 1000
 _COLLECTIONS_SHOWN = 10
@@ -50,12 +48,11 @@ def now_ms() -> int:
 
 def parse_job_id(job_id: str) -> int | str:
     """A decimal int64 goes upstream as an exact integer; a plain id as given; anything else is refused."""
-    if job_id.isascii() and job_id.isdigit():
-        value = int(job_id)
-        if value > _INT64_MAX:
-            raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({_INT64_MAX})")
-        return value
-    if _PLAIN_ID.fullmatch(job_id):
+    if job_id.isascii() and job_id.isdigit() and len(job_id) <= 128:
+        if not is_job_id(job_id):
+            raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({INT64_MAX})")
+        return int(job_id)
+    if PLAIN_ID.fullmatch(job_id):
         return job_id
     shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
     raise InvalidArgument(
