@@ -565,3 +565,26 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
     assert (data["finished"], data["timedOut"]) == (True, False)
     assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) ended (RefreshCancelled) at ")
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
+
+
+async def test_the_poller_polls_through_passing_faults_and_ends_on_an_unknown_final_state(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """A 500 or an unexpected-error code is passing; a state a newer cluster added, with an end time, ends it."""
+    ended = log_event("ended (RefreshCancelled); subscriptions closed")
+    closed = log_event("subscriptions closed")
+    job_id = movies_job(cluster)
+    cancelled = {"jobId": int(job_id), "state": "RefreshCancelled", "progress": 10}
+    cancelled |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
+    cluster.inject(
+        Fault.http(500, ""),
+        Fault.code(65535, "unexpected error"),
+        Fault.raw(json.dumps({"code": 0, "data": cancelled})),
+    )
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
+        with anyio.fail_after(10):
+            await ended.seen.wait()
+        assert watcher.active_pollers() == 0
+    assert closed.count == 1
+    assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 3

@@ -554,6 +554,9 @@ MAY_HAVE_STARTED = {
     "jobId null": Fault.raw('{"code":0,"data":{"jobId":null}}'),
     "jobId true": Fault.raw('{"code":0,"data":{"jobId":true}}'),
     "jobId 1.5": Fault.raw('{"code":0,"data":{"jobId":1.5}}'),
+    "jobId -1": Fault.raw('{"code":0,"data":{"jobId":-1}}'),
+    "jobId 1e30": Fault.raw('{"code":0,"data":{"jobId":1e30}}'),
+    "jobId with a space": Fault.raw('{"code":0,"data":{"jobId":"abc def"}}'),
 }
 
 
@@ -1051,7 +1054,9 @@ async def test_a_job_id_sent_as_a_number_is_refused_with_how_to_send_it(
     client: Client, cluster: SimulatedCluster
 ) -> None:
     result = await client.call_tool("wait_for_refresh_job", {"jobId": 449503829274509316})
-    assert_clear_error(result, "jobId", "got the number 449503829274509316", 'in quotes, e.g. "449503829274509316"')
+    assert_clear_error(result, "jobId", "got the number 449503829274509316", "may already have been rounded")
+    small = await client.call_tool("wait_for_refresh_job", {"jobId": 1234})
+    assert_clear_error(small, "jobId", 'got the number 1234; pass it in quotes, e.g. "1234"')
     assert cluster.requests == []
 
 
@@ -1083,3 +1088,12 @@ def test_a_password_that_begins_or_ends_with_punctuation_is_hidden_even_against_
     assert redact("pw=x!hunter2", "alice:!hunter2") == "pw=x***"
     assert redact("hunter2!abc", "alice:hunter2!") == "***abc"
     assert redact("RefreshFailed; Refresh", "alice:Refresh") == "RefreshFailed; ***"  # a word: only on its own
+
+
+async def test_a_describe_refused_for_another_thing_not_found_is_not_no_such_job(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    cluster.inject(Fault.code(65535, "user not found"))
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("zilliz://refresh-jobs/449503829274509999")
+    assert "user not found" in str(caught.value) and "No refresh job" not in str(caught.value)

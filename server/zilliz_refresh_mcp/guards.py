@@ -118,7 +118,12 @@ def _explain(error: Any) -> str:
         return f"{where} is required"
     given = error.get("input")
     if error["type"] == "string_type" and isinstance(given, int) and not isinstance(given, bool):
-        # A job id sent as a JSON number: say how to send it (a JavaScript host may already have rounded it).
+        # A job id sent as a JSON number: say how to send it; past 2^53 a JavaScript host may have rounded it.
+        if abs(given) > 2**53:
+            return (
+                f"{where}: expected a string, got the number {given}, which may already have been rounded: "
+                "copy the id, a string, from list_refresh_jobs"
+            )
         return f'{where}: expected a string, got the number {given}; pass it in quotes, e.g. "{given}"'
     return f"{where}: {message}, got {_show(given)}"
 

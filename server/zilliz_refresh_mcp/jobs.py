@@ -602,12 +602,12 @@ def listing_text(listing: JobListing) -> str:
 
 def collection_names(raw_records: Sequence[WireRecord] | Sequence[Any]) -> list[str]:
     """The collections the records name, sorted; records that name none (or are unreadable) are skipped."""
-    names = {
+    names = (
         row.collection if isinstance(row, WireRecord) else row.get("collectionName")
         for row in raw_records
         if isinstance(row, WireRecord | dict)
-    }
-    return sorted(name for name in names if isinstance(name, str) and name)
+    )
+    return sorted({name for name in names if isinstance(name, str) and name})
 
 
 def build_listing(

@@ -328,7 +328,7 @@ def short_reason(reason: str) -> str:
     """
     if len(reason) <= REASON_CHARS:
         return reason
-    return f"{reason[:REASON_CHARS]}... [cut: {len(reason)} characters in all; read detailsUri for more]"
+    return f"{reason[:REASON_CHARS]}... [cut at {REASON_CHARS} characters; read detailsUri for more]"
 
 
 def record_reason(reason: str) -> str:

@@ -69,11 +69,17 @@ def job_id_of_uri(uri: str) -> str:
 
 
 # No documented code says "no such job"; the cluster's message does, in words like these.
-_NOT_FOUND = re.compile(r"not (been )?found|n[o']t exist|no such|unknown job", re.IGNORECASE)
+_NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown) job", re.IGNORECASE)
 
 
 def _is_not_found(err: UpstreamError) -> bool:
-    return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(str(err)) is not None
+    upstream_words = str(err).partition(": ")[2]  # after "Upstream rejected <route>", whose path says "jobs"
+    return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(upstream_words) is not None
+
+
+def _fails_for_good(err: UpstreamError) -> bool:
+    """A key revoked or lacking the privilege, or a route gone: every later read would fail the same way."""
+    return err.status in (401, 403, 404) or err.code in (1400, 1401, 1800)
 
 
 @dataclass
@@ -229,7 +235,8 @@ class RefreshJobs:
             return
         try:
             names = await self.collections(db)
-        except UpstreamError:
+        except Exception as extra:  # only advice: the error the caller gets is the one upstream gave
+            logger.info("no collection suggestion for %s: %s", collection, extra)
             return
         by_folded = {name.lower(): name for name in names}
         close = difflib.get_close_matches(collection.lower(), list(by_folded), n=1, cutoff=0.7)
@@ -323,10 +330,10 @@ class JobWatcher:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
                 return
             except UpstreamError as err:
-                if not err.transient:  # a revoked key, a removed route: polling on would only fail again
+                if _fails_for_good(err):
                     logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
                     return
-                logger.warning("watching refresh job %s: %s", job_id, err.detail)
+                logger.warning("watching refresh job %s: %s", job_id, err.detail)  # a passing fault: poll on
             except Exception as err:  # never take the server down
                 logger.warning("watching refresh job %s: %s", job_id, err)
             else:
