@@ -588,3 +588,20 @@ async def test_the_poller_polls_through_passing_faults_and_ends_on_an_unknown_fi
         assert watcher.active_pollers() == 0
     assert closed.count == 1
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 3
+
+
+async def test_completion_offers_only_names_that_an_argument_may_take(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """A name outside the Milvus rule, if a cluster ever held one, would be refused once chosen: not offered."""
+    cluster.add_collection("default", "书籍_ext")
+    cluster.add_job("default", "书籍_ext", started_minutes_ago=5, duration_minutes=10)
+    async with Client(fast_server) as client:
+        offered = await client.complete(
+            PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"),
+            {"name": "collectionName", "value": ""},
+            context_arguments={"dbName": "default"},
+        )
+        listed = await client.call_tool("list_refresh_jobs", {})
+    assert "ext_music" in offered.completion.values and "书籍_ext" not in offered.completion.values
+    assert not listed.is_error and "书籍_ext" in json.dumps(listed.structured_content, ensure_ascii=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
-from .config import check_name
+from .config import NAME_PATTERN, check_name
 from .errors import InvalidArgument, JobNotFound, UpstreamAPIError, UpstreamError, UpstreamUnreachable
 from .jobs import (
     JobListing,
@@ -126,10 +126,14 @@ class RefreshJobs:
         return listing
 
     async def collections(self, db_name: str | None) -> list[str]:
-        """External collections that have refresh jobs in ``db_name``, as upstream lists them."""
+        """External collections that have refresh jobs in ``db_name``, of those a question can name.
+
+        A name outside the Milvus rule (which the cluster should not hold) is left out: offered in a
+        completion or a suggestion, it would then be refused as an argument.
+        """
         db = self._database(db_name)
         records = await self.client.list_jobs(db)
-        return collection_names(records)
+        return [name for name in collection_names(records) if NAME_PATTERN.fullmatch(name)]
 
     async def describe(self, job_id: str) -> JobRecord:
         """One job; JobNotFound when the cluster has none with this id."""
