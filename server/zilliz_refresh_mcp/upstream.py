@@ -2,9 +2,9 @@
 
 Every failure is an ``UpstreamError`` (see errors.py for the four kinds) whose message says what failed,
 the upstream code or HTTP status, and what the user can do. Nothing this client hands back contains the
-token: ``redact`` (redaction.py) runs on every message, and on every string of any answer whose bytes may spell a piece
-of it (a cluster or gateway that echoes the ``Authorization`` header cannot leak it), before anything is
-truncated.
+token: ``redact`` (redaction.py) runs on every message, and on every string of any answer whose bytes may
+spell a piece of it (a cluster or gateway that echoes the ``Authorization`` header cannot leak it), before
+anything is truncated.
 
 ``transient`` errors (connection faults, timeouts, 408/429/502/503/504, body codes 1, 2, 4, 8, 1807,
 10001) of reads are retried with exponential backoff and jitter, honouring ``Retry-After``, within a
