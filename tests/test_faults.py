@@ -1097,3 +1097,73 @@ async def test_a_describe_refused_for_another_thing_not_found_is_not_no_such_job
     with pytest.raises(MCPError) as caught:
         await client.read_resource("zilliz://refresh-jobs/449503829274509999")
     assert "user not found" in str(caught.value) and "No refresh job" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("token", "escaped"),
+    [
+        ("alice:Sup3r&Secret", "alice:Sup3r\\u0026Secret"),  # Go's encoder writes & as \u0026
+        ("Zk9/Qm2xApiKey7Lw0", "Zk9\\/Qm2xApiKey7Lw0"),  # and some write / as \/
+    ],
+)
+async def test_the_token_spelled_with_escapes_inside_external_source_stays_hidden(
+    clock: FakeClock, token: str, escaped: str
+) -> None:
+    """externalSource is JSON inside a string: its escapes spell the token only once it is decoded in turn."""
+    cluster = SimulatedCluster(token=token, clock=clock)
+    cluster.add_collection("default", "ext_a")
+    job = cluster.add_job("default", "ext_a", started_minutes_ago=30, duration_minutes=10)
+    job.source = '{"type":"volume","auth":"' + escaped + '"}'
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock)) as client:
+            listed = await client.call_tool(TOOL, {})
+            read = await client.read_resource(f"zilliz://refresh-jobs/{job.job_id}")
+    assert not listed.is_error, text_of(listed)
+    assert listed.structured_content is not None
+    assert listed.structured_content["jobs"][0]["externalSource"] == {"type": "volume", "auth": "***"}
+    for shown in (listed.model_dump_json(), read.model_dump_json()):
+        assert token not in shown and token.replace("/", "\\/") not in shown
+
+
+async def test_the_token_url_encoded_in_an_echo_stays_hidden(clock: FakeClock) -> None:
+    token = "alice:Sup3r-Secret"
+    cluster = SimulatedCluster(token=token, clock=clock)
+    cluster.add_collection("default", "ext_a")
+    cluster.add_job(
+        "default",
+        "ext_a",
+        started_minutes_ago=30,
+        duration_minutes=10,
+        fail_at_progress=50,
+        reason="redirected to https://sso.example/?auth=alice%3ASup3r-Secret and alice%3aSup3r-Secret",
+    )
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock)) as client:
+            listed = await client.call_tool(TOOL, {})
+            cluster.inject(Fault.http(302, "", Location="https://sso.example/?auth=alice%3ASup3r-Secret"))
+            moved = await client.call_tool(TOOL, {})
+    assert not listed.is_error and moved.is_error
+    for shown in (listed.model_dump_json(), moved.model_dump_json()):
+        assert "Sup3r-Secret" not in shown
+    assert "auth=***" in text_of(moved)
+
+
+async def test_a_lone_surrogate_escaped_inside_external_source_does_not_break_the_answer(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    cluster.inject(records(GOOD_JOB | {"externalSource": '{"path":"\\ud83d"}'}))
+    result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["jobs"][0]["externalSource"] == {"path": "\ufffd"}
+
+
+async def test_a_slow_read_for_the_suggestion_does_not_hold_up_the_error(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    cluster.inject(Fault.code(100, "collection not found[collection=ext_nope]"), Fault.slow(30))
+    async with Client(server_for(simulator, clock, timeout_seconds=60, max_attempts=1)) as client:
+        with anyio.fail_after(15):  # the suggestion's read waits 30 s; the error must not
+            result = await client.call_tool(TOOL, {"collectionName": "ext_nope"})
+    text = assert_clear_error(result, "code 100", "Collection 'ext_nope' does not exist")
+    assert "Did you mean" not in text and "External collections with refresh jobs" not in text

@@ -238,7 +238,41 @@ def _parsed(value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
         parsed = json.loads(value)
     except (ValueError, RecursionError):
         return value
-    return parsed if isinstance(parsed, dict) else value
+    if not isinstance(parsed, dict):
+        return value
+    return map_strings(parsed, without_lone_surrogates) if "\\u" in value else parsed
+
+
+def without_lone_surrogates(text: str) -> str:
+    """A lone half of a UTF-16 pair (JSON may escape one: ``"\\ud83d"``) as U+FFFD: it cannot be sent as UTF-8."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def map_strings(value: Any, clean: Callable[[str], str], clean_key: Callable[[str], str] | None = None) -> Any:
+    """Parsed JSON with ``clean`` applied to every string, and ``clean_key`` (or else ``clean``) to keys
+    (in place; any depth)."""
+    clean_key = clean_key or clean
+    if isinstance(value, str):
+        return clean(value)
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in list(node.items()):
+                if isinstance(item, str):
+                    node[key] = item = clean(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+                if isinstance(key, str) and (cleaned := clean_key(key)) != key:
+                    del node[key]
+                    node[cleaned] = item
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = clean(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+    return value
 
 
 def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> int | None:

@@ -8,32 +8,53 @@ string in them may spell a piece of the secret; when it cannot, the answer skips
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
-from .records import WireRecord
+from .records import WireRecord, map_strings
 
 # Self-hosted Milvus's documented default login. Its password hides nothing, and blanking it alone would
 # turn every "Milvus ..." in an error message into "*** ..."; the whole token stays hidden.
 _PUBLIC_LOGINS = frozenset({"root:Milvus"})
 
 
-def _secret_pieces(secret: str) -> list[str]:
-    """What is never shown: the whole secret and, of ``user:password``, the password.
+def _password(secret: str) -> str:
+    """The password of ``user:password``, when it can be told from ordinary text (4 characters or more).
 
     The user name is not a secret: blanking it ("root") would garble collection names and messages
     ("ext_rootfs", "rootcoord") and hide nothing.
     """
+    _, sep, password = secret.partition(":")
+    return password if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS else ""
+
+
+def _spellings(text: str) -> list[str]:
+    """Other ways an echo may write ``text``: URL-encoded (in a query or a cookie), backslashes doubled (a repr)."""
+    quoted = quote(text, safe="")
+    forms = [quoted, _lower_hex(quoted), text.replace("\\", "\\\\")]
+    return [form for form in dict.fromkeys(forms) if form != text]
+
+
+def _lower_hex(quoted: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda match: match.group(0).lower(), quoted)
+
+
+def _everywhere(secret: str) -> list[str]:
+    """What is blanked wherever it appears: the secret and its other spellings, and those of the password."""
     if not secret:
         return []
-    pieces = [secret]
-    _, sep, password = secret.partition(":")
-    if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS:
-        pieces.append(password)
-    return pieces
+    password = _password(secret)
+    return [secret, *_spellings(secret), *(_spellings(password) if password else [])]
+
+
+def _secret_pieces(secret: str) -> list[str]:
+    """Every string whose presence in an answer means it must be cleaned."""
+    password = _password(secret)
+    return [*_everywhere(secret), *([password] if password else [])]
 
 
 # The documented field names of the answers: public, and never renamed (a password "data" would hide `data`).
@@ -55,24 +76,36 @@ class _Blanker:
     """
 
     def __init__(self, secret: str) -> None:
-        pieces = _secret_pieces(secret)
-        self.active = bool(pieces)
-        self._whole = pieces[0] if pieces else ""
-        self._password = password = pieces[1] if len(pieces) > 1 else ""
+        self._everywhere = _everywhere(secret)
+        self.active = bool(self._everywhere)
+        self._password = password = _password(secret)
         # A word boundary only where the password itself begins or ends with a word character.
         before = f"(?<![{_WORD}])" if password[:1].isalnum() or password[:1] == "_" else ""
         after = f"(?![{_WORD}])" if password[-1:].isalnum() or password[-1:] == "_" else ""
         self._word = re.compile(before + re.escape(password) + after)
 
     def text(self, text: str) -> str:
-        if self._whole and self._whole in text:
-            text = text.replace(self._whole, "***")
+        for piece in self._everywhere:
+            if piece in text:
+                text = text.replace(piece, "***")
         if self._password and self._password in text:
             text = self._word.sub("***", text)
         return text
 
     def key(self, key: str) -> str:
         return key if key in _FIELD_NAMES else self.text(key)
+
+    def json_text(self, text: str) -> str:
+        """``text`` cleaned; and, when it is itself JSON with escapes (``externalSource`` is JSON in a string,
+        and Go writes ``&`` as ``\\u0026``), cleaned of what those escapes spell once it is decoded."""
+        text = self.text(text)
+        if "\\" not in text or text.lstrip()[:1] not in ("{", "["):
+            return text
+        try:
+            inner = json.loads(text)
+        except (ValueError, RecursionError):
+            return text
+        return json.dumps(map_strings(inner, self.json_text, self.key))  # non-ASCII stays escaped, as it came
 
 
 def redact(text: str, secret: str) -> str:
@@ -84,34 +117,7 @@ def redact_json(value: Any, secret: str) -> Any:
     """Parsed JSON with ``redact`` applied to every string, keys included but for the documented field names
     (in place; any depth)."""
     blanker = _Blanker(secret)
-    return map_strings(value, blanker.text, blanker.key) if blanker.active else value
-
-
-def map_strings(value: Any, clean: Callable[[str], str], clean_key: Callable[[str], str] | None = None) -> Any:
-    """Parsed JSON with ``clean`` applied to every string, and ``clean_key`` (or else ``clean``) to keys
-    (in place; any depth)."""
-    clean_key = clean_key or clean
-    if isinstance(value, str):
-        return clean(value)
-    stack: list[Any] = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, item in list(node.items()):
-                if isinstance(item, str):
-                    node[key] = item = clean(item)
-                elif isinstance(item, dict | list):
-                    stack.append(item)
-                if isinstance(key, str) and (cleaned := clean_key(key)) != key:
-                    del node[key]
-                    node[cleaned] = item
-        elif isinstance(node, list):
-            for index, item in enumerate(node):
-                if isinstance(item, str):
-                    node[index] = clean(item)
-                elif isinstance(item, dict | list):
-                    stack.append(item)
-    return value
+    return map_strings(value, blanker.json_text, blanker.key) if blanker.active else value
 
 
 def _escapable(piece: str, escaped: str) -> bool:
@@ -165,4 +171,5 @@ def may_show_secret(records: list[WireRecord], secret: str) -> bool:
     if any(_escapable(piece, '"\\') for piece in pieces):  # msgspec writes / as it is
         return True
     blob = _ENCODER.encode(records)
-    return any(piece.encode() in blob for piece in pieces)
+    # A backslash in a string (msgspec doubles it) may begin an escape of JSON inside it, as in externalSource.
+    return b"\\\\" in blob or any(piece.encode() in blob for piece in pieces)

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 _WRONG_TYPE_CODES = (1100, 1801)  # invalid parameter; "can only accept JSON format request" (a field's JSON type)
 _SEEN_IDS_KEPT = 1000
 _COLLECTIONS_SHOWN = 10
+_SUGGESTION_SECONDS = 3.0
 MAX_WAIT_SECONDS = 600
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 
@@ -237,8 +238,10 @@ class RefreshJobs:
         """
         if err.code != 100 or collection is None:
             return
+        names: list[str] = []
         try:
-            names = await self.collections(db)
+            with anyio.move_on_after(_SUGGESTION_SECONDS):  # advice must not hold up the error for long
+                names = await self.collections(db)
         except Exception as extra:  # only advice: the error the caller gets is the one upstream gave
             logger.info("no collection suggestion for %s: %s", collection, extra)
             return

@@ -47,8 +47,8 @@ from .errors import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
-from .records import WireRecord, decode_list_records, job_id_text
-from .redaction import SecretScan, map_strings, may_show_secret, redact, redact_json
+from .records import WireRecord, decode_list_records, job_id_text, map_strings, without_lone_surrogates
+from .redaction import SecretScan, may_show_secret, redact, redact_json
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +103,6 @@ def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _without_lone_surrogates(text: str) -> str:
-    """A lone half of a UTF-16 pair (JSON may escape one: ``"\\ud83d"``) as U+FFFD: it cannot be sent as UTF-8."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
 def parse_json(raw: bytes) -> Any:
     """``json.loads`` with NaN/Infinity refused, about twice as fast on large answers.
 
@@ -123,7 +118,7 @@ def parse_json(raw: bytes) -> Any:
             pass
     payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     # The standard parser keeps a lone surrogate, which would break writing the answer (the stdio server died).
-    return map_strings(payload, _without_lone_surrogates) if _SURROGATE_ESCAPE.search(raw) else payload
+    return map_strings(payload, without_lone_surrogates) if _SURROGATE_ESCAPE.search(raw) else payload
 
 
 # The shape of the bytes: digits -> "0", e/E -> "e", "+" kept, anything else -> " ".
