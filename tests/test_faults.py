@@ -1167,3 +1167,12 @@ async def test_a_slow_read_for_the_suggestion_does_not_hold_up_the_error(
             result = await client.call_tool(TOOL, {"collectionName": "ext_nope"})
     text = assert_clear_error(result, "code 100", "Collection 'ext_nope' does not exist")
     assert "Did you mean" not in text and "External collections with refresh jobs" not in text
+
+
+async def test_a_prompt_asked_for_with_an_unknown_argument_says_which(client: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.get_prompt("troubleshoot_refresh_jobs", {"collection": "ext_books"})
+    message = str(caught.value)
+    assert 'unknown argument "collection" (did you mean collectionName?)' in message
+    assert "This prompt takes: dbName, collectionName." in message
+    assert (await client.get_prompt("troubleshoot_refresh_jobs", {"collectionName": "ext_books"})).messages

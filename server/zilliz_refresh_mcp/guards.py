@@ -11,8 +11,9 @@
   and a boolean where a number is expected (``limit: true``), which the tool would read as 1.
 
 A refusal is a tool error (``isError: true``) that names the argument, says what was wrong, and
-lists what the tool takes, so that a model can correct its call; nothing reaches upstream. Other
-requests pass through untouched.
+lists what the tool takes, so that a model can correct its call; nothing reaches upstream. A prompt
+asked for with an argument it does not declare is refused the same way, as an invalid-params error.
+Other requests pass through untouched.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
@@ -42,6 +45,8 @@ class ArgumentGuard:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params
+        if ctx.method == "prompts/get" and isinstance(params, Mapping):
+            self._check_prompt_arguments(params)
         if ctx.method != "tools/call" or ctx.request_id is None or not isinstance(params, Mapping):
             return await call_next(ctx)
         name, arguments = params.get("name"), params.get("arguments") or {}
@@ -57,6 +62,22 @@ class ArgumentGuard:
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             dumped.pop("resultType", None)  # a 2026-07-28 field; handshake-era results do not carry it
         return dumped
+
+    def _check_prompt_arguments(self, params: Mapping[str, Any]) -> None:
+        """An argument the prompt does not declare is refused by name; the SDK would say only that rendering failed."""
+        manager = getattr(self._server, "_prompt_manager", None)
+        prompt = getattr(manager, "get_prompt", lambda _: None)(params.get("name"))
+        arguments = params.get("arguments") or {}
+        if not isinstance(prompt, Prompt) or not isinstance(arguments, Mapping):
+            return
+        declared = [argument.name for argument in prompt.arguments or ()]
+        unknown = [_unknown(key, dict.fromkeys(declared)) for key in arguments if key not in declared]
+        if unknown:
+            takes = ", ".join(declared) or "no arguments"
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Invalid arguments for {prompt.name}: {'; '.join(unknown)}. This prompt takes: {takes}.",
+            )
 
     def _tool(self, name: object) -> Tool | None:
         if not isinstance(name, str):
