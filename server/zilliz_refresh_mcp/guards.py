@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mcp.server import MCPServer
@@ -71,7 +71,7 @@ class ArgumentGuard:
         if not isinstance(prompt, Prompt) or not isinstance(arguments, Mapping):
             return
         declared = [argument.name for argument in prompt.arguments or ()]
-        unknown = [_unknown(key, dict.fromkeys(declared)) for key in arguments if key not in declared]
+        unknown = [_unknown(key, declared) for key in arguments if key not in declared]
         if unknown:
             takes = ", ".join(declared) or "no arguments"
             raise MCPError(
@@ -125,8 +125,8 @@ class ArgumentGuard:
         return []
 
 
-def _unknown(key: str, properties: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.5)
+def _unknown(key: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.5)
     suggestion = f" (did you mean {close[0]}?)" if close else ""
     return f"unknown argument {_show(key)}{suggestion}"
 

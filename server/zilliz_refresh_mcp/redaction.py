@@ -8,6 +8,7 @@ string in them may spell a piece of the secret; when it cannot, the answer skips
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -108,15 +109,21 @@ class _Blanker:
         return json.dumps(map_strings(inner, self.json_text, self.key))  # non-ASCII stays escaped, as it came
 
 
+@functools.lru_cache(maxsize=8)
+def _blanker(secret: str) -> _Blanker:
+    """One per secret: the log handler redacts every line, and building one encodes and compiles."""
+    return _Blanker(secret)
+
+
 def redact(text: str, secret: str) -> str:
     """``text`` with the secret, and the password of a ``user:password`` secret as a word, replaced by ``***``."""
-    return _Blanker(secret).text(text)
+    return _blanker(secret).text(text)
 
 
 def redact_json(value: Any, secret: str) -> Any:
     """Parsed JSON with ``redact`` applied to every string, keys included but for the documented field names
     (in place; any depth)."""
-    blanker = _Blanker(secret)
+    blanker = _blanker(secret)
     return map_strings(value, blanker.json_text, blanker.key) if blanker.active else value
 
 

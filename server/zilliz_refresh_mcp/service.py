@@ -49,12 +49,10 @@ def now_ms() -> int:
 
 def parse_job_id(job_id: str) -> int | str:
     """A decimal int64 goes upstream as an exact integer; a plain id as given; anything else is refused."""
-    if job_id.isascii() and job_id.isdigit() and len(job_id) <= 128:
-        if not is_job_id(job_id):
-            raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({INT64_MAX})")
-        return int(job_id)
-    if PLAIN_ID.fullmatch(job_id):
-        return job_id
+    if is_job_id(job_id):
+        return int(job_id) if job_id.isdigit() else job_id  # the rule admits ASCII digits only
+    if PLAIN_ID.fullmatch(job_id):  # the digits of a number beyond an int64
+        raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({INT64_MAX})")
     shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
     raise InvalidArgument(
         f"jobId {shown!r} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
