@@ -58,7 +58,7 @@ def _secret_pieces(secret: str) -> list[str]:
     return [*_everywhere(secret), *([password] if password else [])]
 
 
-# The documented field names of the answers: public, and never renamed (a password "data" would hide `data`).
+# The documented field names of the answers: public, never renamed for a password that is the same word ("data").
 _FIELD_NAMES = frozenset(
     {"code", "message", "data", "records", "jobId", "collectionName", "state", "progress"}
     | {"externalSource", "externalSpec", "startTime", "endTime", "reason"}
@@ -86,15 +86,21 @@ class _Blanker:
         self._word = re.compile(before + re.escape(password) + after)
 
     def text(self, text: str) -> str:
+        return self._as_word(self._whole(text))
+
+    def key(self, key: str) -> str:
+        """A field name: the whole secret is blanked in any; the password as a word, in all but the documented."""
+        key = self._whole(key)
+        return key if key in _FIELD_NAMES else self._as_word(key)
+
+    def _whole(self, text: str) -> str:
         for piece in self._everywhere:
             if piece in text:
                 text = text.replace(piece, "***")
-        if self._password and self._password in text:
-            text = self._word.sub("***", text)
         return text
 
-    def key(self, key: str) -> str:
-        return key if key in _FIELD_NAMES else self.text(key)
+    def _as_word(self, text: str) -> str:
+        return self._word.sub("***", text) if self._password and self._password in text else text
 
     def json_text(self, text: str) -> str:
         """``text`` cleaned; and, when it is itself JSON with escapes (``externalSource`` is JSON in a string,
