@@ -38,11 +38,13 @@ class LogEvent(logging.Handler):
         super().__init__(level=logging.DEBUG)
         self.needle = needle
         self.count = 0
+        self.levels: list[int] = []
         self.seen = anyio.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.needle in record.getMessage():
             self.count += 1
+            self.levels.append(record.levelno)
             self.seen.set()
 
 
@@ -588,6 +590,26 @@ async def test_the_poller_polls_through_passing_faults_and_ends_on_an_unknown_fi
         assert watcher.active_pollers() == 0
     assert closed.count == 1
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 3
+
+
+async def test_the_poller_warns_once_per_fault_not_at_every_poll(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """A fault that lasts is one warning, its repeats are debug lines; a different fault warns again."""
+    polling_on = log_event("(polling on)")
+    recovered = log_event("reads work again")
+    ended = log_event("subscriptions closed")
+    job_id = movies_job(cluster)
+    cancelled = {"jobId": int(job_id), "state": "RefreshCancelled", "progress": 10}
+    cancelled |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
+    same = Fault.code(65535, "unexpected error")
+    cluster.inject(same, same, same, Fault.http(500, ""), Fault.raw(json.dumps({"code": 0, "data": cancelled})))
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
+        with anyio.fail_after(10):
+            await ended.seen.wait()
+    assert polling_on.levels == [logging.WARNING, logging.DEBUG, logging.DEBUG, logging.WARNING]
+    assert recovered.count == 1
 
 
 async def test_completion_offers_only_names_that_an_argument_may_take(

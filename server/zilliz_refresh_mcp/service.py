@@ -328,7 +328,9 @@ class JobWatcher:
 
     async def _watch(self, job_id: str) -> None:
         last: tuple[str, int] | None = None
+        fault: str | None = None  # the passing fault of the last poll: told once, not at every poll
         while True:
+            problem: str | None = None
             try:
                 record = await self._service.describe(job_id)
             except JobNotFound as err:
@@ -338,10 +340,12 @@ class JobWatcher:
                 if _fails_for_good(err):
                     logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
                     return
-                logger.warning("watching refresh job %s: %s", job_id, err.detail)  # a passing fault: poll on
+                problem = err.detail
             except Exception as err:  # never take the server down
-                logger.warning("watching refresh job %s: %s", job_id, err)
+                problem = str(err)
             else:
+                if fault is not None:
+                    logger.info("watching refresh job %s: reads work again", job_id)
                 snapshot = (record.state, record.progress)
                 if last is not None and snapshot != last:
                     await self._notify(job_id)
@@ -349,6 +353,10 @@ class JobWatcher:
                 if record.has_ended:
                     logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
                     return
+            if problem is not None:
+                level = logging.DEBUG if problem == fault else logging.WARNING
+                logger.log(level, "watching refresh job %s: %s (polling on)", job_id, problem)
+            fault = problem
             await anyio.sleep(self._interval)
 
     async def _notify(self, job_id: str) -> None:
