@@ -52,10 +52,11 @@ def _everywhere(secret: str) -> list[str]:
     return [secret, *_spellings(secret), *(_spellings(password) if password else [])]
 
 
-def _secret_pieces(secret: str) -> list[str]:
-    """Every string whose presence in an answer means it must be cleaned."""
+@functools.lru_cache(maxsize=8)
+def _secret_pieces(secret: str) -> tuple[str, ...]:
+    """Every string whose presence in an answer means it must be cleaned (worked out once per secret)."""
     password = _password(secret)
-    return [*_everywhere(secret), *([password] if password else [])]
+    return (*_everywhere(secret), *([password] if password else []))
 
 
 # The documented field names of the answers: public, never renamed for a password that is the same word ("data").
@@ -152,10 +153,7 @@ class SecretScan:
     """
 
     def __init__(self, secret: str) -> None:
-        pieces = _secret_pieces(secret)
-        self._pieces = [piece.encode() for piece in pieces]
-        self.found = any(_escapable(piece, '"\\/') for piece in pieces)  # JSON text may write / as \/
-        self._keep = max([2, *map(len, self._pieces)]) - 1  # a match may start in the previous chunk
+        self._pieces, self.found, self._keep = _scan_plan(secret)
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -165,6 +163,16 @@ class SecretScan:
         if b"\x00" in window or _UNICODE_ESCAPE.search(window) or any(piece in window for piece in self._pieces):
             self.found = True
         self._tail = window[-self._keep :]
+
+
+@functools.lru_cache(maxsize=8)
+def _scan_plan(secret: str) -> tuple[tuple[bytes, ...], bool, int]:
+    """``SecretScan``'s pieces as bytes, whether escapes alone rule a literal search out, and the bytes a
+    match may reach back into the previous chunk; worked out once per secret, not once per answer."""
+    pieces = _secret_pieces(secret)
+    encoded = tuple(piece.encode() for piece in pieces)
+    escapable = any(_escapable(piece, '"\\/') for piece in pieces)  # JSON text may write / as \/
+    return encoded, escapable, max([2, *map(len, encoded)]) - 1
 
 
 _ENCODER = msgspec.json.Encoder()
