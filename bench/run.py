@@ -559,8 +559,10 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
   `MCPServer` with one pooled `httpx2.AsyncClient` that forwards upstream's `/list` answer unprocessed, as one text
   block. Ratios are ours / reference (lower is better, except throughput).
 - **Setup**: the simulated cluster (`zilliz_refresh_mcp.simulator`) runs in its own process on 127.0.0.1; clients
-  are the MCP SDK's `Client` with the initialize handshake (`mode="legacy"`), response cache off. Latency is the
-  client-side time of one `tools/call` (send, server work, upstream round trip, receive and parse).
+  are the MCP Python SDK's `Client` with the initialize handshake (`mode="legacy"`), response cache off; the
+  TypeScript rows use `Client` of `@modelcontextprotocol/sdk` 1.32.2 on the machine's Node.js, tools listed first as
+  a host does. Latency is the client-side time of one `tools/call` (send, server work, upstream round trip, receive,
+  parse and check).
 - zilliz-refresh-mcp runs with `ZILLIZ_RATE_LIMIT_PER_SECOND=1000`: its default (20/s, the documented Zilliz
   limit) would throttle a loop of calls against the simulator by design; the forwarder has no limiter.
 - Over HTTP, identical concurrent calls share one upstream request in zilliz-refresh-mcp; the forwarder sends one
@@ -572,7 +574,7 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
 
 Where the time goes (timers inside each server process, and the client's share measured apart):
 
-- 4-job list, goal not met. The CPU rows split the call: our server process spends ~1 ms more per call than the
+- 4-job list, goal not met. The CPU rows split the call: our server process spends ~1-1.3 ms more per call than the
   forwarder's (building the listing, its text and resource links, and the SDK validating and serializing a 3x
   larger result), and the Python client process spends ~1.5-2 ms more, almost all of it the SDK client validating
   `structuredContent` against the `outputSchema` that the contract declares (jsonschema: ~0.45 ms for the summary
@@ -581,10 +583,11 @@ Where the time goes (timers inside each server process, and the client's share m
   client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
 - The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk`
   1.32.2), which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the
-  ratio there is close to our server's own share. That share, ~1 ms of the forwarder's ~4 ms, is what remains
-  between that row and the goal: about half is building and checking the listing (pydantic models, times, the
-  summary), the rest the upstream plumbing the forwarder does without (retries, the shared in-flight request,
-  the whole-request timeout, the token scan, the argument guard) and the SDK's handling of a larger result.
+  ratio there is close to our server's own share. That share, ~1-1.3 ms more CPU than the forwarder's ~4-4.5 ms,
+  is what remains between that row and the goal: about half is building and checking the listing (pydantic
+  models, times, the summary), the rest the upstream plumbing the forwarder does without (retries, the shared
+  in-flight request, the whole-request timeout, the token scan, the argument guard) and the SDK's handling of a
+  larger result. Each of those costs 20-50 us; none alone moves the ratio by more than the run-to-run noise.
 - 10,000-job list: upstream answers in ~2 ms (the simulator repeats a cached answer until a record changes);
   reading 2.3 MB takes ~7 ms, the token check runs on each chunk while the rest arrives, msgspec decodes the
   documented shape straight into checked records (~5.5 ms), ordering and the summary take ~3-5 ms (only the state
