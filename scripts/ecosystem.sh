@@ -52,7 +52,8 @@ problems = []
 for lock_path in sorted(pathlib.Path("ci/node").glob("*/package-lock.json")):
     lock = json.loads(lock_path.read_text())
     manifest = json.loads((lock_path.parent / "package.json").read_text())
-    declared = {key: value for part in ("dependencies", "devDependencies", "optionalDependencies") for key, value in manifest.get(part, {}).items()}
+    parts = ("dependencies", "devDependencies", "optionalDependencies")
+    declared = {name: spec for part in parts for name, spec in manifest.get(part, {}).items()}
     for name, spec in declared.items():
         if not spec[:1].isdigit():
             problems.append(f"{lock_path.parent}/package.json: {name} is {spec!r}, not an exact version")
