@@ -176,6 +176,10 @@ class _StopOnLongRetryAfter(stop_base):
         return isinstance(error, UpstreamError) and error.wait_beyond(self._max_backoff) is not None
 
 
+def _is_transient(error: BaseException) -> bool:
+    return isinstance(error, UpstreamError) and error.transient
+
+
 class ZillizClient:
     """Talks to one cluster endpoint. Use as an async context manager; share one for the server's lifetime."""
 
@@ -196,12 +200,18 @@ class ZillizClient:
         self._token = token
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
-        self._retry_budget = retry_budget_seconds
         self._max_backoff = max_backoff_seconds
         self._max_bytes = max_response_bytes
         self._limiter = AsyncLimiter(rate_limit_per_second, 1.0) if rate_limit_per_second > 0 else None
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        # The retry policy holds no state of a call: built once, it serves every call.
         self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_backoff_seconds, jitter=0.3)
+        self._stop = (
+            stop_after_attempt(max_attempts)
+            | stop_before_delay(retry_budget_seconds)
+            | _StopOnLongRetryAfter(max_backoff_seconds)
+        )
+        self._retry = retry_if_exception(_is_transient)
         self._transport = transport
         # Built on first use: building it imports the HTTP stack and loads the TLS trust store
         # (~0.1-0.2 s), which would otherwise delay the server's answer to `initialize`.
@@ -350,15 +360,7 @@ class ZillizClient:
 
     async def _with_retries(self, route: str, body: Mapping[str, Any]) -> Any:
         retrying = AsyncRetrying(
-            stop=(
-                stop_after_attempt(self._max_attempts)
-                | stop_before_delay(self._retry_budget)
-                | _StopOnLongRetryAfter(self._max_backoff)
-            ),
-            wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, UpstreamError) and e.transient),
-            before_sleep=self._log_retry,
-            reraise=True,
+            stop=self._stop, wait=self._wait, retry=self._retry, before_sleep=self._log_retry, reraise=True
         )
         attempts = 0
         try:
