@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import msgspec
 
@@ -33,10 +33,16 @@ def _password(secret: str) -> str:
     return password if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS else ""
 
 
+# What URL-encoders leave as it is besides letters and digits: RFC 3986 strict (Python's quote(safe="")),
+# Python's quote() default (keeps "/"), JavaScript's encodeURIComponent; quote_plus also writes a space as "+".
+_URL_SAFE_SETS = ("", "/", "!~*'()")
+
+
 def _spellings(text: str) -> list[str]:
-    """Other ways an echo may write ``text``: URL-encoded (in a query or a cookie), backslashes doubled (a repr)."""
-    quoted = quote(text, safe="")
-    forms = [quoted, _lower_hex(quoted), text.replace("\\", "\\\\")]
+    """Other ways an echo may write ``text``: URL-encoded by the common encoders, upper- or lower-case hex (in a
+    query, a redirect or a cookie), and with backslashes doubled (a repr)."""
+    encoded = [quote(text, safe=safe) for safe in _URL_SAFE_SETS] + [quote_plus(text, safe=safe) for safe in ("", "/")]
+    forms = [*encoded, *map(_lower_hex, encoded), text.replace("\\", "\\\\")]
     return [form for form in dict.fromkeys(forms) if form != text]
 
 

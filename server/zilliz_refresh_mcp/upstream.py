@@ -498,7 +498,9 @@ class ZillizClient:
         if status in (400, 500) and code in _CODE_HINTS:
             hint = _CODE_HINTS[code]
         if hint is None and 300 <= status < 400:
-            location = redact(response.headers.get("location", "another URL"), self._token)
+            # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
+            location = response.headers.get("location", "another URL").split("?", 1)[0].split("#", 1)[0]
+            location = redact(location, self._token)
             hint = f"The endpoint redirects to {_shorten(location, 120)}; set ZILLIZ_CLUSTER_ENDPOINT to the final URL."
         if hint is None:
             hint = _SERVER_ERROR_HINT if status >= 500 else _CLIENT_ERROR_HINT
