@@ -1126,7 +1126,7 @@ async def test_the_token_spelled_with_escapes_inside_external_source_stays_hidde
         assert token not in shown and token.replace("/", "\\/") not in shown
 
 
-_ENCODERS = {
+_ENCODERS: dict[str, Callable[[str], str]] = {
     "RFC 3986 strict": lambda text: quote(text, safe=""),
     "Python's quote()": quote,
     "quote_plus": quote_plus,
