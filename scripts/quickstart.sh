@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/zilliz-refresh-mcp --demo --check
+# The demo refuses to run beside a real cluster's settings; a shell that has them keeps them, unused here.
+exec env -u ZILLIZ_CLUSTER_ENDPOINT -u ZILLIZ_TOKEN .venv/bin/zilliz-refresh-mcp --demo --check

@@ -79,6 +79,20 @@ def test_demo_needs_no_credentials() -> None:
     assert load_settings(demo=True).demo
 
 
+@pytest.mark.parametrize(
+    "real",
+    [{"cluster_endpoint": "https://in01-x.vectordb.zillizcloud.com"}, {"token": TOKEN}],
+    ids=["endpoint", "token"],
+)
+def test_demo_is_refused_beside_a_real_cluster(real: dict[str, str]) -> None:
+    """A ZILLIZ_DEMO left in a host's config must not pass made-up jobs off as the real cluster's."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(demo=True, **real)
+    message = str(caught.value)
+    assert "ZILLIZ_DEMO" in message and "simulated" in message and "unset both" in message
+    assert TOKEN not in message
+
+
 def test_cli_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--endpoint", "https://x.zillizcloud.com"]) == cli.EXIT_CONFIG
     captured = capsys.readouterr()

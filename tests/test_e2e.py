@@ -172,6 +172,7 @@ def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: st
     assert done.returncode == 0, done.stderr
     assert ("Checking over stdio" in done.stdout) is bool(flags or transport)
     assert "refresh jobs in default" in done.stdout
+    assert "Demo mode: the cluster is simulated" in done.stdout
     assert "zilliz://refresh-jobs/" in done.stdout
     assert done.stdout.rstrip().endswith("snippets in README.md.")
 

@@ -39,3 +39,13 @@ async def test_instructions_are_a_few_lines(simulator: SimulatorServer, clock: F
     lines = instructions.strip().splitlines()
     assert 1 <= len(lines) <= MAX_LINES, instructions
     assert all(len(line) <= 120 for line in lines), instructions
+
+
+async def test_demo_instructions_say_the_jobs_are_made_up(simulator: SimulatorServer, clock: FakeClock) -> None:
+    demo = settings_for(simulator).model_copy(update={"demo": True})  # as the CLI makes it, beside its simulator
+    async with Client(build_server(demo, clock=clock), mode="legacy") as client:
+        told = client.instructions or ""
+    async with Client(build_server(settings_for(simulator), clock=clock), mode="legacy") as client:
+        real = client.instructions or ""
+    assert "DEMO MODE" in told and "made up" in told
+    assert "DEMO MODE" not in real

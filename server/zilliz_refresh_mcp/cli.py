@@ -148,6 +148,8 @@ def _main(argv: Sequence[str] | None) -> int:
             server_args = [arg for arg in argv if arg != "--check"] + ["--transport", "stdio"]
             if settings.transport != "stdio":
                 print(f"Checking over stdio; with these settings the server serves {settings.transport}.", flush=True)
+            if settings.demo:
+                print("Demo mode: the cluster is simulated and its jobs are made up.", flush=True)
             return anyio.run(run_check, server_args)
         return run(settings)
     except KeyboardInterrupt:

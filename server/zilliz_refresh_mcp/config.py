@@ -124,6 +124,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.demo and (self.cluster_endpoint is not None or self.token is not None):
+            # Else a ZILLIZ_DEMO left in a host's config would have the assistant report made-up jobs as real.
+            raise ValueError(
+                "ZILLIZ_DEMO (--demo) serves a simulated cluster, but ZILLIZ_CLUSTER_ENDPOINT or ZILLIZ_TOKEN "
+                "names a real one: drop --demo to ask the real cluster, or unset both to try the demo"
+            )
         if not self.demo:
             if self.cluster_endpoint is None:
                 raise ValueError(

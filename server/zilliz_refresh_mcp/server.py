@@ -61,10 +61,11 @@ INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
 data from a volume or object storage): did a refresh finish, why did it fail, how far along is it.
 - list_refresh_jobs: jobs of a database or one collection, exact counts, failures first. Start here.
-- wait_for_refresh_job: wait (up to 10 minutes) for one job to finish, with live progress.
+- wait_for_refresh_job: wait for one job to finish, with live progress (45 s by default; call it again to wait on).
 - refresh_external_collection (only when the user enabled it): start a refresh.
 - zilliz://refresh-jobs/{jobId}: one job's details; the troubleshoot_refresh_jobs prompt explains failures.
 Job ids are strings: quote them exactly, never round them."""
+DEMO_NOTE = "\nDEMO MODE: this server answers from a simulated cluster; its jobs are made up. Say so when you answer."
 
 
 @dataclass
@@ -162,7 +163,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         "zilliz-refresh-mcp",
         title="Zilliz refresh jobs",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS + (DEMO_NOTE if settings.demo else ""),
         lifespan=lifespan,
         log_level=settings.log_level,
         subscriptions=bus,
