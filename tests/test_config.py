@@ -159,3 +159,22 @@ def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys:
     assert gc.isenabled()  # main turns the collector off for start-up only
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and needle in captured.err and "see --help" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "bare"),
+    [
+        ("https://in01-x.vectordb.zillizcloud.com/v2/vectordb", "https://in01-x.vectordb.zillizcloud.com"),
+        ("http://127.0.0.1:19530/v2/vectordb/jobs/external_collection/list", "http://127.0.0.1:19530"),
+        ("http://127.0.0.1:19530/milvus/V2", "http://127.0.0.1:19530/milvus"),
+    ],
+)
+def test_an_endpoint_with_the_api_path_pasted_in_is_refused_with_the_bare_one(endpoint: str, bare: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cluster_endpoint=endpoint, token=TOKEN)
+    assert "ZILLIZ_CLUSTER_ENDPOINT" in str(caught.value) and f"use {bare}" in str(caught.value)
+
+
+def test_an_endpoint_behind_a_proxy_prefix_is_kept() -> None:
+    endpoint = "http://127.0.0.1:19530/milvus"
+    assert load_settings(cluster_endpoint=endpoint, token=TOKEN).cluster_endpoint == endpoint

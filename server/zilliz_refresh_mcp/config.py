@@ -116,6 +116,11 @@ class Settings(BaseSettings):
             raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
             raise ValueError("the endpoint takes no query or fragment")
+        if "/v2/" in parts.path.lower() + "/":
+            # Pasted from the REST reference: every route would go to .../v2/vectordb/v2/vectordb/... and answer 404.
+            # Another path (a proxy's prefix) is kept.
+            bare = f"{parts.scheme}://{parts.netloc}{parts.path[: parts.path.lower().index('/v2')]}"
+            raise ValueError(f"ends with an API path ({parts.path}); the server adds the routes itself: use {bare}")
         try:
             parts.port  # noqa: B018 - raises on a port out of range or not a number
         except ValueError:
