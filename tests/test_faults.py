@@ -597,6 +597,18 @@ async def test_describe_of_an_unknown_job_in_other_words_is_no_such_job(
     assert "No refresh job 449503829274509999" in str(caught.value)
 
 
+async def test_a_describe_answered_with_another_jobs_record_is_an_error_not_that_job(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    asked, other = cluster.jobs[0].job_id, cluster.jobs[1].job_id
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {"jobId": other, "state": "RefreshCompleted"}})))
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(f"zilliz://refresh-jobs/{asked}")
+    assert f"describe of refresh job {asked} with the record of job {other}" in str(caught.value)
+    read = await client.read_resource(f"zilliz://refresh-jobs/00{asked}")  # leading zeros name the same job
+    assert json.loads(read.contents[0].text)["jobId"] == str(asked)  # type: ignore[union-attr]
+
+
 # --- concurrency: identical reads share one request, and its failure ------------------------------------
 
 

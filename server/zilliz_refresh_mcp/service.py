@@ -17,7 +17,14 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .config import NAME_PATTERN, check_name
-from .errors import InvalidArgument, JobNotFound, UpstreamAPIError, UpstreamError, UpstreamUnreachable
+from .errors import (
+    InvalidArgument,
+    JobNotFound,
+    UpstreamAPIError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamUnreachable,
+)
 from .jobs import (
     JobListing,
     RefreshStarted,
@@ -149,6 +156,14 @@ class RefreshJobs:
         if raw is None:
             raise JobNotFound(f"No refresh job {job_id} on this cluster")
         record = normalize_record(raw, now_ms=self.clock())
+        if record.job_id != str(wire_id):
+            # Shown as asked for, another job's state would be a wrong answer given with confidence.
+            raise UpstreamBadResponse(
+                f"Upstream answered a describe of refresh job {wire_id} with the record of job {record.job_id}",
+                route=DESCRIBE_ROUTE,
+                status=200,
+                hint="Nothing is shown rather than another job's state; try again, and check the cluster if it lasts.",
+            )
         self._remember([record.job_id])
         return record
 
