@@ -714,9 +714,9 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "limit-too-big": ({"limit": 201}, ["limit", "less than or equal to 200"]),
     "limit-fraction": ({"limit": 2.5}, ["limit", "integer"]),
     "limit-boolean": ({"limit": True}, ["limit: expected integer 1-200, got true"]),
-    "state-string": ({"state": "failed"}, ["state", "valid list", 'got "failed"']),
+    "state-string": ({"state": "failed"}, ['state: expected a list, got the string "failed"; pass ["failed"]']),
     "state-numbers": ({"state": [1]}, ["state.0", "expected a string, got the number 1"]),
-    "state-too-many": ({"state": ["failed"] * 9}, ["state", "at most 8"]),
+    "state-too-many": ({"state": ["failed"] * 9}, ["state: at most 8 items, got 9"]),
     "state-no-such": ({"state": ["failed", "done"]}, ["state 'done' is not a refresh-job state", "RefreshCompleted"]),
     "state-empty": ({"state": [""]}, ["state '' is not a refresh-job state"]),
     "cursor-number": ({"cursor": 5}, ["cursor", "expected a string, got the number 5"]),
@@ -733,6 +733,7 @@ async def test_bad_arguments_get_clear_errors(client: Client, cluster: Simulated
     result = await client.call_tool(TOOL, arguments)
     text = assert_clear_error(result, *needles)
     assert len(text) < 1000  # a huge argument is never echoed back whole
+    assert "in quotes" not in text or name.endswith("-number")  # an item of a list is no id to quote
     assert cluster.requests == []
     await assert_works(client)
 

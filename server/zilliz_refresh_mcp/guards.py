@@ -138,7 +138,13 @@ def _explain(error: Any) -> str:
     if error["type"] == "missing":
         return f"{where} is required"
     given = error.get("input")
+    if error["type"] == "list_type" and isinstance(given, str):
+        return f"{where}: expected a list, got the string {_show(given)}; pass [{_show(given)}]"
+    if error["type"] == "too_long" and isinstance(error.get("ctx"), dict):
+        return f"{where}: at most {error['ctx'].get('max_length')} items, got {error['ctx'].get('actual_length')}"
     if error["type"] == "string_type" and isinstance(given, int) and not isinstance(given, bool):
+        if len(error["loc"]) > 1:  # an item of a list (a state): no id to put in quotes
+            return f"{where}: expected a string, got the number {given}"
         # A job id sent as a JSON number: say how to send it; past 2^53 a JavaScript host may have rounded it.
         if abs(given) > 2**53:
             return (
