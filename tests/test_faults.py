@@ -894,6 +894,7 @@ async def direct_client_errors(cluster: SimulatedCluster, url: str, token: str, 
         ({"cluster_endpoint": "https://cluster.example:99999"}, "invalid port"),
         ({"cluster_endpoint": "http://milvus.internal:19530"}, "use https://"),
         ({"transport": "http", "host": "0.0.0.0", "mcp_bearer_token": "  "}, "ZILLIZ_MCP_BEARER_TOKEN is required"),  # noqa: S104
+        ({"transport": "http", "host": "0.0.0.0", "mcp_bearer_token": "x"}, "too short to guard"),  # noqa: S104
     ],
 )
 def test_configuration_errors_name_the_variable_and_never_echo_the_token(

@@ -20,6 +20,7 @@ ENV_PREFIX = "ZILLIZ_"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 NAME_RULE = "a letter or underscore first, then letters, digits and underscores, at most 255 characters"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+MIN_BEARER_CHARS = 16  # what guards an HTTP server other machines reach must not be guessable
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
 
 
@@ -159,6 +160,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ZILLIZ_MCP_BEARER_TOKEN is required (or --mcp-bearer-token) when the HTTP transport binds "
                     f"to a non-loopback address ({self.host})"
+                )
+            if len(self.mcp_bearer_token.get_secret_value()) < MIN_BEARER_CHARS:
+                raise ValueError(
+                    f"ZILLIZ_MCP_BEARER_TOKEN is too short to guard a server other machines reach: use at least "
+                    f"{MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
                 )
             if not self.mcp_allowed_hosts:
                 raise ValueError(
