@@ -177,6 +177,35 @@ def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: st
     assert done.stdout.rstrip().endswith("snippets in README.md.")
 
 
+class _ReaderGone:
+    """A stdout whose reader has left (`--check | head -1`): every write fails as a closed pipe does."""
+
+    def __init__(self, spare: Path) -> None:
+        self._file = spare.open("w")
+
+    def write(self, _: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+
+async def test_check_ends_quietly_when_its_reader_leaves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from zilliz_refresh_mcp.check import EXIT_READER_GONE, run_check
+
+    for key in [key for key in os.environ if key.startswith("ZILLIZ_")]:
+        monkeypatch.delenv(key)
+    with capsys.disabled():
+        monkeypatch.setattr(sys, "stdout", _ReaderGone(tmp_path / "stdout"))
+        with anyio.fail_after(60):
+            assert await run_check(["--demo"]) == EXIT_READER_GONE  # no traceback, no exception group
+
+
 async def test_refresh_and_wait_on_the_demo_cluster_over_stdio() -> None:
     """The demo conversation in a real client session: start a refresh of ext_books, wait until it is done."""
     params = StdioServerParameters(

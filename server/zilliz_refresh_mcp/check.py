@@ -17,29 +17,42 @@ def _print(*lines: str) -> None:
     print(*lines, sep="\n", flush=True)
 
 
+EXIT_READER_GONE = 141  # as a shell reports a program that SIGPIPE ended: the reader (`| head`) left early
+
+
 async def run_check(server_args: Sequence[str]) -> int:
     """Spawn ``python -m zilliz_refresh_mcp <server_args>`` and talk to it like a host does."""
     env = {key: value for key, value in os.environ.items() if key.startswith("ZILLIZ_")}
     params = StdioServerParameters(command=sys.executable, args=["-m", "zilliz_refresh_mcp", *server_args], env=env)
     async with Client(params, mode="legacy") as client:
-        info = client.server_info
-        _print(f"Connected to {info.name if info else '?'} {info.version if info else ''} over stdio.")
-        tools = await client.list_tools()
-        _print("Tools: " + ", ".join(tool.name for tool in tools.tools), "")
-        _print('Assistant calls list_refresh_jobs {"limit": 5}:')
-        result = await client.call_tool("list_refresh_jobs", {"limit": 5})
-        text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-        _print(text, "")
-        if result.is_error or not result.structured_content:
-            _print("The call failed: see the message above.")
-            return 1
-        jobs = result.structured_content.get("jobs") or []
-        if jobs:
-            uri = jobs[0]["detailsUri"]
-            _print(f"Assistant reads {uri}:")
-            read = await client.read_resource(uri)
-            for content in read.contents:
-                if isinstance(content, TextResourceContents):
-                    _print(json.dumps(json.loads(content.text), indent=2))
-        _print("", "OK: the server answers. Add it to your assistant with the snippets in README.md.")
+        try:
+            return await _converse(client)
+        except BrokenPipeError:
+            # Nobody reads what is left to print; stdout goes nowhere, so that closing it at exit cannot fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_READER_GONE
+
+
+async def _converse(client: Client) -> int:
+    """One host's first minute with the server: list the tools, call list_refresh_jobs, read one job."""
+    info = client.server_info
+    _print(f"Connected to {info.name if info else '?'} {info.version if info else ''} over stdio.")
+    tools = await client.list_tools()
+    _print("Tools: " + ", ".join(tool.name for tool in tools.tools), "")
+    _print('Assistant calls list_refresh_jobs {"limit": 5}:')
+    result = await client.call_tool("list_refresh_jobs", {"limit": 5})
+    text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+    _print(text, "")
+    if result.is_error or not result.structured_content:
+        _print("The call failed: see the message above.")
+        return 1
+    jobs = result.structured_content.get("jobs") or []
+    if jobs:
+        uri = jobs[0]["detailsUri"]
+        _print(f"Assistant reads {uri}:")
+        read = await client.read_resource(uri)
+        for content in read.contents:
+            if isinstance(content, TextResourceContents):
+                _print(json.dumps(json.loads(content.text), indent=2))
+    _print("", "OK: the server answers. Add it to your assistant with the snippets in README.md.")
     return 0
