@@ -17,7 +17,13 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.subscriptions import ResourceUpdated
-from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification, TextContent
+from mcp.types import (
+    INVALID_PARAMS,
+    PromptReference,
+    ResourceTemplateReference,
+    ResourceUpdatedNotification,
+    TextContent,
+)
 
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.server import ServerState, build_server
@@ -325,6 +331,24 @@ async def test_the_poller_stops_when_its_client_unsubscribes_or_disconnects(
                     await stopped.seen.wait()
     with anyio.fail_after(10):  # disconnecting without a word: the connection's close ends it
         await stopped.seen.wait()
+
+
+async def test_subscribing_to_a_job_the_cluster_does_not_have_is_refused(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    """Refused at once, not watched and dropped unseen; a passing fault on that first read still subscribes."""
+    job_id = movies_job(cluster)
+    watching = log_event(f"watching refresh job {job_id} for subscribers")
+    async with Client(fast_server, mode="legacy") as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            with pytest.raises(MCPError) as caught:
+                await client.subscribe_resource("zilliz://refresh-jobs/999")
+            cluster.inject(*[Fault.http(503, "")] * 4)  # every attempt of the first read
+            await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
+    assert caught.value.error.code == INVALID_PARAMS
+    assert "No refresh job 999" in str(caught.value) and "list_refresh_jobs" in str(caught.value)
+    assert watching.count == 1
 
 
 async def test_server_advertises_subscriptions(fast_server: MCPServer[ServerState]) -> None:

@@ -48,7 +48,7 @@ from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
 from .records import DETAILS_URI_PREFIX, JobRecord
-from .service import JobWatcher, RefreshJobs, now_ms
+from .service import JobWatcher, RefreshJobs, job_id_of_uri, now_ms
 from .upstream import ZillizClient
 
 DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
@@ -352,12 +352,15 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         return key
 
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
+        uri, state = str(params.uri), ctx.lifespan_context
         try:
-            ctx.lifespan_context.watcher.subscribe(
-                str(params.uri), connection_key(ctx), ctx.session.send_resource_updated
-            )
-        except InvalidArgument as err:
-            raise MCPError(code=INVALID_PARAMS, message=str(err)) from None
+            # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
+            await state.jobs.describe(job_id_of_uri(uri))
+        except (JobNotFound, InvalidArgument) as err:
+            raise MCPError(code=INVALID_PARAMS, message=f"{err}. Use list_refresh_jobs to find job ids.") from None
+        except (UpstreamError, RecordError):
+            pass  # a passing fault: the watcher polls through it
+        state.watcher.subscribe(uri, connection_key(ctx), ctx.session.send_resource_updated)
         return EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext[ServerState], params: UnsubscribeRequestParams) -> EmptyResult:
