@@ -607,6 +607,9 @@ async def test_a_describe_answered_with_another_jobs_record_is_an_error_not_that
     assert f"describe of refresh job {asked} with the record of job {other}" in str(caught.value)
     read = await client.read_resource(f"zilliz://refresh-jobs/00{asked}")  # leading zeros name the same job
     assert json.loads(read.contents[0].text)["jobId"] == str(asked)  # type: ignore[union-attr]
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {"jobId": f"0{asked}", "state": "RefreshCompleted"}})))
+    read = await client.read_resource(f"zilliz://refresh-jobs/{asked}")  # the same number, spelled as text
+    assert json.loads(read.contents[0].text)["state"] == "RefreshCompleted"  # type: ignore[union-attr]
 
 
 # --- concurrency: identical reads share one request, and its failure ------------------------------------

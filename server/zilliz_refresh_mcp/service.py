@@ -67,6 +67,11 @@ def parse_job_id(job_id: str) -> int | str:
     )
 
 
+def _same_job(record_id: str, asked: int | str) -> bool:
+    """Whether upstream's id names the job asked for: the same text, or the same number ("007" is job 7)."""
+    return record_id == str(asked) or (isinstance(asked, int) and record_id.isdigit() and int(record_id) == asked)
+
+
 def job_id_of_uri(uri: str) -> str:
     if not uri.startswith(DETAILS_URI_PREFIX):
         raise InvalidArgument(f"{uri!r} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
@@ -156,7 +161,7 @@ class RefreshJobs:
         if raw is None:
             raise JobNotFound(f"No refresh job {job_id} on this cluster")
         record = normalize_record(raw, now_ms=self.clock())
-        if record.job_id != str(wire_id):
+        if not _same_job(record.job_id, wire_id):
             # Shown as asked for, another job's state would be a wrong answer given with confidence.
             raise UpstreamBadResponse(
                 f"Upstream answered a describe of refresh job {wire_id} with the record of job {record.job_id}",
