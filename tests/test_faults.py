@@ -1143,18 +1143,26 @@ async def test_the_token_spelled_with_escapes_inside_external_source_stays_hidde
         assert token not in shown and token.replace("/", "\\/") not in shown
 
 
+def _form_encoded(text: str) -> str:
+    """As Java's URLEncoder and JavaScript's URLSearchParams write it: "~" too as %7E, a space as "+"."""
+    keep = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-._")
+    return "".join(c if c in keep else "+" if c == " " else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
 _ENCODERS: dict[str, Callable[[str], str]] = {
     "RFC 3986 strict": lambda text: quote(text, safe=""),
     "Python's quote()": quote,
     "quote_plus": quote_plus,
     "encodeURIComponent": lambda text: quote(text, safe="!~*'()"),
+    "encodeURI": lambda text: quote(text, safe=";,/?:@&=+$!~*'()#"),
+    "URLSearchParams": _form_encoded,
     "lower-case hex": lambda text: re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(text, safe="")),
 }
 
 
 @pytest.mark.parametrize("encoder", list(_ENCODERS))
 async def test_the_token_url_encoded_in_an_echo_stays_hidden(encoder: str, clock: FakeClock) -> None:
-    token = "alice:Sup3r-Secret/Pa ss+w0rd!"  # "/", " ", "+" and "!" tell the encoders apart
+    token = "alice:Sup3r-Secret/Pa ss+w0rd!~*@%"  # "/", " ", "+", "!", "~", "*", "@", "%" tell the encoders apart
     encoded = _ENCODERS[encoder](token)
     cluster = SimulatedCluster(token=token, clock=clock)
     cluster.add_collection("default", "ext_a")

@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -401,6 +402,21 @@ SECRETS = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), m
 @given(SECRETS, st.text(max_size=50), st.text(max_size=50))
 def test_redact_removes_the_secret_wherever_it_is(secret: str, before: str, after: str) -> None:
     assert secret not in redact(before + secret + after, secret)
+
+
+URL_SAFE_SETS = st.sampled_from(["", "/", "!~*'()", ";,/?:@&=+$!~*'()#"])  # strict, quote, URIComponent, URI
+
+
+@PROPERTIES
+@given(SECRETS, URL_SAFE_SETS, st.booleans(), st.booleans(), st.text(max_size=30), st.text(max_size=30))
+def test_the_secret_url_encoded_any_common_way_is_redacted_and_seen(
+    secret: str, safe: str, plus: bool, lower: bool, before: str, after: str
+) -> None:
+    encoded = (quote_plus if plus else quote)(secret, safe=safe)
+    if lower:
+        encoded = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)
+    assert encoded not in redact(before + encoded + after, secret)
+    assert scanned(secret, json.dumps({"reason": before + encoded + after}).encode(), [])
 
 
 @PROPERTIES

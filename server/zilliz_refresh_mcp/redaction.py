@@ -12,7 +12,6 @@ import functools
 import json
 import re
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import msgspec
 
@@ -33,36 +32,42 @@ def _password(secret: str) -> str:
     return password if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS else ""
 
 
-# What URL-encoders leave as it is besides letters and digits: RFC 3986 strict (Python's quote(safe="")),
-# Python's quote() default (keeps "/"), JavaScript's encodeURIComponent; quote_plus also writes a space as "+".
-_URL_SAFE_SETS = ("", "/", "!~*'()")
+_UNRESERVED = re.compile(r"[A-Za-z0-9._-]+")  # what no common URL-encoder escapes (some escape "~")
+_MIN_ANCHOR = 4  # a shorter anchor would be found in most texts: then every text is cleaned
 
 
-def _spellings(text: str) -> list[str]:
-    """Other ways an echo may write ``text``: URL-encoded by the common encoders, upper- or lower-case hex (in a
-    query, a redirect or a cookie), and with backslashes doubled (a repr)."""
-    encoded = [quote(text, safe=safe) for safe in _URL_SAFE_SETS] + [quote_plus(text, safe=safe) for safe in ("", "/")]
-    forms = [*encoded, *map(_lower_hex, encoded), text.replace("\\", "\\\\")]
-    return [form for form in dict.fromkeys(forms) if form != text]
+# Other forms a character takes besides percent-encoding: "+" for a space (forms), a doubled backslash (a repr),
+# an escaped slash (JSON).
+_ALSO = {" ": [r"\+"], "\\": [r"\\\\"], "/": [r"\\/"]}
 
 
-def _lower_hex(quoted: str) -> str:
-    return re.sub(r"%[0-9A-F]{2}", lambda match: match.group(0).lower(), quoted)
+def _percent_encoded(char: str) -> str:
+    """A pattern for ``char``'s UTF-8 bytes percent-encoded, in either hex case: ``~`` is ``%7[Ee]``."""
+    return "".join("%" + "".join(d if d.isdigit() else f"[{d}{d.lower()}]" for d in f"{b:02X}") for b in char.encode())
 
 
-def _everywhere(secret: str) -> list[str]:
-    """What is blanked wherever it appears: the secret and its other spellings, and those of the password."""
-    if not secret:
-        return []
-    password = _password(secret)
-    return [secret, *_spellings(secret), *(_spellings(password) if password else [])]
+def _spelled(text: str) -> str:
+    """A pattern for ``text`` as written or as any common encoder writes it: each character as it is,
+    percent-encoded, or in its other form (``_ALSO``). Encoders differ in what they leave as it is (``quote``,
+    ``quote_plus``, ``encodeURIComponent``, ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``);
+    matching every character in every form matches all of them with one pattern."""
+    # The longer forms first: "%" must not match the start of its own encoding, "%25".
+    forms = ([*_ALSO.get(char, []), _percent_encoded(char), re.escape(char)] for char in text)
+    return "".join(f"(?:{'|'.join(alternatives)})" for alternatives in forms)
 
 
 @functools.lru_cache(maxsize=8)
-def _secret_pieces(secret: str) -> tuple[str, ...]:
-    """Every string whose presence in an answer means it must be cleaned (worked out once per secret)."""
-    password = _password(secret)
-    return (*_everywhere(secret), *([password] if password else []))
+def _anchor(secret: str) -> str | None:
+    """Text that every spelling of the secret, and of its password alone, holds as it is: the password's (else
+    the secret's) longest run of characters that no common encoder escapes. ``""`` when that run is too short
+    to tell (every text may hold it); None when there is no secret.
+
+    Not the user name's run: no secret, it would send every answer that names the user to the cleaning."""
+    text = _password(secret) or secret
+    if not text:
+        return None
+    run = max(_UNRESERVED.findall(text), key=len, default="")
+    return run if len(run) >= _MIN_ANCHOR else ""
 
 
 # The documented field names of the answers: public, never renamed for a password that is the same word ("data").
@@ -84,9 +89,11 @@ class _Blanker:
     """
 
     def __init__(self, secret: str) -> None:
-        self._everywhere = _everywhere(secret)
-        self.active = bool(self._everywhere)
+        self.active = bool(secret)
         self._password = password = _password(secret)
+        self._anchor = _anchor(secret)
+        self._secret = re.compile(_spelled(secret)) if secret else None
+        self._spelled_password = re.compile(_spelled(password)) if password else None
         # A word boundary only where the password itself begins or ends with a word character.
         before = f"(?<![{_WORD}])" if password[:1].isalnum() or password[:1] == "_" else ""
         after = f"(?![{_WORD}])" if password[-1:].isalnum() or password[-1:] == "_" else ""
@@ -101,10 +108,16 @@ class _Blanker:
         return key if key in _FIELD_NAMES else self._as_word(key)
 
     def _whole(self, text: str) -> str:
-        for piece in self._everywhere:
-            if piece in text:
-                text = text.replace(piece, "***")
+        """The secret in any spelling, and the password in any spelling but as written (``_as_word`` decides)."""
+        if self._secret is None or self._anchor is None or self._anchor not in text:
+            return text
+        text = self._secret.sub("***", text)
+        if self._spelled_password is not None:
+            text = self._spelled_password.sub(self._unless_as_written, text)
         return text
+
+    def _unless_as_written(self, match: re.Match[str]) -> str:
+        return match[0] if match[0] == self._password else "***"
 
     def _as_word(self, text: str) -> str:
         return self._word.sub("***", text) if self._password and self._password in text else text
@@ -140,63 +153,51 @@ def redact_json(value: Any, secret: str) -> Any:
     return map_strings(value, blanker.json_text, blanker.key) if blanker.active else value
 
 
-def _escapable(piece: str, escaped: str) -> bool:
-    """Whether JSON text could spell ``piece`` other than literally, where ``escaped`` may be written escaped."""
-    return not piece.isprintable() or any(c in piece for c in escaped)
-
-
 _UNICODE_ESCAPE = re.compile(rb"\\u")  # faster than `b"\\u" in raw` when raw has many backslashes
 
 
 class SecretScan:
-    """Whether any string decoded from an answer's JSON text may hold a piece of the secret, read chunk by chunk.
+    """Whether any string decoded from an answer's JSON text may spell the secret, read chunk by chunk.
 
     False lets the common answer skip ``redact_json`` (a walk over every string: ~45 ms for 10,000 jobs).
-    A literal search is exact unless an escape could spell part of a piece: any ``\\u`` escape, or a piece
-    holding a character that has a short escape (``"``, ``\\``, ``/``, controls); or unless the text is not
-    UTF-8 (the standard parser also reads UTF-16 and UTF-32, which hold NULs). Fed while the answer is still
-    arriving, its ~2 ms for a 2.3 MB answer are spent waiting for the network, not after it.
+    It looks for the anchor (``_anchor``): every spelling of the secret holds it as it is, and JSON text
+    can write its characters otherwise only with a ``\\u`` escape, so any such escape counts as found; so
+    does a NUL (the standard parser also reads UTF-16 and UTF-32). Fed while the answer is still arriving,
+    its ~2 ms for a 2.3 MB answer are spent waiting for the network, not after it.
     """
 
     def __init__(self, secret: str) -> None:
-        self._pieces, self.found, self._keep = _scan_plan(secret)
+        anchor = _anchor(secret)
+        self._anchor = anchor.encode() if anchor else None
+        self.found = anchor == ""  # too short to look for: every answer is cleaned
+        self._keep = max(2, len(self._anchor or b"")) - 1  # a match may start in the previous chunk
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
-        if self.found or not self._pieces:
+        if self.found or self._anchor is None:
             return
         window = self._tail + chunk
-        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or any(piece in window for piece in self._pieces):
+        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or self._anchor in window:
             self.found = True
         self._tail = window[-self._keep :]
-
-
-@functools.lru_cache(maxsize=8)
-def _scan_plan(secret: str) -> tuple[tuple[bytes, ...], bool, int]:
-    """``SecretScan``'s pieces as bytes, whether escapes alone rule a literal search out, and the bytes a
-    match may reach back into the previous chunk; worked out once per secret, not once per answer."""
-    pieces = _secret_pieces(secret)
-    encoded = tuple(piece.encode() for piece in pieces)
-    escapable = any(_escapable(piece, '"\\/') for piece in pieces)  # JSON text may write / as \/
-    return encoded, escapable, max([2, *map(len, encoded)]) - 1
 
 
 _ENCODER = msgspec.json.Encoder()
 
 
 def may_show_secret(records: list[WireRecord], secret: str) -> bool:
-    """False only when no string of ``records`` can contain a piece of ``secret``.
+    """False only when no string of ``records`` can spell ``secret``.
 
-    Re-encoded by msgspec, every string appears literally except for ``"``, ``\\`` and control
-    characters, which no printable piece without quotes or backslashes holds: a literal search is
-    exact (a match across two strings only makes it cautious). Asked only of answers that ``SecretScan``
-    could not clear (a piece, a ``\\u`` escape or a NUL in the bytes): ~4 ms for 10,000 records.
+    Re-encoded by msgspec, every string appears literally except for ``"``, ``\\`` and control characters,
+    which the anchor does not hold: a search for it is exact (a match across two strings only makes it
+    cautious). Asked only of answers that ``SecretScan`` could not clear (an anchor, a ``\\u`` escape or a
+    NUL in the bytes): ~4 ms for 10,000 records.
     """
-    pieces = _secret_pieces(secret)
-    if not pieces:
+    anchor = _anchor(secret)
+    if anchor is None:
         return False
-    if any(_escapable(piece, '"\\') for piece in pieces):  # msgspec writes / as it is
+    if not anchor:
         return True
     blob = _ENCODER.encode(records)
     # A backslash in a string (msgspec doubles it) may begin an escape of JSON inside it, as in externalSource.
-    return b"\\\\" in blob or any(piece.encode() in blob for piece in pieces)
+    return b"\\\\" in blob or anchor.encode() in blob
