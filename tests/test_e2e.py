@@ -178,32 +178,45 @@ def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: st
 
 
 class _ReaderGone:
-    """A stdout whose reader has left (`--check | head -1`): every write fails as a closed pipe does."""
+    """A stdout whose reader leaves (`--check | head -3`) after ``writes`` writes: later ones fail as a closed
+    pipe does."""
 
-    def __init__(self, spare: Path) -> None:
-        self._file = spare.open("w")
+    def __init__(self, spare: Path, writes: int) -> None:
+        self.spare = spare.open("w", buffering=1)  # line by line: on disk before stdout is sent to devnull
+        self.writes = writes
 
-    def write(self, _: str) -> int:
-        raise BrokenPipeError(32, "Broken pipe")
+    def write(self, text: str) -> int:
+        self.writes -= 1
+        if self.writes < 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        return self.spare.write(text)
 
     def flush(self) -> None:
-        raise BrokenPipeError(32, "Broken pipe")
+        if self.writes < 0:
+            raise BrokenPipeError(32, "Broken pipe")
 
     def fileno(self) -> int:
-        return self._file.fileno()
+        return self.spare.fileno()
 
 
-async def test_check_ends_quietly_when_its_reader_leaves(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("writes", [0, 6], ids=["at-the-demo-note", "in-the-conversation"])
+def test_check_ends_quietly_when_its_reader_leaves(
+    writes: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from zilliz_refresh_mcp.check import EXIT_READER_GONE, run_check
+    """Through the CLI, wherever the reader leaves: status 141, no traceback or exception group."""
+    from zilliz_refresh_mcp import cli
+    from zilliz_refresh_mcp.check import EXIT_READER_GONE
 
     for key in [key for key in os.environ if key.startswith("ZILLIZ_")]:
         monkeypatch.delenv(key)
+    gone = _ReaderGone(tmp_path / "stdout", writes)
     with capsys.disabled():
-        monkeypatch.setattr(sys, "stdout", _ReaderGone(tmp_path / "stdout"))
-        with anyio.fail_after(60):
-            assert await run_check(["--demo"]) == EXIT_READER_GONE  # no traceback, no exception group
+        monkeypatch.setattr(sys, "stdout", gone)
+        try:
+            assert cli.main(["--demo", "--check"]) == EXIT_READER_GONE
+        finally:
+            gone.spare.close()
+    assert "Connected to" in (tmp_path / "stdout").read_text() or writes == 0
 
 
 async def test_refresh_and_wait_on_the_demo_cluster_over_stdio() -> None:

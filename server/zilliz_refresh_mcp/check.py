@@ -20,17 +20,26 @@ def _print(*lines: str) -> None:
 EXIT_READER_GONE = 141  # as a shell reports a program that SIGPIPE ended: the reader (`| head`) left early
 
 
-async def run_check(server_args: Sequence[str]) -> int:
-    """Spawn ``python -m zilliz_refresh_mcp <server_args>`` and talk to it like a host does."""
+async def run_check(server_args: Sequence[str], notes: Sequence[str] = ()) -> int:
+    """Spawn ``python -m zilliz_refresh_mcp <server_args>`` and talk to it like a host does; ``notes`` first."""
     env = {key: value for key, value in os.environ.items() if key.startswith("ZILLIZ_")}
     params = StdioServerParameters(command=sys.executable, args=["-m", "zilliz_refresh_mcp", *server_args], env=env)
+    try:
+        for note in notes:
+            _print(note)
+    except BrokenPipeError:
+        return _reader_gone()
     async with Client(params, mode="legacy") as client:
         try:
             return await _converse(client)
         except BrokenPipeError:
-            # Nobody reads what is left to print; stdout goes nowhere, so that closing it at exit cannot fail too.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_READER_GONE
+            return _reader_gone()
+
+
+def _reader_gone() -> int:
+    # Nobody reads what is left to print; stdout goes nowhere, so that closing it at exit cannot fail too.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_READER_GONE
 
 
 async def _converse(client: Client) -> int:

@@ -146,11 +146,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
             # The check is a stdio session, whatever transport the server is set to serve on.
             server_args = [arg for arg in argv if arg != "--check"] + ["--transport", "stdio"]
+            notes = []
             if settings.transport != "stdio":
-                print(f"Checking over stdio; with these settings the server serves {settings.transport}.", flush=True)
+                notes.append(f"Checking over stdio; with these settings the server serves {settings.transport}.")
             if settings.demo:
-                print("Demo mode: the cluster is simulated and its jobs are made up.", flush=True)
-            return anyio.run(run_check, server_args)
+                notes.append("Demo mode: the cluster is simulated and its jobs are made up.")
+            return anyio.run(run_check, server_args, notes)
         return run(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
