@@ -336,19 +336,48 @@ async def test_the_poller_stops_when_its_client_unsubscribes_or_disconnects(
 async def test_subscribing_to_a_job_the_cluster_does_not_have_is_refused(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
 ) -> None:
-    """Refused at once, not watched and dropped unseen; a passing fault on that first read still subscribes."""
+    """Refused at once, not watched and dropped unseen; so is one no read will ever answer (a revoked key).
+    A passing fault on that first read still subscribes."""
     job_id = movies_job(cluster)
     watching = log_event(f"watching refresh job {job_id} for subscribers")
     async with Client(fast_server, mode="legacy") as client:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MCPDeprecationWarning)
-            with pytest.raises(MCPError) as caught:
+            with pytest.raises(MCPError) as unknown:
                 await client.subscribe_resource("zilliz://refresh-jobs/999")
+            cluster.inject(*[Fault.code(1800, "user hasn't authenticated", status=401)] * 2)
+            with pytest.raises(MCPError) as revoked:
+                await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
+            cluster.faults.clear()
             cluster.inject(*[Fault.http(503, "")] * 4)  # every attempt of the first read
             await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
-    assert caught.value.error.code == INVALID_PARAMS
-    assert "No refresh job 999" in str(caught.value) and "list_refresh_jobs" in str(caught.value)
-    assert watching.count == 1
+            assert not cluster.faults  # the subscribe's read met them, and subscribed all the same
+    assert unknown.value.error.code == INVALID_PARAMS
+    assert "No refresh job 999" in str(unknown.value) and "list_refresh_jobs" in str(unknown.value)
+    assert "HTTP 401" in str(revoked.value) and "ZILLIZ_TOKEN" in str(revoked.value)
+    assert watching.count == 2  # the revoked key's, then the passing fault's
+
+
+async def test_an_unsubscribe_while_the_subscribe_reads_the_job_is_not_lost(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    stopped = log_event("no subscribers left")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    release = threading.Event()
+    cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))
+    try:
+        async with Client(fast_server, mode="legacy") as client:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                async with anyio.create_task_group() as calls:
+                    calls.start_soon(client.subscribe_resource, uri)
+                    await anyio.wait_all_tasks_blocked()  # the subscribe waits on its read of the job
+                    await client.unsubscribe_resource(uri)
+                    release.set()
+                with anyio.fail_after(10):
+                    await stopped.seen.wait()  # while the client is still connected
+    finally:
+        release.set()
 
 
 async def test_server_advertises_subscriptions(fast_server: MCPServer[ServerState]) -> None:

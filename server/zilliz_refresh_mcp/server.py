@@ -22,6 +22,7 @@ from mcp.server.mcpserver.prompts.base import Message, UserMessage
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     CallToolResult,
     CompleteRequestParams,
@@ -48,7 +49,7 @@ from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
 from .records import DETAILS_URI_PREFIX, JobRecord
-from .service import JobWatcher, RefreshJobs, job_id_of_uri, now_ms
+from .service import JobWatcher, RefreshJobs, fails_for_good, job_id_of_uri, now_ms
 from .upstream import ZillizClient
 
 DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
@@ -352,15 +353,22 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         return key
 
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
-        uri, state = str(params.uri), ctx.lifespan_context
+        uri, state, key = str(params.uri), ctx.lifespan_context, connection_key(ctx)
         try:
-            # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
+            # Registered first: an unsubscribe that comes while the job is read below is not lost, and the
+            # poller's first read shares this one.
+            state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
             await state.jobs.describe(job_id_of_uri(uri))
         except (JobNotFound, InvalidArgument) as err:
+            # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
+            state.watcher.unsubscribe(uri, key)
             raise MCPError(code=INVALID_PARAMS, message=f"{err}. Use list_refresh_jobs to find job ids.") from None
-        except (UpstreamError, RecordError):
-            pass  # a passing fault: the watcher polls through it
-        state.watcher.subscribe(uri, connection_key(ctx), ctx.session.send_resource_updated)
+        except UpstreamError as err:
+            if fails_for_good(err):  # the watcher would stop at its first read: say why now
+                state.watcher.unsubscribe(uri, key)
+                raise MCPError(code=INTERNAL_ERROR, message=upstream_failure(err, f"watch {uri}")) from None
+        except RecordError:
+            pass  # the job exists; the watcher reads on
         return EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext[ServerState], params: UnsubscribeRequestParams) -> EmptyResult:

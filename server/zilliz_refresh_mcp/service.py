@@ -88,7 +88,7 @@ def _is_not_found(err: UpstreamError) -> bool:
     return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(upstream_words) is not None
 
 
-def _fails_for_good(err: UpstreamError) -> bool:
+def fails_for_good(err: UpstreamError) -> bool:
     """A key revoked or lacking the privilege, or a route gone: every later read would fail the same way."""
     return err.status in (401, 403, 404) or err.code in (1400, 1401, 1800)
 
@@ -357,7 +357,7 @@ class JobWatcher:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
                 return
             except UpstreamError as err:
-                if _fails_for_good(err):
+                if fails_for_good(err):
                     logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
                     return
                 problem = err.detail
