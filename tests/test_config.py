@@ -166,7 +166,8 @@ def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys:
     [
         ("https://in01-x.vectordb.zillizcloud.com/v2/vectordb", "https://in01-x.vectordb.zillizcloud.com"),
         ("http://127.0.0.1:19530/v2/vectordb/jobs/external_collection/list", "http://127.0.0.1:19530"),
-        ("http://127.0.0.1:19530/milvus/V2", "http://127.0.0.1:19530/milvus"),
+        ("http://127.0.0.1:19530/milvus/V2/VectorDB", "http://127.0.0.1:19530/milvus"),
+        ("https://gw.example/v2beta/v2/vectordb", "https://gw.example/v2beta"),
     ],
 )
 def test_an_endpoint_with_the_api_path_pasted_in_is_refused_with_the_bare_one(endpoint: str, bare: str) -> None:
@@ -175,6 +176,8 @@ def test_an_endpoint_with_the_api_path_pasted_in_is_refused_with_the_bare_one(en
     assert "ZILLIZ_CLUSTER_ENDPOINT" in str(caught.value) and f"use {bare}" in str(caught.value)
 
 
-def test_an_endpoint_behind_a_proxy_prefix_is_kept() -> None:
-    endpoint = "http://127.0.0.1:19530/milvus"
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:19530/milvus", "https://gw.example/v2/milvus", "https://gw.example/api/v2"]
+)
+def test_an_endpoint_behind_a_proxy_prefix_is_kept(endpoint: str) -> None:
     assert load_settings(cluster_endpoint=endpoint, token=TOKEN).cluster_endpoint == endpoint

@@ -47,6 +47,12 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
+def _api_path_start(path: str) -> int | None:
+    """Where ``/v2/vectordb`` (any case) begins in an endpoint's path; None when it holds none (a proxy's prefix)."""
+    match = re.search(r"/v2/vectordb(/|$)", path, re.IGNORECASE)
+    return match.start() if match else None
+
+
 def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -117,11 +123,12 @@ class Settings(BaseSettings):
             raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
             raise ValueError("the endpoint takes no query or fragment")
-        if "/v2/" in parts.path.lower() + "/":
+        if (cut := _api_path_start(parts.path)) is not None:
             # Pasted from the REST reference: every route would go to .../v2/vectordb/v2/vectordb/... and answer 404.
-            # Another path (a proxy's prefix) is kept.
-            bare = f"{parts.scheme}://{parts.netloc}{parts.path[: parts.path.lower().index('/v2')]}"
-            raise ValueError(f"ends with an API path ({parts.path}); the server adds the routes itself: use {bare}")
+            bare = f"{parts.scheme}://{parts.netloc}{parts.path[:cut]}"
+            raise ValueError(
+                f"includes the REST API path ({parts.path[cut:]}); the server adds the routes itself: use {bare}"
+            )
         try:
             parts.port  # noqa: B018 - raises on a port out of range or not a number
         except ValueError:
