@@ -348,9 +348,10 @@ class JobWatcher:
 
     async def _watch(self, job_id: str) -> None:
         last: tuple[str, int] | None = None
-        fault: str | None = None  # the passing fault of the last poll: told once, not at every poll
+        last_fault: tuple[object, ...] | None = None  # the kind of the last poll's passing fault: told once
         while True:
-            problem: str | None = None
+            fault: tuple[object, ...] | None = None
+            detail = ""
             try:
                 record = await self._service.describe(job_id)
             except JobNotFound as err:
@@ -360,12 +361,13 @@ class JobWatcher:
                 if fails_for_good(err):
                     logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
                     return
-                problem = err.detail
+                # Its kind, not its text: the text tells attempts and upstream's words, which vary.
+                fault, detail = (type(err), err.status, err.code), err.detail
             except Exception as err:  # never take the server down
-                problem = str(err)
+                fault, detail = (type(err),), str(err)
             else:
-                if fault is not None:
-                    logger.info("watching refresh job %s: reads work again", job_id)
+                if last_fault is not None:
+                    logger.warning("watching refresh job %s: reads work again", job_id)
                 snapshot = (record.state, record.progress)
                 if last is not None and snapshot != last:
                     await self._notify(job_id)
@@ -373,10 +375,10 @@ class JobWatcher:
                 if record.has_ended:
                     logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
                     return
-            if problem is not None:
-                level = logging.DEBUG if problem == fault else logging.WARNING
-                logger.log(level, "watching refresh job %s: %s (polling on)", job_id, problem)
-            fault = problem
+            if fault is not None:
+                level = logging.DEBUG if fault == last_fault else logging.WARNING
+                logger.log(level, "watching refresh job %s: %s (polling on)", job_id, detail)
+            last_fault = fault
             await anyio.sleep(self._interval)
 
     async def _notify(self, job_id: str) -> None:
