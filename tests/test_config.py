@@ -181,3 +181,15 @@ def test_an_endpoint_with_the_api_path_pasted_in_is_refused_with_the_bare_one(en
 )
 def test_an_endpoint_behind_a_proxy_prefix_is_kept(endpoint: str) -> None:
     assert load_settings(cluster_endpoint=endpoint, token=TOKEN).cluster_endpoint == endpoint
+
+
+def test_a_bearer_token_of_16_characters_guards_a_server_bound_beyond_loopback() -> None:
+    settings = load_settings(
+        cluster_endpoint="https://in01-x.vectordb.zillizcloud.com",
+        token=TOKEN,
+        transport="http",
+        host="0.0.0.0",  # noqa: S104
+        mcp_bearer_token="x" * 16,
+        mcp_allowed_hosts="mcp.example:8000",
+    )
+    assert settings.mcp_bearer_token is not None

@@ -610,6 +610,14 @@ async def test_a_describe_answered_with_another_jobs_record_is_an_error_not_that
     cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {"jobId": f"0{asked}", "state": "RefreshCompleted"}})))
     read = await client.read_resource(f"zilliz://refresh-jobs/{asked}")  # the same number, spelled as text
     assert json.loads(read.contents[0].text)["state"] == "RefreshCompleted"  # type: ignore[union-attr]
+    for answered, fails in (("job-b", True), ("job-a", False)):  # plain ids: the same text, or not the job
+        cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {"jobId": answered, "state": "RefreshPending"}})))
+        if fails:
+            with pytest.raises(MCPError, match="record of job job-b"):
+                await client.read_resource("zilliz://refresh-jobs/job-a")
+        else:
+            read = await client.read_resource("zilliz://refresh-jobs/job-a")
+            assert json.loads(read.contents[0].text)["jobId"] == "job-a"  # type: ignore[union-attr]
 
 
 # --- concurrency: identical reads share one request, and its failure ------------------------------------
@@ -897,7 +905,7 @@ async def direct_client_errors(cluster: SimulatedCluster, url: str, token: str, 
         ({"cluster_endpoint": "https://cluster.example:99999"}, "invalid port"),
         ({"cluster_endpoint": "http://milvus.internal:19530"}, "use https://"),
         ({"transport": "http", "host": "0.0.0.0", "mcp_bearer_token": "  "}, "ZILLIZ_MCP_BEARER_TOKEN is required"),  # noqa: S104
-        ({"transport": "http", "host": "0.0.0.0", "mcp_bearer_token": "x"}, "too short to guard"),  # noqa: S104
+        ({"transport": "http", "host": "0.0.0.0", "mcp_bearer_token": "x" * 15}, "at least 16"),  # noqa: S104
     ],
 )
 def test_configuration_errors_name_the_variable_and_never_echo_the_token(
