@@ -293,7 +293,8 @@ async def bench_calls(jobs: int, calls: int, warmup: int) -> Calls:
 
 
 def ts_client() -> tuple[str, Path] | None:
-    """Node.js and bench/ts_client installed from its lock in .bench-work/; None without Node.js and npm."""
+    """Node.js and bench/ts_client installed from its lock in .bench-work/; None without Node.js and npm, or when
+    npm cannot install it."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return None
@@ -307,8 +308,9 @@ def ts_client() -> tuple[str, Path] | None:
         text=True,
         timeout=600,
     )
-    if installed.returncode != 0:
-        raise RuntimeError(f"npm ci in {TS_WORK} failed:\n{installed.stdout}{installed.stderr}")
+    if installed.returncode != 0:  # offline, say: the other rows still stand
+        print(f"    npm ci in {TS_WORK} failed; TypeScript rows skipped:\n{installed.stderr[-1500:]}", file=sys.stderr)
+        return None
     return node, TS_WORK
 
 
@@ -465,7 +467,7 @@ async def run(args: argparse.Namespace) -> str:
         ts = bench_ts_calls(args.calls, warmup=20)
         done()
         if ts is None:
-            rows.append(Row(TS_LATENCY, "skipped: no Node.js and npm on PATH", ""))
+            rows.append(Row(TS_LATENCY, "skipped: no Node.js and npm, or npm ci failed", ""))
         else:
             rows.append(ratio_row(TS_LATENCY, ts[0], 1000, "ms", 1.30, "{:.2f}"))
             rows.append(ratio_row(TS_CLIENT_CPU, ts[1], 1000, "ms", None, "{:.2f}"))
