@@ -25,6 +25,7 @@ from mcp.types import (
     TextContent,
 )
 
+from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import JobWatcher, RefreshJobs
@@ -376,6 +377,27 @@ async def test_an_unsubscribe_while_the_subscribe_reads_the_job_is_not_lost(
                     release.set()
                 with anyio.fail_after(10):
                     await stopped.seen.wait()  # while the client is still connected
+    finally:
+        release.set()
+
+
+async def test_a_subscribe_waits_for_a_slow_cluster_only_so_long(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the job exists is asked within SUBSCRIBE_CHECK_SECONDS; past that it is subscribed, and watched."""
+    monkeypatch.setattr(server_module, "SUBSCRIBE_CHECK_SECONDS", 0.2)
+    job_id = movies_job(cluster)
+    watching = log_event(f"watching refresh job {job_id} for subscribers")
+    release = threading.Event()
+    cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))
+    try:
+        async with Client(fast_server, mode="legacy") as client:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                with anyio.fail_after(1.5):  # well inside the 2 s upstream timeout its read would otherwise take
+                    await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
+            assert watching.count == 1
+            release.set()
     finally:
         release.set()
 

@@ -107,6 +107,7 @@ _EXPECTED = (UpstreamError, JobNotFound, InvalidArgument, RecordError)  # anythi
 
 # The answer comes within this plus POLL_GRACE_SECONDS: under the ~60 s after which many hosts stop waiting.
 DEFAULT_WAIT_SECONDS = 45
+SUBSCRIBE_CHECK_SECONDS = 5  # the longest a resources/subscribe waits to learn whether the job exists
 _SUBSCRIBER_KEY = "zilliz_refresh_mcp.subscriber_key"  # in the SDK connection's per-connection state
 
 
@@ -358,7 +359,8 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             # Registered first: an unsubscribe that comes while the job is read below is not lost, and the
             # poller's first read shares this one.
             state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
-            await state.jobs.describe(job_id_of_uri(uri))
+            with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):  # a slow cluster: subscribed, the poller reads on
+                await state.jobs.describe(job_id_of_uri(uri))
         except (JobNotFound, InvalidArgument) as err:
             # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
             state.watcher.unsubscribe(uri, key)
