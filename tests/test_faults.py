@@ -13,12 +13,14 @@ import logging
 import re
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 import anyio
 import httpx2
@@ -32,7 +34,7 @@ from mcp.types import CallToolResult, TextContent, TextResourceContents
 from zilliz_refresh_mcp.config import NAME_RULE, load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
-from zilliz_refresh_mcp.redaction import redact
+from zilliz_refresh_mcp.redaction import redact, redact_json
 from zilliz_refresh_mcp.server import build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
@@ -958,10 +960,12 @@ async def test_the_token_appears_nowhere(
 
 
 def _plain(text: str) -> str:
-    """``text`` with every escape undone, however deep (\\u0041 and \\\\u0041 both become A), backslashes dropped."""
+    """``text`` with every escape undone, however deep (\\u0041, \\\\u0041, %41 and %2541 all become A),
+    backslashes dropped."""
     previous = None
     while previous != text:
         previous, text = text, re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
+        text = unquote(text)
     return text.replace("\\", "")
 
 
@@ -971,6 +975,15 @@ ESCAPING_ECHOES: dict[str, Callable[[str], Fault]] = {
     "cut body, / escaped": lambda t: Fault.raw('{"code":0,"message":"Bearer ' + t.replace("/", "\\/")),
     "cut body, \\u escaped": lambda t: Fault.raw('{"code":0,"message":"Bearer ' + _escaped(t)),
     "cut body, JSON-escaped": lambda t: Fault.raw('{"code":0,"message":' + json.dumps(f"Bearer {t}")[:-1]),
+    # Echoes in a message's text, as servers write them:
+    "JSON inside the message, as Go writes it": lambda t: Fault.code(
+        1800, "headers " + json.dumps({"Authorization": f"Bearer {t}"}).replace("&", "\\u0026"), status=401
+    ),
+    "Go %q / a quoted string": lambda t: Fault.code(1100, f"invalid token {json.dumps(t)}"),
+    "a Python repr": lambda t: Fault.code(1100, f"invalid token {t!r}"),
+    "a URL inside a URL's query": lambda t: Fault.code(
+        1100, "redirect=https://sso.example/?next=" + quote("https://api.example/?token=" + quote(t, safe=""), safe="")
+    ),
 }
 
 
@@ -1192,6 +1205,34 @@ async def test_the_token_url_encoded_in_an_echo_stays_hidden(encoder: str, clock
         assert "Sup3r" not in shown
     assert "auth=***&next=1" in text_of(listed)
     assert "redirects to https://sso.example/login;" in text_of(moved)  # where it leads, not its query
+
+
+@pytest.mark.parametrize(
+    "echo",
+    ["next=%2Fapi%3Fuser%3Droot%26password%3Dhunter2024", "bad credentials %22hunter2024%22", 'x \\u0022hunter2024"'],
+)
+def test_the_password_after_an_escaped_delimiter_is_a_word_of_its_own(echo: str) -> None:
+    """ "%3D" is "=" and "\\u0022" a quote: the "D" or "2" they end with do not make the password part of a word."""
+    assert "hunter2024" not in redact(echo, "root:hunter2024")
+    assert redact("hunter20245 and xhunter2024", "root:hunter2024") == "hunter20245 and xhunter2024"
+
+
+def test_a_secret_with_a_run_of_backslashes_is_redacted_in_linear_time() -> None:
+    """Each backslash as itself or doubled, chosen one by one, backtracked exponentially over a long run of them
+    (12 backslashes: 16 s for 100 kB). A hang guard, not a timing: the bad pattern takes hours at 24."""
+    script = (
+        "from zilliz_refresh_mcp.redaction import redact\n"
+        "secret = 'user:' + '\\\\' * 24 + 'word'\n"
+        "assert redact('\\\\' * 100_000 + 'word', secret).endswith('***')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_json_in_a_string_is_rewritten_only_when_it_spelled_the_secret() -> None:
+    spec = '{"format": "parquet",   "path":"s3:\\/\\/b\\/x", "note":"café"}'
+    cleaned = redact_json({"externalSpec": spec, "other": "Bearer root:hunter2024"}, "root:hunter2024")
+    assert cleaned == {"externalSpec": spec, "other": "Bearer ***"}  # the spec as it came, spacing and all
 
 
 async def test_a_lone_surrogate_escaped_inside_external_source_does_not_break_the_answer(

@@ -36,24 +36,42 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9._-]+")  # what no common URL-encoder escap
 _MIN_ANCHOR = 4  # a shorter anchor would be found in most texts: then every text is cleaned
 
 
-# Other forms a character takes besides percent-encoding: "+" for a space (forms), a doubled backslash (a repr),
-# an escaped slash (JSON).
-_ALSO = {" ": [r"\+"], "\\": [r"\\\\"], "/": [r"\\/"]}
+# Forms a character takes after a backslash (JSON, Go's %q, a repr) or in a form ("+" for a space).
+_ESCAPED = {'"': [r"\\\""], "'": [r"\\'"], "/": [r"\\/"], " ": [r"\+"]}
+
+
+def _hex(digits: str) -> str:
+    """A pattern for hex ``digits`` in either case: ``7E`` is ``7[Ee]``."""
+    return "".join(f"[{d}{d.lower()}]" if d in "ABCDEF" else d for d in digits)
 
 
 def _percent_encoded(char: str) -> str:
-    """A pattern for ``char``'s UTF-8 bytes percent-encoded, in either hex case: ``~`` is ``%7[Ee]``."""
-    return "".join("%" + "".join(d if d.isdigit() else f"[{d}{d.lower()}]" for d in f"{b:02X}") for b in char.encode())
+    """A pattern for ``char``'s UTF-8 bytes percent-encoded, also encoded again (``%2541``: a URL in a URL)."""
+    return "".join(f"%(?:25)*{_hex(f'{byte:02X}')}" for byte in char.encode())
+
+
+def _char(char: str) -> str:
+    """A pattern for one character in every form an echo may give it, the longer forms first ("%" must not
+    match the start of its own encoding, "%25"): escaped, ``\\uXXXX`` (JSON in a string, as Go writes
+    ``&``), percent-encoded, as it is."""
+    forms = [*_ESCAPED.get(char, []), r"\\u" + _hex(f"{ord(char):04X}"), _percent_encoded(char), re.escape(char)]
+    return f"(?:{'|'.join(forms)})"
+
+
+def _backslashes(count: int) -> str:
+    """A run of backslashes, each as it is or doubled: one bounded repeat, not a choice per backslash, whose
+    backtracking over a long run of backslashes would take exponential time."""
+    encoded = f"(?:{_percent_encoded(chr(92))}|\\\\u005[Cc])"
+    return f"(?:\\\\{{{count},{2 * count}}}|{encoded}{{{count}}})"
 
 
 def _spelled(text: str) -> str:
-    """A pattern for ``text`` as written or as any common encoder writes it: each character as it is,
-    percent-encoded, or in its other form (``_ALSO``). Encoders differ in what they leave as it is (``quote``,
-    ``quote_plus``, ``encodeURIComponent``, ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``);
-    matching every character in every form matches all of them with one pattern."""
-    # The longer forms first: "%" must not match the start of its own encoding, "%25".
-    forms = ([*_ALSO.get(char, []), _percent_encoded(char), re.escape(char)] for char in text)
-    return "".join(f"(?:{'|'.join(alternatives)})" for alternatives in forms)
+    """A pattern for ``text`` as written or as any common encoder writes it, each character in each of its
+    forms. Encoders differ in what they leave as it is (``quote``, ``quote_plus``, ``encodeURIComponent``,
+    ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``, JSON, Go's ``%q``, a repr); matching every
+    character in every form matches all of them with one pattern."""
+    runs = re.finditer(r"\\+|[^\\]", text)
+    return "".join(_backslashes(len(run[0])) if run[0][0] == "\\" else _char(run[0]) for run in runs)
 
 
 @functools.lru_cache(maxsize=8)
@@ -78,6 +96,10 @@ _FIELD_NAMES = frozenset(
 _WORD = "A-Za-z0-9_"
 
 
+def _wordy(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
 class _Blanker:
     """Replaces the secret by ``***`` wherever it appears; and the password of ``user:password`` where it
     stands as a word of its own, never inside a longer word, name or number, nor as a documented field name.
@@ -94,9 +116,11 @@ class _Blanker:
         self._anchor = _anchor(secret)
         self._secret = re.compile(_spelled(secret)) if secret else None
         self._spelled_password = re.compile(_spelled(password)) if password else None
-        # A word boundary only where the password itself begins or ends with a word character.
-        before = f"(?<![{_WORD}])" if password[:1].isalnum() or password[:1] == "_" else ""
-        after = f"(?![{_WORD}])" if password[-1:].isalnum() or password[-1:] == "_" else ""
+        # A word boundary only where the password itself begins or ends with a word character. An escape
+        # ends a word too: "%3Dhunter2024" is "=hunter2024" URL-encoded; "\\u0022hunter2024", a quote before it.
+        pct, uni = r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}"
+        before = rf"(?:(?<![{_WORD}])|(?<={pct})|(?<={uni}))" if _wordy(password[:1]) else ""
+        after = rf"(?:(?![{_WORD}])|(?={pct}|{uni}))" if _wordy(password[-1:]) else ""
         self._word = re.compile(before + re.escape(password) + after)
 
     def text(self, text: str) -> str:
@@ -132,7 +156,9 @@ class _Blanker:
             inner = json.loads(text)
         except (ValueError, RecursionError):
             return text
-        return json.dumps(map_strings(inner, self.json_text, self.key))  # non-ASCII stays escaped, as it came
+        before = json.dumps(inner)
+        after = json.dumps(map_strings(inner, self.json_text, self.key))
+        return text if after == before else after  # rewritten only when it spelled the secret
 
 
 @functools.lru_cache(maxsize=8)
