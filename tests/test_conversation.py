@@ -8,7 +8,7 @@ import logging
 import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -86,6 +86,26 @@ async def standalone_watcher(settings: Settings, clock: FakeClock) -> AsyncItera
         jobs = RefreshJobs(client=client, default_db="default", clock=clock)
         async with anyio.create_task_group() as tg:
             yield JobWatcher(jobs, tg, interval_seconds=POLL)
+
+
+@asynccontextmanager
+async def subscriber(server: MCPServer[ServerState]) -> AsyncIterator[Client]:
+    """A client of the handshake era, whose resources/subscribe the SDK marks deprecated (the warning silenced)."""
+    async with Client(server, mode="legacy") as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            yield client
+
+
+@contextmanager
+def describe_held(cluster: SimulatedCluster) -> Iterator[threading.Event]:
+    """The next describe waits until the event is set; it is set on the way out, whatever happens."""
+    release = threading.Event()
+    cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))
+    try:
+        yield release
+    finally:
+        release.set()
 
 
 async def ignore_updates(_: str) -> None:
@@ -322,14 +342,12 @@ async def test_the_poller_stops_when_its_client_unsubscribes_or_disconnects(
 ) -> None:
     stopped = log_event("no subscribers left")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    async with Client(fast_server, mode="legacy") as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await client.subscribe_resource(uri)
-            if leaves_by == "unsubscribing":
-                await client.unsubscribe_resource(uri)
-                with anyio.fail_after(10):
-                    await stopped.seen.wait()
+    async with subscriber(fast_server) as client:
+        await client.subscribe_resource(uri)
+        if leaves_by == "unsubscribing":
+            await client.unsubscribe_resource(uri)
+            with anyio.fail_after(10):
+                await stopped.seen.wait()
     with anyio.fail_after(10):  # disconnecting without a word: the connection's close ends it
         await stopped.seen.wait()
 
@@ -341,18 +359,16 @@ async def test_subscribing_to_a_job_the_cluster_does_not_have_is_refused(
     A passing fault on that first read still subscribes."""
     job_id = movies_job(cluster)
     watching = log_event(f"watching refresh job {job_id} for subscribers")
-    async with Client(fast_server, mode="legacy") as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            with pytest.raises(MCPError) as unknown:
-                await client.subscribe_resource("zilliz://refresh-jobs/999")
-            cluster.inject(*[Fault.code(1800, "user hasn't authenticated", status=401)] * 2)
-            with pytest.raises(MCPError) as revoked:
-                await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
-            cluster.faults.clear()
-            cluster.inject(*[Fault.http(503, "")] * 4)  # every attempt of the first read
+    async with subscriber(fast_server) as client:
+        with pytest.raises(MCPError) as unknown:
+            await client.subscribe_resource("zilliz://refresh-jobs/999")
+        cluster.inject(*[Fault.code(1800, "user hasn't authenticated", status=401)] * 2)
+        with pytest.raises(MCPError) as revoked:
             await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
-            assert not cluster.faults  # the subscribe's read met them, and subscribed all the same
+        cluster.faults.clear()
+        cluster.inject(*[Fault.http(503, "")] * 4)  # every attempt of the first read
+        await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
+        assert not cluster.faults  # the subscribe's read met them, and subscribed all the same
     assert unknown.value.error.code == INVALID_PARAMS
     assert "No refresh job 999" in str(unknown.value) and "list_refresh_jobs" in str(unknown.value)
     assert "HTTP 401" in str(revoked.value) and "ZILLIZ_TOKEN" in str(revoked.value)
@@ -364,21 +380,15 @@ async def test_an_unsubscribe_while_the_subscribe_reads_the_job_is_not_lost(
 ) -> None:
     stopped = log_event("no subscribers left")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    release = threading.Event()
-    cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))
-    try:
-        async with Client(fast_server, mode="legacy") as client:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MCPDeprecationWarning)
-                async with anyio.create_task_group() as calls:
-                    calls.start_soon(client.subscribe_resource, uri)
-                    await anyio.wait_all_tasks_blocked()  # the subscribe waits on its read of the job
-                    await client.unsubscribe_resource(uri)
-                    release.set()
-                with anyio.fail_after(10):
-                    await stopped.seen.wait()  # while the client is still connected
-    finally:
-        release.set()
+    with describe_held(cluster) as release:
+        async with subscriber(fast_server) as client:
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(client.subscribe_resource, uri)
+                await anyio.wait_all_tasks_blocked()  # the subscribe waits on its read of the job
+                await client.unsubscribe_resource(uri)
+                release.set()
+            with anyio.fail_after(10):
+                await stopped.seen.wait()  # while the client is still connected
 
 
 async def test_a_subscribe_waits_for_a_slow_cluster_only_so_long(
@@ -388,18 +398,11 @@ async def test_a_subscribe_waits_for_a_slow_cluster_only_so_long(
     monkeypatch.setattr(server_module, "SUBSCRIBE_CHECK_SECONDS", 0.2)
     job_id = movies_job(cluster)
     watching = log_event(f"watching refresh job {job_id} for subscribers")
-    release = threading.Event()
-    cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))
-    try:
-        async with Client(fast_server, mode="legacy") as client:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MCPDeprecationWarning)
-                with anyio.fail_after(1.5):  # well inside the 2 s upstream timeout its read would otherwise take
-                    await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
+    with describe_held(cluster):
+        async with subscriber(fast_server) as client:
+            with anyio.fail_after(1.5):  # well inside the 2 s upstream timeout its read would otherwise take
+                await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
             assert watching.count == 1
-            release.set()
-    finally:
-        release.set()
 
 
 async def test_server_advertises_subscriptions(fast_server: MCPServer[ServerState]) -> None:
