@@ -108,6 +108,22 @@ def describe_held(cluster: SimulatedCluster) -> Iterator[threading.Event]:
         release.set()
 
 
+def cancelled_answer(job_id: str, **fields: Any) -> Fault:
+    """A describe answer: the job ended in a state a newer cluster added (RefreshCancelled), with an end time."""
+    record = {"jobId": int(job_id), "state": "RefreshCancelled", "progress": 10, **fields}
+    record |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
+    return Fault.raw(json.dumps({"code": 0, "data": record}))
+
+
+async def watch_until(event: LogEvent, settings: Settings, clock: FakeClock, job_id: str) -> int:
+    """One subscriber on ``job_id`` through a standalone watcher until ``event`` is logged; the pollers then left."""
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
+        with anyio.fail_after(10):
+            await event.seen.wait()
+        return watcher.active_pollers()
+
+
 async def ignore_updates(_: str) -> None:
     return None
 
@@ -634,9 +650,7 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
 ) -> None:
     """upstream-api.md: a newer server may add states, and endTime is 0 until a job ends."""
     job_id = movies_job(cluster)
-    ended = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshCancelled", "progress": 10}
-    ended |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
-    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": ended})))
+    cluster.inject(cancelled_answer(job_id, collectionName="ext_movies"))
     async with Client(fast_server) as client:
         result = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 30})
     assert not result.is_error
@@ -654,18 +668,8 @@ async def test_the_poller_polls_through_passing_faults_and_ends_on_an_unknown_fi
     ended = log_event("ended (RefreshCancelled); subscriptions closed")
     closed = log_event("subscriptions closed")
     job_id = movies_job(cluster)
-    cancelled = {"jobId": int(job_id), "state": "RefreshCancelled", "progress": 10}
-    cancelled |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
-    cluster.inject(
-        Fault.http(500, ""),
-        Fault.code(65535, "unexpected error"),
-        Fault.raw(json.dumps({"code": 0, "data": cancelled})),
-    )
-    async with standalone_watcher(settings, clock) as watcher:
-        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
-        with anyio.fail_after(10):
-            await ended.seen.wait()
-        assert watcher.active_pollers() == 0
+    cluster.inject(Fault.http(500, ""), Fault.code(65535, "unexpected error"), cancelled_answer(job_id))
+    assert await watch_until(ended, settings, clock, job_id) == 0  # pollers left
     assert closed.count == 1
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 3
 
@@ -678,14 +682,9 @@ async def test_the_poller_warns_once_per_fault_not_at_every_poll(
     recovered = log_event("reads work again")
     ended = log_event("subscriptions closed")
     job_id = movies_job(cluster)
-    cancelled = {"jobId": int(job_id), "state": "RefreshCancelled", "progress": 10}
-    cancelled |= {"startTime": 1_764_300_000_000, "endTime": 1_764_300_060_000}
     same = [Fault.code(65535, f"unexpected error, request {n}") for n in range(3)]  # one kind, in other words
-    cluster.inject(*same, Fault.http(500, ""), Fault.raw(json.dumps({"code": 0, "data": cancelled})))
-    async with standalone_watcher(settings, clock) as watcher:
-        watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
-        with anyio.fail_after(10):
-            await ended.seen.wait()
+    cluster.inject(*same, Fault.http(500, ""), cancelled_answer(job_id))
+    await watch_until(ended, settings, clock, job_id)
     assert polling_on.levels == [logging.WARNING, logging.DEBUG, logging.DEBUG, logging.WARNING]
     assert recovered.levels == [logging.WARNING]  # told as loudly as the fault was
 

@@ -36,7 +36,7 @@ from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, Upstream
 from zilliz_refresh_mcp.guards import ArgumentGuard
 from zilliz_refresh_mcp.redaction import redact, redact_json
 from zilliz_refresh_mcp.server import build_server
-from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
+from zilliz_refresh_mcp.simulator import Fault, SimJob, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,
     LIST_ROUTE,
@@ -1035,20 +1035,23 @@ async def test_user_names_and_the_public_default_password_are_not_blanked(
     assert token not in json.dumps(result.model_dump(mode="json"))
 
 
+def one_failure(token: str, reason: str, clock: FakeClock) -> tuple[SimulatedCluster, SimJob]:
+    """A cluster that takes ``token``, with one collection, ext_a, whose refresh failed halfway with ``reason``."""
+    cluster = SimulatedCluster(token=token, clock=clock)
+    cluster.add_collection("default", "ext_a")
+    failed = cluster.add_job(
+        "default", "ext_a", started_minutes_ago=20, duration_minutes=10, fail_at_progress=50, reason=reason
+    )
+    return cluster, failed
+
+
 @pytest.mark.parametrize("password", ["data", "Refresh", "1234"])
 async def test_a_password_that_is_an_everyday_word_does_not_garble_answers(clock: FakeClock, password: str) -> None:
     """The password of user:password is hidden where it stands alone, not inside field names, states or ids."""
-    cluster = SimulatedCluster(token=f"alice:{password}", clock=clock)
-    cluster.add_collection("default", "ext_a")
-    cluster.add_job("default", "ext_a", started_minutes_ago=30, duration_minutes=10, job_id=449503829274512345)
-    failed = cluster.add_job(
-        "default",
-        "ext_a",
-        started_minutes_ago=20,
-        duration_minutes=10,
-        fail_at_progress=50,
-        reason=f"login {password} refused; stopped at Refresh_data_1234x",
+    cluster, failed = one_failure(
+        f"alice:{password}", f"login {password} refused; stopped at Refresh_data_1234x", clock
     )
+    cluster.add_job("default", "ext_a", started_minutes_ago=30, duration_minutes=10, job_id=449503829274512345)
     with SimulatorServer(cluster) as simulator:
         async with Client(server_for(simulator, clock)) as client:
             result = await client.call_tool(TOOL, {})
@@ -1185,16 +1188,7 @@ _ENCODERS: dict[str, Callable[[str], str]] = {
 async def test_the_token_url_encoded_in_an_echo_stays_hidden(encoder: str, clock: FakeClock) -> None:
     token = "alice:Sup3r-Secret/Pa ss+w0rd!~*@%"  # "/", " ", "+", "!", "~", "*", "@", "%" tell the encoders apart
     encoded = _ENCODERS[encoder](token)
-    cluster = SimulatedCluster(token=token, clock=clock)
-    cluster.add_collection("default", "ext_a")
-    cluster.add_job(
-        "default",
-        "ext_a",
-        started_minutes_ago=30,
-        duration_minutes=10,
-        fail_at_progress=50,
-        reason=f"redirected to https://sso.example/?auth={encoded}&next=1",
-    )
+    cluster, _ = one_failure(token, f"redirected to https://sso.example/?auth={encoded}&next=1", clock)
     with SimulatorServer(cluster) as simulator:
         async with Client(server_for(simulator, clock)) as client:
             listed = await client.call_tool(TOOL, {})
