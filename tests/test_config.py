@@ -102,6 +102,36 @@ def test_cli_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ZILLIZ_TOKEN" in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--port", "99999"], "--port: "),
+        (["--endpoint", "ftp://x"], "--endpoint: "),
+        (["--db-name", "9lives"], "--db-name: "),
+        (["--max-attempts", "0"], "--max-attempts: "),
+    ],
+)
+def test_a_bad_value_given_by_flag_is_named_by_that_flag(
+    argv: list[str], named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZILLIZ_CLUSTER_ENDPOINT", "https://x.zillizcloud.com")
+    monkeypatch.setenv("ZILLIZ_TOKEN", TOKEN)
+    assert cli.main(argv) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"configuration error: {named}" in err
+    assert "ZILLIZ_" not in err
+
+
+def test_a_bad_value_from_the_environment_is_named_by_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZILLIZ_PORT", "99999")
+    assert cli.main(["--endpoint", "https://x.zillizcloud.com", "--token", TOKEN]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "configuration error: ZILLIZ_PORT: " in err
+    assert "--port" not in err
+
+
 def test_console_script_prints_no_traceback_on_bad_config() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "zilliz_refresh_mcp", "--endpoint", "http://10.1.2.3:19530", "--token", TOKEN],

@@ -88,6 +88,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def flag_names(p: argparse.ArgumentParser) -> dict[str, str]:
+    """Each setting's flag (``{"cluster_endpoint": "--endpoint"}``), for errors in values given by flag."""
+    # argparse lists its options only in `_actions` (there since Python 2.7, and in typeshed).
+    return {action.dest: action.option_strings[0] for action in p._actions if action.option_strings}
+
+
 class RedactingFormatter(logging.Formatter):
     """Last line of defence: no log line carries a secret, whatever logged it, tracebacks included."""
 
@@ -130,11 +136,12 @@ def _main(argv: Sequence[str] | None) -> int:
     from .errors import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    flags = parser()
+    args = flags.parse_args(argv)
     check = args.__dict__.pop("check")
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
     try:
-        settings = load_settings(**overrides)
+        settings = load_settings(flags=flag_names(flags), **overrides)
     except ConfigError as err:
         print(f"zilliz-refresh-mcp: configuration error: {err}", file=sys.stderr)
         return EXIT_CONFIG
