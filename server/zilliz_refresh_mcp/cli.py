@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def flag_names(p: argparse.ArgumentParser) -> dict[str, str]:
-    """Each setting's flag (``{"cluster_endpoint": "--endpoint"}``), for errors in values given by flag."""
+    """Each setting's flag: ``{"cluster_endpoint": "--endpoint", ...}``."""
     # argparse lists its options only in `_actions` (there since Python 2.7, and in typeshed).
     return {action.dest: action.option_strings[0] for action in p._actions if action.option_strings}
 
@@ -141,9 +141,12 @@ def _main(argv: Sequence[str] | None) -> int:
     check = args.__dict__.pop("check")
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
     try:
-        settings = load_settings(flags=flag_names(flags), **overrides)
+        settings = load_settings(**overrides)
     except ConfigError as err:
-        print(f"zilliz-refresh-mcp: configuration error: {err}", file=sys.stderr)
+        # A value the user gave by flag is named by that flag, not by the variable it stands for.
+        flag = flag_names(flags).get(err.setting) if err.setting in overrides else None
+        shown = f"{flag}: {err.problem}" if flag else str(err)
+        print(f"zilliz-refresh-mcp: configuration error: {shown}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         if check:

@@ -1,14 +1,13 @@
 """Settings from the environment (``ZILLIZ_*``) and command-line flags, validated once at start-up.
 
 Flags win over the environment. Secrets are ``SecretStr``: they print as ``**********`` in any repr.
-Every problem becomes one ``ConfigError`` line that names the variable (or the flag) to fix.
+Every problem becomes one ``ConfigError`` line that names the variable to fix.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -186,24 +185,19 @@ class Settings(BaseSettings):
         return self.token.get_secret_value() if self.token else ""
 
 
-def load_settings(*, flags: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment with ``overrides`` (from flags) on top; ConfigError when invalid.
-
-    ``flags`` names the flag each override came from (``{"port": "--port"}``), so that an error in it
-    names what the user typed; an error in a setting read from the environment names the variable.
-    """
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment with ``overrides`` (from flags) on top; ConfigError when invalid."""
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
     except ValidationError as err:
-        named = {field: flag for field, flag in (flags or {}).items() if field in given}
-        raise ConfigError(_explain(err, named)) from None
+        raise _explain(err) from None
 
 
-def _explain(err: ValidationError, flags: Mapping[str, str]) -> str:
+def _explain(err: ValidationError) -> ConfigError:
     first = err.errors(include_url=False, include_input=False)[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
+    problem = str(first["msg"]).removeprefix("Value error, ")
     if not first["loc"]:
-        return message
-    field = str(first["loc"][0])
-    return f"{flags.get(field, ENV_PREFIX + field.upper())}: {message}"
+        return ConfigError(problem)
+    setting = str(first["loc"][0])
+    return ConfigError(problem, setting=setting, variable=ENV_PREFIX + setting.upper())

@@ -27,6 +27,11 @@ class ZillizRefreshError(Exception):
 class ConfigError(ZillizRefreshError):
     """Configuration that the server cannot start with; the message names the variable."""
 
+    def __init__(self, problem: str, *, setting: str | None = None, variable: str | None = None) -> None:
+        super().__init__(f"{variable}: {problem}" if variable else problem)
+        self.problem = problem
+        self.setting = setting  # the setting at fault (``port``); None for settings that conflict
+
 
 class InvalidArgument(ZillizRefreshError, ValueError):
     """An argument refused before anything goes upstream; the message states the rule."""
