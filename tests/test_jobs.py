@@ -153,9 +153,26 @@ def test_state_filter_names(given: str, expected: str) -> None:
     assert jobs.state_filter([given, expected]) == [expected]
 
 
-@pytest.mark.parametrize("given", ["RefreshFAILED", "refresh-complete", "RefreshRunning", "RefreshError"])
+@pytest.mark.parametrize("given", ["RefreshFAILED", "refresh-complete", "refresh_running", "REFRESHINPROGRESS"])
 def test_any_spelling_of_a_known_state_is_that_state(given: str) -> None:
     assert jobs.state_filter([given])[0] in records.KNOWN_STATES
+
+
+@pytest.mark.parametrize("name", ["RefreshQueued", "RefreshRunning", "RefreshError"])
+def test_the_exact_name_of_a_newer_clusters_state_is_that_state_not_an_alias(name: str) -> None:
+    """README: another RefreshXxx name passes as a newer cluster's state may; "queued" alone means pending."""
+    assert jobs.state_filter([name]) == [name]
+    newer = [*four_jobs(), raw(jobId=9, collectionName="ext_new", state=name, endTime=0)]
+    found = listing(newer, states=[name])
+    assert [job.job_id for job in found.jobs] == ["9"]
+    assert found.summary.total == 1 and found.summary.by_state[name] == 1
+
+
+def test_no_jobs_in_an_unknown_state_that_reads_like_a_known_one_suggests_it() -> None:
+    text = listing(four_jobs(), states=["RefreshRunning"]).summary.text
+    assert "(RefreshRunning: not a state this server knows; a newer cluster's, or did you mean RefreshInProgress?)" in (
+        text
+    )
 
 
 def test_no_jobs_in_a_state_this_server_does_not_know_says_so() -> None:

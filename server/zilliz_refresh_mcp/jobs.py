@@ -356,14 +356,28 @@ _STATE_ALIASES = {
 _STATE_SHAPE = re.compile(r"Refresh[A-Z][A-Za-z]*")
 
 
+_EXACT_NAMES = frozenset({"pending", "inprogress", "completed", "failed"})  # the four, folded, without "Refresh"
+
+
+def _alias_of(name: str) -> str | None:
+    """The known state a word stands for (``running``, ``Refresh_Failed``, ``RefreshQueued``), else None."""
+    folded = name.replace("_", "").replace("-", "").replace(" ", "").lower().removeprefix("refresh")
+    return _STATE_ALIASES.get(folded)
+
+
 def canonical_state(name: str) -> str:
     """``failed``, ``Failed``, ``RefreshFailed``, ``refresh_failed`` -> ``RefreshFailed``; others verbatim.
 
-    Any case and separators (``RefreshFAILED``, ``refresh-complete``); a name that is none of these stays
-    as given, and ``state_filter`` lets it through only when it is spelled like a state of a newer cluster.
+    Any case and separators (``RefreshFAILED``, ``refresh-complete``). A name spelled like a state of a
+    newer cluster (``RefreshQueued``) stays as given, even when its word is an alias ("queued"): it is
+    that cluster's state, and ``state_filter`` lets it through. Any other name stays as given, to be refused.
     """
-    folded = name.replace("_", "").replace("-", "").replace(" ", "").lower().removeprefix("refresh")
-    return _STATE_ALIASES.get(folded, name)
+    known = _alias_of(name)
+    if known is None:
+        return name
+    if _STATE_SHAPE.fullmatch(name) and name.lower().removeprefix("refresh") not in _EXACT_NAMES:
+        return name
+    return known
 
 
 def state_filter(names: Sequence[str]) -> list[str]:
@@ -384,6 +398,13 @@ def state_filter(names: Sequence[str]) -> list[str]:
 
 
 # --- summary -----------------------------------------------------------------------------------
+
+
+def _unknown_state(state: str) -> str:
+    meant = _alias_of(state)
+    if meant is not None:
+        return f"not a state this server knows; a newer cluster's, or did you mean {meant}?"
+    return "not a state this server knows; a newer cluster's, or a typo?"
 
 
 def _names(names: Iterable[str]) -> str:
@@ -461,9 +482,7 @@ def summarize(
     if not total:
         filtered = f" in state {', '.join(states)}" if states else ""
         unknown = [state for state in states or () if state not in KNOWN_STATES]
-        note = (
-            f" ({', '.join(unknown)}: not a state this server knows; a newer cluster's, or a typo?)" if unknown else ""
-        )
+        note = "".join(f" ({state}: {_unknown_state(state)})" for state in unknown)
         return Summary(
             total=0,
             by_state=by_state,
