@@ -256,6 +256,21 @@ async def test_a_first_read_that_never_comes_ends_the_wait_with_an_error(
     assert "did not answer /v2/vectordb/jobs/external_collection/describe within the wait (1 s)" in text
 
 
+async def test_a_cluster_busy_all_through_the_wait_is_reported_as_busy_not_as_silent(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """503 with Retry-After on every read: no retry starts past the wait, and the error is the cluster's answer."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
+    cluster.inject(*[Fault.http(503, "busy", **{"Retry-After": "1"}) for _ in range(10)])
+    async with Client(server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 1})
+    assert result.is_error
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
+    assert "503" in text
+    assert "did not answer" not in text and "unreachable" not in text
+    assert len(cluster.faults) == 9  # one attempt: a retry after Retry-After would have started past the wait
+
+
 async def test_wait_for_an_unknown_job_is_a_clear_error(fast_server: MCPServer[ServerState]) -> None:
     async with Client(fast_server) as client:
         result = await client.call_tool("wait_for_refresh_job", {"jobId": "123"})

@@ -146,11 +146,11 @@ class RefreshJobs:
         records = await self.client.list_jobs(db)
         return [name for name in collection_names(records) if NAME_PATTERN.fullmatch(name)]
 
-    async def describe(self, job_id: str) -> JobRecord:
-        """One job; JobNotFound when the cluster has none with this id."""
+    async def describe(self, job_id: str, *, deadline: float | None = None) -> JobRecord:
+        """One job; JobNotFound when the cluster has none with this id. No retry starts after ``deadline``."""
         wire_id = parse_job_id(job_id)
         try:
-            raw = await self.client.describe_job(wire_id)
+            raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
             if _is_not_found(err):
                 raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
@@ -244,9 +244,10 @@ class RefreshJobs:
             raise
 
     async def _read_by(self, job_id: str, deadline: float) -> JobRecord:
-        """One read of the job; TimeoutError once it runs ``POLL_GRACE_SECONDS`` past ``deadline``."""
+        """One read of the job, retried until ``deadline`` at most; TimeoutError once an attempt runs
+        ``POLL_GRACE_SECONDS`` past it."""
         with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
-            return await self.describe(job_id)
+            return await self.describe(job_id, deadline=deadline)
 
     async def _suggest_collection(self, err: UpstreamAPIError, db: str, collection: str | None) -> None:
         """On "collection not found" (code 100), name the collection meant, or those there are.

@@ -176,6 +176,16 @@ class _StopOnLongRetryAfter(stop_base):
         return isinstance(error, UpstreamError) and error.wait_beyond(self._max_backoff) is not None
 
 
+class _StopAtDeadline(stop_base):
+    """Stop when the next attempt would start after the caller's deadline: the last error is its answer then."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return anyio.current_time() + (retry_state.upcoming_sleep or 0.0) >= self._deadline
+
+
 def _is_transient(error: BaseException) -> bool:
     return isinstance(error, UpstreamError) and error.transient
 
@@ -280,9 +290,17 @@ class ZillizClient:
             )
         return records
 
-    async def describe_job(self, job_id: int | str) -> Mapping[str, Any] | None:
-        """One raw job record, or None when upstream answers success with no job."""
-        data = await self._shared_call(DESCRIBE_ROUTE, {"jobId": job_id})
+    async def describe_job(self, job_id: int | str, *, deadline: float | None = None) -> Mapping[str, Any] | None:
+        """One raw job record, or None when upstream answers success with no job.
+
+        With a ``deadline`` (``anyio.current_time()``'s clock), no retry starts after it: a cluster that is
+        busy all along is reported as busy, by its last answer. Such a call is the caller's own, not shared.
+        """
+        body = {"jobId": job_id}
+        if deadline is None:
+            data = await self._shared_call(DESCRIBE_ROUTE, body)
+        else:
+            data = await self._with_retries(DESCRIBE_ROUTE, body, deadline=deadline)
         if data is None or data == {}:
             return None
         if not isinstance(data, dict):
@@ -358,9 +376,10 @@ class ZillizClient:
             _shorten(str(error), 120) if error else "?",
         )
 
-    async def _with_retries(self, route: str, body: Mapping[str, Any]) -> Any:
+    async def _with_retries(self, route: str, body: Mapping[str, Any], *, deadline: float | None = None) -> Any:
+        stop = self._stop if deadline is None else self._stop | _StopAtDeadline(deadline)
         retrying = AsyncRetrying(
-            stop=self._stop, wait=self._wait, retry=self._retry, before_sleep=self._log_retry, reraise=True
+            stop=stop, wait=self._wait, retry=self._retry, before_sleep=self._log_retry, reraise=True
         )
         attempts = 0
         try:
