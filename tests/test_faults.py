@@ -1181,6 +1181,9 @@ _ENCODERS: dict[str, Callable[[str], str]] = {
     "encodeURI": lambda text: quote(text, safe=";,/?:@&=+$!~*'()#"),
     "URLSearchParams": _form_encoded,
     "lower-case hex": lambda text: re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(text, safe="")),
+    "all but letters and digits": lambda text: "".join(
+        c if c.isalnum() else quote(c, safe="").replace("-", "%2D") for c in text
+    ),
 }
 
 

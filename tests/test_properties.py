@@ -454,13 +454,16 @@ def scanned(secret: str, answer: bytes, cuts: list[int]) -> bool:
 def test_the_secret_scan_sees_across_chunk_boundaries(
     user: str, password: str, text: str, at: int, cuts: list[int]
 ) -> None:
-    """The token or its password, or a \\u escape, is seen however the answer arrives; an answer with none is clear.
+    """The token or its password, or a \\u escape, is seen however the answer arrives; an answer with none is clear,
+    unless the password holds no run of 4 letters or digits, that every spelling keeps: then every answer is cleaned.
 
     The user name alone is not a secret: it is seen only where it holds the password.
     """
     secret = f"{user}:{password}"
     clear = json.dumps({"reason": text}).encode()
-    assert not scanned(secret, clear, cuts)
+    tellable = any(len(run) >= 4 for run in re.findall(r"[A-Za-z0-9]+", password))
+    assert scanned(secret, clear, cuts) is not tellable
     for needle, seen in ((secret, True), (password, True), ("\\u0041", True), (user, password in user)):
         planted = text[:at] + needle + text[at:]
-        assert scanned(secret, json.dumps({"reason": planted}).encode().replace(b"\\\\u", b"\\u"), cuts) is seen
+        answer = json.dumps({"reason": planted}).encode().replace(b"\\\\u", b"\\u")
+        assert scanned(secret, answer, cuts) is (seen or not tellable)

@@ -32,7 +32,7 @@ def _password(secret: str) -> str:
     return password if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS else ""
 
 
-_UNRESERVED = re.compile(r"[A-Za-z0-9._-]+")  # what no common URL-encoder escapes (some escape "~")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")  # what no URL-encoder escapes ("-", "." and "~" have been seen escaped)
 _MIN_ANCHOR = 4  # a shorter anchor would be found in most texts: then every text is cleaned
 
 
@@ -77,14 +77,14 @@ def _spelled(text: str) -> str:
 @functools.lru_cache(maxsize=8)
 def _anchor(secret: str) -> str | None:
     """Text that every spelling of the secret, and of its password alone, holds as it is: the password's (else
-    the secret's) longest run of characters that no common encoder escapes. ``""`` when that run is too short
-    to tell (every text may hold it); None when there is no secret.
+    the secret's) longest run of letters and digits, which URL-encoders leave as they are. ``""`` when that run
+    is too short to tell (every text may hold it); None when there is no secret.
 
     Not the user name's run: no secret, it would send every answer that names the user to the cleaning."""
     text = _password(secret) or secret
     if not text:
         return None
-    run = max(_UNRESERVED.findall(text), key=len, default="")
+    run = max(_ALNUM_RUN.findall(text), key=len, default="")
     return run if len(run) >= _MIN_ANCHOR else ""
 
 
