@@ -134,6 +134,12 @@ def test_progress_is_clamped_to_0_100() -> None:
     assert normalize_record(raw(progress=-3), now_ms=NOW).progress == 0
 
 
+def test_a_fractional_progress_is_rounded_down_so_a_running_job_never_reads_100() -> None:
+    running = normalize_record(raw(state="RefreshInProgress", progress=99.6, endTime=0), now_ms=NOW)
+    assert running.progress == 99
+    assert normalize_record(raw(progress=37.5), now_ms=NOW).progress == 37
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [

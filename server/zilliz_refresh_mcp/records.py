@@ -113,7 +113,8 @@ class JobRecord(CamelModel):
     started_at: str | None = Field(description="ISO-8601 UTC start time; null when not started.")
     ended_at: str | None = Field(description="ISO-8601 UTC end time; null while the job has not ended.")
     duration_seconds: float | None = Field(
-        description="Ended minus started, or time elapsed so far for a running job; null when unknown."
+        description="Ended minus started, or time elapsed since the start for a job not ended (running, or pending "
+        "with a start time); null when unknown."
     )
     estimated_end_at: str | None = Field(
         default=None,
@@ -205,7 +206,7 @@ def _progress(raw: Mapping[str, Any]) -> int:
     if value is None:
         return 0
     if isinstance(value, float) and math.isfinite(value):
-        value = round(value)
+        value = math.floor(value)  # 99.6% is not done: a running job never shows 100
     if not isinstance(value, int) or isinstance(value, bool):
         raise RecordError(f"progress should be an integer 0-100, got {_describe(value)}")
     return min(max(value, 0), 100)
