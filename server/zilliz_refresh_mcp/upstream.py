@@ -68,15 +68,28 @@ _CODE_HINTS: dict[int, str] = {
     9: "The cluster's quota is exhausted; check usage in the Zilliz console.",
     100: "The collection does not exist; check collectionName, or omit it to list every external collection.",
     800: "The database does not exist on this cluster; check dbName (default: ZILLIZ_DB_NAME).",
-    1100: "Upstream rejected a parameter; check dbName, collectionName and jobId.",
-    1101: "Upstream reports a missing parameter; check dbName, collectionName and jobId.",
+    1100: "Upstream rejected a parameter; check {arguments}.",
+    1101: "Upstream reports a missing parameter; check {arguments}.",
     1400: _AUTH_HINT,
     1401: _PRIVILEGE_HINT,
     1800: _AUTH_HINT,
     1801: "Upstream could not read the request's JSON; check the argument types.",
-    1802: "Upstream reports a missing parameter; check dbName, collectionName and jobId.",
+    1802: "Upstream reports a missing parameter; check {arguments}.",
     65535: "Upstream hit an unexpected error; try again, and check the cluster's health if it persists.",
 }
+# What each route takes, for the hints of the codes that blame a parameter.
+_ARGUMENTS = {
+    LIST_ROUTE: "dbName and collectionName",
+    DESCRIBE_ROUTE: "jobId",
+    REFRESH_ROUTE: "dbName and collectionName",
+}
+
+
+def _code_hint(code: int | None, route: str) -> str | None:
+    hint = _CODE_HINTS.get(code) if code is not None else None
+    return hint.format(arguments=_ARGUMENTS.get(route, "the arguments")) if hint else None
+
+
 _STATUS_HINTS: dict[int, str] = {
     401: _AUTH_HINT,
     403: _PRIVILEGE_HINT,
@@ -515,7 +528,7 @@ class ZillizClient:
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
         if status in (400, 500) and code in _CODE_HINTS:
-            hint = _CODE_HINTS[code]
+            hint = _code_hint(code, route)
         if hint is None and 300 <= status < 400:
             # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
             location = response.headers.get("location", "another URL").split("?", 1)[0].split("#", 1)[0]
@@ -544,7 +557,7 @@ class ZillizClient:
         if code != 0:
             message = _shorten(redact(str(payload.get("message") or "no message"), self._token))
             transient = code in TRANSIENT_CODES
-            hint = _CODE_HINTS.get(code) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
+            hint = _code_hint(code, route) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
                 f"Upstream rejected {route}: {message}",
                 route=route,
