@@ -303,7 +303,7 @@ PERMANENT = {
     "1100": (
         Fault.code(1100, "invalid parameter[expected=int64]"),
         {},
-        ["code 1100", "check dbName and collectionName."],
+        ["code 1100", "check dbName."],
     ),
     "404": (Fault.http(404, "404 page not found"), {}, ["HTTP 404", "predates them", "ZILLIZ_CLUSTER_ENDPOINT"]),
     "500": (Fault.http(500, ""), {}, ["HTTP 500", "try again"]),

@@ -77,17 +77,12 @@ _CODE_HINTS: dict[int, str] = {
     1802: "Upstream reports a missing parameter; check {arguments}.",
     65535: "Upstream hit an unexpected error; try again, and check the cluster's health if it persists.",
 }
-# What each route takes, for the hints of the codes that blame a parameter.
-_ARGUMENTS = {
-    LIST_ROUTE: "dbName and collectionName",
-    DESCRIBE_ROUTE: "jobId",
-    REFRESH_ROUTE: "dbName and collectionName",
-}
 
 
-def _code_hint(code: int | None, route: str) -> str | None:
+def _code_hint(code: int | None, body: Mapping[str, Any]) -> str | None:
+    """The hint for a body code; those that blame a parameter name the ones this request sent."""
     hint = _CODE_HINTS.get(code) if code is not None else None
-    return hint.format(arguments=_ARGUMENTS.get(route, "the arguments")) if hint else None
+    return hint.format(arguments=" and ".join(body) or "the arguments") if hint else None
 
 
 _STATUS_HINTS: dict[int, str] = {
@@ -419,7 +414,7 @@ class ZillizClient:
         status: int | str = "-"
         try:
             payload, status = await self._post(route, body)
-            return self._data_of(route, payload)
+            return self._data_of(route, body, payload)
         except UpstreamError as err:
             status = err.status or status
             if err.code is not None:  # Milvus reports most errors as HTTP 200 with a body code
@@ -458,7 +453,7 @@ class ZillizClient:
             ) from None
         status = response.status_code
         if status != 200:
-            raise self._status_error(route, response, raw)
+            raise self._status_error(route, body, response, raw)
         if route == LIST_ROUTE:
             records = decode_list_records(raw)
             if records is not None and not (scan.found and may_show_secret(records, self._token)):
@@ -509,7 +504,9 @@ class ZillizClient:
         # The scan found no piece of the token in any spelling: the text is safe to quote.
         return repr(_shorten(" ".join(raw[:400].decode("utf-8", "replace").split()), 200))
 
-    def _status_error(self, route: str, response: httpx2.Response, raw: bytes) -> UpstreamHTTPError:
+    def _status_error(
+        self, route: str, body: Mapping[str, Any], response: httpx2.Response, raw: bytes
+    ) -> UpstreamHTTPError:
         status = response.status_code
         code: int | None = None
         message = ""
@@ -528,7 +525,7 @@ class ZillizClient:
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
         if status in (400, 500) and code in _CODE_HINTS:
-            hint = _code_hint(code, route)
+            hint = _code_hint(code, body)
         if hint is None and 300 <= status < 400:
             # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
             location = response.headers.get("location", "another URL").split("?", 1)[0].split("#", 1)[0]
@@ -546,7 +543,7 @@ class ZillizClient:
             retry_after=_retry_after_seconds(response.headers.get("retry-after")),
         )
 
-    def _data_of(self, route: str, payload: Any) -> Any:
+    def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
         if not isinstance(payload, dict):
             raise _not_documented(f"Upstream answered {route} with JSON {_json_type(payload)}, not an object", route)
         code = payload.get("code", 0)
@@ -557,7 +554,7 @@ class ZillizClient:
         if code != 0:
             message = _shorten(redact(str(payload.get("message") or "no message"), self._token))
             transient = code in TRANSIENT_CODES
-            hint = _code_hint(code, route) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
+            hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
                 f"Upstream rejected {route}: {message}",
                 route=route,
