@@ -300,10 +300,11 @@ PERMANENT = {
         {"collectionName": "ext_books"},
         ["code 100", "Collection 'ext_books' does not exist", "omit it"],
     ),
-    "1100": (
-        Fault.code(1100, "invalid parameter[expected=int64]"),
-        {},
-        ["code 1100", "check dbName."],
+    "1100": (Fault.code(1100, "invalid parameter[expected=int64]"), {}, ["code 1100", "check dbName."]),
+    "1100, a collection named": (
+        Fault.code(1100, "invalid parameter"),
+        {"collectionName": "ext_books"},
+        ["code 1100", "check dbName and collectionName."],
     ),
     "404": (Fault.http(404, "404 page not found"), {}, ["HTTP 404", "predates them", "ZILLIZ_CLUSTER_ENDPOINT"]),
     "500": (Fault.http(500, ""), {}, ["HTTP 500", "try again"]),
