@@ -174,6 +174,19 @@ def test_the_exact_name_of_a_newer_clusters_state_is_that_state_not_an_alias(nam
     assert found.summary.total == 1 and found.summary.by_state[name] == 1
 
 
+def test_an_unknown_state_beside_a_known_one_is_still_noted_when_no_job_is_in_it() -> None:
+    """state=[RefreshRunning, RefreshFailed] lists the failure; the running job it left out is hinted at."""
+    found = listing(four_jobs(), states=["RefreshRunning", "RefreshFailed"])
+    assert found.summary.total == 1
+    assert found.summary.text.endswith(
+        "(RefreshRunning: not a state this server knows; a newer cluster's, or did you mean RefreshInProgress?)"
+    )
+    newer = [*four_jobs(), raw(jobId=9, collectionName="ext_new", state="RefreshRunning", endTime=0)]
+    assert (
+        "not a state this server knows" not in listing(newer, states=["RefreshRunning", "RefreshFailed"]).summary.text
+    )
+
+
 def test_no_jobs_in_an_unknown_state_that_reads_like_a_known_one_suggests_it() -> None:
     text = listing(four_jobs(), states=["RefreshRunning"]).summary.text
     assert "(RefreshRunning: not a state this server knows; a newer cluster's, or did you mean RefreshInProgress?)" in (

@@ -13,7 +13,7 @@ import json
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -400,11 +400,15 @@ def state_filter(names: Sequence[str]) -> list[str]:
 # --- summary -----------------------------------------------------------------------------------
 
 
-def _unknown_state(state: str) -> str:
-    meant = _alias_of(state)
-    if meant is not None:
-        return f"not a state this server knows; a newer cluster's, or did you mean {meant}?"
-    return "not a state this server knows; a newer cluster's, or a typo?"
+def _unknown_notes(states: Sequence[str] | None, counts: Mapping[str, int]) -> str:
+    """A note for each asked-for state that this server does not know and that no job is in."""
+    notes = []
+    for state in states or ():
+        if state not in KNOWN_STATES and not counts.get(state):
+            meant = _alias_of(state)
+            guess = f"did you mean {meant}?" if meant is not None else "a typo?"
+            notes.append(f" ({state}: not a state this server knows; a newer cluster's, or {guess})")
+    return "".join(notes)
 
 
 def _names(names: Iterable[str]) -> str:
@@ -481,12 +485,10 @@ def summarize(
     noun = "matching refresh job" if states else "refresh job"
     if not total:
         filtered = f" in state {', '.join(states)}" if states else ""
-        unknown = [state for state in states or () if state not in KNOWN_STATES]
-        note = "".join(f" ({state}: {_unknown_state(state)})" for state in unknown)
         return Summary(
             total=0,
             by_state=by_state,
-            text=f"No refresh jobs{filtered} {scope}.{note}{_unreadable_note(unreadable)}",
+            text=f"No refresh jobs{filtered} {scope}.{_unknown_notes(states, counts)}{_unreadable_note(unreadable)}",
             failures=[],
             last_completed=None,
             unreadable=len(unreadable),
@@ -515,6 +517,7 @@ def summarize(
     last_ended = iso_utc(last.end_ms) if last is not None else None
     if last is not None:
         text += f" Last completed: {_name(last)} at {last_ended}."
+    text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
 
     by_reason: dict[str, list[_Row]] = {}
     for job in failed:
