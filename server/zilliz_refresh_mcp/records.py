@@ -206,7 +206,7 @@ def _progress(raw: Mapping[str, Any]) -> int:
     if value is None:
         return 0
     if isinstance(value, float) and math.isfinite(value):
-        value = math.floor(value)  # 99.6% is not done: a running job never shows 100
+        value = math.floor(value)  # 99.6% is not done: rounded up, a running job would read 100%
     if not isinstance(value, int) or isinstance(value, bool):
         raise RecordError(f"progress should be an integer 0-100, got {_describe(value)}")
     return min(max(value, 0), 100)
