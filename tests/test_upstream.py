@@ -56,3 +56,16 @@ async def test_a_non_finite_retry_after_is_ignored_not_a_crash(
         records = await client.list_jobs("default")  # retried with the ordinary backoff, then answered
     assert len(records) == len(cluster.records("default"))
     assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == 2
+
+
+async def test_a_rate_below_one_request_a_second_spaces_the_requests_instead_of_failing_them(
+    simulator: SimulatorServer, cluster: SimulatedCluster
+) -> None:
+    """ZILLIZ_RATE_LIMIT_PER_SECOND=0.5: one request every 2 s (a bucket under one request never granted any)."""
+    async with ZillizClient(endpoint=simulator.url, token=cluster.token, rate_limit_per_second=0.5) as client:
+        started = anyio.current_time()
+        first = await client.list_jobs("default")
+        second = await client.list_jobs("analytics")  # another question: its own request, after the first
+        waited = anyio.current_time() - started
+    assert len(first) == len(cluster.records("default")) and len(second) == len(cluster.records("analytics"))
+    assert waited >= 1.5  # the second request waited for its turn

@@ -198,6 +198,16 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, UpstreamError) and error.transient
 
 
+def _limiter(per_second: float) -> AsyncLimiter | None:
+    """At most ``per_second`` requests a second, in bursts of up to that many; below 1/s, one every 1/rate s
+    (a bucket of less than one request would never grant one)."""
+    if per_second <= 0:
+        return None
+    if per_second < 1:
+        return AsyncLimiter(1, 1 / per_second)
+    return AsyncLimiter(per_second, 1.0)
+
+
 class ZillizClient:
     """Talks to one cluster endpoint. Use as an async context manager; share one for the server's lifetime."""
 
@@ -220,7 +230,7 @@ class ZillizClient:
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff_seconds
         self._max_bytes = max_response_bytes
-        self._limiter = AsyncLimiter(rate_limit_per_second, 1.0) if rate_limit_per_second > 0 else None
+        self._limiter = _limiter(rate_limit_per_second)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # The retry policy holds no state of a call: built once, it serves every call.
         self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_backoff_seconds, jitter=0.3)
