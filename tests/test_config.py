@@ -223,3 +223,24 @@ def test_a_bearer_token_of_16_characters_guards_a_server_bound_beyond_loopback()
         mcp_allowed_hosts="mcp.example:8000",
     )
     assert settings.mcp_bearer_token is not None
+
+
+def test_a_port_already_taken_is_one_line_and_exit_2() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "zilliz_refresh_mcp", "--demo", "--transport", "http", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == cli.EXIT_CONFIG
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port" in line

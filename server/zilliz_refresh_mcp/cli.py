@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -197,28 +198,48 @@ def run(settings: Settings) -> int:
         if settings.transport == "stdio":
             mcp.run("stdio")
         else:
-            serve_http(mcp, settings)
+            try:
+                sock = listen(settings.host, settings.port)
+            except OSError as err:
+                # A busy port or an address this machine does not have: a setting to change, not a crash.
+                where = (
+                    f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+                )
+                print(
+                    f"zilliz-refresh-mcp: cannot listen on {where}: {err.strerror or err}; choose another --port "
+                    "(ZILLIZ_PORT; 0 picks a free one) or --host (ZILLIZ_HOST)",
+                    file=sys.stderr,
+                )
+                return EXIT_CONFIG
+            serve_http(mcp, settings, sock)
     finally:
         if simulator is not None:
             simulator.stop()
     return 0
 
 
-def serve_http(mcp: Any, settings: Settings) -> None:
-    import socket
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``, bound before uvicorn starts: --port 0 works, and the URL
+    printed is the real one. OSError when the port is taken or the address is not this machine's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # clients may connect as soon as the URL is printed
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
+
+def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 
     from .transport import http_app
 
-    # Bind first so that --port 0 works and the printed URL is the real one.
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)  # clients may connect as soon as the URL is printed
     port = sock.getsockname()[1]
-    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    host = f"[{settings.host}]" if sock.family == socket.AF_INET6 else settings.host
     config = uvicorn.Config(http_app(mcp, settings), log_config=None, access_log=False, timeout_graceful_shutdown=3)
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])
