@@ -144,6 +144,7 @@ def test_console_script_prints_no_traceback_on_bad_config() -> None:
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
     assert "https" in done.stderr
+    assert "ZILLIZ_ALLOW_INSECURE_HTTP=true (--allow-insecure-http)" in done.stderr  # the flag beside its variable
     assert TOKEN not in done.stderr
 
 

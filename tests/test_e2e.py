@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
@@ -175,6 +179,55 @@ def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: st
     assert "Demo mode: the cluster is simulated" in done.stdout
     assert "zilliz://refresh-jobs/" in done.stdout
     assert done.stdout.rstrip().endswith("snippets in README.md.")
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain-HTTP forward proxy on 127.0.0.1 for any host name, to the same port on 127.0.0.1; counts its uses."""
+
+    used = 0
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        target = urlsplit(self.path)  # a proxy is sent the absolute URL
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")}
+        upstream = http.client.HTTPConnection("127.0.0.1", target.port, timeout=10)
+        upstream.request("POST", target.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        type(self).used += 1
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.getheader("Content-Type") or "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_check_reaches_the_cluster_through_the_proxy_the_server_would_use(simulator: SimulatorServer) -> None:
+    """The server's HTTP client honours HTTP(S)_PROXY and a private CA; --check passes those on, as it does ZILLIZ_*."""
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        port = urlsplit(simulator.url).port
+        env = {key: value for key, value in os.environ.items() if not key.startswith("ZILLIZ_")}
+        env |= {
+            "ZILLIZ_CLUSTER_ENDPOINT": f"http://milvus.cluster.invalid:{port}",  # only the proxy can reach it
+            "ZILLIZ_TOKEN": simulator.cluster.token,
+            "ZILLIZ_ALLOW_INSECURE_HTTP": "true",
+            "ZILLIZ_MAX_ATTEMPTS": "1",
+            "HTTP_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}",
+        }
+        done = subprocess.run(
+            [console_script(), "--check"], capture_output=True, text=True, timeout=120, check=False, env=env
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _ForwardProxy.used >= 2  # the list and the job's details
+    assert simulator.cluster.token not in done.stdout + done.stderr
 
 
 class _ReaderGone:

@@ -17,12 +17,15 @@ def _print(*lines: str) -> None:
     print(*lines, sep="\n", flush=True)
 
 
+# Besides ZILLIZ_*, what the server's HTTP client reads from its environment: a proxy, a private CA. As a host's
+# env block would have to carry them, the check passes them on; nothing else of the shell (as a desktop host).
+_NETWORK = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"})
 EXIT_READER_GONE = 141  # as a shell reports a program that SIGPIPE ended: the reader (`| head`) left early
 
 
 async def run_check(server_args: Sequence[str], notes: Sequence[str] = ()) -> int:
     """Spawn ``python -m zilliz_refresh_mcp <server_args>`` and talk to it like a host does; ``notes`` first."""
-    env = {key: value for key, value in os.environ.items() if key.startswith("ZILLIZ_")}
+    env = {key: value for key, value in os.environ.items() if key.startswith("ZILLIZ_") or key.upper() in _NETWORK}
     params = StdioServerParameters(command=sys.executable, args=["-m", "zilliz_refresh_mcp", *server_args], env=env)
     try:
         for note in notes:

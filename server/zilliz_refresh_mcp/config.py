@@ -153,8 +153,9 @@ class Settings(BaseSettings):
             parts = urlsplit(self.cluster_endpoint)
             if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not self.allow_insecure_http:
                 raise ValueError(
-                    "ZILLIZ_CLUSTER_ENDPOINT uses plain http:// to a non-loopback host, which would send the "
-                    "token in clear; use https://, or set ZILLIZ_ALLOW_INSECURE_HTTP=true for a private network"
+                    "ZILLIZ_CLUSTER_ENDPOINT uses plain http:// to a non-loopback host, which would send the token "
+                    "in clear; use https://, or set ZILLIZ_ALLOW_INSECURE_HTTP=true (--allow-insecure-http) for a "
+                    "private network"
                 )
             if is_project_endpoint(parts.hostname or "") and ":" in self.token.get_secret_value():
                 raise ValueError(
@@ -170,8 +171,8 @@ class Settings(BaseSettings):
                 )
             if len(self.mcp_bearer_token.get_secret_value()) < MIN_BEARER_CHARS:
                 raise ValueError(
-                    f"ZILLIZ_MCP_BEARER_TOKEN is too short to guard a server other machines reach: use at least "
-                    f"{MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
+                    "ZILLIZ_MCP_BEARER_TOKEN (--mcp-bearer-token) is too short to guard a server other machines "
+                    f"reach: use at least {MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
                 )
             if not self.mcp_allowed_hosts:
                 raise ValueError(
