@@ -27,8 +27,9 @@ from mcp.types import (
 
 from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp.config import Settings
+from zilliz_refresh_mcp.errors import TooManyWatched
 from zilliz_refresh_mcp.server import ServerState, build_server
-from zilliz_refresh_mcp.service import JobWatcher, RefreshJobs
+from zilliz_refresh_mcp.service import MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
 
@@ -80,12 +81,12 @@ def fast_server(simulator: SimulatorServer, clock: FakeClock) -> MCPServer[Serve
 
 
 @asynccontextmanager
-async def standalone_watcher(settings: Settings, clock: FakeClock) -> AsyncIterator[JobWatcher]:
+async def standalone_watcher(settings: Settings, clock: FakeClock, **budget: Any) -> AsyncIterator[JobWatcher]:
     """The watcher itself (no MCP) over a client of the simulator; the test ends every poller it starts."""
     async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
         jobs = RefreshJobs(client=client, default_db="default", clock=clock)
         async with anyio.create_task_group() as tg:
-            yield JobWatcher(jobs, tg, interval_seconds=POLL)
+            yield JobWatcher(jobs, tg, interval_seconds=POLL, **budget)
 
 
 @asynccontextmanager
@@ -719,3 +720,79 @@ async def test_completion_offers_only_names_that_an_argument_may_take(
         listed = await client.call_tool("list_refresh_jobs", {})
     assert "ext_music" in offered.completion.values and "书籍_ext" not in offered.completion.values
     assert not listed.is_error and "书籍_ext" in json.dumps(listed.structured_content, ensure_ascii=False)
+
+
+async def test_the_watcher_keeps_its_polls_within_a_budget(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """Subscribers' polls share the cluster's rate limit with every tool call: at most max_jobs jobs are watched,
+    and the more there are, the less often each is polled."""
+    uris = [f"zilliz://refresh-jobs/{job.job_id}" for job in cluster.jobs]
+    async with standalone_watcher(settings, clock, polls_per_second=2.0, max_jobs=3) as watcher:
+        assert watcher.poll_seconds() == POLL
+        for uri in uris[:3]:
+            watcher.subscribe(uri, 1, ignore_updates)
+        assert watcher.poll_seconds() == 1.5  # 3 jobs within 2 polls a second: each every 1.5 s
+        with pytest.raises(TooManyWatched, match="already watches 3 refresh jobs, the most it polls at once"):
+            watcher.subscribe(uris[3], 2, ignore_updates)
+        watcher.subscribe(uris[0], 2, ignore_updates)  # a job already watched: no poller more
+        assert watcher.active_pollers() == 3 and watcher.watching(uris[0].rsplit("/", 1)[1]) == 2
+        watcher.forget(1)
+        watcher.forget(2)
+        assert watcher.active_pollers() == 0
+        watcher.subscribe(uris[3], 2, ignore_updates)  # room again
+        watcher.forget(2)
+
+
+async def test_a_listen_stream_beyond_what_the_server_watches_is_refused_and_watches_nothing(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    """One client naming a thousand jobs must not take the cluster's rate limit from every other call."""
+    stopped = log_event("no subscribers left")
+    uris = [f"zilliz://refresh-jobs/{1000 + i}" for i in range(MAX_WATCHED_JOBS + 1)]
+    async with Client(fast_server) as client:
+        with pytest.raises(MCPError) as refused:
+            async with client.listen(resource_subscriptions=uris):
+                pass
+        assert refused.value.error.code == INVALID_PARAMS
+        assert f"already watches {MAX_WATCHED_JOBS} refresh jobs" in str(refused.value)
+        with anyio.fail_after(10):
+            while stopped.count < MAX_WATCHED_JOBS:  # every poller it started is stopped again
+                await stopped.seen.wait()
+                stopped.seen = anyio.Event()
+        assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+
+
+async def test_a_subscribe_cancelled_while_it_reads_the_job_leaves_no_subscription(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+) -> None:
+    stopped = log_event("no subscribers left")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    with describe_held(cluster) as release:
+        cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))  # the poller's first read is held too
+        async with subscriber(fast_server) as client:
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(client.subscribe_resource, uri)
+                await anyio.wait_all_tasks_blocked()  # the subscribe waits on its read of the job
+                calls.cancel_scope.cancel()  # the client gives up on it
+            with anyio.fail_after(10):
+                await stopped.seen.wait()  # while the client is still connected
+
+
+async def test_subscribers_are_told_by_the_uri_they_subscribed_with(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """A host that matches updates on its own spelling of the URI (leading zeros) still sees them."""
+    ended = log_event("subscriptions closed")
+    job_id = movies_job(cluster)
+    heard: list[str] = []
+
+    async def notify(uri: str) -> None:
+        heard.append(uri)
+
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(f"zilliz://refresh-jobs/00{job_id}", 1, notify)
+        clock.step_ms = 4 * 60_000
+        with anyio.fail_after(20):
+            await ended.seen.wait()
+    assert heard and set(heard) == {f"zilliz://refresh-jobs/00{job_id}"}

@@ -5,6 +5,7 @@
      ├── InvalidArgument          an argument refused before anything goes upstream; states the rule
      │    └── CursorError         a continuation cursor this server did not hand out, or one of another question
      ├── JobNotFound              the cluster has no refresh job with this id
+     ├── TooManyWatched           a subscription beyond the most jobs the server polls at once
      ├── RecordError              an upstream job record that cannot be read (a field of the wrong type)
      └── UpstreamError            anything that went wrong talking to the cluster
           ├── UpstreamUnreachable no answer: connection refused, DNS, TLS, timeout
@@ -43,6 +44,10 @@ class CursorError(InvalidArgument):
 
 class JobNotFound(ZillizRefreshError, LookupError):
     """The cluster has no refresh job with this id."""
+
+
+class TooManyWatched(ZillizRefreshError):
+    """A subscription beyond the most jobs the server polls at once; the message says what to do instead."""
 
 
 class RecordError(ZillizRefreshError, ValueError):

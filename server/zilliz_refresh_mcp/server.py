@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field
 from . import __version__
 from .config import Settings, check_name
 from .dashboard import TOOL_UI_META, register_dashboard
-from .errors import InvalidArgument, JobNotFound, RecordError, UpstreamError
+from .errors import InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
@@ -157,7 +157,10 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
                 poll_initial_seconds=poll,
                 poll_max_seconds=max(poll, 15.0),
             )
-            yield ServerState(jobs=jobs, watcher=JobWatcher(jobs, pollers, interval_seconds=poll))
+            # A quarter of the cluster's rate limit for subscribers' polls: tool calls keep the rest.
+            polls_per_second = max(0.5, settings.rate_limit_per_second / 4)
+            watcher = JobWatcher(jobs, pollers, interval_seconds=poll, polls_per_second=polls_per_second)
+            yield ServerState(jobs=jobs, watcher=watcher)
             pollers.cancel_scope.cancel()
 
     bus = InMemorySubscriptionBus()
@@ -356,11 +359,15 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
         uri, state, key = str(params.uri), ctx.lifespan_context, connection_key(ctx)
         try:
-            # Registered first: an unsubscribe that comes while the job is read below is not lost, and the
-            # poller's first read shares this one.
+            # Registered first: an unsubscribe that comes while the job is read below is not lost.
             state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
             with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):  # a slow cluster: subscribed, the poller reads on
                 await state.jobs.describe(job_id_of_uri(uri))
+        except anyio.get_cancelled_exc_class():
+            state.watcher.unsubscribe(uri, key)  # the client gave up on it: no subscription it never saw made
+            raise
+        except TooManyWatched as err:
+            raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None
         except (JobNotFound, InvalidArgument) as err:
             # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
             state.watcher.unsubscribe(uri, key)
@@ -392,14 +399,16 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         watcher = ctx.lifespan_context.watcher
         key = next(subscriber_keys)
         watched: list[str] = []
-        for uri in params.notifications.resource_subscriptions or ():
-            try:
-                watcher.subscribe(uri, key, publish_update)
-            except InvalidArgument:
-                continue  # not a job URI: the SDK still honours it, there is just nothing to poll
-            watched.append(uri)
         try:
+            for uri in params.notifications.resource_subscriptions or ():
+                try:
+                    watcher.subscribe(uri, key, publish_update)
+                except InvalidArgument:
+                    continue  # not a job URI: the SDK still honours it, there is just nothing to poll
+                watched.append(uri)
             return await listen(ctx, params)
+        except TooManyWatched as err:
+            raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None
         finally:
             for uri in watched:
                 watcher.unsubscribe(uri, key)

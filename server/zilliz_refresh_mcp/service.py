@@ -20,6 +20,7 @@ from .config import NAME_PATTERN, check_name
 from .errors import (
     InvalidArgument,
     JobNotFound,
+    TooManyWatched,
     UpstreamAPIError,
     UpstreamBadResponse,
     UpstreamError,
@@ -46,6 +47,7 @@ _COLLECTIONS_SHOWN = 10
 _SUGGESTION_SECONDS = 3.0
 MAX_WAIT_SECONDS = 600
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
+MAX_WATCHED_JOBS = 64  # jobs polled at once for subscribers, whatever their number
 
 Notify = Callable[[str], Awaitable[None]]
 
@@ -290,13 +292,28 @@ class JobWatcher:
     One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one
     leaves (unsubscribes, fails to be told, or disconnects: ``forget``), and ends by itself when the job
     ends, no longer exists, or can no longer be read (a revoked key). A passing fault is polled through.
+
+    The polls share the cluster's rate limit with every tool call, so they are kept to a budget: at most
+    ``max_jobs`` jobs are watched, and with many of them each is polled less often, so that all polls
+    together stay within ``polls_per_second``.
     """
 
-    def __init__(self, service: RefreshJobs, task_group: TaskGroup, *, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        service: RefreshJobs,
+        task_group: TaskGroup,
+        *,
+        interval_seconds: float,
+        polls_per_second: float = 5.0,
+        max_jobs: int = MAX_WATCHED_JOBS,
+    ) -> None:
         self._service = service
         self._task_group = task_group
         self._interval = interval_seconds
-        self._subscribers: dict[str, dict[int, Notify]] = {}
+        self._polls_per_second = polls_per_second
+        self._max_jobs = max_jobs
+        # job id -> subscriber key -> (how to tell it, the URI it subscribed with: told back as it was spelled)
+        self._subscribers: dict[str, dict[int, tuple[Notify, str]]] = {}
         self._pollers: dict[str, anyio.CancelScope] = {}
 
     def watching(self, job_id: str) -> int:
@@ -307,8 +324,15 @@ class JobWatcher:
         return len(self._pollers)
 
     def subscribe(self, uri: str, key: int, notify: Notify) -> None:
+        """Watch the job of ``uri`` for ``key``; InvalidArgument when it is not a job URI, TooManyWatched
+        when it would be one job more than ``max_jobs``."""
         job_id = job_id_of_uri(uri)
-        self._subscribers.setdefault(job_id, {})[key] = notify
+        if job_id not in self._pollers and len(self._pollers) >= self._max_jobs:
+            raise TooManyWatched(
+                f"This server already watches {self._max_jobs} refresh jobs, the most it polls at once; "
+                "unsubscribe from some, or follow this one with wait_for_refresh_job"
+            )
+        self._subscribers.setdefault(job_id, {})[key] = (notify, uri)
         if job_id not in self._pollers:
             scope = anyio.CancelScope()
             self._pollers[job_id] = scope
@@ -332,6 +356,10 @@ class JobWatcher:
         if not subscribers:
             self._stop(job_id)
 
+    def poll_seconds(self) -> float:
+        """Seconds between two polls of one job: the interval, or longer when many jobs share the budget."""
+        return max(self._interval, len(self._pollers) / self._polls_per_second)
+
     def _stop(self, job_id: str) -> None:
         self._subscribers.pop(job_id, None)
         scope = self._pollers.pop(job_id, None)
@@ -354,7 +382,9 @@ class JobWatcher:
             fault: tuple[object, ...] | None = None
             detail = ""
             try:
-                record = await self._service.describe(job_id)
+                # The poller's own read, cancelled with it, never retried past the next poll.
+                next_poll = anyio.current_time() + self.poll_seconds()
+                record = await self._service.describe(job_id, deadline=next_poll)
             except JobNotFound as err:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
                 return
@@ -380,16 +410,15 @@ class JobWatcher:
                 level = logging.DEBUG if fault == last_fault else logging.WARNING
                 logger.log(level, "watching refresh job %s: %s (polling on)", job_id, detail)
             last_fault = fault
-            await anyio.sleep(self._interval)
+            await anyio.sleep(self.poll_seconds())
 
     async def _notify(self, job_id: str) -> None:
-        uri = details_uri(job_id)
-        told: set[Notify] = set()
+        told: set[tuple[Notify, str]] = set()
         subscribers = self._subscribers.get(job_id, {})
-        for key, notify in list(subscribers.items()):
-            if notify in told:  # a shared channel (the listen bus) is told once per change
+        for key, (notify, uri) in list(subscribers.items()):
+            if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
                 continue
-            told.add(notify)
+            told.add((notify, uri))
             try:
                 await notify(uri)
             except Exception as err:  # a closed session: forget it, keep the others
