@@ -344,6 +344,32 @@ def records(*jobs: dict[str, Any]) -> Fault:
 
 
 GOOD_JOB = {"jobId": 7, "collectionName": "ext_x", "state": "RefreshCompleted", "progress": 100}
+
+
+@pytest.mark.parametrize("field", ["externalSource", "externalSpec"])
+async def test_a_source_nested_or_sized_beyond_reason_is_shown_as_text_cut_not_an_error(
+    client: Client, cluster: SimulatedCluster, field: str
+) -> None:
+    """Valid JSON 300 levels deep, which the SDK cannot send as structured content, and a 200 kB spec: the answer
+    carries them as text, cut, and the job's resource too, not a bare error for the whole page."""
+    deep = '{"a":' * 300 + "1" + "}" * 300
+    wide = json.dumps({"columns": [f"column_{i:05d}" for i in range(12_000)]})
+    cluster.inject(records({**GOOD_JOB, field: deep}, {**GOOD_JOB, "jobId": 8, field: wide}))
+    listed = await client.call_tool(TOOL, {})
+    assert not listed.is_error, text_of(listed)
+    assert listed.structured_content is not None
+    shown = {job["jobId"]: job[field] for job in listed.structured_content["jobs"]}
+    assert shown["7"].startswith('{"a":{"a":') and shown["8"].startswith('{"columns": ["column_00000"')
+    for text in shown.values():
+        assert text.endswith("characters; read detailsUri for all of it]") and len(text) < 1_100
+    assert len(listed.model_dump_json()) < 8_000
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {**GOOD_JOB, "jobId": 8, field: wide}})))
+    read = await client.read_resource("zilliz://refresh-jobs/8")
+    record = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+    assert record[field].startswith('{"columns"') and record[field].endswith("characters; not shown here]")
+    await assert_works(client)
+
+
 CHECK_ENDPOINT = "check that ZILLIZ_CLUSTER_ENDPOINT is the cluster endpoint"
 BAD_BODIES = {
     "not-json": (Fault.raw("service temporarily unavailable"), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),

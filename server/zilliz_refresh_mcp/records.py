@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, cast
@@ -42,6 +42,10 @@ MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant
 REASON_CHARS = 500  # of a failure reason in lists and waits
 # Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
 RECORD_REASON_CHARS = 20_000
+# Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
+SOURCE_CHARS = 1_000
+RECORD_SOURCE_CHARS = 20_000
+_SOURCE_DEPTH = 32  # deeper than any real spec; far deeper (256) and the SDK cannot send the answer at all
 _MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
 
 
@@ -231,17 +235,40 @@ def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | No
     raise RecordError(f"{field} should be a JSON string, got {_describe(value)}")
 
 
-def _parsed(value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
-    """A JSON-object string as the object; anything else as it is."""
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = json.loads(value)
-    except (ValueError, RecursionError):
-        return value
-    if not isinstance(parsed, dict):
-        return value
-    return map_strings(parsed, without_lone_surrogates) if "\\u" in value else parsed
+def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[str, Any] | str | None:
+    """externalSource / externalSpec as an answer carries it: a JSON object as the object, anything else as
+    sent; as text, cut at ``limit`` characters (``more`` says where the rest is), when longer than that or
+    nested deeper than ``_SOURCE_DEPTH``."""
+    if value is None:
+        return None
+    parsed: Any = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            parsed = None
+        if isinstance(parsed, dict) and "\\u" in value:
+            parsed = map_strings(parsed, without_lone_surrogates)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(parsed, dict) and len(text) <= limit and not _nested_deeper(parsed, _SOURCE_DEPTH):
+        return parsed
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [cut at {limit} of {len(text)} characters; {more}]"
+
+
+def _nested_deeper(value: Any, depth: int) -> bool:
+    """Whether JSON ``value`` nests objects and arrays more than ``depth`` levels deep."""
+    level: list[Any] = [value]
+    for _ in range(depth):
+        level = [child for node in level if isinstance(node, dict | list) for child in _children(node)]
+        if not level:
+            return False
+    return any(isinstance(node, dict | list) for node in level)
+
+
+def _children(node: dict[str, Any] | list[Any]) -> Iterable[Any]:
+    return node.values() if isinstance(node, dict) else node
 
 
 def without_lone_surrogates(text: str) -> str:
@@ -334,13 +361,14 @@ def render_record(
     elif start_ms and not end_ms and state not in TERMINAL_STATES and now_ms >= start_ms:
         duration = float((now_ms - start_ms) // 1000)
     estimate = None if end_ms else _estimated_end_ms(state, fields.progress, start_ms, now_ms)
+    limits = (SOURCE_CHARS, "read detailsUri for all of it") if listed else (RECORD_SOURCE_CHARS, "not shown here")
     return JobRecord(
         job_id=fields.job_id,
         collection_name=fields.collection,
         state=state,
         progress=fields.progress,
-        external_source=_parsed(fields.source),
-        external_spec=_parsed(fields.spec),
+        external_source=_source(fields.source, *limits),
+        external_spec=_source(fields.spec, *limits),
         started_at=iso_utc(start_ms) if start_ms else None,
         ended_at=iso_utc(end_ms) if end_ms else None,
         duration_seconds=duration,
