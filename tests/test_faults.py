@@ -265,13 +265,17 @@ async def test_retry_after_is_honoured(
     assert "retrying in 1.0 s (attempt 1 of 3" in caplog.text
 
 
-@pytest.mark.parametrize("retry_after", ["3600", "Wed, 21 Oct 2099 07:28:00 GMT"], ids=["seconds", "http-date"])
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("90", "90 s"), ("3600", "60 min"), ("Wed, 21 Oct 2099 07:28:00 GMT", "until 2099-10-21 07:28 UTC")],
+    ids=["seconds", "an hour", "http-date"],
+)
 async def test_retry_after_beyond_the_longest_backoff_stops_at_once(
-    client: Client, cluster: SimulatedCluster, retry_after: str
+    client: Client, cluster: SimulatedCluster, retry_after: str, wait: str
 ) -> None:
     cluster.inject(Fault.http(429, "", **{"Retry-After": retry_after}))
     result = await client.call_tool(TOOL, {})
-    assert_clear_error(result, "HTTP 429", "Retry-After", "try again after that")
+    assert_clear_error(result, "HTTP 429", f"asked to wait {wait} before trying again (Retry-After); try again then.")
     assert upstream_calls(cluster) == 1  # no retry: waiting an hour inside a tool call helps nobody
     await assert_works(client)
 
@@ -376,6 +380,10 @@ BAD_BODIES = {
     "html-200": (Fault.raw(HTML_PAGE), ["not JSON", "HTTP 200", "proxy or gateway"]),
     "empty-200": (Fault.raw(""), ["not JSON", "an empty body", "ZILLIZ_CLUSTER_ENDPOINT"]),
     "truncated": (Fault.raw('{"code":0,"data":{"rec'), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "a 5,000-digit number": (
+        Fault.raw('{"code":0,"data":{"records":[{"jobId":' + "7" * 5000 + "}]}}"),
+        ["not JSON (a number too long to read)", "HTTP 200"],
+    ),
     "nan": (Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"progress":NaN}]}}'), ["not JSON", "NaN"]),
     "deep": (Fault.raw("[" * 100_000), ["not JSON", "nested too deeply"]),
     "deep-in-a-record": (

@@ -22,6 +22,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -192,6 +193,19 @@ class _StopAtDeadline(stop_base):
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         return anyio.current_time() + (retry_state.upcoming_sleep or 0.0) >= self._deadline
+
+
+def _how_long(seconds: float) -> str:
+    """A wait as a person reads it: ``90 s``, ``25 min``, or the time it ends (a Retry-After date years away)."""
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 2 * 3600:
+        return f"{math.ceil(seconds / 60)} min"
+    try:
+        until = datetime.now(UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        return "indefinitely"
+    return f"until {until:%Y-%m-%d %H:%M} UTC"
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -409,8 +423,7 @@ class ZillizClient:
             err.attempts = attempts
             if (wait := err.wait_beyond(self._max_backoff)) is not None:
                 err.hint = (
-                    f"The cluster asked to wait {math.ceil(wait)} s before trying again (Retry-After); "
-                    "try again after that."
+                    f"The cluster asked to wait {_how_long(wait)} before trying again (Retry-After); try again then."
                 )
             elif err.transient and not err.hint:
                 err.hint = _TRANSIENT_HINT
@@ -447,6 +460,14 @@ class ZillizClient:
                 route=route,
                 hint=_BAD_RESPONSE_HINT,
             ) from None
+        except httpx2.RemoteProtocolError:  # an answer that broke off, or that is not HTTP
+            raise UpstreamBadResponse(
+                f"The cluster's answer to {route} broke off or was not valid HTTP",
+                route=route,
+                transient=True,
+                hint="The connection may have dropped, or a proxy is in the way; try again, and check "
+                "ZILLIZ_CLUSTER_ENDPOINT if it lasts.",
+            ) from None
         except (httpx2.TimeoutException, TimeoutError):
             raise UpstreamUnreachable(
                 f"Upstream did not answer {route} within {self._timeout:g} s",
@@ -473,6 +494,8 @@ class ZillizClient:
         except (ValueError, RecursionError) as exc:
             shown = self._snippet(raw, scan)
             reason = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
+            if "int_max_str_digits" in reason:  # Python's advice to its programmer, not to the user
+                reason = "a number too long to read"
             raise UpstreamBadResponse(
                 f"Upstream answered {route} with a body that is not JSON ({reason}): {shown}",
                 route=route,
