@@ -407,18 +407,24 @@ async def test_subscribing_to_a_job_the_cluster_does_not_have_is_refused(
     assert watching.count == 2  # the revoked key's, then the passing fault's
 
 
-async def test_an_unsubscribe_while_the_subscribe_reads_the_job_is_not_lost(
-    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
+@pytest.mark.parametrize("leaves_by", ["unsubscribing", "cancelling the subscribe"])
+async def test_a_client_that_leaves_while_the_subscribe_reads_the_job_leaves_no_subscription(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any, leaves_by: str
 ) -> None:
+    """An unsubscribe that comes meanwhile is not lost; a subscribe the client cancels is not made."""
     stopped = log_event("no subscribers left")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
     with describe_held(cluster) as release:
+        cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))  # the poller's first read is held too
         async with subscriber(fast_server) as client:
             async with anyio.create_task_group() as calls:
                 calls.start_soon(client.subscribe_resource, uri)
                 await anyio.wait_all_tasks_blocked()  # the subscribe waits on its read of the job
-                await client.unsubscribe_resource(uri)
-                release.set()
+                if leaves_by == "unsubscribing":
+                    await client.unsubscribe_resource(uri)
+                    release.set()
+                else:
+                    calls.cancel_scope.cancel()
             with anyio.fail_after(10):
                 await stopped.seen.wait()  # while the client is still connected
 
@@ -761,22 +767,6 @@ async def test_a_listen_stream_beyond_what_the_server_watches_is_refused_and_wat
                 await stopped.seen.wait()
                 stopped.seen = anyio.Event()
         assert not (await client.call_tool("list_refresh_jobs", {})).is_error
-
-
-async def test_a_subscribe_cancelled_while_it_reads_the_job_leaves_no_subscription(
-    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
-) -> None:
-    stopped = log_event("no subscribers left")
-    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    with describe_held(cluster) as release:
-        cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))  # the poller's first read is held too
-        async with subscriber(fast_server) as client:
-            async with anyio.create_task_group() as calls:
-                calls.start_soon(client.subscribe_resource, uri)
-                await anyio.wait_all_tasks_blocked()  # the subscribe waits on its read of the job
-                calls.cancel_scope.cancel()  # the client gives up on it
-            with anyio.fail_after(10):
-                await stopped.seen.wait()  # while the client is still connected
 
 
 async def test_subscribers_are_told_by_the_uri_they_subscribed_with(
