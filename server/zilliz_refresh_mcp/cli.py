@@ -202,11 +202,9 @@ def run(settings: Settings) -> int:
                 sock = listen(settings.host, settings.port)
             except OSError as err:
                 # A busy port or an address this machine does not have: a setting to change, not a crash.
-                where = (
-                    f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
-                )
                 print(
-                    f"zilliz-refresh-mcp: cannot listen on {where}: {err.strerror or err}; choose another --port "
+                    f"zilliz-refresh-mcp: cannot listen on {_in_url(settings.host)}:{settings.port}: "
+                    f"{err.strerror or err}; choose another --port "
                     "(ZILLIZ_PORT; 0 picks a free one) or --host (ZILLIZ_HOST)",
                     file=sys.stderr,
                 )
@@ -216,6 +214,11 @@ def run(settings: Settings) -> int:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+def _in_url(host: str) -> str:
+    """The host as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -239,7 +242,7 @@ def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     from .transport import http_app
 
     port = sock.getsockname()[1]
-    host = f"[{settings.host}]" if sock.family == socket.AF_INET6 else settings.host
+    host = _in_url(settings.host)
     config = uvicorn.Config(http_app(mcp, settings), log_config=None, access_log=False, timeout_graceful_shutdown=3)
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])
