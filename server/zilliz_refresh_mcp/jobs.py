@@ -356,13 +356,17 @@ _STATE_ALIASES = {
 _STATE_SHAPE = re.compile(r"Refresh[A-Z][A-Za-z]*")
 
 
-_EXACT_NAMES = frozenset({"pending", "inprogress", "completed", "failed"})  # the four, folded, without "Refresh"
+def _folded(name: str) -> str:
+    """A state name without case, separators or the "Refresh" prefix: ``Refresh_Failed`` -> ``failed``."""
+    return name.replace("_", "").replace("-", "").replace(" ", "").lower().removeprefix("refresh")
+
+
+_EXACT_NAMES = frozenset(map(_folded, KNOWN_STATES))  # the four, as any case writes them
 
 
 def _alias_of(name: str) -> str | None:
     """The known state a word stands for (``running``, ``Refresh_Failed``, ``RefreshQueued``), else None."""
-    folded = name.replace("_", "").replace("-", "").replace(" ", "").lower().removeprefix("refresh")
-    return _STATE_ALIASES.get(folded)
+    return _STATE_ALIASES.get(_folded(name))
 
 
 def canonical_state(name: str) -> str:
@@ -372,10 +376,9 @@ def canonical_state(name: str) -> str:
     newer cluster (``RefreshQueued``) stays as given, even when its word is an alias ("queued"): it is
     that cluster's state, and ``state_filter`` lets it through. Any other name stays as given, to be refused.
     """
-    known = _alias_of(name)
-    if known is None:
-        return name
-    if _STATE_SHAPE.fullmatch(name) and name.lower().removeprefix("refresh") not in _EXACT_NAMES:
+    folded = _folded(name)
+    known = _STATE_ALIASES.get(folded)
+    if known is None or (_STATE_SHAPE.fullmatch(name) and folded not in _EXACT_NAMES):
         return name
     return known
 
