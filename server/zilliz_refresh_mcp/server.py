@@ -49,7 +49,7 @@ from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
 from .records import DETAILS_URI_PREFIX, JobRecord
-from .service import JobWatcher, RefreshJobs, fails_for_good, job_id_of_uri, now_ms
+from .service import JobWatcher, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
 
 DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
@@ -360,9 +360,9 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         uri, state, key = str(params.uri), ctx.lifespan_context, connection_key(ctx)
         try:
             # Registered first: an unsubscribe that comes while the job is read below is not lost.
-            state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
+            job_id = state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
             with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):  # a slow cluster: subscribed, the poller reads on
-                await state.jobs.describe(job_id_of_uri(uri))
+                await state.jobs.describe(job_id)
         except anyio.get_cancelled_exc_class():
             state.watcher.unsubscribe(uri, key)  # the client gave up on it: no subscription it never saw made
             raise

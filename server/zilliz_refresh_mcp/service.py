@@ -323,9 +323,9 @@ class JobWatcher:
     def active_pollers(self) -> int:
         return len(self._pollers)
 
-    def subscribe(self, uri: str, key: int, notify: Notify) -> None:
-        """Watch the job of ``uri`` for ``key``; InvalidArgument when it is not a job URI, TooManyWatched
-        when it would be one job more than ``max_jobs``."""
+    def subscribe(self, uri: str, key: int, notify: Notify) -> str:
+        """Watch the job of ``uri`` for ``key``, and return its id; InvalidArgument when it is not a job URI,
+        TooManyWatched when it would be one job more than ``max_jobs``."""
         job_id = job_id_of_uri(uri)
         if job_id not in self._pollers and len(self._pollers) >= self._max_jobs:
             raise TooManyWatched(
@@ -337,6 +337,7 @@ class JobWatcher:
             scope = anyio.CancelScope()
             self._pollers[job_id] = scope
             self._task_group.start_soon(self._poll, job_id, scope, name=f"watch {job_id}")
+        return job_id
 
     def unsubscribe(self, uri: str, key: int) -> None:
         try:
