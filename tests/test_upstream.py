@@ -8,7 +8,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from zilliz_refresh_mcp.errors import UpstreamBadResponse
+from zilliz_refresh_mcp.errors import UpstreamBadResponse, UpstreamHTTPError
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
 
@@ -47,6 +47,24 @@ async def test_a_cancelled_caller_leaves_the_shared_call_to_the_others(
     assert leader_scope.cancelled_caught
     assert answers == [len(cluster.records("default"))]
     assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == 1
+
+
+@pytest.mark.parametrize(("first_answer_seconds", "requests"), [(0.0, 2), (1.2, 1)])
+async def test_the_retry_budget_counts_from_the_first_attempt(
+    simulator: SimulatorServer, cluster: SimulatedCluster, first_answer_seconds: float, requests: int
+) -> None:
+    """A 503 answered at once is retried; one answered after the 1 s budget is not: no retry starts past it."""
+    cluster.inject(Fault(status=503, body=b"busy", delay_seconds=first_answer_seconds))
+    async with ZillizClient(
+        endpoint=simulator.url, token=cluster.token, retry_budget_seconds=1.0, max_backoff_seconds=0.05
+    ) as client:
+        if requests == 1:
+            with pytest.raises(UpstreamHTTPError) as caught:
+                await client.list_jobs("default")
+            assert caught.value.status == 503 and caught.value.attempts == 1
+        else:
+            assert len(await client.list_jobs("default")) == len(cluster.records("default"))
+    assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == requests
 
 
 @pytest.mark.parametrize("value", ["inf", "1e400", "nan"])

@@ -35,7 +35,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_before_delay,
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
@@ -186,7 +185,8 @@ class _StopOnLongRetryAfter(stop_base):
 
 
 class _StopAtDeadline(stop_base):
-    """Stop when the next attempt would start after the caller's deadline: the last error is its answer then."""
+    """Stop when the next attempt would start after the deadline (the retry budget's or the caller's, whichever
+    ends first): the last error is the answer then."""
 
     def __init__(self, deadline: float) -> None:
         self._deadline = deadline
@@ -243,16 +243,13 @@ class ZillizClient:
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff_seconds
+        self._retry_budget = retry_budget_seconds
         self._max_bytes = max_response_bytes
         self._limiter = _limiter(rate_limit_per_second)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # The retry policy holds no state of a call: built once, it serves every call.
         self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_backoff_seconds, jitter=0.3)
-        self._stop = (
-            stop_after_attempt(max_attempts)
-            | stop_before_delay(retry_budget_seconds)
-            | _StopOnLongRetryAfter(max_backoff_seconds)
-        )
+        self._stop = stop_after_attempt(max_attempts) | _StopOnLongRetryAfter(max_backoff_seconds)
         self._retry = retry_if_exception(_is_transient)
         self._transport = transport
         # Built on first use: building it imports the HTTP stack and loads the TLS trust store
@@ -409,14 +406,29 @@ class ZillizClient:
         )
 
     async def _with_retries(self, route: str, body: Mapping[str, Any], *, deadline: float | None = None) -> Any:
-        stop = self._stop if deadline is None else self._stop | _StopAtDeadline(deadline)
-        retrying = AsyncRetrying(
-            stop=stop, wait=self._wait, retry=self._retry, before_sleep=self._log_retry, reraise=True
-        )
-        attempts = 0
+        # No retry starts after the budget, counted from the first attempt, nor after the caller's deadline.
+        end = anyio.current_time() + self._retry_budget
+        end = end if deadline is None else min(end, deadline)
+        attempts = 1
+        first_failure: UpstreamError | None = None
         try:
+            try:
+                # Most calls succeed at once: tenacity's bookkeeping (~0.1 ms a call) is kept for the failures.
+                return await self._send(route, body, attempt=1)
+            except UpstreamError as err:
+                first_failure = err
+            retrying = AsyncRetrying(
+                stop=self._stop | _StopAtDeadline(end),
+                wait=self._wait,
+                retry=self._retry,
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
             async for attempt in retrying:
                 with attempt:
+                    if first_failure is not None:  # tenacity judges the first attempt's failure like any other
+                        failure, first_failure = first_failure, None
+                        raise failure
                     attempts += 1
                     return await self._send(route, body, attempt=attempts)
         except UpstreamError as err:
