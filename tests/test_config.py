@@ -226,6 +226,17 @@ def test_a_bearer_token_of_16_characters_guards_a_server_bound_beyond_loopback()
     assert settings.mcp_bearer_token is not None
 
 
+def test_allowed_hosts_are_comma_separated_in_a_flag_as_in_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README calls both comma-separated; a repeated flag adds to the list."""
+    monkeypatch.setenv("ZILLIZ_MCP_ALLOWED_HOSTS", "a.example:8000, b.example:8000")
+    assert load_settings(demo=True).mcp_allowed_hosts == ["a.example:8000", "b.example:8000"]
+    args = cli.parser().parse_args(
+        ["--demo", "--allowed-host", "a.example:8000,b.example:8000", "--allowed-host", " c.example:9000 "]
+    )
+    flags = {k: v for k, v in vars(args).items() if v is not None and k != "check"}
+    assert load_settings(**flags).mcp_allowed_hosts == ["a.example:8000", "b.example:8000", "c.example:9000"]
+
+
 def test_a_port_already_taken_is_one_line_and_exit_2() -> None:
     import socket
 

@@ -54,9 +54,11 @@ def _api_path_start(path: str) -> int | None:
 
 
 def _split_list(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
+    """Comma-separated entries, from one string (a variable) or from each of several (a repeated flag)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return value  # pydantic's own error names what is wrong
+    return [entry.strip() for item in items for entry in item.split(",") if entry.strip()]
 
 
 class Settings(BaseSettings):
