@@ -24,7 +24,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
+from zilliz_refresh_mcp.transport import security_settings
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -214,6 +216,37 @@ async def test_foreign_host_or_origin_is_refused(plain: Served, cluster: Simulat
     assert evil_origin.status_code == 403
     assert own.status_code == 200  # the control: the same request from a loopback origin works
     assert cluster.requests == []
+
+
+async def test_a_server_bound_to_another_loopback_address_answers_requests_addressed_to_it(
+    upstream: SimulatorServer, cluster: SimulatedCluster
+) -> None:
+    """127.0.0.2 needs no bearer token (it is loopback), so requests naming it as Host must get through."""
+    served = spawn(upstream, "--host", "127.0.0.2")
+    try:
+        assert served.url.startswith("http://127.0.0.2:")
+        async with httpx2.AsyncClient(timeout=30) as http:
+            own = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS)  # Host: 127.0.0.2:<port>
+            from_page = await http.post(
+                served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": f"http://127.0.0.2:{served.port}"}
+            )
+            foreign = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Host": "evil.example"})
+    finally:
+        stop(served)
+    assert own.status_code == 200 and from_page.status_code == 200
+    assert foreign.status_code == 421
+
+
+def test_an_ipv6_bind_is_allowed_as_a_host_header_writes_it() -> None:
+    settings = load_settings(
+        demo=True, transport="http", host="fe80::1", mcp_bearer_token="t" * 32, mcp_allowed_hosts="mcp.example"
+    )
+    allowed = security_settings(settings).allowed_hosts
+    assert "[fe80::1]:*" in allowed and "fe80::1:*" not in allowed
+    wildcard = load_settings(
+        demo=True, transport="http", host="::", mcp_bearer_token="t" * 32, mcp_allowed_hosts="mcp.example"
+    )
+    assert "[::]:*" not in security_settings(wildcard).allowed_hosts  # a wildcard bind names no host
 
 
 async def test_bearer_token_is_required_when_set(gated: Served, cluster: SimulatedCluster) -> None:

@@ -187,6 +187,7 @@ def run(settings: Settings) -> int:
     if simulator is not None:
         log.info("demo cluster serving on %s", simulator.url)
 
+    from .config import host_in_url
     from .server import build_server
 
     mcp = build_server(settings)
@@ -203,7 +204,7 @@ def run(settings: Settings) -> int:
             except OSError as err:
                 # A busy port or an address this machine does not have: a setting to change, not a crash.
                 print(
-                    f"zilliz-refresh-mcp: cannot listen on {_in_url(settings.host)}:{settings.port}: "
+                    f"zilliz-refresh-mcp: cannot listen on {host_in_url(settings.host)}:{settings.port}: "
                     f"{err.strerror or err}; choose another --port "
                     "(ZILLIZ_PORT; 0 picks a free one) or --host (ZILLIZ_HOST)",
                     file=sys.stderr,
@@ -214,11 +215,6 @@ def run(settings: Settings) -> int:
         if simulator is not None:
             simulator.stop()
     return 0
-
-
-def _in_url(host: str) -> str:
-    """The host as a URL writes it: an IPv6 address in brackets."""
-    return f"[{host}]" if ":" in host else host
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -239,10 +235,11 @@ def listen(host: str, port: int) -> socket.socket:
 def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 
+    from .config import host_in_url
     from .transport import http_app
 
     port = sock.getsockname()[1]
-    host = _in_url(settings.host)
+    host = host_in_url(settings.host)
     config = uvicorn.Config(http_app(mcp, settings), log_config=None, access_log=False, timeout_graceful_shutdown=3)
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])

@@ -34,6 +34,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_in_url(host: str) -> str:
+    """The host as a URL (and a ``Host`` header) writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 def is_project_endpoint(host: str) -> bool:
     """Zilliz Cloud's project endpoint, ``{project-id}.{region}.api.zillizcloud.com``."""
     return host.lower().rstrip(".").endswith(".api.zillizcloud.com")

@@ -10,7 +10,7 @@ from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .config import Settings, is_loopback
+from .config import Settings, host_in_url, is_loopback
 
 MAX_REQUEST_BYTES = 1024 * 1024
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -18,10 +18,13 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 def security_settings(settings: Settings) -> TransportSecuritySettings:
     """Host/Origin checks are always on: loopback names, plus what the user allowed for other binds."""
-    hosts = [f"{name}:*" for name in _LOOPBACK_HOSTS] + list(_LOOPBACK_HOSTS)
-    origins = [f"http://{name}:*" for name in _LOOPBACK_HOSTS] + [f"http://{name}" for name in _LOOPBACK_HOSTS]
-    if not is_loopback(settings.host) and settings.host not in ("0.0.0.0", "::"):  # noqa: S104
-        hosts += [settings.host, f"{settings.host}:*"]
+    names = list(_LOOPBACK_HOSTS)
+    bound = host_in_url(settings.host)
+    if settings.host not in ("0.0.0.0", "::") and bound not in names:  # noqa: S104 - a wildcard names no host
+        names.append(bound)  # the address it listens on, e.g. 127.0.0.2 or [fe80::1]
+    hosts = [f"{name}:*" for name in names] + names
+    loopback = [name for name in names if is_loopback(name)]  # a page served from another machine is not trusted
+    origins = [f"http://{name}:*" for name in loopback] + [f"http://{name}" for name in loopback]
     hosts += settings.mcp_allowed_hosts
     origins += settings.mcp_allowed_origins
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
