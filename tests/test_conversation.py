@@ -429,6 +429,65 @@ async def test_a_client_that_leaves_while_the_subscribe_reads_the_job_leaves_no_
                 await stopped.seen.wait()  # while the client is still connected
 
 
+async def test_a_subscribe_again_that_the_client_cancels_leaves_the_first_in_place(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    ended = log_event("subscriptions closed")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    send, receive = anyio.create_memory_object_stream[str](100)
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            await send.send(str(message.params.uri))
+
+    async with Client(fast_server, mode="legacy", message_handler=on_message) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await client.subscribe_resource(uri)
+            with describe_held(cluster) as release:
+                cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))  # the poller's next read is held too
+                async with anyio.create_task_group() as calls:
+                    calls.start_soon(client.subscribe_resource, uri)
+                    await anyio.wait_all_tasks_blocked()  # the second subscribe waits on its read of the job
+                    calls.cancel_scope.cancel()
+        clock.step_ms = 4 * 60_000
+        with anyio.fail_after(20):
+            await ended.seen.wait()  # the first subscription was watched to the job's end
+        send.close()
+        assert [update async for update in receive]
+
+
+async def test_one_connection_may_watch_a_job_under_two_spellings_of_its_uri(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """Each spelling is a subscription of its own: told as spelled, and unsubscribed alone."""
+    ended = log_event("subscriptions closed")
+    job_id = movies_job(cluster)
+    plain, padded = f"zilliz://refresh-jobs/{job_id}", f"zilliz://refresh-jobs/00{job_id}"
+    heard: list[str] = []
+    both_told = anyio.Event()
+
+    async def notify(uri: str) -> None:
+        heard.append(uri)
+        if {plain, padded} <= set(heard):
+            both_told.set()
+
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(plain, 1, notify)
+        watcher.subscribe(padded, 1, notify)
+        assert watcher.watching(job_id) == 2 and watcher.active_pollers() == 1
+        clock.step_ms = 60_000
+        with anyio.fail_after(10):
+            await both_told.wait()
+        watcher.unsubscribe(padded, 1)
+        assert watcher.subscribed(plain, 1) and not watcher.subscribed(padded, 1)
+        heard.clear()
+        clock.step_ms = 4 * 60_000
+        with anyio.fail_after(20):
+            await ended.seen.wait()
+    assert heard and set(heard) == {plain}
+
+
 async def test_a_subscribe_waits_for_a_slow_cluster_only_so_long(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -358,13 +358,15 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
 
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
         uri, state, key = str(params.uri), ctx.lifespan_context, connection_key(ctx)
+        renewed = state.watcher.subscribed(uri, key)  # a subscribe again: cancelling it leaves the first in place
         try:
             # Registered first: an unsubscribe that comes while the job is read below is not lost.
             job_id = state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
             with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):  # a slow cluster: subscribed, the poller reads on
                 await state.jobs.describe(job_id)
         except anyio.get_cancelled_exc_class():
-            state.watcher.unsubscribe(uri, key)  # the client gave up on it: no subscription it never saw made
+            if not renewed:  # the client gave up on it: no subscription it never saw made
+                state.watcher.unsubscribe(uri, key)
             raise
         except TooManyWatched as err:
             raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None

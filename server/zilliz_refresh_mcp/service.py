@@ -312,13 +312,21 @@ class JobWatcher:
         self._interval = interval_seconds
         self._polls_per_second = polls_per_second
         self._max_jobs = max_jobs
-        # job id -> subscriber key -> (how to tell it, the URI it subscribed with: told back as it was spelled)
-        self._subscribers: dict[str, dict[int, tuple[Notify, str]]] = {}
+        # job id -> (subscriber key, the URI as it spelled it) -> how to tell it. A URI is told back as it was
+        # spelled: ``.../0042`` and ``.../42`` are one job, polled once, but two subscriptions.
+        self._subscribers: dict[str, dict[tuple[int, str], Notify]] = {}
         self._pollers: dict[str, anyio.CancelScope] = {}
 
     def watching(self, job_id: str) -> int:
-        """How many subscribers a job has."""
+        """How many subscriptions a job has."""
         return len(self._subscribers.get(job_id, {}))
+
+    def subscribed(self, uri: str, key: int) -> bool:
+        """Whether ``key`` watches ``uri`` (as spelled)."""
+        try:
+            return (key, uri) in self._subscribers.get(job_id_of_uri(uri), {})
+        except InvalidArgument:
+            return False
 
     def active_pollers(self) -> int:
         return len(self._pollers)
@@ -332,7 +340,7 @@ class JobWatcher:
                 f"This server already watches {self._max_jobs} refresh jobs, the most it polls at once; "
                 "unsubscribe from some, or follow this one with wait_for_refresh_job"
             )
-        self._subscribers.setdefault(job_id, {})[key] = (notify, uri)
+        self._subscribers.setdefault(job_id, {})[(key, uri)] = notify
         if job_id not in self._pollers:
             scope = anyio.CancelScope()
             self._pollers[job_id] = scope
@@ -344,16 +352,21 @@ class JobWatcher:
             job_id = job_id_of_uri(uri)
         except InvalidArgument:
             return  # not a job URI: nothing was watched for it
-        self._leave(job_id, key)
+        subscribers = self._subscribers.get(job_id, {})
+        # That URI's subscription; else, written another way (``.../0042`` for ``.../42``), the key's to that job.
+        ending = [(key, uri)] if (key, uri) in subscribers else [sub for sub in subscribers if sub[0] == key]
+        for subscription in ending:
+            self._leave(job_id, subscription)
 
     def forget(self, key: int) -> None:
         """Drop every subscription of ``key`` (a connection that closed)."""
-        for job_id in [job_id for job_id, subscribers in self._subscribers.items() if key in subscribers]:
-            self._leave(job_id, key)
+        for job_id, subscribers in list(self._subscribers.items()):
+            for subscription in [subscription for subscription in subscribers if subscription[0] == key]:
+                self._leave(job_id, subscription)
 
-    def _leave(self, job_id: str, key: int) -> None:
+    def _leave(self, job_id: str, subscription: tuple[int, str]) -> None:
         subscribers = self._subscribers.get(job_id, {})
-        subscribers.pop(key, None)
+        subscribers.pop(subscription, None)
         if not subscribers:
             self._stop(job_id)
 
@@ -416,7 +429,8 @@ class JobWatcher:
     async def _notify(self, job_id: str) -> None:
         told: set[tuple[Notify, str]] = set()
         subscribers = self._subscribers.get(job_id, {})
-        for key, (notify, uri) in list(subscribers.items()):
+        for subscription, notify in list(subscribers.items()):
+            uri = subscription[1]
             if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
                 continue
             told.add((notify, uri))
@@ -424,4 +438,4 @@ class JobWatcher:
                 await notify(uri)
             except Exception as err:  # a closed session: forget it, keep the others
                 logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
-                self._leave(job_id, key)
+                self._leave(job_id, subscription)
