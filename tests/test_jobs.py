@@ -106,6 +106,8 @@ def test_sources_are_parsed_when_json_and_kept_otherwise() -> None:
     }
     assert normalize_record(raw(externalSource="s3://bucket/x"), now_ms=NOW).external_source == "s3://bucket/x"
     assert normalize_record(raw(externalSource="[1, 2]"), now_ms=NOW).external_source == "[1, 2]"
+    for not_json in ('{"a": NaN}', '{"a": -Infinity}', '{"a": 1e999}'):  # Python reads them; JSON has no such value
+        assert normalize_record(raw(externalSource=not_json), now_ms=NOW).external_source == not_json
     assert normalize_record(raw(externalSource=...), now_ms=NOW).external_source is None
     spec = normalize_record(raw(externalSpec='{"format":"parquet"}'), now_ms=NOW)
     assert spec.external_spec == {"format": "parquet"}

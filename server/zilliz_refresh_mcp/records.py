@@ -225,8 +225,24 @@ def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
     return value
 
 
+def strict_json(text: str | bytes) -> Any:
+    """``json.loads``, refusing what Python reads but JSON has not: NaN, Infinity, a number too large for a float."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large for a number")
+    return value
+
+
 def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | None:
-    """The field as upstream sent it, once its type is checked; ``_parsed`` reads it on the page."""
+    """The field as upstream sent it, once its type is checked; ``_source`` reads it on the page."""
     value = raw.get(field)
     if value is None or value == "":
         return None
@@ -244,7 +260,7 @@ def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[s
     parsed: Any = value
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
+            parsed = strict_json(value)  # text that is not JSON (NaN is not) is shown as sent
         except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict) and "\\u" in value:

@@ -47,7 +47,14 @@ from .errors import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
-from .records import WireRecord, decode_list_records, job_id_text, map_strings, without_lone_surrogates
+from .records import (
+    WireRecord,
+    decode_list_records,
+    job_id_text,
+    map_strings,
+    strict_json,
+    without_lone_surrogates,
+)
 from .redaction import SecretScan, may_show_secret, redact, redact_json
 
 logger = logging.getLogger(__name__)
@@ -124,7 +131,7 @@ def parse_json(raw: bytes) -> Any:
             return pydantic_core.from_json(raw, allow_inf_nan=False)
         except ValueError:
             pass
-    payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    payload = strict_json(raw)
     # The standard parser keeps a lone surrogate, which would break writing the answer (the stdio server died).
     return map_strings(payload, without_lone_surrogates) if _SURROGATE_ESCAPE.search(raw) else payload
 
@@ -140,17 +147,6 @@ def _may_overflow(raw: bytes) -> bool:
     or 300+ digits in a row. (A regular expression for this took ~85 ms on a 2.3 MB answer; this, ~5 ms.)"""
     shape = raw.translate(_NUMBER_SHAPE)
     return b"0e000" in shape or b"0e+000" in shape or b"0" * 300 in shape
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is too large for a number")
-    return value
 
 
 def _not_documented(what: str, route: str) -> UpstreamBadResponse:
