@@ -1,7 +1,8 @@
 """Command line: flags, logging, transport choice and exit codes. The only module that reads argv.
 
 Exit codes: 0 after a clean shutdown (or a --check that worked), 1 when --check's call failed,
-2 for bad flags or configuration (one line on stderr), 130 when interrupted.
+2 for bad flags or configuration (one line on stderr), 130 when interrupted, 141 when the reader of
+--check's output left early (``| head``), as a shell reports a program that SIGPIPE ended.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint); use --demo to try the server without one"
                 )
-            if self.token is None or not self.token.get_secret_value().strip():
+            if self.token is None:  # a blank one was made None above
                 raise ValueError("ZILLIZ_TOKEN is required (or --token); use --demo to try the server without one")
             parts = urlsplit(self.cluster_endpoint)
             if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not self.allow_insecure_http:

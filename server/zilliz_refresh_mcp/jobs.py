@@ -500,8 +500,8 @@ def summarize(
     parts: list[str] = []
     if failed and fixed:
         current = [job for job in failed if id(job) not in fixed]
-        now = f"{len(current)} not fixed since: {_names(map(_name, current))}; " if current else ""
-        parts.append(f"{len(failed)} failed ({now}{len(fixed)} fixed by a later refresh)")
+        unfixed = f"{len(current)} not fixed since: {_names(map(_name, current))}; " if current else ""
+        parts.append(f"{len(failed)} failed ({unfixed}{len(fixed)} fixed by a later refresh)")
     elif failed:
         parts.append(f"{len(failed)} failed ({_names(map(_name, failed))})")
     if running:

@@ -396,7 +396,8 @@ def render_record(
 
 
 def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
-    """Turn one upstream job record into the public record (``record_reason``). RecordError when unreadable."""
+    """One upstream job record as its own resource shows it (the reason cut by ``record_reason``, not
+    ``short_reason``). RecordError when unreadable."""
     return render_record(read_record(raw), now_ms)
 
 

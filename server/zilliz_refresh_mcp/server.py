@@ -49,7 +49,7 @@ from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
 from .records import DETAILS_URI_PREFIX, JobRecord
-from .service import JobWatcher, RefreshJobs, fails_for_good, now_ms
+from .service import MAX_WAIT_SECONDS, JobWatcher, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
 
 DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
@@ -247,7 +247,8 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         name="wait_for_refresh_job",
         title="Wait for a refresh job to finish",
         description=(
-            "Wait until one refresh job completes or fails, up to timeoutSeconds (default 45, at most 600), "
+            f"Wait until one refresh job completes or fails, up to timeoutSeconds (default {DEFAULT_WAIT_SECONDS}, "
+            f"at most {MAX_WAIT_SECONDS}), "
             "reporting progress while it runs. Use it when the user asks to be told when a refresh is done. "
             "Returns the final job record, or, when time runs out, the latest state and progress with "
             "finished=false: the job keeps running, and you may call this tool again. Many hosts give up on a "
@@ -263,7 +264,12 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         ],
         timeoutSeconds: Annotated[
             int,
-            Field(ge=1, le=600, description="Longest wait in seconds (1-600; default 45); the job is not cancelled."),
+            Field(
+                ge=1,
+                le=MAX_WAIT_SECONDS,
+                description=f"Longest wait in seconds (1-{MAX_WAIT_SECONDS}; default {DEFAULT_WAIT_SECONDS}); "
+                "the job is not cancelled.",
+            ),
         ] = DEFAULT_WAIT_SECONDS,
     ) -> Annotated[CallToolResult, WaitResult]:
         sent = -1.0

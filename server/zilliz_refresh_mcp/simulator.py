@@ -1,9 +1,10 @@
 """A simulated Zilliz / Milvus cluster that speaks the real REST protocol on 127.0.0.1.
 
 ``--demo`` and the tests both use it, and the server reaches it through the same client code as
-production. It follows ../shared/upstream-api.md: int64 job ids beyond 2^53 sent as JSON numbers,
-millisecond epochs, errors as HTTP 200 with a body code (401 for a bad token). Jobs advance with
-the cluster's clock, so running jobs progress as time passes. Tests script faults with ``inject``.
+production. It follows Zilliz's REST reference for the external-collection job routes: int64 job ids
+beyond 2^53 sent as JSON numbers, millisecond epochs, errors as HTTP 200 with a body code (401 for a
+bad token). Jobs advance with the cluster's clock, so running jobs progress as time passes. Tests
+script faults with ``inject``.
 """
 
 from __future__ import annotations
