@@ -9,13 +9,14 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.prompts.base import Message, UserMessage
@@ -73,8 +74,11 @@ DEMO_NOTE = "\nDEMO MODE: this server answers from a simulated cluster; its jobs
 class ServerState:
     """What lives as long as the server: the service and the subscription poller."""
 
-    jobs: RefreshJobs
+    service: RefreshJobs
     watcher: JobWatcher
+
+
+Lifespan = Callable[[MCPServer[ServerState]], AbstractAsyncContextManager[ServerState]]
 
 
 def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, collection: str | None = None) -> str:
@@ -135,6 +139,27 @@ def _structured(model: BaseModel, text: str, links: list[JobRecord]) -> CallTool
 
 def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MCPServer[ServerState]:
     """The MCP server for ``settings``; the upstream client opens when the server starts."""
+    bus = InMemorySubscriptionBus()
+    mcp: MCPServer[ServerState] = MCPServer(
+        "zilliz-refresh-mcp",
+        title="Zilliz refresh jobs",
+        version=__version__,
+        instructions=INSTRUCTIONS + (DEMO_NOTE if settings.demo else ""),
+        lifespan=_lifespan(settings, clock),
+        log_level=settings.log_level,
+        subscriptions=bus,
+    )
+    _add_tools(mcp, settings)
+    _add_resources(mcp)
+    _add_subscriptions(mcp, bus)
+    _add_prompt_and_completions(mcp, settings)
+    register_dashboard(mcp)
+    mcp.middleware.append(ArgumentGuard(mcp))
+    return mcp
+
+
+def _lifespan(settings: Settings, clock: Callable[[], int]) -> Lifespan:
+    """What the server holds while it runs: one upstream client, the service over it, and the job watcher."""
     poll = settings.poll_interval_seconds
 
     @asynccontextmanager
@@ -150,7 +175,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             ) as client,
             anyio.create_task_group() as pollers,
         ):
-            jobs = RefreshJobs(
+            service = RefreshJobs(
                 client=client,
                 default_db=settings.db_name,
                 clock=clock,
@@ -159,26 +184,24 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             )
             # A quarter of the cluster's rate limit for subscribers' polls: tool calls keep the rest.
             polls_per_second = max(0.5, settings.rate_limit_per_second / 4)
-            watcher = JobWatcher(jobs, pollers, interval_seconds=poll, polls_per_second=polls_per_second)
-            yield ServerState(jobs=jobs, watcher=watcher)
+            watcher = JobWatcher(service, pollers, interval_seconds=poll, polls_per_second=polls_per_second)
+            yield ServerState(service=service, watcher=watcher)
             pollers.cancel_scope.cancel()
 
-    bus = InMemorySubscriptionBus()
-    mcp: MCPServer[ServerState] = MCPServer(
-        "zilliz-refresh-mcp",
-        title="Zilliz refresh jobs",
-        version=__version__,
-        instructions=INSTRUCTIONS + (DEMO_NOTE if settings.demo else ""),
-        lifespan=lifespan,
-        log_level=settings.log_level,
-        subscriptions=bus,
-    )
+    return lifespan
 
-    def state_of(ctx: Context[ServerState, Any]) -> ServerState:
-        return ctx.request_context.lifespan_context
 
-    # --- tools ---------------------------------------------------------------------------------
+def _state_of(ctx: Context[ServerState, Any]) -> ServerState:
+    return ctx.request_context.lifespan_context
 
+
+# The SDK's MCPServer has no public hook for resources/subscribe, or for completions with a request context;
+# the low-level server it wraps has.
+def _lowlevel(mcp: MCPServer[ServerState]) -> Server[ServerState]:
+    return mcp._lowlevel_server
+
+
+def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
     @mcp.tool(
         name="list_refresh_jobs",
         title="List external-collection refresh jobs",
@@ -230,9 +253,9 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             Field(description="page.nextCursor from a previous answer, to get the next page.", max_length=2048),
         ] = None,
     ) -> Annotated[CallToolResult, JobListing]:
-        jobs = state_of(ctx).jobs
+        service = _state_of(ctx).service
         try:
-            listing = await jobs.list_jobs(
+            listing = await service.list_jobs(
                 db_name=dbName,
                 collection_name=collectionName or None,
                 states=state,
@@ -240,7 +263,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
                 cursor=cursor,
             )
         except _EXPECTED as err:
-            raise _tool_error(err, LIST_WHAT, db=dbName or jobs.default_db, collection=collectionName) from None
+            raise _tool_error(err, LIST_WHAT, db=dbName or service.default_db, collection=collectionName) from None
         return _structured(listing, listing_text(listing), listing.jobs)
 
     @mcp.tool(
@@ -281,7 +304,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
                 await ctx.report_progress(sent, 100, f"{job.state}, {job.progress}%")
 
         try:
-            result = await state_of(ctx).jobs.wait(jobId, timeout_seconds=timeoutSeconds, on_update=on_update)
+            result = await _state_of(ctx).service.wait(jobId, timeout_seconds=timeoutSeconds, on_update=on_update)
         except _EXPECTED as err:
             raise _tool_error(err, f"wait for refresh job {jobId}") from None
         return _structured(result, result.message, [result.job])
@@ -314,17 +337,20 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
                 Field(description="Database of the collection; omit for the configured one.", max_length=255),
             ] = None,
         ) -> Annotated[CallToolResult, RefreshStarted]:
-            jobs = state_of(ctx).jobs
+            service = _state_of(ctx).service
             try:
-                started = await jobs.refresh(dbName, collectionName)
+                started = await service.refresh(dbName, collectionName)
             except _EXPECTED as err:
                 raise _tool_error(
-                    err, f"start a refresh of {collectionName}", db=dbName or jobs.default_db, collection=collectionName
+                    err,
+                    f"start a refresh of {collectionName}",
+                    db=dbName or service.default_db,
+                    collection=collectionName,
                 ) from None
             return _structured(started, started.message, [])
 
-    # --- resources -----------------------------------------------------------------------------
 
+def _add_resources(mcp: MCPServer[ServerState]) -> None:
     @mcp.resource(
         JOB_URI_TEMPLATE,
         name="refresh-job",
@@ -335,7 +361,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
     )
     async def refresh_job(jobId: str, ctx: Context[ServerState, Any]) -> str:
         try:
-            record = await state_of(ctx).jobs.describe(jobId)
+            record = await _state_of(ctx).service.describe(jobId)
         except JobNotFound as err:
             raise ResourceNotFoundError(f"{err}. Use list_refresh_jobs to find job ids.") from None
         except RecordError as err:
@@ -346,10 +372,19 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             raise ResourceError(upstream_failure(err, f"read refresh job {jobId}")) from None
         return json.dumps(record.model_dump(mode="json", by_alias=True))
 
-    # The SDK's MCPServer has no public hook for resources/subscribe, completions with a request context;
-    # the low-level server it wraps does.
-    lowlevel = mcp._lowlevel_server
+    @mcp.resource(
+        "zilliz://guides/refresh-failures",
+        name="refresh-failure-guide",
+        title="Why refresh jobs fail",
+        description="A short, factual guide to common refresh-job failure reasons and their fixes.",
+        mime_type="text/markdown",
+    )
+    def failure_guide() -> str:
+        return FAILURE_GUIDE
 
+
+def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus) -> None:
+    lowlevel = _lowlevel(mcp)
     subscriber_keys = itertools.count(1)  # one per connection or listen stream, never reused
 
     def connection_key(ctx: ServerRequestContext[ServerState]) -> int:
@@ -369,7 +404,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             # Registered first: an unsubscribe that comes while the job is read below is not lost.
             job_id = state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
             with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):  # a slow cluster: subscribed, the poller reads on
-                await state.jobs.describe(job_id)
+                await state.service.describe(job_id)
         except anyio.get_cancelled_exc_class():
             if not renewed:  # the client gave up on it: no subscription it never saw made
                 state.watcher.unsubscribe(uri, key)
@@ -423,8 +458,8 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
 
     lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
 
-    # --- prompts and completions ---------------------------------------------------------------
 
+def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings) -> None:
     @mcp.prompt(
         name="troubleshoot_refresh_jobs",
         title="Troubleshoot failed refresh jobs",
@@ -450,13 +485,13 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         prefix = params.argument.value
         candidates: list[str] = []
         if isinstance(params.ref, ResourceTemplateReference) and params.argument.name == "jobId":
-            candidates = list(reversed(state.jobs.seen_job_ids))
+            candidates = list(reversed(state.service.seen_job_ids))
         elif isinstance(params.ref, PromptReference) and params.argument.name == "dbName":
-            candidates = [state.jobs.default_db]
+            candidates = [state.service.default_db]
         elif isinstance(params.ref, PromptReference) and params.argument.name == "collectionName":
             chosen = (params.context.arguments or {}).get("dbName") if params.context else None
             try:
-                candidates = await state.jobs.collections(chosen or None)
+                candidates = await state.service.collections(chosen or None)
             except _EXPECTED:
                 candidates = []
         matches = [value for value in candidates if value.startswith(prefix)]
@@ -466,21 +501,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
             )
         )
 
-    lowlevel.add_request_handler("completion/complete", CompleteRequestParams, complete)
-
-    @mcp.resource(
-        "zilliz://guides/refresh-failures",
-        name="refresh-failure-guide",
-        title="Why refresh jobs fail",
-        description="A short, factual guide to common refresh-job failure reasons and their fixes.",
-        mime_type="text/markdown",
-    )
-    def failure_guide() -> str:
-        return FAILURE_GUIDE
-
-    register_dashboard(mcp)
-    mcp.middleware.append(ArgumentGuard(mcp))
-    return mcp
+    _lowlevel(mcp).add_request_handler("completion/complete", CompleteRequestParams, complete)
 
 
 __all__ = ["INSTRUCTIONS", "ServerState", "build_server"]
