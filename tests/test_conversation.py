@@ -90,9 +90,15 @@ async def standalone_watcher(settings: Settings, clock: FakeClock, **budget: Any
 
 
 @asynccontextmanager
-async def subscriber(server: MCPServer[ServerState]) -> AsyncIterator[Client]:
-    """A client of the handshake era, whose resources/subscribe the SDK marks deprecated (the warning silenced)."""
-    async with Client(server, mode="legacy") as client:
+async def subscriber(server: MCPServer[ServerState], heard: list[str] | None = None) -> AsyncIterator[Client]:
+    """A client of the handshake era, whose resources/subscribe the SDK marks deprecated (the warning silenced);
+    the URIs of the resource updates it is told are added to ``heard``."""
+
+    async def on_message(message: Any) -> None:
+        if heard is not None and isinstance(message, ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+
+    async with Client(server, mode="legacy", message_handler=on_message) as client:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MCPDeprecationWarning)
             yield client
@@ -318,22 +324,12 @@ async def test_subscribers_hear_of_changes_until_the_job_ends(
     ended = log_event("subscriptions closed")
     started = log_event("watching refresh job")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    send, receive = anyio.create_memory_object_stream[str](100)
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, ResourceUpdatedNotification):
-            await send.send(str(message.params.uri))
-
-    async with Client(fast_server, mode="legacy", message_handler=on_message) as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await client.subscribe_resource(uri)
+    updates: list[str] = []
+    async with subscriber(fast_server, updates) as client:
+        await client.subscribe_resource(uri)
         clock.step_ms = 4 * 60_000  # the 30-minute job moves on with every read
-        updates: list[str] = []
         with anyio.fail_after(30):
             await ended.seen.wait()
-            send.close()
-            updates = [uri async for uri in receive]
     assert updates
     assert set(updates) == {uri}
     assert started.count == 1
@@ -434,27 +430,19 @@ async def test_a_subscribe_again_that_the_client_cancels_leaves_the_first_in_pla
 ) -> None:
     ended = log_event("subscriptions closed")
     uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    send, receive = anyio.create_memory_object_stream[str](100)
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, ResourceUpdatedNotification):
-            await send.send(str(message.params.uri))
-
-    async with Client(fast_server, mode="legacy", message_handler=on_message) as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await client.subscribe_resource(uri)
-            with describe_held(cluster) as release:
-                cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))  # the poller's next read is held too
-                async with anyio.create_task_group() as calls:
-                    calls.start_soon(client.subscribe_resource, uri)
-                    await anyio.wait_all_tasks_blocked()  # the second subscribe waits on its read of the job
-                    calls.cancel_scope.cancel()
+    updates: list[str] = []
+    async with subscriber(fast_server, updates) as client:
+        await client.subscribe_resource(uri)
+        with describe_held(cluster) as release:
+            cluster.inject(Fault.hold(release, route=DESCRIBE_ROUTE))  # the poller's next read is held too
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(client.subscribe_resource, uri)
+                await anyio.wait_all_tasks_blocked()  # the second subscribe waits on its read of the job
+                calls.cancel_scope.cancel()
         clock.step_ms = 4 * 60_000
         with anyio.fail_after(20):
             await ended.seen.wait()  # the first subscription was watched to the job's end
-        send.close()
-        assert [update async for update in receive]
+    assert updates and set(updates) == {uri}
 
 
 async def test_one_connection_may_watch_a_job_under_two_spellings_of_its_uri(
