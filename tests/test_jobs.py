@@ -11,8 +11,9 @@ from pydantic import Field
 
 from zilliz_refresh_mcp import jobs, records
 from zilliz_refresh_mcp.errors import RecordError
-from zilliz_refresh_mcp.jobs import build_listing, canonical_state
+from zilliz_refresh_mcp.jobs import build_listing
 from zilliz_refresh_mcp.records import normalize_record
+from zilliz_refresh_mcp.states import canonical_state, state_filter
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
 BIG_ID_TEXT = "449503829274509313"  # 2^53 < id: a double would round it to ...309312
@@ -158,18 +159,18 @@ def test_a_fractional_progress_is_rounded_down_so_a_running_job_never_reads_100(
 )
 def test_state_filter_names(given: str, expected: str) -> None:
     assert canonical_state(given) == expected
-    assert jobs.state_filter([given, expected]) == [expected]
+    assert state_filter([given, expected]) == [expected]
 
 
 @pytest.mark.parametrize("given", ["RefreshFAILED", "refresh-complete", "refresh_running", "REFRESHINPROGRESS"])
 def test_any_spelling_of_a_known_state_is_that_state(given: str) -> None:
-    assert jobs.state_filter([given])[0] in records.KNOWN_STATES
+    assert state_filter([given])[0] in records.KNOWN_STATES
 
 
 @pytest.mark.parametrize("name", ["RefreshQueued", "RefreshRunning", "RefreshError"])
 def test_the_exact_name_of_a_newer_clusters_state_is_that_state_not_an_alias(name: str) -> None:
     """README: another RefreshXxx name passes as a newer cluster's state may; "queued" alone means pending."""
-    assert jobs.state_filter([name]) == [name]
+    assert state_filter([name]) == [name]
     newer = [*four_jobs(), raw(jobId=9, collectionName="ext_new", state=name, endTime=0)]
     found = listing(newer, states=[name])
     assert [job.job_id for job in found.jobs] == ["9"]
@@ -205,7 +206,7 @@ def test_no_jobs_in_a_state_this_server_does_not_know_says_so() -> None:
 def test_a_word_that_names_no_state_is_refused(word: str) -> None:
     """A future state passes by its exact name; a word that would match nothing is an error, not 'no jobs'."""
     with pytest.raises(ValueError, match="is not a refresh-job state: use RefreshFailed"):
-        jobs.state_filter(["failed", word])
+        state_filter(["failed", word])
 
 
 def four_jobs() -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Lists of refresh jobs: state filters, ordering, paging with cursors, summaries and their text.
+"""Lists of refresh jobs: filtering by state, ordering, paging with cursors, summaries and their text.
 
 Pure functions over plain data: no I/O, no MCP, no clock (callers pass ``now_ms``). One record's
 reading and rendering is in records.py; the pydantic models here and there are the server's public
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .errors import CursorError, InvalidArgument, RecordError
+from .errors import CursorError, RecordError
 from .records import (
     COMPLETED,
     EPOCH,
@@ -41,6 +40,7 @@ from .records import (
     render_record,
     short_reason,
 )
+from .states import alias_of, state_filter
 
 # Failed first, then running, then waiting: the order in which a person wants to read them.
 _STATE_RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
@@ -334,72 +334,6 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
     return position
 
 
-# --- state filters -----------------------------------------------------------------------------
-
-_STATE_ALIASES = {
-    "pending": PENDING,
-    "queued": PENDING,
-    "inprogress": IN_PROGRESS,
-    "running": IN_PROGRESS,
-    "processing": IN_PROGRESS,
-    "completed": COMPLETED,
-    "complete": COMPLETED,
-    "succeeded": COMPLETED,
-    "success": COMPLETED,
-    "successful": COMPLETED,
-    "failed": FAILED,
-    "failure": FAILED,
-    "error": FAILED,
-    "errored": FAILED,
-}
-# A state a newer server may add is spelled like the four known ones ("RefreshPaused"), and passes through.
-_STATE_SHAPE = re.compile(r"Refresh[A-Z][A-Za-z]*")
-
-
-def _folded(name: str) -> str:
-    """A state name without case, separators or the "Refresh" prefix: ``Refresh_Failed`` -> ``failed``."""
-    return name.replace("_", "").replace("-", "").replace(" ", "").lower().removeprefix("refresh")
-
-
-_EXACT_NAMES = frozenset(map(_folded, KNOWN_STATES))  # the four, as any case writes them
-
-
-def _alias_of(name: str) -> str | None:
-    """The known state a word stands for (``running``, ``Refresh_Failed``, ``RefreshQueued``), else None."""
-    return _STATE_ALIASES.get(_folded(name))
-
-
-def canonical_state(name: str) -> str:
-    """``failed``, ``Failed``, ``RefreshFailed``, ``refresh_failed`` -> ``RefreshFailed``; others verbatim.
-
-    Any case and separators (``RefreshFAILED``, ``refresh-complete``). A name spelled like a state of a
-    newer cluster (``RefreshQueued``) stays as given, even when its word is an alias ("queued"): it is
-    that cluster's state, and ``state_filter`` lets it through. Any other name stays as given, to be refused.
-    """
-    folded = _folded(name)
-    known = _STATE_ALIASES.get(folded)
-    if known is None or (_STATE_SHAPE.fullmatch(name) and folded not in _EXACT_NAMES):
-        return name
-    return known
-
-
-def state_filter(names: Sequence[str]) -> list[str]:
-    """The states a ``state`` argument asks for, canonical and once each; a word that names no state is refused.
-
-    Refused rather than passed through: "done" or "finished" would match nothing, and the answer
-    "no refresh jobs in state done" would read as if nothing had finished.
-    """
-    wanted = list(dict.fromkeys(canonical_state(name) for name in names))
-    for state in wanted:
-        if state not in KNOWN_STATES and not _STATE_SHAPE.fullmatch(state):
-            raise InvalidArgument(
-                f"state {state!r} is not a refresh-job state: use RefreshFailed, RefreshInProgress, RefreshPending "
-                "or RefreshCompleted (or failed, running, pending, completed); a state that a newer cluster added "
-                "goes by its exact name"
-            )
-    return wanted
-
-
 # --- summary -----------------------------------------------------------------------------------
 
 
@@ -408,7 +342,7 @@ def _unknown_notes(states: Sequence[str] | None, counts: Mapping[str, int]) -> s
     notes = []
     for state in states or ():
         if state not in KNOWN_STATES and not counts.get(state):
-            meant = _alias_of(state)
+            meant = alias_of(state)
             guess = f"did you mean {meant}?" if meant is not None else "a typo?"
             notes.append(f" ({state}: not a state this server knows; a newer cluster's, or {guess})")
     return "".join(notes)

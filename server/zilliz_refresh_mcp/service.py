@@ -34,9 +34,9 @@ from .jobs import (
     collection_names,
     decode_cursor,
     query_tag,
-    state_filter,
 )
 from .records import DETAILS_URI_PREFIX, INT64_MAX, PLAIN_ID, JobRecord, details_uri, is_job_id, normalize_record
+from .states import state_filter
 from .upstream import DESCRIBE_ROUTE, ZillizClient
 
 logger = logging.getLogger(__name__)
