@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
+DEMO_REQUESTS_KEPT = 1000  # the in-process demo cluster's request log, for a --demo that runs for days
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,7 +177,7 @@ def run(settings: Settings) -> int:
 
         from .simulator import SimulatorServer, demo_cluster
 
-        simulator = SimulatorServer(demo_cluster()).start()
+        simulator = SimulatorServer(demo_cluster(keep_requests=DEMO_REQUESTS_KEPT)).start()
         settings = settings.model_copy(
             update={"cluster_endpoint": simulator.url, "token": SecretStr(simulator.cluster.token)}
         )

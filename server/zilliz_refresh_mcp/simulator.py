@@ -164,13 +164,16 @@ class SimulatedCluster:
     that basis, so a test that edits a job in place would be served its old record.
     """
 
-    def __init__(self, *, token: str | None = None, clock: Clock = wall_clock_ms) -> None:
+    def __init__(
+        self, *, token: str | None = None, clock: Clock = wall_clock_ms, keep_requests: int | None = None
+    ) -> None:
         self.token = token or secrets.token_urlsafe(24)
         self.clock = clock
         self.databases: dict[str, dict[str, str]] = {"default": {}}
         self.jobs: list[SimJob] = []
         self.faults: deque[Fault] = deque()
-        self.requests: list[SeenRequest] = []
+        self.requests: list[SeenRequest] = []  # what tests inspect; None keeps them all
+        self._keep_requests = keep_requests  # --demo runs for days: only the latest are kept
         self.refresh_duration_ms = 20_000
         self._next_id = FIRST_JOB_ID
         self._lock = threading.Lock()
@@ -268,6 +271,8 @@ class SimulatedCluster:
             body = None
         peer_port = request.client.port if request.client else None
         self.requests.append(SeenRequest(route, authorization, body, raw, peer_port))
+        if self._keep_requests is not None and len(self.requests) > 2 * self._keep_requests:
+            del self.requests[: -self._keep_requests]
         fault = self._take_fault(route)
         if fault is not None:
             if fault.delay_seconds:
@@ -355,9 +360,11 @@ def _error(code: int, message: str) -> Response:
     return JSONResponse({"code": code, "message": message})
 
 
-def demo_cluster(*, token: str | None = None, clock: Clock = wall_clock_ms) -> SimulatedCluster:
+def demo_cluster(
+    *, token: str | None = None, clock: Clock = wall_clock_ms, keep_requests: int | None = None
+) -> SimulatedCluster:
     """The demo world: database ``default`` with a job in every state, and a second database."""
-    cluster = SimulatedCluster(token=token, clock=clock)
+    cluster = SimulatedCluster(token=token, clock=clock, keep_requests=keep_requests)
     for name in ("ext_books", "ext_movies", "ext_music", "ext_news", "ext_reviews"):
         cluster.add_collection("default", name)
     cluster.add_job("default", "ext_books", started_minutes_ago=26 * 60, duration_minutes=9)
