@@ -468,6 +468,7 @@ async def test_one_connection_may_watch_a_job_under_two_spellings_of_its_uri(
         with anyio.fail_after(10):
             await both_told.wait()
         watcher.unsubscribe(padded, 1)
+        watcher.unsubscribe(padded, 1)  # again: still only that spelling's
         assert watcher.subscribed(plain, 1) and not watcher.subscribed(padded, 1)
         heard.clear()
         clock.step_ms = 4 * 60_000
@@ -699,7 +700,7 @@ async def test_the_poller_stops_when_it_cannot_tell_anyone_or_cannot_read(
     assert refused.count == 1
 
 
-async def test_unsubscribing_by_another_spelling_of_the_uri_stops_the_poller(
+async def test_an_unsubscribe_ends_only_the_subscription_of_the_uri_it_names(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
     job_id = movies_job(cluster)
@@ -708,8 +709,11 @@ async def test_unsubscribing_by_another_spelling_of_the_uri_stops_the_poller(
         watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
         watcher.subscribe(f"zilliz://refresh-jobs/00{job_id}", 2, ignore_updates)
         assert watcher.active_pollers() == 1 and watcher.watching(job_id) == 2
-        watcher.unsubscribe(f"zilliz://refresh-jobs/0{job_id}", 1)
+        watcher.unsubscribe(f"zilliz://refresh-jobs/0{job_id}", 1)  # a spelling key 1 never subscribed with
         watcher.unsubscribe("zilliz://refresh-jobs/not a job", 2)  # not a job URI: nothing to do
+        assert watcher.watching(job_id) == 2
+        watcher.unsubscribe(f"zilliz://refresh-jobs/{job_id}", 1)
+        assert watcher.watching(job_id) == 1 and watcher.active_pollers() == 1
         watcher.forget(2)
         assert watcher.active_pollers() == 0
 

@@ -352,11 +352,8 @@ class JobWatcher:
             job_id = job_id_of_uri(uri)
         except InvalidArgument:
             return  # not a job URI: nothing was watched for it
-        subscribers = self._subscribers.get(job_id, {})
-        # That URI's subscription; else, written another way (``.../0042`` for ``.../42``), the key's to that job.
-        ending = [(key, uri)] if (key, uri) in subscribers else [sub for sub in subscribers if sub[0] == key]
-        for subscription in ending:
-            self._leave(job_id, subscription)
+        # Only the subscription of that URI as spelled: ``.../42`` and ``.../0042`` are two, ended one at a time.
+        self._leave(job_id, (key, uri))
 
     def forget(self, key: int) -> None:
         """Drop every subscription of ``key`` (a connection that closed)."""

@@ -272,7 +272,7 @@ class SimulatedCluster:
         peer_port = request.client.port if request.client else None
         self.requests.append(SeenRequest(route, authorization, body, raw, peer_port))
         if self._keep_requests is not None and len(self.requests) > 2 * self._keep_requests:
-            del self.requests[: -self._keep_requests]
+            del self.requests[: len(self.requests) - self._keep_requests]
         fault = self._take_fault(route)
         if fault is not None:
             if fault.delay_seconds:
