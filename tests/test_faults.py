@@ -592,6 +592,7 @@ MAY_HAVE_STARTED = {
     "HTTP 408, code 10001": Fault.code(10001, "request timeout", status=408),
     "HTTP 200, code 10001": Fault.code(10001, "context deadline exceeded"),
     "HTTP 504": Fault.http(504, HTML_PAGE),
+    "HTTP 200, not JSON": Fault.raw("<html>accepted</html>"),
     "no jobId": Fault.raw('{"code":0,"data":{}}'),
     "jobId null": Fault.raw('{"code":0,"data":{"jobId":null}}'),
     "jobId true": Fault.raw('{"code":0,"data":{"jobId":true}}'),

@@ -24,6 +24,7 @@ from .errors import (
     UpstreamAPIError,
     UpstreamBadResponse,
     UpstreamError,
+    UpstreamHTTPError,
     UpstreamUnreachable,
 )
 from .jobs import (
@@ -88,6 +89,20 @@ _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown
 def _is_not_found(err: UpstreamError) -> bool:
     upstream_words = str(err).partition(": ")[2]  # after "Upstream rejected <route>", whose path says "jobs"
     return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(upstream_words) is not None
+
+
+# No documented code says "a refresh is already under way"; the upstream message does, in words like these.
+_ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
+
+
+def _may_have_started(err: UpstreamError) -> bool:
+    """Whether a refresh that failed this way may have reached the cluster and started all the same."""
+    if isinstance(err, UpstreamUnreachable):  # includes our own timeout: the request may have arrived
+        return True
+    if isinstance(err, UpstreamBadResponse) and err.status == 200:  # taken, then answered in a way we cannot read
+        return True
+    timed_out = err.status == 408 or err.code == 10001  # the cluster's own timeout, after it took the request
+    return timed_out or (isinstance(err, UpstreamHTTPError) and (err.status or 0) >= 500)
 
 
 def fails_for_good(err: UpstreamError) -> bool:
@@ -179,8 +194,17 @@ class RefreshJobs:
         collection = check_name(collection_name, "collectionName")
         try:
             job_id = await self.client.refresh(db, collection)
-        except UpstreamAPIError as err:
-            await self._suggest_collection(err, db, collection)
+        except UpstreamError as err:
+            if _ALREADY_RUNNING.search(str(err)):
+                err.hint = (
+                    f"A refresh of {collection} is already under way: find it with list_refresh_jobs "
+                    f"(collectionName={collection!r}, state=['running', 'pending']) and follow it with "
+                    "wait_for_refresh_job."
+                )
+            elif _may_have_started(err):
+                err.hint = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
+            if isinstance(err, UpstreamAPIError):
+                await self._suggest_collection(err, db, collection)
             raise
         self._remember([job_id])
         return RefreshStarted(

@@ -101,9 +101,6 @@ _STATUS_HINTS: dict[int, str] = {
     ),
     413: "The request was too large for upstream.",
 }
-_MAYBE_STARTED = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
-# No documented code says "a refresh is already under way"; the upstream message does, in words like these.
-_ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 _TRANSIENT_HINT = "The cluster is busy or unavailable; try again in a minute."
 _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its status in the Zilliz console if needed."
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
@@ -334,18 +331,7 @@ class ZillizClient:
 
     async def refresh(self, db_name: str, collection_name: str) -> str:
         """Start a refresh; returns the new job's id as text. Never retried or shared: it is not idempotent."""
-        try:
-            data = await self._send(REFRESH_ROUTE, {"dbName": db_name, "collectionName": collection_name})
-        except UpstreamError as err:
-            if _ALREADY_RUNNING.search(str(err)):
-                err.hint = (
-                    f"A refresh of {collection_name} is already under way: find it with list_refresh_jobs "
-                    f"(collectionName={collection_name!r}, state=['running', 'pending']) and follow it with "
-                    "wait_for_refresh_job."
-                )
-            elif _may_have_started(err):
-                err.hint = _MAYBE_STARTED
-            raise
+        data = await self._send(REFRESH_ROUTE, {"dbName": db_name, "collectionName": collection_name})
         if not isinstance(data, dict) or "jobId" not in data:
             problem = "has no `data.jobId`"
         else:
@@ -353,9 +339,7 @@ class ZillizClient:
                 return job_id_text(data["jobId"])
             except RecordError as err:
                 problem = f"has an unusable `data.jobId`: {err}"
-        raise UpstreamBadResponse(
-            f"Upstream refresh answer {problem}", route=REFRESH_ROUTE, status=200, hint=_MAYBE_STARTED
-        )
+        raise UpstreamBadResponse(f"Upstream refresh answer {problem}", route=REFRESH_ROUTE, status=200)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -608,14 +592,6 @@ class ZillizClient:
             what = "code 0 but no `data`" if "code" in payload else "neither `code` nor `data`"
             raise _not_documented(f"Upstream answered {route} with {what}", route)
         return payload["data"]
-
-
-def _may_have_started(err: UpstreamError) -> bool:
-    """Whether a refresh that failed this way may have reached the cluster and started all the same."""
-    if isinstance(err, UpstreamUnreachable):  # includes our own timeout: the request may have arrived
-        return True
-    timed_out = err.status == 408 or err.code == 10001  # the cluster's own timeout, after it took the request
-    return timed_out or (isinstance(err, UpstreamHTTPError) and (err.status or 0) >= 500)
 
 
 def _json_type(value: Any) -> str:
