@@ -218,3 +218,29 @@ def test_configuration_table_lists_every_setting() -> None:
     rows = [line for line in table.splitlines() if line.startswith("| `ZILLIZ_")]
     listed = {name for row in rows for name in VAR.findall(row.split("|")[1])}
     assert listed == SETTINGS_VARS
+
+
+def _shown(value: object) -> str:
+    """A setting's default as the README and the flag help write it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def test_defaults_agree_in_the_settings_the_flag_help_and_the_readme() -> None:
+    from zilliz_refresh_mcp.cli import parser
+
+    start = README.index("\n## Configuration\n")
+    table = README[start : README.index("\n## ", start + 1)]
+    checked = 0
+    for row in (line for line in table.splitlines() if line.startswith("| `ZILLIZ_")):
+        variables, defaults = VAR.findall(row.split("|")[1]), re.findall(r"`([^`]*)`", row.split("|")[3])
+        for variable, default in zip(variables, defaults, strict=False):
+            field = Settings.model_fields[variable.removeprefix(ENV_PREFIX).lower()]
+            assert default == _shown(field.default), variable
+            checked += 1
+    for action in parser()._actions:
+        if action.help and (said := re.search(r"\(default: ([^)]*)\)", action.help)):
+            assert said[1] == _shown(Settings.model_fields[action.dest].default), action.option_strings
+            checked += 1
+    assert checked >= 20
