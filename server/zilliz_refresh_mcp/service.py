@@ -225,7 +225,10 @@ class RefreshJobs:
         timeout_seconds: float,
         on_update: Callable[[JobRecord], Awaitable[None]],
     ) -> WaitResult:
-        """Poll until the job ends or the time runs out, calling ``on_update`` after every read.
+        """Poll until the job ends or the time runs out, calling ``on_update`` after every read the wait goes on from.
+
+        The read the wait ends on is in the answer, not told: a progress notification sent just before its
+        answer may be lost (the TypeScript SDK drops one that arrives together with its response).
 
         No read runs more than ``POLL_GRACE_SECONDS`` past the deadline (a healthy cluster answers in far
         less). The first read must succeed: there is nothing to report without it. After it, a poll that
@@ -247,13 +250,13 @@ class RefreshJobs:
                     hint="The cluster is slow or unreachable; try again later.",
                 ) from None
             while True:
-                if trouble is None:
-                    await on_update(record)
-                    if record.has_ended:
-                        return WaitResult.ended(record, round(anyio.current_time() - started, 1))
+                if record.has_ended:  # a record that a failed poll left in place never has: it was waited on
+                    return WaitResult.ended(record, round(anyio.current_time() - started, 1))
                 remaining = deadline - anyio.current_time()
                 if remaining <= 0:
                     return WaitResult.still_running(record, round(anyio.current_time() - started, 1), trouble)
+                if trouble is None:
+                    await on_update(record)
                 await anyio.sleep(min(interval, remaining))
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
