@@ -551,6 +551,14 @@ async def test_completions_for_job_ids_and_prompt_arguments(
         dbs = await client.complete(
             PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"), {"name": "dbName", "value": "d"}
         )
+        elsewhere = [  # a prompt or template this server does not have takes no completions
+            await client.complete(PromptReference(type="ref/prompt", name="other"), {"name": "dbName", "value": ""}),
+            await client.complete(
+                ResourceTemplateReference(type="ref/resource", uri="zilliz://other/{jobId}"),
+                {"name": "jobId", "value": ""},
+            ),
+        ]
+    assert [answer.completion.values for answer in elsewhere] == [[], []]
     assert set(ids.completion.values) == {str(job.job_id) for job in cluster.jobs if job.db_name == "default"}
     assert none.completion.values == []
     assert collections.completion.values == ["ext_movies", "ext_music"]

@@ -29,7 +29,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent, TextResourceContents
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, TextResourceContents
 
 from zilliz_refresh_mcp.config import NAME_RULE, load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
@@ -1291,6 +1291,18 @@ async def test_a_slow_read_for_the_suggestion_does_not_hold_up_the_error(
             result = await client.call_tool(TOOL, {"collectionName": "ext_nope"})
     text = assert_clear_error(result, "code 100", "Collection 'ext_nope' does not exist")
     assert "Did you mean" not in text and "External collections with refresh jobs" not in text
+
+
+async def test_an_unknown_prompt_is_invalid_params_naming_the_prompts_there_are(client: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.get_prompt("troubleshoot", {})
+    assert caught.value.error.code == INVALID_PARAMS  # the SDK alone answers an internal error
+    assert str(caught.value) == 'Unknown prompt "troubleshoot"; this server has: troubleshoot_refresh_jobs.'
+
+
+async def test_a_fractional_limit_is_told_in_one_plain_clause(client: Client) -> None:
+    text = text_of(await client.call_tool(TOOL, {"limit": 2.5}))
+    assert "limit: expected an integer, got 2.5." in text and text.count("got") == 1
 
 
 async def test_a_prompt_asked_for_with_an_unknown_argument_says_which(client: Client) -> None:

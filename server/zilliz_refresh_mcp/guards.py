@@ -11,8 +11,9 @@
   and a boolean where a number is expected (``limit: true``), which the tool would read as 1.
 
 A refusal is a tool error (``isError: true``) that names the argument, says what was wrong, and
-lists what the tool takes, so that a model can correct its call; nothing reaches upstream. A prompt
-asked for with an argument it does not declare is refused the same way, as an invalid-params error.
+lists what the tool takes, so that a model can correct its call; nothing reaches upstream. A prompt that
+does not exist, or is asked for with an argument it does not declare, is refused the same way, as an
+invalid-params error.
 Other requests pass through untouched.
 """
 
@@ -66,7 +67,11 @@ class ArgumentGuard:
     def _check_prompt_arguments(self, params: Mapping[str, Any]) -> None:
         """An argument the prompt does not declare is refused by name; the SDK would say only that rendering failed."""
         manager = getattr(self._server, "_prompt_manager", None)
-        prompt = getattr(manager, "get_prompt", lambda _: None)(params.get("name"))
+        name = params.get("name")
+        prompt = getattr(manager, "get_prompt", lambda _: None)(name)
+        if prompt is None and isinstance(name, str) and manager is not None:  # the SDK: an internal error
+            known = ", ".join(p.name for p in manager.list_prompts()) or "none"
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt {_show(name)}; this server has: {known}.")
         arguments = params.get("arguments") or {}
         if not isinstance(prompt, Prompt) or not isinstance(arguments, Mapping):
             return
@@ -152,6 +157,8 @@ def _explain(error: Any) -> str:
                 "copy the id, a string, from list_refresh_jobs"
             )
         return f'{where}: expected a string, got the number {given}; pass it in quotes, e.g. "{given}"'
+    if error["type"] == "int_from_float":  # pydantic's message already says "got a number with a fractional part"
+        return f"{where}: expected an integer, got {_show(given)}"
     return f"{where}: {message}, got {_show(given)}"
 
 

@@ -58,6 +58,7 @@ MAX_LIMIT = 200
 JOB_URI_TEMPLATE = DETAILS_URI_PREFIX + "{jobId}"
 MAX_COMPLETIONS = 100
 LIST_WHAT = "list refresh jobs"
+TROUBLESHOOT_PROMPT = "troubleshoot_refresh_jobs"
 
 INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
@@ -461,7 +462,7 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
 
 def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings) -> None:
     @mcp.prompt(
-        name="troubleshoot_refresh_jobs",
+        name=TROUBLESHOOT_PROMPT,
         title="Troubleshoot failed refresh jobs",
         description="Find the failed refresh jobs of a database (or one collection), explain each failure in "
         "plain words, and suggest concrete fixes.",
@@ -484,11 +485,13 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
         state = ctx.lifespan_context
         prefix = params.argument.value
         candidates: list[str] = []
-        if isinstance(params.ref, ResourceTemplateReference) and params.argument.name == "jobId":
+        ref, argument = params.ref, params.argument.name
+        prompt = isinstance(ref, PromptReference) and ref.name == TROUBLESHOOT_PROMPT
+        if isinstance(ref, ResourceTemplateReference) and ref.uri == JOB_URI_TEMPLATE and argument == "jobId":
             candidates = list(reversed(state.service.seen_job_ids))
-        elif isinstance(params.ref, PromptReference) and params.argument.name == "dbName":
+        elif prompt and argument == "dbName":
             candidates = [state.service.default_db]
-        elif isinstance(params.ref, PromptReference) and params.argument.name == "collectionName":
+        elif prompt and argument == "collectionName":
             chosen = (params.context.arguments or {}).get("dbName") if params.context else None
             try:
                 candidates = await state.service.collections(chosen or None)
