@@ -26,8 +26,10 @@ from mcp.types import (
 )
 
 from zilliz_refresh_mcp import server as server_module
+from zilliz_refresh_mcp import service as service_module
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.errors import TooManyWatched
+from zilliz_refresh_mcp.records import JobRecord
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
@@ -193,6 +195,25 @@ async def test_wait_that_runs_out_says_the_job_is_still_running(
     assert "has not finished" in text
     assert "wait_for_refresh_job again" in text
     assert "last state read" not in text  # a healthy cluster: the state is from the read at the deadline
+
+
+async def test_a_client_slow_to_take_a_progress_update_does_not_push_the_wait_past_its_end(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update outlasts the wait and the grace after it: the next read still comes, and the answer is its state."""
+    monkeypatch.setattr(service_module, "POLL_GRACE_SECONDS", 0.3)
+    told: list[int] = []
+
+    async def slow_client(job: JobRecord) -> None:
+        told.append(job.progress)
+        await anyio.sleep(0.6)  # the host reads its stream late; the wait is 0.2 s, the grace 0.3 s
+
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock, poll_initial_seconds=POLL)
+        result = await jobs.wait(movies_job(cluster), timeout_seconds=0.2, on_update=slow_client)
+    assert told == [42]
+    assert (result.finished, result.timed_out, result.job.progress) == (False, True, 42)
+    assert "no answer" not in result.message  # the read after the update ran: it was not cut off at once
 
 
 async def test_a_brief_outage_does_not_end_the_wait(

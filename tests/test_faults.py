@@ -617,6 +617,15 @@ async def test_a_refresh_that_may_have_started_says_to_check_before_another(
     assert len(cluster.jobs) == jobs_before  # the fault answered in the cluster's place: nothing started
 
 
+async def test_a_refresh_answered_with_a_page_says_it_may_have_started_and_what_to_check(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    cluster.inject(Fault.raw("<html>Sign in</html>"))  # HTTP 200: a login page where the API should be
+    async with Client(server_for(simulator, clock, enable_refresh=True)) as client:
+        result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+    assert_clear_error(result, "may have started anyway", "list_refresh_jobs", "check ZILLIZ_CLUSTER_ENDPOINT")
+
+
 async def test_a_refresh_refused_for_a_plain_reason_does_not_say_it_may_have_started(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
@@ -1291,6 +1300,14 @@ async def test_a_slow_read_for_the_suggestion_does_not_hold_up_the_error(
             result = await client.call_tool(TOOL, {"collectionName": "ext_nope"})
     text = assert_clear_error(result, "code 100", "Collection 'ext_nope' does not exist")
     assert "Did you mean" not in text and "External collections with refresh jobs" not in text
+
+
+def test_a_prompt_name_that_is_not_text_is_left_to_the_sdk_to_refuse(shared_cluster: Any) -> None:
+    """The lookup would crash on a list (unhashable): the SDK's own parameter check says what is wrong."""
+    _, simulator, clock = shared_cluster
+    guard = ArgumentGuard(server_for(simulator, clock))
+    for name in (["troubleshoot_refresh_jobs"], {"name": "x"}, 7, None):
+        guard._check_prompt_arguments({"name": name})  # no exception: nothing for the guard to say
 
 
 async def test_an_unknown_prompt_is_invalid_params_naming_the_prompts_there_are(client: Client) -> None:

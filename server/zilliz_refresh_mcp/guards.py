@@ -68,8 +68,10 @@ class ArgumentGuard:
         """An argument the prompt does not declare is refused by name; the SDK would say only that rendering failed."""
         manager = getattr(self._server, "_prompt_manager", None)
         name = params.get("name")
+        if not isinstance(name, str):
+            return  # the SDK's own invalid-params error (a name that is a list made its lookup crash)
         prompt = getattr(manager, "get_prompt", lambda _: None)(name)
-        if prompt is None and isinstance(name, str) and manager is not None:  # the SDK: an internal error
+        if prompt is None and manager is not None:  # the SDK: an internal error
             known = ", ".join(p.name for p in manager.list_prompts()) or "none"
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt {_show(name)}; this server has: {known}.")
         arguments = params.get("arguments") or {}

@@ -202,7 +202,9 @@ class RefreshJobs:
                     "wait_for_refresh_job."
                 )
             elif _may_have_started(err):
-                err.hint = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
+                maybe = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
+                # An answer not in the API's shape also says what to check (often the endpoint is a login page).
+                err.hint = f"{maybe} {err.hint}" if isinstance(err, UpstreamBadResponse) and err.hint else maybe
             if isinstance(err, UpstreamAPIError):
                 await self._suggest_collection(err, db, collection)
             raise
@@ -252,11 +254,11 @@ class RefreshJobs:
             while True:
                 if record.has_ended:  # a record that a failed poll left in place never has: it was waited on
                     return WaitResult.ended(record, round(anyio.current_time() - started, 1))
-                remaining = deadline - anyio.current_time()
+                if trouble is None and anyio.current_time() < deadline:  # the wait goes on from this read
+                    await on_update(record)
+                remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
                     return WaitResult.still_running(record, round(anyio.current_time() - started, 1), trouble)
-                if trouble is None:
-                    await on_update(record)
                 await anyio.sleep(min(interval, remaining))
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
