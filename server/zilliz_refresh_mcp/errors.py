@@ -15,9 +15,8 @@
 
 An UpstreamError of any kind is retried when its ``transient`` flag is set (a timeout, a 503, an answer that
 broke off), never because of its class. Anything else that escapes is a bug, and is reported as one, never
-as the user's mistake. InvalidArgument
-and RecordError are also ValueErrors, and JobNotFound a LookupError, so that pydantic validators and
-callers that expect the built-in kinds keep working.
+as the user's mistake. InvalidArgument and RecordError are also ValueErrors, and JobNotFound a LookupError,
+so that pydantic validators and callers that expect the built-in kinds keep working.
 """
 
 from __future__ import annotations

@@ -172,8 +172,8 @@ class SimulatedCluster:
         self.databases: dict[str, dict[str, str]] = {"default": {}}
         self.jobs: list[SimJob] = []
         self.faults: deque[Fault] = deque()
-        self.requests: list[SeenRequest] = []  # what tests inspect; None keeps them all
-        self._keep_requests = keep_requests  # --demo runs for days: only the latest are kept
+        self.requests: list[SeenRequest] = []  # what tests inspect
+        self._keep_requests = keep_requests  # None keeps them all; --demo runs for days, and keeps the latest
         self.refresh_duration_ms = 20_000
         self._next_id = FIRST_JOB_ID
         self._lock = threading.Lock()
