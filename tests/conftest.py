@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+import anyio.abc
 import pytest
 from mcp.server import MCPServer
 
 from zilliz_refresh_mcp.config import Settings, load_settings
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, demo_cluster
+
+
+class HalfAnswers:
+    """An upstream on 127.0.0.1 that promises a 100-byte answer, sends 9 bytes and closes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answered = 0
+
+
+@asynccontextmanager
+async def half_answering_upstream() -> AsyncIterator[HalfAnswers]:
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+    upstream = HalfAnswers(f"http://127.0.0.1:{port}")
+
+    async def half_answer(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            upstream.answered += 1
+            await stream.send(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"code":0')
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, half_answer)
+        yield upstream
+        tg.cancel_scope.cancel()
 
 
 class FakeClock:

@@ -44,7 +44,7 @@ from zilliz_refresh_mcp.upstream import (
     ZillizClient,
 )
 
-from .conftest import FakeClock, settings_for
+from .conftest import FakeClock, half_answering_upstream, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -600,6 +600,12 @@ MAY_HAVE_STARTED = {
     "jobId -1": Fault.raw('{"code":0,"data":{"jobId":-1}}'),
     "jobId 1e30": Fault.raw('{"code":0,"data":{"jobId":1e30}}'),
     "jobId with a space": Fault.raw('{"code":0,"data":{"jobId":"abc def"}}'),
+    "HTTP 200, a body that does not match its Content-Encoding": Fault(
+        body=b"not gzip at all", headers={"Content-Encoding": "gzip"}
+    ),
+    "HTTP 200, over 1 MiB": Fault.raw('{"code":0,"data":{"jobId":1}}' + " " * 2**20),
+    "HTTP 502, over 1 MiB": Fault.http(502, HTML_PAGE + " " * 2**20),
+    "HTTP 400, code 10001": Fault.code(10001, "context deadline exceeded", status=400),
 }
 
 
@@ -609,12 +615,38 @@ async def test_a_refresh_that_may_have_started_says_to_check_before_another(
 ) -> None:
     jobs_before = len(cluster.jobs)
     cluster.inject(MAY_HAVE_STARTED[name])
-    async with Client(server_for(simulator, clock, enable_refresh=True)) as client:
+    server = server_for(simulator, clock, enable_refresh=True, max_response_mb=1)
+    async with Client(server) as client:
         result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
-    assert_clear_error(result, "may have started anyway", "list_refresh_jobs")
-    assert "try again in a minute" not in text_of(result)
+    text = assert_clear_error(result, "may have started anyway", "list_refresh_jobs")
+    assert "try again" not in text.lower()
     assert upstream_calls(cluster, REFRESH_ROUTE) == 1
     assert len(cluster.jobs) == jobs_before  # the fault answered in the cluster's place: nothing started
+
+
+async def test_a_refresh_whose_answer_broke_off_may_have_started(clock: FakeClock) -> None:
+    async with half_answering_upstream() as upstream:
+        settings = load_settings(cluster_endpoint=upstream.url, token="k" * 20, enable_refresh=True)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+    text = assert_clear_error(result, "broke off", "may have started anyway", "list_refresh_jobs")
+    assert "try again" not in text.lower()
+    assert upstream.answered == 1  # never retried: it is not idempotent
+
+
+async def test_a_refresh_that_could_not_connect_says_nothing_started(clock: FakeClock) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as placeholder:
+        placeholder.bind(("127.0.0.1", 0))  # bound, not listening: every connection is refused
+        port = placeholder.getsockname()[1]
+        settings = load_settings(
+            cluster_endpoint=f"http://127.0.0.1:{port}", token="k" * 20, enable_refresh=True, timeout_seconds=2
+        )
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+    text = assert_clear_error(
+        result, "Could not reach the cluster", "Check ZILLIZ_CLUSTER_ENDPOINT", "No refresh started"
+    )
+    assert "may have started" not in text
 
 
 async def test_a_refresh_answered_with_a_page_says_it_may_have_started_and_what_to_check(

@@ -12,6 +12,8 @@ from zilliz_refresh_mcp.errors import UpstreamBadResponse, UpstreamHTTPError
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
 
+from .conftest import half_answering_upstream
+
 pytestmark = pytest.mark.anyio
 
 
@@ -93,25 +95,12 @@ async def test_a_rate_below_one_request_a_second_spaces_the_requests_instead_of_
 
 async def test_an_answer_that_breaks_off_is_told_as_such_not_as_an_unreachable_cluster() -> None:
     """A raw server on 127.0.0.1 that promises 100 bytes, sends 9 and closes: retried, then reported for what it is."""
-    answered = 0
-
-    async def half_answer(stream: anyio.abc.SocketStream) -> None:
-        nonlocal answered
-        async with stream:
-            await stream.receive()
-            answered += 1
-            await stream.send(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"code":0')
-
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, half_answer)
-        async with ZillizClient(
-            endpoint=f"http://127.0.0.1:{port}", token="k" * 20, max_backoff_seconds=0.05
-        ) as client:
-            with pytest.raises(UpstreamBadResponse) as caught:
-                await client.list_jobs("default")
-        tg.cancel_scope.cancel()
+    async with (
+        half_answering_upstream() as upstream,
+        ZillizClient(endpoint=upstream.url, token="k" * 20, max_backoff_seconds=0.05) as client,
+    ):
+        with pytest.raises(UpstreamBadResponse) as caught:
+            await client.list_jobs("default")
     message = str(caught.value)
     assert "broke off or was not valid HTTP" in message and "Could not reach" not in message
-    assert caught.value.transient and answered == 4  # retried as a passing fault
+    assert caught.value.transient and upstream.answered == 4  # retried as a passing fault

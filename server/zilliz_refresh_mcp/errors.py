@@ -68,6 +68,7 @@ class UpstreamError(ZillizRefreshError):
         hint: str | None = None,
         transient: bool = False,
         retry_after: float | None = None,
+        sent: bool = True,
     ) -> None:
         self.route = route
         self.status = status
@@ -75,6 +76,7 @@ class UpstreamError(ZillizRefreshError):
         self.hint = hint
         self.transient = transient
         self.retry_after = retry_after
+        self.sent = sent  # False only when no connection was made, so no byte of the request left
         self.attempts = 1
         self.suggestion: str | None = None  # what the caller may have meant, told after the hint
         super().__init__(message)

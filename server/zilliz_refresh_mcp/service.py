@@ -24,7 +24,6 @@ from .errors import (
     UpstreamAPIError,
     UpstreamBadResponse,
     UpstreamError,
-    UpstreamHTTPError,
     UpstreamUnreachable,
 )
 from .jobs import (
@@ -95,14 +94,23 @@ def _is_not_found(err: UpstreamError) -> bool:
 _ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 
 
+_MAY_HAVE_STARTED = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
+_CHECK_ENDPOINT = " If it lasts, check ZILLIZ_CLUSTER_ENDPOINT: it should be the cluster endpoint, not a console page."
+
+
 def _may_have_started(err: UpstreamError) -> bool:
     """Whether a refresh that failed this way may have reached the cluster and started all the same."""
+    if not err.sent:
+        return False
     if isinstance(err, UpstreamUnreachable):  # includes our own timeout: the request may have arrived
         return True
-    if isinstance(err, UpstreamBadResponse) and err.status == 200:  # taken, then answered in a way we cannot read
+    if err.code == 10001:  # the cluster's own timeout, after it took the request
         return True
-    timed_out = err.status == 408 or err.code == 10001  # the cluster's own timeout, after it took the request
-    return timed_out or (isinstance(err, UpstreamHTTPError) and (err.status or 0) >= 500)
+    if isinstance(err, UpstreamAPIError):  # refused in words
+        return False
+    # Taken, then answered in a way we cannot read (200), or not answered in time; a gateway's 5xx, whose
+    # cluster may have taken it; or an answer that broke off before its status was read.
+    return err.status is None or err.status in (200, 408) or err.status >= 500
 
 
 def fails_for_good(err: UpstreamError) -> bool:
@@ -202,9 +210,10 @@ class RefreshJobs:
                     "wait_for_refresh_job."
                 )
             elif _may_have_started(err):
-                maybe = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
                 # An answer not in the API's shape also says what to check (often the endpoint is a login page).
-                err.hint = f"{maybe} {err.hint}" if isinstance(err, UpstreamBadResponse) and err.hint else maybe
+                err.hint = _MAY_HAVE_STARTED + (_CHECK_ENDPOINT if isinstance(err, UpstreamBadResponse) else "")
+            elif not err.sent:
+                err.hint = f"{err.hint} No refresh started: the request never reached the cluster."
             if isinstance(err, UpstreamAPIError):
                 await self._suggest_collection(err, db, collection)
             raise

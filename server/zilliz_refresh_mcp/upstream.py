@@ -101,6 +101,7 @@ _STATUS_HINTS: dict[int, str] = {
     ),
     413: "The request was too large for upstream.",
 }
+_UNREACHABLE_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting."
 _TRANSIENT_HINT = "The cluster is busy or unavailable; try again in a minute."
 _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its status in the Zilliz console if needed."
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
@@ -460,6 +461,14 @@ class ZillizClient:
                 hint="The connection may have dropped, or a proxy is in the way; try again, and check "
                 "ZILLIZ_CLUSTER_ENDPOINT if it lasts.",
             ) from None
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError) as exc:
+            raise UpstreamUnreachable(  # no connection to the cluster was made: nothing was sent
+                f"Could not reach the cluster at {self._endpoint} ({type(exc).__name__})",
+                route=route,
+                transient=True,
+                sent=False,
+                hint=_UNREACHABLE_HINT,
+            ) from None
         except (httpx2.TimeoutException, TimeoutError):
             raise UpstreamUnreachable(
                 f"Upstream did not answer {route} within {self._timeout:g} s",
@@ -467,12 +476,12 @@ class ZillizClient:
                 transient=True,
                 hint="The cluster is slow or unreachable; raise ZILLIZ_TIMEOUT_SECONDS or try again later.",
             ) from None
-        except httpx2.RequestError as exc:  # connection refused, DNS, TLS, reset, protocol error...
+        except httpx2.RequestError as exc:  # a reset connection, a protocol error...: the request may have gone out
             raise UpstreamUnreachable(
                 f"Could not reach the cluster at {self._endpoint} ({type(exc).__name__})",
                 route=route,
                 transient=True,
-                hint="Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting.",
+                hint=_UNREACHABLE_HINT,
             ) from None
         status = response.status_code
         if status != 200:
