@@ -466,6 +466,43 @@ async def test_a_subscribe_again_that_the_client_cancels_leaves_the_first_in_pla
     assert updates and set(updates) == {uri}
 
 
+@pytest.mark.parametrize("second", ["answered", "given up too"])
+async def test_a_subscribe_the_client_cancels_leaves_one_sent_again_meanwhile_to_decide(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, log_event: Any, second: str
+) -> None:
+    """Two subscribes of one URI, both waiting on their read of the job, and the first given up: the second
+    one's answer decides whether the job is watched."""
+    ended, stopped = log_event("subscriptions closed"), log_event("no subscribers left")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    updates: list[str] = []
+    first_call, second_call = anyio.CancelScope(), anyio.CancelScope()
+
+    async def subscribe(scope: anyio.CancelScope) -> None:
+        with scope:
+            await client.subscribe_resource(uri)
+
+    async with subscriber(fast_server, updates) as client:
+        with describe_held(cluster) as release:
+            cluster.inject(*[Fault.hold(release, route=DESCRIBE_ROUTE)] * 2)  # every read until released
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(subscribe, first_call)
+                await anyio.wait_all_tasks_blocked()
+                calls.start_soon(subscribe, second_call)
+                await anyio.wait_all_tasks_blocked()  # both wait on the job's read
+                first_call.cancel()
+                await anyio.wait_all_tasks_blocked()  # the server has seen the first one given up
+                if second == "given up too":
+                    second_call.cancel()
+                    with anyio.fail_after(10):
+                        await stopped.seen.wait()  # no subscription the client never saw made
+                    return
+                release.set()  # the second is answered: subscribed
+        clock.step_ms = 4 * 60_000
+        with anyio.fail_after(20):
+            await ended.seen.wait()  # watched to the job's end
+    assert updates and set(updates) == {uri}
+
+
 async def test_one_connection_may_watch_a_job_under_two_spellings_of_its_uri(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
 ) -> None:

@@ -1162,6 +1162,15 @@ async def test_a_collection_that_does_not_exist_gets_what_was_meant(
     assert [seen.body.get("collectionName") for seen in cluster.requests] == [asked, None]  # one more read, all
 
 
+@pytest.mark.parametrize("status", [400, 500])
+async def test_a_collection_not_found_told_with_an_http_error_status_gets_what_was_meant_too(
+    client: Client, cluster: SimulatedCluster, status: int
+) -> None:
+    cluster.inject(Fault.code(100, "collection not found[collection=ext_book]", status=status))
+    result = await client.call_tool(TOOL, {"collectionName": "ext_book"})
+    assert_clear_error(result, "code 100", f"HTTP {status}", "Did you mean ext_books?")
+
+
 async def test_a_refresh_of_a_collection_that_does_not_exist_gets_what_was_meant(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

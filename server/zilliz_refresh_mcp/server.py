@@ -384,6 +384,21 @@ def _add_resources(mcp: MCPServer[ServerState]) -> None:
         return FAILURE_GUIDE
 
 
+async def _check_watchable(service: RefreshJobs, job_id: str) -> None:
+    """Read the job once: JobNotFound, or an UpstreamError no later read would get past (a revoked key).
+
+    A slow or passing fault leaves the job watchable: the watcher reads on.
+    """
+    try:
+        with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):
+            await service.describe(job_id)
+    except UpstreamError as err:
+        if fails_for_good(err):
+            raise
+    except RecordError:
+        pass  # the job exists, in a record this server cannot read yet
+
+
 def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus) -> None:
     lowlevel = _lowlevel(mcp)
     subscriber_keys = itertools.count(1)  # one per connection or listen stream, never reused
@@ -400,28 +415,18 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
 
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
         uri, state, key = str(params.uri), ctx.lifespan_context, connection_key(ctx)
-        renewed = state.watcher.subscribed(uri, key)  # a subscribe again: cancelling it leaves the first in place
         try:
-            # Registered first: an unsubscribe that comes while the job is read below is not lost.
-            job_id = state.watcher.subscribe(uri, key, ctx.session.send_resource_updated)
-            with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):  # a slow cluster: subscribed, the poller reads on
-                await state.service.describe(job_id)
-        except anyio.get_cancelled_exc_class():
-            if not renewed:  # the client gave up on it: no subscription it never saw made
-                state.watcher.unsubscribe(uri, key)
-            raise
+            with state.watcher.asked(uri, key, ctx.session.send_resource_updated) as job_id:
+                await _check_watchable(state.service, job_id)
         except TooManyWatched as err:
             raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None
         except (JobNotFound, InvalidArgument) as err:
             # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
             state.watcher.unsubscribe(uri, key)
             raise MCPError(code=INVALID_PARAMS, message=f"{err}. Use list_refresh_jobs to find job ids.") from None
-        except UpstreamError as err:
-            if fails_for_good(err):  # the watcher would stop at its first read: say why now
-                state.watcher.unsubscribe(uri, key)
-                raise MCPError(code=INTERNAL_ERROR, message=upstream_failure(err, f"watch {uri}")) from None
-        except RecordError:
-            pass  # the job exists; the watcher reads on
+        except UpstreamError as err:  # the watcher would stop at its first read: say why now
+            state.watcher.unsubscribe(uri, key)
+            raise MCPError(code=INTERNAL_ERROR, message=upstream_failure(err, f"watch {uri}")) from None
         return EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext[ServerState], params: UnsubscribeRequestParams) -> EmptyResult:

@@ -10,7 +10,9 @@ import difflib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
@@ -146,7 +148,7 @@ class RefreshJobs:
             decode_cursor(cursor, query_tag(db, collection, wanted))
         try:
             records = await self.client.list_jobs(db, collection)
-        except UpstreamAPIError as err:
+        except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
             await self._suggest_collection(err, db, collection)
             raise
         listing = build_listing(
@@ -214,8 +216,7 @@ class RefreshJobs:
                 err.hint = _MAY_HAVE_STARTED + (_CHECK_ENDPOINT if isinstance(err, UpstreamBadResponse) else "")
             elif not err.sent:
                 err.hint = f"{err.hint} No refresh started: the request never reached the cluster."
-            if isinstance(err, UpstreamAPIError):
-                await self._suggest_collection(err, db, collection)
+            await self._suggest_collection(err, db, collection)
             raise
         self._remember([job_id])
         return RefreshStarted(
@@ -289,7 +290,7 @@ class RefreshJobs:
         with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
             return await self.describe(job_id, deadline=deadline)
 
-    async def _suggest_collection(self, err: UpstreamAPIError, db: str, collection: str | None) -> None:
+    async def _suggest_collection(self, err: UpstreamError, db: str, collection: str | None) -> None:
         """On "collection not found" (code 100), name the collection meant, or those there are.
 
         Only collections with refresh jobs are known (the list route names them); one more read, on this
@@ -353,6 +354,8 @@ class JobWatcher:
         # job id -> (subscriber key, the URI as it spelled it) -> how to tell it. A URI is told back as it was
         # spelled: ``.../0042`` and ``.../42`` are one job, polled once, but two subscriptions.
         self._subscribers: dict[str, dict[tuple[int, str], Notify]] = {}
+        self._answered: set[tuple[int, str]] = set()  # subscriptions a subscribe request was answered for
+        self._waiting: Counter[tuple[int, str]] = Counter()  # subscribe requests not answered yet
         self._pollers: dict[str, anyio.CancelScope] = {}
 
     def watching(self, job_id: str) -> int:
@@ -365,6 +368,30 @@ class JobWatcher:
             return (key, uri) in self._subscribers.get(job_id_of_uri(uri), {})
         except InvalidArgument:
             return False
+
+    @contextmanager
+    def asked(self, uri: str, key: int, notify: Notify) -> Iterator[str]:
+        """A subscription that a request asks for, around the request's handling; yields the job id.
+
+        It is made at once, so that an unsubscribe sent meanwhile is not lost, and kept when the request is
+        answered. A request that fails or is given up ends it, unless another request for the same
+        subscription was answered or still waits: a subscribe sent again never undoes the first.
+        """
+        job_id = self.subscribe(uri, key, notify)
+        subscription = (key, uri)
+        self._waiting[subscription] += 1
+        answered = False
+        try:
+            yield job_id
+            answered = True
+        finally:
+            self._waiting[subscription] -= 1
+            if not self._waiting[subscription]:
+                del self._waiting[subscription]
+            if answered and self.subscribed(uri, key):
+                self._answered.add(subscription)
+            elif subscription not in self._answered and subscription not in self._waiting:
+                self.unsubscribe(uri, key)
 
     def active_pollers(self) -> int:
         return len(self._pollers)
@@ -402,6 +429,7 @@ class JobWatcher:
     def _leave(self, job_id: str, subscription: tuple[int, str]) -> None:
         subscribers = self._subscribers.get(job_id, {})
         subscribers.pop(subscription, None)
+        self._answered.discard(subscription)
         if not subscribers:
             self._stop(job_id)
 
@@ -410,7 +438,7 @@ class JobWatcher:
         return max(self._interval, len(self._pollers) / self._polls_per_second)
 
     def _stop(self, job_id: str) -> None:
-        self._subscribers.pop(job_id, None)
+        self._answered.difference_update(self._subscribers.pop(job_id, {}))
         scope = self._pollers.pop(job_id, None)
         if scope is not None:
             scope.cancel()
