@@ -809,6 +809,10 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "limit-fraction": ({"limit": 2.5}, ["limit", "integer"]),
     "limit-boolean": ({"limit": True}, ["limit: expected integer 1-200, got true"]),
     "state-string": ({"state": "failed"}, ['state: expected a list, got the string "failed"; pass ["failed"]']),
+    "state-string-of-two": (
+        {"state": "failed, running"},
+        ['state: expected a list, got the string "failed, running"; pass ["failed", "running"]'],
+    ),
     "state-numbers": ({"state": [1]}, ["state.0", "expected a string, got the number 1"]),
     "state-too-many": ({"state": ["failed"] * 9}, ["state: at most 8 items, got 9"]),
     "state-no-such": ({"state": ["failed", "done"]}, ["state 'done' is not a refresh-job state", "RefreshCompleted"]),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -146,7 +147,8 @@ def _explain(error: Any) -> str:
         return f"{where} is required"
     given = error.get("input")
     if error["type"] == "list_type" and isinstance(given, str):
-        return f"{where}: expected a list, got the string {_show(given)}; pass [{_show(given)}]"
+        items = [item for item in re.split(r"[\s,]+", given) if item] or [given]  # "failed, running": two
+        return f"{where}: expected a list, got the string {_show(given)}; pass [{', '.join(map(_show, items))}]"
     if error["type"] == "too_long" and isinstance(error.get("ctx"), dict):
         return f"{where}: at most {error['ctx'].get('max_length')} items, got {error['ctx'].get('actual_length')}"
     if error["type"] == "string_type" and isinstance(given, int) and not isinstance(given, bool):

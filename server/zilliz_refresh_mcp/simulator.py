@@ -375,7 +375,7 @@ def demo_cluster(
         started_minutes_ago=8 * 60,
         duration_minutes=30,
         fail_at_progress=37,
-        reason="failed to read volume://my-volume/music/part-0007.parquet: permission denied",
+        reason="failed to read volume://my-volume/ext_music/part-0007.parquet: permission denied",
     )
     # 42% done now, finishing in about 17 minutes.
     cluster.add_job("default", "ext_movies", started_minutes_ago=12.6, duration_minutes=30)
