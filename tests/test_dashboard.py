@@ -446,7 +446,8 @@ def test_dashboard_renders_and_refreshes_in_a_browser(
         assert_shows(driver, data)
 
         failed = next(row for row in rows_on_screen(driver) if row["state"] == "RefreshFailed")
-        assert failed["reason"] == "failed to read volume://my-volume/music/part-0007.parquet: permission denied"
+        assert failed["reason"] == next(job["reason"] for job in data["jobs"] if job["state"] == "RefreshFailed")
+        assert failed["reason"].endswith("part-0007.parquet: permission denied")  # whole, not cut
         assert failed["duration"] == "11m 06s"
         assert failed["reasonColor"] == "rgba(180, 35, 24, 1)"  # the light theme's red
         running = next(row for row in rows_on_screen(driver) if row["state"] == "RefreshInProgress")
