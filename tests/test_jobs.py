@@ -309,6 +309,37 @@ def test_each_failure_is_fixed_or_not_on_its_own_and_current_problems_rank_first
     ]
 
 
+@pytest.mark.parametrize("decoded", [False, True])
+def test_a_current_failure_comes_before_newer_failures_that_were_fixed_since(decoded: bool) -> None:
+    """ext_old failed three days ago and was never refreshed again; 14 others failed last night and were
+    refreshed since. The one that matters is on the first page, and named first in its reason group."""
+    hour = 3_600_000
+    quota = "quota exceeded"
+    rows = [raw(jobId=1, collectionName="ext_old", state="RefreshFailed", reason=quota, endTime=NOW - 72 * hour)]
+    for n in range(14):
+        name = f"ext_{n:02}"
+        failed = raw(jobId=100 + n, collectionName=name, state="RefreshFailed", reason=quota, endTime=NOW - 9 * hour)
+        rows += [failed, raw(jobId=200 + n, collectionName=name, endTime=NOW - hour)]
+    given = records.decode_list_records(answer(*rows)) if decoded else rows
+    assert given is not None
+    result = listing(given, states=["failed"], limit=10)
+    assert [job.collection_name for job in result.jobs][:1] == ["ext_old"]
+    assert [job.fixed_since for job in result.jobs] == [False] + [True] * 9
+    (group,) = result.summary.failures
+    assert (group.count, group.not_fixed, group.collections[0]) == (15, 1, "ext_old")
+    assert "ext_old" not in group.refreshed_since
+    assert "15 failed (1 not fixed since: ext_old; 14 fixed by a later refresh)" in result.summary.text
+
+
+def test_a_collection_that_failed_more_than_once_is_named_once_and_the_count_adds_up() -> None:
+    failures = [
+        raw(jobId=job_id, collectionName=name, state="RefreshFailed", endTime=NOW - job_id * 60_000)
+        for job_id, name in [(1, "ext_a"), (2, "ext_b"), (3, "ext_a"), (4, "ext_c"), (5, "ext_d"), (6, "ext_d")]
+    ]
+    assert "6 failed (ext_a twice, ext_b, ext_c and 2 more)" in listing(failures).summary.text
+    assert "3 failed (ext_a 3 times)" in listing([failures[0], failures[2], {**failures[0], "jobId": 9}]).summary.text
+
+
 def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound() -> None:
     trace = "java.io.IOException: failed to read parquet footer\n" + "\n".join(
         f"\tat x.y(Z.java:{i})" for i in range(300)

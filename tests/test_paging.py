@@ -38,7 +38,13 @@ pytestmark = pytest.mark.anyio
 BULK = 600  # 15 failed, 15 running, 6 pending, the rest completed, over 50 collections
 BIG = 10_000
 WIRE_BUDGET = 24_000  # bytes of one whole tools/call response
-RANK = {"RefreshFailed": 0, "RefreshInProgress": 1, "RefreshPending": 2}
+RANK = {"RefreshFailed": 0, "RefreshInProgress": 2, "RefreshPending": 3}  # 1: failures fixed since
+
+
+def rank_of(job: dict[str, Any]) -> int:
+    return 1 if job.get("fixedSince") else RANK.get(job["state"], 4)
+
+
 KNOWN = ("RefreshPending", "RefreshInProgress", "RefreshCompleted", "RefreshFailed")
 TOOL = "list_refresh_jobs"
 
@@ -125,10 +131,10 @@ def assert_walk_is_complete(pages: list[dict[str, Any]], expected: list[dict[str
         if not last:
             assert page["page"]["nextCursor"] in page["page"]["hint"]
     jobs = [job for page in pages for job in page["jobs"]]
-    ranks = [RANK.get(job["state"], 3) for job in jobs]
-    assert ranks == sorted(ranks), "failed, then in progress, then pending, then the rest"
+    ranks = list(map(rank_of, jobs))
+    assert ranks == sorted(ranks), "failed (current, then fixed since), then in progress, then pending, the rest"
     for rank in set(ranks):
-        times = [job["endedAt"] or job["startedAt"] for job in jobs if RANK.get(job["state"], 3) == rank]
+        times = [job["endedAt"] or job["startedAt"] for job in jobs if rank_of(job) == rank]
         dated = [ms(t) for t in times if t is not None]
         assert dated == sorted(dated, reverse=True), "the most recent first within a state, by end else start"
         assert times == [*(t for t in times if t is not None), *(t for t in times if t is None)]

@@ -38,7 +38,7 @@ from zilliz_refresh_mcp.service import parse_job_id
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NOW_MS = 1_764_300_000_000  # 2025-11-28
 MAX_EPOCH_MS = 253_402_300_799_999
-RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
+RANK = {FAILED: 0, IN_PROGRESS: 2, PENDING: 3}  # 1: failures a later refresh fixed
 
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEAVY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -245,9 +245,10 @@ def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_comple
 
     A job is dated by its end, else its start; a failure with neither is never fixed.
     """
-    summary = build_listing(
-        raw, db_name="default", collection_name=None, states=states, limit=5, cursor=None, now_ms=NOW_MS
-    ).summary
+    listing = build_listing(
+        raw, db_name="default", collection_name=None, states=states, limit=200, cursor=None, now_ms=NOW_MS
+    )
+    summary = listing.summary
 
     def when(job: dict[str, Any]) -> int:
         return int(job["endTime"] or job["startTime"])
@@ -261,6 +262,8 @@ def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_comple
 
     failures = [job for job in raw if job["state"] == FAILED]
     fixed_count = sum(map(fixed, failures))
+    told = {job.job_id: job.fixed_since for job in listing.jobs if job.state == FAILED}
+    assert told == {str(job["jobId"]): fixed(job) for job in failures}
     assert sum(group.count - group.not_fixed for group in summary.failures) == fixed_count
     assert ("fixed by a later refresh" in summary.text) is bool(fixed_count)
     ranked = [group for group in summary.failures if not group.reason.endswith(" other reasons)")]
@@ -274,12 +277,13 @@ def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_comple
 
 
 def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
-    """The documented order, restated: failed, in progress, pending, the rest; most recent first (by end, else
-    start; neither last); then by id, largest first."""
+    """The documented order, restated: failed (current, then fixed since), in progress, pending, the rest; most
+    recent first (by end, else start; neither last); then by id, largest first."""
     at = job.ended_at or job.started_at
     started = -_ms(at) if at else 1
     numeric = job.job_id.isascii() and job.job_id.isdigit()
-    return (RANK.get(job.state, 3), started, (0, -int(job.job_id), "") if numeric else (1, 0, job.job_id))
+    rank = 1 if job.fixed_since else RANK.get(job.state, 4)
+    return (rank, started, (0, -int(job.job_id), "") if numeric else (1, 0, job.job_id))
 
 
 def _ms(iso: str) -> int:

@@ -16,9 +16,9 @@ Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / M
 
 1. Call list_refresh_jobs with {args} and state=["failed"]. Its summary tells current failures from
    history: failures[].notFixed counts the failures no later refresh has fixed, and a failed job marked
-   fixedSince: true is history (a later refresh of its collection completed). Failed jobs come most recent
-   first; while current failures remain unseen and page.nextCursor is not null, call again with the same
-   arguments and that cursor.
+   fixedSince: true is history (a later refresh of its collection completed). Current failures come
+   first, most recent first, then the fixed ones: until a page shows a fixedSince: true job (or
+   page.nextCursor is null), call again with the same arguments and that cursor.
 2. Focus on the current failures. For each, read its details resource (detailsUri): lists cut long reasons.
 3. Explain each current failure in plain words: which collection, when, what the reason means. Group jobs that
    share a reason. Mention fixed failures only as history.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 from bisect import bisect_right
 from collections import Counter
@@ -42,9 +43,11 @@ from .records import (
 )
 from .states import alias_of, state_filter
 
-# Failed first, then running, then waiting: the order in which a person wants to read them.
-_STATE_RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
-_OTHER_RANK = 3
+# Failed first, then running, then waiting: the order in which a person wants to read them. Of the failed,
+# those a later refresh fixed come after the current ones: a page of ten old failures would hide the one that matters.
+_STATE_RANK = {FAILED: 0, IN_PROGRESS: 2, PENDING: 3}
+_FIXED_RANK = 1
+_OTHER_RANK = 4
 
 _NAMES_PER_GROUP = 3
 _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an id sorts as text
@@ -165,8 +168,8 @@ class JobListing(CamelModel):
     as_of: str = Field(description="When upstream was read (ISO-8601 UTC): 'now' for durations and estimates.")
     summary: Summary
     jobs: list[JobRecord] = Field(
-        description="Failed first, then in progress, then pending, then the rest; in each, the most recent first "
-        "(by end time, else start time)."
+        description="Failed first (current failures, then those fixed since), then in progress, then pending, "
+        "then the rest; in each, the most recent first (by end time, else start time)."
     )
     page: Page
 
@@ -209,7 +212,8 @@ def _id_key(job_id: str) -> tuple[int, int, str]:
 
 
 def _position(job: JobRecord) -> _Position:
-    return _Position(_STATE_RANK.get(job.state, _OTHER_RANK), job.ended_at or job.started_at or "", job.job_id)
+    rank = _FIXED_RANK if job.fixed_since else _STATE_RANK.get(job.state, _OTHER_RANK)
+    return _Position(rank, job.ended_at or job.started_at or "", job.job_id)
 
 
 # What ordering, paging and the summary read of one record: both shapes have the same field names.
@@ -218,6 +222,10 @@ _Row = WireRecord | RecordFields
 
 def _row_key(row: _Row) -> _SortKey:
     return _sort_key(_STATE_RANK.get(row.state, _OTHER_RANK), _when(row) or None, str(row.job_id))
+
+
+def _time_and_id(row: _Row) -> tuple[int, tuple[int, int, str]]:
+    return _row_key(row)[1:]
 
 
 def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
@@ -241,7 +249,7 @@ def _name(row: _Row) -> str:
 
 
 class _StateGroups:
-    """Matching rows split by state rank: failed, in progress, pending, then every other state.
+    """Matching rows split by rank: failed (current, then fixed since), in progress, pending, every other state.
 
     A group is put in listing order (``_row_key``) only when its order is read: the summary reads the
     first two, a page the groups it reaches. The first page of 10,000 mostly completed jobs sorts a few
@@ -255,6 +263,12 @@ class _StateGroups:
         self._sorted = [False] * len(self._groups)
         self._integer_ids = integer_ids
         self.total = sum(map(len, self._groups))
+
+    def set_aside_fixed(self, fixed: set[int]) -> None:
+        """Move the failed rows whose ``id()`` is in ``fixed`` after the current failures."""
+        failed = self._groups[_STATE_RANK[FAILED]]
+        self._groups[_FIXED_RANK] = [row for row in failed if id(row) in fixed]
+        failed[:] = [row for row in failed if id(row) not in fixed]
 
     def rows(self, rank: int) -> list[_Row]:
         """The group's rows, in no particular order."""
@@ -283,7 +297,8 @@ class _StateGroups:
                 before += len(group)  # wholly before the position
             elif after is not None and rank == after[0]:
                 ordered = self.ordered(rank)
-                before += (skip := bisect_right(ordered, after, key=_row_key))
+                # Within a group only time and id tell rows apart (a fixed failure's state says rank 0, not 1).
+                before += (skip := bisect_right(ordered, after[1:], key=_time_and_id))
                 page += ordered[skip : skip + limit]
             elif group and len(page) < limit:
                 page += self.ordered(rank)[: limit - len(page)]
@@ -296,7 +311,9 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
 
-_CURSOR_VERSION = 2  # 1 (no version field) ordered by start time: such a cursor is refused, not misread
+# 1 (no version field) ordered by start time, 2 had fixed failures among the current ones: such cursors are
+# refused, not misread.
+_CURSOR_VERSION = 3
 
 
 def encode_cursor(job: JobRecord, query: str) -> str:
@@ -348,11 +365,16 @@ def _unknown_notes(states: Sequence[str] | None, counts: Mapping[str, int]) -> s
     return "".join(notes)
 
 
+_TIMES = {1: "", 2: " twice"}
+
+
 def _names(names: Iterable[str]) -> str:
-    unique = list(dict.fromkeys(names))
-    shown = ", ".join(unique[:_NAMES_PER_GROUP])
-    extra = len(unique) - _NAMES_PER_GROUP
-    return f"{shown} and {extra} more" if extra > 0 else shown
+    """The first few names, each once with how many jobs it stands for; "and N more" counts the other jobs."""
+    counts = Counter(names)  # in order of first appearance
+    shown = [(name, count) for name, count in itertools.islice(counts.items(), _NAMES_PER_GROUP)]
+    listed = ", ".join(name + _TIMES.get(count, f" {count} times") for name, count in shown)
+    extra = counts.total() - sum(count for _, count in shown)
+    return f"{listed} and {extra} more" if extra > 0 else listed
 
 
 def _plural(count: int, word: str) -> str:
@@ -407,7 +429,8 @@ def summarize(
     """Exact counts and a short text over every matching job; ``fixed`` holds the ``id()`` of each failed row
     that a later refresh of its collection completed after; ``unreadable``, what is wrong with each record
     that could not be read."""
-    failed, running = groups.ordered(_STATE_RANK[FAILED]), groups.ordered(_STATE_RANK[IN_PROGRESS])  # named in order
+    current, running = groups.ordered(_STATE_RANK[FAILED]), groups.ordered(_STATE_RANK[IN_PROGRESS])  # named in order
+    failed = current + groups.ordered(_FIXED_RANK)
     pending, rest = groups.rows(_STATE_RANK[PENDING]), groups.rows(_OTHER_RANK)
     total = groups.total
     counts = Counter({FAILED: len(failed), IN_PROGRESS: len(running), PENDING: len(pending)})
@@ -433,7 +456,6 @@ def summarize(
 
     parts: list[str] = []
     if failed and fixed:
-        current = [job for job in failed if id(job) not in fixed]
         unfixed = f"{len(current)} not fixed since: {_names(map(_name, current))}; " if current else ""
         parts.append(f"{len(failed)} failed ({unfixed}{len(fixed)} fixed by a later refresh)")
     elif failed:
@@ -587,11 +609,13 @@ def build_listing(
     every_row, unreadable = (raw_records, []) if fast else _readable(raw_records)
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast)
-    query = query_tag(db_name, collection_name, wanted)
-    shown, start = groups.page(decode_cursor(cursor, query) if cursor else None, limit)
-    failed = groups.ordered(_STATE_RANK[FAILED])
+    failed = groups.rows(_STATE_RANK[FAILED])
     completions = _latest_completions(failed, every_row)  # every row: a state filter hides the completions
     fixed = {id(row) for row in failed if _fixed_since(row, completions)}
+    if fixed:
+        groups.set_aside_fixed(fixed)
+    query = query_tag(db_name, collection_name, wanted)
+    shown, start = groups.page(decode_cursor(cursor, query) if cursor else None, limit)
     page = [
         render_record(
             fields_of(row), now_ms, listed=True, fixed_since=id(row) in fixed if row.state == FAILED else None
