@@ -216,6 +216,27 @@ async def test_a_client_slow_to_take_a_progress_update_does_not_push_the_wait_pa
     assert "no answer" not in result.message  # the read after the update ran: it was not cut off at once
 
 
+async def test_a_job_estimated_to_end_soon_is_read_again_then_not_a_whole_backoff_later(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """95% after 10 s: estimated to end within a second. The next read comes then, though the backoff says 30 s."""
+    job_id = movies_job(cluster)
+    running = {"jobId": int(job_id), "state": "RefreshInProgress", "progress": 95, "startTime": clock.now - 10_000}
+    done = running | {"state": "RefreshCompleted", "progress": 100, "endTime": clock.now + 500}
+    cluster.inject(*(Fault.raw(json.dumps({"code": 0, "data": record})) for record in (running, done)))
+    told: list[str | None] = []
+
+    async def on_update(job: JobRecord) -> None:
+        told.append(job.estimated_end_at)
+
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock, poll_initial_seconds=30)
+        result = await jobs.wait(job_id, timeout_seconds=20, on_update=on_update)
+    assert told and told[0] is not None  # the first read gave an estimate
+    assert (result.finished, result.job.state) == (True, "RefreshCompleted")
+    assert result.waited_seconds < 10  # read again about a second after the estimate, not at the 20 s deadline
+
+
 async def test_a_brief_outage_does_not_end_the_wait(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

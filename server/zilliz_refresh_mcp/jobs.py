@@ -15,7 +15,6 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -24,7 +23,6 @@ from pydantic import Field
 from .errors import CursorError, RecordError
 from .records import (
     COMPLETED,
-    EPOCH,
     FAILED,
     IN_PROGRESS,
     KNOWN_STATES,
@@ -35,6 +33,7 @@ from .records import (
     RecordFields,
     WireRecord,
     WireRecords,
+    epoch_ms,
     fields_of,
     iso_utc,
     read_record,
@@ -189,7 +188,7 @@ class _Position:
     job_id: str
 
     def key(self) -> _SortKey:
-        return _sort_key(self.rank, _ms_of(self.at) if self.at else None, self.job_id)
+        return _sort_key(self.rank, epoch_ms(self.at) if self.at else None, self.job_id)
 
 
 def _sort_key(rank: int, at_ms: int | None, job_id: str) -> _SortKey:
@@ -198,11 +197,6 @@ def _sort_key(rank: int, at_ms: int | None, job_id: str) -> _SortKey:
     By end, so that a long job that failed last night comes before one that started later but failed earlier.
     """
     return (rank, -at_ms if at_ms is not None else 1, _id_key(job_id))
-
-
-def _ms_of(iso: str) -> int:
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
 def _id_key(job_id: str) -> tuple[int, int, str]:

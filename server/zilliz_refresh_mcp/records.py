@@ -157,6 +157,12 @@ def iso_utc(epoch_ms: int) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+def epoch_ms(iso: str) -> int:
+    """``iso_utc`` undone: an ISO-8601 time -> milliseconds since the epoch."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
 def job_id_text(value: object) -> str:
     """An upstream job id as exact decimal text (or the plain id as given); RecordError when unusable.
 

@@ -37,7 +37,16 @@ from .jobs import (
     decode_cursor,
     query_tag,
 )
-from .records import DETAILS_URI_PREFIX, INT64_MAX, PLAIN_ID, JobRecord, details_uri, is_job_id, normalize_record
+from .records import (
+    DETAILS_URI_PREFIX,
+    INT64_MAX,
+    PLAIN_ID,
+    JobRecord,
+    details_uri,
+    epoch_ms,
+    is_job_id,
+    normalize_record,
+)
 from .states import state_filter
 from .upstream import DESCRIBE_ROUTE, ZillizClient
 
@@ -49,6 +58,7 @@ _COLLECTIONS_SHOWN = 10
 _SUGGESTION_SECONDS = 3.0
 MAX_WAIT_SECONDS = 600
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
+_PAST_ESTIMATE_SECONDS = 1.0  # estimates are in whole seconds: the first poll after one comes this much later
 MAX_WATCHED_JOBS = 64  # jobs polled at once for subscribers, whatever their number
 
 Notify = Callable[[str], Awaitable[None]]
@@ -269,7 +279,7 @@ class RefreshJobs:
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
                     return WaitResult.still_running(record, round(anyio.current_time() - started, 1), trouble)
-                await anyio.sleep(min(interval, remaining))
+                await anyio.sleep(self._pause(record, min(interval, remaining)))
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
                     record, trouble = await self._read_by(job_id, deadline), None
@@ -283,6 +293,14 @@ class RefreshJobs:
         except anyio.get_cancelled_exc_class():
             logger.info("wait for refresh job %s cancelled by the client", job_id)
             raise
+
+    def _pause(self, record: JobRecord, pause: float) -> float:
+        """``pause``, or less when the job is estimated to end sooner: its end is then told within about a second,
+        not up to a whole backoff interval (15 s) later. Once the estimate has passed, the backoff goes on."""
+        if record.estimated_end_at is None:
+            return pause
+        due = (epoch_ms(record.estimated_end_at) - self.clock()) / 1000
+        return min(pause, due + _PAST_ESTIMATE_SECONDS) if due >= 0 else pause
 
     async def _read_by(self, job_id: str, deadline: float) -> JobRecord:
         """One read of the job, retried until ``deadline`` at most; TimeoutError once an attempt runs
