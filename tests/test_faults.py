@@ -294,10 +294,15 @@ PERMANENT = {
         {},
         ["code 1401", "HTTP 403", "grant it access"],
     ),
-    "800": (
+    "800, dbName named": (
+        Fault.code(800, "database not found[database=default]"),
+        {"dbName": "default"},
+        ["code 800", "Database 'default' does not exist", "check dbName"],
+    ),
+    "800, dbName left out": (
         Fault.code(800, "database not found[database=default]"),
         {},
-        ["code 800", "Database 'default' does not exist", "check dbName"],
+        ["code 800", "Database 'default', this server's default (ZILLIZ_DB_NAME), does not exist", "pass dbName"],
     ),
     "100": (
         Fault.code(100, "collection not found[collection=ext_books]"),

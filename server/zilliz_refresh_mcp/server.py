@@ -82,11 +82,21 @@ class ServerState:
 Lifespan = Callable[[MCPServer[ServerState]], AbstractAsyncContextManager[ServerState]]
 
 
-def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, collection: str | None = None) -> str:
-    """The tool-error text: what failed, the code or status, and what to do (naming the db/collection)."""
+def upstream_failure(
+    err: UpstreamError, what: str, *, db: str | None = None, collection: str | None = None, db_asked: bool = True
+) -> str:
+    """The tool-error text: what failed, the code or status, and what to do (naming the db/collection).
+
+    ``db_asked`` is False when the caller left dbName out and ``db`` is the server's configured default.
+    """
     hint = None
-    if err.code == 800 and db:
-        hint = f"Database {db!r} does not exist on this cluster; check dbName (default: ZILLIZ_DB_NAME)."
+    if err.code == 800 and db and db_asked:
+        hint = f"Database {db!r} does not exist on this cluster; check dbName."
+    elif err.code == 800 and db:  # the model never named it: the fix is the server's setting, or naming another
+        hint = (
+            f"Database {db!r}, this server's default (ZILLIZ_DB_NAME), does not exist on this cluster; pass dbName, "
+            "or have the user set ZILLIZ_DB_NAME to a database that exists."
+        )
     elif err.code == 100 and collection:
         hint = f"Collection {collection!r} does not exist in database {db!r}; check collectionName, or " + (
             "omit it to list every external collection."
@@ -97,9 +107,11 @@ def upstream_failure(err: UpstreamError, what: str, *, db: str | None = None, co
     return f"{told} {err.suggestion}" if err.suggestion else told
 
 
-def _tool_error(err: Exception, what: str, *, db: str | None = None, collection: str | None = None) -> ToolError:
+def _tool_error(
+    err: Exception, what: str, *, db: str | None = None, collection: str | None = None, db_asked: bool = True
+) -> ToolError:
     if isinstance(err, UpstreamError):
-        return ToolError(upstream_failure(err, what, db=db, collection=collection))
+        return ToolError(upstream_failure(err, what, db=db, collection=collection, db_asked=db_asked))
     if isinstance(err, RecordError):
         return ToolError(f"Could not {what}: upstream sent a job record this server cannot read: {err}.")
     if isinstance(err, JobNotFound):
@@ -264,7 +276,9 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
                 cursor=cursor,
             )
         except _EXPECTED as err:
-            raise _tool_error(err, LIST_WHAT, db=dbName or service.default_db, collection=collectionName) from None
+            raise _tool_error(
+                err, LIST_WHAT, db=dbName or service.default_db, collection=collectionName, db_asked=bool(dbName)
+            ) from None
         return _structured(listing, listing_text(listing), listing.jobs)
 
     @mcp.tool(
@@ -347,6 +361,7 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
                     f"start a refresh of {collectionName}",
                     db=dbName or service.default_db,
                     collection=collectionName,
+                    db_asked=bool(dbName),
                 ) from None
             return _structured(started, started.message, [])
 

@@ -74,7 +74,7 @@ _BAD_RESPONSE_HINT = (
 _CODE_HINTS: dict[int, str] = {
     9: "The cluster's quota is exhausted; check usage in the Zilliz console.",
     100: "The collection does not exist; check collectionName, or omit it to list every external collection.",
-    800: "The database does not exist on this cluster; check dbName (default: ZILLIZ_DB_NAME).",
+    800: "The database does not exist on this cluster; check dbName, or ZILLIZ_DB_NAME when dbName is left out.",
     1100: "Upstream rejected a parameter; check {arguments}.",
     1101: "Upstream reports a missing parameter; check {arguments}.",
     1400: _AUTH_HINT,
