@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -30,7 +31,10 @@ from zilliz_refresh_mcp.records import (
     JobRecord,
     decode_list_records,
     details_uri,
+    epoch_ms,
+    iso_utc,
     normalize_record,
+    strict_json,
 )
 from zilliz_refresh_mcp.redaction import SecretScan, redact, redact_json
 from zilliz_refresh_mcp.service import parse_job_id
@@ -208,6 +212,50 @@ def test_a_superscript_digit_time_is_a_record_error() -> None:
 def test_infinite_progress_is_a_record_error() -> None:
     with pytest.raises(RecordError):
         normalize_record({"jobId": 1, "state": COMPLETED, "progress": float("inf")}, now_ms=NOW_MS)
+
+
+@PROPERTIES
+@given(st.integers(min_value=0, max_value=MAX_EPOCH_MS))
+@example(0)
+@example(MAX_EPOCH_MS)
+@example(951_782_400_000)  # 2000-02-29
+def test_times_are_iso_8601_utc_to_the_millisecond_and_back(ms: int) -> None:
+    """Restated with datetime: seconds always, milliseconds only when not zero, Z for UTC."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    expected = moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds").replace("+00:00", "Z")
+    assert iso_utc(ms) == expected
+    assert epoch_ms(iso_utc(ms)) == ms
+
+
+@PROPERTIES
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+)
+def test_strict_json_reads_any_json_as_json_loads_does(value: Any) -> None:
+    text = json.dumps(value)
+    assert strict_json(text) == json.loads(text)
+    assert strict_json(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("NaN", "NaN is not a JSON number"), ('{"a": [-Infinity]}', "-Infinity is not"), ("1e999", "1e999 is too large")],
+)
+def test_strict_json_refuses_what_python_reads_but_json_has_not(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        strict_json(text)
+
+
+@pytest.mark.parametrize("text", ["\ufeff{}", "", "{", "[1,]"])
+def test_strict_json_refuses_what_json_loads_refuses_with_its_message(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError, match=re.escape(str(theirs.value))):
+        strict_json(text)
 
 
 # --- listings: ordering, counting, paging ----------------------------------------------------------

@@ -97,6 +97,8 @@ class ArgumentGuard:
 
     def problems(self, tool: Tool, arguments: Mapping[str, Any]) -> list[str]:
         """What is wrong with ``arguments`` for ``tool``, one sentence each; empty when they are fine."""
+        if not arguments and not tool.parameters.get("required"):
+            return []  # nothing given, nothing required: the defaults stand, and the SDK validates them anyway
         properties: dict[str, Any] = tool.parameters.get("properties", {})
         problems = [_unknown(key, properties) for key in arguments if key not in properties]
         for key, value in arguments.items():

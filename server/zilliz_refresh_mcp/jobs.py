@@ -8,6 +8,7 @@ output contract (camelCase on the wire, snake_case in Python).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import itertools
 import json
@@ -608,8 +609,8 @@ def build_listing(
     fixed = {id(row) for row in failed if _fixed_since(row, completions)}
     if fixed:
         groups.set_aside_fixed(fixed)
-    query = query_tag(db_name, collection_name, wanted)
-    shown, start = groups.page(decode_cursor(cursor, query) if cursor else None, limit)
+    query = functools.partial(query_tag, db_name, collection_name, wanted)  # a hash: made only for a cursor
+    shown, start = groups.page(decode_cursor(cursor, query()) if cursor else None, limit)
     page = [
         render_record(
             fields_of(row), now_ms, listed=True, fixed_since=id(row) in fixed if row.state == FAILED else None
@@ -617,7 +618,7 @@ def build_listing(
         for row in shown
     ]
     remaining = groups.total - start - len(page)
-    next_cursor = encode_cursor(page[-1], query) if remaining and page else None
+    next_cursor = encode_cursor(page[-1], query()) if remaining and page else None
     hint = None
     if next_cursor:
         hint = (

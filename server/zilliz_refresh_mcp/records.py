@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -152,9 +153,10 @@ def details_uri(job_id: str) -> str:
 
 def iso_utc(epoch_ms: int) -> str:
     """Millisecond epoch -> ``2024-04-11T10:40:00Z`` (milliseconds shown only when not zero)."""
-    moment = EPOCH + timedelta(milliseconds=epoch_ms)
-    spec = "milliseconds" if epoch_ms % 1000 else "seconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+    seconds, millis = divmod(epoch_ms, 1000)
+    # time.gmtime and strftime: half the cost of datetime arithmetic and isoformat, the same text (years 1970-9999).
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def epoch_ms(iso: str) -> int:
@@ -233,6 +235,8 @@ def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
 
 def strict_json(text: str | bytes) -> Any:
     """``json.loads``, refusing what Python reads but JSON has not: NaN, Infinity, a number too large for a float."""
+    if isinstance(text, str) and not text.startswith("\ufeff"):  # json.loads refuses a BOM with its own message
+        return _STRICT_DECODER.decode(text)  # json.loads would build this decoder anew on every call
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
@@ -245,6 +249,9 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text[:20]} is too large for a number")
     return value
+
+
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | None:
@@ -272,11 +279,17 @@ def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[s
         if isinstance(parsed, dict) and "\\u" in value:
             parsed = map_strings(parsed, without_lone_surrogates)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if isinstance(parsed, dict) and len(text) <= limit and not _nested_deeper(parsed, _SOURCE_DEPTH):
+    if isinstance(parsed, dict) and len(text) <= limit and not _may_nest_deeper(parsed, text):
         return parsed
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... [cut at {limit} of {len(text)} characters; {more}]"
+
+
+def _may_nest_deeper(parsed: Any, text: str) -> bool:
+    """Whether ``parsed`` (read from ``text``) nests deeper than ``_SOURCE_DEPTH``; text with no more brackets
+    than that cannot, and is not walked (a usual source has one or two)."""
+    return text.count("{") + text.count("[") > _SOURCE_DEPTH and _nested_deeper(parsed, _SOURCE_DEPTH)
 
 
 def _nested_deeper(value: Any, depth: int) -> bool:

@@ -163,6 +163,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MC
         subscriptions=bus,
     )
     _add_tools(mcp, settings)
+    _skip_output_revalidation(mcp)
     _add_resources(mcp)
     _add_subscriptions(mcp, bus)
     _add_prompt_and_completions(mcp, settings)
@@ -364,6 +365,14 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
                     db_asked=bool(dbName),
                 ) from None
             return _structured(started, started.message, [])
+
+
+def _skip_output_revalidation(mcp: MCPServer[ServerState]) -> None:
+    """Each tool's structuredContent is the dump of the very model its outputSchema is generated from: the SDK's
+    validating it against that model again (~40 us a listing) finds nothing. The schema is still published; a
+    tool's FuncMetadata without an output model only skips that check (mcp 2.3: ``convert_result``)."""
+    for tool in mcp._tool_manager.list_tools():
+        tool.fn_metadata.output_model = None
 
 
 def _add_resources(mcp: MCPServer[ServerState]) -> None:
