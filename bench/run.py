@@ -579,21 +579,22 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
 
 Where the time goes (timers inside each server process, and the client's share measured apart):
 
-- 4-job list, goal not met. The CPU rows split the call: our server process spends ~1-1.3 ms more per call than the
-  forwarder's (building the listing, its text and resource links, and the SDK validating and serializing a 3x
-  larger result), and the Python client process spends ~1.5-2 ms more, almost all of it the SDK client validating
-  `structuredContent` against the `outputSchema` that the contract declares (jsonschema: ~0.45 ms for the summary
-  and page, ~0.24 ms per job). The forwarder declares no schema, so its answer skips that check; the diagnostic
-  row shows our call with it off. A server that did no work at all but declared this schema would still pay the
-  client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
+- 4-job list through the Python SDK client, goal not met. The CPU rows split the call: our server process spends
+  ~0.7-1 ms more per call than the forwarder's (building the listing, its text and resource links, and the SDK
+  serializing a 3x larger result), and the Python client process spends ~1.5-2 ms more, almost all of it the SDK
+  client validating `structuredContent` against the `outputSchema` that the contract declares (jsonschema: ~0.45
+  ms for the summary and page, ~0.24 ms per job). The forwarder declares no schema, so its answer skips that
+  check; the diagnostic row shows our call with it off. A server that did no work at all but declared this schema
+  would still pay the client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
 - The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk`
   1.32.2), which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the
-  ratio there is close to our server's own share. That share, ~1-1.3 ms more CPU than the forwarder's ~4-4.5 ms,
-  is what remains between that row and the goal: about half is building and checking the listing (pydantic
-  models, times, the summary), the rest the upstream plumbing the forwarder does without (the shared in-flight
-  request, the whole-request timeout, the rate limiter, the token scan, the argument guard) and the SDK's handling
-  of a larger result. Each of those costs 20-100 us; none alone moves the ratio by more than the run-to-run noise.
-  (tenacity's bookkeeping, ~0.1 ms a call, now runs only once an attempt has failed.)
+  ratio there is close to our server's own share, and lands just under the goal (1.26x-1.28x in the last runs;
+  1.31x before the server stopped re-validating its own result). That share, ~0.7-1 ms more CPU than the
+  forwarder's: about half is building and checking the listing (pydantic models, times, the summary), the rest
+  the upstream plumbing the forwarder does without (the shared in-flight request, the whole-request timeout, the
+  rate limiter, the token scan) and the SDK's handling of a larger result. Each of those costs 10-100 us.
+  (tenacity's bookkeeping, ~0.1 ms a call, runs only once an attempt has failed; the SDK's second validation of
+  the result against the model it was dumped from, ~50 us, is skipped.)
 - 10,000-job list: upstream answers in ~2 ms (the simulator repeats a cached answer until a record changes);
   reading 2.3 MB takes ~7 ms, the token check runs on each chunk while the rest arrives, msgspec decodes the
   documented shape straight into checked records (~5.5 ms), ordering and the summary take ~3-5 ms (only the state
