@@ -237,6 +237,27 @@ async def test_a_job_estimated_to_end_soon_is_read_again_then_not_a_whole_backof
     assert result.waited_seconds < 10  # read again about a second after the estimate, not at the 20 s deadline
 
 
+async def test_a_job_that_overruns_its_estimate_is_polled_early_once_then_with_the_backoff(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stuck at 99%: every read estimates the end 0.1 s ahead. One early read, then the backoff's 0.75 s, 1.1 s..."""
+    monkeypatch.setattr(service_module, "_PAST_ESTIMATE_SECONDS", 0.05)
+    clock.now = clock.now // 1000 * 1000 + 899  # 10,101 ms after the start: a whole second, as estimates are
+    job_id = movies_job(cluster)
+    stuck = {"jobId": int(job_id), "state": "RefreshInProgress", "progress": 99, "startTime": clock.now - 10_000}
+    cluster.inject(*[Fault.raw(json.dumps({"code": 0, "data": stuck}))] * 50)
+
+    async def on_update(job: JobRecord) -> None:
+        pass
+
+    async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=clock, poll_initial_seconds=0.5)
+        result = await jobs.wait(job_id, timeout_seconds=3, on_update=on_update)
+    assert (result.finished, result.job.progress) == (False, 99)
+    reads = sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE)
+    assert reads <= 7  # the first, the early one, the backoff's and the last (5); chasing the estimate: 20
+
+
 async def test_a_brief_outage_does_not_end_the_wait(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
@@ -522,6 +543,58 @@ async def test_a_subscribe_the_client_cancels_leaves_one_sent_again_meanwhile_to
         with anyio.fail_after(20):
             await ended.seen.wait()  # watched to the job's end
     assert updates and set(updates) == {uri}
+
+
+SUBSCRIBE_STORIES = {
+    # request events in the order they happen: "ask X", "answer X", "give up X", "unsubscribe"
+    "asked, unsubscribed, asked again and given up, then the first answered": (
+        ["ask A", "unsubscribe", "ask B", "give up B", "answer A"],
+        0,
+    ),
+    "asked, unsubscribed, asked again, the first answered, then the second given up": (
+        ["ask A", "unsubscribe", "ask B", "answer A", "give up B"],
+        0,
+    ),
+    "asked, unsubscribed, asked again and answered, then the first answered": (
+        ["ask A", "unsubscribe", "ask B", "answer B", "answer A"],
+        1,
+    ),
+    "asked, unsubscribed, then answered": (["ask A", "unsubscribe", "answer A"], 0),
+    "asked twice, the first given up, the second answered": (["ask A", "ask B", "give up A", "answer B"], 1),
+    "asked twice, both given up": (["ask A", "ask B", "give up A", "give up B"], 0),
+    "answered, then asked again and given up": (["ask A", "answer A", "ask B", "give up B"], 1),
+}
+
+
+@pytest.mark.parametrize("story", list(SUBSCRIBE_STORIES))
+async def test_what_a_connection_last_asked_for_is_what_it_holds(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, story: str
+) -> None:
+    """Subscribe requests, unsubscribes and given-up requests in any interleaving: an unsubscribe ends what came
+    before it, and a subscription stands only if a request made after the last unsubscribe was answered or
+    still decides."""
+    events, expected = SUBSCRIBE_STORIES[story]
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+
+    async def notify(_: str) -> None:
+        pass
+
+    async with standalone_watcher(settings, clock) as watcher:
+        requests: dict[str, Any] = {}
+        for event in events:
+            action, _, name = event.partition(" ")
+            if action == "ask":
+                requests[name] = watcher.asked(uri, 1, notify)
+                requests[name].__enter__()
+            elif action == "answer":
+                requests[name].__exit__(None, None, None)
+            elif action == "give":  # "give up X": the client cancelled it
+                given_up = anyio.get_cancelled_exc_class()()
+                assert not requests[name.removeprefix("up ")].__exit__(type(given_up), given_up, None)
+            else:
+                watcher.unsubscribe(uri, 1)
+        assert (watcher.watching(movies_job(cluster)), watcher.active_pollers()) == (expected, expected)
+        watcher.forget(1)
 
 
 async def test_one_connection_may_watch_a_job_under_two_spellings_of_its_uri(

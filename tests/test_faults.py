@@ -611,6 +611,7 @@ MAY_HAVE_STARTED = {
     "HTTP 200, over 1 MiB": Fault.raw('{"code":0,"data":{"jobId":1}}' + " " * 2**20),
     "HTTP 502, over 1 MiB": Fault.http(502, HTML_PAGE + " " * 2**20),
     "HTTP 400, code 10001": Fault.code(10001, "context deadline exceeded", status=400),
+    "HTTP 200, code 65535": Fault.code(65535, "unexpected error"),
 }
 
 
@@ -663,13 +664,18 @@ async def test_a_refresh_answered_with_a_page_says_it_may_have_started_and_what_
     assert_clear_error(result, "may have started anyway", "list_refresh_jobs", "check ZILLIZ_CLUSTER_ENDPOINT")
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "told"),
+    [(200, 100, "does not exist"), (500, 1100, "check dbName and collectionName"), (500, 1401, "privilege")],
+)
 async def test_a_refresh_refused_for_a_plain_reason_does_not_say_it_may_have_started(
-    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, status: int, code: int, told: str
 ) -> None:
-    cluster.inject(Fault.code(100, "collection not found[collection=ext_books]"))
+    """The cluster said why in a body code, whatever the HTTP status: it refused, and the code's advice stands."""
+    cluster.inject(Fault.code(code, "refused[collection=ext_books]", status=status))
     async with Client(server_for(simulator, clock, enable_refresh=True)) as client:
         result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
-    text = assert_clear_error(result, "code 100")
+    text = assert_clear_error(result, f"code {code}", told)
     assert "may have started" not in text
 
 
@@ -818,6 +824,8 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"state": "failed, running"},
         ['state: expected a list, got the string "failed, running"; pass ["failed", "running"]'],
     ),
+    "state-string-like-a-list": ({"state": "[failed, running]"}, ['pass ["failed", "running"]']),
+    "state-string-in-words": ({"state": "failed or running"}, ['pass ["failed", "running"]']),
     "state-numbers": ({"state": [1]}, ["state.0", "expected a string, got the number 1"]),
     "state-too-many": ({"state": ["failed"] * 9}, ["state: at most 8 items, got 9"]),
     "state-no-such": ({"state": ["failed", "done"]}, ["state 'done' is not a refresh-job state", "RefreshCompleted"]),

@@ -331,6 +331,27 @@ def test_a_current_failure_comes_before_newer_failures_that_were_fixed_since(dec
     assert "15 failed (1 not fixed since: ext_old; 14 fixed by a later refresh)" in result.summary.text
 
 
+def test_the_group_of_other_reasons_names_current_failures_first_too() -> None:
+    """Six reasons: the two rarest share one group. Its newer failure was fixed since; the older one is current."""
+    hour = 3_600_000
+    common = [
+        raw(jobId=10 + n, collectionName=f"ext_{n}", state="RefreshFailed", reason=f"reason {n}", endTime=NOW - hour)
+        for n in range(4)
+        for _ in range(2)
+    ]
+    current = raw(jobId=1, collectionName="ext_current", state="RefreshFailed", reason="rare a", endTime=NOW - 9 * hour)
+    fixed = raw(jobId=2, collectionName="ext_fixed", state="RefreshFailed", reason="rare b", endTime=NOW - 3 * hour)
+    later = raw(jobId=3, collectionName="ext_fixed", endTime=NOW - 2 * hour)
+    result = listing([*common, current, fixed, later], states=["failed"], limit=200)
+    others = result.summary.failures[-1]
+    assert (others.reason, others.collections, others.refreshed_since) == (
+        "(2 other reasons)",
+        ["ext_current", "ext_fixed"],
+        ["ext_fixed"],
+    )
+    assert [job.collection_name for job in result.jobs][-2:] == ["ext_current", "ext_fixed"]  # the listing's order
+
+
 def test_a_collection_that_failed_more_than_once_is_named_once_and_the_count_adds_up() -> None:
     failures = [
         raw(jobId=job_id, collectionName=name, state="RefreshFailed", endTime=NOW - job_id * 60_000)

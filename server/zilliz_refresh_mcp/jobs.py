@@ -484,7 +484,9 @@ def summarize(
     ranked = sorted(by_reason.items(), key=lambda item: (-not_fixed(item[1]), -len(item[1])))
     if len(ranked) > _FAILURE_GROUPS:
         rarer = ranked[_FAILURE_GROUPS - 1 :]
-        others = sorted((job for _, members in rarer for job in members), key=_row_key)
+        others = sorted(
+            (job for _, members in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
+        )
         ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({len(rarer)} other reasons)", others)]
     failures = []
     for reason, members in ranked:

@@ -10,7 +10,6 @@ import difflib
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -106,6 +105,7 @@ def _is_not_found(err: UpstreamError) -> bool:
 _ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 
 
+_MAY_HAVE_RUN_CODES = (10001, 65535)  # the cluster's own timeout; an unexpected error
 _MAY_HAVE_STARTED = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
 _CHECK_ENDPOINT = " If it lasts, check ZILLIZ_CLUSTER_ENDPOINT: it should be the cluster endpoint, not a console page."
 
@@ -116,10 +116,8 @@ def _may_have_started(err: UpstreamError) -> bool:
         return False
     if isinstance(err, UpstreamUnreachable):  # includes our own timeout: the request may have arrived
         return True
-    if err.code == 10001:  # the cluster's own timeout, after it took the request
-        return True
-    if isinstance(err, UpstreamAPIError):  # refused in words
-        return False
+    if err.code is not None:  # the cluster answered in words, whatever the HTTP status: it refused, unless it
+        return err.code in _MAY_HAVE_RUN_CODES  # timed out after taking the request, or failed unexpectedly
     # Taken, then answered in a way we cannot read (200), or not answered in time; a gateway's 5xx, whose
     # cluster may have taken it; or an answer that broke off before its status was read.
     return err.status is None or err.status in (200, 408) or err.status >= 500
@@ -261,6 +259,9 @@ class RefreshJobs:
         deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
         interval = self.poll_initial_seconds
         trouble: str | None = None
+        # At most one poll comes early, just after the job's estimated end: the estimate is recomputed on each
+        # read and stays ahead of a job that overruns it, so chasing it would poll a stalled job every 2 s.
+        early = True
         try:
             try:
                 record = await self._read_by(job_id, deadline)
@@ -279,7 +280,11 @@ class RefreshJobs:
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
                     return WaitResult.still_running(record, round(anyio.current_time() - started, 1), trouble)
-                await anyio.sleep(self._pause(record, min(interval, remaining)))
+                pause = min(interval, remaining)
+                due = self._until_estimate(record) if early else None
+                if due is not None and due + _PAST_ESTIMATE_SECONDS < pause:
+                    pause, early = due + _PAST_ESTIMATE_SECONDS, False  # read again right after the estimated end
+                await anyio.sleep(pause)
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
                     record, trouble = await self._read_by(job_id, deadline), None
@@ -294,13 +299,12 @@ class RefreshJobs:
             logger.info("wait for refresh job %s cancelled by the client", job_id)
             raise
 
-    def _pause(self, record: JobRecord, pause: float) -> float:
-        """``pause``, or less when the job is estimated to end sooner: its end is then told within about a second,
-        not up to a whole backoff interval (15 s) later. Once the estimate has passed, the backoff goes on."""
+    def _until_estimate(self, record: JobRecord) -> float | None:
+        """Seconds until the job's estimated end; None without an estimate, or once it has passed."""
         if record.estimated_end_at is None:
-            return pause
+            return None
         due = (epoch_ms(record.estimated_end_at) - self.clock()) / 1000
-        return min(pause, due + _PAST_ESTIMATE_SECONDS) if due >= 0 else pause
+        return due if due >= 0 else None
 
     async def _read_by(self, job_id: str, deadline: float) -> JobRecord:
         """One read of the job, retried until ``deadline`` at most; TimeoutError once an attempt runs
@@ -373,7 +377,8 @@ class JobWatcher:
         # spelled: ``.../0042`` and ``.../42`` are one job, polled once, but two subscriptions.
         self._subscribers: dict[str, dict[tuple[int, str], Notify]] = {}
         self._answered: set[tuple[int, str]] = set()  # subscriptions a subscribe request was answered for
-        self._waiting: Counter[tuple[int, str]] = Counter()  # subscribe requests not answered yet
+        # Subscribe requests not answered yet, each a token; an unsubscribe drops them: they no longer count.
+        self._waiting: dict[tuple[int, str], set[object]] = {}
         self._pollers: dict[str, anyio.CancelScope] = {}
 
     def watching(self, job_id: str) -> int:
@@ -393,22 +398,25 @@ class JobWatcher:
 
         It is made at once, so that an unsubscribe sent meanwhile is not lost, and kept when the request is
         answered. A request that fails or is given up ends it, unless another request for the same
-        subscription was answered or still waits: a subscribe sent again never undoes the first.
+        subscription was answered or still waits: a subscribe sent again never undoes the first. An
+        unsubscribe ends what came before it: a request still waiting then keeps nothing, whatever its fate.
         """
         job_id = self.subscribe(uri, key, notify)
-        subscription = (key, uri)
-        self._waiting[subscription] += 1
+        subscription, request = (key, uri), object()
+        self._waiting.setdefault(subscription, set()).add(request)
         answered = False
         try:
             yield job_id
             answered = True
         finally:
-            self._waiting[subscription] -= 1
-            if not self._waiting[subscription]:
-                del self._waiting[subscription]
-            if answered and self.subscribed(uri, key):
+            waiting = self._waiting.get(subscription, set())
+            current = request in waiting  # no unsubscribe since this request came
+            waiting.discard(request)
+            if not waiting:
+                self._waiting.pop(subscription, None)
+            if current and answered and self.subscribed(uri, key):
                 self._answered.add(subscription)
-            elif subscription not in self._answered and subscription not in self._waiting:
+            elif current and not answered and subscription not in self._answered and not waiting:
                 self.unsubscribe(uri, key)
 
     def active_pollers(self) -> int:
@@ -448,6 +456,7 @@ class JobWatcher:
         subscribers = self._subscribers.get(job_id, {})
         subscribers.pop(subscription, None)
         self._answered.discard(subscription)
+        self._waiting.pop(subscription, None)
         if not subscribers:
             self._stop(job_id)
 
