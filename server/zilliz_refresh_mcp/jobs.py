@@ -246,9 +246,9 @@ def _name(row: _Row) -> str:
 class _StateGroups:
     """Matching rows split by rank: failed (current, then fixed since), in progress, pending, every other state.
 
-    A group is put in listing order (``_row_key``) only when its order is read: the summary reads the
-    first two, a page the groups it reaches. The first page of 10,000 mostly completed jobs sorts a few
-    hundred rows, not 10,000.
+    A group is put in listing order (``_row_key``) only when its order is read: the summary reads the failed
+    and running groups, a page the groups it reaches. The first page of 10,000 mostly completed jobs sorts a
+    few hundred rows, not 10,000.
     """
 
     def __init__(self, rows: Iterable[_Row], *, integer_ids: bool) -> None:
