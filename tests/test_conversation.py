@@ -28,7 +28,7 @@ from mcp.types import (
 from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp import service as service_module
 from zilliz_refresh_mcp.config import Settings
-from zilliz_refresh_mcp.errors import TooManyWatched
+from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamHTTPError
 from zilliz_refresh_mcp.records import JobRecord
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
@@ -595,6 +595,35 @@ async def test_what_a_connection_last_asked_for_is_what_it_holds(
                 watcher.unsubscribe(uri, 1)
         assert (watcher.watching(movies_job(cluster)), watcher.active_pollers()) == (expected, expected)
         watcher.forget(1)
+
+
+@pytest.mark.parametrize("failure", ["no such job", "a revoked key"])
+async def test_a_subscribe_sent_again_that_fails_leaves_the_first_in_place(
+    fast_server: MCPServer[ServerState],
+    cluster: SimulatedCluster,
+    clock: FakeClock,
+    log_event: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    ended = log_event("subscriptions closed")
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    updates: list[str] = []
+
+    async def refused(service: RefreshJobs, job_id: str) -> None:  # the second request's read of the job
+        if failure == "no such job":
+            raise JobNotFound(f"No refresh job {job_id} on this cluster")
+        raise UpstreamHTTPError("Upstream rejected describe", route=DESCRIBE_ROUTE, status=401, code=1800)
+
+    async with subscriber(fast_server, updates) as client:
+        await client.subscribe_resource(uri)
+        monkeypatch.setattr(server_module, "_check_watchable", refused)
+        with pytest.raises(MCPError):
+            await client.subscribe_resource(uri)
+        clock.step_ms = 4 * 60_000
+        with anyio.fail_after(20):
+            await ended.seen.wait()  # the first subscription was watched to the job's end
+    assert updates and set(updates) == {uri}
 
 
 async def test_one_connection_may_watch_a_job_under_two_spellings_of_its_uri(

@@ -612,6 +612,8 @@ MAY_HAVE_STARTED = {
     "HTTP 502, over 1 MiB": Fault.http(502, HTML_PAGE + " " * 2**20),
     "HTTP 400, code 10001": Fault.code(10001, "context deadline exceeded", status=400),
     "HTTP 200, code 65535": Fault.code(65535, "unexpected error"),
+    "HTTP 504, a gateway's JSON echoing it": Fault.code(504, "gateway timeout", status=504),
+    "HTTP 502, a gateway's JSON with code 0": Fault.code(0, "bad gateway", status=502),
 }
 
 
@@ -825,7 +827,7 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         ['state: expected a list, got the string "failed, running"; pass ["failed", "running"]'],
     ),
     "state-string-like-a-list": ({"state": "[failed, running]"}, ['pass ["failed", "running"]']),
-    "state-string-in-words": ({"state": "failed or running"}, ['pass ["failed", "running"]']),
+    "state-string-in-words": ({"state": "failed OR running"}, ['pass ["failed", "running"]']),
     "state-numbers": ({"state": [1]}, ["state.0", "expected a string, got the number 1"]),
     "state-too-many": ({"state": ["failed"] * 9}, ["state: at most 8 items, got 9"]),
     "state-no-such": ({"state": ["failed", "done"]}, ["state 'done' is not a refresh-job state", "RefreshCompleted"]),

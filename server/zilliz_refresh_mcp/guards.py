@@ -150,7 +150,8 @@ def _explain(error: Any) -> str:
     given = error.get("input")
     if error["type"] == "list_type" and isinstance(given, str):
         # "failed, running", "[failed, running]", "failed or running": two states, each its own item
-        items = [word for word in re.findall(r"[^\s,;|\[\]\"'()]+", given) if word not in ("or", "and")] or [given]
+        words = re.findall(r"[^\s,;|/\[\]\"'()]+", given)
+        items = [word for word in words if word.lower() not in ("or", "and")] or [given]
         return f"{where}: expected a list, got the string {_show(given)}; pass [{', '.join(map(_show, items))}]"
     if error["type"] == "too_long" and isinstance(error.get("ctx"), dict):
         return f"{where}: at most {error['ctx'].get('max_length')} items, got {error['ctx'].get('actual_length')}"

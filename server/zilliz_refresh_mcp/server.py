@@ -440,6 +440,7 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
 
     async def subscribe(ctx: ServerRequestContext[ServerState], params: SubscribeRequestParams) -> EmptyResult:
         uri, state, key = str(params.uri), ctx.lifespan_context, connection_key(ctx)
+        # A request that fails leaves no subscription of its own (``asked``), and never ends one another holds.
         try:
             with state.watcher.asked(uri, key, ctx.session.send_resource_updated) as job_id:
                 await _check_watchable(state.service, job_id)
@@ -447,10 +448,8 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
             raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None
         except (JobNotFound, InvalidArgument) as err:
             # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
-            state.watcher.unsubscribe(uri, key)
             raise MCPError(code=INVALID_PARAMS, message=f"{err}. Use list_refresh_jobs to find job ids.") from None
         except UpstreamError as err:  # the watcher would stop at its first read: say why now
-            state.watcher.unsubscribe(uri, key)
             raise MCPError(code=INTERNAL_ERROR, message=upstream_failure(err, f"watch {uri}")) from None
         return EmptyResult()
 

@@ -116,8 +116,10 @@ def _may_have_started(err: UpstreamError) -> bool:
         return False
     if isinstance(err, UpstreamUnreachable):  # includes our own timeout: the request may have arrived
         return True
-    if err.code is not None:  # the cluster answered in words, whatever the HTTP status: it refused, unless it
-        return err.code in _MAY_HAVE_RUN_CODES  # timed out after taking the request, or failed unexpectedly
+    # A Milvus code says the cluster answered in words, whatever the HTTP status: it refused, unless it timed out
+    # after taking the request or failed unexpectedly. A gateway's JSON echoing its status (or 0) is no such word.
+    if err.code not in (None, 0, err.status):
+        return err.code in _MAY_HAVE_RUN_CODES
     # Taken, then answered in a way we cannot read (200), or not answered in time; a gateway's 5xx, whose
     # cluster may have taken it; or an answer that broke off before its status was read.
     return err.status is None or err.status in (200, 408) or err.status >= 500
