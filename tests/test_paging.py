@@ -275,10 +275,11 @@ def _b64(payload: str) -> str:
         _b64("[0, 5, 7]"),
         _b64('[0, "yesterday", "449503829274509313"]'),
         _b64("[0, 1"),
-        _b64('[2, 99, "", "1", "000000000000"]'),
-        _b64('[2, true, "", "1", "000000000000"]'),
-        _b64('[2, 0, "", "", "000000000000"]'),
-        _b64('[0, "", "1", "000000000000"]'),  # a cursor of the previous version (ordered by start time)
+        _b64('[3, 99, "", "1", "000000000000"]'),
+        _b64('[3, true, "", "1", "000000000000"]'),
+        _b64('[3, 0, "", "", "000000000000"]'),
+        _b64('[3, 0, 5, "1", "000000000000"]'),
+        _b64('[0, "", "1", "000000000000"]'),  # a cursor of version 1 (ordered by start time)
         "x" * 3000,
     ],
 )
@@ -292,6 +293,15 @@ async def test_a_bad_cursor_is_a_clear_tool_error_and_the_server_keeps_serving(
         assert "cursor" in text_of(result)
         listing = await call(client)
     assert listing["summary"]["total"] == BULK
+
+
+async def test_a_cursor_of_an_earlier_version_says_to_start_again(mcp_server: MCPServer[Any]) -> None:
+    """Version 2 put failures fixed since among the current ones: its position means another place now."""
+    async with connected(mcp_server) as client:
+        result = await client.call_tool(TOOL, {"cursor": _b64('[2, 0, "2026-11-28T10:00:00Z", "1", "0"]')})
+    assert result.is_error
+    assert "cursor is from an earlier version of this server" in text_of(result)
+    assert "omit cursor to start again from the first page" in text_of(result)
 
 
 async def test_a_cursor_continues_only_the_question_that_gave_it(

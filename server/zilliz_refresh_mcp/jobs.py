@@ -319,10 +319,12 @@ def encode_cursor(job: JobRecord, query: str) -> str:
 
 def decode_cursor(cursor: str, query: str) -> _SortKey:
     """The position after which ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
+    older = False
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, rank, at, job_id, tag = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not (
+        older = type(version) is int and 0 < version < _CURSOR_VERSION
+        if older or not (
             version == _CURSOR_VERSION
             and type(rank) is int
             and 0 <= rank <= _OTHER_RANK
@@ -334,6 +336,11 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
             raise TypeError
         position = _Position(rank, at, job_id).key()
     except (ValueError, TypeError, RecursionError):  # binascii.Error is a ValueError
+        if older:  # handed out before an upgrade, for an order that has changed since: start again
+            raise CursorError(
+                "cursor is from an earlier version of this server, which ordered the jobs differently; omit "
+                "cursor to start again from the first page"
+            ) from None
         raise CursorError(
             "cursor is not one this server handed out; pass the page.nextCursor value of the previous "
             "answer unchanged, or omit cursor to start from the first page"
