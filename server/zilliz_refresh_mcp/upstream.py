@@ -101,7 +101,6 @@ _STATUS_HINTS: dict[int, str] = {
     ),
     413: "The request was too large for upstream.",
 }
-_UNREACHABLE_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting."
 _TRANSIENT_HINT = "The cluster is busy or unavailable; try again in a minute."
 _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its status in the Zilliz console if needed."
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
@@ -462,13 +461,7 @@ class ZillizClient:
                 "ZILLIZ_CLUSTER_ENDPOINT if it lasts.",
             ) from None
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError) as exc:
-            raise UpstreamUnreachable(  # no connection to the cluster was made: nothing was sent
-                f"Could not reach the cluster at {self._endpoint} ({type(exc).__name__})",
-                route=route,
-                transient=True,
-                sent=False,
-                hint=_UNREACHABLE_HINT,
-            ) from None
+            raise self._unreachable(route, exc, sent=False) from None  # no connection was made: nothing was sent
         except (httpx2.TimeoutException, TimeoutError):
             raise UpstreamUnreachable(
                 f"Upstream did not answer {route} within {self._timeout:g} s",
@@ -477,12 +470,7 @@ class ZillizClient:
                 hint="The cluster is slow or unreachable; raise ZILLIZ_TIMEOUT_SECONDS or try again later.",
             ) from None
         except httpx2.RequestError as exc:  # a reset connection, a protocol error...: the request may have gone out
-            raise UpstreamUnreachable(
-                f"Could not reach the cluster at {self._endpoint} ({type(exc).__name__})",
-                route=route,
-                transient=True,
-                hint=_UNREACHABLE_HINT,
-            ) from None
+            raise self._unreachable(route, exc, sent=True) from None
         status = response.status_code
         if status != 200:
             raise self._status_error(route, body, response, raw)
@@ -505,6 +493,15 @@ class ZillizClient:
                 hint="A proxy or gateway may be in the way; check ZILLIZ_CLUSTER_ENDPOINT.",
             ) from None
         return (redact_json(payload, self._token) if scan.found else payload), status
+
+    def _unreachable(self, route: str, exc: Exception, *, sent: bool) -> UpstreamUnreachable:
+        return UpstreamUnreachable(
+            f"Could not reach the cluster at {self._endpoint} ({type(exc).__name__})",
+            route=route,
+            transient=True,
+            sent=sent,
+            hint="Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting.",
+        )
 
     async def _read_capped(self, route: str, response: httpx2.Response, scan: SecretScan) -> bytes:
         declared = response.headers.get("content-length", "")
