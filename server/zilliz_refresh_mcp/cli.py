@@ -77,16 +77,24 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, help="ZILLIZ_PORT for --transport http (default: 8000)")
     srv.add_argument("--mcp-bearer-token", metavar="TOKEN", help="ZILLIZ_MCP_BEARER_TOKEN for the HTTP endpoint")
     srv.add_argument(
-        "--allowed-host", dest="mcp_allowed_hosts", action="append", help="ZILLIZ_MCP_ALLOWED_HOSTS (repeatable)"
+        "--allowed-host",
+        dest="mcp_allowed_hosts",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="ZILLIZ_MCP_ALLOWED_HOSTS (repeatable, or comma-separated)",
     )
     srv.add_argument(
         "--allowed-origin",
         dest="mcp_allowed_origins",
         action="append",
-        help="ZILLIZ_MCP_ALLOWED_ORIGINS (repeatable)",
+        metavar="ORIGIN",
+        help="ZILLIZ_MCP_ALLOWED_ORIGINS (repeatable, or comma-separated)",
     )
     srv.add_argument(
-        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="ZILLIZ_LOG_LEVEL"
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="ZILLIZ_LOG_LEVEL, logs on stderr (default: WARNING)",
     )
     return p
 
