@@ -12,10 +12,16 @@ import anyio
 import anyio.abc
 import pytest
 from mcp.server import MCPServer
+from mcp.types import CallToolResult, TextContent
 
 from zilliz_refresh_mcp.config import Settings, load_settings
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, demo_cluster
+
+
+def text_of(result: CallToolResult) -> str:
+    """The text blocks of a tool's answer, as a model reads them."""
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 class HalfAnswers:

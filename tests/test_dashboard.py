@@ -20,13 +20,13 @@ from mcp import Client
 from mcp.client import advertise
 from mcp.server import MCPServer
 from mcp.server.apps import EXTENSION_ID
-from mcp.types import TextContent, TextResourceContents
+from mcp.types import TextResourceContents
 
 from zilliz_refresh_mcp.dashboard import DASHBOARD_MIME, DASHBOARD_URI, TOOL_UI_META, dashboard_html
 from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import SimulatedCluster
 
-from .conftest import FakeClock
+from .conftest import FakeClock, text_of
 
 BROWSER = Path("/usr/bin/chromium")
 DRIVER = Path("/usr/bin/chromedriver")
@@ -53,10 +53,6 @@ CLIENTS: dict[str, ClientFactory] = {
     "auto+apps": apps_client,
     "legacy": lambda server: Client(server, mode="legacy"),
 }
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 # --- the resource and the tool, for every kind of client ---------------------------------------

@@ -21,6 +21,8 @@ from mcp.types import TextContent
 
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 
+from .conftest import text_of
+
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
@@ -59,16 +61,22 @@ async def test_console_script_over_stdio(
 async def test_a_lone_surrogate_from_upstream_does_not_end_the_stdio_session(
     simulator: SimulatorServer, cluster: SimulatedCluster
 ) -> None:
-    """JSON may escape half a UTF-16 pair alone; written to stdout as is, it killed the server."""
-    lone = '{"code":0,"data":{"records":[{"jobId":1,"state":"RefreshFailed","reason":"bad \\ud83d \\ud83d\\ude00"}]}}'
+    """Written to stdout as is, a lone surrogate killed the server: the answer could not be encoded."""
+    record = b'{"code":0,"data":{"records":[{"jobId":1,"state":"RefreshFailed","reason":"%s"}]}}'
     params = StdioServerParameters(command=console_script(), env=server_env(simulator))
     with anyio.fail_after(60):  # without the fix the server dies and the client waits for ever
         async with Client(params) as client:
-            cluster.inject(Fault.raw(lone))
-            result = await client.call_tool("list_refresh_jobs", {})
+            # JSON may escape half a UTF-16 pair alone; a whole pair stays itself.
+            cluster.inject(Fault.raw(record % b"bad \\ud83d \\ud83d\\ude00"))
+            escaped = await client.call_tool("list_refresh_jobs", {})
+            # Not UTF-8: a surrogate encoded as if it were a character (ED B2 80); json.loads reads it.
+            cluster.inject(Fault.raw(record % b"ext_\xed\xb2\x80"))
+            encoded = await client.call_tool("list_refresh_jobs", {})
             after = await client.call_tool("list_refresh_jobs", {})
-    assert not result.is_error and result.structured_content is not None
-    assert result.structured_content["jobs"][0]["reason"] == "bad \ufffd \U0001f600"  # a whole pair stays itself
+    assert not escaped.is_error and escaped.structured_content is not None
+    assert escaped.structured_content["jobs"][0]["reason"] == "bad \ufffd \U0001f600"
+    assert encoded.is_error
+    assert "not JSON" in text_of(encoded) and "can't decode byte 0xed" in text_of(encoded)
     assert not after.is_error
 
 

@@ -24,14 +24,13 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.server import MCPServer
-from mcp.types import TextContent
 
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.server import DEFAULT_LIMIT, build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
 
-from .conftest import FakeClock, settings_for
+from .conftest import FakeClock, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -70,10 +69,6 @@ async def connected(server: MCPServer[Any], mode: str = "auto") -> AsyncIterator
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 async def call(client: Client, **arguments: Any) -> dict[str, Any]:
@@ -151,6 +146,20 @@ async def test_following_next_cursor_reaches_every_job_exactly_once(
     async with connected(mcp_server) as client:
         pages = await walk(client, **arguments)
     assert_walk_is_complete(pages, truth(cluster), limit or DEFAULT_LIMIT)
+
+
+async def test_a_record_upstream_repeats_is_one_job_counted_and_paged_once(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
+    """A gateway merging a retried page may send records twice: each copy was counted, and listed."""
+    expected = truth(cluster)
+    repeated = expected + expected[::7] + expected[:5]
+    answer = json.dumps({"code": 0, "data": {"records": repeated}})
+    cluster.inject(*[Fault.raw(answer)] * (1 + len(expected) // 64))
+    async with connected(mcp_server) as client:
+        pages = await walk(client, limit=64)
+    assert_walk_is_complete(pages, expected, 64)
+    assert pages[0]["summary"]["byState"] == by_state(expected)
 
 
 @pytest.mark.parametrize(

@@ -9,21 +9,17 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, ResourceLink, TextContent, TextResourceContents
+from mcp.types import INVALID_PARAMS, ResourceLink, TextResourceContents
 
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import POLL_GRACE_SECONDS, RefreshJobs
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
-from .conftest import FakeClock, settings_for
+from .conftest import FakeClock, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 MODES = pytest.mark.parametrize("mode", ["auto", "legacy"])
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 @MODES

@@ -127,8 +127,9 @@ def configure_logging(level: str, *secrets: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Our own per-call lines are INFO; the SDK's are noisy at that level.
-    for noisy in ("mcp", "httpx2", "uvicorn", "uvicorn.error", "sse_starlette"):
+    # Our own per-call lines are INFO; the SDK's are noisy at that level, and httpcore2's DEBUG lines dump
+    # every header upstream sends back (a gateway may echo the token in one).
+    for noisy in ("mcp", "httpx2", "httpcore2", "uvicorn", "uvicorn.error", "sse_starlette"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .errors import ConfigError, InvalidArgument
+from .errors import ConfigError, InvalidArgument, quoted
 
 ENV_PREFIX = "ZILLIZ_"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -47,8 +47,7 @@ def is_project_endpoint(host: str) -> bool:
 def check_name(value: str, what: str) -> str:
     """A Milvus database or collection name, or InvalidArgument with the rule."""
     if not NAME_PATTERN.fullmatch(value):
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        raise InvalidArgument(f"{what} {shown!r} is not a valid Milvus name: {NAME_RULE}")
+        raise InvalidArgument(f"{what} {quoted(value)} is not a valid Milvus name: {NAME_RULE}")
     return value
 
 

@@ -39,6 +39,11 @@ class InvalidArgument(ZillizRefreshError, ValueError):
     """An argument refused before anything goes upstream; the message states the rule."""
 
 
+def quoted(value: str, limit: int = 40) -> str:
+    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters (it may be huge)."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 class CursorError(InvalidArgument):
     """A continuation cursor that this server did not hand out, or one of another question."""
 

@@ -238,6 +238,20 @@ def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
     return rows, problems
 
 
+def _distinct(rows: Sequence[_Row]) -> Sequence[_Row]:
+    """The rows with each job id once, the first copy kept.
+
+    An answer that repeats a record (a gateway merging a retried page) would count the job twice, and a cursor,
+    which names a job by its place and id, could not tell the copies apart: the next page would skip the second.
+    """
+    if len({row.job_id for row in rows}) == len(rows):
+        return rows
+    first: dict[int | str, _Row] = {}
+    for row in rows:
+        first.setdefault(row.job_id, row)
+    return list(first.values())
+
+
 def _name(row: _Row) -> str:
     """How the summary names a job: by its collection, else (upstream named none) as "job <id>"."""
     return row.collection or f"job {row.job_id}"
@@ -611,6 +625,7 @@ def build_listing(
     fast = isinstance(raw_records, WireRecords)
     every_row: Sequence[_Row]
     every_row, unreadable = (raw_records, []) if fast else _readable(raw_records)
+    every_row = _distinct(every_row)
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast)
     failed = groups.rows(_STATE_RANK[FAILED])

@@ -234,8 +234,14 @@ def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
 
 
 def strict_json(text: str | bytes) -> Any:
-    """``json.loads``, refusing what Python reads but JSON has not: NaN, Infinity, a number too large for a float."""
-    if isinstance(text, str) and not text.startswith("\ufeff"):  # json.loads refuses a BOM with its own message
+    """``json.loads``, refusing what Python reads but JSON has not: NaN, Infinity, a number too large for a float.
+
+    Bytes that are not UTF-8 (or UTF-16/32) are refused, UnicodeDecodeError: ``json.loads`` would read a
+    surrogate encoded as if it were a character (``ED B2 80``), and no answer can be written with one.
+    """
+    if isinstance(text, bytes):
+        text = text.decode(json.detect_encoding(text))  # a BOM is dropped here, as json.loads does
+    if not text.startswith("\ufeff"):  # json.loads refuses a BOM left in text with its own message
         return _STRICT_DECODER.decode(text)  # json.loads would build this decoder anew on every call
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 

@@ -1,8 +1,9 @@
 """The token never leaves this process: how answers and messages are cleaned of it, and cheaply.
 
 ``redact`` and ``redact_json`` blank the secret (and the password of ``user:password``, as a word) in
-text and in parsed JSON. ``SecretScan`` reads an answer's bytes as they arrive and says whether any
-string in them may spell a piece of the secret; when it cannot, the answer skips ``redact_json``.
+text and in parsed JSON, in any letter case (a gateway may upper-case what it echoes: a hex key loses
+nothing) and escaped more than once. ``SecretScan`` reads an answer's bytes as they arrive and says whether
+any string in them may spell a piece of the secret; when it cannot, the answer skips ``redact_json``.
 ``may_show_secret`` asks the same of records already decoded.
 """
 
@@ -36,8 +37,12 @@ _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")  # what no URL-encoder escapes ("-", ".
 _MIN_ANCHOR = 4  # a shorter anchor would be found in most texts: then every text is cleaned
 
 
-# Forms a character takes after a backslash (JSON, Go's %q, a repr) or in a form ("+" for a space).
-_ESCAPED = {'"': [r"\\\""], "'": [r"\\'"], "/": [r"\\/"], " ": [r"\+"]}
+# Escaped once or more (JSON, Go's %q, a repr; JSON quoted again, a repr of that), a backslash is one to
+# _ESCAPES backslashes: a bounded repeat, so that a long run of backslashes is matched in linear time.
+_ESCAPES = 8
+_ESCAPE = rf"\\{{1,{_ESCAPES}}}"
+# Forms a character takes after backslashes, or in a form ("+" for a space).
+_ESCAPED = {'"': [_ESCAPE + '"'], "'": [_ESCAPE + "'"], "/": [_ESCAPE + "/"], " ": [r"\+"]}
 
 
 def _hex(digits: str) -> str:
@@ -54,15 +59,15 @@ def _char(char: str) -> str:
     """A pattern for one character in every form an echo may give it, the longer forms first ("%" must not
     match the start of its own encoding, "%25"): escaped, ``\\uXXXX`` (JSON in a string, as Go writes
     ``&``), percent-encoded, as it is."""
-    forms = [*_ESCAPED.get(char, []), r"\\u" + _hex(f"{ord(char):04X}"), _percent_encoded(char), re.escape(char)]
+    forms = [*_ESCAPED.get(char, []), _ESCAPE + "u" + _hex(f"{ord(char):04X}"), _percent_encoded(char), re.escape(char)]
     return f"(?:{'|'.join(forms)})"
 
 
 def _backslashes(count: int) -> str:
-    """A run of backslashes, each as it is or doubled: one bounded repeat, not a choice per backslash, whose
-    backtracking over a long run of backslashes would take exponential time."""
-    encoded = f"(?:{_percent_encoded(chr(92))}|\\\\u005[Cc])"
-    return f"(?:\\\\{{{count},{2 * count}}}|{encoded}{{{count}}})"
+    """A run of backslashes, each as it is or escaped (doubled, or more): one bounded repeat, not a choice per
+    backslash, whose backtracking over a long run of backslashes would take exponential time."""
+    encoded = f"(?:{_percent_encoded(chr(92))}|{_ESCAPE}u005[Cc])"
+    return f"(?:\\\\{{{count},{_ESCAPES * count}}}|{encoded}{{{count}}})"
 
 
 def _spelled(text: str) -> str:
@@ -86,6 +91,11 @@ def _anchor(secret: str) -> str | None:
         return None
     run = max(_ALNUM_RUN.findall(text), key=len, default="")
     return run if len(run) >= _MIN_ANCHOR else ""
+
+
+def _finder(text: str) -> re.Pattern[str]:
+    """``text`` in any letter case."""
+    return re.compile(re.escape(text), re.IGNORECASE)
 
 
 # The documented field names of the answers: public, never renamed for a password that is the same word ("data").
@@ -113,15 +123,17 @@ class _Blanker:
     def __init__(self, secret: str) -> None:
         self.active = bool(secret)
         self._password = password = _password(secret)
-        self._anchor = _anchor(secret)
-        self._secret = re.compile(_spelled(secret)) if secret else None
-        self._spelled_password = re.compile(_spelled(password)) if password else None
+        anchor = _anchor(secret)
+        self._anchor = None if anchor is None else _finder(anchor)
+        self._secret = re.compile(_spelled(secret), re.IGNORECASE) if secret else None
+        self._spelled_password = re.compile(_spelled(password), re.IGNORECASE) if password else None
+        self._has_password = _finder(password)
         # A word boundary only where the password itself begins or ends with a word character. An escape
         # ends a word too: "%3Dhunter2024" is "=hunter2024" URL-encoded; "\\u0022hunter2024", a quote before it.
         pct, uni = r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}"
         before = rf"(?:(?<![{_WORD}])|(?<={pct})|(?<={uni}))" if _wordy(password[:1]) else ""
         after = rf"(?:(?![{_WORD}])|(?={pct}|{uni}))" if _wordy(password[-1:]) else ""
-        self._word = re.compile(before + re.escape(password) + after)
+        self._word = re.compile(before + re.escape(password) + after, re.IGNORECASE)
 
     def text(self, text: str) -> str:
         return self._as_word(self._whole(text))
@@ -133,7 +145,7 @@ class _Blanker:
 
     def _whole(self, text: str) -> str:
         """The secret in any spelling, and the password in any spelling but as written (``_as_word`` decides)."""
-        if self._secret is None or self._anchor is None or self._anchor not in text:
+        if self._secret is None or self._anchor is None or not self._anchor.search(text):
             return text
         text = self._secret.sub("***", text)
         if self._spelled_password is not None:
@@ -141,10 +153,10 @@ class _Blanker:
         return text
 
     def _unless_as_written(self, match: re.Match[str]) -> str:
-        return match[0] if match[0] == self._password else "***"
+        return match[0] if match[0].lower() == self._password.lower() else "***"
 
     def _as_word(self, text: str) -> str:
-        return self._word.sub("***", text) if self._password and self._password in text else text
+        return self._word.sub("***", text) if self._password and self._has_password.search(text) else text
 
     def json_text(self, text: str) -> str:
         """``text`` cleaned; and, when it is itself JSON with escapes (``externalSource`` is JSON in a string,
@@ -194,16 +206,16 @@ class SecretScan:
 
     def __init__(self, secret: str) -> None:
         anchor = _anchor(secret)
-        self._anchor = anchor.encode() if anchor else None
+        self._anchor = re.compile(re.escape(anchor.encode()), re.IGNORECASE) if anchor else None
         self.found = anchor == ""  # too short to look for: every answer is cleaned
-        self._keep = max(2, len(self._anchor or b"")) - 1  # a match may start in the previous chunk
+        self._keep = max(2, len(anchor or "")) - 1  # a match may start in the previous chunk
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
         if self.found or self._anchor is None:
             return
         window = self._tail + chunk
-        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or self._anchor in window:
+        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or self._anchor.search(window):
             self.found = True
         self._tail = window[-self._keep :]
 
@@ -226,4 +238,4 @@ def may_show_secret(records: list[WireRecord], secret: str) -> bool:
         return True
     blob = _ENCODER.encode(records)
     # A backslash in a string (msgspec doubles it) may begin an escape of JSON inside it, as in externalSource.
-    return b"\\\\" in blob or anchor.encode() in blob
+    return b"\\\\" in blob or re.search(re.escape(anchor.encode()), blob, re.IGNORECASE) is not None

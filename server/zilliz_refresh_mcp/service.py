@@ -26,6 +26,7 @@ from .errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamUnreachable,
+    quoted,
 )
 from .jobs import (
     JobListing,
@@ -73,9 +74,8 @@ def parse_job_id(job_id: str) -> int | str:
         return int(job_id) if job_id.isdigit() else job_id  # the rule admits ASCII digits only
     if PLAIN_ID.fullmatch(job_id):  # the digits of a number beyond an int64
         raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({INT64_MAX})")
-    shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
     raise InvalidArgument(
-        f"jobId {shown!r} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
+        f"jobId {quoted(job_id)} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
         "(or a plain id of letters, digits, '-' and '_')"
     )
 
@@ -87,7 +87,7 @@ def _same_job(record_id: str, asked: int | str) -> bool:
 
 def job_id_of_uri(uri: str) -> str:
     if not uri.startswith(DETAILS_URI_PREFIX):
-        raise InvalidArgument(f"{uri!r} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
+        raise InvalidArgument(f"{quoted(uri, 100)} is not a refresh-job URI (zilliz://refresh-jobs/<jobId>)")
     wire_id = parse_job_id(uri.removeprefix(DETAILS_URI_PREFIX))
     return str(wire_id)  # one spelling per job: .../007 and .../7 name the same one
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, quoted
 from .records import COMPLETED, FAILED, IN_PROGRESS, KNOWN_STATES, PENDING
 
 _STATE_ALIASES = {
@@ -70,8 +70,8 @@ def state_filter(names: Sequence[str]) -> list[str]:
     for state in wanted:
         if state not in KNOWN_STATES and not _STATE_SHAPE.fullmatch(state):
             raise InvalidArgument(
-                f"state {state!r} is not a refresh-job state: use RefreshFailed, RefreshInProgress, RefreshPending "
-                "or RefreshCompleted (or failed, running, pending, completed); a state that a newer cluster added "
-                "goes by its exact name"
+                f"state {quoted(state)} is not a refresh-job state: use RefreshFailed, RefreshInProgress, "
+                "RefreshPending or RefreshCompleted (or failed, running, pending, completed); a state that a newer "
+                "cluster added goes by its exact name"
             )
     return wanted
