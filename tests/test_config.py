@@ -173,6 +173,26 @@ def test_log_lines_and_tracebacks_never_carry_the_token() -> None:
     assert "***" in text
 
 
+def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
+    import logging
+
+    formatter = cli.RedactingFormatter("%(levelname)s %(message)s")
+    forged = "busy\r\n2026-11-29 09:00:00,000 CRITICAL zilliz_refresh_mcp: token rotated\x1b[2J"
+    try:
+        raise RuntimeError("the traceback keeps its lines")
+    except RuntimeError:
+        import sys as _sys
+
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "poll failed: %s", (forged,), _sys.exc_info())
+    first, *traceback = formatter.format(record).splitlines()
+    assert (
+        first
+        == "WARNING poll failed: busy\\r\\n2026-11-29 09:00:00,000 CRITICAL zilliz_refresh_mcp: token rotated\\x1b[2J"
+    )
+    assert traceback[0] == "Traceback (most recent call last):"
+    assert "\x1b" not in formatter.format(record)
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [

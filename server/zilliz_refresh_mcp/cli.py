@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import re
 import socket
 import sys
 from collections.abc import Sequence
@@ -105,12 +106,23 @@ def flag_names(p: argparse.ArgumentParser) -> dict[str, str]:
     return {action.dest: action.option_strings[0] for action in p._actions if action.option_strings}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control character but tab
+
+
 class RedactingFormatter(logging.Formatter):
-    """Last line of defence: no log line carries a secret, whatever logged it, tracebacks included."""
+    """Last line of defence: no log line carries a secret, whatever logged it, tracebacks included.
+
+    A message is one line: upstream text in it (a failed poll's error) is shown with its line breaks and
+    terminal escapes as ``\\n`` and ``\\x1b``, so that it cannot forge a line of its own or clear the screen.
+    """
 
     def __init__(self, fmt: str, *secrets: str) -> None:
         super().__init__(fmt)
         self._secrets = [s for s in secrets if s]
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _CONTROL.sub(lambda char: repr(char[0])[1:-1], record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         from .redaction import redact
