@@ -9,6 +9,7 @@ records are in jobs.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -151,6 +152,7 @@ def details_uri(job_id: str) -> str:
     return DETAILS_URI_PREFIX + job_id
 
 
+@functools.lru_cache(maxsize=1024)  # a listing formats the same instants (starts, ends) call after call
 def iso_utc(epoch_ms: int) -> str:
     """Millisecond epoch -> ``2024-04-11T10:40:00Z`` (milliseconds shown only when not zero)."""
     seconds, millis = divmod(epoch_ms, 1000)
