@@ -93,11 +93,6 @@ def _anchor(secret: str) -> str | None:
     return run if len(run) >= _MIN_ANCHOR else ""
 
 
-def _finder(text: str) -> re.Pattern[str]:
-    """``text`` in any letter case."""
-    return re.compile(re.escape(text), re.IGNORECASE)
-
-
 # The documented field names of the answers: public, never renamed for a password that is the same word ("data").
 _FIELD_NAMES = frozenset(
     {"code", "message", "data", "records", "jobId", "collectionName", "state", "progress"}
@@ -124,10 +119,10 @@ class _Blanker:
         self.active = bool(secret)
         self._password = password = _password(secret)
         anchor = _anchor(secret)
-        self._anchor = None if anchor is None else _finder(anchor)
+        # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
+        self._anchor = None if anchor is None else anchor.lower()
         self._secret = re.compile(_spelled(secret), re.IGNORECASE) if secret else None
         self._spelled_password = re.compile(_spelled(password), re.IGNORECASE) if password else None
-        self._has_password = _finder(password)
         # A word boundary only where the password itself begins or ends with a word character. An escape
         # ends a word too: "%3Dhunter2024" is "=hunter2024" URL-encoded; "\\u0022hunter2024", a quote before it.
         pct, uni = r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}"
@@ -145,7 +140,7 @@ class _Blanker:
 
     def _whole(self, text: str) -> str:
         """The secret in any spelling, and the password in any spelling but as written (``_as_word`` decides)."""
-        if self._secret is None or self._anchor is None or not self._anchor.search(text):
+        if self._secret is None or self._anchor is None or self._anchor not in text.lower():
             return text
         text = self._secret.sub("***", text)
         if self._spelled_password is not None:
@@ -156,7 +151,7 @@ class _Blanker:
         return match[0] if match[0].lower() == self._password.lower() else "***"
 
     def _as_word(self, text: str) -> str:
-        return self._word.sub("***", text) if self._password and self._has_password.search(text) else text
+        return self._word.sub("***", text) if self._password and self._password.lower() in text.lower() else text
 
     def json_text(self, text: str) -> str:
         """``text`` cleaned; and, when it is itself JSON with escapes (``externalSource`` is JSON in a string,
@@ -206,7 +201,7 @@ class SecretScan:
 
     def __init__(self, secret: str) -> None:
         anchor = _anchor(secret)
-        self._anchor = re.compile(re.escape(anchor.encode()), re.IGNORECASE) if anchor else None
+        self._anchor = anchor.lower().encode() if anchor else None  # looked for in lower-cased bytes
         self.found = anchor == ""  # too short to look for: every answer is cleaned
         self._keep = max(2, len(anchor or "")) - 1  # a match may start in the previous chunk
         self._tail = b""
@@ -215,7 +210,7 @@ class SecretScan:
         if self.found or self._anchor is None:
             return
         window = self._tail + chunk
-        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or self._anchor.search(window):
+        if b"\x00" in window or _UNICODE_ESCAPE.search(window) or self._anchor in window.lower():
             self.found = True
         self._tail = window[-self._keep :]
 
@@ -238,4 +233,4 @@ def may_show_secret(records: list[WireRecord], secret: str) -> bool:
         return True
     blob = _ENCODER.encode(records)
     # A backslash in a string (msgspec doubles it) may begin an escape of JSON inside it, as in externalSource.
-    return b"\\\\" in blob or re.search(re.escape(anchor.encode()), blob, re.IGNORECASE) is not None
+    return b"\\\\" in blob or anchor.lower().encode() in blob.lower()
