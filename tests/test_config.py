@@ -191,6 +191,8 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
     )
     assert traceback[0] == "Traceback (most recent call last):"
     assert "\x1b" not in formatter.format(record)
+    other_breaks = logging.LogRecord("x", logging.WARNING, __file__, 1, "%s", ("a\u2028b\x85c\x9b[2J",), None)
+    assert formatter.format(other_breaks) == "WARNING a\\u2028b\\x85c\\x9b[2J"
 
 
 @pytest.mark.parametrize(

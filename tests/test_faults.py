@@ -1241,6 +1241,13 @@ def test_a_password_that_begins_or_ends_with_punctuation_is_hidden_even_against_
     assert redact("pw=x!hunter2", "alice:!hunter2") == "pw=x***"
     assert redact("hunter2!abc", "alice:hunter2!") == "***abc"
     assert redact("RefreshFailed; Refresh", "alice:Refresh") == "RefreshFailed; ***"  # a word: only on its own
+    assert redact("RefreshFailed; REFRESH", "alice:Refresh") == "RefreshFailed; ***"  # in any case
+
+
+def test_the_public_default_login_in_any_case_blanks_no_word() -> None:
+    """Milvus's documented default, root:Milvus, hides nothing: "Milvus ..." in messages stays as it is."""
+    assert redact("Milvus said: milvus rejected", "root:milvus") == "Milvus said: milvus rejected"
+    assert redact("login root:MILVUS refused", "root:Milvus") == "login *** refused"  # the whole, still
 
 
 async def test_a_describe_refused_for_another_thing_not_found_is_not_no_such_job(
@@ -1276,6 +1283,29 @@ async def test_the_token_spelled_with_escapes_inside_external_source_stays_hidde
     assert listed.structured_content["jobs"][0]["externalSource"] == {"type": "volume", "auth": "***"}
     for shown in (listed.model_dump_json(), read.model_dump_json()):
         assert token not in shown and token.replace("/", "\\/") not in shown
+
+
+@pytest.mark.parametrize("token", ["sk-8f3a9c2e71d04b5a6c1d", "alice:hunter2024"])
+async def test_the_token_escaped_inside_external_source_with_an_escaped_backslash_stays_hidden(
+    clock: FakeClock, token: str
+) -> None:
+    """JSON may write a backslash as \\u005c: "\\u005cu0068" is "\\u0068" inside externalSource's JSON, and that
+    is "h". The answer holds no escape of a letter then, nor the token: the scan must still send it to redaction."""
+    cluster = SimulatedCluster(token=token, clock=clock)
+    cluster.add_collection("default", "ext_a")
+    job = cluster.add_job("default", "ext_a", started_minutes_ago=30, duration_minutes=10)
+    job.source = '{"type":"volume","auth":"' + "".join(f"\\u{ord(char):04x}" for char in token) + '"}'
+    body = json.dumps({"code": 0, "data": {"records": cluster.records("default")}}).replace("\\\\", "\\u005c")
+    assert "\\u005cu0073" in body or "\\u005cu0061" in body  # "s" or "a", escaped so
+    cluster.inject(Fault.raw(body))
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock)) as client:
+            listed = await client.call_tool(TOOL, {})
+    assert not listed.is_error, text_of(listed)
+    assert listed.structured_content is not None
+    assert listed.structured_content["jobs"][0]["externalSource"] == {"type": "volume", "auth": "***"}
+    shown = listed.model_dump_json()
+    assert token.rpartition(":")[2] not in shown  # the password of user:password, or the whole key
 
 
 def _form_encoded(text: str) -> str:

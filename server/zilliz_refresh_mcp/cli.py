@@ -106,7 +106,8 @@ def flag_names(p: argparse.ArgumentParser) -> dict[str, str]:
     return {action.dest: action.option_strings[0] for action in p._actions if action.option_strings}
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control character but tab
+# Every control character but tab, and the other line breaks str.splitlines() honours.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class RedactingFormatter(logging.Formatter):

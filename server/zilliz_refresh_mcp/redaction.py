@@ -20,7 +20,7 @@ from .records import WireRecord, map_strings
 
 # Self-hosted Milvus's documented default login. Its password hides nothing, and blanking it alone would
 # turn every "Milvus ..." in an error message into "*** ..."; the whole token stays hidden.
-_PUBLIC_LOGINS = frozenset({"root:Milvus"})
+_PUBLIC_LOGINS = frozenset({"root:milvus"})  # lower-cased: the password is looked for in any case
 
 
 def _password(secret: str) -> str:
@@ -30,7 +30,7 @@ def _password(secret: str) -> str:
     ("ext_rootfs", "rootcoord") and hide nothing.
     """
     _, sep, password = secret.partition(":")
-    return password if sep and len(password) >= 4 and secret not in _PUBLIC_LOGINS else ""
+    return password if sep and len(password) >= 4 and secret.lower() not in _PUBLIC_LOGINS else ""
 
 
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")  # what no URL-encoder escapes ("-", "." and "~" have been seen escaped)
@@ -118,6 +118,7 @@ class _Blanker:
     def __init__(self, secret: str) -> None:
         self.active = bool(secret)
         self._password = password = _password(secret)
+        self._password_lower = password.lower()
         anchor = _anchor(secret)
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
         self._anchor = None if anchor is None else anchor.lower()
@@ -148,10 +149,12 @@ class _Blanker:
         return text
 
     def _unless_as_written(self, match: re.Match[str]) -> str:
-        return match[0] if match[0].lower() == self._password.lower() else "***"
+        return match[0] if match[0].lower() == self._password_lower else "***"
 
     def _as_word(self, text: str) -> str:
-        return self._word.sub("***", text) if self._password and self._password.lower() in text.lower() else text
+        if self._password_lower and self._password_lower in text.lower():
+            return self._word.sub("***", text)
+        return text
 
     def json_text(self, text: str) -> str:
         """``text`` cleaned; and, when it is itself JSON with escapes (``externalSource`` is JSON in a string,
@@ -188,7 +191,8 @@ def redact_json(value: Any, secret: str) -> Any:
 
 # A \u escape of a letter or digit: of what the anchor is made. Others are common and spell no piece of it: Go
 # writes "<nil>" as "\u003cnil\u003e", and "&" as "\u0026"; other encoders escape every non-ASCII character.
-_ALNUM_ESCAPE = re.compile(rb"\\u00(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa])")  # 0-9, A-Z, a-z
+# And of a backslash, which may begin an escape of JSON inside a string: "\u005cu0068" is "\u0068" there, "h".
+_ALNUM_ESCAPE = re.compile(rb"\\u00(?:3[0-9]|[46][1-9A-Fa-f]|5[0-9AaCc]|7[0-9Aa])")  # 0-9, A-Z, \\, a-z
 _ALNUM_ESCAPE_BYTES = 6
 
 
