@@ -16,7 +16,8 @@
 An UpstreamError of any kind is retried when its ``transient`` flag is set (a timeout, a 503, an answer that
 broke off), never because of its class. Anything else that escapes is a bug, and is reported as one, never
 as the user's mistake. InvalidArgument and RecordError are also ValueErrors, and JobNotFound a LookupError,
-so that pydantic validators and callers that expect the built-in kinds keep working.
+so that pydantic validators and callers that expect the built-in kinds keep working. ``quoted`` is how a
+message shows the value it refuses: quoted, and cut short.
 """
 
 from __future__ import annotations
@@ -37,11 +38,6 @@ class ConfigError(ZillizRefreshError):
 
 class InvalidArgument(ZillizRefreshError, ValueError):
     """An argument refused before anything goes upstream; the message states the rule."""
-
-
-def quoted(value: str, limit: int = 40) -> str:
-    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters (it may be huge)."""
-    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 class CursorError(InvalidArgument):
@@ -128,3 +124,8 @@ class UpstreamAPIError(UpstreamError):
 
 class UpstreamBadResponse(UpstreamError):
     """The answer was not the documented JSON shape, or was too large."""
+
+
+def quoted(value: str, limit: int = 40) -> str:
+    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters (it may be huge)."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
