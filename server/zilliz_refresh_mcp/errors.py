@@ -17,7 +17,7 @@ An UpstreamError of any kind is retried when its ``transient`` flag is set (a ti
 broke off), never because of its class. Anything else that escapes is a bug, and is reported as one, never
 as the user's mistake. InvalidArgument and RecordError are also ValueErrors, and JobNotFound a LookupError,
 so that pydantic validators and callers that expect the built-in kinds keep working. ``quoted`` is how a
-message shows the value it refuses: quoted, and cut short.
+message shows the value it refuses: quoted, and ``shortened``.
 """
 
 from __future__ import annotations
@@ -126,6 +126,11 @@ class UpstreamBadResponse(UpstreamError):
     """The answer was not the documented JSON shape, or was too large."""
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut at ``limit`` characters, with "..." where it was cut: what a message quotes may be huge."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def quoted(value: str, limit: int = 40) -> str:
-    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters (it may be huge)."""
-    return repr(value if len(value) <= limit else value[:limit] + "...")
+    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters."""
+    return repr(shortened(value, limit))

@@ -34,6 +34,8 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from .errors import shortened
+
 MAX_STRING_CHARS = 4096
 _SHOWN_CHARS = 40
 
@@ -172,8 +174,7 @@ def _explain(error: Any) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
-        return json.dumps(shown)
+        return json.dumps(shortened(value, _SHOWN_CHARS))
     if value is None:
         return "null"
     if isinstance(value, bool | int | float):

@@ -46,6 +46,8 @@ from .errors import (
     UpstreamError,
     UpstreamHTTPError,
     UpstreamUnreachable,
+    quoted,
+    shortened,
 )
 from .records import (
     WireRecord,
@@ -106,10 +108,6 @@ _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its sta
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
 _OTHER_CODE_HINT = "Upstream reported an error; check the message, and the cluster's status if it persists."
 _MESSAGE_CHARS = 300
-
-
-def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -382,7 +380,7 @@ class ZillizClient:
             state.upcoming_sleep,
             state.attempt_number,
             self._max_attempts,
-            _shorten(str(error), 120) if error else "?",
+            shortened(str(error), 120) if error else "?",
         )
 
     async def _with_retries(self, route: str, body: Mapping[str, Any], *, deadline: float | None = None) -> Any:
@@ -533,7 +531,7 @@ class ZillizClient:
         if scan.found:  # it may spell the token in a way no search undoes (\u0041, \/): not quoted at all
             return "not quoted, as it may hold the credentials"
         # The scan found no piece of the token in any spelling: the text is safe to quote.
-        return repr(_shorten(" ".join(raw[:400].decode("utf-8", "replace").split()), 200))
+        return quoted(" ".join(raw[:400].decode("utf-8", "replace").split()), 200)
 
     def _status_error(
         self, route: str, body: Mapping[str, Any], response: httpx2.Response, raw: bytes
@@ -552,7 +550,7 @@ class ZillizClient:
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
         if message:
-            what += f": {_shorten(redact(message, self._token))}"
+            what += f": {shortened(redact(message, self._token), _MESSAGE_CHARS)}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
         if status in (400, 500) and code in _CODE_HINTS:
@@ -561,7 +559,8 @@ class ZillizClient:
             # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
             location = response.headers.get("location", "another URL").split("?", 1)[0].split("#", 1)[0]
             location = redact(location, self._token)
-            hint = f"The endpoint redirects to {_shorten(location, 120)}; set ZILLIZ_CLUSTER_ENDPOINT to the final URL."
+            shown = shortened(location, 120)
+            hint = f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to the final URL."
         if hint is None:
             hint = _SERVER_ERROR_HINT if status >= 500 else _CLIENT_ERROR_HINT
         return UpstreamHTTPError(
@@ -583,7 +582,7 @@ class ZillizClient:
                 f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer", route
             )
         if code != 0:
-            message = _shorten(redact(str(payload.get("message") or "no message"), self._token))
+            message = shortened(redact(str(payload.get("message") or "no message"), self._token), _MESSAGE_CHARS)
             transient = code in TRANSIENT_CODES
             hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
