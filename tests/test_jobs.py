@@ -601,3 +601,24 @@ def test_a_job_without_a_collection_is_named_by_its_id_not_as_if_the_id_were_one
     summary = listing([raw(jobId=12, collectionName=None, state="RefreshFailed", reason="denied")]).summary
     assert summary.text.startswith("1 refresh job in default: 1 failed (job 12).")
     assert summary.failures[0].collections == ["job 12"]
+
+
+@pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])
+def test_of_copies_of_one_job_that_differ_the_one_furthest_along_is_the_job(decoded: bool) -> None:
+    """A gateway merging a retried page may repeat a record read at two moments: the later copy is the news."""
+    running = raw(state="RefreshInProgress", progress=40, endTime=0)
+    ended = raw(state="RefreshFailed", progress=40, endTime=1_712_832_600_000, reason="permission denied")
+    further = raw(jobId=7, state="RefreshInProgress", progress=80, endTime=0)
+    behind = raw(jobId=7, state="RefreshInProgress", progress=30, endTime=0)
+    answer: list[Any] = [running, behind, ended, further]
+    if decoded:
+        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
+        assert answer, "the documented shape takes the msgspec path"
+    result = listing(answer)
+    assert [(job.job_id, job.state, job.progress) for job in result.jobs] == [
+        (BIG_ID_TEXT, "RefreshFailed", 40),
+        ("7", "RefreshInProgress", 80),
+    ]
+    counted = {state: count for state, count in result.summary.by_state.items() if count}
+    assert counted == {"RefreshFailed": 1, "RefreshInProgress": 1}
+    assert result.summary.total == 2

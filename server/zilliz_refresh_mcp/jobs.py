@@ -239,17 +239,29 @@ def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
 
 
 def _distinct(rows: Sequence[_Row]) -> Sequence[_Row]:
-    """The rows with each job id once, the first copy kept.
+    """The rows with each job id once: of copies that differ, the one furthest along.
 
     An answer that repeats a record (a gateway merging a retried page) would count the job twice, and a cursor,
     which names a job by its place and id, could not tell the copies apart: the next page would skip the second.
+    A job only moves forward (pending, running, ended; progress and times only grow), so the copy furthest along
+    is the newest: kept first by place, a stale "running" copy would hide that the job has ended.
     """
     if len({row.job_id for row in rows}) == len(rows):
         return rows
-    first: dict[int | str, _Row] = {}
+    newest: dict[int | str, _Row] = {}
     for row in rows:
-        first.setdefault(row.job_id, row)
-    return list(first.values())
+        kept = newest.get(row.job_id)
+        if kept is None or _headway(row) > _headway(kept):  # of equals, the first copy stays
+            newest[row.job_id] = row
+    return list(newest.values())
+
+
+_STAGE = {PENDING: 0, IN_PROGRESS: 1, COMPLETED: 2, FAILED: 2}
+
+
+def _headway(row: _Row) -> tuple[int, int, int, int]:
+    """How far along a copy of a job record is; a state this server does not know counts as running."""
+    return (_STAGE.get(row.state, 1), row.end_ms, row.progress, row.start_ms)
 
 
 def _name(row: _Row) -> str:
