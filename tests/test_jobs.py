@@ -280,8 +280,11 @@ def test_an_old_failure_that_a_later_refresh_fixed_is_named_as_history(states: l
         ("ext_music", False),
         ("ext_books", True),
     ]
-    assert "(fixed since: a later refresh of this collection completed)" in jobs.listing_text(result).splitlines()[2]
-    assert [job.job_id for job in result.jobs][:2] == ["2", "9"]  # failed still come first, newest first
+    (line,) = [line for line in jobs.listing_text(result).splitlines() if " job 9:" in line]
+    assert line.endswith("(fixed since: a later refresh of this collection completed)")
+    # The current failure first; the fixed one is history: after what is under way, before the completed.
+    expected = ["2", "9"] if states else ["2", "3", "4", "9", "1"]
+    assert [job.job_id for job in result.jobs] == expected
 
 
 def test_each_failure_is_fixed_or_not_on_its_own_and_current_problems_rank_first() -> None:

@@ -37,11 +37,11 @@ pytestmark = pytest.mark.anyio
 BULK = 600  # 15 failed, 15 running, 6 pending, the rest completed, over 50 collections
 BIG = 10_000
 WIRE_BUDGET = 24_000  # bytes of one whole tools/call response
-RANK = {"RefreshFailed": 0, "RefreshInProgress": 2, "RefreshPending": 3}  # 1: failures fixed since
+RANK = {"RefreshFailed": 0, "RefreshInProgress": 1, "RefreshPending": 2}  # 3: failures fixed since
 
 
 def rank_of(job: dict[str, Any]) -> int:
-    return 1 if job.get("fixedSince") else RANK.get(job["state"], 4)
+    return 3 if job.get("fixedSince") else RANK.get(job["state"], 4)
 
 
 KNOWN = ("RefreshPending", "RefreshInProgress", "RefreshCompleted", "RefreshFailed")
@@ -97,9 +97,10 @@ def ids(records: list[dict[str, Any]]) -> list[str]:
     return [str(record["jobId"]) for record in records]
 
 
-def by_state(records: list[dict[str, Any]]) -> dict[str, int]:
+def by_state(records: list[dict[str, Any]], asked: list[str] | None = None) -> dict[str, int]:
+    """Each known state (only those asked for, under a filter) and any other state of ``records``, counted."""
     counts = Counter(record["state"] for record in records)
-    return {state: counts.get(state, 0) for state in KNOWN} | dict(counts)
+    return {state: counts.get(state, 0) for state in KNOWN if not asked or state in asked} | dict(counts)
 
 
 def ms(iso: str) -> int:
@@ -182,7 +183,7 @@ async def test_state_filters_walk_exactly_the_matching_jobs(
     assert_walk_is_complete(pages, expected, 25)
     assert {job["state"] for page in pages for job in page["jobs"]} == set(expected_states)
     summary = pages[0]["summary"]
-    assert summary["byState"] == by_state(expected)
+    assert summary["byState"] == by_state(expected, expected_states)
     assert set(pages[0]["states"]) == set(expected_states)
 
 
@@ -199,7 +200,7 @@ async def test_one_collection_walks_exactly_its_jobs(
     assert_walk_is_complete(pages, expected, 3)
     assert {job["collectionName"] for page in pages for job in page["jobs"]} == {"ext_c07"}
     assert pages[0]["collectionName"] == "ext_c07"
-    assert pages[0]["summary"]["byState"] == by_state(expected)
+    assert pages[0]["summary"]["byState"] == by_state(expected, ["RefreshCompleted"] if state else None)
 
 
 async def test_a_cursor_still_works_after_new_jobs_arrive(
@@ -240,7 +241,7 @@ async def test_counts_are_exact_and_match_upstream(mcp_server: MCPServer[Any], c
 
 
 @pytest.mark.parametrize("limit", [5, 20, 40])
-async def test_failed_jobs_come_first_when_the_list_is_cut(
+async def test_current_failures_then_running_jobs_come_first_when_the_list_is_cut(
     mcp_server: MCPServer[Any], cluster: SimulatedCluster, limit: int
 ) -> None:
     records = truth(cluster)
@@ -250,9 +251,12 @@ async def test_failed_jobs_come_first_when_the_list_is_cut(
         page = await call(client, limit=limit)
     shown = [job["jobId"] for job in page["jobs"]]
     assert len(shown) == limit
-    head = min(limit, len(failed))
+    current = sum(group["notFixed"] for group in page["summary"]["failures"])
+    assert 0 < current < len(failed), "the bulk cluster has failures of both kinds"
+    head = min(limit, current)
     assert set(shown[:head]) <= failed
-    if limit > len(failed):
+    assert not any(job["fixedSince"] for job in page["jobs"][:head])
+    if limit > current:
         assert set(shown[head : head + len(running)]) <= running
     assert page["page"]["remaining"] == len(records) - limit
 

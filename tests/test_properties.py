@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +44,7 @@ from zilliz_refresh_mcp.service import parse_job_id
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NOW_MS = 1_764_300_000_000  # 2025-11-28
 MAX_EPOCH_MS = 253_402_300_799_999
-RANK = {FAILED: 0, IN_PROGRESS: 2, PENDING: 3}  # 1: failures a later refresh fixed
+RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}  # 3: failures a later refresh fixed
 
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEAVY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -361,12 +362,12 @@ def test_a_failure_is_history_only_when_a_later_refresh_of_its_collection_comple
 
 
 def order_key(job: JobRecord) -> tuple[int, int, tuple[int, int, str]]:
-    """The documented order, restated: failed (current, then fixed since), in progress, pending, the rest; most
+    """The documented order, restated: failed (not fixed since), in progress, pending, fixed since, the rest; most
     recent first (by end, else start; neither last); then by id, largest first."""
     at = job.ended_at or job.started_at
     started = -_ms(at) if at else 1
     numeric = job.job_id.isascii() and job.job_id.isdigit()
-    rank = 1 if job.fixed_since else RANK.get(job.state, 4)
+    rank = 3 if job.fixed_since else RANK.get(job.state, 4)
     return (rank, started, (0, -int(job.job_id), "") if numeric else (1, 0, job.job_id))
 
 
@@ -396,8 +397,10 @@ def test_listing_counts_orders_and_pages_consistently(
     summary = listing.summary
     assert summary.total == len(matching) == everything.page.returned
     assert sum(summary.by_state.values()) == summary.total
-    assert all(summary.by_state[state] >= 0 for state in KNOWN_STATES)
-    assert sum(group.count for group in summary.failures) == summary.by_state[FAILED]
+    # Every known state is counted, 0 included; under a filter only those asked for: a 0 is never a hidden count.
+    shown = [state for state in KNOWN_STATES if not states or state in (everything.states or [])]
+    assert summary.by_state == {state: 0 for state in shown} | Counter(job.state for job in matching)
+    assert sum(group.count for group in summary.failures) == summary.by_state.get(FAILED, 0)
     ended = [job for job in matching if job.state == COMPLETED and job.ended_at]
     last = max(ended, key=lambda job: _ms(job.ended_at or ""), default=None)  # the first of equals, in order
     assert (summary.last_completed and summary.last_completed.job_id) == (last and last.job_id)

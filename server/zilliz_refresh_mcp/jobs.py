@@ -43,10 +43,12 @@ from .records import (
 )
 from .states import alias_of, state_filter
 
-# Failed first, then running, then waiting: the order in which a person wants to read them. Of the failed,
-# those a later refresh fixed come after the current ones: a page of ten old failures would hide the one that matters.
-_STATE_RANK = {FAILED: 0, IN_PROGRESS: 2, PENDING: 3}
-_FIXED_RANK = 1
+# What is wrong now, then what is under way, then history: failed first, then running, then waiting, the order in
+# which a person wants to read them. Failures a later refresh fixed are history: they come after the waiting jobs,
+# since they pile up for good, and ten of them ahead would push off the first page the failure that matters, or the
+# running job whose end the user asks about.
+_STATE_RANK = {FAILED: 0, IN_PROGRESS: 1, PENDING: 2}
+_FIXED_RANK = 3
 _OTHER_RANK = 4
 
 _NAMES_PER_GROUP = 3
@@ -90,7 +92,10 @@ class Summary(CamelModel):
     """Exact counts over every matching job, and the jobs that matter."""
 
     total: int = Field(description="Number of matching jobs (all of them, not only this page).")
-    by_state: dict[str, int] = Field(description="Upstream state -> number of matching jobs.")
+    by_state: dict[str, int] = Field(
+        description="Upstream state -> number of matching jobs: every known state, or under a state filter only "
+        "the states asked for."
+    )
     text: str = Field(description="One or two plain sentences for a person.")
     failures: list[FailureGroup] = Field(
         description=f"Failed jobs grouped by reason, those with failures not fixed since first, then the most "
@@ -168,8 +173,8 @@ class JobListing(CamelModel):
     as_of: str = Field(description="When upstream was read (ISO-8601 UTC): 'now' for durations and estimates.")
     summary: Summary
     jobs: list[JobRecord] = Field(
-        description="Failed first (current failures, then those fixed since), then in progress, then pending, "
-        "then the rest; in each, the most recent first (by end time, else start time)."
+        description="Current failures first, then in progress, then pending, then failures fixed since, then "
+        "the rest; in each, the most recent first (by end time, else start time)."
     )
     page: Page
 
@@ -270,7 +275,7 @@ def _name(row: _Row) -> str:
 
 
 class _StateGroups:
-    """Matching rows split by rank: failed (current, then fixed since), in progress, pending, every other state.
+    """Matching rows split by rank: failed (not fixed since), in progress, pending, fixed since, every other state.
 
     A group is put in listing order (``_row_key``) only when its order is read: the summary reads the failed
     and running groups, a page the groups it reaches. The first page of 10,000 mostly completed jobs sorts a
@@ -286,7 +291,7 @@ class _StateGroups:
         self.total = sum(map(len, self._groups))
 
     def set_aside_fixed(self, fixed: set[int]) -> None:
-        """Move the failed rows whose ``id()`` is in ``fixed`` after the current failures."""
+        """Move the failed rows whose ``id()`` is in ``fixed`` to their own group, after the pending rows."""
         failed = self._groups[_STATE_RANK[FAILED]]
         self._groups[_FIXED_RANK] = [row for row in failed if id(row) in fixed]
         failed[:] = [row for row in failed if id(row) not in fixed]
@@ -332,9 +337,9 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
 
-# 1 (no version field) ordered by start time, 2 had fixed failures among the current ones: such cursors are
-# refused, not misread.
-_CURSOR_VERSION = 3
+# 1 (no version field) ordered by start time, 2 had fixed failures among the current ones, 3 had them before the
+# running jobs: such cursors are refused, not misread.
+_CURSOR_VERSION = 4
 
 
 def encode_cursor(job: JobRecord, query: str) -> str:
@@ -466,8 +471,9 @@ def summarize(
     counts[COMPLETED] = rest_states.count(COMPLETED)  # C-level; a Counter of 10,000 states takes ~1 ms
     if counts[COMPLETED] != len(rest):
         counts.update(state for state in rest_states if state != COMPLETED)
-    by_state = {state: counts.get(state, 0) for state in KNOWN_STATES}
-    by_state.update(sorted((state, n) for state, n in counts.items() if state not in by_state))
+    # Under a filter, a state not asked for is not counted: a 0 there would read as a fact about the database.
+    by_state = {state: counts.get(state, 0) for state in KNOWN_STATES if not states or state in states}
+    by_state.update(sorted((state, n) for state, n in counts.items() if n and state not in by_state))
 
     scope = f"for {collection_name} in {db_name}" if collection_name else f"in {db_name}"
     noun = "matching refresh job" if states else "refresh job"

@@ -222,8 +222,8 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
         description=(
             "List the refresh jobs of Zilliz Cloud / Milvus external collections in a database, or of one "
             "collection. Use it to answer whether a refresh finished, failed (and why), or how far along it is. "
-            "Returns exact counts per state, a short summary sentence, and the jobs ordered failed first (current "
-            "failures, then those a later refresh fixed), then in progress, then pending, then completed, most "
+            "Returns exact counts per state, a short summary sentence, and the jobs ordered current failures "
+            "first, then in progress, then pending, then failures a later refresh fixed, then completed, most "
             "recent first; long lists come in pages with a cursor."
         ),
         annotations=_reads_only("List external-collection refresh jobs"),
