@@ -3,13 +3,14 @@ the opt-in refresh tool. The simulator's clock moves only when a test advances i
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -28,10 +29,10 @@ from mcp.types import (
 from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp import service as service_module
 from zilliz_refresh_mcp.config import Settings
-from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamHTTPError
-from zilliz_refresh_mcp.records import JobRecord
+from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamAPIError, UpstreamHTTPError
+from zilliz_refresh_mcp.records import JobRecord, normalize_record
 from zilliz_refresh_mcp.server import ServerState, build_server
-from zilliz_refresh_mcp.service import MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
+from zilliz_refresh_mcp.service import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
 
@@ -949,6 +950,104 @@ async def test_the_poller_warns_once_per_fault_not_at_every_poll(
     await watch_until(ended, settings, clock, job_id)
     assert polling_on.levels == [logging.WARNING, logging.DEBUG, logging.DEBUG, logging.WARNING]
     assert recovered.levels == [logging.WARNING]  # told as loudly as the fault was
+
+
+@pytest.mark.parametrize(
+    "case", ["read after failed polls", "ended before the first read", "no such job", "a revoked key"]
+)
+async def test_a_subscriber_is_told_whenever_what_it_read_may_be_out_of_date(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, case: str
+) -> None:
+    """Not only a change seen between two reads: a change the poller could not see (polls failed while the job
+    moved, or it had ended before the first read) and a job that can no longer be read, so that the client reads
+    it again and learns the end, or the error."""
+    job_id = "42" if case == "no such job" else movies_job(cluster)
+    uri = f"zilliz://refresh-jobs/{job_id}"
+    if case == "read after failed polls":
+        cluster.inject(Fault.code(2, "service not ready"), Fault.http(503, "busy"))
+    elif case == "ended before the first read":
+        clock.now += 3_600_000  # the 30-minute job has ended
+    elif case == "a revoked key":
+        cluster.inject(Fault.code(1800, "user hasn't authenticated", status=401))
+    heard: list[str] = []
+    told = anyio.Event()
+
+    async def notify(told_uri: str) -> None:
+        heard.append(told_uri)
+        told.set()
+
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(uri, 1, notify)
+        with anyio.fail_after(10):
+            await told.wait()
+        watcher.forget(1)
+    assert heard == [uri]
+
+
+class ScriptedReads:
+    """Stands in for ``RefreshJobs.describe``: fails with each error given, then reads the job ended; ``release``
+    holds every read until it is set."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls: list[tuple[float, float | None]] = []  # (when, the deadline it was given)
+        self.release = anyio.Event()
+        self.release.set()
+        self.in_flight = self.most_in_flight = 0
+
+    async def describe(self, job_id: str, *, deadline: float | None = None) -> JobRecord:
+        self.calls.append((anyio.current_time(), deadline))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+        finally:
+            self.in_flight -= 1
+        if self.errors:
+            raise self.errors.pop(0)
+        ended = {"jobId": job_id, "state": "RefreshCompleted", "progress": 100, "startTime": 1, "endTime": 2}
+        return normalize_record(ended, now_ms=3)
+
+
+def busy(retry_after: float | None = None) -> UpstreamAPIError:
+    return UpstreamAPIError(
+        "rate limit exceeded", route=DESCRIBE_ROUTE, code=8, transient=True, retry_after=retry_after
+    )
+
+
+async def test_a_failing_poll_is_never_retried_and_the_next_ones_wait_longer(log_event: Any) -> None:
+    """A cluster answering "rate limit exceeded" must not get each poll four times, nor as often as ever."""
+    ended = log_event("subscriptions closed")
+    reads = ScriptedReads(*[busy() for _ in range(5)], busy(retry_after=0.3))
+    async with anyio.create_task_group() as tg:
+        watcher = JobWatcher(cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000)
+        watcher.subscribe("zilliz://refresh-jobs/7", 1, ignore_updates)
+        assert watcher.poll_seconds() == POLL
+        with anyio.fail_after(10):
+            await ended.seen.wait()
+    assert all(deadline is not None and deadline <= when for when, deadline in reads.calls)  # one attempt each
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(reads.calls)]
+    # 1, 2, 4, 8, 8 intervals after 1 to 5 failed polls in a row; then the cluster's Retry-After, 0.3 s.
+    expected = [POLL * n for n in (1, 2, 4, 8, 8)] + [0.3]
+    assert len(gaps) == len(expected)
+    assert all(gap >= least * 0.95 for gap, least in zip(gaps, expected, strict=True)), gaps
+
+
+async def test_polls_under_way_at_once_are_few_whatever_the_number_of_watched_jobs(log_event: Any) -> None:
+    """A hanging cluster holds each read for the whole timeout: the polls must leave connections to tool calls."""
+    reads = ScriptedReads()
+    reads.release = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        watcher = JobWatcher(cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000)
+        for job in range(10):
+            watcher.subscribe(f"zilliz://refresh-jobs/{job}", 1, ignore_updates)
+        await anyio.wait_all_tasks_blocked()
+        assert reads.in_flight == MAX_POLLS_IN_FLIGHT < 10
+        reads.release.set()
+        with anyio.fail_after(10):
+            while watcher.active_pollers():  # each reads its job ended, and stops
+                await anyio.wait_all_tasks_blocked()
+    assert len(reads.calls) == 10 and reads.most_in_flight == MAX_POLLS_IN_FLIGHT
 
 
 async def test_completion_offers_only_names_that_an_argument_may_take(

@@ -60,6 +60,11 @@ MAX_WAIT_SECONDS = 600
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 _PAST_ESTIMATE_SECONDS = 1.0  # estimates are in whole seconds: the first poll after one comes this much later
 MAX_WATCHED_JOBS = 64  # jobs polled at once for subscribers, whatever their number
+# Reads of watched jobs under way at once: a hanging cluster holds each for the whole timeout, and the client's
+# 16 connections must stay free for the tool calls a person waits on.
+MAX_POLLS_IN_FLIGHT = 4
+# After polls that fail in a row, the next waits up to this many intervals: the cluster may be rate-limiting.
+MAX_FAULT_BACKOFF = 8
 
 Notify = Callable[[str], Awaitable[None]]
 
@@ -356,9 +361,14 @@ class JobWatcher:
     leaves (unsubscribes, fails to be told, or disconnects: ``forget``), and ends by itself when the job
     ends, no longer exists, or can no longer be read (a revoked key). A passing fault is polled through.
 
-    The polls share the cluster's rate limit with every tool call, so they are kept to a budget: at most
-    ``max_jobs`` jobs are watched, and with many of them each is polled less often, so that all polls
-    together stay within ``polls_per_second``.
+    The polls share the cluster's rate limit and connections with every tool call, so they are kept to a
+    budget: at most ``max_jobs`` jobs are watched, and with many of them each is polled less often, so that all
+    polls together stay within ``polls_per_second``; at most ``MAX_POLLS_IN_FLIGHT`` reads are under way at once;
+    a poll is never retried (the next poll is its retry), and after failures in a row the next waits longer.
+
+    A subscriber is told (``resources/updated``, then it reads the job again) of every change of state or
+    progress, and also whenever what it last read may be out of date without a change seen: the first reading
+    shows the job ended, or comes after failed polls; the job is gone; the key no longer reads it.
     """
 
     def __init__(
@@ -382,6 +392,7 @@ class JobWatcher:
         # Subscribe requests not answered yet, each a token; an unsubscribe drops them: they no longer count.
         self._waiting: dict[tuple[int, str], set[object]] = {}
         self._pollers: dict[str, anyio.CancelScope] = {}
+        self._reads = anyio.Semaphore(MAX_POLLS_IN_FLIGHT)
 
     def watching(self, job_id: str) -> int:
         """How many subscriptions a job has."""
@@ -474,39 +485,48 @@ class JobWatcher:
 
     async def _poll(self, job_id: str, scope: anyio.CancelScope) -> None:
         logger.info("watching refresh job %s for subscribers", job_id)
-        with scope:
-            await self._watch(job_id)
-        if scope.cancel_called:
-            logger.info("stopped watching refresh job %s: no subscribers left", job_id)
-        elif self._pollers.get(job_id) is scope:
-            self._stop(job_id)
+        try:
+            with scope:
+                await self._watch(job_id)
+        finally:  # also when the server stops meanwhile: its cancellation then passes through ``scope``
+            if scope.cancel_called:
+                logger.info("stopped watching refresh job %s: no subscribers left", job_id)
+            elif self._pollers.get(job_id) is scope:
+                self._stop(job_id)
 
     async def _watch(self, job_id: str) -> None:
         last: tuple[str, int] | None = None
         last_fault: tuple[object, ...] | None = None  # the kind of the last poll's passing fault: told once
+        failures = 0  # polls failed in a row
         while True:
             fault: tuple[object, ...] | None = None
             detail = ""
+            asked = 0.0
             try:
-                # The poller's own read, cancelled with it, never retried past the next poll.
-                next_poll = anyio.current_time() + self.poll_seconds()
-                record = await self._service.describe(job_id, deadline=next_poll)
+                async with self._reads:
+                    # One attempt (no retry starts after now): the poller's own read, cancelled with it.
+                    record = await self._service.describe(job_id, deadline=anyio.current_time())
             except JobNotFound as err:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
+                await self._notify(job_id)  # what they read is gone: reading it again tells them
                 return
             except UpstreamError as err:
                 if fails_for_good(err):
                     logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
+                    await self._notify(job_id)
                     return
                 # Its kind, not its text: the text tells attempts and upstream's words, which vary.
                 fault, detail = (type(err), err.status, err.code), err.detail
+                asked = min(err.retry_after or 0.0, MAX_WAIT_SECONDS)  # Retry-After, within reason
             except Exception as err:  # never take the server down
                 fault, detail = (type(err),), str(err)
             else:
                 if last_fault is not None:
                     logger.warning("watching refresh job %s: reads work again", job_id)
                 snapshot = (record.state, record.progress)
-                if last is not None and snapshot != last:
+                # Before a first reading, what a subscriber last read is unknown: the job may have ended since, or
+                # moved while the polls failed.
+                if snapshot != last if last is not None else (record.has_ended or last_fault is not None):
                     await self._notify(job_id)
                 last = snapshot
                 if record.has_ended:
@@ -516,7 +536,10 @@ class JobWatcher:
                 level = logging.DEBUG if fault == last_fault else logging.WARNING
                 logger.log(level, "watching refresh job %s: %s (polling on)", job_id, detail)
             last_fault = fault
-            await anyio.sleep(self.poll_seconds())
+            # Intervals to the next poll: 1 after a read, then 1, 2, 4, 8, 8... after 1, 2, 3, 4, 5... failed polls.
+            failures = min(failures + 1, 10) if fault is not None else 0
+            backoff = min(2 ** max(failures - 1, 0), MAX_FAULT_BACKOFF)
+            await anyio.sleep(max(self.poll_seconds() * backoff, asked))
 
     async def _notify(self, job_id: str) -> None:
         told: set[tuple[Notify, str]] = set()
