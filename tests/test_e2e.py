@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -124,6 +125,36 @@ def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
     assert call["structuredContent"]["summary"]["total"] == 6
     assert "POST /v2/vectordb/jobs/external_collection/list -> 200" in stderr
     assert simulator.cluster.token not in stderr
+
+
+def test_ctrl_c_ends_the_stdio_server_while_it_waits_for_input(simulator: SimulatorServer) -> None:
+    """The SDK reads stdin in a thread, and stopping waited for it: the server hung until the next line came."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+    }
+    proc = subprocess.Popen(
+        [console_script()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **server_env(simulator)},
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(json.dumps(initialize) + "\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == 1  # serving, and reading stdin for the next line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130  # stdin stays open: nothing else would end it
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+    assert "Traceback" not in proc.stderr.read()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Command line: flags, logging, transport choice and exit codes. The only module that reads argv.
 
-Exit codes: 0 after a clean shutdown (or a --check that worked), 1 when --check's call failed,
-2 for bad flags or configuration (one line on stderr), 130 when interrupted, 141 when the reader of
---check's output left early (``| head``), as a shell reports a program that SIGPIPE ended.
+Exit codes: 0 after a clean shutdown (stdin closed, or a --check that worked), 1 when --check's call failed,
+2 for bad flags or configuration (one line on stderr), 130 when interrupted (Ctrl-C), 141 when the reader of
+--check's output left early (``| head``), as a shell reports a program that SIGPIPE ended. SIGTERM ends the
+process as that signal does (143 in a shell), over HTTP once open requests had a moment to finish.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import re
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
+INTERRUPT_GRACE_SECONDS = 2.0  # after Ctrl-C, for the stdio server to stop on its own
 DEMO_REQUESTS_KEPT = 1000  # the in-process demo cluster's request log, for a --demo that runs for days
 
 
@@ -221,7 +226,9 @@ def run(settings: Settings) -> int:
     gc.enable()
     try:
         if settings.transport == "stdio":
-            mcp.run("stdio")
+            import anyio
+
+            anyio.run(_serve_stdio, mcp)
         else:
             try:
                 sock = listen(settings.host, settings.port)
@@ -239,6 +246,34 @@ def run(settings: Settings) -> int:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+async def _serve_stdio(mcp: Any) -> None:
+    _exit_if_interrupt_hangs()
+    await mcp.run_stdio_async()
+
+
+def _exit_if_interrupt_hangs() -> None:
+    """After Ctrl-C, exit anyway if stopping has not ended the process within a grace period.
+
+    The SDK reads stdin in a worker thread, and stopping waits for it: for a next line that may never come.
+    Chained to the handler that the running event loop installed (it cancels the server): stopping starts as usual.
+    """
+    stop = signal.getsignal(signal.SIGINT)
+
+    def interrupted(signum: int, frame: Any) -> None:
+        timer = threading.Timer(INTERRUPT_GRACE_SECONDS, _exit_now, args=(EXIT_INTERRUPTED,))
+        timer.daemon = True
+        timer.start()
+        if callable(stop):
+            stop(signum, frame)
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
+def _exit_now(code: int) -> None:
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def listen(host: str, port: int) -> socket.socket:
