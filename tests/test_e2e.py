@@ -81,32 +81,35 @@ async def test_a_lone_surrogate_from_upstream_does_not_end_the_stdio_session(
     assert not after.is_error
 
 
-def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
-    """Raw JSON-RPC over the pipes: every stdout line is a JSON-RPC message; logs went to stderr."""
-    messages = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw-test", "version": "0"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_refresh_jobs", "arguments": {}}},
-    ]
-    stdin = "".join(json.dumps(message) + "\n" for message in messages)
-    env = {**os.environ, **server_env(simulator)}
-    proc = subprocess.Popen(
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "0"}},
+}
+
+
+def raw_stdio_server(simulator: SimulatorServer) -> subprocess.Popen[str]:
+    """The console script over pipes that the test writes JSON-RPC lines to and reads them from itself."""
+    return subprocess.Popen(
         [console_script()],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, **server_env(simulator)},
     )
+
+
+def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
+    """Raw JSON-RPC over the pipes: every stdout line is a JSON-RPC message; logs went to stderr."""
+    messages = [
+        INITIALIZE,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_refresh_jobs", "arguments": {}}},
+    ]
+    stdin = "".join(json.dumps(message) + "\n" for message in messages)
+    proc = raw_stdio_server(simulator)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(stdin)
     proc.stdin.flush()
@@ -129,23 +132,10 @@ def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
 
 def test_ctrl_c_ends_the_stdio_server_while_it_waits_for_input(simulator: SimulatorServer) -> None:
     """The SDK reads stdin in a thread, and stopping waited for it: the server hung until the next line came."""
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-    }
-    proc = subprocess.Popen(
-        [console_script()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **server_env(simulator)},
-    )
+    proc = raw_stdio_server(simulator)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
-        proc.stdin.write(json.dumps(initialize) + "\n")
+        proc.stdin.write(json.dumps(INITIALIZE) + "\n")
         proc.stdin.flush()
         assert json.loads(proc.stdout.readline())["id"] == 1  # serving, and reading stdin for the next line
         proc.send_signal(signal.SIGINT)
