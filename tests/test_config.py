@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gc
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
@@ -278,3 +282,62 @@ def test_a_port_already_taken_is_one_line_and_exit_2() -> None:
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port" in line
+
+
+# --- Ctrl-C in stdio mode: the grace timer's handler, in this process ---------------------------------
+
+
+@pytest.fixture
+def sigint_restored() -> Iterator[None]:
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_arms_an_exit_chains_to_the_loops_handler_and_is_undone_when_serving_ends(
+    sigint_restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(cli, "_exit_now", exits.append)
+    monkeypatch.setattr(cli, "INTERRUPT_GRACE_SECONDS", 60.0)  # stopping ends first: the timer is cancelled
+    interrupts: list[int] = []
+
+    def loops_handler(signum: int, frame: FrameType | None) -> None:  # the event loop's: it cancels the server
+        interrupts.append(signum)
+
+    timers: list[threading.Timer] = []
+
+    class SeenTimer(threading.Timer):
+        def start(self) -> None:
+            timers.append(self)
+            super().start()
+
+    monkeypatch.setattr(threading, "Timer", SeenTimer)
+    signal.signal(signal.SIGINT, loops_handler)
+    with cli._exit_if_interrupt_hangs():
+        signal.raise_signal(signal.SIGINT)
+        assert interrupts == [signal.SIGINT]
+        (timer,) = timers
+        assert timer.daemon and timer.is_alive() and not timer.finished.is_set()  # armed, waiting out the grace
+    assert signal.getsignal(signal.SIGINT) is loops_handler  # undone: a caller that carries on keeps its own
+    timer.join(timeout=10)
+    assert timer.finished.is_set() and not timer.is_alive() and exits == []  # cancelled: a stop that ended
+
+
+def test_an_ignored_ctrl_c_stays_ignored_and_no_handler_is_set_off_the_main_thread(sigint_restored: None) -> None:
+    """A host may start its servers with SIGINT ignored, shielding them from the terminal's Ctrl-C; an embedding
+    program may run the server in a thread, where Python refuses to set a handler."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with cli._exit_if_interrupt_hangs():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    seen: list[object] = []
+
+    def off_the_main_thread() -> None:
+        with cli._exit_if_interrupt_hangs():
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=off_the_main_thread)
+    thread.start()
+    thread.join()
+    assert seen == [signal.default_int_handler]

@@ -17,7 +17,9 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
@@ -249,26 +251,40 @@ def run(settings: Settings) -> int:
 
 
 async def _serve_stdio(mcp: Any) -> None:
-    _exit_if_interrupt_hangs()
-    await mcp.run_stdio_async()
+    with _exit_if_interrupt_hangs():
+        await mcp.run_stdio_async()
 
 
-def _exit_if_interrupt_hangs() -> None:
-    """After Ctrl-C, exit anyway if stopping has not ended the process within a grace period.
+@contextmanager
+def _exit_if_interrupt_hangs() -> Iterator[None]:
+    """After Ctrl-C, exit anyway if stopping has not got past the serving within a grace period.
 
     The SDK reads stdin in a worker thread, and stopping waits for it: for a next line that may never come.
     Chained to the handler that the running event loop installed (it cancels the server): stopping starts as usual.
+    Left alone when SIGINT is ignored (a host may shield its servers from the terminal's Ctrl-C) or off the main
+    thread (an embedding program's), and undone once the serving ends.
     """
     stop = signal.getsignal(signal.SIGINT)
+    if not callable(stop) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    chained = stop
+    timers: list[threading.Timer] = []
 
-    def interrupted(signum: int, frame: Any) -> None:
+    def interrupted(signum: int, frame: FrameType | None) -> None:
         timer = threading.Timer(INTERRUPT_GRACE_SECONDS, _exit_now, args=(EXIT_INTERRUPTED,))
         timer.daemon = True
+        timers.append(timer)
         timer.start()
-        if callable(stop):
-            stop(signum, frame)
+        chained(signum, frame)
 
     signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, chained)
+        for timer in timers:
+            timer.cancel()
 
 
 def _exit_now(code: int) -> None:
