@@ -84,12 +84,14 @@ def fast_server(simulator: SimulatorServer, clock: FakeClock) -> MCPServer[Serve
 
 
 @asynccontextmanager
-async def standalone_watcher(settings: Settings, clock: FakeClock, **budget: Any) -> AsyncIterator[JobWatcher]:
+async def standalone_watcher(
+    settings: Settings, clock: FakeClock, *, interval_seconds: float = POLL, **budget: Any
+) -> AsyncIterator[JobWatcher]:
     """The watcher itself (no MCP) over a client of the simulator; the test ends every poller it starts."""
     async with ZillizClient(endpoint=settings.cluster_endpoint or "", token=settings.token_value) as client:
         jobs = RefreshJobs(client=client, default_db="default", clock=clock)
         async with anyio.create_task_group() as tg:
-            yield JobWatcher(jobs, tg, interval_seconds=POLL, **budget)
+            yield JobWatcher(jobs, tg, interval_seconds=interval_seconds, **budget)
 
 
 @asynccontextmanager
@@ -127,7 +129,7 @@ def cancelled_answer(job_id: str, **fields: Any) -> Fault:
 
 async def watch_until(event: LogEvent, settings: Settings, clock: FakeClock, job_id: str) -> int:
     """One subscriber on ``job_id`` through a standalone watcher until ``event`` is logged; the pollers then left."""
-    async with standalone_watcher(settings, clock) as watcher:
+    async with standalone_watcher(settings, clock, polls_per_second=1000) as watcher:
         watcher.subscribe(f"zilliz://refresh-jobs/{job_id}", 1, ignore_updates)
         with anyio.fail_after(10):
             await event.seen.wait()
@@ -984,12 +986,15 @@ async def test_a_subscriber_is_told_whenever_what_it_read_may_be_out_of_date(
     assert heard == [uri]
 
 
-class ScriptedReads:
-    """Stands in for ``RefreshJobs.describe``: fails with each error given, then reads the job ended; ``release``
-    holds every read until it is set."""
+RUNNING = "running"
 
-    def __init__(self, *errors: Exception) -> None:
-        self.errors = list(errors)
+
+class ScriptedReads:
+    """Stands in for ``RefreshJobs.describe``: fails with each error given (reads the job running for RUNNING),
+    then reads the job ended; ``release`` holds every read until it is set."""
+
+    def __init__(self, *script: Exception | str) -> None:
+        self.script = list(script)
         self.calls: list[tuple[float, float | None]] = []  # (when, the deadline it was given)
         self.release = anyio.Event()
         self.release.set()
@@ -1003,8 +1008,12 @@ class ScriptedReads:
             await self.release.wait()
         finally:
             self.in_flight -= 1
-        if self.errors:
-            raise self.errors.pop(0)
+        step = self.script.pop(0) if self.script else None
+        if isinstance(step, Exception):
+            raise step
+        if step == RUNNING:
+            running = {"jobId": job_id, "state": "RefreshInProgress", "progress": 50, "startTime": 1}
+            return normalize_record(running, now_ms=3)
         ended = {"jobId": job_id, "state": "RefreshCompleted", "progress": 100, "startTime": 1, "endTime": 2}
         return normalize_record(ended, now_ms=3)
 
@@ -1018,19 +1027,58 @@ def busy(retry_after: float | None = None) -> UpstreamAPIError:
 async def test_a_failing_poll_is_never_retried_and_the_next_ones_wait_longer(log_event: Any) -> None:
     """A cluster answering "rate limit exceeded" must not get each poll four times, nor as often as ever."""
     ended = log_event("subscriptions closed")
-    reads = ScriptedReads(*[busy() for _ in range(5)], busy(retry_after=0.3))
+    reads = ScriptedReads(*[busy() for _ in range(5)], busy(retry_after=0.3), RUNNING, busy(), busy())
     async with anyio.create_task_group() as tg:
         watcher = JobWatcher(cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000)
         watcher.subscribe("zilliz://refresh-jobs/7", 1, ignore_updates)
         assert watcher.poll_seconds() == POLL
         with anyio.fail_after(10):
             await ended.seen.wait()
-    assert all(deadline is not None and deadline <= when for when, deadline in reads.calls)  # one attempt each
+    assert all(deadline is not None and deadline <= when for when, deadline in reads.calls)  # no retry may start
     gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(reads.calls)]
-    # 1, 2, 4, 8, 8 intervals after 1 to 5 failed polls in a row; then the cluster's Retry-After, 0.3 s.
-    expected = [POLL * n for n in (1, 2, 4, 8, 8)] + [0.3]
+    # 1, 2, 4, 8, 8 intervals after 1 to 5 failed polls in a row; then the cluster's Retry-After, 0.3 s; a read
+    # starts the count again: 1 interval after it, and 1, 2 after the next failures.
+    expected = [POLL * n for n in (1, 2, 4, 8, 8)] + [0.3] + [POLL * n for n in (1, 1, 2)]
     assert len(gaps) == len(expected)
     assert all(gap >= least * 0.95 for gap, least in zip(gaps, expected, strict=True)), gaps
+
+
+async def test_a_poll_is_one_request_to_a_busy_cluster(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """Through the real client: a poll that meets "rate limit exceeded" is not retried before the next poll."""
+    polling_on = log_event("(polling on)")
+    cluster.inject(*[Fault.code(8, "rate limit exceeded")] * 4)
+    # An interval long enough for the client's own retries (0.2 s and more) to have started within it.
+    async with standalone_watcher(settings, clock, interval_seconds=5.0, polls_per_second=1000) as watcher:
+        watcher.subscribe(f"zilliz://refresh-jobs/{movies_job(cluster)}", 1, ignore_updates)
+        with anyio.fail_after(10):
+            await polling_on.seen.wait()
+        watcher.forget(1)
+    assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
+
+
+async def test_a_subscribe_still_being_answered_is_refused_rather_than_told_the_job_is_gone() -> None:
+    """Its request reads the job too: the client hears the refusal, not an update for a subscription it lacks.
+    A listen stream's subscription, which no request answers, is told."""
+    reads = ScriptedReads(JobNotFound("No refresh job 42 on this cluster"))
+    heard: list[str] = []
+
+    async def notify(uri: str) -> None:
+        heard.append(uri)
+
+    async def subscribe_refused(watcher: JobWatcher) -> None:  # as server.subscribe handles the request
+        with watcher.asked("zilliz://refresh-jobs/42", 1, notify):
+            watcher.subscribe("zilliz://refresh-jobs/042", 2, notify)
+            await anyio.wait_all_tasks_blocked()  # the poller read the job, found none, and stopped
+            assert watcher.active_pollers() == 0 and len(reads.calls) == 1
+            raise JobNotFound("No refresh job 42 on this cluster")  # the subscribe request's own read
+
+    async with anyio.create_task_group() as tg:
+        watcher = JobWatcher(cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000)
+        with pytest.raises(JobNotFound):
+            await subscribe_refused(watcher)
+    assert heard == ["zilliz://refresh-jobs/042"]
 
 
 async def test_polls_under_way_at_once_are_few_whatever_the_number_of_watched_jobs(log_event: Any) -> None:

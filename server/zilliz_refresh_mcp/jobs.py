@@ -93,8 +93,9 @@ class Summary(CamelModel):
 
     total: int = Field(description="Number of matching jobs (all of them, not only this page).")
     by_state: dict[str, int] = Field(
-        description="Upstream state -> number of matching jobs: every known state, or under a state filter only "
-        "the states asked for."
+        description="Upstream state -> number of matching jobs: every known state and any other upstream "
+        "reported, or under a state filter only the states asked for (one this server does not know only when "
+        "jobs are in it)."
     )
     text: str = Field(description="One or two plain sentences for a person.")
     failures: list[FailureGroup] = Field(
