@@ -63,6 +63,7 @@ class Served:
     url: str
     port: int
     stderr: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None  # drains stderr into ``stderr`` until the process ends
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,8 @@ def spawn(simulator: SimulatorServer, *args: str, **env: str) -> Served:
     assert lines and "serving MCP on " in lines[-1], f"server did not announce its URL: {''.join(lines)}"
     url = lines[-1].rsplit(" ", 1)[-1].strip()
     served = Served(proc, url, int(url.rsplit(":", 1)[1].split("/")[0]), lines)
-    threading.Thread(target=lambda: served.stderr.extend(proc.stderr or ()), daemon=True).start()
+    served.reader = threading.Thread(target=lambda: served.stderr.extend(proc.stderr or ()), daemon=True)
+    served.reader.start()
     return served
 
 
@@ -370,3 +372,31 @@ async def test_100_concurrent_calls_share_requests_and_one_pool(plain: Served, c
     ports = {seen.peer_port for seen in cluster.requests}
     assert None not in ports
     assert len(ports) <= POOL_SIZE, f"{len(ports)} upstream connections"
+
+
+def test_stopping_ends_an_open_event_stream_cleanly(upstream: SimulatorServer) -> None:
+    """A client's GET stream is open when the server stops: it ends as a stream should (a broken chunked body would
+    raise while it is read), and the stop is not logged as an error."""
+    served = spawn(upstream)
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    }
+    try:
+        with httpx2.Client(timeout=30) as http:
+            answer = http.post(served.url, json=initialize, headers=headers)
+            assert answer.status_code == 200
+            headers |= {"Mcp-Session-Id": answer.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+            http.post(served.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+            with http.stream("GET", served.url, headers={**headers, "Accept": "text/event-stream"}) as events:
+                assert events.status_code == 200
+                served.proc.terminate()
+                events.read()  # until the server ends the stream
+    finally:
+        stop(served)
+    assert served.reader is not None
+    served.reader.join(timeout=30)
+    assert not any("ERROR" in line for line in served.stderr), served.stderr

@@ -315,6 +315,9 @@ def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
 
     port = sock.getsockname()[1]
     host = host_in_url(settings.host)
-    config = uvicorn.Config(http_app(mcp, settings), log_config=None, access_log=False, timeout_graceful_shutdown=3)
+    server: uvicorn.Server | None = None
+    app = http_app(mcp, settings, stopping=lambda: server is not None and server.should_exit)
+    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    server.run(sockets=[sock])

@@ -1,14 +1,16 @@
-"""Streamable HTTP: the ASGI app with DNS-rebinding protection, an optional bearer token and a body cap."""
+"""Streamable HTTP: the ASGI app with DNS-rebinding protection, an optional bearer token and a body cap, whose
+open streams end cleanly when the server stops."""
 
 from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings, host_in_url, is_loopback
 
@@ -68,13 +70,44 @@ class BearerTokenGate:
         await send({"type": "http.response.body", "body": body})
 
 
-def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
-    """The ASGI app serving ``mcp`` at ``/mcp``."""
+class EndStreamsOnStop:
+    """Ends a response the app leaves open once the server is stopping: a client's event stream (its GET stream, a
+    call still waiting) is cut by the shutdown. The client then reads a clean end of the stream, not a broken one,
+    and uvicorn logs no "returned without completing response" error for an ordinary stop. A response left open
+    at any other time is still uvicorn's to report."""
+
+    def __init__(self, app: ASGIApp, stopping: Callable[[], bool]) -> None:
+        self._app = app
+        self._stopping = stopping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = ended = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started, ended
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                ended = True
+            await send(message)
+
+        await self._app(scope, receive, tracked)
+        if started and not ended and self._stopping():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def http_app(mcp: MCPServer[Any], settings: Settings, *, stopping: Callable[[], bool] | None = None) -> ASGIApp:
+    """The ASGI app serving ``mcp`` at ``/mcp``; ``stopping`` tells whether the server is shutting down."""
     app: ASGIApp = mcp.streamable_http_app(
         transport_security=security_settings(settings),
         max_request_body_size=MAX_REQUEST_BYTES,
         host=settings.host,
     )
+    if stopping is not None:
+        app = EndStreamsOnStop(app, stopping)
     if settings.mcp_bearer_token is not None:
         app = BearerTokenGate(app, settings.mcp_bearer_token.get_secret_value())
     return app
