@@ -294,17 +294,13 @@ def sigint_restored() -> Iterator[None]:
     signal.signal(signal.SIGINT, before)
 
 
-def test_ctrl_c_arms_an_exit_chains_to_the_loops_handler_and_is_undone_when_serving_ends(
+@pytest.fixture
+def interrupts(
     sigint_restored: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[tuple[list[int], list[int], list[threading.Timer]]]:
+    """(the exits the handler asked for, the signals the event loop's handler saw, the grace timers it started)."""
     exits: list[int] = []
-    monkeypatch.setattr(cli, "_exit_now", exits.append)
-    monkeypatch.setattr(cli, "INTERRUPT_GRACE_SECONDS", 60.0)  # stopping ends first: the timer is cancelled
-    interrupts: list[int] = []
-
-    def loops_handler(signum: int, frame: FrameType | None) -> None:  # the event loop's: it cancels the server
-        interrupts.append(signum)
-
+    seen: list[int] = []
     timers: list[threading.Timer] = []
 
     class SeenTimer(threading.Timer):
@@ -312,16 +308,44 @@ def test_ctrl_c_arms_an_exit_chains_to_the_loops_handler_and_is_undone_when_serv
             timers.append(self)
             super().start()
 
+    def loops_handler(signum: int, frame: FrameType | None) -> None:  # the event loop's: it cancels the server
+        seen.append(signum)
+
+    monkeypatch.setattr(cli, "_exit_now", exits.append)
     monkeypatch.setattr(threading, "Timer", SeenTimer)
     signal.signal(signal.SIGINT, loops_handler)
+    yield exits, seen, timers
+    for timer in timers:
+        timer.cancel()
+        timer.join(timeout=10)
+
+
+def test_ctrl_c_stops_the_server_and_ends_the_process_within_the_grace_period(
+    interrupts: tuple[list[int], list[int], list[threading.Timer]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exits, seen, timers = interrupts
+    monkeypatch.setattr(cli, "INTERRUPT_GRACE_SECONDS", 0.05)
+    loops_handler = signal.getsignal(signal.SIGINT)
     with cli._exit_if_interrupt_hangs():
         signal.raise_signal(signal.SIGINT)
-        assert interrupts == [signal.SIGINT]
+        assert seen == [signal.SIGINT]  # stopping starts as the event loop does it
         (timer,) = timers
-        assert timer.daemon and timer.is_alive() and not timer.finished.is_set()  # armed, waiting out the grace
-    assert signal.getsignal(signal.SIGINT) is loops_handler  # undone: a caller that carries on keeps its own
-    timer.join(timeout=10)
-    assert timer.finished.is_set() and not timer.is_alive() and exits == []  # cancelled: a stop that ended
+        timer.join(timeout=10)
+        assert exits == [cli.EXIT_INTERRUPTED]  # whatever stopping waits on
+    assert signal.getsignal(signal.SIGINT) is loops_handler  # put back: the loop restores its own as it closes
+
+
+def test_a_second_ctrl_c_ends_the_process_at_once(
+    interrupts: tuple[list[int], list[int], list[threading.Timer]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping twice cancelled the serving again, and Python's exit then waited on the stdin thread for good."""
+    exits, seen, _ = interrupts
+    monkeypatch.setattr(cli, "INTERRUPT_GRACE_SECONDS", 60.0)
+    with cli._exit_if_interrupt_hangs():
+        signal.raise_signal(signal.SIGINT)
+        assert exits == []
+        signal.raise_signal(signal.SIGINT)
+        assert exits == [cli.EXIT_INTERRUPTED] and seen == [signal.SIGINT]
 
 
 def test_an_ignored_ctrl_c_stays_ignored_and_no_handler_is_set_off_the_main_thread(sigint_restored: None) -> None:

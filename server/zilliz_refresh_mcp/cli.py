@@ -3,7 +3,7 @@
 Exit codes: 0 after a clean shutdown (stdin closed, or a --check that worked), 1 when --check's call failed,
 2 for bad flags or configuration (one line on stderr), 130 when interrupted (Ctrl-C), 141 when the reader of
 --check's output left early (``| head``), as a shell reports a program that SIGPIPE ended. SIGTERM ends the
-process as that signal does (143 in a shell), over HTTP once open requests had a moment to finish.
+process as that signal does (143 in a shell), over HTTP once its open streams are ended.
 """
 
 from __future__ import annotations
@@ -257,24 +257,29 @@ async def _serve_stdio(mcp: Any) -> None:
 
 @contextmanager
 def _exit_if_interrupt_hangs() -> Iterator[None]:
-    """After Ctrl-C, exit anyway if stopping has not got past the serving within a grace period.
+    """After Ctrl-C, the process ends within a grace period, whatever stopping waits on; a second Ctrl-C ends it now.
 
-    The SDK reads stdin in a worker thread, and stopping waits for it: for a next line that may never come.
-    Chained to the handler that the running event loop installed (it cancels the server): stopping starts as usual.
-    Left alone when SIGINT is ignored (a host may shield its servers from the terminal's Ctrl-C) or off the main
-    thread (an embedding program's), and undone once the serving ends.
+    The SDK reads stdin in a worker thread, and stopping waits for it: for a next line that may never come (and
+    after a second cancellation, Python's own exit waits for that thread). Chained to the handler that the running
+    event loop installed (it cancels the server): stopping starts as usual. Left alone when SIGINT is ignored (a
+    host may shield its servers from the terminal's Ctrl-C) or off the main thread (an embedding program's); the
+    loop's handler is put back once the serving ends.
     """
     stop = signal.getsignal(signal.SIGINT)
     if not callable(stop) or threading.current_thread() is not threading.main_thread():
         yield
         return
     chained = stop
-    timers: list[threading.Timer] = []
+    armed = False
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
+        nonlocal armed
+        if armed:  # pressed again: no more waiting
+            _exit_now(EXIT_INTERRUPTED)
+            return
+        armed = True
         timer = threading.Timer(INTERRUPT_GRACE_SECONDS, _exit_now, args=(EXIT_INTERRUPTED,))
         timer.daemon = True
-        timers.append(timer)
         timer.start()
         chained(signum, frame)
 
@@ -282,9 +287,8 @@ def _exit_if_interrupt_hangs() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, chained)
-        for timer in timers:
-            timer.cancel()
+        if signal.getsignal(signal.SIGINT) is interrupted:
+            signal.signal(signal.SIGINT, chained)  # the loop then puts back its own predecessor as it closes
 
 
 def _exit_now(code: int) -> None:
