@@ -508,12 +508,12 @@ class JobWatcher:
                     record = await self._service.describe(job_id, deadline=anyio.current_time())
             except JobNotFound as err:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
-                await self._notify(job_id, settled_only=True)  # what they read is gone: reading it again tells them
+                await self._notify(job_id)  # what they read is gone: reading it again tells them
                 return
             except UpstreamError as err:
                 if fails_for_good(err):
                     logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
-                    await self._notify(job_id, settled_only=True)
+                    await self._notify(job_id)
                     return
                 # Its kind, not its text: the text tells attempts and upstream's words, which vary.
                 fault, detail = (type(err), err.status, err.code), err.detail
@@ -541,14 +541,12 @@ class JobWatcher:
             backoff = min(2 ** max(failures - 1, 0), MAX_FAULT_BACKOFF)
             await anyio.sleep(max(self.poll_seconds() * backoff, asked))
 
-    async def _notify(self, job_id: str, *, settled_only: bool = False) -> None:
-        """Tell each subscriber of the job; with ``settled_only``, not one whose subscribe request is still being
-        answered: that request reads the job too, and is refused for the same reason."""
+    async def _notify(self, job_id: str) -> None:
+        """Tell every subscriber of the job, also one whose subscribe request is still being answered: that request
+        may yet pass (its own read slow, or busy), and the update is then how it learns that the job is gone."""
         told: set[tuple[Notify, str]] = set()
         subscribers = self._subscribers.get(job_id, {})
         for subscription, notify in list(subscribers.items()):
-            if settled_only and subscription in self._waiting and subscription not in self._answered:
-                continue
             uri = subscription[1]
             if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
                 continue
