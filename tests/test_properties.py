@@ -590,6 +590,7 @@ def test_the_secret_scan_is_not_set_off_by_escapes_that_spell_no_letter_or_digit
 
 @PROPERTIES
 @given(LOWER, LOWER, st.text(alphabet="0123456789 .,:;", max_size=60), st.integers(0, 60), CHUNK_CUTS)
+@example(user="____", password="reas", text="", at=0, cuts=[])  # the password is in the field name "reason"
 def test_the_secret_scan_sees_across_chunk_boundaries(
     user: str, password: str, text: str, at: int, cuts: list[int]
 ) -> None:
@@ -600,9 +601,11 @@ def test_the_secret_scan_sees_across_chunk_boundaries(
     """
     secret = f"{user}:{password}"
     clear = json.dumps({"reason": text}).encode()
-    tellable = any(len(run) >= 4 for run in re.findall(r"[A-Za-z0-9]+", password))
-    assert scanned(secret, clear, cuts) is not tellable
+    anchor = max(re.findall(r"[A-Za-z0-9]+", password), key=len, default="").encode()  # the password's longest run
+    tellable = len(anchor) >= 4
+    # Cautious where the run is in the bytes at all, even in a field name: "reason" holds the password "reas".
+    assert scanned(secret, clear, cuts) is (not tellable or anchor in clear.lower())
     for needle, seen in ((secret, True), (password, True), ("\\u0041", True), (user, password in user)):
         planted = text[:at] + needle + text[at:]
         answer = json.dumps({"reason": planted}).encode().replace(b"\\\\u", b"\\u")
-        assert scanned(secret, answer, cuts) is (seen or not tellable)
+        assert scanned(secret, answer, cuts) is (seen or not tellable or anchor in answer.lower())
