@@ -497,7 +497,7 @@ class JobWatcher:
     async def _watch(self, job_id: str) -> None:
         last: tuple[str, int] | None = None
         last_fault: tuple[object, ...] | None = None  # the kind of the last poll's passing fault: told once
-        failures = 0  # polls failed in a row
+        backoff = 1  # intervals to the next poll
         while True:
             fault: tuple[object, ...] | None = None
             detail = ""
@@ -535,10 +535,9 @@ class JobWatcher:
             if fault is not None:
                 level = logging.DEBUG if fault == last_fault else logging.WARNING
                 logger.log(level, "watching refresh job %s: %s (polling on)", job_id, detail)
+            # 1 after a read or a first failure, then doubled by each failure in a row: 2, 4, 8, 8...
+            backoff = 1 if fault is None or last_fault is None else min(backoff * 2, MAX_FAULT_BACKOFF)
             last_fault = fault
-            # Intervals to the next poll: 1 after a read, then 1, 2, 4, 8, 8... after 1, 2, 3, 4, 5... failed polls.
-            failures = min(failures + 1, 10) if fault is not None else 0
-            backoff = min(2 ** max(failures - 1, 0), MAX_FAULT_BACKOFF)
             await anyio.sleep(max(self.poll_seconds() * backoff, asked))
 
     async def _notify(self, job_id: str) -> None:
