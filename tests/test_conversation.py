@@ -675,6 +675,20 @@ async def test_a_subscribe_waits_for_a_slow_cluster_only_so_long(
             assert watching.count == 1
 
 
+async def test_a_subscribe_that_stops_waiting_for_a_slow_cluster_ends_its_read(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's request is cancelled when the subscribe stops waiting: it holds no connection until the
+    upstream timeout. (The watcher's own first poll is still held, and ends with the client.)"""
+    monkeypatch.setattr(server_module, "SUBSCRIBE_CHECK_SECONDS", 0.2)
+    job_id = movies_job(cluster)
+    ended = log_event(f"POST {DESCRIBE_ROUTE} -> - in ")  # a request that ended with no answer at all
+    with describe_held(cluster):
+        async with subscriber(fast_server) as client:
+            await client.subscribe_resource(f"zilliz://refresh-jobs/{job_id}")
+            assert ended.count == 1
+
+
 async def test_server_advertises_subscriptions(fast_server: MCPServer[ServerState]) -> None:
     async with Client(fast_server, mode="legacy") as client:
         resources = client.server_capabilities.resources

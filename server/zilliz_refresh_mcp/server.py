@@ -412,11 +412,13 @@ def _add_resources(mcp: MCPServer[ServerState]) -> None:
 async def _check_watchable(service: RefreshJobs, job_id: str) -> None:
     """Read the job once: JobNotFound, or an UpstreamError no later read would get past (a revoked key).
 
-    A slow or passing fault leaves the job watchable: the watcher reads on.
+    A slow or passing fault leaves the job watchable: the watcher reads on. The read is the request's own, not
+    one shared with other callers: given up, it is cancelled, and a hanging cluster does not keep its connection
+    until the upstream timeout (a few subscribes would otherwise take the pool from the tool calls).
     """
     try:
         with anyio.move_on_after(SUBSCRIBE_CHECK_SECONDS):
-            await service.describe(job_id)
+            await service.describe(job_id, deadline=anyio.current_time() + SUBSCRIBE_CHECK_SECONDS)
     except UpstreamError as err:
         if fails_for_good(err):
             raise
