@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import anyio
 import anyio.abc
 import pytest
 
-from zilliz_refresh_mcp.errors import UpstreamBadResponse, UpstreamHTTPError
+from zilliz_refresh_mcp.errors import UpstreamAPIError, UpstreamBadResponse, UpstreamHTTPError
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
 
@@ -104,3 +105,25 @@ async def test_an_answer_that_breaks_off_is_told_as_such_not_as_an_unreachable_c
     message = str(caught.value)
     assert "broke off or was not valid HTTP" in message and "Could not reach" not in message
     assert caught.value.transient and upstream.answered == 4  # retried as a passing fault
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "words"),
+    [
+        (200, {"code": 1100, "message": "job 42 does not exist"}, "job 42 does not exist"),  # a body code
+        (500, {"code": 1100, "message": "refresh already running: TOKEN"}, "refresh already running: ***"),
+        (200, {"code": 65535, "message": ""}, None),  # no words of its own
+        (500, "<html>busy</html>", None),
+    ],
+)
+async def test_an_error_keeps_the_clusters_own_words_apart_redacted(
+    simulator: SimulatorServer, cluster: SimulatedCluster, status: int, body: object, words: str | None
+) -> None:
+    """What the cluster said is read from ``upstream_message``, not picked out of our sentence around it."""
+    text = body if isinstance(body, str) else json.dumps(body).replace("TOKEN", cluster.token)
+    cluster.inject(Fault.raw(text, status=status))
+    async with ZillizClient(endpoint=simulator.url, token=cluster.token, max_attempts=1) as client:
+        with pytest.raises((UpstreamAPIError, UpstreamHTTPError)) as caught:
+            await client.describe_job(42)
+    assert caught.value.upstream_message == words
+    assert cluster.token not in caught.value.detail

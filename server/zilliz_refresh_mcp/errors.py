@@ -70,6 +70,7 @@ class UpstreamError(ZillizRefreshError):
         transient: bool = False,
         retry_after: float | None = None,
         sent: bool = True,
+        upstream_message: str | None = None,
     ) -> None:
         self.route = route
         self.status = status
@@ -78,6 +79,8 @@ class UpstreamError(ZillizRefreshError):
         self.transient = transient
         self.retry_after = retry_after
         self.sent = sent  # False only when no connection was made, so no byte of the request left
+        # The cluster's own words (redacted), apart from ours around them: what "job not found" is read from.
+        self.upstream_message = upstream_message
         self.attempts = 1
         self.suggestion: str | None = None  # what the caller may have meant, told after the hint
         super().__init__(message)

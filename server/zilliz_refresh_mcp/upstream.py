@@ -550,7 +550,8 @@ class ZillizClient:
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
         if message:
-            what += f": {shortened(redact(message, self._token), _MESSAGE_CHARS)}"
+            message = shortened(redact(message, self._token), _MESSAGE_CHARS)
+            what += f": {message}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
         if status in (400, 500) and code in _CODE_HINTS:
@@ -571,6 +572,7 @@ class ZillizClient:
             hint=hint,
             transient=transient,
             retry_after=_retry_after_seconds(response.headers.get("retry-after")),
+            upstream_message=message or None,
         )
 
     def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
@@ -582,16 +584,17 @@ class ZillizClient:
                 f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer", route
             )
         if code != 0:
-            message = shortened(redact(str(payload.get("message") or "no message"), self._token), _MESSAGE_CHARS)
+            message = shortened(redact(str(payload.get("message") or ""), self._token), _MESSAGE_CHARS)
             transient = code in TRANSIENT_CODES
             hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
-                f"Upstream rejected {route}: {message}",
+                f"Upstream rejected {route}: {message or 'no message'}",
                 route=route,
                 status=200,
                 code=code,
                 hint=hint,
                 transient=transient,
+                upstream_message=message or None,
             )
         if "data" not in payload:
             what = "code 0 but no `data`" if "code" in payload else "neither `code` nor `data`"
