@@ -65,6 +65,7 @@ MAX_WATCHED_JOBS = 64  # jobs polled at once for subscribers, whatever their num
 MAX_POLLS_IN_FLIGHT = 4
 # After polls that fail in a row, the next waits up to this many intervals: the cluster may be rate-limiting.
 MAX_FAULT_BACKOFF = 8
+MAX_RETRY_AFTER_SECONDS = 600  # the longest a poll waits when the cluster asks for a wait (Retry-After)
 
 Notify = Callable[[str], Awaitable[None]]
 
@@ -102,8 +103,7 @@ _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown
 
 
 def _is_not_found(err: UpstreamError) -> bool:
-    upstream_words = str(err).partition(": ")[2]  # after "Upstream rejected <route>", whose path says "jobs"
-    return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(upstream_words) is not None
+    return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(err.upstream_message or "") is not None
 
 
 # No documented code says "a refresh is already under way"; the upstream message does, in words like these.
@@ -220,7 +220,7 @@ class RefreshJobs:
         try:
             job_id = await self.client.refresh(db, collection)
         except UpstreamError as err:
-            if _ALREADY_RUNNING.search(str(err)):
+            if _ALREADY_RUNNING.search(err.upstream_message or ""):
                 err.hint = (
                     f"A refresh of {collection} is already under way: find it with list_refresh_jobs "
                     f"(collectionName={collection!r}, state=['running', 'pending']) and follow it with "
@@ -352,6 +352,15 @@ class RefreshJobs:
             self.seen_job_ids[job_id] = None
         while len(self.seen_job_ids) > _SEEN_IDS_KEPT:
             del self.seen_job_ids[next(iter(self.seen_job_ids))]
+
+
+@dataclass(frozen=True)
+class _Fault:
+    """A poll that failed in a way the next poll may get past."""
+
+    kind: tuple[object, ...]  # what failed (the error's type, status and code), to tell a fault seen again
+    detail: str
+    retry_after: float = 0.0  # the wait the cluster asked for, capped
 
 
 class JobWatcher:
@@ -496,49 +505,60 @@ class JobWatcher:
 
     async def _watch(self, job_id: str) -> None:
         last: tuple[str, int] | None = None
-        last_fault: tuple[object, ...] | None = None  # the kind of the last poll's passing fault: told once
+        last_fault: _Fault | None = None  # told once per kind in a row
         backoff = 1  # intervals to the next poll
         while True:
-            fault: tuple[object, ...] | None = None
-            detail = ""
-            asked = 0.0
-            try:
-                async with self._reads:
-                    # One attempt (no retry starts after now): the poller's own read, cancelled with it.
-                    record = await self._service.describe(job_id, deadline=anyio.current_time())
-            except JobNotFound as err:
-                logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
-                await self._notify(job_id)  # what they read is gone: reading it again tells them
+            reading = await self._read(job_id)
+            if reading is None:  # what they read is gone, or can no longer be read: reading it again tells them
+                await self._notify(job_id)
                 return
-            except UpstreamError as err:
-                if fails_for_good(err):
-                    logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
-                    await self._notify(job_id)
-                    return
-                # Its kind, not its text: the text tells attempts and upstream's words, which vary.
-                fault, detail = (type(err), err.status, err.code), err.detail
-                asked = min(err.retry_after or 0.0, MAX_WAIT_SECONDS)  # Retry-After, within reason
-            except Exception as err:  # never take the server down
-                fault, detail = (type(err),), str(err)
-            else:
+            fault = reading if isinstance(reading, _Fault) else None
+            if isinstance(reading, JobRecord):
                 if last_fault is not None:
                     logger.warning("watching refresh job %s: reads work again", job_id)
-                snapshot = (record.state, record.progress)
+                snapshot = (reading.state, reading.progress)
                 # Before a first reading, what a subscriber last read is unknown: the job may have ended since, or
                 # moved while the polls failed.
-                if snapshot != last if last is not None else (record.has_ended or last_fault is not None):
+                news = snapshot != last if last is not None else (reading.has_ended or last_fault is not None)
+                if news:
                     await self._notify(job_id)
                 last = snapshot
-                if record.has_ended:
-                    logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
+                if reading.has_ended:
+                    logger.info("refresh job %s ended (%s); subscriptions closed", job_id, reading.state)
                     return
-            if fault is not None:
-                level = logging.DEBUG if fault == last_fault else logging.WARNING
-                logger.log(level, "watching refresh job %s: %s (polling on)", job_id, detail)
+            else:
+                again = last_fault is not None and reading.kind == last_fault.kind
+                logger.log(
+                    logging.DEBUG if again else logging.WARNING,
+                    "watching refresh job %s: %s (polling on)",
+                    job_id,
+                    reading.detail,
+                )
             # 1 after a read or a first failure, then doubled by each failure in a row: 2, 4, 8, 8...
             backoff = 1 if fault is None or last_fault is None else min(backoff * 2, MAX_FAULT_BACKOFF)
             last_fault = fault
-            await anyio.sleep(max(self.poll_seconds() * backoff, asked))
+            await anyio.sleep(max(self.poll_seconds() * backoff, fault.retry_after if fault else 0.0))
+
+    async def _read(self, job_id: str) -> JobRecord | _Fault | None:
+        """One poll: the job's record, a passing fault, or None when the job is gone or can no longer be read.
+
+        One attempt (no retry starts after now): the poller's own read, cancelled with it.
+        """
+        try:
+            async with self._reads:
+                return await self._service.describe(job_id, deadline=anyio.current_time())
+        except JobNotFound as err:
+            logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
+            return None
+        except UpstreamError as err:
+            if fails_for_good(err):
+                logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
+                return None
+            # Its kind, not its text: the text tells attempts and upstream's words, which vary.
+            retry_after = min(err.retry_after or 0.0, MAX_RETRY_AFTER_SECONDS)
+            return _Fault(kind=(type(err), err.status, err.code), detail=err.detail, retry_after=retry_after)
+        except Exception as err:  # never take the server down
+            return _Fault(kind=(type(err),), detail=str(err))
 
     async def _notify(self, job_id: str) -> None:
         """Tell every subscriber of the job, also one whose subscribe request is still being answered: that request
