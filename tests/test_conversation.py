@@ -444,6 +444,7 @@ async def test_the_poller_stops_when_its_client_unsubscribes_or_disconnects(
                 await stopped.seen.wait()
     with anyio.fail_after(10):  # disconnecting without a word: the connection's close ends it
         await stopped.seen.wait()
+    assert stopped.count == 1  # one poller, stopped once
 
 
 async def test_subscribing_to_a_job_the_cluster_does_not_have_is_refused(

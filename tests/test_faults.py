@@ -29,7 +29,14 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextResourceContents
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptRequest,
+    GetPromptRequestParams,
+    GetPromptResult,
+    TextResourceContents,
+)
 
 from zilliz_refresh_mcp.config import NAME_RULE, load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
@@ -1394,12 +1401,16 @@ async def test_a_slow_read_for_the_suggestion_does_not_hold_up_the_error(
     assert "Did you mean" not in text and "External collections with refresh jobs" not in text
 
 
-def test_a_prompt_name_that_is_not_text_is_left_to_the_sdk_to_refuse(shared_cluster: Any) -> None:
-    """The lookup would crash on a list (unhashable): the SDK's own parameter check says what is wrong."""
-    _, simulator, clock = shared_cluster
-    guard = ArgumentGuard(server_for(simulator, clock))
-    for name in (["troubleshoot_refresh_jobs"], {"name": "x"}, 7, None):
-        guard._check_prompt_arguments({"name": name})  # no exception: nothing for the guard to say
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic, sending a request it would not build
+@pytest.mark.parametrize("name", [["troubleshoot_refresh_jobs"], {"name": "x"}, 7, None])
+async def test_a_prompt_name_that_is_not_text_is_left_to_the_sdk_to_refuse(client: Client, name: object) -> None:
+    """The guard's lookup would crash on a list (unhashable), an internal error: the SDK's own parameter check
+    says what is wrong."""
+    params = GetPromptRequestParams.model_construct(name=name, arguments={})  # type: ignore[arg-type]  # what the type forbids
+    request = GetPromptRequest.model_construct(method="prompts/get", params=params)
+    with pytest.raises(MCPError) as caught:
+        await client.session.send_request(request, GetPromptResult)
+    assert caught.value.error.code == INVALID_PARAMS
 
 
 async def test_an_unknown_prompt_is_invalid_params_naming_the_prompts_there_are(client: Client) -> None:

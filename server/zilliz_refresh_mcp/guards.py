@@ -12,8 +12,8 @@
 
 A refusal is a tool error (``isError: true``) that names the argument, says what was wrong, and
 lists what the tool takes, so that a model can correct its call; nothing reaches upstream. A prompt that
-does not exist, or is asked for with an argument it does not declare, is refused the same way, as an
-invalid-params error.
+does not exist, or is asked for with an argument it does not declare, is refused too, by name, but as a
+protocol error (invalid params): ``prompts/get`` has no error result of its own.
 Other requests pass through untouched.
 """
 
@@ -41,7 +41,7 @@ _SHOWN_CHARS = 40
 
 
 class ArgumentGuard:
-    """Server middleware that refuses unknown, oversized or mistyped tool arguments with a clear message."""
+    """Server middleware that refuses unknown, oversized or mistyped tool (and prompt) arguments, saying why."""
 
     def __init__(self, server: MCPServer[Any], *, max_string_chars: int = MAX_STRING_CHARS) -> None:
         self._server = server

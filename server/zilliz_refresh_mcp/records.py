@@ -2,8 +2,9 @@
 
 Pure functions over plain data: no I/O, no MCP, no clock (callers pass ``now_ms``). ``JobRecord`` is
 the public shape of a job (camelCase on the wire: ``jobId``, ``startedAt``...); ``read_record`` checks an
-upstream record field by field, ``WireRecord`` is the same check done by msgspec while decoding a whole
-list answer, and ``render_record`` turns either into a ``JobRecord``. Lists, pages and summaries of many
+upstream record field by field into ``RecordFields``, ``WireRecord`` is the same check done by msgspec while
+decoding a whole list answer (``fields_of`` turns it into ``RecordFields``), and ``render_record`` turns
+``RecordFields`` into a ``JobRecord``. Lists, pages and summaries of many
 records are in jobs.py.
 """
 
@@ -397,6 +398,11 @@ def read_record(raw: Mapping[str, Any]) -> RecordFields:
 def render_record(
     fields: RecordFields, now_ms: int, *, listed: bool = False, fixed_since: bool | None = None
 ) -> JobRecord:
+    """A checked record as the assistant sees it, its duration and estimate as of ``now_ms``.
+
+    ``listed``: shown among many in a list answer, its reason and source are cut shorter than in the job's
+    own resource, and say where the rest is. ``fixed_since``: a list's verdict on a failure (None elsewhere).
+    """
     start_ms, end_ms, state = fields.start_ms, fields.end_ms, fields.state
     duration: float | None = None
     if start_ms and end_ms and end_ms >= start_ms:

@@ -94,9 +94,8 @@ def _anchor(secret: str) -> str | None:
 
 
 # The documented field names of the answers: public, never renamed for a password that is the same word ("data").
-_FIELD_NAMES = frozenset(
-    {"code", "message", "data", "records", "jobId", "collectionName", "state", "progress"}
-    | {"externalSource", "externalSpec", "startTime", "endTime", "reason"}
+_FIELD_NAMES = frozenset({"code", "message", "data", "records"}) | frozenset(
+    field.encode_name for field in msgspec.structs.fields(WireRecord)
 )
 _WORD = "A-Za-z0-9_"
 

@@ -342,7 +342,7 @@ class SimulatedCluster:
                 and job.collection_name == collection
                 and job.record(now)["state"] in ("RefreshPending", "RefreshInProgress")
             ):
-                # Assumed, not documented: the code and words of the real answer (upstream.py reads the words).
+                # Assumed, not documented: the code and words of the real answer (service.py reads the words).
                 return _error(65535, f"a refresh job is already running for collection {collection}")
         return _ok({"jobId": self.start_refresh(db_name, collection).job_id})
 
