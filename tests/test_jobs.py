@@ -625,3 +625,39 @@ def test_of_copies_of_one_job_that_differ_the_one_furthest_along_is_the_job(deco
     counted = {state: count for state, count in result.summary.by_state.items() if count}
     assert counted == {"RefreshFailed": 1, "RefreshInProgress": 1}
     assert result.summary.total == 2
+
+
+def test_many_states_this_server_does_not_know_are_counted_together_beyond_the_five_most_common() -> None:
+    """A cluster sending a state per job must not make the summary grow with the jobs: exact, but folded."""
+    odd = [raw(jobId=i, state=f"RefreshQ{i}") for i in range(1, 2001)]
+    common = [raw(jobId=3000 + i, state=f"RefreshZ{i % 2}") for i in range(6)]  # 3 jobs each in two states
+    summary = listing([*odd, *common, raw(jobId=9000)]).summary
+    assert summary.total == 2007 and sum(summary.by_state.values()) == 2007
+    assert summary.by_state["RefreshZ0"] == summary.by_state["RefreshZ1"] == 3
+    assert summary.by_state["(1997 other states)"] == 1997  # of the 2000 seen once, the first 3 by name are named
+    assert len(summary.by_state) == 4 + 5 + 1
+    assert summary.text.startswith(
+        "2007 refresh jobs in default: 1 completed, 1 RefreshQ1, 1 RefreshQ10, 1 RefreshQ100, 3 RefreshZ0, "
+        "3 RefreshZ1, 1997 jobs in 1997 other states. Last completed:"
+    )
+    assert jobs.answer_bytes(listing(odd, limit=10)) < jobs.ANSWER_BUDGET_BYTES
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("collectionName", "x" * 256, "collectionName is 256 characters long, more than a Milvus name may be"),
+        ("state", "RefreshQ" * 9, "state is 72 characters long, not a state name"),
+    ],
+)
+@pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])
+def test_a_name_or_state_longer_than_any_a_cluster_gives_makes_the_record_unreadable(
+    field: str, value: str, problem: str, decoded: bool
+) -> None:
+    """One such field would outweigh the whole answer (a name appears in the summary, the page and the text)."""
+    answer: list[Any] = [raw(jobId=1), raw(jobId=2, **{field: value}), raw(jobId=3, collectionName="x" * 255)]
+    if decoded:
+        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or answer
+    summary = listing(answer).summary
+    assert (summary.total, summary.unreadable) == (2, 1)
+    assert f"job 2: {problem}" in summary.text

@@ -14,7 +14,7 @@ import itertools
 import json
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -52,6 +52,7 @@ _FIXED_RANK = 3
 _OTHER_RANK = 4
 
 _NAMES_PER_GROUP = 3
+_OTHER_STATES_SHOWN = 5  # states this server does not know, named in byState and the text; the rest are summed
 _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an id sorts as text
 # The summary must not grow with the number of jobs: real reasons name a file or a shard and rarely repeat.
 _FAILURE_GROUPS = 5
@@ -95,7 +96,8 @@ class Summary(CamelModel):
     by_state: dict[str, int] = Field(
         description="Upstream state -> number of matching jobs: every known state and any other upstream "
         "reported, or under a state filter only the states asked for (one this server does not know only when "
-        "jobs are in it)."
+        f"jobs are in it). Past {_OTHER_STATES_SHOWN} states this server does not know, the rest are summed under "
+        '"(N other states)".'
     )
     text: str = Field(description="One or two plain sentences for a person.")
     failures: list[FailureGroup] = Field(
@@ -411,6 +413,11 @@ def _names(names: Iterable[str]) -> str:
     return f"{listed} and {extra} more" if extra > 0 else listed
 
 
+def _most_common(counted: list[tuple[str, int]], keep: int) -> list[tuple[str, int]]:
+    """The ``keep`` entries with the highest counts (of equals, the first by name)."""
+    return sorted(counted, key=lambda item: (-item[1], item[0]))[:keep]
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -474,7 +481,13 @@ def summarize(
         counts.update(state for state in rest_states if state != COMPLETED)
     # Under a filter, a state not asked for is not counted: a 0 there would read as a fact about the database.
     by_state = {state: counts.get(state, 0) for state in KNOWN_STATES if not states or state in states}
-    by_state.update(sorted((state, n) for state, n in counts.items() if n and state not in by_state))
+    other_states = [(state, n) for state, n in counts.items() if n and state not in by_state]
+    named_others = sorted(_most_common(other_states, _OTHER_STATES_SHOWN))
+    by_state.update(named_others)
+    folded = len(other_states) - len(named_others)  # a cluster that sends many states this server does not know
+    folded_jobs = total - sum(by_state.values())
+    if folded:
+        by_state[f"({folded} other states)"] = folded_jobs  # in parentheses, as no state is
 
     scope = f"for {collection_name} in {db_name}" if collection_name else f"in {db_name}"
     noun = "matching refresh job" if states else "refresh job"
@@ -504,7 +517,9 @@ def summarize(
         parts.append(f"{counts[PENDING]} pending")
     if counts[COMPLETED]:
         parts.append(f"{counts[COMPLETED]} completed")
-    parts.extend(f"{n} {state}" for state, n in by_state.items() if state not in KNOWN_STATES)
+    parts.extend(f"{n} {state}" for state, n in named_others)
+    if folded:
+        parts.append(f"{_plural(folded_jobs, 'job')} in {folded} other states")
     text = f"{_plural(total, noun)} {scope}: {', '.join(parts)}."
 
     last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
@@ -660,23 +675,95 @@ def build_listing(
         )
         for row in shown
     ]
-    remaining = groups.total - start - len(page)
-    next_cursor = encode_cursor(page[-1], query()) if remaining and page else None
-    hint = None
-    if next_cursor:
-        hint = (
-            f"Showing {len(page)} of the {groups.total} matching jobs ({remaining} more). To see more, call "
-            f'list_refresh_jobs again with the same arguments and cursor="{next_cursor}"'
-            + (", or narrow with state=[...] or collectionName." if not wanted else ".")
-        )
-    return JobListing(
-        db_name=db_name,
-        collection_name=collection_name,
-        states=wanted,
-        as_of=iso_utc(now_ms - now_ms % 1000),
-        summary=summarize(
-            groups, db_name=db_name, collection_name=collection_name, states=wanted, fixed=fixed, unreadable=unreadable
-        ),
-        jobs=page,
-        page=Page(returned=len(page), remaining=remaining, next_cursor=next_cursor, hint=hint),
+    summary = summarize(
+        groups, db_name=db_name, collection_name=collection_name, states=wanted, fixed=fixed, unreadable=unreadable
     )
+
+    def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
+        remaining = groups.total - start - len(jobs)
+        next_cursor = encode_cursor(jobs[-1], query()) if remaining and jobs else None
+        return JobListing(
+            db_name=db_name,
+            collection_name=collection_name,
+            states=wanted,
+            as_of=iso_utc(now_ms - now_ms % 1000),
+            summary=summary,
+            jobs=jobs,
+            page=Page(
+                returned=len(jobs),
+                remaining=remaining,
+                next_cursor=next_cursor,
+                hint=_more_hint(len(jobs), groups.total, remaining, next_cursor, narrow=not wanted, cut_from=cut_from)
+                if next_cursor
+                else None,
+            ),
+        )
+
+    return _within_budget(answer(page), answer, budget=answer_budget(limit))
+
+
+# What an answer may weigh on the wire: a page of the default size (10 jobs) stays well under 24 kB, however long
+# its failure reasons and sources; a larger page, asked for, stays under where hosts start to spill answers to a
+# file or refuse them (about 25,000 tokens).
+ANSWER_BUDGET_BYTES = 20_000
+LARGE_PAGE_BUDGET_BYTES = 60_000
+SMALL_PAGE_JOBS = 10  # pages of at most this many jobs get ANSWER_BUDGET_BYTES
+
+
+def answer_budget(limit: int) -> int:
+    return ANSWER_BUDGET_BYTES if limit <= SMALL_PAGE_JOBS else LARGE_PAGE_BUDGET_BYTES
+
+
+def _more_hint(returned: int, total: int, remaining: int, cursor: str, *, narrow: bool, cut_from: int | None) -> str:
+    """How to get the rest, fetch-style; for a page cut to fit the budget, also why it holds fewer jobs."""
+    why = (
+        f"; this page holds {returned}, not {cut_from}, to keep the answer small: its jobs carry long reasons or "
+        "sources, which each job's detailsUri shows whole"
+        if cut_from is not None
+        else ""
+    )
+    return (
+        f"Showing {returned} of the {total} matching jobs ({remaining} more{why}). To see more, call "
+        f'list_refresh_jobs again with the same arguments and cursor="{cursor}"'
+        + (", or narrow with state=[...] or collectionName." if narrow else ".")
+    )
+
+
+def answer_bytes(listing: JobListing) -> int:
+    """About how many bytes the tools/call result of ``listing`` takes: its structured content, its text content
+    (a JSON string), and one resource link per job (``_LINK_BYTES``, plus what varies in it)."""
+    structured = len(listing.model_dump_json(by_alias=True).encode())
+    text = len(json.dumps(listing_text(listing), ensure_ascii=False).encode())
+    return structured + text + sum(map(_link_bytes, listing.jobs))
+
+
+# A resource link as server.py writes it, without its id (twice), state and collection: {"type":"resource_link",
+# "uri":"zilliz://refresh-jobs/","name":"refresh job ","description":" ","mimeType":"application/json"}, and a comma.
+_LINK_BYTES = 140
+
+
+def _link_bytes(job: JobRecord) -> int:
+    return _LINK_BYTES + 2 * len(job.job_id) + len(job.state.encode()) + len((job.collection_name or "").encode())
+
+
+def _job_bytes(job: JobRecord) -> int:
+    """What one job adds to ``answer_bytes``: its record, its text line, its link."""
+    line = json.dumps(job_line(job), ensure_ascii=False)  # a line of the text, quotes standing for its newline
+    return len(job.model_dump_json(by_alias=True).encode()) + 1 + len(line.encode()) + _link_bytes(job)
+
+
+def _within_budget(listing: JobListing, answer: Callable[..., JobListing], *, budget: int) -> JobListing:
+    """``listing``, or, when it weighs more than ``budget``, the same answer with fewer jobs (one at least) from the
+    end of its page: the next page starts where this one now ends, so no job is skipped."""
+    size = answer_bytes(listing)
+    if size <= budget or len(listing.jobs) < 2:
+        return listing
+    jobs = listing.jobs
+    keep = len(jobs)
+    while keep > 1 and size > budget:
+        keep -= 1
+        size -= _job_bytes(jobs[keep])
+    cut = answer(jobs[:keep], cut_from=len(jobs))
+    while len(cut.jobs) > 1 and answer_bytes(cut) > budget:  # the hint grew, and the cursor moved
+        cut = answer(cut.jobs[:-1], cut_from=len(jobs))
+    return cut

@@ -49,6 +49,10 @@ RECORD_REASON_CHARS = 20_000
 SOURCE_CHARS = 1_000
 RECORD_SOURCE_CHARS = 20_000
 _SOURCE_DEPTH = 32  # deeper than any real spec; far deeper (256) and the SDK cannot send the answer at all
+# A record past these is no cluster's: Milvus names are at most 255 characters, states short words. Shown, one such
+# field would outweigh a whole answer (each name appears in the summary, the page and the text).
+MAX_NAME_CHARS = 255
+MAX_STATE_CHARS = 64
 _MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
 
 
@@ -236,6 +240,13 @@ def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
     return value
 
 
+def _collection(raw: Mapping[str, Any]) -> str | None:
+    name = _optional_text(raw, "collectionName")
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        raise RecordError(f"collectionName is {len(name)} characters long, more than a Milvus name may be")
+    return name
+
+
 def strict_json(text: str | bytes) -> Any:
     """``json.loads``, refusing what Python reads but JSON has not: NaN, Infinity, a number too large for a float.
 
@@ -379,6 +390,8 @@ def read_record(raw: Mapping[str, Any]) -> RecordFields:
     state = raw.get("state")
     if not isinstance(state, str) or not state:
         raise RecordError(f"job {job_id}: state should be a non-empty string, got {_describe(state)}")
+    if len(state) > MAX_STATE_CHARS:
+        raise RecordError(f"job {job_id}: state is {len(state)} characters long, not a state name")
     try:
         return RecordFields(
             job_id=job_id,
@@ -386,7 +399,7 @@ def read_record(raw: Mapping[str, Any]) -> RecordFields:
             start_ms=_epoch_ms(raw, "startTime"),
             end_ms=_epoch_ms(raw, "endTime"),
             progress=_progress(raw),
-            collection=_optional_text(raw, "collectionName"),
+            collection=_collection(raw),
             reason=_optional_text(raw, "reason"),
             source=_json_field(raw, "externalSource"),
             spec=_json_field(raw, "externalSpec"),
@@ -480,11 +493,11 @@ class WireRecord(msgspec.Struct, frozen=True, gc=False, rename=_WIRE_NAMES):
     """
 
     job_id: Annotated[int, Meta(ge=0, le=INT64_MAX)]
-    state: Annotated[str, Meta(min_length=1)]
+    state: Annotated[str, Meta(min_length=1, max_length=MAX_STATE_CHARS)]
     start_ms: _EpochMs = 0
     end_ms: _EpochMs = 0
     progress: Annotated[int, Meta(ge=0, le=100)] = 0
-    collection: str | None = None
+    collection: Annotated[str, Meta(max_length=MAX_NAME_CHARS)] | None = None
     reason: str | None = None
     source: str | None = None
     spec: str | None = None

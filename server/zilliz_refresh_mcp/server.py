@@ -48,7 +48,15 @@ from .dashboard import TOOL_UI_META, register_dashboard
 from .errors import InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
-from .jobs import JobListing, RefreshStarted, WaitResult, listing_text
+from .jobs import (
+    ANSWER_BUDGET_BYTES,
+    LARGE_PAGE_BUDGET_BYTES,
+    SMALL_PAGE_JOBS,
+    JobListing,
+    RefreshStarted,
+    WaitResult,
+    listing_text,
+)
 from .records import DETAILS_URI_PREFIX, JobRecord
 from .service import MAX_WAIT_SECONDS, JobWatcher, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
@@ -260,7 +268,10 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
                 ge=1,
                 le=MAX_LIMIT,
                 description=f"Most jobs to return in this page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}). Each job "
-                "adds about 0.7 kB to the answer; the summary counts every job whatever the limit.",
+                "adds about 0.7 kB to the answer, more with long failure reasons or sources: a page holds fewer "
+                f"when the answer would pass {ANSWER_BUDGET_BYTES // 1000} kB ({LARGE_PAGE_BUDGET_BYTES // 1000} kB "
+                f"for a limit above {SMALL_PAGE_JOBS}), and its hint says so. The summary counts every job whatever "
+                "the limit.",
             ),
         ] = DEFAULT_LIMIT,
         cursor: Annotated[
