@@ -8,17 +8,21 @@ checks that the token appears nowhere: not in results, resource errors, logs, st
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -152,13 +156,131 @@ async def test_connection_refused_is_retried_reported_and_recovers(cluster: Simu
             result = await client.call_tool(TOOL, {})
             assert_clear_error(
                 result,
-                f"Could not reach the cluster at http://127.0.0.1:{port}",
+                f"Could not reach the cluster at http://127.0.0.1:{port}: nothing listens at port {port}",
                 "after 2 attempts",
-                "Check ZILLIZ_CLUSTER_ENDPOINT",
+                "Check the port in ZILLIZ_CLUSTER_ENDPOINT, and that the cluster is running",
             )
             placeholder.close()
             with SimulatorServer(cluster, port=port):  # the cluster comes up on that port
                 await assert_works(client)
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no CA signed, and its key (cryptography comes with the MCP SDK, which
+    imports it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(private, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert, key
+
+
+class TLSUpstream:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate, answering every request with no jobs."""
+
+    def __init__(self, url: str, cert: Path) -> None:
+        self.url = url
+        self.cert = cert
+        self.connections = 0
+
+
+@contextmanager
+def tls_upstream(directory: Path) -> Iterator[TLSUpstream]:
+    cert, key = self_signed_certificate(directory)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    upstream = TLSUpstream(f"https://127.0.0.1:{listener.getsockname()[1]}", cert)
+    body = b'{"code":0,"data":{"records":[]}}'
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            upstream.connections += 1
+            try:
+                with context.wrap_socket(connection, server_side=True) as tls:
+                    tls.settimeout(5)
+                    tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n")
+                    tls.sendall(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:  # the client refused the certificate: the handshake fails here too
+                connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield upstream
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+async def test_a_certificate_that_cannot_be_verified_is_told_once_with_the_private_ca_remedy(
+    clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not retried (the same certificate fails every time); SSL_CERT_FILE, as the hint says, then makes it work."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    token = "sk-" + secrets.token_hex(16)
+    with tls_upstream(tmp_path) as upstream:
+        settings = load_settings(cluster_endpoint=upstream.url + "/milvus", token=token, timeout_seconds=5)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool(TOOL, {})
+        text = assert_clear_error(
+            result,
+            f"Could not reach the cluster at {upstream.url}: its TLS certificate could not be verified (self",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+        )
+        assert "attempts" not in text and upstream.connections == 1  # one attempt only
+        assert "/milvus" not in text and token not in text and "ConnectError" not in text  # no path, no class name
+        monkeypatch.setenv("SSL_CERT_FILE", str(upstream.cert))
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            trusted = await client.call_tool(TOOL, {})
+    assert not trusted.is_error, text_of(trusted)
+
+
+async def test_a_host_name_that_does_not_resolve_is_told_as_such(clock: FakeClock) -> None:
+    """.invalid never resolves (RFC 6761), online or not: the lookup fails at once."""
+    token = "sk-" + secrets.token_hex(16)
+    settings = load_settings(
+        cluster_endpoint="https://nonexistent.invalid/gateway", token=token, timeout_seconds=5, max_attempts=2
+    )
+    async with Client(guarded(build_server(settings, clock=clock))) as client:
+        with anyio.fail_after(15):
+            result = await client.call_tool(TOOL, {})
+    text = assert_clear_error(
+        result,
+        "Could not reach the cluster at https://nonexistent.invalid: the host name did not resolve",
+        "after 2 attempts",
+        "spelling of the host name in ZILLIZ_CLUSTER_ENDPOINT",
+    )
+    assert "/gateway" not in text and token not in text and "ConnectError" not in text
 
 
 @contextmanager
@@ -655,7 +777,7 @@ async def test_a_refresh_that_could_not_connect_says_nothing_started(clock: Fake
         async with Client(guarded(build_server(settings, clock=clock))) as client:
             result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
     text = assert_clear_error(
-        result, "Could not reach the cluster", "Check ZILLIZ_CLUSTER_ENDPOINT", "No refresh started"
+        result, "Could not reach the cluster", "nothing listens", "No refresh started"
     )
     assert "may have started" not in text
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -493,12 +494,19 @@ class ZillizClient:
         return (redact_json(payload, self._token) if scan.found else payload), status
 
     def _unreachable(self, route: str, exc: Exception, *, sent: bool) -> UpstreamUnreachable:
+        # Where it went as scheme://host:port only: a proxy's path prefix is no part of why it is unreachable.
+        if isinstance(exc, httpx2.ConnectTimeout):
+            cause, hint, transient = f": no connection within {min(self._timeout, 10.0):g} s", _CHECK_NETWORK, True
+        elif isinstance(exc, httpx2.ProxyError):
+            cause, hint, transient = ": the proxy refused to connect to it", _CHECK_PROXY, True
+        else:
+            cause, hint, transient = _connect_failure(exc, urlsplit(self._endpoint).port, sent=sent)
         return UpstreamUnreachable(
-            f"Could not reach the cluster at {self._endpoint} ({type(exc).__name__})",
+            f"Could not reach the cluster at {_origin(self._endpoint)}{cause}",
             route=route,
-            transient=True,
+            transient=transient,
             sent=sent,
-            hint="Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting.",
+            hint=hint,
         )
 
     async def _read_capped(self, route: str, response: httpx2.Response, scan: SecretScan) -> bytes:
@@ -614,6 +622,83 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: never a path, a query or credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port is not None else "")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and every one it was raised from or during, those of exception groups included."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        if isinstance(current, BaseExceptionGroup):
+            todo += current.exceptions
+    return found
+
+
+_CHECK_NETWORK = "Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting."
+_CHECK_PROXY = "Check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY), and ZILLIZ_CLUSTER_ENDPOINT."
+
+
+def _connect_failure(exc: BaseException, port: int | None, *, sent: bool) -> tuple[str, str, bool]:
+    """Why no connection was made, as words after "Could not reach the cluster at <origin>"; the hint; whether
+    trying again may help. Read from the exception chain (the HTTP stack wraps the OS's or TLS's error)."""
+    import socket
+    import ssl
+
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            why = cause.verify_message or "the certificate was refused"
+            # Trying again meets the same certificate: not retried.
+            return (
+                f": its TLS certificate could not be verified ({why})",
+                "If the cluster's certificate comes from a private CA, point SSL_CERT_FILE (a PEM bundle) or "
+                "SSL_CERT_DIR at that CA in the server's environment; otherwise check that ZILLIZ_CLUSTER_ENDPOINT "
+                "names the cluster (a certificate for another host name is refused too).",
+                False,
+            )
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            if cause.errno == socket.EAI_AGAIN:  # the DNS server did not answer: a passing fault, maybe
+                return (
+                    ": the host name did not resolve (no answer from DNS)",
+                    "Check the network and its DNS, and the host name in ZILLIZ_CLUSTER_ENDPOINT.",
+                    True,
+                )
+            return (
+                ": the host name did not resolve",
+                "Check the spelling of the host name in ZILLIZ_CLUSTER_ENDPOINT (copy the cluster endpoint from "
+                "the Zilliz console), and the network's DNS.",
+                True,
+            )
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            where = f"port {port}" if port is not None else "that port"
+            return (
+                f": nothing listens at {where} (connection refused)",
+                "Check the port in ZILLIZ_CLUSTER_ENDPOINT, and that the cluster is running; it may be paused "
+                "or starting.",
+                True,
+            )
+    for cause in causes:
+        if isinstance(cause, ConnectionResetError):
+            return ": the connection was reset", _CHECK_NETWORK, True
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.strerror:  # the OS's words: "No route to host" and the like
+            return f": {cause.strerror.lower()}", _CHECK_NETWORK, True
+    return (" (the connection failed)" if sent else " (no connection could be made)"), _CHECK_NETWORK, True
 
 
 def _size(count: int) -> str:
