@@ -460,6 +460,48 @@ async def test_permanent_error_fails_at_once_with_the_remedy(
     await assert_works(client, **arguments)
 
 
+@pytest.mark.parametrize(
+    ("location", "endpoint"),
+    [
+        ("https://cluster.example/v2/vectordb/jobs/external_collection/list", "https://cluster.example"),
+        (
+            "https://gw.example:8443/milvus/v2/vectordb/jobs/external_collection/list?r=1",
+            "https://gw.example:8443/milvus",
+        ),
+        ("/milvus/v2/vectordb/jobs/external_collection/list", "{here}/milvus"),  # relative: resolved against the URL
+    ],
+)
+async def test_a_redirect_names_the_endpoint_to_set_and_the_configuration_takes_it(
+    client: Client, cluster: SimulatedCluster, simulator: SimulatorServer, location: str, endpoint: str
+) -> None:
+    """The origin and any prefix before /v2/vectordb: the final URL itself would be refused as holding the API path."""
+    endpoint = endpoint.format(here=simulator.url)
+    cluster.inject(Fault.http(301, "", Location=location))
+    result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, "HTTP 301", f"set ZILLIZ_CLUSTER_ENDPOINT to {endpoint}.")
+    assert upstream_calls(cluster) == 1
+    assert load_settings(cluster_endpoint=endpoint, token=cluster.token).cluster_endpoint == endpoint
+
+
+async def test_a_redirect_to_a_page_outside_the_api_says_the_endpoint_is_not_the_clusters(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    cluster.inject(Fault.http(302, "", Location="https://console.example/login?next=%2F"))
+    text = assert_clear_error(
+        await client.call_tool(TOOL, {}),
+        "HTTP 302",
+        "redirects to https://console.example/login, which is not a route of the REST API",
+        "ZILLIZ_CLUSTER_ENDPOINT is the cluster endpoint",
+    )
+    assert "next=" not in text and "set ZILLIZ_CLUSTER_ENDPOINT to" not in text
+
+
+async def test_http_304_is_not_told_as_a_redirect(client: Client, cluster: SimulatedCluster) -> None:
+    cluster.inject(Fault.http(304))
+    text = assert_clear_error(await client.call_tool(TOOL, {}), "HTTP 304", "did not answer like the Milvus REST API")
+    assert "redirect" not in text
+
+
 async def test_wrong_token_is_one_request_and_names_the_variable(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
@@ -776,9 +818,7 @@ async def test_a_refresh_that_could_not_connect_says_nothing_started(clock: Fake
         )
         async with Client(guarded(build_server(settings, clock=clock))) as client:
             result = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
-    text = assert_clear_error(
-        result, "Could not reach the cluster", "nothing listens", "No refresh started"
-    )
+    text = assert_clear_error(result, "Could not reach the cluster", "nothing listens", "No refresh started")
     assert "may have started" not in text
 
 
@@ -1471,7 +1511,7 @@ async def test_the_token_url_encoded_in_an_echo_stays_hidden(encoder: str, clock
     for shown in (listed.model_dump_json(), moved.model_dump_json()):
         assert "Sup3r" not in shown
     assert "auth=***&next=1" in text_of(listed)
-    assert "redirects to https://sso.example/login;" in text_of(moved)  # where it leads, not its query
+    assert "redirects to https://sso.example/login, which" in text_of(moved)  # where it leads, not its query
 
 
 @pytest.mark.parametrize(

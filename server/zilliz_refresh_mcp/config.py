@@ -51,7 +51,7 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def _api_path_start(path: str) -> int | None:
+def api_path_start(path: str) -> int | None:
     """Where ``/v2/vectordb`` (any case) begins in an endpoint's path; None when it holds none (a proxy's prefix)."""
     match = re.search(r"/v2/vectordb(/|$)", path, re.IGNORECASE)
     return match.start() if match else None
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
             raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
             raise ValueError("the endpoint takes no query or fragment")
-        if (cut := _api_path_start(parts.path)) is not None:
+        if (cut := api_path_start(parts.path)) is not None:
             # Pasted from the REST reference: every route would go to .../v2/vectordb/v2/vectordb/... and answer 404.
             bare = f"{parts.scheme}://{parts.netloc}{parts.path[:cut]}"
             raise ValueError(

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import anyio
 import httpx2
@@ -40,6 +40,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from .config import api_path_start
 from .errors import (
     RecordError,
     UpstreamAPIError,
@@ -67,6 +68,7 @@ DESCRIBE_ROUTE = "/v2/vectordb/jobs/external_collection/describe"
 REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
 TRANSIENT_CODES = frozenset({1, 2, 4, 8, 1807, 10001})
 _AUTH_HINT = "Check ZILLIZ_TOKEN: an API key, or user:password, that is valid for this cluster."
 _PRIVILEGE_HINT = "The key authenticated but lacks the privilege; grant it access to external-collection jobs."
@@ -564,12 +566,10 @@ class ZillizClient:
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
         if status in (400, 500) and code in _CODE_HINTS:
             hint = _code_hint(code, body)
-        if hint is None and 300 <= status < 400:
-            # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
-            location = response.headers.get("location", "another URL").split("?", 1)[0].split("#", 1)[0]
-            location = redact(location, self._token)
-            shown = shortened(location, 120)
-            hint = f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to the final URL."
+        if hint is None and status in REDIRECT_STATUSES:
+            hint = self._redirect_hint(response)
+        if hint is None and 300 <= status < 400:  # 304 and the like: no redirect, and not an answer of the API
+            hint = _BAD_RESPONSE_HINT
         if hint is None:
             hint = _SERVER_ERROR_HINT if status >= 500 else _CLIENT_ERROR_HINT
         return UpstreamHTTPError(
@@ -582,6 +582,27 @@ class ZillizClient:
             retry_after=_retry_after_seconds(response.headers.get("retry-after")),
             upstream_message=message or None,
         )
+
+    def _redirect_hint(self, response: httpx2.Response) -> str:
+        """Where the redirect leads, and the endpoint to set: its origin and any prefix before the API's path."""
+        location = response.headers.get("location", "")
+        if not location:
+            return f"The endpoint redirects without saying where. {_CLIENT_ERROR_HINT}"
+        # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
+        target = urljoin(str(response.request.url), location.split("?", 1)[0].split("#", 1)[0])
+        shown = shortened(redact(target, self._token), 120)
+        parts = urlsplit(target)
+        cut = api_path_start(parts.path)
+        if parts.scheme not in ("http", "https") or not parts.hostname or cut is None:
+            # A login or console page, not the API moved: the endpoint itself is not the cluster's.
+            return (
+                f"The endpoint redirects to {shown}, which is not a route of the REST API: check that "
+                "ZILLIZ_CLUSTER_ENDPOINT is the cluster endpoint (not a console page or a proxy's login)."
+            )
+        endpoint = redact(_origin(target) + parts.path[:cut], self._token)
+        if endpoint.rstrip("/") == self._endpoint:
+            return f"The endpoint redirects to {shown}, the URL it was asked; check the proxy or gateway before it."
+        return f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to {shortened(endpoint, 120)}."
 
     def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
         if not isinstance(payload, dict):
