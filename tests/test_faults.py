@@ -502,6 +502,17 @@ async def test_http_304_is_not_told_as_a_redirect(client: Client, cluster: Simul
     assert "redirect" not in text
 
 
+@pytest.mark.parametrize("status", [200, 400])
+async def test_code_100_on_a_job_read_does_not_blame_a_collection_name_it_never_sent(
+    client: Client, cluster: SimulatedCluster, status: int
+) -> None:
+    cluster.inject(Fault.code(100, "collection not found[collection=ext_gone]", status=status))
+    result = await client.call_tool("wait_for_refresh_job", {"jobId": "449503829274509316", "timeoutSeconds": 1})
+    text = assert_clear_error(result, "code 100", "collection not found")
+    assert "collectionName" not in text and "omit it" not in text, text
+    assert [seen.body for seen in cluster.requests] == [{"jobId": 449503829274509316}]
+
+
 async def test_wrong_token_is_one_request_and_names_the_variable(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

@@ -93,6 +93,8 @@ _CODE_HINTS: dict[int, str] = {
 
 def _code_hint(code: int | None, body: Mapping[str, Any]) -> str | None:
     """The hint for a body code; those that blame a parameter name the ones this request sent."""
+    if code == 100 and "collectionName" not in body:  # a job's read names no collection to check or omit
+        return None
     hint = _CODE_HINTS.get(code) if code is not None else None
     return hint.format(arguments=" and ".join(body) or "the arguments") if hint else None
 
@@ -564,8 +566,8 @@ class ZillizClient:
             what += f": {message}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
-        if status in (400, 500) and code in _CODE_HINTS:
-            hint = _code_hint(code, body)
+        if status in (400, 500):
+            hint = _code_hint(code, body) or hint
         if hint is None and status in REDIRECT_STATUSES:
             hint = self._redirect_hint(response)
         if hint is None and 300 <= status < 400:  # 304 and the like: no redirect, and not an answer of the API
