@@ -8,6 +8,7 @@ checks that the token appears nowhere: not in results, resource errors, logs, st
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 import logging
@@ -559,10 +560,25 @@ async def test_a_source_nested_or_sized_beyond_reason_is_shown_as_text_cut_not_a
 
 CHECK_ENDPOINT = "check that ZILLIZ_CLUSTER_ENDPOINT is the cluster endpoint"
 BAD_BODIES = {
-    "not-json": (Fault.raw("service temporarily unavailable"), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),
-    "html-200": (Fault.raw(HTML_PAGE), ["not JSON", "HTTP 200", "proxy or gateway"]),
-    "empty-200": (Fault.raw(""), ["not JSON", "an empty body", "ZILLIZ_CLUSTER_ENDPOINT"]),
-    "truncated": (Fault.raw('{"code":0,"data":{"rec'), ["not JSON", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "not-json": (
+        Fault.raw("service temporarily unavailable"),
+        ["not JSON (it is not valid JSON at character 1): 'service", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"],
+    ),
+    "json-then-junk": (Fault.raw('{"code":0} trailing'), ["not JSON (it is not valid JSON at character 12)"]),
+    "html-200": (
+        Fault.raw(HTML_PAGE),
+        ["not JSON (it starts like an HTML page): '<html><head>", "HTTP 200", "proxy or gateway"],
+    ),
+    "empty-200": (Fault.raw(""), ["an empty body, not JSON", "ZILLIZ_CLUSTER_ENDPOINT"]),
+    "truncated": (
+        Fault.raw('{"code":0,"data":{"rec'),
+        ["not JSON (it ends before its JSON does: cut off?)", "HTTP 200", "ZILLIZ_CLUSTER_ENDPOINT"],
+    ),
+    "gzip without Content-Encoding": (
+        Fault.raw(gzip.compress(b'{"code":0,"data":{"records":[]}}')),
+        ["not JSON (gzip-compressed binary data, not text), not quoted (HTTP 200)", "proxy or gateway"],
+    ),
+    "binary": (Fault.raw(bytes(range(256)) * 4), ["not JSON (binary data, not text), not quoted (HTTP 200)"]),
     "a 5,000-digit number": (
         Fault.raw('{"code":0,"data":{"records":[{"jobId":' + "7" * 5000 + "}]}}"),
         ["not JSON (a number too long to read)", "HTTP 200"],
@@ -575,14 +591,15 @@ BAD_BODIES = {
     ),
     "not-utf-8": (
         Fault.raw(b'{"code":0,"data":{"records":[{"jobId":1,"state":"RefreshFailed","collectionName":"caf\xe9"}]}}'),
-        ["not JSON", "utf-8", "HTTP 200"],
+        ['not JSON (it is not valid UTF-8 at byte 86): \'{"code":0', "HTTP 200"],
     ),
     "huge-number": (Fault.raw('{"code":0,"data":{"records":[{"jobId":1,"progress":1e400}]}}'), ["too large"]),
     "bad-gzip": (
         Fault(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}),
         ["Content-Encoding", CHECK_ENDPOINT],
     ),
-    "array": (Fault.raw("[]"), ["not an object", CHECK_ENDPOINT]),
+    "array": (Fault.raw("[]"), ["with JSON that is a list, not an object", CHECK_ENDPOINT]),
+    "null": (Fault.raw("null"), ["with JSON that is null, not an object", CHECK_ENDPOINT]),
     "code-string": (Fault.raw('{"code":"0","data":{}}'), ["`code`", "not an integer", CHECK_ENDPOINT]),
     "no-data": (Fault.raw('{"code":0}'), ["no `data`", "HTTP 200", CHECK_ENDPOINT]),
     "neither-code-nor-data": (Fault.raw("{}"), ["neither `code` nor `data`", CHECK_ENDPOINT]),
@@ -633,9 +650,21 @@ async def test_bad_answer_is_a_clear_error(client: Client, cluster: SimulatedClu
     fault, needles = BAD_BODIES[name]
     cluster.inject(fault)
     result = await client.call_tool(TOOL, {})
-    assert_clear_error(result, "Could not list refresh jobs", *needles)
+    text = assert_clear_error(result, "Could not list refresh jobs", *needles)
+    for jargon in ("codec", "Expecting", "decode byte", "credentials", "JSON a "):  # the parser's words, not ours
+        assert jargon not in text, text
     assert upstream_calls(cluster) == 1  # a malformed answer is not retried
     await assert_works(client)
+
+
+@pytest.mark.parametrize("status", [200, 400])
+async def test_a_message_that_is_not_a_string_is_shown_as_json(
+    client: Client, cluster: SimulatedCluster, status: int
+) -> None:
+    message = {"nested": ["a", {"b": 1}], "note": "café"}
+    cluster.inject(Fault.raw(json.dumps({"code": 1100, "message": message}), status=status))
+    text = assert_clear_error(await client.call_tool(TOOL, {}), "code 1100")
+    assert ': {"nested": ["a", {"b": 1}], "note": "café"}' in text, text  # not a Python repr: {'nested': ...}
 
 
 async def test_oversized_answer_is_refused(

@@ -484,12 +484,8 @@ class ZillizClient:
         try:
             payload = parse_json(raw)
         except (ValueError, RecursionError) as exc:
-            shown = self._snippet(raw, scan)
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
-            if "int_max_str_digits" in reason:  # Python's advice to its programmer, not to the user
-                reason = "a number too long to read"
             raise UpstreamBadResponse(
-                f"Upstream answered {route} with a body that is not JSON ({reason}): {shown}",
+                f"Upstream answered {route} with {self._not_json(raw, exc, scan)}",
                 route=route,
                 status=status,
                 transient=False,
@@ -536,14 +532,18 @@ class ZillizClient:
         )
 
     @staticmethod
-    def _snippet(raw: bytes, scan: SecretScan) -> str:
-        """The start of a body that is not JSON, to quote in an error; never a spelling of the token."""
+    def _not_json(raw: bytes, exc: Exception, scan: SecretScan) -> str:
+        """A body that is not JSON, in plain words: why, and its start quoted; never a spelling of the token."""
         if not raw.strip():
-            return "an empty body"
+            return "an empty body, not JSON"
+        if _looks_binary(raw):  # compressed, say, without a Content-Encoding: nothing a person could read
+            kind = "gzip-compressed binary data" if raw.startswith(_GZIP_MAGIC) else "binary data"
+            return f"a body that is not JSON ({kind}, not text), not quoted"
+        what = f"a body that is not JSON ({_why_not_json(raw, exc)})"
         if scan.found:  # it may spell the token in a way no search undoes (\u0041, \/): not quoted at all
-            return "not quoted, as it may hold the credentials"
+            return f"{what}: not quoted, as it may hold the credentials"
         # The scan found no piece of the token in any spelling: the text is safe to quote.
-        return quoted(" ".join(raw[:400].decode("utf-8", "replace").split()), 200)
+        return f"{what}: {quoted(' '.join(raw[:400].decode('utf-8', 'replace').split()), 200)}"
 
     def _status_error(
         self, route: str, body: Mapping[str, Any], response: httpx2.Response, raw: bytes
@@ -552,12 +552,12 @@ class ZillizClient:
         code: int | None = None
         message = ""
         try:
-            # Redacted before any str(): a repr of a non-string message would escape the token past a search.
+            # Redacted before it is written as text: JSON of a non-string message escapes what a search looks for.
             payload = redact_json(parse_json(raw), self._token)
             if isinstance(payload, dict):
                 raw_code = payload.get("code")
                 code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-                message = str(payload.get("message") or "")
+                message = _message_text(payload.get("message"))
         except (ValueError, RecursionError):
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
@@ -608,14 +608,16 @@ class ZillizClient:
 
     def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
         if not isinstance(payload, dict):
-            raise _not_documented(f"Upstream answered {route} with JSON {_json_type(payload)}, not an object", route)
+            raise _not_documented(
+                f"Upstream answered {route} with JSON that is {_json_type(payload)}, not an object", route
+            )
         code = payload.get("code", 0)
         if not isinstance(code, int) or isinstance(code, bool):
             raise _not_documented(
                 f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer", route
             )
         if code != 0:
-            message = shortened(redact(str(payload.get("message") or ""), self._token), _MESSAGE_CHARS)
+            message = shortened(redact(_message_text(payload.get("message")), self._token), _MESSAGE_CHARS)
             transient = code in TRANSIENT_CODES
             hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
@@ -722,6 +724,45 @@ def _connect_failure(exc: BaseException, port: int | None, *, sent: bool) -> tup
         if isinstance(cause, OSError) and cause.strerror:  # the OS's words: "No route to host" and the like
             return f": {cause.strerror.lower()}", _CHECK_NETWORK, True
     return (" (the connection failed)" if sent else " (no connection could be made)"), _CHECK_NETWORK, True
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_HTML_START = re.compile(rb"\s*<(!doctype\s+html|html|head|body|title)\b", re.IGNORECASE)
+
+
+def _looks_binary(raw: bytes) -> bool:
+    """Bytes that are not text: gzip's signature, or (in the first KiB) a NUL, or more than a tenth of bytes
+    that are control characters or not UTF-8. A page in Latin-1 is text with a few such bytes."""
+    head = raw[:1024]
+    if head.startswith(_GZIP_MAGIC) or b"\x00" in head:
+        return True
+    text = head.decode("utf-8", "replace")
+    odd = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in "\t\n\r\f"))
+    return odd * 10 > len(text)
+
+
+def _why_not_json(raw: bytes, exc: Exception) -> str:
+    """Why text is not JSON, as a person reads it (not the parser's words: "Expecting value")."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if _HTML_START.match(raw):
+        return "it starts like an HTML page"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"it is not valid UTF-8 at byte {exc.start + 1}"
+    if isinstance(exc, json.JSONDecodeError):
+        if exc.msg.startswith("Unterminated") or exc.pos >= len(exc.doc.rstrip()):
+            return "it ends before its JSON does: cut off?"
+        return f"it is not valid JSON at character {exc.pos + 1}"
+    if "int_max_str_digits" in str(exc):  # Python's advice to its programmer, not to the user
+        return "a number too long to read"
+    return str(exc)  # our own words: "NaN is not a JSON number", "1e400 is too large for a number"
+
+
+def _message_text(value: Any) -> str:
+    """The cluster's ``message`` as text: a string as it is, anything else (an object, a list) as its JSON."""
+    if not value:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _size(count: int) -> str:
