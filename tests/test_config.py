@@ -84,17 +84,71 @@ def test_demo_needs_no_credentials() -> None:
 
 
 @pytest.mark.parametrize(
-    "real",
-    [{"cluster_endpoint": "https://in01-x.vectordb.zillizcloud.com"}, {"token": TOKEN}],
-    ids=["endpoint", "token"],
+    ("environment", "argv", "told"),
+    [
+        (
+            {"ZILLIZ_DEMO": "true", "ZILLIZ_CLUSTER_ENDPOINT": "https://in01-x.vectordb.zillizcloud.com"},
+            [],
+            "ZILLIZ_DEMO serves a simulated cluster, but ZILLIZ_CLUSTER_ENDPOINT names a real one: unset ZILLIZ_DEMO "
+            "to ask the real cluster, or unset ZILLIZ_CLUSTER_ENDPOINT to try the demo",
+        ),
+        (
+            {},
+            ["--demo", "--endpoint", "https://a.example"],
+            "--demo serves a simulated cluster, but --endpoint names a real one: drop --demo to ask the real cluster, "
+            "or remove --endpoint to try the demo",
+        ),
+        (
+            {},
+            ["--demo", "--endpoint", "https://a.example", "--token", TOKEN],
+            "but --endpoint and --token name a real one: drop --demo to ask the real cluster, or remove "
+            "--endpoint/--token to try the demo",
+        ),
+        (
+            {"ZILLIZ_TOKEN": TOKEN},
+            ["--demo", "--endpoint", "https://a.example"],
+            "but --endpoint and ZILLIZ_TOKEN name a real one: drop --demo to ask the real cluster, or remove "
+            "--endpoint and unset ZILLIZ_TOKEN to try the demo",
+        ),
+    ],
+    ids=["variables", "flag", "flags", "both"],
 )
-def test_demo_is_refused_beside_a_real_cluster(real: dict[str, str]) -> None:
-    """A ZILLIZ_DEMO left in a host's config must not pass made-up jobs off as the real cluster's."""
-    with pytest.raises(ConfigError) as caught:
-        load_settings(demo=True, **real)
-    message = str(caught.value)
-    assert "ZILLIZ_DEMO" in message and "simulated" in message and "unset both" in message
-    assert TOKEN not in message
+def test_demo_is_refused_beside_a_real_cluster_naming_what_the_user_set(
+    environment: dict[str, str],
+    argv: list[str],
+    told: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ZILLIZ_DEMO left in a host's config must not pass made-up jobs off as the real cluster's; the fix names
+    what the user actually set, a flag or a variable."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(argv) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert told in err and err.count("\n") == 1
+    assert TOKEN not in err and "unset both" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "told", "demo_offered"),
+    [
+        ([], "ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint)", True),
+        (["--endpoint", "https://a.example"], "ZILLIZ_TOKEN is required (or --token)", False),
+        (["--endpoint", "https://a.example", "--token", "   "], "ZILLIZ_TOKEN is required (or --token)", False),
+        (["--token", TOKEN], "ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint)", False),
+    ],
+)
+def test_demo_is_suggested_only_where_it_would_be_taken(
+    argv: list[str], told: str, demo_offered: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--demo is refused beside an endpoint or a token: a missing-setting error offers it only when neither is set."""
+    assert cli.main(argv) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert told in err
+    assert ("--demo" in err) == demo_offered, err
+    if demo_offered:  # and it would be taken
+        assert cli.parser().parse_args([*argv, "--demo"]).demo and load_settings(demo=True).demo
 
 
 def test_cli_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError, InvalidArgument, quoted
@@ -143,19 +144,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        if self.demo and (self.cluster_endpoint is not None or self.token is not None):
+        if self.demo and (real := [name for name in _REAL_CLUSTER if getattr(self, name) is not None]):
             # Else a ZILLIZ_DEMO left in a host's config would have the assistant report made-up jobs as real.
-            raise ValueError(
-                "ZILLIZ_DEMO (--demo) serves a simulated cluster, but ZILLIZ_CLUSTER_ENDPOINT or ZILLIZ_TOKEN "
-                "names a real one: drop --demo to ask the real cluster, or unset both to try the demo"
+            # load_settings words it by what the user used, flag or variable; this is for any other caller.
+            raise PydanticCustomError(
+                _DEMO_CONFLICT,
+                demo_conflict(real, from_flags=frozenset()),
+                {"real": ",".join(real)},
             )
         if not self.demo:
             if self.cluster_endpoint is None:
+                # --demo only where it would be taken: it is refused beside a token.
                 raise ValueError(
-                    "ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint); use --demo to try the server without one"
+                    "ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint)"
+                    + ("; use --demo to try the server without one" if self.token is None else "")
                 )
             if self.token is None:  # a blank one was made None above
-                raise ValueError("ZILLIZ_TOKEN is required (or --token); use --demo to try the server without one")
+                raise ValueError("ZILLIZ_TOKEN is required (or --token)")
             parts = urlsplit(self.cluster_endpoint)
             if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not self.allow_insecure_http:
                 raise ValueError(
@@ -192,17 +197,45 @@ class Settings(BaseSettings):
         return self.token.get_secret_value() if self.token else ""
 
 
+_DEMO_CONFLICT = "demo_conflict"
+_REAL_CLUSTER = ("cluster_endpoint", "token")  # the settings that name a real cluster, which --demo refuses
+_FLAGS = {"demo": "--demo", "cluster_endpoint": "--endpoint", "token": "--token"}
+
+
+def demo_conflict(real: list[str], *, from_flags: frozenset[str]) -> str:
+    """Demo mode refused beside a real cluster's settings, each named as the user gave it: flag or variable."""
+
+    def named(setting: str) -> str:
+        return _FLAGS[setting] if setting in from_flags else ENV_PREFIX + setting.upper()
+
+    given = " and ".join(named(setting) for setting in real)
+    flags = [_FLAGS[setting] for setting in real if setting in from_flags]
+    variables = [named(setting) for setting in real if setting not in from_flags]
+    remove = " and ".join(
+        ([f"remove {'/'.join(flags)}"] if flags else []) + ([f"unset {' and '.join(variables)}"] if variables else [])
+    )
+    demo = "--demo" if "demo" in from_flags else "ZILLIZ_DEMO"
+    drop = "drop --demo" if "demo" in from_flags else "unset ZILLIZ_DEMO"
+    return (
+        f"{demo} serves a simulated cluster, but {given} {'name' if len(real) > 1 else 'names'} a real one: "
+        f"{drop} to ask the real cluster, or {remove} to try the demo"
+    )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment with ``overrides`` (from flags) on top; ConfigError when invalid."""
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
     except ValidationError as err:
-        raise _explain(err) from None
+        raise _explain(err, from_flags=frozenset(given)) from None
 
 
-def _explain(err: ValidationError) -> ConfigError:
+def _explain(err: ValidationError, *, from_flags: frozenset[str]) -> ConfigError:
     first = err.errors(include_url=False, include_input=False)[0]
+    if first["type"] == _DEMO_CONFLICT:
+        real = str((first.get("ctx") or {})["real"]).split(",")
+        return ConfigError(demo_conflict(real, from_flags=from_flags))
     problem = str(first["msg"]).removeprefix("Value error, ")
     if not first["loc"]:
         return ConfigError(problem)
