@@ -13,7 +13,7 @@ from types import FrameType
 import pytest
 
 from zilliz_refresh_mcp import cli
-from zilliz_refresh_mcp.config import load_settings
+from zilliz_refresh_mcp.config import ENV_PREFIX, Settings, load_settings
 from zilliz_refresh_mcp.errors import ConfigError
 
 TOKEN = "sk-test-0123456789abcdef"
@@ -419,3 +419,22 @@ def test_an_ignored_ctrl_c_stays_ignored_and_no_handler_is_set_off_the_main_thre
     thread.start()
     thread.join()
     assert seen == [signal.default_int_handler]
+
+
+@pytest.mark.parametrize("value", ["HTTP", "Http", " http "])
+def test_the_transport_is_read_in_any_case_from_the_environment_and_the_flag(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the log level is: ZILLIZ_TRANSPORT=HTTP is http, not "Input should be 'stdio' or 'http'"."""
+    monkeypatch.setenv("ZILLIZ_TRANSPORT", value)
+    assert load_settings(demo=True).transport == "http"
+    monkeypatch.delenv("ZILLIZ_TRANSPORT")
+    args = cli.parser().parse_args(["--transport", value.strip()])
+    assert load_settings(demo=True, transport=args.transport).transport == "http"
+
+
+def test_every_flag_of_a_setting_names_its_variable_in_the_help() -> None:
+    for action in cli.parser()._actions:
+        if action.dest in Settings.model_fields:
+            variable = ENV_PREFIX + action.dest.upper()
+            assert action.help and action.help.startswith(variable), (action.option_strings, action.help)

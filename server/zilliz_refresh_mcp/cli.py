@@ -48,7 +48,9 @@ def parser() -> argparse.ArgumentParser:
         "Every flag has a ZILLIZ_* environment variable; flags win.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("--demo", action="store_true", default=None, help="serve a simulated cluster; no credentials")
+    p.add_argument(
+        "--demo", action="store_true", default=None, help="ZILLIZ_DEMO: serve a simulated cluster; no credentials"
+    )
     p.add_argument(
         "--check",
         action="store_true",
@@ -80,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
         "--poll-interval-seconds", type=float, metavar="S", help="ZILLIZ_POLL_INTERVAL_SECONDS (default: 2)"
     )
     srv = p.add_argument_group("serving")
-    srv.add_argument("--transport", choices=["stdio", "http"], help="ZILLIZ_TRANSPORT (default: stdio)")
+    srv.add_argument("--transport", type=str.lower, choices=["stdio", "http"], help="ZILLIZ_TRANSPORT (default: stdio)")
     srv.add_argument("--host", help="ZILLIZ_HOST for --transport http (default: 127.0.0.1)")
     srv.add_argument("--port", type=int, help="ZILLIZ_PORT for --transport http (default: 8000)")
     srv.add_argument("--mcp-bearer-token", metavar="TOKEN", help="ZILLIZ_MCP_BEARER_TOKEN for the HTTP endpoint")

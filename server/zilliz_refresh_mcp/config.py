@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("transport", mode="before")
+    @classmethod
+    def _lower_transport(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value  # HTTP as http, as log levels take any case
+
     @field_validator("db_name")
     @classmethod
     def _valid_db(cls, value: str) -> str:
