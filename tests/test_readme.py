@@ -244,3 +244,33 @@ def test_defaults_agree_in_the_settings_the_flag_help_and_the_readme() -> None:
             assert said[1] == _shown(Settings.model_fields[action.dest].default), action.option_strings
             checked += 1
     assert checked >= 20
+
+
+def test_the_exit_codes_paragraph_names_every_exit_status() -> None:
+    from zilliz_refresh_mcp.check import EXIT_READER_GONE
+    from zilliz_refresh_mcp.cli import EXIT_CONFIG, EXIT_INTERRUPTED
+
+    start = README.index("Bad configuration stops the server with exit code")
+    paragraph = " ".join(README[start : README.index("\n\n", start)].split())  # lines wrap anywhere
+    for told in (
+        f"exit code {EXIT_CONFIG}",
+        "ends with 0 when its host closes stdin",
+        "1 when one failed",  # --check
+        f"{EXIT_READER_GONE} when the reader",
+        f"{EXIT_INTERRUPTED} on Ctrl-C",
+        "SIGTERM ends it as that signal does (a shell reports 143)",
+    ):
+        assert told in paragraph, told
+
+
+def test_a_sample_answer_that_shows_fewer_jobs_than_it_counts_says_it_is_abridged() -> None:
+    checked = 0
+    for match in FENCE.finditer(README):
+        if match[1] != "json" or '"page"' not in match[2]:
+            continue
+        answer = json.loads(match[2])
+        if len(answer["jobs"]) < answer["page"]["returned"]:
+            before = README[: match.start()].rstrip().rsplit("\n\n", 1)[-1]
+            assert "abridged" in before, before
+            checked += 1
+    assert checked

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
 from .conftest import FakeClock, settings_for, text_of
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.anyio
 MODES = pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -139,9 +143,13 @@ async def test_a_plain_id_on_a_cluster_of_numeric_ids_is_not_found(
         waited = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
         assert not (await client.call_tool("list_refresh_jobs", {})).is_error
     assert caught.value.error.code == INVALID_PARAMS  # resource not found, as for an unknown numeric id
+    # What the README's table of faults quotes for job-xxxx, up to its "...".
+    told = re.search(r"`(No refresh job 'job-xxxx' on this cluster[^`]*?)(?:\.\.\.)?`", README)
+    assert told is not None
     for message in (caught.value.error.message, text_of(waited)):
         assert f"No refresh job {job_id!r} on this cluster, which refused the id" in message
         assert "int64" in message and "list_refresh_jobs" in message
+        assert job_id != "job-xxxx" or told[1] in message, (told[1], message)
     assert waited.is_error
     assert [seen.body for seen in cluster.requests if seen.route == DESCRIBE_ROUTE] == [{"jobId": job_id}] * 2
 
