@@ -6,10 +6,11 @@ token: ``redact`` (redaction.py) runs on every message, and on every string of a
 spell a piece of it (a cluster or gateway that echoes the ``Authorization`` header cannot leak it), before
 anything is truncated.
 
-``transient`` errors (connection faults, timeouts, 408/429/502/503/504, body codes 1, 2, 4, 8, 1807,
-10001) of reads are retried with exponential backoff and jitter, honouring ``Retry-After``, within a
-fixed number of attempts and a total time budget; a ``Retry-After`` longer than the longest backoff
-stops retrying at once and says when to try again. A refresh is never retried (it is not idempotent).
+``transient`` errors (connection faults but a TLS certificate that cannot be verified, timeouts,
+408/429/502/503/504, body codes 1, 2, 4, 8, 1807, 10001) of reads are retried with exponential backoff
+and jitter, honouring ``Retry-After``, within a fixed number of attempts and a total time budget; a
+``Retry-After`` longer than the longest backoff stops retrying at once and says when to try again. A
+refresh is never retried (it is not idempotent).
 Everything else fails at once.
 """
 
