@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import json
 import re
 from collections import Counter
@@ -38,7 +39,7 @@ from zilliz_refresh_mcp.records import (
     normalize_record,
     strict_json,
 )
-from zilliz_refresh_mcp.redaction import SecretScan, redact, redact_json
+from zilliz_refresh_mcp.redaction import SecretScan, may_show_secret, redact, redact_json
 from zilliz_refresh_mcp.service import parse_job_id
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -544,6 +545,126 @@ def test_the_secret_url_encoded_any_common_way_is_redacted_and_seen(
         encoded = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)
     assert encoded not in redact(before + encoded + after, secret)
     assert scanned(secret, json.dumps({"reason": before + encoded + after}).encode(), [])
+
+
+def _numbered(*, hexadecimal: bool, zeros: int, upper: bool) -> Callable[[str], str]:
+    """An HTML escaper that numbers every character but letters and digits (``&#39;``, ``&#X0002F;``)."""
+
+    def number(char: str) -> str:
+        code = f"x{ord(char):0{zeros + 2}x}" if hexadecimal else f"{ord(char):0{zeros + 2}d}"
+        return f"&#{code.upper() if upper else code};"
+
+    return lambda text: "".join(char if char.isascii() and char.isalnum() else number(char) for char in text)
+
+
+def _named(text: str) -> str:
+    """XML's five named references, as some template engines write them (``&apos;`` where html.escape numbers)."""
+    names = {"&": "&amp;", "'": "&apos;", '"': "&quot;", "<": "&lt;", ">": "&gt;"}
+    return "".join(names.get(char, char) for char in text)
+
+
+def _form_read(text: str) -> str:
+    """A gateway that reads a form back echoes a "+" as a space."""
+    return text.replace("+", " ")
+
+
+def _url_encoder(safe: str, plus: bool, lower: bool) -> Callable[[str], str]:
+    def encode(text: str) -> str:
+        encoded = (quote_plus if plus else quote)(text, safe=safe)
+        return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded) if lower else encoded
+
+    return encode
+
+
+NAMING_ESCAPERS: list[Callable[[str], str]] = [html.escape, _named]
+HTML_ESCAPERS = st.sampled_from(NAMING_ESCAPERS) | st.builds(
+    _numbered, hexadecimal=st.booleans(), zeros=st.integers(0, 3), upper=st.booleans()
+)
+URL_ENCODERS = st.builds(_url_encoder, URL_SAFE_SETS, st.booleans(), st.booleans())
+
+
+@st.composite
+def encoder_chains(draw: st.DrawFn) -> list[Callable[[str], str]]:
+    """Encoders one after another, in the orders echoes take: escapes (JSON, a repr), a page's HTML references,
+    URL-encoders (a URL in a URL), a form read back, a page again. Not an escaper that numbers "%" after a
+    URL-encoder: that is no common chain, and no pattern of the redactor's (see its docstring)."""
+    chain: list[Callable[[str], str]] = draw(st.lists(st.sampled_from(ESCAPERS), max_size=2))
+    chain += draw(st.lists(HTML_ESCAPERS, max_size=1))
+    chain += draw(st.lists(URL_ENCODERS, max_size=2))
+    chain += draw(st.lists(st.sampled_from([_form_read, html.escape]), max_size=2))
+    return chain
+
+
+def _encode(text: str, chain: list[Callable[[str], str]]) -> str:
+    for encoder in chain:
+        text = encoder(text)
+    return text
+
+
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+JSON_THEN_URL = [ESCAPERS[0], _url_encoder("", plus=False, lower=False)]
+PLUS_THEN_URL = [_url_encoder("", plus=True, lower=False), _url_encoder("/", plus=False, lower=False)]
+
+
+@PROPERTIES
+@given(SECRETS, encoder_chains(), st.text(max_size=30), st.text(max_size=30))
+@example("AbCd/EfGh+IjKl/MnOp", [_form_read], "invalid token ", "")  # a gateway read it as a form
+@example('dbadmin:Xy9"q\\Lm/+ %41z:Kp7#', JSON_THEN_URL, "%22", "%22")  # "%22Xy9%5C%22q%5C%5CLm%2F%2B%20..."
+@example('dbadmin:Xy9"q\\Lm/+ %41z:Kp7#', [*JSON_THEN_URL, JSON_THEN_URL[1]], "%2522", "%2522")  # %255C
+@example('dbadmin:Xy9"q\\Lm/+ %41z:Kp7#', PLUS_THEN_URL, "https://x.example/", "")  # a space as %2B
+@example("u:O'Brien+Key/99", [html.escape], "bad ", "")  # "O&#x27;Brien+Key/99"
+@example("u:O'Brien+Key/99", [_named], "", "")  # "&apos;"
+@example("u:O'Brien+Key/99", [_numbered(hexadecimal=False, zeros=0, upper=False)], "", "")  # &#39; &#43; &#47;
+@example("u:O'Brien+Key/99", [_numbered(hexadecimal=True, zeros=2, upper=True)], "", "")  # &#X00027;
+@example('k:<a href="x">&amp;</a>', [html.escape, html.escape], "", "")  # a page's text escaped twice
+@example("k:O'Brien+Key/99", [html.escape, JSON_THEN_URL[1]], "", "")  # "%26%23x27%3B": a page's text in a URL
+@example("0000000&", [html.escape, JSON_THEN_URL[1]], "", "")  # "%26amp%3B", not "%26" and "amp%3B" left
+@example('k:Xy9"q\\Lm/99', [ESCAPERS[0], html.escape], "", "")  # "\&quot;": JSON shown in a page
+def test_the_secret_through_any_chain_of_common_encoders_is_redacted_and_seen(
+    secret: str, chain: list[Callable[[str], str]], before: str, after: str
+) -> None:
+    """Every spelling holds the anchor as it is (these encoders leave letters and digits alone), so the scans
+    see it; and the redactor blanks it whole."""
+    echoed = _encode(secret, chain)
+    assert redact(f" {echoed} ", secret) == " *** "
+    assert echoed not in redact(before + echoed + after, secret)
+    assert scanned(secret, json.dumps({"reason": before + echoed + after}).encode(), [])
+
+
+@PROPERTIES
+@given(WORDS, WORDS)
+@example("to", "be")
+def test_a_password_with_a_plus_read_as_a_space_is_blanked_only_as_words(first: str, second: str) -> None:
+    """ "to+be" read from a form is "to be": blanked where it stands apart, never in "auto bed"."""
+    secret = f"alice:{first}+{second}"
+    assert redact(f"login {first} {second} refused", secret) == "login *** refused"
+    assert redact(f"login {first.upper()} {second} refused", secret) == "login *** refused"
+    assert redact(f"x{first} {second}x", secret) == f"x{first} {second}x"
+
+
+@PROPERTIES
+@given(SECRETS, encoder_chains(), st.text(max_size=20), st.text(max_size=20), st.data())
+@example(
+    "k:abcd1234", [], "%61%62%63%64%31%32%33%34", " \\uzz", None
+)  # letters percent-encoded, cleaned only for an unrelated "\\u": the scans cleared it
+def test_the_scans_say_may_show_wherever_redact_would_change_a_text(
+    secret: str, chain: list[Callable[[str], str]], before: str, after: str, data: Any
+) -> None:
+    """The pre-checks are sound: an answer they clear is one ``redact`` leaves as it is, even a damaged echo."""
+    echoed = _encode(secret, chain)
+    if data is not None and echoed:
+        at = data.draw(st.integers(0, len(echoed) - 1))
+        echoed = echoed[:at] + data.draw(st.sampled_from(["", "%41", "\\u0041", "&#65;", " ", "+"])) + echoed[at + 1 :]
+    else:
+        echoed = ""
+    text = before + echoed + after
+    if redact(text, secret) == text:
+        return
+    job = {"jobId": 1, "state": "RefreshFailed", "reason": text}
+    answer = json.dumps({"code": 0, "data": {"records": [job]}}).encode()
+    assert scanned(secret, answer, [])
+    records = decode_list_records(answer)
+    assert records is not None and may_show_secret(records, secret)
 
 
 @PROPERTIES

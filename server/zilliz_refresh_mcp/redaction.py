@@ -2,9 +2,14 @@
 
 ``redact`` and ``redact_json`` blank the secret (and the password of ``user:password``, as a word) in
 text and in parsed JSON, in any letter case (a gateway may upper-case what it echoes: a hex key loses
-nothing) and escaped more than once. ``SecretScan`` reads an answer's bytes as they arrive and says whether
-any string in them may spell a piece of the secret; when it cannot, the answer skips ``redact_json``.
-``may_show_secret`` asks the same of records already decoded.
+nothing), escaped more than once, URL-encoded, as HTML character references, and these one after another
+(JSON-escaped then URL-encoded: ``%5C%22``); a "+" also as a space, as a gateway reads a form back. Not
+base64, nor letters and digits encoded (no common encoder writes them so; they keep the anchor that the
+scans look for), nor an HTML reference of the "%" of a URL-encoding (``&#37;22``).
+
+``SecretScan`` reads an answer's bytes as they arrive and says whether any string in them may spell a piece
+of the secret; when it cannot, the answer skips ``redact_json``. ``may_show_secret`` asks the same of
+records already decoded.
 """
 
 from __future__ import annotations
@@ -33,16 +38,21 @@ def _password(secret: str) -> str:
     return password if sep and len(password) >= 4 and secret.lower() not in _PUBLIC_LOGINS else ""
 
 
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")  # what no URL-encoder escapes ("-", "." and "~" have been seen escaped)
+# What no URL-encoder or HTML escaper writes otherwise ("-", "." and "~" have been seen escaped).
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _MIN_ANCHOR = 4  # a shorter anchor would be found in most texts: then every text is cleaned
 
 
 # Escaped once or more (JSON, Go's %q, a repr; JSON quoted again, a repr of that), a backslash is one to
 # _ESCAPES backslashes: a bounded repeat, so that a long run of backslashes is matched in linear time.
 _ESCAPES = 8
-_ESCAPE = rf"\\{{1,{_ESCAPES}}}"
-# Forms a character takes after backslashes, or in a form ("+" for a space).
-_ESCAPED = {'"': [_ESCAPE + '"'], "'": [_ESCAPE + "'"], "/": [_ESCAPE + "/"], " ": [r"\+"]}
+_BACKSLASHES = rf"\\{{1,{_ESCAPES}}}"
+# Characters escaped with a backslash before them ("\"", "\/"); any is also escaped as \uXXXX.
+_ESCAPED = "\"'/"
+# A space is "+" in a form, and a "+" is a space once a gateway reads the form: each is spelled as either.
+_FORM_ALIKE = {" ": " +", "+": "+ "}
+# What an HTML escaper names (html.escape, Go's html.EscapeString); other characters are numbered.
+_HTML_NAMES = {'"': "quot", "'": "apos", "&": "amp", "<": "lt", ">": "gt"}
 
 
 def _hex(digits: str) -> str:
@@ -51,39 +61,88 @@ def _hex(digits: str) -> str:
 
 
 def _percent_encoded(char: str) -> str:
-    """A pattern for ``char``'s UTF-8 bytes percent-encoded, also encoded again (``%2541``: a URL in a URL)."""
-    return "".join(f"%(?:25)*{_hex(f'{byte:02X}')}" for byte in char.encode())
+    """A pattern for ``char``'s UTF-8 bytes percent-encoded, also encoded again (``%2541``: a URL in a URL), up to
+    _ESCAPES times: bounded, as every form that begins with "%" (a character has several) reads a run of "25"."""
+    return "".join(f"%(?:25){{0,{_ESCAPES}}}{_hex(f'{byte:02X}')}" for byte in char.encode())
+
+
+def _html_references(char: str) -> list[str]:
+    """Patterns for ``char`` as an HTML character reference: numbered (decimal, or hex in either case, with any
+    leading zeros) or named; escaped again (``&amp;#39;``), or URL-encoded after (a page's text in a URL)."""
+    amp = f"(?:&(?:amp;){{0,{_ESCAPES}}}|{_percent_encoded('&')})"
+    number, end = (f"(?:{_percent_encoded(mark)}|{re.escape(mark)})" for mark in "#;")
+    code = ord(char)
+    # "0*" reads a run of zeros only after the "&#" before it, which it does not hold: in linear time.
+    references = [f"{amp}{number}0*{code}{end}", f"{amp}{number}[Xx]0*{_hex(f'{code:X}')}{end}"]
+    if char in _HTML_NAMES:
+        references.append(f"{amp}{_HTML_NAMES[char]}{end}")
+    return references
+
+
+def _encoded(char: str) -> str:
+    """A pattern for a character other than a letter or digit as URL-encoders and HTML escapers write it, one
+    after the other in either order: a character reference (first: "%26amp%3B" begins with "&" URL-encoded) or
+    percent-encoded; a space or "+" as either."""
+    forms: list[str] = []
+    for alike in _FORM_ALIKE.get(char, char):
+        forms += [*_html_references(alike), _percent_encoded(alike)]
+    return f"(?:{'|'.join(forms)})"
+
+
+def _written(char: str) -> str:
+    """A pattern for a character other than a letter or digit encoded or as it is (the longer forms first: "%"
+    must not match the start of its own encoding, "%25")."""
+    return f"(?:{_encoded(char)}|{'|'.join(map(re.escape, _FORM_ALIKE.get(char, char)))})"
+
+
+def _backslash_run(fewest: int, most: int) -> str:
+    """A pattern for ``fewest`` to ``most`` backslashes, all as they are or all encoded ("%5C%22" is "\"" in a
+    URL): an encoder writes every one alike, and a repeat of one character is the regex engine's fastest."""
+    return f"(?:\\\\{{{fewest},{most}}}|{_encoded(chr(92))}{{{fewest},{most}}})"
+
+
+# A backslash that escapes a character, once or more, then maybe URL-encoded or HTML-escaped in turn.
+_ESCAPE = _backslash_run(1, _ESCAPES)
 
 
 def _char(char: str) -> str:
-    """A pattern for one character in every form an echo may give it, the longer forms first ("%" must not
-    match the start of its own encoding, "%25"): escaped, ``\\uXXXX`` (JSON in a string, as Go writes
-    ``&``), percent-encoded, as it is."""
-    forms = [*_ESCAPED.get(char, []), _ESCAPE + "u" + _hex(f"{ord(char):04X}"), _percent_encoded(char), re.escape(char)]
-    return f"(?:{'|'.join(forms)})"
+    """A pattern for one character in every form an echo may give it: escaped, ``\\uXXXX`` (JSON in a string, as
+    Go writes ``&``), as a URL-encoder or an HTML escaper writes it.
+
+    A letter or digit is left as it is by all of these, but for a ``\\u`` escape as JSON writes it: so every
+    spelling of the anchor (``_anchor``) holds it as it is, or a ``\\u`` escape, which the scans look for."""
+    hex_code = _hex(f"{ord(char):04X}")
+    if char.isascii() and char.isalnum():
+        return f"(?:{_BACKSLASHES}u{hex_code}|{char})"
+    escaped = [_ESCAPE + _written(char)] if char in _ESCAPED else []
+    return f"(?:{'|'.join([*escaped, _ESCAPE + 'u' + hex_code, _written(char)])})"
 
 
 def _backslashes(count: int) -> str:
     """A run of backslashes, each as it is or escaped (doubled, or more): one bounded repeat, not a choice per
     backslash, whose backtracking over a long run of backslashes would take exponential time."""
-    encoded = f"(?:{_percent_encoded(chr(92))}|{_ESCAPE}u005[Cc])"
-    return f"(?:\\\\{{{count},{_ESCAPES * count}}}|{encoded}{{{count}}})"
+    return f"(?:{_backslash_run(count, _ESCAPES * count)}|(?:{_ESCAPE}u005[Cc]){{{count}}})"
 
 
 def _spelled(text: str) -> str:
     """A pattern for ``text`` as written or as any common encoder writes it, each character in each of its
     forms. Encoders differ in what they leave as it is (``quote``, ``quote_plus``, ``encodeURIComponent``,
-    ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``, JSON, Go's ``%q``, a repr); matching every
-    character in every form matches all of them with one pattern."""
+    ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``, JSON, Go's ``%q``, a repr, ``html.escape``);
+    matching every character in every form matches all of them, one after another, with one pattern."""
     runs = re.finditer(r"\\+|[^\\]", text)
     return "".join(_backslashes(len(run[0])) if run[0][0] == "\\" else _char(run[0]) for run in runs)
+
+
+def _as_typed(text: str) -> str:
+    """A pattern for ``text`` as written, a "+" also as a space (a form a gateway read): still ordinary text."""
+    return "".join(f"[{_FORM_ALIKE[char]}]" if char == "+" else re.escape(char) for char in text)
 
 
 @functools.lru_cache(maxsize=8)
 def _anchor(secret: str) -> str | None:
     """Text that every spelling of the secret, and of its password alone, holds as it is: the password's (else
-    the secret's) longest run of letters and digits, which URL-encoders leave as they are. ``""`` when that run
-    is too short to tell (every text may hold it); None when there is no secret.
+    the secret's) longest run of letters and digits, which URL-encoders and HTML escapers leave as they are.
+    ``""`` when that run is too short to tell (every text may hold it); None when there is no secret.
 
     Not the user name's run: no secret, it would send every answer that names the user to the cleaning."""
     text = _password(secret) or secret
@@ -117,7 +176,9 @@ class _Blanker:
     def __init__(self, secret: str) -> None:
         self.active = bool(secret)
         self._password = password = _password(secret)
-        self._password_lower = password.lower()
+        # Looked for with a "+" read as a space, as _as_typed matches it.
+        self._password_plain = password.lower().replace("+", " ")
+        self._as_typed = re.compile(_as_typed(password), re.IGNORECASE)
         anchor = _anchor(secret)
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
         self._anchor = None if anchor is None else anchor.lower()
@@ -128,7 +189,7 @@ class _Blanker:
         pct, uni = r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}"
         before = rf"(?:(?<![{_WORD}])|(?<={pct})|(?<={uni}))" if _wordy(password[:1]) else ""
         after = rf"(?:(?![{_WORD}])|(?={pct}|{uni}))" if _wordy(password[-1:]) else ""
-        self._word = re.compile(before + re.escape(password) + after, re.IGNORECASE)
+        self._word = re.compile(before + _as_typed(password) + after, re.IGNORECASE)
 
     def text(self, text: str) -> str:
         return self._as_word(self._whole(text))
@@ -150,10 +211,10 @@ class _Blanker:
         return text
 
     def _unless_as_written(self, match: re.Match[str]) -> str:
-        return match[0] if match[0].lower() == self._password_lower else "***"
+        return match[0] if self._as_typed.fullmatch(match[0]) else "***"
 
     def _as_word(self, text: str) -> str:
-        if self._password_lower and self._password_lower in text.lower():
+        if self._password_plain and self._password_plain in text.lower().replace("+", " "):
             return self._word.sub("***", text)
         return text
 
