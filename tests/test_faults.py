@@ -1554,6 +1554,59 @@ async def test_the_token_url_encoded_in_an_echo_stays_hidden(encoder: str, clock
     assert "redirects to https://sso.example/login, which" in text_of(moved)  # where it leads, not its query
 
 
+_QUOTED_PASSWORD = 'Xy9"q\\Lm/+ %41z:Kp7#'  # what JSON escapes, a space and "+", a "%" and ":" of its own
+# Spellings a review found shown as they came: (token, the echo, a piece of the token it holds as it is).
+REPORTED_SPELLINGS = {
+    "a '+' read back from a form as a space": ("AbCd/EfGh+IjKl/MnOp", "AbCd/EfGh IjKl/MnOp", "EfGh"),
+    "JSON-escaped, then URL-encoded": (
+        f"dbadmin:{_QUOTED_PASSWORD}",
+        "%22Xy9%5C%22q%5C%5CLm%2F%2B%20%2541z%3AKp7%23%22",
+        "Kp7",
+    ),
+    "JSON-escaped, then URL-encoded twice": (
+        f"dbadmin:{_QUOTED_PASSWORD}",
+        quote(quote(json.dumps(_QUOTED_PASSWORD), safe=""), safe=""),  # a backslash as %255C
+        "Kp7",
+    ),
+    "quote_plus, then quote": (f"dbadmin:{_QUOTED_PASSWORD}", quote(quote_plus(_QUOTED_PASSWORD)), "Kp7"),
+    "an HTML page's &#x27;": ("u:O'Brien+Key/99", "O&#x27;Brien+Key/99", "Brien"),
+    "an HTML page's &#39; and &#x2F;": ("u:O'Brien+Key/99", "O&#39;Brien+Key&#x2F;99", "Brien"),
+    "an XML page's &apos;": ("u:O'Brien+Key/99", "O&apos;Brien+Key/99", "Brien"),
+}
+
+
+@pytest.mark.parametrize("spelling", list(REPORTED_SPELLINGS))
+async def test_a_spelling_a_review_found_shown_is_hidden_in_errors_and_answers(spelling: str, clock: FakeClock) -> None:
+    """Each came back as it was, in an error's upstream message or a job's reason."""
+    token, echo, piece = REPORTED_SPELLINGS[spelling]
+    cluster, _ = one_failure(token, f"bad token {echo}", clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            listed = await client.call_tool(TOOL, {})
+            cluster.inject(Fault.code(1800, f"invalid token {echo}", status=401))
+            refused = await client.call_tool(TOOL, {})
+    assert not listed.is_error, text_of(listed)
+    assert listed.structured_content is not None
+    assert "bad token " in listed.structured_content["jobs"][0]["reason"]
+    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
+    for shown in (listed.model_dump_json(), refused.model_dump_json()):
+        assert "***" in shown
+        assert piece not in shown and echo not in shown
+
+
+async def test_a_redirect_to_a_path_that_spells_the_password_does_not_show_it(clock: FakeClock) -> None:
+    """quote_plus then quote writes a space as %2B: the Location header's path, shown to say where it leads."""
+    token = f"dbadmin:{_QUOTED_PASSWORD}"
+    location = f"https://x.example/{quote(quote_plus(_QUOTED_PASSWORD))}"
+    cluster, _ = one_failure(token, "ok", clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            cluster.inject(Fault.http(302, "", Location=location))
+            moved = await client.call_tool(TOOL, {})
+    text = assert_clear_error(moved, "redirects to https://x.example/***;")
+    assert "Kp7" not in moved.model_dump_json(), text
+
+
 @pytest.mark.parametrize(
     "echo",
     ["next=%2Fapi%3Fuser%3Droot%26password%3Dhunter2024", "bad credentials %22hunter2024%22", 'x \\u0022hunter2024"'],
