@@ -602,11 +602,13 @@ Where the time goes (timers inside each server process, and the client's share m
   (~0.5 ms), ordering and the summary take ~3-5 ms (only the state groups a page or the summary reads are
   sorted; one pass tells which failures a later refresh fixed), and the client parses and checks the 10 jobs of
   the page (~4 ms, the CPU row). The forwarder's own process spends ~18-22 ms; most of its call is the client
-  parsing a 2.6 MB message (~50-60 ms). This ratio sits at its bound on this machine: five separate runs of
-  this part on 2026-11-29 (commit 3c1dcee) gave 0.48x-0.52x, median 0.51x. Not a regression: three alternating
-  runs of that code against the code before that day's changes (4c801d2) gave 1.00x-1.02x server CPU and
-  0.94x-1.04x latency; the forwarder's time moves with the machine (54-78 ms in those runs), and with it the
-  ratio, while ours stays ~37 ms.
+  parsing a 2.6 MB message (~40-60 ms). This ratio sits at its bound on this machine, and moves with it: on
+  2026-11-29, five runs of this part alone at commit 3c1dcee gave 0.48x-0.52x; at 44374f5, four gave 0.48x-0.54x
+  and two whole runs 0.54x and 0.61x (the forwarder's call 50-66 ms, ours 24-35 ms). Not a regression: alternating
+  runs of 44374f5 against that day's first code (6c9e72c) gave 0.98x-1.02x latency and 0.95x-1.04x server CPU, and
+  of 3c1dcee against 4c801d2 1.00x-1.02x server CPU. The rest of the server's time is reading the answer (~5-10
+  ms with the token check) and decoding it (~5-7 ms); a larger read buffer than httpcore's 64 KiB saved ~1-3 ms in
+  a trial, left out as it means patching the library.
 - Cold start: importing `mcp.server` is most of both. Ours adds its settings, its modules and the tool schemas
   (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server is built: start-up
   makes about a million objects and next to no garbage, and collecting during it cost ~20% of the start. The
