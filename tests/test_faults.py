@@ -1707,3 +1707,28 @@ async def test_a_prompt_asked_for_with_an_unknown_argument_says_which(client: Cl
     assert 'unknown argument "collection" (did you mean collectionName?)' in message
     assert "This prompt takes: dbName, collectionName." in message
     assert (await client.get_prompt("troubleshoot_refresh_jobs", {"collectionName": "ext_books"})).messages
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_upstreams_words_are_quoted_on_one_line_with_control_characters_shown(
+    client: Client, cluster: SimulatedCluster, status: int
+) -> None:
+    """A colour code, line breaks or a right-to-left mark in upstream's message could pass for more of ours: a
+    traceback of our own, a second message, text that reads backwards."""
+    message = '\x1b[31mRED\x1b[0m\nTraceback (most recent call last):\n  File "x"\r\nok \u202eevil'
+    cluster.inject(Fault.code(1, message, status=status), *[Fault.code(1, message, status=status)] * 3)
+    result = await client.call_tool(TOOL, {})
+    text = text_of(result)
+    assert result.is_error and "\n" not in text and "\r" not in text and "\x1b" not in text and "\u202e" not in text
+    assert '\\x1b[31mRED\\x1b[0m Traceback (most recent call last): File "x" ok \\u202eevil' in text
+    await assert_works(client)
+
+
+async def test_a_job_record_that_cannot_be_read_says_which_job_was_asked_for(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    """A describe answered with a list's shape: the error names the job read, as a tool's error does."""
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {"records": [{"jobId": 5}]}})))
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("zilliz://refresh-jobs/5")
+    assert str(caught.value).startswith("Could not read refresh job 5: upstream sent a job record this server cannot")

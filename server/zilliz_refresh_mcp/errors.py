@@ -22,6 +22,8 @@ message shows the value it refuses: quoted, and ``shortened``.
 
 from __future__ import annotations
 
+import re
+
 
 class ZillizRefreshError(Exception):
     """An expected failure, told to the user or the model as one clear line."""
@@ -137,3 +139,14 @@ def shortened(text: str, limit: int) -> str:
 def quoted(value: str, limit: int = 40) -> str:
     """A refused value as its error message shows it: quoted, and cut at ``limit`` characters."""
     return repr(shortened(value, limit))
+
+
+# Control characters (a terminal's colour codes, a carriage return) and the marks that reorder text on screen.
+_UNSEEN = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line showing what it holds: line breaks and runs of spaces as one space, other control
+    characters and bidirectional marks escaped (``\\x1b``, ``\\u202e``). What upstream writes is quoted in our
+    messages: a line break or a colour code there could pass for more of ours (a traceback, a second message)."""
+    return " ".join(_UNSEEN.sub(lambda match: match[0].encode("unicode_escape").decode(), text).split())

@@ -402,7 +402,9 @@ def _add_resources(mcp: MCPServer[ServerState]) -> None:
         except JobNotFound as err:
             raise ResourceNotFoundError(f"{err}. Use list_refresh_jobs to find job ids.") from None
         except RecordError as err:
-            raise ResourceError(f"Upstream sent a job record this server cannot read: {err}.") from None
+            raise ResourceError(
+                f"Could not read refresh job {jobId}: upstream sent a job record this server cannot read: {err}."
+            ) from None
         except InvalidArgument as err:
             raise ResourceNotFoundError(str(err)) from None
         except UpstreamError as err:

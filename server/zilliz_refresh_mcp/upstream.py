@@ -49,6 +49,7 @@ from .errors import (
     UpstreamError,
     UpstreamHTTPError,
     UpstreamUnreachable,
+    one_line,
     quoted,
     shortened,
 )
@@ -563,7 +564,7 @@ class ZillizClient:
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
         if message:
-            message = shortened(redact(message, self._token), _MESSAGE_CHARS)
+            message = shortened(one_line(redact(message, self._token)), _MESSAGE_CHARS)
             what += f": {message}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
@@ -618,7 +619,8 @@ class ZillizClient:
                 f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer", route
             )
         if code != 0:
-            message = shortened(redact(_message_text(payload.get("message")), self._token), _MESSAGE_CHARS)
+            message = _message_text(payload.get("message"))
+            message = shortened(one_line(redact(message, self._token)), _MESSAGE_CHARS)
             transient = code in TRANSIENT_CODES
             hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
