@@ -438,3 +438,16 @@ def test_every_flag_of_a_setting_names_its_variable_in_the_help() -> None:
         if action.dest in Settings.model_fields:
             variable = ENV_PREFIX + action.dest.upper()
             assert action.help and action.help.startswith(variable), (action.option_strings, action.help)
+
+
+def test_a_switch_the_environment_turns_on_a_flag_turns_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flags win, also over a switch left on in a host's config: --no-demo, --no-enable-refresh."""
+    monkeypatch.setenv("ZILLIZ_DEMO", "true")
+    monkeypatch.setenv("ZILLIZ_ENABLE_REFRESH", "true")
+    monkeypatch.setenv("ZILLIZ_ALLOW_INSECURE_HTTP", "true")
+    argv = ["--no-demo", "--no-enable-refresh", "--no-allow-insecure-http", "--endpoint", "https://x.zillizcloud.com"]
+    args = cli.parser().parse_args([*argv, "--token", TOKEN])
+    flags = {k: v for k, v in vars(args).items() if v is not None and k != "check"}
+    settings = load_settings(**flags)
+    assert (settings.demo, settings.enable_refresh, settings.allow_insecure_http) == (False, False, False)
+    assert load_settings(demo=None).demo  # without the flag, the variable decides

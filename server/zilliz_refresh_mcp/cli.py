@@ -49,7 +49,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument(
-        "--demo", action="store_true", default=None, help="ZILLIZ_DEMO: serve a simulated cluster; no credentials"
+        "--demo",
+        action=argparse.BooleanOptionalAction,  # --no-demo: off, whatever the variable says (flags win)
+        default=None,
+        help="ZILLIZ_DEMO: serve a simulated cluster; no credentials",
     )
     p.add_argument(
         "--check",
@@ -68,13 +71,13 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--max-response-mb", type=int, metavar="MB", help="ZILLIZ_MAX_RESPONSE_MB (default: 32)")
     up.add_argument(
         "--allow-insecure-http",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
         help="ZILLIZ_ALLOW_INSECURE_HTTP: accept http:// to a non-loopback host",
     )
     up.add_argument(
         "--enable-refresh",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
         help="ZILLIZ_ENABLE_REFRESH: offer the refresh_external_collection tool",
     )
