@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,6 +20,13 @@ from mcp.types import CallToolResult, TextContent
 from zilliz_refresh_mcp.config import Settings, load_settings
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer, demo_cluster
+
+
+def console_script() -> str:
+    """The installed zilliz-refresh-mcp program, next to this interpreter: what a host starts."""
+    found = shutil.which("zilliz-refresh-mcp", path=str(Path(sys.executable).parent))
+    assert found, "the console script is installed next to this interpreter"
+    return found
 
 
 def text_of(result: CallToolResult) -> str:

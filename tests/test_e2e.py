@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,15 +21,9 @@ from mcp.types import TextContent
 
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 
-from .conftest import text_of
+from .conftest import console_script, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-def console_script() -> str:
-    found = shutil.which("zilliz-refresh-mcp", path=str(Path(sys.executable).parent))
-    assert found, "the console script is installed next to this interpreter"
-    return found
 
 
 def server_env(simulator: SimulatorServer) -> dict[str, str]:

@@ -7,10 +7,8 @@ is read from the line it prints once bound (no sleeps). Bad configurations are r
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -29,6 +27,8 @@ from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServe
 from zilliz_refresh_mcp.transport import security_settings
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
 
+from .conftest import console_script
+
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 TOOL = "list_refresh_jobs"
@@ -41,12 +41,6 @@ INITIALIZE = {
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "0"}},
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-def console_script() -> str:
-    found = shutil.which("zilliz-refresh-mcp", path=str(Path(sys.executable).parent))
-    assert found, "the console script is installed next to this interpreter"
-    return found
 
 
 def clean_env(**values: str) -> dict[str, str]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
+from .conftest import console_script
+
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 # "POST /v2/vectordb/jobs/external_collection/list -> 200 in 3 ms (attempt 1)"
@@ -28,12 +28,6 @@ CALL_LINE = re.compile(
     r" in (?P<ms>\d+(?:\.\d+)?) ?ms\b"
     r".*?\battempt (?P<attempt>\d+)\b"
 )
-
-
-def console_script() -> str:
-    found = shutil.which("zilliz-refresh-mcp", path=str(Path(sys.executable).parent))
-    assert found, "the console script is installed next to this interpreter"
-    return found
 
 
 async def run_session(simulator: SimulatorServer, stderr_path: Path, **env: str) -> dict[str, Any]:
