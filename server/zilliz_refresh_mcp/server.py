@@ -224,6 +224,13 @@ def _lowlevel(mcp: MCPServer[ServerState]) -> Server[ServerState]:
 
 
 def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
+    _add_list_tool(mcp)
+    _add_wait_tool(mcp)
+    if settings.enable_refresh:  # it starts jobs: offered only when the user turned it on
+        _add_refresh_tool(mcp)
+
+
+def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
     @mcp.tool(
         name="list_refresh_jobs",
         title="List external-collection refresh jobs",
@@ -294,6 +301,8 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
             ) from None
         return _structured(listing, listing_text(listing), listing.jobs)
 
+
+def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
     @mcp.tool(
         name="wait_for_refresh_job",
         title="Wait for a refresh job to finish",
@@ -337,46 +346,46 @@ def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
             raise _tool_error(err, f"wait for refresh job {jobId}") from None
         return _structured(result, result.message, [result.job])
 
-    if settings.enable_refresh:
 
-        @mcp.tool(
-            name="refresh_external_collection",
+def _add_refresh_tool(mcp: MCPServer[ServerState]) -> None:
+    @mcp.tool(
+        name="refresh_external_collection",
+        title="Start a refresh of an external collection",
+        description=(
+            "Start a refresh job that re-reads an external collection's source (volume or object storage) "
+            "into the collection. Only when the user asks to refresh: it changes the collection's data "
+            "to match the source. Returns the new job's id; follow it with wait_for_refresh_job."
+        ),
+        annotations=ToolAnnotations(
             title="Start a refresh of an external collection",
-            description=(
-                "Start a refresh job that re-reads an external collection's source (volume or object storage) "
-                "into the collection. Only when the user asks to refresh: it changes the collection's data "
-                "to match the source. Returns the new job's id; follow it with wait_for_refresh_job."
-            ),
-            annotations=ToolAnnotations(
-                title="Start a refresh of an external collection",
-                read_only_hint=False,
-                destructive_hint=True,
-                idempotent_hint=False,
-                open_world_hint=True,
-            ),
-        )
-        async def refresh_external_collection(
-            ctx: Context[ServerState, Any],
-            collectionName: Annotated[
-                str, Field(description="External collection to refresh, e.g. `ext_books`.", max_length=255)
-            ],
-            dbName: Annotated[
-                str | None,
-                Field(description="Database of the collection; omit for the configured one.", max_length=255),
-            ] = None,
-        ) -> Annotated[CallToolResult, RefreshStarted]:
-            service = _state_of(ctx).service
-            try:
-                started = await service.refresh(dbName, collectionName)
-            except _EXPECTED as err:
-                raise _tool_error(
-                    err,
-                    f"start a refresh of {collectionName}",
-                    db=dbName or service.default_db,
-                    collection=collectionName,
-                    db_asked=bool(dbName),
-                ) from None
-            return _structured(started, started.message, [])
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def refresh_external_collection(
+        ctx: Context[ServerState, Any],
+        collectionName: Annotated[
+            str, Field(description="External collection to refresh, e.g. `ext_books`.", max_length=255)
+        ],
+        dbName: Annotated[
+            str | None,
+            Field(description="Database of the collection; omit for the configured one.", max_length=255),
+        ] = None,
+    ) -> Annotated[CallToolResult, RefreshStarted]:
+        service = _state_of(ctx).service
+        try:
+            started = await service.refresh(dbName, collectionName)
+        except _EXPECTED as err:
+            raise _tool_error(
+                err,
+                f"start a refresh of {collectionName}",
+                db=dbName or service.default_db,
+                collection=collectionName,
+                db_asked=bool(dbName),
+            ) from None
+        return _structured(started, started.message, [])
 
 
 def _skip_output_revalidation(mcp: MCPServer[ServerState]) -> None:
