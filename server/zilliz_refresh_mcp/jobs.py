@@ -479,15 +479,7 @@ def summarize(
     counts[COMPLETED] = rest_states.count(COMPLETED)  # C-level; a Counter of 10,000 states takes ~1 ms
     if counts[COMPLETED] != len(rest):
         counts.update(state for state in rest_states if state != COMPLETED)
-    # Under a filter, a state not asked for is not counted: a 0 there would read as a fact about the database.
-    by_state = {state: counts.get(state, 0) for state in KNOWN_STATES if not states or state in states}
-    other_states = [(state, n) for state, n in counts.items() if n and state not in by_state]
-    named_others = sorted(_most_common(other_states, _OTHER_STATES_SHOWN))
-    by_state.update(named_others)
-    folded = len(other_states) - len(named_others)  # a cluster that sends many states this server does not know
-    folded_jobs = total - sum(by_state.values())
-    if folded:
-        by_state[f"({folded} other states)"] = folded_jobs  # in parentheses, as no state is
+    by_state, other_parts = _by_state(counts, states)
 
     scope = f"for {collection_name} in {db_name}" if collection_name else f"in {db_name}"
     noun = "matching refresh job" if states else "refresh job"
@@ -517,9 +509,7 @@ def summarize(
         parts.append(f"{counts[PENDING]} pending")
     if counts[COMPLETED]:
         parts.append(f"{counts[COMPLETED]} completed")
-    parts.extend(f"{n} {state}" for state, n in named_others)
-    if folded:
-        parts.append(f"{_plural(folded_jobs, 'job')} in {folded} other states")
+    parts.extend(other_parts)
     text = f"{_plural(total, noun)} {scope}: {', '.join(parts)}."
 
     last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
@@ -527,7 +517,38 @@ def summarize(
     if last is not None:
         text += f" Last completed: {_name(last)} at {last_ended}."
     text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
+    return Summary(
+        total=total,
+        by_state=by_state,
+        text=text + _unreadable_note(unreadable),
+        failures=_failure_groups(failed, fixed),
+        last_completed=(
+            Completion(job_id=str(last.job_id), collection_name=last.collection or None, ended_at=last_ended)
+            if last is not None
+            else None
+        ),
+        unreadable=len(unreadable),
+    )
 
+
+def _by_state(counts: Mapping[str, int], states: Sequence[str] | None) -> tuple[dict[str, int], list[str]]:
+    """``byState``, and how the summary's text names the states this server does not know."""
+    # Under a filter, a state not asked for is not counted: a 0 there would read as a fact about the database.
+    by_state = {state: counts.get(state, 0) for state in KNOWN_STATES if not states or state in states}
+    other_states = [(state, n) for state, n in counts.items() if n and state not in by_state]
+    named = dict(sorted(_most_common(other_states, _OTHER_STATES_SHOWN)))
+    by_state.update(named)
+    parts = [f"{n} {state}" for state, n in named.items()]
+    folded = [(state, n) for state, n in other_states if state not in named]
+    if folded:  # a cluster that sends many states this server does not know: summed, not each named
+        folded_jobs = sum(n for _, n in folded)
+        by_state[f"({len(folded)} other states)"] = folded_jobs  # in parentheses, as no state is
+        parts.append(f"{_plural(folded_jobs, 'job')} in {len(folded)} other states")
+    return by_state, parts
+
+
+def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
+    """Failed jobs grouped by reason: current problems first, then the most common; the rarest summed as one."""
     by_reason: dict[str, list[_Row]] = {}
     for job in failed:
         by_reason.setdefault(short_reason(job.reason) if job.reason else "(no reason given)", []).append(job)
@@ -558,18 +579,7 @@ def summarize(
                 refreshed_since=[name for name in names if name in history],
             )
         )
-    return Summary(
-        total=total,
-        by_state=by_state,
-        text=text + _unreadable_note(unreadable),
-        failures=failures,
-        last_completed=(
-            Completion(job_id=str(last.job_id), collection_name=last.collection or None, ended_at=last_ended)
-            if last is not None
-            else None
-        ),
-        unreadable=len(unreadable),
-    )
+    return failures
 
 
 def _unreadable_note(problems: Sequence[str]) -> str:
