@@ -517,6 +517,19 @@ async def test_a_redirect_to_a_page_outside_the_api_says_the_endpoint_is_not_the
     assert "next=" not in text and "set ZILLIZ_CLUSTER_ENDPOINT to" not in text
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["https://other.example:99999/v2/vectordb/jobs", "http://[::1/v2/vectordb/x", "https://h:-1/v2/vectordb"],
+)
+async def test_a_redirect_to_a_url_that_cannot_be_read_is_a_clear_error(
+    client: Client, cluster: SimulatedCluster, location: str
+) -> None:
+    """A port out of range, a broken IPv6 host: said as such, not a crash of the error's own wording."""
+    cluster.inject(Fault.http(302, "", Location=location))
+    assert_clear_error(await client.call_tool(TOOL, {}), "HTTP 302", "which is not a valid URL")
+    await assert_works(client)
+
+
 async def test_http_304_is_not_told_as_a_redirect(client: Client, cluster: SimulatedCluster) -> None:
     cluster.inject(Fault.http(304))
     text = assert_clear_error(await client.call_tool(TOOL, {}), "HTTP 304", "did not answer like the Milvus REST API")
@@ -1732,3 +1745,33 @@ async def test_a_job_record_that_cannot_be_read_says_which_job_was_asked_for(
     with pytest.raises(MCPError) as caught:
         await client.read_resource("zilliz://refresh-jobs/5")
     assert str(caught.value).startswith("Could not read refresh job 5: upstream sent a job record this server cannot")
+
+
+async def test_a_number_too_large_is_told_without_its_digits_which_may_be_the_password(clock: FakeClock) -> None:
+    """The body is not quoted when it may spell the credentials: neither is the number that broke it."""
+    token = "reader:20242024"
+    cluster, _ = one_failure(token, "ok", clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            cluster.inject(Fault.raw('{"code":0,"data":{"x":20242024e400}}'))
+            result = await client.call_tool(TOOL, {})
+    text = assert_clear_error(result, "a number is too large to read")
+    assert "20242024" not in text
+
+
+async def test_a_password_with_a_space_broken_over_two_lines_stays_hidden_once_the_lines_are_joined(
+    clock: FakeClock,
+) -> None:
+    """Tool errors and text lines join upstream's lines with a space: "correct\\nhorse" would read as the password."""
+    token = "admin:correct horse"
+    cluster, _ = one_failure(token, "login correct\nhorse rejected", clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            listed = await client.call_tool(TOOL, {})
+            cluster.inject(Fault.code(1800, "auth failed for password correct\r\n  horse", status=401))
+            refused = await client.call_tool(TOOL, {})
+    for result in (listed, refused):
+        dumped = result.model_dump_json()
+        assert "horse" not in dumped, dumped
+    assert "login *** rejected" in text_of(listed)
+    assert_clear_error(refused, "auth failed for password ***")

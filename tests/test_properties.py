@@ -272,7 +272,11 @@ def _is_utf8(raw: bytes) -> bool:
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("NaN", "NaN is not a JSON number"), ('{"a": [-Infinity]}', "-Infinity is not"), ("1e999", "1e999 is too large")],
+    [
+        ("NaN", "NaN is not a JSON number"),
+        ('{"a": [-Infinity]}', "-Infinity is not"),
+        ("1e999", "a number is too large to read"),
+    ],
 )
 def test_strict_json_refuses_what_python_reads_but_json_has_not(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
@@ -568,6 +572,12 @@ def _form_read(text: str) -> str:
     return text.replace("+", " ")
 
 
+def _line_broken(text: str) -> str:
+    """A message wrapped where the text has a space between two words (and joined again by whoever shows it on one
+    line)."""
+    return re.sub(r"(?<=\S) (?=\S)", "\r\n  ", text)
+
+
 def _url_encoder(safe: str, plus: bool, lower: bool) -> Callable[[str], str]:
     def encode(text: str) -> str:
         encoded = (quote_plus if plus else quote)(text, safe=safe)
@@ -591,7 +601,7 @@ def encoder_chains(draw: st.DrawFn) -> list[Callable[[str], str]]:
     chain: list[Callable[[str], str]] = draw(st.lists(st.sampled_from(ESCAPERS), max_size=2))
     chain += draw(st.lists(HTML_ESCAPERS, max_size=1))
     chain += draw(st.lists(URL_ENCODERS, max_size=2))
-    chain += draw(st.lists(st.sampled_from([_form_read, html.escape]), max_size=2))
+    chain += draw(st.lists(st.sampled_from([_form_read, html.escape, _line_broken]), max_size=2))
     return chain
 
 
@@ -620,6 +630,7 @@ PLUS_THEN_URL = [_url_encoder("", plus=True, lower=False), _url_encoder("/", plu
 @example("k:O'Brien+Key/99", [html.escape, JSON_THEN_URL[1]], "", "")  # "%26%23x27%3B": a page's text in a URL
 @example("0000000&", [html.escape, JSON_THEN_URL[1]], "", "")  # "%26amp%3B", not "%26" and "amp%3B" left
 @example('k:Xy9"q\\Lm/99', [ESCAPERS[0], html.escape], "", "")  # "\&quot;": JSON shown in a page
+@example("admin:correct horse", [_line_broken], "auth failed for ", "")  # "correct\r\n  horse"
 def test_the_secret_through_any_chain_of_common_encoders_is_redacted_and_seen(
     secret: str, chain: list[Callable[[str], str]], before: str, after: str
 ) -> None:

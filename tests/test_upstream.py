@@ -7,6 +7,7 @@ import threading
 
 import anyio
 import anyio.abc
+import httpx2
 import pytest
 
 from zilliz_refresh_mcp.errors import UpstreamAPIError, UpstreamBadResponse, UpstreamHTTPError
@@ -127,3 +128,22 @@ async def test_an_error_keeps_the_clusters_own_words_apart_redacted(
             await client.describe_job(42)
     assert caught.value.upstream_message == words
     assert cluster.token not in caught.value.detail
+
+
+@pytest.mark.parametrize("endpoint", ["https://C.Example.com/milvus", "https://c.example.com:8443/milvus/"])
+async def test_a_redirect_to_the_endpoint_itself_in_another_spelling_points_to_the_proxy(endpoint: str) -> None:
+    """A host in capitals, a trailing slash: the same URL, so setting the endpoint to it would change nothing."""
+    async with ZillizClient(endpoint=endpoint, token="k" * 20) as client:
+        request = httpx2.Request("POST", endpoint.rstrip("/") + LIST_ROUTE)
+        location = endpoint.lower().rstrip("/") + LIST_ROUTE
+        response = httpx2.Response(302, headers={"location": location}, request=request)
+        error = client._status_error(LIST_ROUTE, {}, response, b"")
+    assert error.hint is not None and "the URL it was asked; check the proxy or gateway before it" in error.hint
+
+
+async def test_a_pool_with_every_connection_busy_is_not_told_as_a_network_fault() -> None:
+    """Our own requests hold every connection (a hanging cluster): the endpoint and the network are fine."""
+    async with ZillizClient(endpoint="https://c.example.com", token="k" * 20) as client:
+        error = client._unreachable(LIST_ROUTE, httpx2.PoolTimeout("no connection free"), sent=False)
+    assert "all 16 connections to it are busy" in str(error) and error.hint and "may be hanging" in error.hint
+    assert error.transient and "network" not in error.detail

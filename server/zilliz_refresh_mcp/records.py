@@ -267,7 +267,8 @@ def _reject_constant(name: str) -> Any:
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is too large for a number")
+        # Not quoted: its digits are upstream's, and this text reaches messages that are not redacted again.
+        raise ValueError("a number is too large to read")
     return value
 
 

@@ -51,6 +51,12 @@ _BACKSLASHES = rf"\\{{1,{_ESCAPES}}}"
 _ESCAPED = "\"'/"
 # A space is "+" in a form, and a "+" is a space once a gateway reads the form: each is spelled as either.
 _FORM_ALIKE = {" ": " +", "+": "+ "}
+# Blanks: spaces and "+" signs, each spelled as the other; as they are, also any white space: a message wrapped
+# where the password has a space shows it whole once its lines are joined (as tool errors and text lines join them).
+_BLANK_RUN = re.compile(r"[+\s]+")
+_BLANK_WIDTH = 2 * _ESCAPES + 2  # characters one blank may take as it is: a line break between indentations
+
+
 # What an HTML escaper names (html.escape, Go's html.EscapeString); other characters are numbered.
 _HTML_NAMES = {'"': "quot", "'": "apos", "&": "amp", "<": "lt", ">": "gt"}
 
@@ -92,7 +98,7 @@ def _encoded(char: str) -> str:
 def _written(char: str) -> str:
     """A pattern for a character other than a letter or digit encoded or as it is (the longer forms first: "%"
     must not match the start of its own encoding, "%25")."""
-    return f"(?:{_encoded(char)}|{'|'.join(map(re.escape, _FORM_ALIKE.get(char, char)))})"
+    return f"(?:{_encoded(char)}|{re.escape(char)})"
 
 
 def _backslash_run(fewest: int, most: int) -> str:
@@ -129,13 +135,37 @@ def _spelled(text: str) -> str:
     forms. Encoders differ in what they leave as it is (``quote``, ``quote_plus``, ``encodeURIComponent``,
     ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``, JSON, Go's ``%q``, a repr, ``html.escape``);
     matching every character in every form matches all of them, one after another, with one pattern."""
-    runs = re.finditer(r"\\+|[^\\]", text)
-    return "".join(_backslashes(len(run[0])) if run[0][0] == "\\" else _char(run[0]) for run in runs)
+    runs = re.finditer(r"\\+|[+\s]+|[^\\]", text)
+    return "".join(
+        _backslashes(len(run[0]))
+        if run[0][0] == "\\"
+        else _blanks(len(run[0]), encoded=True, inner=0 < run.start() < run.end() < len(text))
+        if _BLANK_RUN.fullmatch(run[0])
+        else _char(run[0])
+        for run in runs
+    )
+
+
+def _blanks(count: int, *, encoded: bool, inner: bool) -> str:
+    """A pattern for a run of ``count`` blanks: each as it is, as the other, as white space, or ``encoded`` too;
+    ``inner`` (between other characters of the secret), also a line break with the indentation around it.
+
+    One bounded repeat, not a choice per blank: choices side by side that can each take the same characters
+    would backtrack exponentially. At either end of the secret, exactly ``count``: a wider run there would take
+    the white space beside the secret into the match."""
+    one = f"(?:{_encoded(' ')}|{_ESCAPE}u00(?:20|2[Bb])|[+\\s])" if encoded else r"[+\s]"
+    return f"{one}{{{count},{count * _BLANK_WIDTH}}}" if inner else f"{one}{{{count}}}"
 
 
 def _as_typed(text: str) -> str:
-    """A pattern for ``text`` as written, a "+" also as a space (a form a gateway read): still ordinary text."""
-    return "".join(f"[{_FORM_ALIKE[char]}]" if char == "+" else re.escape(char) for char in text)
+    """A pattern for ``text`` as written, its blanks as any blanks (``_blanks``): still ordinary text."""
+    runs = re.finditer(r"[+\s]+|[^+\s]+", text)
+    return "".join(
+        _blanks(len(run[0]), encoded=False, inner=0 < run.start() < run.end() < len(text))
+        if _BLANK_RUN.fullmatch(run[0])
+        else re.escape(run[0])
+        for run in runs
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -176,8 +206,9 @@ class _Blanker:
     def __init__(self, secret: str) -> None:
         self.active = bool(secret)
         self._password = password = _password(secret)
-        # Looked for with a "+" read as a space, as _as_typed matches it.
-        self._password_plain = password.lower().replace("+", " ")
+        # What every text that holds the password as typed (``_as_typed``) holds as it is: its longest piece between
+        # spaces and "+" signs ("" for a password of spaces alone: then every text is looked at).
+        self._password_piece = max(re.split(r"[\s+]+", password.lower()), key=len) if password else ""
         self._as_typed = re.compile(_as_typed(password), re.IGNORECASE)
         anchor = _anchor(secret)
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
@@ -214,7 +245,7 @@ class _Blanker:
         return match[0] if self._as_typed.fullmatch(match[0]) else "***"
 
     def _as_word(self, text: str) -> str:
-        if self._password_plain and self._password_plain in text.lower().replace("+", " "):
+        if self._password and self._password_piece in text.lower():
             return self._word.sub("***", text)
         return text
 

@@ -69,6 +69,7 @@ LIST_ROUTE = "/v2/vectordb/jobs/external_collection/list"
 DESCRIBE_ROUTE = "/v2/vectordb/jobs/external_collection/describe"
 REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 
+MAX_CONNECTIONS = 16
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
 TRANSIENT_CODES = frozenset({1, 2, 4, 8, 1807, 10001})
@@ -271,7 +272,7 @@ class ZillizClient:
                 },
                 timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
                 # As many kept alive as may open: a burst does not close and reopen (TLS) connections.
-                limits=httpx2.Limits(max_connections=16, max_keepalive_connections=16),
+                limits=httpx2.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
                 follow_redirects=False,
                 transport=self._transport,
             )
@@ -501,6 +502,11 @@ class ZillizClient:
             cause, hint, transient = f": no connection within {min(self._timeout, 10.0):g} s", _CHECK_NETWORK, True
         elif isinstance(exc, httpx2.ProxyError):
             cause, hint, transient = ": the proxy refused to connect to it", _CHECK_PROXY, True
+        elif isinstance(exc, httpx2.PoolTimeout):  # no fault of the network: our own requests hold every connection
+            cause = f": all {MAX_CONNECTIONS} connections to it are busy with requests it has not answered"
+            hint = "The cluster may be hanging; try again in a minute, and check its status if it lasts."
+            transient = True
+
         else:
             cause, hint, transient = _connect_failure(exc, urlsplit(self._endpoint).port, sent=sent)
         return UpstreamUnreachable(
@@ -593,9 +599,15 @@ class ZillizClient:
         if not location:
             return f"The endpoint redirects without saying where. {_CLIENT_ERROR_HINT}"
         # Only where it leads: a query or fragment (a login redirect's ticket, say) is no part of an endpoint.
-        target = urljoin(str(response.request.url), location.split("?", 1)[0].split("#", 1)[0])
+        location = location.split("?", 1)[0].split("#", 1)[0]
+        try:
+            target = urljoin(str(response.request.url), location)
+            parts = urlsplit(target)
+            endpoint = _origin(target)  # reads the port: one out of range raises here
+        except ValueError:  # "https://h:99999/...", "http://[::1/...": where it leads cannot be told
+            shown = shortened(redact(location, self._token), 120)
+            return f"The endpoint redirects to {quoted(shown, 130)}, which is not a valid URL. {_CLIENT_ERROR_HINT}"
         shown = shortened(redact(target, self._token), 120)
-        parts = urlsplit(target)
         cut = api_path_start(parts.path)
         if parts.scheme not in ("http", "https") or not parts.hostname or cut is None:
             # A login or console page, not the API moved: the endpoint itself is not the cluster's.
@@ -603,8 +615,8 @@ class ZillizClient:
                 f"The endpoint redirects to {shown}, which is not a route of the REST API: check that "
                 "ZILLIZ_CLUSTER_ENDPOINT is the cluster endpoint (not a console page or a proxy's login)."
             )
-        endpoint = redact(_origin(target) + parts.path[:cut], self._token)
-        if endpoint.rstrip("/") == self._endpoint:
+        endpoint = redact(endpoint + parts.path[:cut], self._token)
+        if endpoint.rstrip("/") == _same_spelling(self._endpoint):
             return f"The endpoint redirects to {shown}, the URL it was asked; check the proxy or gateway before it."
         return f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to {shortened(endpoint, 120)}."
 
@@ -650,6 +662,14 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _same_spelling(endpoint: str) -> str:
+    """The endpoint as ``_origin`` spells a URL (its host lower-cased), its path kept: to compare with one."""
+    try:
+        return (_origin(endpoint) + urlsplit(endpoint).path).rstrip("/")
+    except ValueError:
+        return endpoint
 
 
 def _origin(url: str) -> str:
@@ -758,7 +778,7 @@ def _why_not_json(raw: bytes, exc: Exception) -> str:
         return f"it is not valid JSON at character {exc.pos + 1}"
     if "int_max_str_digits" in str(exc):  # Python's advice to its programmer, not to the user
         return "a number too long to read"
-    return str(exc)  # our own words: "NaN is not a JSON number", "1e400 is too large for a number"
+    return str(exc)  # our own words, none of upstream's: "NaN is not a JSON number", "a number is too large to read"
 
 
 def _message_text(value: Any) -> str:
