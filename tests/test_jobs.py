@@ -661,3 +661,32 @@ def test_a_name_or_state_longer_than_any_a_cluster_gives_makes_the_record_unread
     summary = listing(answer).summary
     assert (summary.total, summary.unreadable) == (2, 1)
     assert f"job 2: {problem}" in summary.text
+
+
+def test_failure_groups_name_fewer_collections_when_their_names_are_long() -> None:
+    """Five groups of ten names of 255 characters would take 25 kB: each group names ~600 characters of them."""
+    failures = [
+        raw(jobId=i, collectionName=f"{'x' * 250}_{i:04d}", state="RefreshFailed", reason=f"reason {i % 5}")
+        for i in range(60)
+    ]
+    result = listing(failures, limit=10)
+    for group in result.summary.failures:
+        assert 1 <= len(group.collections) <= 2 and sum(map(len, group.collections)) <= 600
+    assert sum(group.count for group in result.summary.failures) == 60
+    assert jobs.answer_bytes(result) < jobs.ANSWER_BUDGET_BYTES and result.page.returned >= 5
+    short = listing([raw(jobId=i, state="RefreshFailed", collectionName=f"ext_{i}", reason="r") for i in range(12)])
+    assert len(short.summary.failures[0].collections) == 10  # short names: ten, as before
+
+
+def test_states_asked_for_or_one_more_than_five_are_named_and_a_sum_never_takes_a_states_place() -> None:
+    six = [raw(jobId=i, state=f"RefreshQ{i}") for i in range(6)]
+    assert "(1 other states)" not in listing(six).summary.by_state  # one more is named, not summed alone
+    assert {f"RefreshQ{i}" for i in range(6)} <= set(listing(six).summary.by_state)
+    asked = [f"RefreshQ{letter}" for letter in "abcdefgh"]
+    filtered = listing([raw(jobId=i, state=state) for i, state in enumerate(asked)], states=asked).summary.by_state
+    assert filtered == dict.fromkeys(asked, 1)  # asked for by name: each named
+    odd = [raw(jobId=i, state=f"RefreshQ{i}") for i in range(7)]
+    clash = [raw(jobId=100 + i, state="(3 other states)") for i in range(3)]  # upstream's own state of that name
+    by_state = listing([*odd, *clash]).summary.by_state  # named: it and four of the seven; three summed
+    assert by_state["(3 other states)"] == 3 and by_state["((3 other states))"] == 3
+    assert sum(by_state.values()) == 10

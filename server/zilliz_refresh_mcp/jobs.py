@@ -57,6 +57,7 @@ _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an i
 # The summary must not grow with the number of jobs: real reasons name a file or a shard and rarely repeat.
 _FAILURE_GROUPS = 5
 _NAMES_PER_FAILURE = 10
+_NAME_CHARS_PER_FAILURE = 600  # ten names of 60 characters; Milvus allows 255
 
 
 class FailureGroup(CamelModel):
@@ -72,7 +73,8 @@ class FailureGroup(CamelModel):
         description="How many of them no later refresh of their collection has completed since: current problems."
     )
     collections: list[str] = Field(
-        description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}); a job that upstream "
+        description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}, fewer when their names are "
+        f"long: {_NAME_CHARS_PER_FAILURE} characters of names at most, one name at least); a job that upstream "
         'gave no collection shows as "job <jobId>".'
     )
     refreshed_since: list[str] = Field(
@@ -536,15 +538,33 @@ def _by_state(counts: Mapping[str, int], states: Sequence[str] | None) -> tuple[
     # Under a filter, a state not asked for is not counted: a 0 there would read as a fact about the database.
     by_state = {state: counts.get(state, 0) for state in KNOWN_STATES if not states or state in states}
     other_states = [(state, n) for state, n in counts.items() if n and state not in by_state]
-    named = dict(sorted(_most_common(other_states, _OTHER_STATES_SHOWN)))
+    # States asked for by name are named (a filter holds a few); else the most common, and a sum of two or more.
+    shown = len(other_states) if states or len(other_states) <= _OTHER_STATES_SHOWN + 1 else _OTHER_STATES_SHOWN
+    named = dict(sorted(_most_common(other_states, shown)))
     by_state.update(named)
     parts = [f"{n} {state}" for state, n in named.items()]
     folded = [(state, n) for state, n in other_states if state not in named]
     if folded:  # a cluster that sends many states this server does not know: summed, not each named
         folded_jobs = sum(n for _, n in folded)
-        by_state[f"({len(folded)} other states)"] = folded_jobs  # in parentheses, as no state is
+        key = f"({len(folded)} other states)"  # in parentheses, as no state this server knows is
+        while key in by_state:  # a state upstream named so: the sum must not take its place
+            key = f"({key})"
+        by_state[key] = folded_jobs
         parts.append(f"{_plural(folded_jobs, 'job')} in {len(folded)} other states")
     return by_state, parts
+
+
+def _first_names(names: Iterable[str]) -> list[str]:
+    """The first ``_NAMES_PER_FAILURE`` names, fewer when long: a group names at most ``_NAME_CHARS_PER_FAILURE``
+    characters of them (one name at least), so that five groups of long names cannot fill the answer."""
+    first: list[str] = []
+    chars = 0
+    for name in itertools.islice(names, _NAMES_PER_FAILURE):
+        chars += len(name)
+        if first and chars > _NAME_CHARS_PER_FAILURE:
+            break
+        first.append(name)
+    return first
 
 
 def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
@@ -566,7 +586,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
         ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({len(rarer)} other reasons)", others)]
     failures = []
     for reason, members in ranked:
-        names = list(dict.fromkeys(map(_name, members)))[:_NAMES_PER_FAILURE]
+        names = _first_names(dict.fromkeys(map(_name, members)))
         history = {_name(job) for job in members if id(job) in fixed} - {
             _name(job) for job in members if id(job) not in fixed
         }
@@ -727,8 +747,8 @@ def answer_budget(limit: int) -> int:
 def _more_hint(returned: int, total: int, remaining: int, cursor: str, *, narrow: bool, cut_from: int | None) -> str:
     """How to get the rest, fetch-style; for a page cut to fit the budget, also why it holds fewer jobs."""
     why = (
-        f"; this page holds {returned}, not {cut_from}, to keep the answer small: its jobs carry long reasons or "
-        "sources, which each job's detailsUri shows whole"
+        f"; this page holds {returned}, not {cut_from}, to keep the answer small: its jobs carry long reasons, "
+        "sources or names, which each job's detailsUri shows whole"
         if cut_from is not None
         else ""
     )
