@@ -98,8 +98,8 @@ class Summary(CamelModel):
     by_state: dict[str, int] = Field(
         description="Upstream state -> number of matching jobs: every known state and any other upstream "
         "reported, or under a state filter only the states asked for (one this server does not know only when "
-        f"jobs are in it). Past {_OTHER_STATES_SHOWN} states this server does not know, the rest are summed under "
-        '"(N other states)".'
+        f"jobs are in it). Of the states this server does not know, the {_OTHER_STATES_SHOWN} most common and those "
+        'a filter names are named; two or more others are summed under "(N other states)".'
     )
     text: str = Field(description="One or two plain sentences for a person.")
     failures: list[FailureGroup] = Field(
