@@ -1775,3 +1775,17 @@ async def test_a_password_with_a_space_broken_over_two_lines_stays_hidden_once_t
         assert "horse" not in dumped, dumped
     assert "login *** rejected" in text_of(listed)
     assert_clear_error(refused, "auth failed for password ***")
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "shown"),
+    [
+        ('"auth failed for correct\\r\\n  horse"', "admin:correct horse", '"auth failed for ***"'),  # JSON of it
+        ("x correct\\nhorse y", "admin:correct horse", "x *** y"),  # a log line or a repr escapes the break
+        ("xcorrect+horsex", "admin:correct horse", "x***x"),  # a space as "+" is an encoding, blanked anywhere
+        ('{"m": "... correct\\u00a0horse9"}', "admin:correct\xa0horse9", '{"m": "... ***"}'),  # other white space
+        ("auto correct horses", "admin:correct horse", "auto correct horses"),  # words of their own: not it
+    ],
+)
+def test_a_password_with_blanks_in_escaped_or_encoded_spellings(text: str, secret: str, shown: str) -> None:
+    assert redact(text, secret) == shown

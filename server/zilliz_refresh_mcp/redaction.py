@@ -53,7 +53,7 @@ _ESCAPED = "\"'/"
 _FORM_ALIKE = {" ": " +", "+": "+ "}
 # Blanks: spaces and "+" signs, each spelled as the other; as they are, also any white space: a message wrapped
 # where the password has a space shows it whole once its lines are joined (as tool errors and text lines join them).
-_BLANK_RUN = re.compile(r"[+\s]+")
+_BLANK_RUN = re.compile(r"[+ ]+")  # in a secret: other white space is no blank, and keeps its own escapes
 _BLANK_WIDTH = 2 * _ESCAPES + 2  # characters one blank may take as it is: a line break between indentations
 
 
@@ -101,10 +101,11 @@ def _written(char: str) -> str:
     return f"(?:{_encoded(char)}|{re.escape(char)})"
 
 
-def _backslash_run(fewest: int, most: int) -> str:
+def _backslash_run(fewest: int, most: int, *, lazy: bool = False) -> str:
     """A pattern for ``fewest`` to ``most`` backslashes, all as they are or all encoded ("%5C%22" is "\"" in a
     URL): an encoder writes every one alike, and a repeat of one character is the regex engine's fastest."""
-    return f"(?:\\\\{{{fewest},{most}}}|{_encoded(chr(92))}{{{fewest},{most}}})"
+    fewest_first = "?" if lazy else ""
+    return f"(?:\\\\{{{fewest},{most}}}{fewest_first}|{_encoded(chr(92))}{{{fewest},{most}}}{fewest_first})"
 
 
 # A backslash that escapes a character, once or more, then maybe URL-encoded or HTML-escaped in turn.
@@ -124,10 +125,12 @@ def _char(char: str) -> str:
     return f"(?:{'|'.join([*escaped, _ESCAPE + 'u' + hex_code, _written(char)])})"
 
 
-def _backslashes(count: int) -> str:
+def _backslashes(count: int, *, last: bool) -> str:
     """A run of backslashes, each as it is or escaped (doubled, or more): one bounded repeat, not a choice per
-    backslash, whose backtracking over a long run of backslashes would take exponential time."""
-    return f"(?:{_backslash_run(count, _ESCAPES * count)}|(?:{_ESCAPE}u005[Cc]){{{count}}})"
+    backslash, whose backtracking over a long run of backslashes would take exponential time. Fewest first, but
+    for the ``last`` characters of the secret: a backslash after the run may begin the escape of the secret's next
+    character ("\\\\u0055", a backslash and "U")."""
+    return f"(?:{_backslash_run(count, _ESCAPES * count, lazy=not last)}|(?:{_ESCAPE}u005[Cc]){{{count}}})"
 
 
 def _spelled(text: str) -> str:
@@ -135,37 +138,43 @@ def _spelled(text: str) -> str:
     forms. Encoders differ in what they leave as it is (``quote``, ``quote_plus``, ``encodeURIComponent``,
     ``encodeURI``, ``URLSearchParams``, Java's ``URLEncoder``, JSON, Go's ``%q``, a repr, ``html.escape``);
     matching every character in every form matches all of them, one after another, with one pattern."""
-    runs = re.finditer(r"\\+|[+\s]+|[^\\]", text)
+    runs = re.finditer(r"\\+|[+ ]+|[^\\]", text)
     return "".join(
-        _backslashes(len(run[0]))
+        _backslashes(len(run[0]), last=run.end() == len(text))
         if run[0][0] == "\\"
-        else _blanks(len(run[0]), encoded=True, inner=0 < run.start() < run.end() < len(text))
+        else _blanks(len(run[0]), inner=0 < run.start() < run.end() < len(text))
         if _BLANK_RUN.fullmatch(run[0])
         else _char(run[0])
         for run in runs
     )
 
 
-def _blanks(count: int, *, encoded: bool, inner: bool) -> str:
-    """A pattern for a run of ``count`` blanks: each as it is, as the other, as white space, or ``encoded`` too;
-    ``inner`` (between other characters of the secret), also a line break with the indentation around it.
+def _blanks(count: int, *, inner: bool) -> str:
+    """A pattern for a run of ``count`` blanks of the secret: each as it is, as the other, as white space, encoded,
+    or as an escaped line break (a log line, a repr); ``inner`` (between other characters of the secret), also a
+    line break with the indentation around it."""
+    return _repeat(f"(?:{_encoded(' ')}|{_ESCAPE}(?:u00(?:20|2[Bb])|[rnt])|[+\\s])", count, inner=inner)
 
-    One bounded repeat, not a choice per blank: choices side by side that can each take the same characters
-    would backtrack exponentially. At either end of the secret, exactly ``count``: a wider run there would take
-    the white space beside the secret into the match."""
-    one = f"(?:{_encoded(' ')}|{_ESCAPE}u00(?:20|2[Bb])|[+\\s])" if encoded else r"[+\s]"
-    return f"{one}{{{count},{count * _BLANK_WIDTH}}}" if inner else f"{one}{{{count}}}"
+
+def _repeat(unit: str, count: int, *, inner: bool) -> str:
+    """``count`` of ``unit``, or up to ``_BLANK_WIDTH`` times that many when ``inner``: one bounded repeat, not a
+    choice per blank, as choices side by side that can each take the same characters backtrack exponentially. At
+    either end of the secret, exactly ``count``: a wider run there would take the white space beside it."""
+    return f"{unit}{{{count},{count * _BLANK_WIDTH}}}" if inner else f"{unit}{{{count}}}"
 
 
 def _as_typed(text: str) -> str:
-    """A pattern for ``text`` as written, its blanks as any blanks (``_blanks``): still ordinary text."""
-    runs = re.finditer(r"[+\s]+|[^+\s]+", text)
-    return "".join(
-        _blanks(len(run[0]), encoded=False, inner=0 < run.start() < run.end() < len(text))
-        if _BLANK_RUN.fullmatch(run[0])
-        else re.escape(run[0])
-        for run in runs
-    )
+    """A pattern for ``text`` as written: still ordinary text. Its spaces as any white space (a line wrapped there),
+    and a run with a "+" also as spaces (a form a gateway read back); but a space written as "+" is an encoding,
+    blanked wherever it stands."""
+    parts = []
+    for run in re.finditer(r"[+ ]+|[^+ ]+", text):
+        piece, inner = run[0], 0 < run.start() < run.end() < len(text)
+        if _BLANK_RUN.fullmatch(piece):
+            parts.append(_repeat(r"[+\s]" if "+" in piece else r"\s", len(piece), inner=inner))
+        else:
+            parts.append(re.escape(piece))
+    return "".join(parts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -208,7 +217,7 @@ class _Blanker:
         self._password = password = _password(secret)
         # What every text that holds the password as typed (``_as_typed``) holds as it is: its longest piece between
         # spaces and "+" signs ("" for a password of spaces alone: then every text is looked at).
-        self._password_piece = max(re.split(r"[\s+]+", password.lower()), key=len) if password else ""
+        self._password_piece = max(re.split(r"[+ ]+", password.lower()), key=len) if password else ""
         self._as_typed = re.compile(_as_typed(password), re.IGNORECASE)
         anchor = _anchor(secret)
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
