@@ -690,3 +690,17 @@ def test_states_asked_for_or_one_more_than_five_are_named_and_a_sum_never_takes_
     by_state = listing([*odd, *clash]).summary.by_state  # named: it and four of the seven; three summed
     assert by_state["(3 other states)"] == 3 and by_state["((3 other states))"] == 3
     assert sum(by_state.values()) == 10
+
+
+@pytest.mark.parametrize("char", ["x", "\U0001f600", "\x01"], ids=["ascii", "emoji", "control"])
+def test_long_names_of_any_characters_keep_pages_whole(char: str) -> None:
+    """The names' cap counts bytes on the wire, as the budget does: an emoji takes four, a control character six.
+    Names of 250 control characters, which no cluster allows, pass the budget through its floors (one job a page,
+    one name a group, three in the text) but stay under the 24 kB a default answer may take."""
+    failures = [
+        raw(jobId=i, collectionName=f"{char * 250}_{i:04d}", state="RefreshFailed", reason=f"reason {i % 7}")
+        for i in range(60)
+    ]
+    result = listing(failures, limit=10)
+    budget = 24_000 if char == "\x01" else jobs.ANSWER_BUDGET_BYTES
+    assert jobs.answer_bytes(result) < budget and result.page.returned >= 1

@@ -556,11 +556,12 @@ def _by_state(counts: Mapping[str, int], states: Sequence[str] | None) -> tuple[
 
 def _first_names(names: Iterable[str]) -> list[str]:
     """The first ``_NAMES_PER_FAILURE`` names, fewer when long: a group names at most ``_NAME_CHARS_PER_FAILURE``
-    characters of them (one name at least), so that five groups of long names cannot fill the answer."""
+    bytes of them as JSON writes them (one name at least), so that five groups of long names cannot fill the answer
+    (a name of control characters takes six bytes a character)."""
     first: list[str] = []
     chars = 0
     for name in itertools.islice(names, _NAMES_PER_FAILURE):
-        chars += len(name)
+        chars += len(json.dumps(name, ensure_ascii=False).encode()) - 2  # its quotes aside
         if first and chars > _NAME_CHARS_PER_FAILURE:
             break
         first.append(name)
