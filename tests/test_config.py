@@ -90,7 +90,13 @@ def test_demo_needs_no_credentials() -> None:
             {"ZILLIZ_DEMO": "true", "ZILLIZ_CLUSTER_ENDPOINT": "https://in01-x.vectordb.zillizcloud.com"},
             [],
             "ZILLIZ_DEMO serves a simulated cluster, but ZILLIZ_CLUSTER_ENDPOINT names a real one: unset ZILLIZ_DEMO "
-            "to ask the real cluster, or unset ZILLIZ_CLUSTER_ENDPOINT to try the demo",
+            "(or pass --no-demo) to ask the real cluster, or unset ZILLIZ_CLUSTER_ENDPOINT to try the demo",
+        ),
+        (  # a flag over a variable that is also set: undoing the flag alone would leave the variable in the way
+            {"ZILLIZ_DEMO": "true", "ZILLIZ_TOKEN": TOKEN},
+            ["--demo", "--token", TOKEN],
+            "but --token names a real one: drop --demo and unset ZILLIZ_DEMO to ask the real cluster, or remove "
+            "--token and unset ZILLIZ_TOKEN to try the demo",
         ),
         (
             {},
@@ -111,7 +117,7 @@ def test_demo_needs_no_credentials() -> None:
             "--endpoint and unset ZILLIZ_TOKEN to try the demo",
         ),
     ],
-    ids=["variables", "flag", "flags", "both"],
+    ids=["variables", "flags over variables", "flag", "flags", "both"],
 )
 def test_demo_is_refused_beside_a_real_cluster_naming_what_the_user_set(
     environment: dict[str, str],

@@ -7,6 +7,7 @@ Every problem becomes one ``ConfigError`` line that names the variable to fix.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -207,20 +208,27 @@ _REAL_CLUSTER = ("cluster_endpoint", "token")  # the settings that name a real c
 _FLAGS = {"demo": "--demo", "cluster_endpoint": "--endpoint", "token": "--token"}
 
 
-def demo_conflict(real: list[str], *, from_flags: frozenset[str]) -> str:
-    """Demo mode refused beside a real cluster's settings, each named as the user gave it: flag or variable."""
+def demo_conflict(real: list[str], *, from_flags: frozenset[str], from_env: frozenset[str] = frozenset()) -> str:
+    """Demo mode refused beside a real cluster's settings, each named as the user gave it: flag or variable; the
+    way out undoes each (a flag given over a variable that is also set leaves the variable to undo too)."""
+
+    def variable(setting: str) -> str:
+        return ENV_PREFIX + setting.upper()
 
     def named(setting: str) -> str:
-        return _FLAGS[setting] if setting in from_flags else ENV_PREFIX + setting.upper()
+        return _FLAGS[setting] if setting in from_flags else variable(setting)
 
     given = " and ".join(named(setting) for setting in real)
     flags = [_FLAGS[setting] for setting in real if setting in from_flags]
-    variables = [named(setting) for setting in real if setting not in from_flags]
+    variables = [variable(setting) for setting in real if setting not in from_flags or setting in from_env]
     remove = " and ".join(
         ([f"remove {'/'.join(flags)}"] if flags else []) + ([f"unset {' and '.join(variables)}"] if variables else [])
     )
     demo = "--demo" if "demo" in from_flags else "ZILLIZ_DEMO"
-    drop = "drop --demo" if "demo" in from_flags else "unset ZILLIZ_DEMO"
+    if "demo" not in from_flags:
+        drop = "unset ZILLIZ_DEMO (or pass --no-demo)"
+    else:
+        drop = "drop --demo and unset ZILLIZ_DEMO" if "demo" in from_env else "drop --demo"
     return (
         f"{demo} serves a simulated cluster, but {given} {'name' if len(real) > 1 else 'names'} a real one: "
         f"{drop} to ask the real cluster, or {remove} to try the demo"
@@ -233,14 +241,15 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as err:
-        raise _explain(err, from_flags=frozenset(given)) from None
+        from_env = frozenset(name for name in _FLAGS if os.environ.get(ENV_PREFIX + name.upper()))
+        raise _explain(err, from_flags=frozenset(given), from_env=from_env) from None
 
 
-def _explain(err: ValidationError, *, from_flags: frozenset[str]) -> ConfigError:
+def _explain(err: ValidationError, *, from_flags: frozenset[str], from_env: frozenset[str]) -> ConfigError:
     first = err.errors(include_url=False, include_input=False)[0]
     if first["type"] == _DEMO_CONFLICT:
         real = str((first.get("ctx") or {})["real"]).split(",")
-        return ConfigError(demo_conflict(real, from_flags=from_flags))
+        return ConfigError(demo_conflict(real, from_flags=from_flags, from_env=from_env))
     problem = str(first["msg"]).removeprefix("Value error, ")
     if not first["loc"]:
         return ConfigError(problem)
