@@ -21,6 +21,8 @@ import json
 import logging
 import math
 import re
+import socket
+import ssl
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -240,6 +242,7 @@ class ZillizClient:
         self._endpoint = endpoint.rstrip("/")
         self._token = token
         self._timeout = timeout_seconds
+        self._connect_timeout = min(timeout_seconds, 10.0)  # a cluster that takes longer to accept is not there
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff_seconds
         self._retry_budget = retry_budget_seconds
@@ -270,7 +273,7 @@ class ZillizClient:
                     "Request-Timeout": str(max(1, math.ceil(self._timeout))),
                     "User-Agent": "zilliz-refresh-mcp",
                 },
-                timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                timeout=httpx2.Timeout(self._timeout, connect=self._connect_timeout),
                 # As many kept alive as may open: a burst does not close and reopen (TLS) connections.
                 limits=httpx2.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
                 follow_redirects=False,
@@ -499,14 +502,13 @@ class ZillizClient:
     def _unreachable(self, route: str, exc: Exception, *, sent: bool) -> UpstreamUnreachable:
         # Where it went as scheme://host:port only: a proxy's path prefix is no part of why it is unreachable.
         if isinstance(exc, httpx2.ConnectTimeout):
-            cause, hint, transient = f": no connection within {min(self._timeout, 10.0):g} s", _CHECK_NETWORK, True
+            cause, hint, transient = f": no connection within {self._connect_timeout:g} s", _CHECK_NETWORK, True
         elif isinstance(exc, httpx2.ProxyError):
             cause, hint, transient = ": the proxy refused to connect to it", _CHECK_PROXY, True
         elif isinstance(exc, httpx2.PoolTimeout):  # no fault of the network: our own requests hold every connection
             cause = f": all {MAX_CONNECTIONS} connections to it are busy with requests it has not answered"
             hint = "The cluster may be hanging; try again in a minute, and check its status if it lasts."
             transient = True
-
         else:
             cause, hint, transient = _connect_failure(exc, urlsplit(self._endpoint).port, sent=sent)
         return UpstreamUnreachable(
@@ -565,12 +567,11 @@ class ZillizClient:
             if isinstance(payload, dict):
                 raw_code = payload.get("code")
                 code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-                message = _message_text(payload.get("message"))
+                message = self._words_of(payload.get("message"))
         except (ValueError, RecursionError):
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
         if message:
-            message = shortened(one_line(redact(message, self._token)), _MESSAGE_CHARS)
             what += f": {message}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
@@ -620,6 +621,10 @@ class ZillizClient:
             return f"The endpoint redirects to {shown}, the URL it was asked; check the proxy or gateway before it."
         return f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to {shortened(endpoint, 120)}."
 
+    def _words_of(self, message: Any) -> str:
+        """The cluster's ``message`` as our errors quote it: text (JSON if not a string), redacted, on one line, cut."""
+        return shortened(one_line(redact(_message_text(message), self._token)), _MESSAGE_CHARS)
+
     def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
         if not isinstance(payload, dict):
             raise _not_documented(
@@ -631,8 +636,7 @@ class ZillizClient:
                 f"Upstream answered {route} with a `code` that is {_json_type(code)}, not an integer", route
             )
         if code != 0:
-            message = _message_text(payload.get("message"))
-            message = shortened(one_line(redact(message, self._token)), _MESSAGE_CHARS)
+            message = self._words_of(payload.get("message"))
             transient = code in TRANSIENT_CODES
             hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
@@ -702,9 +706,6 @@ _CHECK_PROXY = "Check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY), and ZILLIZ_CLUSTE
 def _connect_failure(exc: BaseException, port: int | None, *, sent: bool) -> tuple[str, str, bool]:
     """Why no connection was made, as words after "Could not reach the cluster at <origin>"; the hint; whether
     trying again may help. Read from the exception chain (the HTTP stack wraps the OS's or TLS's error)."""
-    import socket
-    import ssl
-
     causes = _causes(exc)
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
