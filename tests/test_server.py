@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import INVALID_PARAMS, ResourceLink, TextResourceContents
 
 from zilliz_refresh_mcp.server import ServerState, build_server
@@ -152,6 +153,28 @@ async def test_a_plain_id_on_a_cluster_of_numeric_ids_is_not_found(
         assert job_id != "job-xxxx" or told[1] in message, (told[1], message)
     assert waited.is_error
     assert [seen.body for seen in cluster.requests if seen.route == DESCRIBE_ROUTE] == [{"jobId": job_id}] * 2
+
+
+async def test_a_malformed_job_id_is_told_alike_by_the_tool_the_resource_and_subscribe(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """One wording of the failure whichever protocol error carries it, and nothing goes upstream."""
+    async with Client(mcp_server, mode="legacy") as client:  # the handshake era, which has resources/subscribe
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": "bad id!", "timeoutSeconds": 1})
+        with pytest.raises(MCPError) as read:
+            await client.read_resource("zilliz://refresh-jobs/bad id!")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            with pytest.raises(MCPError) as subscribed:
+                await client.subscribe_resource("zilliz://refresh-jobs/bad id!")
+        assert not (await client.call_tool("list_refresh_jobs", {})).is_error
+    assert waited.is_error
+    told = "Invalid argument: jobId 'bad id!' is not a job id: use the decimal digits of jobId from list_refresh_jobs"
+    for refused in (read.value, subscribed.value):
+        assert refused.error.code == INVALID_PARAMS
+        assert refused.error.message.startswith(told)
+        assert text_of(waited).endswith(f": {refused.error.message}")  # after the SDK's "Error executing tool..."
+    assert not [seen for seen in cluster.requests if seen.route == DESCRIBE_ROUTE]
 
 
 async def test_bad_token_says_to_check_it(simulator: SimulatorServer, clock: FakeClock) -> None:

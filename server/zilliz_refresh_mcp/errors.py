@@ -17,12 +17,36 @@ An UpstreamError of any kind is retried when its ``transient`` flag is set (a ti
 broke off), never because of its class. Anything else that escapes is a bug, and is reported as one, never
 as the user's mistake. InvalidArgument and RecordError are also ValueErrors, and JobNotFound a LookupError,
 so that pydantic validators and callers that expect the built-in kinds keep working. ``quoted`` is how a
-message shows the value it refuses: quoted, and ``shortened``.
+message shows the value it refuses: quoted, and ``shortened``. ``Code`` names the body codes an UpstreamError
+may carry.
 """
 
 from __future__ import annotations
 
 import re
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    """The body codes of the Milvus REST API that this server acts on, named as its reference describes them."""
+
+    SERVICE_NOT_READY = 1
+    SERVICE_UNAVAILABLE = 2
+    TOO_MANY_REQUESTS = 4  # concurrent requests
+    RATE_LIMITED = 8
+    QUOTA_EXCEEDED = 9
+    COLLECTION_NOT_FOUND = 100
+    DATABASE_NOT_FOUND = 800
+    INVALID_PARAMETER = 1100
+    MISSING_PARAMETER = 1101
+    NOT_AUTHENTICATED = 1400
+    PRIVILEGE_DENIED = 1401
+    USER_NOT_AUTHENTICATED = 1800  # with HTTP 401
+    JSON_ONLY = 1801  # "can only accept JSON format request", also said of a body field of the wrong JSON type
+    MISSING_PARAMETERS = 1802
+    LIMITER_REJECTED = 1807
+    TIMEOUT = 10001  # the cluster's own
+    UNEXPECTED = 65535
 
 
 class ZillizRefreshError(Exception):

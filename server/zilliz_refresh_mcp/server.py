@@ -1,7 +1,8 @@
 """MCP wiring: tools, resources, prompts, completions and subscriptions over one RefreshJobs service.
 
-Each handler asks the service (``service.py``) and turns typed failures into errors a model can act on:
-``ToolError`` for tools, resource errors for resources. Nothing here parses upstream JSON.
+Each handler asks the service (``service.py``) and turns typed failures into errors a model can act on: ``explain``
+words every one the same way, and the handler picks the protocol's carrier (``ToolError`` for tools, resource
+errors for resources, ``MCPError`` for subscriptions). Nothing here parses upstream JSON.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from pydantic import BaseModel, Field
 from . import __version__
 from .config import Settings, check_name
 from .dashboard import TOOL_UI_META, register_dashboard
-from .errors import InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
+from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import (
@@ -98,14 +99,16 @@ def upstream_failure(
     ``db_asked`` is False when the caller left dbName out and ``db`` is the server's configured default.
     """
     hint = None
-    if err.code == 800 and db and db_asked:
+    if err.code == Code.DATABASE_NOT_FOUND and db and db_asked:
         hint = f"Database {db!r} does not exist on this cluster; check dbName."
-    elif err.code == 800 and db:  # the model never named it: the fix is the server's setting, or naming another
+    elif (
+        err.code == Code.DATABASE_NOT_FOUND and db
+    ):  # the model never named it: the fix is the server's setting, or naming another
         hint = (
             f"Database {db!r}, this server's default (ZILLIZ_DB_NAME), does not exist on this cluster; pass dbName, "
             "or have the user set ZILLIZ_DB_NAME to a database that exists."
         )
-    elif err.code == 100 and collection:
+    elif err.code == Code.COLLECTION_NOT_FOUND and collection:
         hint = f"Collection {collection!r} does not exist in database {db!r}; check collectionName, or " + (
             "omit it to list every external collection."
             if what == LIST_WHAT
@@ -115,16 +118,19 @@ def upstream_failure(
     return f"{told} {err.suggestion}" if err.suggestion else told
 
 
-def _tool_error(
+def explain(
     err: Exception, what: str, *, db: str | None = None, collection: str | None = None, db_asked: bool = True
-) -> ToolError:
+) -> str:
+    """What a model reads of an expected failure, whichever error of the protocol carries it."""
     if isinstance(err, UpstreamError):
-        return ToolError(upstream_failure(err, what, db=db, collection=collection, db_asked=db_asked))
+        return upstream_failure(err, what, db=db, collection=collection, db_asked=db_asked)
     if isinstance(err, RecordError):
-        return ToolError(f"Could not {what}: upstream sent a job record this server cannot read: {err}.")
+        return f"Could not {what}: upstream sent a job record this server cannot read: {err}."
     if isinstance(err, JobNotFound):
-        return ToolError(f"{err}. Use list_refresh_jobs to find job ids.")
-    return ToolError(f"Invalid argument: {err}.")
+        return f"{err}. Use list_refresh_jobs to find job ids."
+    if isinstance(err, TooManyWatched):
+        return f"{err}."
+    return f"Invalid argument: {err}."
 
 
 _EXPECTED = (UpstreamError, JobNotFound, InvalidArgument, RecordError)  # anything else is a bug, told as one
@@ -296,8 +302,10 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                 cursor=cursor,
             )
         except _EXPECTED as err:
-            raise _tool_error(
-                err, LIST_WHAT, db=dbName or service.default_db, collection=collectionName, db_asked=bool(dbName)
+            raise ToolError(
+                explain(
+                    err, LIST_WHAT, db=dbName or service.default_db, collection=collectionName, db_asked=bool(dbName)
+                )
             ) from None
         return _structured(listing, listing_text(listing), listing.jobs)
 
@@ -343,7 +351,7 @@ def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
         try:
             result = await _state_of(ctx).service.wait(jobId, timeout_seconds=timeoutSeconds, on_update=on_update)
         except _EXPECTED as err:
-            raise _tool_error(err, f"wait for refresh job {jobId}") from None
+            raise ToolError(explain(err, f"wait for refresh job {jobId}")) from None
         return _structured(result, result.message, [result.job])
 
 
@@ -378,13 +386,9 @@ def _add_refresh_tool(mcp: MCPServer[ServerState]) -> None:
         try:
             started = await service.refresh(dbName, collectionName)
         except _EXPECTED as err:
-            raise _tool_error(
-                err,
-                f"start a refresh of {collectionName}",
-                db=dbName or service.default_db,
-                collection=collectionName,
-                db_asked=bool(dbName),
-            ) from None
+            what = f"start a refresh of {collectionName}"
+            db = dbName or service.default_db
+            raise ToolError(explain(err, what, db=db, collection=collectionName, db_asked=bool(dbName))) from None
         return _structured(started, started.message, [])
 
 
@@ -408,16 +412,10 @@ def _add_resources(mcp: MCPServer[ServerState]) -> None:
     async def refresh_job(jobId: str, ctx: Context[ServerState, Any]) -> str:
         try:
             record = await _state_of(ctx).service.describe(jobId)
-        except JobNotFound as err:
-            raise ResourceNotFoundError(f"{err}. Use list_refresh_jobs to find job ids.") from None
-        except RecordError as err:
-            raise ResourceError(
-                f"Could not read refresh job {jobId}: upstream sent a job record this server cannot read: {err}."
-            ) from None
-        except InvalidArgument as err:
-            raise ResourceNotFoundError(str(err)) from None
-        except UpstreamError as err:
-            raise ResourceError(upstream_failure(err, f"read refresh job {jobId}")) from None
+        except (JobNotFound, InvalidArgument) as err:  # no such resource
+            raise ResourceNotFoundError(explain(err, f"read refresh job {jobId}")) from None
+        except (RecordError, UpstreamError) as err:  # it may exist, but cannot be read now
+            raise ResourceError(explain(err, f"read refresh job {jobId}")) from None
         return json.dumps(record.model_dump(mode="json", by_alias=True))
 
     @mcp.resource(
@@ -468,13 +466,11 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
         try:
             with state.watcher.asked(uri, key, ctx.session.send_resource_updated) as job_id:
                 await _check_watchable(state.service, job_id)
-        except TooManyWatched as err:
-            raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None
-        except (JobNotFound, InvalidArgument) as err:
+        except (TooManyWatched, JobNotFound, InvalidArgument) as err:
             # A job the cluster does not have is refused now, not watched and dropped unseen a moment later.
-            raise MCPError(code=INVALID_PARAMS, message=f"{err}. Use list_refresh_jobs to find job ids.") from None
+            raise MCPError(code=INVALID_PARAMS, message=explain(err, f"watch {uri}")) from None
         except UpstreamError as err:  # the watcher would stop at its first read: say why now
-            raise MCPError(code=INTERNAL_ERROR, message=upstream_failure(err, f"watch {uri}")) from None
+            raise MCPError(code=INTERNAL_ERROR, message=explain(err, f"watch {uri}")) from None
         return EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext[ServerState], params: UnsubscribeRequestParams) -> EmptyResult:
@@ -505,7 +501,7 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
                 watched.append(uri)
             return await listen(ctx, params)
         except TooManyWatched as err:
-            raise MCPError(code=INVALID_PARAMS, message=f"{err}.") from None
+            raise MCPError(code=INVALID_PARAMS, message=explain(err, "listen")) from None
         finally:
             for uri in watched:
                 watcher.unsubscribe(uri, key)

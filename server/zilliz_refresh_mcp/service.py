@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup
 
 from .config import NAME_PATTERN, check_name
 from .errors import (
+    Code,
     InvalidArgument,
     JobNotFound,
     TooManyWatched,
@@ -52,7 +53,7 @@ from .upstream import DESCRIBE_ROUTE, ZillizClient
 
 logger = logging.getLogger(__name__)
 
-_WRONG_TYPE_CODES = (1100, 1801)  # invalid parameter; "can only accept JSON format request" (a field's JSON type)
+_WRONG_TYPE_CODES = (Code.INVALID_PARAMETER, Code.JSON_ONLY)
 _SEEN_IDS_KEPT = 1000
 _COLLECTIONS_SHOWN = 10
 _SUGGESTION_SECONDS = 3.0
@@ -110,7 +111,8 @@ def _is_not_found(err: UpstreamError) -> bool:
 _ALREADY_RUNNING = re.compile(r"already (running|in progress|refreshing|exists)", re.IGNORECASE)
 
 
-_MAY_HAVE_RUN_CODES = (10001, 65535)  # the cluster's own timeout; an unexpected error
+_MAY_HAVE_RUN_CODES = (Code.TIMEOUT, Code.UNEXPECTED)
+_FOR_GOOD_CODES = (Code.NOT_AUTHENTICATED, Code.PRIVILEGE_DENIED, Code.USER_NOT_AUTHENTICATED)
 _MAY_HAVE_STARTED = "The refresh may have started anyway: check with list_refresh_jobs before starting another."
 _CHECK_ENDPOINT = " If it lasts, check ZILLIZ_CLUSTER_ENDPOINT: it should be the cluster endpoint, not a console page."
 
@@ -132,7 +134,7 @@ def _may_have_started(err: UpstreamError) -> bool:
 
 def fails_for_good(err: UpstreamError) -> bool:
     """A key revoked or lacking the privilege, or a route gone: every later read would fail the same way."""
-    return err.status in (401, 403, 404) or err.code in (1400, 1401, 1800)
+    return err.status in (401, 403, 404) or err.code in _FOR_GOOD_CODES
 
 
 @dataclass
@@ -325,7 +327,7 @@ class RefreshJobs:
         Only collections with refresh jobs are known (the list route names them); one more read, on this
         error path only. A failure of that read leaves the error as it was.
         """
-        if err.code != 100 or collection is None:
+        if err.code != Code.COLLECTION_NOT_FOUND or collection is None:
             return
         names: list[str] = []
         try:

@@ -45,6 +45,7 @@ from tenacity.stop import stop_base
 
 from .config import api_path_start
 from .errors import (
+    Code,
     RecordError,
     UpstreamAPIError,
     UpstreamBadResponse,
@@ -74,7 +75,16 @@ REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 MAX_CONNECTIONS = 16
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
-TRANSIENT_CODES = frozenset({1, 2, 4, 8, 1807, 10001})
+TRANSIENT_CODES = frozenset(
+    {
+        Code.SERVICE_NOT_READY,
+        Code.SERVICE_UNAVAILABLE,
+        Code.TOO_MANY_REQUESTS,
+        Code.RATE_LIMITED,
+        Code.LIMITER_REJECTED,
+        Code.TIMEOUT,
+    }
+)
 _AUTH_HINT = "Check ZILLIZ_TOKEN: an API key, or user:password, that is valid for this cluster."
 _PRIVILEGE_HINT = "The key authenticated but lacks the privilege; grant it access to external-collection jobs."
 _BAD_RESPONSE_HINT = (
@@ -82,23 +92,29 @@ _BAD_RESPONSE_HINT = (
     "endpoint (not a console page or a proxy), and try again; report it if it persists."
 )
 _CODE_HINTS: dict[int, str] = {
-    9: "The cluster's quota is exhausted; check usage in the Zilliz console.",
-    100: "The collection does not exist; check collectionName, or omit it to list every external collection.",
-    800: "The database does not exist on this cluster; check dbName, or ZILLIZ_DB_NAME when dbName is left out.",
-    1100: "Upstream rejected a parameter; check {arguments}.",
-    1101: "Upstream reports a missing parameter; check {arguments}.",
-    1400: _AUTH_HINT,
-    1401: _PRIVILEGE_HINT,
-    1800: _AUTH_HINT,
-    1801: "Upstream could not read the request's JSON; check the argument types.",
-    1802: "Upstream reports a missing parameter; check {arguments}.",
-    65535: "Upstream hit an unexpected error; try again, and check the cluster's health if it persists.",
+    Code.QUOTA_EXCEEDED: "The cluster's quota is exhausted; check usage in the Zilliz console.",
+    Code.COLLECTION_NOT_FOUND: (
+        "The collection does not exist; check collectionName, or omit it to list every external collection."
+    ),
+    Code.DATABASE_NOT_FOUND: (
+        "The database does not exist on this cluster; check dbName, or ZILLIZ_DB_NAME when dbName is left out."
+    ),
+    Code.INVALID_PARAMETER: "Upstream rejected a parameter; check {arguments}.",
+    Code.MISSING_PARAMETER: "Upstream reports a missing parameter; check {arguments}.",
+    Code.NOT_AUTHENTICATED: _AUTH_HINT,
+    Code.PRIVILEGE_DENIED: _PRIVILEGE_HINT,
+    Code.USER_NOT_AUTHENTICATED: _AUTH_HINT,
+    Code.JSON_ONLY: "Upstream could not read the request's JSON; check the argument types.",
+    Code.MISSING_PARAMETERS: "Upstream reports a missing parameter; check {arguments}.",
+    Code.UNEXPECTED: "Upstream hit an unexpected error; try again, and check the cluster's health if it persists.",
 }
 
 
 def _code_hint(code: int | None, body: Mapping[str, Any]) -> str | None:
     """The hint for a body code; those that blame a parameter name the ones this request sent."""
-    if code == 100 and "collectionName" not in body:  # a job's read names no collection to check or omit
+    if (
+        code == Code.COLLECTION_NOT_FOUND and "collectionName" not in body
+    ):  # a job's read names no collection to check or omit
         return None
     hint = _CODE_HINTS.get(code) if code is not None else None
     return hint.format(arguments=" and ".join(body) or "the arguments") if hint else None
