@@ -281,7 +281,7 @@ def test_an_old_failure_that_a_later_refresh_fixed_is_named_as_history(states: l
         ("ext_books", True),
     ]
     (line,) = [line for line in jobs.listing_text(result).splitlines() if " job 9:" in line]
-    assert line.endswith("(fixed since: a later refresh of this collection completed)")
+    assert line.endswith("(fixedSince: true, a later refresh of this collection completed)")
     # The current failure first; the fixed one is history: after what is under way, before the completed.
     expected = ["2", "9"] if states else ["2", "3", "4", "9", "1"]
     assert [job.job_id for job in result.jobs] == expected
@@ -371,7 +371,9 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
     record = raw(jobId=5, state="RefreshFailed", reason=trace)
     page = listing([record]).model_dump(mode="json", by_alias=True)
     shown = page["jobs"][0]["reason"]
-    assert shown.startswith(trace[: records.REASON_CHARS]) and "read detailsUri for more" in shown
+    head, tail = records.REASON_HEAD_CHARS, records.REASON_CHARS - records.REASON_HEAD_CHARS
+    assert shown.startswith(trace[:head]) and shown.endswith(trace[-tail:])
+    assert f"[... {len(trace) - records.REASON_CHARS} characters cut; read detailsUri for more ...]" in shown
     assert len(shown) < records.REASON_CHARS + 100
     assert page["summary"]["failures"][0]["reason"] == shown
     text = jobs.listing_text(listing([record]))
@@ -383,6 +385,44 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
     assert kept is not None and len(kept) < records.RECORD_REASON_CHARS + 100
     assert kept.startswith("start of the error") and kept.endswith("Caused by: disk full")
     assert f"characters cut from the middle of {len(log)}" in kept
+
+
+def test_failures_whose_long_reasons_differ_only_in_their_cause_are_two_groups_each_showing_it() -> None:
+    """A trace names the error at its start and the cause at its end: cut to their start, an access problem and a
+    schema problem read as one reason, and the cause of neither showed in a list or a wait."""
+    frames = "".join(f"\n\tat org.apache.parquet.Reader.read(Reader.java:{i})" for i in range(60))
+    denied = f"java.io.IOException: failed to read part-0007.parquet{frames}\nCaused by: AccessDeniedException: s3"
+    mismatch = f"java.io.IOException: failed to read part-0007.parquet{frames}\nCaused by: SchemaMismatch: column id"
+    result = listing(
+        [
+            raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason=denied),
+            raw(jobId=2, collectionName="ext_b", state="RefreshFailed", reason=mismatch),
+        ]
+    )
+    groups = {group.collections[0]: group for group in result.summary.failures}
+    assert (groups["ext_a"].count, groups["ext_b"].count) == (1, 1)
+    assert groups["ext_a"].reason.endswith("Caused by: AccessDeniedException: s3")
+    assert groups["ext_b"].reason.endswith("Caused by: SchemaMismatch: column id")
+    text = jobs.listing_text(result)
+    assert "AccessDeniedException" in text and "SchemaMismatch" in text
+    waited = jobs.WaitResult.ended(
+        normalize_record(raw(jobId=1, state="RefreshFailed", reason=denied), now_ms=NOW), waited=3.0
+    )
+    assert "AccessDeniedException" in waited.message
+
+
+def test_upstream_words_in_text_show_their_control_characters_instead_of_obeying_them() -> None:
+    """A colour code or a clear-screen in a reason (a file name in the bucket can put one there) would act on the
+    terminal that shows a tool's text; a right-to-left mark would reorder the line. The data keeps them exactly."""
+    name, reason = "ext_\x1b[31mred", "bad file\x1b[2J\u202eevil\x00 end"
+    record = raw(jobId=1, collectionName=name, state="RefreshFailed", reason=reason)
+    result = listing([record])
+    ended = jobs.WaitResult.ended(normalize_record(record, now_ms=NOW), waited=1.0)
+    for text in (jobs.listing_text(result), ended.message):
+        assert not {"\x1b", "\u202e", "\x00"} & set(text), text
+        assert "ext_\\x1b[31mred" in text and "bad file\\x1b[2J\\u202eevil\\x00 end" in text
+    assert "\x1b" not in result.summary.text and "ext_\\x1b[31mred" in result.summary.text
+    assert (result.jobs[0].collection_name, result.jobs[0].reason) == (name, reason)
 
 
 def test_a_failure_without_times_is_current() -> None:
@@ -440,9 +480,11 @@ def test_text_has_one_compact_line_per_job() -> None:
     text = jobs.listing_text(listing(four_jobs()))
     lines = text.splitlines()
     assert len(lines) == 5
+    assert lines[0].endswith(" As of 2024-04-11T11:01:40Z.")  # NOW: a model reading only text learns the time
     assert lines[1].startswith("- RefreshFailed ext_music job 2: 10%")
     assert lines[1].endswith("reason: permission denied")
-    assert "estimated end" in lines[2]
+    # 42% in 1300 s: the end 1795 s on, shown to the second (11:31:36), 29m56s after NOW (11:01:40)
+    assert lines[2].endswith("running for 21m40s, estimated end 2024-04-11T11:31:36Z (in ~29m56s)")
     assert not text.lstrip().startswith("{")  # not a JSON dump
 
 
@@ -625,6 +667,33 @@ def test_of_copies_of_one_job_that_differ_the_one_furthest_along_is_the_job(deco
     counted = {state: count for state, count in result.summary.by_state.items() if count}
     assert counted == {"RefreshFailed": 1, "RefreshInProgress": 1}
     assert result.summary.total == 2
+
+
+@pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])
+def test_jobs_of_two_collections_that_share_an_id_are_two_jobs_and_the_text_says_why(decoded: bool) -> None:
+    """The API reference's own example: ext_books completed and ext_movies running, both with an id rounded to
+    449503829274509300. Merged as copies of one job, the running one vanished from every count."""
+    rounded = 449503829274509300
+    books = raw(jobId=rounded)
+    movies = raw(jobId=rounded, collectionName="ext_movies", state="RefreshInProgress", progress=42, endTime=0)
+    stale_movies = {**movies, "progress": 30}  # a copy of one of them still merges into the job
+    answer: list[Any] = [books, stale_movies, movies]
+    if decoded:
+        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
+        assert answer, "the documented shape takes the msgspec path"
+    result = listing(answer)
+    assert [(job.collection_name, job.state, job.progress) for job in result.jobs] == [
+        ("ext_movies", "RefreshInProgress", 42),
+        ("ext_books", "RefreshCompleted", 100),
+    ]
+    assert result.summary.total == 2
+    assert {state: n for state, n in result.summary.by_state.items() if n} == {
+        "RefreshInProgress": 1,
+        "RefreshCompleted": 1,
+    }
+    assert "1 in progress (ext_movies, 42%)" in result.summary.text
+    assert "share job id 449503829274509300 (ext_books, ext_movies)" in result.summary.text
+    assert "share" not in listing([books, movies | {"jobId": 7}]).summary.text
 
 
 def test_many_states_this_server_does_not_know_are_counted_together_beyond_the_five_most_common() -> None:

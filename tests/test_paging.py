@@ -167,6 +167,29 @@ async def test_a_record_upstream_repeats_is_one_job_counted_and_paged_once(
     assert pages[0]["summary"]["byState"] == by_state(expected)
 
 
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_jobs_that_share_an_id_and_a_time_are_each_paged_once(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, limit: int
+) -> None:
+    """Ids rounded on their way may leave jobs of several collections with one id, and the same times: the cursor
+    tells them apart by collection, so no page skips or repeats one."""
+    template = truth(cluster)[0]
+    shared = [
+        {**template, "jobId": 449503829274509300 + 64 * (i % 2), "collectionName": f"ext_{i:02}"} for i in range(8)
+    ]
+    answer = json.dumps({"code": 0, "data": {"records": shared}})
+    cluster.inject(*[Fault.raw(answer)] * (len(shared) // limit + 1))
+    async with connected(mcp_server) as client:
+        pages = await walk(client, limit=limit)
+    seen = [(job["jobId"], job["collectionName"]) for page in pages for job in page["jobs"]]
+    assert sorted(seen) == sorted((str(job["jobId"]), job["collectionName"]) for job in shared)
+    assert [page["page"]["remaining"] for page in pages] == [len(shared) - limit * n for n in range(1, len(pages))] + [
+        0
+    ]
+    assert pages[0]["summary"]["total"] == len(shared)
+    assert "share 2 job ids, such as 449503829274509300 (ext_00, ext_02, ext_04, ...)" in pages[0]["summary"]["text"]
+
+
 @pytest.mark.parametrize(
     ("state", "expected_states"),
     [
@@ -205,6 +228,22 @@ async def test_one_collection_walks_exactly_its_jobs(
     assert {job["collectionName"] for page in pages for job in page["jobs"]} == {"ext_c07"}
     assert pages[0]["collectionName"] == "ext_c07"
     assert pages[0]["summary"]["byState"] == by_state(expected, ["RefreshCompleted"] if state else None)
+
+
+async def test_an_upstream_that_ignores_the_collection_filter_does_not_pass_others_jobs_off_as_its_own(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
+    """Every job of the database comes back for collectionName=ext_c07 (a cluster or gateway that drops the
+    filter): only ext_c07's are counted and listed, and a record that names no collection is taken as its."""
+    unnamed = {**truth(cluster, "ext_c07")[0], "jobId": 7_000_001, "collectionName": None}
+    answer = json.dumps({"code": 0, "data": {"records": [*truth(cluster), unnamed]}})
+    cluster.inject(*[Fault.raw(answer)] * 3)
+    async with connected(mcp_server) as client:
+        pages = await walk(client, collectionName="ext_c07", limit=200)
+    expected = [*truth(cluster, "ext_c07"), unnamed]
+    assert len(expected) < len(truth(cluster)) // 10
+    assert_walk_is_complete(pages, expected, 200)
+    assert pages[0]["summary"]["byState"] == by_state(expected)
 
 
 async def test_a_cursor_still_works_after_new_jobs_arrive(
@@ -276,6 +315,22 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
         assert job["jobId"] in text
 
 
+async def test_a_cursor_handed_out_before_jobs_could_share_an_id_continues_where_it_left_off(
+    mcp_server: MCPServer[Any],
+) -> None:
+    """A cursor of an earlier build ends at the question's tag, without the collection's checksum: a page
+    asked with it is the page the current cursor gives."""
+    async with connected(mcp_server) as client:
+        first = await call(client, limit=5)
+        cursor = first["page"]["nextCursor"]
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        assert len(payload) == 6 and type(payload[-1]) is int
+        earlier = _b64(json.dumps(payload[:-1]))
+        assert [job["jobId"] for job in (await call(client, limit=5, cursor=earlier))["jobs"]] == [
+            job["jobId"] for job in (await call(client, limit=5, cursor=cursor))["jobs"]
+        ]
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 
@@ -297,6 +352,8 @@ def _b64(payload: str) -> str:
         _b64('[3, 0, "", "", "000000000000"]'),
         _b64('[3, 0, 5, "1", "000000000000"]'),
         _b64('[0, "", "1", "000000000000"]'),  # a cursor of version 1 (ordered by start time)
+        _b64('[4, 0, "", "1", "000000000000", "ext_books"]'),  # a checksum is a number
+        _b64('[4, 0, "", "1", "000000000000", 0, 0]'),
         "x" * 3000,
     ],
 )

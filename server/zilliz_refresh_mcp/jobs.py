@@ -12,6 +12,7 @@ import functools
 import hashlib
 import itertools
 import json
+import zlib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .errors import CursorError, RecordError
+from .errors import CursorError, RecordError, one_line
 from .records import (
     COMPLETED,
     FAILED,
@@ -29,6 +30,7 @@ from .records import (
     KNOWN_STATES,
     PENDING,
     REASON_CHARS,
+    REASON_HEAD_CHARS,
     CamelModel,
     JobRecord,
     RecordFields,
@@ -64,7 +66,8 @@ class FailureGroup(CamelModel):
     """Failed jobs that share one reason."""
 
     reason: str = Field(
-        description=f"Upstream's failure reason (cut at {REASON_CHARS} characters). Groups with failures not "
+        description=f"Upstream's failure reason (past {REASON_CHARS} characters, its first {REASON_HEAD_CHARS} and "
+        f"last {REASON_CHARS - REASON_HEAD_CHARS}). Groups with failures not "
         f"fixed since come first. With more than {_FAILURE_GROUPS} reasons, the last group, "
         '"(N other reasons)", holds the rest.'
     )
@@ -140,8 +143,8 @@ class WaitResult(CamelModel):
         message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {what}"
         if job.ended_at:
             message += f" at {job.ended_at}"
-        message += f"; reason: {_one_line(job.reason)}." if job.reason else "."
-        return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job)
+        message += f"; reason: {job.reason}." if job.reason else "."
+        return cls(finished=True, timed_out=False, waited_seconds=waited, message=one_line(message), job=job)
 
     @classmethod
     def still_running(cls, job: JobRecord, waited: float, trouble: str | None = None) -> WaitResult:
@@ -156,7 +159,7 @@ class WaitResult(CamelModel):
         if trouble:
             message += f" That is the last state read: {trouble}"
         message += " Call wait_for_refresh_job again to keep waiting."
-        return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job)
+        return cls(finished=False, timed_out=True, waited_seconds=waited, message=one_line(message), job=job)
 
 
 class RefreshStarted(CamelModel):
@@ -187,7 +190,7 @@ class JobListing(CamelModel):
 # --- ordering and paging -----------------------------------------------------------------------
 
 
-_SortKey = tuple[int, int, tuple[int, int, str]]
+_SortKey = tuple[int, int, tuple[int, int, str], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,17 +200,28 @@ class _Position:
     rank: int
     at: str  # ISO time the job is ordered by (its end, else its start), or "" when it has neither
     job_id: str
+    tie: int  # ``_tie`` of the job's collection
 
     def key(self) -> _SortKey:
-        return _sort_key(self.rank, epoch_ms(self.at) if self.at else None, self.job_id)
+        return _sort_key(self.rank, epoch_ms(self.at) if self.at else None, self.job_id, self.tie)
 
 
-def _sort_key(rank: int, at_ms: int | None, job_id: str) -> _SortKey:
-    """The listing order: by state rank; the most recent first, by end, else start (neither: last); then by id.
+def _sort_key(rank: int, at_ms: int | None, job_id: str, tie: int) -> _SortKey:
+    """The listing order: by state rank; the most recent first, by end, else start (neither: last); then by id,
+    then by ``_tie`` (jobs of two collections may come with one id: ``_distinct``).
 
     By end, so that a long job that failed last night comes before one that started later but failed earlier.
     """
-    return (rank, -at_ms if at_ms is not None else 1, _id_key(job_id))
+    return (rank, -at_ms if at_ms is not None else 1, _id_key(job_id), tie)
+
+
+_NO_TIE = 1 << 32  # after every ``_tie``: a position without one (an earlier build's cursor) is after its id's jobs
+
+
+def _tie(collection: str | None) -> int:
+    """What orders jobs of one id and time: a checksum of their collection's name, which a cursor carries in a few
+    bytes where a name could take a kilobyte."""
+    return zlib.crc32(collection.encode("utf-8", "surrogatepass")) if collection else 0
 
 
 def _id_key(job_id: str) -> tuple[int, int, str]:
@@ -218,7 +232,7 @@ def _id_key(job_id: str) -> tuple[int, int, str]:
 
 def _position(job: JobRecord) -> _Position:
     rank = _FIXED_RANK if job.fixed_since else _STATE_RANK.get(job.state, _OTHER_RANK)
-    return _Position(rank, job.ended_at or job.started_at or "", job.job_id)
+    return _Position(rank, job.ended_at or job.started_at or "", job.job_id, _tie(job.collection_name))
 
 
 # What ordering, paging and the summary read of one record: both shapes have the same field names.
@@ -226,10 +240,10 @@ _Row = WireRecord | RecordFields
 
 
 def _row_key(row: _Row) -> _SortKey:
-    return _sort_key(_STATE_RANK.get(row.state, _OTHER_RANK), _when(row) or None, str(row.job_id))
+    return _sort_key(_STATE_RANK.get(row.state, _OTHER_RANK), _when(row) or None, str(row.job_id), _tie(row.collection))
 
 
-def _time_and_id(row: _Row) -> tuple[int, tuple[int, int, str]]:
+def _time_and_id(row: _Row) -> tuple[int, tuple[int, int, str], int]:
     return _row_key(row)[1:]
 
 
@@ -248,25 +262,39 @@ def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
     return rows, problems
 
 
-def _distinct(rows: Sequence[_Row]) -> Sequence[_Row]:
-    """The rows with each job id once: of copies that differ, the one furthest along.
+def _distinct(rows: Sequence[_Row]) -> tuple[Sequence[_Row], dict[str, list[str]]]:
+    """The rows with each job once: of copies that differ, the one furthest along; and the job ids that jobs of
+    more than one collection share, with those collections.
 
     An answer that repeats a record (a gateway merging a retried page) would count the job twice, and a cursor,
     which names a job by its place and id, could not tell the copies apart: the next page would skip the second.
     A job only moves forward (pending, running, ended; progress and times only grow), so the copy furthest along
     is the newest: kept first by place, a stale "running" copy would hide that the job has ended.
+
+    A copy names the same collection. Records of two collections with one id are two jobs whose ids were rounded on
+    their way (past 2^53, as a JavaScript number is; the API reference's own example shows two such jobs): merged,
+    one of them, a running job perhaps, would vanish from every count.
     """
     if len({row.job_id for row in rows}) == len(rows):
-        return rows
-    newest: dict[int | str, _Row] = {}
+        return rows, {}
+    newest: dict[tuple[int | str, str], _Row] = {}
     for row in rows:
-        kept = newest.get(row.job_id)
+        job = (row.job_id, row.collection or "")
+        kept = newest.get(job)
         if kept is None or _headway(row) > _headway(kept):  # of equals, the first copy stays
-            newest[row.job_id] = row
-    return list(newest.values())
+            newest[job] = row
+    collections: dict[str, list[str]] = {}
+    for job_id, collection in newest:
+        collections.setdefault(str(job_id), []).append(collection)
+    return list(newest.values()), {job_id: names for job_id, names in collections.items() if len(names) > 1}
 
 
 _STAGE = {PENDING: 0, IN_PROGRESS: 1, COMPLETED: 2, FAILED: 2}
+
+
+def _of(collection: str, row: _Row) -> bool:
+    """Whether a record of an answer for one collection is of it: one that names none is (the name implied)."""
+    return not row.collection or row.collection == collection
 
 
 def _headway(row: _Row) -> tuple[int, int, int, int]:
@@ -349,7 +377,7 @@ _CURSOR_VERSION = 4
 
 def encode_cursor(job: JobRecord, query: str) -> str:
     pos = _position(job)
-    payload = json.dumps([_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query], separators=(",", ":"))
+    payload = json.dumps([_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -358,7 +386,9 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
     older = False
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        version, rank, at, job_id, tag = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        version, rank, at, job_id, tag, *rest = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        # Cursors of earlier builds of this version end at the tag, from before jobs could share an id.
+        tie = rest.pop() if len(rest) == 1 else _NO_TIE
         older = type(version) is int and 0 < version < _CURSOR_VERSION
         if older or not (
             version == _CURSOR_VERSION
@@ -368,9 +398,12 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
             and isinstance(job_id, str)
             and job_id
             and isinstance(tag, str)
+            and type(tie) is int
+            and 0 <= tie <= _NO_TIE
+            and not rest
         ):
             raise TypeError
-        position = _Position(rank, at, job_id).key()
+        position = _Position(rank, at, job_id, tie).key()
     except (ValueError, TypeError, RecursionError):  # binascii.Error is a ValueError
         if older:  # handed out before an upgrade, for an order that has changed since: start again
             raise CursorError(
@@ -468,10 +501,12 @@ def summarize(
     states: Sequence[str] | None,
     fixed: set[int],
     unreadable: Sequence[str] = (),
+    shared_ids: Mapping[str, list[str]] | None = None,
 ) -> Summary:
     """Exact counts and a short text over every matching job; ``fixed`` holds the ``id()`` of each failed row
     that a later refresh of its collection completed after; ``unreadable``, what is wrong with each record
-    that could not be read."""
+    that could not be read; ``shared_ids``, the ids that jobs of several collections share, with those."""
+    notes = _unreadable_note(unreadable) + _shared_ids_note(shared_ids or {})
     current, running = groups.ordered(_STATE_RANK[FAILED]), groups.ordered(_STATE_RANK[IN_PROGRESS])  # named in order
     failed = current + groups.ordered(_FIXED_RANK)
     pending, rest = groups.rows(_STATE_RANK[PENDING]), groups.rows(_OTHER_RANK)
@@ -490,7 +525,7 @@ def summarize(
         return Summary(
             total=0,
             by_state=by_state,
-            text=f"No refresh jobs{filtered} {scope}.{_unknown_notes(states, counts)}{_unreadable_note(unreadable)}",
+            text=one_line(f"No refresh jobs{filtered} {scope}.{_unknown_notes(states, counts)}{notes}"),
             failures=[],
             last_completed=None,
             unreadable=len(unreadable),
@@ -522,7 +557,7 @@ def summarize(
     return Summary(
         total=total,
         by_state=by_state,
-        text=text + _unreadable_note(unreadable),
+        text=one_line(text + notes),  # names and states are upstream's words: their control characters shown
         failures=_failure_groups(failed, fixed),
         last_completed=(
             Completion(job_id=str(last.job_id), collection_name=last.collection or None, ended_at=last_ended)
@@ -609,7 +644,19 @@ def _unreadable_note(problems: Sequence[str]) -> str:
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return (
         f" {_plural(len(problems), 'job record')} from the cluster could not be read and "
-        f"{'is' if len(problems) == 1 else 'are'} not counted: {_one_line(problems[0])[:200]}{more}."
+        f"{'is' if len(problems) == 1 else 'are'} not counted: {one_line(problems[0])[:200]}{more}."
+    )
+
+
+def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
+    if not shared_ids:
+        return ""
+    job_id, collections = next(iter(shared_ids.items()))
+    which = f"job id {job_id}" if len(shared_ids) == 1 else f"{len(shared_ids)} job ids, such as {job_id}"
+    return (
+        f" Jobs of different collections share {which} ({one_line(', '.join(collections[:3]))[:200]}"
+        f"{', ...' if len(collections) > 3 else ''}): ids rounded on their way from the cluster (beyond 2^53, as "
+        "a JavaScript number is); each is counted and listed, but name such a job by its collection too."
     )
 
 
@@ -627,8 +674,9 @@ def _duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def job_line(job: JobRecord) -> str:
-    """One compact line per job for hosts that read only text content."""
+def job_line(job: JobRecord, now: str | None = None) -> str:
+    """One compact line per job for hosts that read only text content; ``now`` (ISO) to say how far off its
+    estimated end is."""
     parts = [f"{job.state} {job.collection_name or '-'} job {job.job_id}: {job.progress}%"]
     if job.started_at:
         parts.append(f"started {job.started_at}")
@@ -640,25 +688,28 @@ def job_line(job: JobRecord) -> str:
             f"took {took}" if job.ended_at else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago"
         )
     if job.estimated_end_at:
-        parts.append(f"estimated end {job.estimated_end_at}")
+        parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}")
     line = ", ".join(parts)
     if job.reason:
-        line += f"; reason: {_one_line(job.reason)}"
+        line += f"; reason: {job.reason}"
     elif job.state == FAILED:
         line += "; reason: (none given)"
     if job.fixed_since:
-        line += " (fixed since: a later refresh of this collection completed)"
-    return "- " + line
+        line += " (fixedSince: true, a later refresh of this collection completed)"
+    return "- " + one_line(line)  # upstream's words: on one line, their control characters shown, not obeyed
 
 
-def _one_line(text: str) -> str:
-    """``text`` with its line breaks and runs of spaces made single spaces: a text line per job stays one line."""
-    return " ".join(text.split())
+def _from_now(at: str, now: str | None) -> str:
+    """How far off ``at`` is, for a model that cannot tell the time: " (in ~17m24s)"."""
+    if now is None:
+        return ""
+    seconds = (epoch_ms(at) - epoch_ms(now)) / 1000
+    return f" (in ~{_duration(seconds)})" if seconds >= 1 else " (about now)"  # estimated as of now: never past
 
 
 def listing_text(listing: JobListing) -> str:
-    lines = [listing.summary.text]
-    lines.extend(job_line(job) for job in listing.jobs)
+    lines = [f"{listing.summary.text} As of {listing.as_of}."]
+    lines.extend(job_line(job, listing.as_of) for job in listing.jobs)
     if listing.page.hint:
         lines.append(listing.page.hint)
     return "\n".join(lines)
@@ -690,9 +741,12 @@ def build_listing(
     fast = isinstance(raw_records, WireRecords)
     every_row: Sequence[_Row]
     every_row, unreadable = (raw_records, []) if fast else _readable(raw_records)
-    every_row = _distinct(every_row)
+    if collection_name and not all(_of(collection_name, row) for row in every_row):
+        # Upstream filters by collection; one that ignored the filter must not pass others' jobs off as its own.
+        every_row = [row for row in every_row if _of(collection_name, row)]
+    every_row, shared_ids = _distinct(every_row)
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
-    groups = _StateGroups(rows, integer_ids=fast)
+    groups = _StateGroups(rows, integer_ids=fast and not shared_ids)  # the fast order ties jobs of one id
     failed = groups.rows(_STATE_RANK[FAILED])
     completions = _latest_completions(failed, every_row)  # every row: a state filter hides the completions
     fixed = {id(row) for row in failed if _fixed_since(row, completions)}
@@ -707,7 +761,13 @@ def build_listing(
         for row in shown
     ]
     summary = summarize(
-        groups, db_name=db_name, collection_name=collection_name, states=wanted, fixed=fixed, unreadable=unreadable
+        groups,
+        db_name=db_name,
+        collection_name=collection_name,
+        states=wanted,
+        fixed=fixed,
+        unreadable=unreadable,
+        shared_ids=shared_ids,
     )
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
@@ -777,9 +837,9 @@ def _link_bytes(job: JobRecord) -> int:
     return _LINK_BYTES + 2 * len(job.job_id) + len(job.state.encode()) + len((job.collection_name or "").encode())
 
 
-def _job_bytes(job: JobRecord) -> int:
-    """What one job adds to ``answer_bytes``: its record, its text line, its link."""
-    line = json.dumps(job_line(job), ensure_ascii=False)  # a line of the text, quotes standing for its newline
+def _job_bytes(job: JobRecord, now: str) -> int:
+    """What one job adds to ``answer_bytes``: its record, its text line (as of ``now``), its link."""
+    line = json.dumps(job_line(job, now), ensure_ascii=False)  # a line of the text, quotes standing for its newline
     return len(job.model_dump_json(by_alias=True).encode()) + 1 + len(line.encode()) + _link_bytes(job)
 
 
@@ -793,7 +853,7 @@ def _within_budget(listing: JobListing, answer: Callable[..., JobListing], *, bu
     keep = len(jobs)
     while keep > 1 and size > budget:
         keep -= 1
-        size -= _job_bytes(jobs[keep])
+        size -= _job_bytes(jobs[keep], listing.as_of)
     cut = answer(jobs[:keep], cut_from=len(jobs))
     while len(cut.jobs) > 1 and answer_bytes(cut) > budget:  # the hint grew, and the cursor moved
         cut = answer(cut.jobs[:-1], cut_from=len(jobs))

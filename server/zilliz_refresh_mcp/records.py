@@ -43,6 +43,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
 
 REASON_CHARS = 500  # of a failure reason in lists and waits
+REASON_HEAD_CHARS = 300  # of those, from its start; the rest from its end
 # Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
 RECORD_REASON_CHARS = 20_000
 # Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
@@ -449,13 +450,18 @@ def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
 
 
 def short_reason(reason: str) -> str:
-    """A failure reason cut to what an answer about many jobs can carry; the job's resource has more of it.
+    """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's resource has
+    more of it.
 
-    Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context.
+    Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context. A
+    trace names the error at its start and the cause at its end ("Caused by: ..."): two failures that differ only
+    in their cause are two problems, and grouped by reason, must not read as one.
     """
     if len(reason) <= REASON_CHARS:
         return reason
-    return f"{reason[:REASON_CHARS]}... [cut at {REASON_CHARS} characters; read detailsUri for more]"
+    tail = REASON_CHARS - REASON_HEAD_CHARS
+    cut = len(reason) - REASON_CHARS
+    return f"{reason[:REASON_HEAD_CHARS]} [... {cut} characters cut; read detailsUri for more ...] {reason[-tail:]}"
 
 
 def record_reason(reason: str) -> str:
