@@ -1100,6 +1100,9 @@ async def test_polls_under_way_at_once_are_few_whatever_the_number_of_watched_jo
         watcher = JobWatcher(cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000)
         for job in range(10):
             watcher.subscribe(f"zilliz://refresh-jobs/{job}", 1, ignore_updates)
+        with anyio.fail_after(10):
+            while reads.in_flight < MAX_POLLS_IN_FLIGHT:  # polls start apart, however briefly
+                await anyio.wait_all_tasks_blocked()
         await anyio.wait_all_tasks_blocked()
         assert reads.in_flight == MAX_POLLS_IN_FLIGHT < 10
         reads.release.set()
@@ -1107,6 +1110,48 @@ async def test_polls_under_way_at_once_are_few_whatever_the_number_of_watched_jo
             while watcher.active_pollers():  # each reads its job ended, and stops
                 await anyio.wait_all_tasks_blocked()
     assert len(reads.calls) == 10 and reads.most_in_flight == MAX_POLLS_IN_FLIGHT
+
+
+class DescribeCalls:
+    """Records every read of a job the service makes (when, which job, whether a retry may start), and makes it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[float, str, bool]] = []
+        describe = RefreshJobs.describe
+
+        async def recorded(service: RefreshJobs, job_id: str, *, deadline: float | None = None) -> JobRecord:
+            now = anyio.current_time()
+            self.calls.append((now, job_id, deadline is None or deadline > now))
+            return await describe(service, job_id, deadline=deadline)
+
+        monkeypatch.setattr(RefreshJobs, "describe", recorded)
+
+    def polls(self, job_ids: list[str]) -> list[float]:
+        """When each poll of these jobs started: a watcher's read, one attempt (no retry may start after it)."""
+        return [when for when, job_id, may_retry in self.calls if job_id in job_ids and not may_retry]
+
+
+async def test_polls_start_apart_within_their_share_of_the_rate_limit_first_reads_included(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, monkeypatch: pytest.MonkeyPatch, log_event: Any
+) -> None:
+    """At the default 20 requests/s polls get a quarter, 5 a second: seven jobs subscribed to at once are first
+    read a fifth of a second apart, not in one burst. A subscribe's own check that its job exists is no poll: it
+    is not queued behind them."""
+    reads = DescribeCalls(monkeypatch)
+    answered = log_event(f"POST {DESCRIBE_ROUTE} -> ")
+    jobs = [str(job.job_id) for job in cluster.jobs]
+    async with subscriber(fast_server) as client:
+        for job in jobs:
+            await client.subscribe_resource(f"zilliz://refresh-jobs/{job}")
+        polled_before_the_subscribes_were_answered = len(reads.polls(jobs))
+        with anyio.fail_after(10):
+            while len(reads.polls(jobs)) < len(jobs):
+                await answered.seen.wait()
+                answered.seen = anyio.Event()
+    first_reads = reads.polls(jobs)[: len(jobs)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(first_reads)]
+    assert all(gap >= 0.2 * 0.99 for gap in gaps), gaps
+    assert polled_before_the_subscribes_were_answered < len(jobs)
 
 
 async def test_completion_offers_only_names_that_an_argument_may_take(

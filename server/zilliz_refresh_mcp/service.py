@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
+from aiolimiter import AsyncLimiter
 from anyio.abc import TaskGroup
 
 from .config import NAME_PATTERN, check_name
@@ -374,7 +375,8 @@ class JobWatcher:
 
     The polls share the cluster's rate limit and connections with every tool call, so they are kept to a
     budget: at most ``max_jobs`` jobs are watched, and with many of them each is polled less often, so that all
-    polls together stay within ``polls_per_second``; at most ``MAX_POLLS_IN_FLIGHT`` reads are under way at once;
+    polls together stay within ``polls_per_second``; polls (a job's first read included) start at least
+    1/``polls_per_second`` apart, never in a burst; at most ``MAX_POLLS_IN_FLIGHT`` reads are under way at once;
     a poll is never retried (the next poll is its retry), and after failures in a row the next waits longer.
 
     A subscriber is told (``resources/updated``, then it reads the job again) of every change of state or
@@ -404,6 +406,9 @@ class JobWatcher:
         self._waiting: dict[tuple[int, str], set[object]] = {}
         self._pollers: dict[str, anyio.CancelScope] = {}
         self._reads = anyio.Semaphore(MAX_POLLS_IN_FLIGHT)
+        # A bucket of one: polls start evenly spaced. Pollers that all sleep the same poll_seconds() would
+        # otherwise read together, a burst of every watched job (their first reads too) far over the budget.
+        self._pace = AsyncLimiter(1, 1 / polls_per_second)
 
     def watching(self, job_id: str) -> int:
         """How many subscriptions a job has."""
@@ -544,10 +549,12 @@ class JobWatcher:
     async def _read(self, job_id: str) -> JobRecord | _Fault | None:
         """One poll: the job's record, a passing fault, or None when the job is gone or can no longer be read.
 
-        One attempt (no retry starts after now): the poller's own read, cancelled with it.
+        One attempt (no retry starts after now): the poller's own read, cancelled with it. Paced once it holds
+        a slot: polls released together by a slow read still start apart.
         """
         try:
             async with self._reads:
+                await self._pace.acquire()
                 return await self._service.describe(job_id, deadline=anyio.current_time())
         except JobNotFound as err:
             logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
