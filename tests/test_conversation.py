@@ -1193,6 +1193,33 @@ async def test_the_watcher_keeps_its_polls_within_a_budget(
         watcher.forget(2)
 
 
+@pytest.mark.parametrize(("rate_limit", "poll_seconds"), [(1.0, 4.0), (0.5, 8.0), (20.0, 0.2)])
+async def test_polls_keep_to_a_quarter_of_a_low_rate_limit(
+    simulator: SimulatorServer,
+    cluster: SimulatedCluster,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    rate_limit: float,
+    poll_seconds: float,
+) -> None:
+    """At 1 request/s one watched job is polled every 4 s, not every 2 s (half the limit); at 0.5/s every 8 s, not
+    with all of it."""
+    made: list[JobWatcher] = []
+
+    class RecordedWatcher(JobWatcher):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(server_module, "JobWatcher", RecordedWatcher)
+    server = build_server(
+        settings_for(simulator, poll_interval_seconds=POLL, rate_limit_per_second=rate_limit), clock=clock
+    )
+    async with subscriber(server) as client:
+        await client.subscribe_resource(f"zilliz://refresh-jobs/{movies_job(cluster)}")
+        assert [watcher.poll_seconds() for watcher in made] == [poll_seconds]
+
+
 async def test_a_listen_stream_beyond_what_the_server_watches_is_refused_and_watches_nothing(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, log_event: Any
 ) -> None:

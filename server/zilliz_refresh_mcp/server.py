@@ -210,8 +210,9 @@ def _lifespan(settings: Settings, clock: Callable[[], int]) -> Lifespan:
                 poll_initial_seconds=poll,
                 poll_max_seconds=max(poll, 15.0),
             )
-            # A quarter of the cluster's rate limit for subscribers' polls: tool calls keep the rest.
-            polls_per_second = max(0.5, settings.rate_limit_per_second / 4)
+            # A quarter of the cluster's rate limit for subscribers' polls, however low it is: tool calls keep the
+            # rest. No floor: the watcher stretches each job's interval to fit (JobWatcher.poll_seconds).
+            polls_per_second = settings.rate_limit_per_second / 4
             watcher = JobWatcher(service, pollers, interval_seconds=poll, polls_per_second=polls_per_second)
             yield ServerState(service=service, watcher=watcher)
             pollers.cancel_scope.cancel()
