@@ -1001,6 +1001,75 @@ async def test_a_subscriber_is_told_whenever_what_it_read_may_be_out_of_date(
     assert heard == [uri]
 
 
+def unreadable_answer(job_id: str) -> Fault:
+    """A describe answer whose record cannot be read: progress is text."""
+    return Fault.raw(
+        json.dumps({"code": 0, "data": {"jobId": int(job_id), "state": "RefreshInProgress", "progress": "x"}})
+    )
+
+
+@asynccontextmanager
+async def watched_after_its_first_reading(
+    simulator: SimulatorServer, clock: FakeClock, log_event: Any, *faults: Fault
+) -> AsyncIterator[tuple[Client, list[str]]]:
+    """A subscriber of ext_movies's job, through a server that polls it often; ``faults`` answer the polls that
+    come after the subscribe's own read and the poller's first one. Yields the client and the updates it heard."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL, rate_limit_per_second=1000), clock=clock)
+    answered = log_event(f"POST {DESCRIBE_ROUTE} -> 200")
+    heard: list[str] = []
+    async with subscriber(server, heard) as client:
+        await client.subscribe_resource(f"zilliz://refresh-jobs/{movies_job(simulator.cluster)}")
+        with anyio.fail_after(10):
+            while answered.count < 2:
+                await answered.seen.wait()
+                answered.seen = anyio.Event()
+        simulator.cluster.inject(*faults)
+        yield client, heard
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_a_subscriber_is_told_when_the_jobs_collection_is_dropped_and_the_poller_stops(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, log_event: Any, status: int
+) -> None:
+    """Code 100, collection not found (with HTTP 200, or 500 from a newer cluster): the job went with it."""
+    closed = log_event("subscriptions closed")
+    dropped = Fault.code(100, "collection not found[collection=ext_movies]", status=status)
+    dropped.route = DESCRIBE_ROUTE
+    async with watched_after_its_first_reading(simulator, clock, log_event, dropped) as (client, heard):
+        with anyio.fail_after(10):
+            await closed.seen.wait()
+        await client.send_ping()  # the update was sent before the answer to this
+    assert heard == [f"zilliz://refresh-jobs/{movies_job(cluster)}"]
+    assert closed.count == 1 and not cluster.faults
+
+
+async def test_a_subscriber_is_told_once_per_run_of_faults_that_may_last_and_polling_goes_on(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """A 500, an unexpected-error code that does not say "not found", a record that cannot be read: reading the job
+    gets the error, not what the subscriber last read. Told at the first of a run, not again within it (a passing
+    fault between does not end it); told at the reading that ends it, which ends the error it read; told again at
+    the next run; then the job ends."""
+    ended = log_event("ended (RefreshCancelled); subscriptions closed")
+    job_id = movies_job(cluster)
+    run = [
+        Fault.http(500, ""),
+        Fault.http(503, "busy"),
+        Fault.code(65535, "etcd leader changed"),
+        unreadable_answer(job_id),
+    ]
+    faults = [*run, Fault(), Fault.http(500, ""), cancelled_answer(job_id)]
+    for fault in faults:
+        fault.route = DESCRIBE_ROUTE
+    async with watched_after_its_first_reading(simulator, clock, log_event, *faults) as (client, heard):
+        with anyio.fail_after(10):
+            await ended.seen.wait()
+        await client.send_ping()  # every update was sent before the answer to this
+    # the run; the reading after it; the second run; the end
+    assert heard == [f"zilliz://refresh-jobs/{job_id}"] * 4
+    assert not cluster.faults
+
+
 RUNNING = "running"
 
 

@@ -23,6 +23,7 @@ from .errors import (
     Code,
     InvalidArgument,
     JobNotFound,
+    RecordError,
     TooManyWatched,
     UpstreamAPIError,
     UpstreamBadResponse,
@@ -364,6 +365,25 @@ class _Fault:
     kind: tuple[object, ...]  # what failed (the error's type, status and code), to tell a fault seen again
     detail: str
     retry_after: float = 0.0  # the wait the cluster asked for, capped
+    # Not transient (an HTTP 500, an unexpected-error code, a record that cannot be read): it may last, and a
+    # subscriber that reads the job meanwhile gets this error rather than the state it last read.
+    lasting: bool = False
+
+
+@dataclass
+class _Polling:
+    """What one poller remembers from one poll to the next."""
+
+    last: tuple[str, int] | None = None  # state and progress of the last reading
+    last_fault: _Fault | None = None  # the previous poll's, if it failed: each kind is warned of once in a row
+    told_unreadable: bool = False  # subscribers were told of a lasting fault, and no reading has come since
+    backoff: int = 1  # intervals to the next poll
+
+    def count(self, fault: _Fault | None) -> None:
+        """How the poll went: 1 interval to the next after a reading or a first failure, then doubled by each
+        failure in a row: 2, 4, 8, 8..."""
+        self.backoff = 1 if fault is None or self.last_fault is None else min(self.backoff * 2, MAX_FAULT_BACKOFF)
+        self.last_fault = fault
 
 
 class JobWatcher:
@@ -371,7 +391,8 @@ class JobWatcher:
 
     One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one
     leaves (unsubscribes, fails to be told, or disconnects: ``forget``), and ends by itself when the job
-    ends, no longer exists, or can no longer be read (a revoked key). A passing fault is polled through.
+    ends, no longer exists (nor its collection), or can no longer be read (a revoked key). Any other fault is
+    polled through: it may pass.
 
     The polls share the cluster's rate limit and connections with every tool call, so they are kept to a
     budget: at most ``max_jobs`` jobs are watched, and with many of them each is polled less often, so that all
@@ -381,7 +402,8 @@ class JobWatcher:
 
     A subscriber is told (``resources/updated``, then it reads the job again) of every change of state or
     progress, and also whenever what it last read may be out of date without a change seen: the first reading
-    shows the job ended, or comes after failed polls; the job is gone; the key no longer reads it.
+    shows the job ended, or comes after failed polls; the job is gone; the key no longer reads it; a poll fails in
+    a way that may last (not transient: told once, and then at the next reading, which ends the error it read).
     """
 
     def __init__(
@@ -511,43 +533,56 @@ class JobWatcher:
                 self._stop(job_id)
 
     async def _watch(self, job_id: str) -> None:
-        last: tuple[str, int] | None = None
-        last_fault: _Fault | None = None  # told once per kind in a row
-        backoff = 1  # intervals to the next poll
+        polling = _Polling()
         while True:
             reading = await self._read(job_id)
             if reading is None:  # what they read is gone, or can no longer be read: reading it again tells them
                 await self._notify(job_id)
                 return
-            fault = reading if isinstance(reading, _Fault) else None
             if isinstance(reading, JobRecord):
-                if last_fault is not None:
-                    logger.warning("watching refresh job %s: reads work again", job_id)
-                snapshot = (reading.state, reading.progress)
-                # Before a first reading, what a subscriber last read is unknown: the job may have ended since, or
-                # moved while the polls failed.
-                news = snapshot != last if last is not None else (reading.has_ended or last_fault is not None)
-                if news:
-                    await self._notify(job_id)
-                last = snapshot
-                if reading.has_ended:
-                    logger.info("refresh job %s ended (%s); subscriptions closed", job_id, reading.state)
+                if await self._take_reading(job_id, reading, polling):
                     return
+                polling.count(None)
             else:
-                again = last_fault is not None and reading.kind == last_fault.kind
-                logger.log(
-                    logging.DEBUG if again else logging.WARNING,
-                    "watching refresh job %s: %s (polling on)",
-                    job_id,
-                    reading.detail,
-                )
-            # 1 after a read or a first failure, then doubled by each failure in a row: 2, 4, 8, 8...
-            backoff = 1 if fault is None or last_fault is None else min(backoff * 2, MAX_FAULT_BACKOFF)
-            last_fault = fault
-            await anyio.sleep(max(self.poll_seconds() * backoff, fault.retry_after if fault else 0.0))
+                await self._take_fault(job_id, reading, polling)
+                polling.count(reading)
+            retry_after = polling.last_fault.retry_after if polling.last_fault else 0.0
+            await anyio.sleep(max(self.poll_seconds() * polling.backoff, retry_after))
+
+    async def _take_reading(self, job_id: str, record: JobRecord, polling: _Polling) -> bool:
+        """Tell the subscribers when what they read may be out of date; True when the job has ended."""
+        if polling.last_fault is not None:
+            logger.warning("watching refresh job %s: reads work again", job_id)
+        snapshot = (record.state, record.progress)
+        if polling.last is not None:
+            news = snapshot != polling.last
+        else:  # what a subscriber last read is unknown: the job may have ended since, or moved while polls failed
+            news = record.has_ended or polling.last_fault is not None
+        if news or polling.told_unreadable:  # told of a lasting fault, they may have read its error since
+            await self._notify(job_id)
+        polling.last, polling.told_unreadable = snapshot, False
+        if record.has_ended:
+            logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
+        return record.has_ended
+
+    async def _take_fault(self, job_id: str, fault: _Fault, polling: _Polling) -> None:
+        """Warn of a fault once per kind in a row; tell the subscribers once per run of lasting faults."""
+        again = polling.last_fault is not None and fault.kind == polling.last_fault.kind
+        logger.log(
+            logging.DEBUG if again else logging.WARNING,
+            "watching refresh job %s: %s (polling on)",
+            job_id,
+            fault.detail,
+        )
+        if fault.lasting and not polling.told_unreadable:
+            # Reading the job now gets this error, not the state they last read; the fault may pass, so the polls
+            # go on, but a fault that lasts is told once, not at every poll, until a reading has come between.
+            await self._notify(job_id)
+            polling.told_unreadable = True
 
     async def _read(self, job_id: str) -> JobRecord | _Fault | None:
-        """One poll: the job's record, a passing fault, or None when the job is gone or can no longer be read.
+        """One poll: the job's record, a fault the next poll may get past, or None when the job is gone (its
+        collection too) or can no longer be read.
 
         One attempt (no retry starts after now): the poller's own read, cancelled with it. Paced once it holds
         a slot: polls released together by a slow read still start apart.
@@ -560,12 +595,15 @@ class JobWatcher:
             logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
             return None
         except UpstreamError as err:
-            if fails_for_good(err):
+            # A dropped collection takes its jobs with it: the job is gone, as if not found.
+            if fails_for_good(err) or err.code == Code.COLLECTION_NOT_FOUND:
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
                 return None
             # Its kind, not its text: the text tells attempts and upstream's words, which vary.
-            retry_after = min(err.retry_after or 0.0, MAX_RETRY_AFTER_SECONDS)
-            return _Fault(kind=(type(err), err.status, err.code), detail=err.detail, retry_after=retry_after)
+            kind, retry_after = (type(err), err.status, err.code), min(err.retry_after or 0.0, MAX_RETRY_AFTER_SECONDS)
+            return _Fault(kind=kind, detail=err.detail, retry_after=retry_after, lasting=not err.transient)
+        except RecordError as err:  # the cluster writes this job's record in a way not understood: it may stay so
+            return _Fault(kind=(RecordError,), detail=str(err), lasting=True)
         except Exception as err:  # never take the server down
             return _Fault(kind=(type(err),), detail=str(err))
 
