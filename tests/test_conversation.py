@@ -36,7 +36,7 @@ from zilliz_refresh_mcp.service import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, Jo
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
 
-from .conftest import FakeClock, settings_for
+from .conftest import FakeClock, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 POLL = 0.02
@@ -291,6 +291,62 @@ async def test_a_brief_outage_does_not_end_the_wait(
     )
     assert not cluster.faults
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1 + 3 + 1
+
+
+WAIT_FAULTS = {
+    "HTTP 500": (Fault.http(500, "oops"), "(HTTP 500)"),
+    "an unexpected-error code": (Fault.code(65535, "internal error: etcd leader changed"), "etcd leader changed"),
+    "an unreadable record": (None, "cannot read: job "),  # made per job: unreadable_answer
+}
+
+
+@pytest.mark.parametrize("failure", list(WAIT_FAULTS))
+async def test_a_poll_that_fails_after_the_first_read_leaves_the_wait_with_the_state_read(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, failure: str
+) -> None:
+    """Once the job has been read (42%), every later poll fails in a way that may yet pass: the wait polls on to
+    its end and answers with the state read and what went wrong since, not with an error that drops it."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
+    job_id = movies_job(cluster)
+    fault, words = WAIT_FAULTS[failure]
+    reads = 0
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        nonlocal reads
+        reads += 1
+        if reads == 1:  # after the first read: every poll fails
+            cluster.inject(*[fault or unreadable_answer(job_id)] * 100)
+
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1}, progress_callback=on_progress
+        )
+    assert not result.is_error, result.content
+    data = result.structured_content
+    assert data is not None
+    assert (data["finished"], data["timedOut"], data["job"]["progress"]) == (False, True, 42)
+    assert "That is the last state read: the last poll failed: " in data["message"]
+    assert words in data["message"]
+    polls = sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE)
+    assert polls > 2 and len(cluster.faults) == 100 - (polls - 1)  # polled on to the end, each poll once
+
+
+async def test_a_key_revoked_during_the_wait_ends_it_with_the_error(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """No later poll can succeed: waiting on would only hide the reason."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
+    revoked = Fault.code(1800, "user hasn't authenticated", status=401)
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        cluster.inject(revoked)
+
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 30}, progress_callback=on_progress
+        )
+    assert result.is_error
+    assert "HTTP 401" in text_of(result) and "ZILLIZ_TOKEN" in text_of(result)
 
 
 async def test_a_poll_never_runs_past_the_wait(

@@ -134,6 +134,16 @@ def _may_have_started(err: UpstreamError) -> bool:
     return err.status is None or err.status in (200, 408) or err.status >= 500
 
 
+def _polling_on(job_id: str, err: UpstreamError | RecordError) -> str:
+    """What a wait says of a failed poll beside the last state read, and logs."""
+    if isinstance(err, UpstreamError):
+        detail = err.detail
+    else:
+        detail = f"upstream sent a job record this server cannot read: {err}."
+    logger.warning("wait for refresh job %s: poll failed, polling on: %s", job_id, detail)
+    return f"the last poll failed: {detail}"
+
+
 def fails_for_good(err: UpstreamError) -> bool:
     """A key revoked or lacking the privilege, or a route gone: every later read would fail the same way."""
     return err.status in (401, 403, 404) or err.code in _FOR_GOOD_CODES
@@ -263,8 +273,9 @@ class RefreshJobs:
 
         No read runs more than ``POLL_GRACE_SECONDS`` past the deadline (a healthy cluster answers in far
         less). The first read must succeed: there is nothing to report without it. After it, a poll that
-        fails for a passing reason (the cluster busy, unreachable, slow) does not end the wait; if the
-        time runs out meanwhile, the answer is the last state read, with what went wrong since.
+        fails does not end the wait (the cluster busy, unreachable, slow, failing, or writing a record this
+        server cannot read: any of these may pass), unless the job is gone or no later poll could succeed (a
+        revoked key); if the time runs out meanwhile, the answer is the last state read, with what went wrong since.
         """
         started = anyio.current_time()
         deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
@@ -301,11 +312,10 @@ class RefreshJobs:
                     record, trouble = await self._read_by(job_id, deadline), None
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
-                except UpstreamError as err:
-                    if not err.transient:
-                        raise
-                    logger.warning("wait for refresh job %s: poll failed, polling on: %s", job_id, err.detail)
-                    trouble = f"the last poll failed: {err.detail}"
+                except (UpstreamError, RecordError) as err:
+                    if isinstance(err, UpstreamError) and fails_for_good(err):
+                        raise  # no later poll can succeed; JobNotFound, the job gone, is not caught either
+                    trouble = _polling_on(job_id, err)
         except anyio.get_cancelled_exc_class():
             logger.info("wait for refresh job %s cancelled by the client", job_id)
             raise
