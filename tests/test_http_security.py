@@ -1,7 +1,9 @@
-"""The real console script over streamable HTTP: where it listens, whom it answers, and how it shares upstream.
+"""The real console script over streamable HTTP: where it listens, whom it answers, what a client can hold, and
+how it shares upstream.
 
 Each server is spawned as ``zilliz-refresh-mcp --transport http --port 0`` against the simulator; the URL
-is read from the line it prints once bound (no sleeps). Bad configurations are run to their exit code.
+is read from the line it prints once bound (no sleeps). Bad configurations are run to their exit code. Timeouts
+too long to wait for in a test run in-process, under the production uvicorn settings with the timeout shortened.
 """
 
 from __future__ import annotations
@@ -11,20 +13,30 @@ import socket
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+import h11
 import httpx2
 import pytest
+import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from zilliz_refresh_mcp.cli import listen
 from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
-from zilliz_refresh_mcp.transport import security_settings
+from zilliz_refresh_mcp.transport import (
+    CONNECTION_LIMIT,
+    BearerTokenGate,
+    HeadersWithin,
+    security_settings,
+    server_config,
+)
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
 
 from .conftest import console_script
@@ -304,6 +316,83 @@ async def test_request_body_over_1_mib_is_refused(plain: Served, cluster: Simula
         response = await http.post(plain.url, content=pieces() if chunked else body, headers=MCP_HEADERS)
     assert response.status_code == 413
     assert cluster.requests == []
+
+
+# --- what a client can hold -------------------------------------------------------------------------
+
+
+class QuickHeaders(HeadersWithin):
+    header_timeout = 0.3  # the production timeout (10 s), shortened for the test
+
+
+@contextmanager
+def served_in_thread(app: ASGIApp) -> Iterator[int]:
+    """``app`` behind the production uvicorn settings (with QuickHeaders) on 127.0.0.1; yields the port."""
+    sock = listen("127.0.0.1", 0)  # listening already: clients may connect before uvicorn starts
+    server = uvicorn.Server(server_config(app, protocol=QuickHeaders))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def closed_by_server(conn: socket.socket) -> bool:
+    """Whether the server closes ``conn`` without answering, within the socket's timeout (the deadline)."""
+    try:
+        return conn.recv(1024) == b""
+    except TimeoutError:
+        return False
+
+
+def status_of_a_get(conn: socket.socket) -> int:
+    """Sends a GET of /mcp on ``conn`` and reads the whole answer (h11 parses it); returns its status."""
+    client = h11.Connection(h11.CLIENT)
+    conn.sendall(client.send(h11.Request(method="GET", target="/mcp", headers=[("Host", "127.0.0.1")])) or b"")
+    conn.sendall(client.send(h11.EndOfMessage()) or b"")
+    status = 0
+    while not isinstance(event := client.next_event(), h11.EndOfMessage):
+        if event is h11.NEED_DATA:
+            client.receive_data(conn.recv(4096))
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+    return status
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected() -> None:
+    """Slowloris: half a request line and headers, fresh or on a kept-alive connection, is closed once the
+    header timeout passes, before the bearer-token gate runs; a request whose headers came in time is answered
+    however long its response takes."""
+    release = threading.Event()
+
+    async def held(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan: nothing to start
+            return
+        await anyio.to_thread.run_sync(release.wait, 10)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    assert server_config(held).limit_concurrency == CONNECTION_LIMIT
+    half = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    request = b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with served_in_thread(BearerTokenGate(held, BEARER)) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as fresh:
+            fresh.sendall(half)
+            assert closed_by_server(fresh)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as kept:
+            assert status_of_a_get(kept) == 401  # the gate's answer; the connection stays open
+            kept.sendall(half)  # the next request: its first bytes stop uvicorn's keep-alive timer
+            assert closed_by_server(kept)
+    with served_in_thread(held) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as slow_answer:
+        slow_answer.sendall(request)  # headers in at once; the app holds its answer
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as clock:
+            clock.sendall(half)
+            assert closed_by_server(clock)  # a header timeout has passed since the held request came in
+        release.set()
+        assert slow_answer.recv(1024).startswith(b"HTTP/1.1 200 ")
 
 
 # --- sharing upstream -------------------------------------------------------------------------------

@@ -320,13 +320,12 @@ def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 
     from .config import host_in_url
-    from .transport import http_app
+    from .transport import http_app, server_config
 
     port = sock.getsockname()[1]
     host = host_in_url(settings.host)
     server: uvicorn.Server | None = None
     app = http_app(mcp, settings, stopping=lambda: server is not None and server.should_exit)
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=3)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app))
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     server.run(sockets=[sock])

@@ -1,20 +1,26 @@
 """Streamable HTTP: the ASGI app with DNS-rebinding protection, an optional bearer token and a body cap, whose
-open streams end cleanly when the server stops."""
+open streams end cleanly when the server stops; and the uvicorn settings that bound what a client can hold."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
+import h11
+import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings, host_in_url, is_loopback
 
 MAX_REQUEST_BYTES = 1024 * 1024
+HEADER_TIMEOUT_SECONDS = 10.0  # for a request's line and headers to arrive, from when the connection awaits them
+CONNECTION_LIMIT = 512  # open connections or running requests; beyond, a request is answered 503
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -111,3 +117,61 @@ def http_app(mcp: MCPServer[Any], settings: Settings, *, stopping: Callable[[], 
     if settings.mcp_bearer_token is not None:
         app = BearerTokenGate(app, settings.mcp_bearer_token.get_secret_value())
     return app
+
+
+class HeadersWithin(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request line and headers are not in within
+    ``header_timeout`` seconds. uvicorn has no such timeout (its keep-alive timer stops at the first byte), so a
+    client trickling a header every few seconds held its connection, and a file descriptor, for ever, before
+    BearerTokenGate or any other check could run (slowloris). The body and the response are not timed: the app
+    has the request by then, and refuses it or answers it as it sees fit."""
+
+    header_timeout: ClassVar[float] = HEADER_TIMEOUT_SECONDS
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._time_headers()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        self._time_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # may start the next request cycle (keep-alive)
+        self._time_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        super().connection_lost(exc)
+
+    def _time_headers(self) -> None:
+        """The timer runs while h11 awaits the client's next request (its state IDLE): from the connection's
+        start, or the end of the previous response, until that request's headers are parsed."""
+        awaiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+        if not awaiting:
+            self._stop_header_timer()
+        elif self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+
+def server_config(app: ASGIApp, *, protocol: type[H11Protocol] = HeadersWithin) -> uvicorn.Config:
+    """uvicorn's settings for ``app``: h11 with the header timeout, and a bound on connections and requests."""
+    return uvicorn.Config(
+        app,
+        http=protocol,
+        limit_concurrency=CONNECTION_LIMIT,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
