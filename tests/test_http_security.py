@@ -8,6 +8,7 @@ too long to wait for in a test run in-process, under the production uvicorn sett
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -29,11 +30,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zilliz_refresh_mcp.cli import listen
 from zilliz_refresh_mcp.config import load_settings
+from zilliz_refresh_mcp.server import build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.transport import (
     CONNECTION_LIMIT,
+    MAX_SESSIONS,
+    SESSION_IDLE_SECONDS,
     BearerTokenGate,
     HeadersWithin,
+    http_app,
     security_settings,
     server_config,
 )
@@ -393,6 +398,30 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected() -> None:
             assert closed_by_server(clock)  # a header timeout has passed since the held request came in
         release.set()
         assert slow_answer.recv(1024).startswith(b"HTTP/1.1 200 ")
+
+
+async def test_sessions_are_bounded_in_number_and_idle_time(upstream: SimulatorServer) -> None:
+    """Past MAX_SESSIONS open sessions a new one is refused (503) while the open ones still work; an idle
+    session expires after SESSION_IDLE_SECONDS (too long to wait for: read from the SDK's session manager)."""
+    settings = load_settings(cluster_endpoint=upstream.url, token=upstream.cluster.token, transport="http")
+    mcp = build_server(settings)
+    http_app(mcp, settings)
+    assert mcp.session_manager.session_idle_timeout == SESSION_IDLE_SECONDS
+    served = spawn(upstream)
+    try:
+        async with httpx2.AsyncClient(timeout=30, limits=httpx2.Limits(max_connections=16)) as http:
+            opened = await asyncio.gather(
+                *(http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS) for _ in range(MAX_SESSIONS))
+            )
+            assert {answer.status_code for answer in opened} == {200}
+            refused = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS)
+            session = {"Mcp-Session-Id": opened[0].headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            still_open = await http.post(served.url, json=ping, headers=MCP_HEADERS | session)
+    finally:
+        stop(served)
+    assert refused.status_code == 503
+    assert still_open.status_code == 200
 
 
 # --- sharing upstream -------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ from .config import Settings, host_in_url, is_loopback
 MAX_REQUEST_BYTES = 1024 * 1024
 HEADER_TIMEOUT_SECONDS = 10.0  # for a request's line and headers to arrive, from when the connection awaits them
 CONNECTION_LIMIT = 512  # open connections or running requests; beyond, a request is answered 503
+# The SDK's defaults (10,000 sessions, each kept 30 min after its last request) let anyone who may open a
+# session pile up server tasks and memory; a host that still holds a session after this long re-initializes on
+# the 404 that an expired one answers. An open GET stream or a call in flight keeps a session alive.
+MAX_SESSIONS = 256  # beyond, a new session is answered 503 until one ends or expires
+SESSION_IDLE_SECONDS = 300.0
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -110,6 +115,8 @@ def http_app(mcp: MCPServer[Any], settings: Settings, *, stopping: Callable[[], 
     app: ASGIApp = mcp.streamable_http_app(
         transport_security=security_settings(settings),
         max_request_body_size=MAX_REQUEST_BYTES,
+        max_sessions=MAX_SESSIONS,
+        session_idle_timeout=SESSION_IDLE_SECONDS,
         host=settings.host,
     )
     if stopping is not None:
