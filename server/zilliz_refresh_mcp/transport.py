@@ -18,7 +18,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings, host_in_url, is_loopback
 
-MAX_REQUEST_BYTES = 1024 * 1024
+# A request carries one JSON-RPC message whose strings are capped at a few kB (guards.MAX_STRING_CHARS); parsing
+# a body of `[{},{},...]` makes over 20 times its size in Python objects, so the cap stays well below a megabyte.
+MAX_REQUEST_BYTES = 64 * 1024
 HEADER_TIMEOUT_SECONDS = 10.0  # for a request's line and headers to arrive, from when the connection awaits them
 CONNECTION_LIMIT = 512  # open connections or running requests; beyond, a request is answered 503
 # The SDK's defaults (10,000 sessions, each kept 30 min after its last request) let anyone who may open a
