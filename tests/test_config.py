@@ -457,3 +457,24 @@ def test_a_switch_the_environment_turns_on_a_flag_turns_off(monkeypatch: pytest.
     settings = load_settings(**flags)
     assert (settings.demo, settings.enable_refresh, settings.allow_insecure_http) == (False, False, False)
     assert load_settings(demo=None).demo  # without the flag, the variable decides
+
+
+@pytest.mark.parametrize("origin", ["https://app.example/mcp", "app.example", "https://app.example?x=1"])
+def test_an_allowed_origin_that_is_not_an_origin_is_refused_by_name(
+    origin: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A browser's Origin header is scheme://host[:port]: an entry with a path (or none of that) would match nothing."""
+    assert cli.main(["--demo", "--allowed-origin", f"https://ok.example,{origin}"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"configuration error: --allowed-origin: {origin!r} is not an origin" in err
+    monkeypatch.setenv("ZILLIZ_MCP_ALLOWED_ORIGINS", origin)
+    with pytest.raises(ConfigError, match=r"^ZILLIZ_MCP_ALLOWED_ORIGINS: .* is not an origin"):
+        load_settings(demo=True)
+
+
+def test_allowed_hosts_and_origins_are_written_as_clients_send_them() -> None:
+    settings = load_settings(
+        demo=True, mcp_allowed_hosts="MCP.Example:*,Other.Example/", mcp_allowed_origins="https://App.Example/"
+    )
+    assert settings.mcp_allowed_hosts == ["mcp.example:*", "other.example"]
+    assert settings.mcp_allowed_origins == ["https://app.example"]

@@ -263,6 +263,24 @@ def test_an_ipv6_bind_is_allowed_as_a_host_header_writes_it() -> None:
     assert "[::]:*" not in security_settings(wildcard).allowed_hosts  # a wildcard bind names no host
 
 
+async def test_allowed_hosts_and_origins_match_whatever_case_they_were_written_in(
+    upstream: SimulatorServer, cluster: SimulatedCluster
+) -> None:
+    """Host names are case-insensitive and an origin has no trailing slash: the SDK compares exactly, so the
+    entries are written as clients send them."""
+    served = spawn(upstream, "--allowed-host", "MCP.Example:*", "--allowed-origin", "https://App.Example/")
+    try:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            named = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Host": "mcp.example:8443"})
+            from_app = await http.post(
+                served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": "https://app.example"}
+            )
+    finally:
+        stop(served)
+    assert named.status_code == 200
+    assert from_app.status_code == 200
+
+
 async def test_bearer_token_is_required_when_set(gated: Served, cluster: SimulatedCluster) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
         missing = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS)

@@ -67,6 +67,26 @@ def _split_list(value: Any) -> Any:
     return [entry.strip() for item in items for entry in item.split(",") if entry.strip()]
 
 
+def _allowed_host(entry: str) -> str:
+    """An allowed ``Host`` as clients send it: host names are case-insensitive, but the SDK compares exactly."""
+    return entry.lower().rstrip("/")
+
+
+def _allowed_origin(entry: str) -> str:
+    """An allowed origin as browsers send it, lower-case and with no trailing slash; ValueError when it is not
+    one: an ``Origin`` header is ``scheme://host[:port]`` and never carries a path, so such an entry matches nothing."""
+    origin = entry.lower().rstrip("/")
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # an unbalanced bracket of an IPv6 address
+        parts = urlsplit("")
+    if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(
+            f"{quoted(entry)} is not an origin: write scheme://host[:port] with no path, e.g. https://app.example"
+        )
+    return origin
+
+
 class Settings(BaseSettings):
     """Everything the server needs to run; see the README's configuration table."""
 
@@ -95,6 +115,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
     _split_hosts = field_validator("mcp_allowed_hosts", "mcp_allowed_origins", mode="before")(_split_list)
+
+    @field_validator("mcp_allowed_hosts")
+    @classmethod
+    def _normal_hosts(cls, value: list[str]) -> list[str]:
+        return [_allowed_host(entry) for entry in value]
+
+    @field_validator("mcp_allowed_origins")
+    @classmethod
+    def _valid_origins(cls, value: list[str]) -> list[str]:
+        return [_allowed_origin(entry) for entry in value]
 
     @field_validator("log_level", mode="before")
     @classmethod
