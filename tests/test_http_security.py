@@ -292,6 +292,15 @@ async def test_bearer_token_is_required_when_set(gated: Served, cluster: Simulat
         assert refused.headers["www-authenticate"].startswith("Bearer")
         assert "ZILLIZ_MCP_BEARER_TOKEN" in refused.text
     assert right.status_code == 200  # the scheme is case-insensitive
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for pair in ([f"Bearer {BEARER}", "Bearer nope"], ["Bearer nope", f"Bearer {BEARER}"]):
+            twice = await http.post(
+                gated.url,
+                json=INITIALIZE,
+                headers=[*MCP_HEADERS.items(), *(("Authorization", value) for value in pair)],
+            )
+            assert twice.status_code == 400, pair  # which one counts differs between proxies: neither does
+            assert "one Authorization header" in twice.text
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {BEARER}"}, timeout=httpx2.Timeout(30, read=300)) as http,
         Client(streamable_http_client(gated.url, http_client=http)) as client,

@@ -4,6 +4,7 @@ open streams end cleanly when the server stops; and the uvicorn settings that bo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 from collections.abc import Callable
@@ -46,41 +47,60 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
 
 
 class BearerTokenGate:
-    """Refuses every HTTP request (and websocket) without ``Authorization: Bearer <token>`` (constant-time compare)."""
+    """Refuses every HTTP request (and websocket) without exactly one ``Authorization: Bearer <token>``."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         if not token:
             raise ValueError("the bearer token must not be empty")
         self._app = app
-        self._expected = token.encode()
+        # Digests of equal length are compared, so the time taken tells nothing of the token's length either.
+        self._expected = _digest(token.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, credentials = given.partition(b" ")
+        given = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(given) > 1:
+            # Proxies and frameworks disagree on which of several counts (the first, the last, all joined):
+            # whichever this gate chose, a proxy in front may have checked another.
+            await _refuse(scope, send, 400, "bad_request", "send one Authorization header, not several")
+            return
+        scheme, _, credentials = (given[0] if given else b"").partition(b" ")
         # The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
-        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected):
+        if scheme.lower() == b"bearer" and hmac.compare_digest(_digest(credentials.strip()), self._expected):
             await self._app(scope, receive, send)
             return
-        if scope["type"] != "http":  # a websocket: refuse the handshake
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        body = json.dumps(
-            {"error": "unauthorized", "message": "send Authorization: Bearer <ZILLIZ_MCP_BEARER_TOKEN>"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer realm="zilliz-refresh-mcp"'),
-                ],
-            }
+        await _refuse(
+            scope,
+            send,
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <ZILLIZ_MCP_BEARER_TOKEN>",
+            (b"www-authenticate", b'Bearer realm="zilliz-refresh-mcp"'),
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+def _digest(token: bytes) -> bytes:
+    return hashlib.sha256(token).digest()
+
+
+async def _refuse(
+    scope: Scope, send: Send, status: int, error: str, message: str, *headers: tuple[bytes, bytes]
+) -> None:
+    """Answers a refused request with ``status`` and a JSON body; a websocket's handshake is refused instead."""
+    if scope["type"] != "http":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class EndStreamsOnStop:
