@@ -478,3 +478,37 @@ def test_allowed_hosts_and_origins_are_written_as_clients_send_them() -> None:
     )
     assert settings.mcp_allowed_hosts == ["mcp.example:*", "other.example"]
     assert settings.mcp_allowed_origins == ["https://app.example"]
+
+
+class BoundElsewhere:
+    """What ``listen`` returns when a name that reads as loopback resolves to another address of this machine
+    (the test binds nothing beyond loopback)."""
+
+    closed = False
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("192.0.2.7", 8000)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["unguarded", "with-token-and-hosts"])
+def test_a_loopback_name_bound_elsewhere_needs_what_any_other_bind_needs(
+    guarded: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bound = BoundElsewhere()
+    served: list[object] = []
+    monkeypatch.setattr(cli, "listen", lambda host, port: bound)
+    monkeypatch.setattr(cli, "serve_http", lambda mcp, settings, sock: served.append(sock))
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: None)  # leave pytest's logging as it is
+    guards = ["--mcp-bearer-token", "t" * 32, "--allowed-host", "box.localhost:8000"] if guarded else []
+    code = cli.main(["--demo", "--transport", "http", "--host", "box.localhost", *guards])
+    if guarded:
+        assert (code, served) == (0, [bound])
+        return
+    assert code == cli.EXIT_CONFIG
+    assert served == [] and bound.closed
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "ZILLIZ_MCP_BEARER_TOKEN is required" in err and "(box.localhost, which is 192.0.2.7)" in err

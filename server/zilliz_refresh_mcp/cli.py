@@ -248,6 +248,10 @@ def run(settings: Settings) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_CONFIG
+            if problem := _unguarded_bind(settings, sock):
+                sock.close()
+                print(f"zilliz-refresh-mcp: configuration error: {problem}", file=sys.stderr)
+                return EXIT_CONFIG
             serve_http(mcp, settings, sock)
     finally:
         if simulator is not None:
@@ -314,6 +318,18 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _unguarded_bind(settings: Settings, sock: socket.socket) -> str | None:
+    """What the server lacks to serve where ``sock`` was really bound. Configuration judged ``host`` by its name
+    (``box.localhost`` reads as loopback and needs no bearer token), but the bind went wherever the resolver
+    sent that name."""
+    from .config import is_loopback
+
+    address = str(sock.getsockname()[0])
+    if is_loopback(address):
+        return None
+    return settings.unguarded(f"{settings.host}, which is {address}")
 
 
 def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:

@@ -210,23 +210,29 @@ class Settings(BaseSettings):
                     "(*.api.zillizcloud.com), which takes an API key only for external-collection jobs: use an "
                     "API key, or the cluster endpoint (https://<cluster-id>.<region>.vectordb.zillizcloud.com)"
                 )
-        if self.transport == "http" and not is_loopback(self.host):
-            if self.mcp_bearer_token is None:
-                raise ValueError(
-                    "ZILLIZ_MCP_BEARER_TOKEN is required (or --mcp-bearer-token) when the HTTP transport binds "
-                    f"to a non-loopback address ({self.host})"
-                )
-            if len(self.mcp_bearer_token.get_secret_value()) < MIN_BEARER_CHARS:
-                raise ValueError(
-                    "ZILLIZ_MCP_BEARER_TOKEN (--mcp-bearer-token) is too short to guard a server other machines "
-                    f"reach: use at least {MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
-                )
-            if not self.mcp_allowed_hosts:
-                raise ValueError(
-                    "ZILLIZ_MCP_ALLOWED_HOSTS is required (or --allowed-host) when the HTTP transport binds to "
-                    f"a non-loopback address ({self.host}): list the host names clients use, e.g. mcp.example:8000"
-                )
+        if self.transport == "http" and not is_loopback(self.host) and (problem := self.unguarded(self.host)):
+            raise ValueError(problem)
         return self
+
+    def unguarded(self, address: str) -> str | None:
+        """What the HTTP server lacks to listen on ``address``, a non-loopback one; None when it lacks nothing.
+        Asked of ``host`` here, and of the address the socket was bound to (a name may resolve elsewhere)."""
+        if self.mcp_bearer_token is None:
+            return (
+                "ZILLIZ_MCP_BEARER_TOKEN is required (or --mcp-bearer-token) when the HTTP transport binds "
+                f"to a non-loopback address ({address})"
+            )
+        if len(self.mcp_bearer_token.get_secret_value()) < MIN_BEARER_CHARS:
+            return (
+                "ZILLIZ_MCP_BEARER_TOKEN (--mcp-bearer-token) is too short to guard a server other machines "
+                f"reach: use at least {MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
+            )
+        if not self.mcp_allowed_hosts:
+            return (
+                "ZILLIZ_MCP_ALLOWED_HOSTS is required (or --allowed-host) when the HTTP transport binds to "
+                f"a non-loopback address ({address}): list the host names clients use, e.g. mcp.example:8000"
+            )
+        return None
 
     @property
     def token_value(self) -> str:
