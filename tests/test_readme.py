@@ -274,3 +274,16 @@ def test_a_sample_answer_that_shows_fewer_jobs_than_it_counts_says_it_is_abridge
             assert "abridged" in before, before
             checked += 1
     assert checked
+
+
+def test_secrets_are_set_by_variable_not_by_flag() -> None:
+    """A flag's value shows in every user's process list: the README never passes a secret as one, and the help
+    of each secret's flag says to prefer its variable."""
+    from zilliz_refresh_mcp.cli import parser
+
+    secret_flags = {"--token", "--mcp-bearer-token"}
+    for flag in secret_flags:
+        assert not re.search(rf"{flag}[ =][^|`]", README), f"the README passes {flag} a value"
+    helps = {action.option_strings[0]: action.help or "" for action in parser()._actions if action.option_strings}
+    for flag in secret_flags:
+        assert "prefer the variable: flags show in process lists" in helps[flag], flag

@@ -88,7 +88,11 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--transport", type=str.lower, choices=["stdio", "http"], help="ZILLIZ_TRANSPORT (default: stdio)")
     srv.add_argument("--host", help="ZILLIZ_HOST for --transport http (default: 127.0.0.1)")
     srv.add_argument("--port", type=int, help="ZILLIZ_PORT for --transport http (default: 8000)")
-    srv.add_argument("--mcp-bearer-token", metavar="TOKEN", help="ZILLIZ_MCP_BEARER_TOKEN for the HTTP endpoint")
+    srv.add_argument(
+        "--mcp-bearer-token",
+        metavar="TOKEN",
+        help="ZILLIZ_MCP_BEARER_TOKEN for the HTTP endpoint (prefer the variable: flags show in process lists)",
+    )
     srv.add_argument(
         "--allowed-host",
         dest="mcp_allowed_hosts",
