@@ -519,6 +519,51 @@ async def test_100_concurrent_calls_share_requests_and_one_pool(plain: Served, c
     assert len(ports) <= POOL_SIZE, f"{len(ports)} upstream connections"
 
 
+async def test_stopping_ends_the_streams_of_the_2026_protocol_cleanly_and_at_once(upstream: SimulatorServer) -> None:
+    """Protocol 2026-07-28 (the SDK client's default): a listen stream and a call still running are open when the
+    server stops. The listen ends with the server's graceful close (not SubscriptionLost), the call's stream ends
+    cleanly, and nothing is logged as an error: uvicorn no longer waits out its graceful timeout to cancel them."""
+    served = spawn(upstream)
+    try:
+        async with (
+            httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=60)) as http,
+            Client(streamable_http_client(served.url, http_client=http)) as client,
+        ):
+            running = await client.call_tool(TOOL, {"state": ["running"]})
+            assert running.structured_content is not None
+            job_id = running.structured_content["jobs"][0]["jobId"]
+            failures: list[BaseException] = []
+            progressing = anyio.Event()
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                progressing.set()  # the wait has read the job: the call is running
+
+            async def wait_on() -> None:
+                try:
+                    arguments = {"jobId": job_id, "timeoutSeconds": 40}
+                    await client.call_tool("wait_for_refresh_job", arguments, progress_callback=on_progress)
+                except Exception as err:  # the answer of a server that stops mid-call
+                    failures.append(err)
+
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(wait_on)
+                with anyio.fail_after(10):
+                    await progressing.wait()
+                async with client.listen(resource_subscriptions=[f"zilliz://refresh-jobs/{job_id}"]) as stream:
+                    served.proc.terminate()
+                    with anyio.fail_after(10):
+                        async for _ in stream:  # raises SubscriptionLost unless the server ends it gracefully
+                            pass
+            # Its answer had begun (a progress event): the stream ends as a stream should, without an answer.
+            assert [str(err) for err in failures] == ["SSE stream ended without a response"]
+    finally:
+        stop(served)
+    assert served.reader is not None
+    served.reader.join(timeout=30)
+    assert served.proc.returncode == -15
+    assert not any("ERROR" in line or "Traceback" in line for line in served.stderr), served.stderr
+
+
 def test_stopping_ends_an_open_event_stream_cleanly(upstream: SimulatorServer) -> None:
     """A client's GET stream is open when the server stops: it ends as a stream should (a broken chunked body would
     raise while it is read), and the stop is not logged as an error."""

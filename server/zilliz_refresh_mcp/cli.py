@@ -344,8 +344,13 @@ def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
 
     port = sock.getsockname()[1]
     host = host_in_url(settings.host)
-    server: uvicorn.Server | None = None
-    app = http_app(mcp, settings, stopping=lambda: server is not None and server.should_exit)
-    server = uvicorn.Server(server_config(app))
+    app, streams = http_app(mcp, settings, on_stop=mcp.end_listen_streams)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await streams.stop()  # before uvicorn waits for the connections: their streams end now
+            await super().shutdown(sockets)
+
+    server = Server(server_config(app))
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     server.run(sockets=[sock])

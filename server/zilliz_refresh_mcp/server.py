@@ -91,6 +91,17 @@ class ServerState:
 Lifespan = Callable[[MCPServer[ServerState]], AbstractAsyncContextManager[ServerState]]
 
 
+class RefreshServer(MCPServer[ServerState]):
+    """The MCP server, and how the HTTP transport ends its listen streams when it stops."""
+
+    listens: ListenHandler | None = None  # the subscriptions/listen streams, once wired
+
+    def end_listen_streams(self) -> None:
+        """End every open listen stream gracefully: its last frame tells the client the end is deliberate."""
+        if self.listens is not None:
+            self.listens.close()
+
+
 def upstream_failure(
     err: UpstreamError, what: str, *, db: str | None = None, collection: str | None = None, db_asked: bool = True
 ) -> str:
@@ -164,10 +175,10 @@ def _structured(model: BaseModel, text: str, links: list[JobRecord]) -> CallTool
     return CallToolResult(content=content, structured_content=model.model_dump(mode="json", by_alias=True))
 
 
-def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> MCPServer[ServerState]:
+def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> RefreshServer:
     """The MCP server for ``settings``; the upstream client opens when the server starts."""
     bus = InMemorySubscriptionBus()
-    mcp: MCPServer[ServerState] = MCPServer(
+    mcp = RefreshServer(
         "zilliz-refresh-mcp",
         title="Zilliz refresh jobs",
         version=__version__,
@@ -447,7 +458,7 @@ async def _check_watchable(service: RefreshJobs, job_id: str) -> None:
         pass  # the job exists, in a record this server cannot read yet
 
 
-def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus) -> None:
+def _add_subscriptions(mcp: RefreshServer, bus: InMemorySubscriptionBus) -> None:
     lowlevel = _lowlevel(mcp)
     subscriber_keys = itertools.count(1)  # one per connection or listen stream, never reused
 
@@ -482,7 +493,7 @@ def _add_subscriptions(mcp: MCPServer[ServerState], bus: InMemorySubscriptionBus
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
 
     # Protocol 2026-07-28 subscribes by listening: watch the jobs named in the filter while the stream lasts.
-    listen = ListenHandler(bus)
+    listen = mcp.listens = ListenHandler(bus)
 
     async def publish_update(uri: str) -> None:  # one callable for every listener: one event per change
         await bus.publish(ResourceUpdated(uri=uri))
@@ -557,4 +568,4 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
     _lowlevel(mcp).add_request_handler("completion/complete", CompleteRequestParams, complete)
 
 
-__all__ = ["INSTRUCTIONS", "ServerState", "build_server"]
+__all__ = ["INSTRUCTIONS", "RefreshServer", "ServerState", "build_server"]

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import anyio
 import h11
 import uvicorn
 from mcp.server import MCPServer
@@ -29,6 +30,7 @@ CONNECTION_LIMIT = 512  # open connections or running requests; beyond, a reques
 # the 404 that an expired one answers. An open GET stream or a call in flight keeps a session alive.
 MAX_SESSIONS = 256  # beyond, a new session is answered 503 until one ends or expires
 SESSION_IDLE_SECONDS = 300.0
+STOP_GRACE_SECONDS = 1.0  # for open streams to end by themselves once the server stops, before they are cut
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -104,18 +106,25 @@ async def _refuse(
 
 
 class EndStreamsOnStop:
-    """Ends a response the app leaves open once the server is stopping: a client's event stream (its GET stream, a
-    call still waiting) is cut by the shutdown. The client then reads a clean end of the stream, not a broken one,
-    and uvicorn logs no "returned without completing response" error for an ordinary stop. A response left open
-    at any other time is still uvicorn's to report."""
+    """Ends the responses still open when the server stops, at once, not when uvicorn gives up on them (after its
+    graceful timeout, cancelling them with an error logged). ``stop`` first lets each stream end itself within a
+    grace period: ``on_stop`` closes the listen streams, whose last frame tells the client the end is deliberate,
+    and a GET stream ends on uvicorn's exit; then it cuts what is left, a call still running: a response begun ends
+    as a stream should (the client reads a clean end, not a broken one), one not begun is answered 503."""
 
-    def __init__(self, app: ASGIApp, stopping: Callable[[], bool]) -> None:
+    def __init__(self, app: ASGIApp, on_stop: Callable[[], None]) -> None:
         self._app = app
-        self._stopping = stopping
+        self._on_stop = on_stop
+        self._calls: set[anyio.CancelScope] = set()
+        self._stopping = False
+        self._drained: anyio.Event | None = None  # set when the last call ends, once stopping
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
+            return
+        if self._stopping:
+            await _stopping(scope, send)
             return
         started = ended = False
 
@@ -127,25 +136,57 @@ class EndStreamsOnStop:
                 ended = True
             await send(message)
 
-        await self._app(scope, receive, tracked)
-        if started and not ended and self._stopping():
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        with anyio.CancelScope() as call:
+            self._calls.add(call)
+            try:
+                await self._app(scope, receive, tracked)
+            finally:
+                self._calls.discard(call)
+                if self._drained is not None and not self._calls:
+                    self._drained.set()
+        if self._stopping and not ended:
+            if started:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await _stopping(scope, send)
+
+    async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """End every open response: within ``grace_seconds`` by itself, then cut."""
+        self._stopping = True
+        self._drained = anyio.Event()
+        self._on_stop()
+        if self._calls:
+            with anyio.move_on_after(grace_seconds):
+                await self._drained.wait()
+        for call in list(self._calls):
+            call.cancel()
 
 
-def http_app(mcp: MCPServer[Any], settings: Settings, *, stopping: Callable[[], bool] | None = None) -> ASGIApp:
-    """The ASGI app serving ``mcp`` at ``/mcp``; ``stopping`` tells whether the server is shutting down."""
-    app: ASGIApp = mcp.streamable_http_app(
-        transport_security=security_settings(settings),
-        max_request_body_size=MAX_REQUEST_BYTES,
-        max_sessions=MAX_SESSIONS,
-        session_idle_timeout=SESSION_IDLE_SECONDS,
-        host=settings.host,
+async def _stopping(scope: Scope, send: Send) -> None:
+    await _refuse(
+        scope, send, 503, "stopping", "the server is stopping; ask again once it is back", (b"connection", b"close")
     )
-    if stopping is not None:
-        app = EndStreamsOnStop(app, stopping)
+
+
+def http_app(
+    mcp: MCPServer[Any], settings: Settings, *, on_stop: Callable[[], None] = lambda: None
+) -> tuple[ASGIApp, EndStreamsOnStop]:
+    """The ASGI app serving ``mcp`` at ``/mcp``, and what ends its open responses when the server stops
+    (``on_stop`` ends the streams the app can end gracefully)."""
+    served = EndStreamsOnStop(
+        mcp.streamable_http_app(
+            transport_security=security_settings(settings),
+            max_request_body_size=MAX_REQUEST_BYTES,
+            max_sessions=MAX_SESSIONS,
+            session_idle_timeout=SESSION_IDLE_SECONDS,
+            host=settings.host,
+        ),
+        on_stop,
+    )
+    app: ASGIApp = served
     if settings.mcp_bearer_token is not None:
         app = BearerTokenGate(app, settings.mcp_bearer_token.get_secret_value())
-    return app
+    return app, served
 
 
 class HeadersWithin(H11Protocol):
