@@ -30,7 +30,7 @@ from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp import service as service_module
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamAPIError, UpstreamHTTPError
-from zilliz_refresh_mcp.records import JobRecord, normalize_record
+from zilliz_refresh_mcp.records import JobRecord, epoch_ms, normalize_record
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
@@ -185,7 +185,7 @@ async def test_wait_reports_progress_in_order_and_returns_when_done(
 
 
 async def test_wait_that_runs_out_says_the_job_is_still_running(
-    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
     async with Client(fast_server) as client:
         result = await client.call_tool("wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 1})
@@ -198,6 +198,9 @@ async def test_wait_that_runs_out_says_the_job_is_still_running(
     assert "has not finished" in text
     assert "wait_for_refresh_job again" in text
     assert "last state read" not in text  # a healthy cluster: the state is from the read at the deadline
+    # How far off the estimated end is, from the time the answer was made (the clock stands still here).
+    ahead = (epoch_ms(data["job"]["estimatedEndAt"]) - clock.now) // 1000
+    assert f"Estimated end: {data['job']['estimatedEndAt']} (in ~{ahead // 60}m{ahead % 60:02d}s)." in text
 
 
 async def test_a_client_slow_to_take_a_progress_update_does_not_push_the_wait_past_its_end(

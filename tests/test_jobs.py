@@ -488,6 +488,16 @@ def test_text_has_one_compact_line_per_job() -> None:
     assert not text.lstrip().startswith("{")  # not a JSON dump
 
 
+def test_a_wait_that_runs_out_says_how_far_off_the_estimated_end_is_or_how_long_ago_it_passed() -> None:
+    running = normalize_record(raw(jobId=3, state="RefreshInProgress", progress=42, endTime=0), now_ms=NOW)
+    assert running.estimated_end_at == "2024-04-11T11:31:36Z"  # as the listing's test works it out
+    ahead = jobs.WaitResult.still_running(running, 45.0, now="2024-04-11T11:01:40Z")
+    assert "Estimated end: 2024-04-11T11:31:36Z (in ~29m56s)." in ahead.message
+    overrun = jobs.WaitResult.still_running(running, 45.0, now="2024-04-11T11:33:06Z")  # an old read's estimate
+    assert "Estimated end: 2024-04-11T11:31:36Z (~1m30s ago)." in overrun.message
+    assert "Estimated end: 2024-04-11T11:31:36Z." in jobs.WaitResult.still_running(running, 45.0).message
+
+
 def test_paging_reaches_ids_that_differ_only_by_leading_zeros() -> None:
     records = [raw(jobId="7"), raw(jobId="007"), raw(jobId="0007")]
     seen: list[str] = []

@@ -147,15 +147,18 @@ class WaitResult(CamelModel):
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=one_line(message), job=job)
 
     @classmethod
-    def still_running(cls, job: JobRecord, waited: float, trouble: str | None = None) -> WaitResult:
-        """The wait ran out; ``trouble`` says why the state shown may be older than the last poll."""
+    def still_running(
+        cls, job: JobRecord, waited: float, trouble: str | None = None, *, now: str | None = None
+    ) -> WaitResult:
+        """The wait ran out; ``trouble`` says why the state shown may be older than the last poll; ``now`` (ISO),
+        to say how far off the estimated end is."""
         job = job.with_short_reason()
         message = (
             f"Refresh job {job.job_id} ({job.collection_name or '-'}) has not finished after {waited:g} s: "
             f"{job.state}, {job.progress}%."
         )
         if job.estimated_end_at:
-            message += f" Estimated end: {job.estimated_end_at}."
+            message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}."
         if trouble:
             message += f" That is the last state read: {trouble}"
         message += " Call wait_for_refresh_job again to keep waiting."
@@ -704,7 +707,10 @@ def _from_now(at: str, now: str | None) -> str:
     if now is None:
         return ""
     seconds = (epoch_ms(at) - epoch_ms(now)) / 1000
-    return f" (in ~{_duration(seconds)})" if seconds >= 1 else " (about now)"  # estimated as of now: never past
+    if seconds >= 1:
+        return f" (in ~{_duration(seconds)})"
+    # An estimate made at an earlier read that the job has overrun (a listing's is made as of now: never past).
+    return f" (~{_duration(-seconds)} ago)" if seconds <= -1 else " (about now)"
 
 
 def listing_text(listing: JobListing) -> str:

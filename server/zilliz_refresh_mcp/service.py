@@ -48,6 +48,7 @@ from .records import (
     details_uri,
     epoch_ms,
     is_job_id,
+    iso_utc,
     normalize_record,
 )
 from .states import state_filter
@@ -301,7 +302,8 @@ class RefreshJobs:
                     await on_update(record)
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
-                    return WaitResult.still_running(record, round(anyio.current_time() - started, 1), trouble)
+                    waited = round(anyio.current_time() - started, 1)
+                    return WaitResult.still_running(record, waited, trouble, now=iso_utc(self.clock()))
                 pause = min(interval, remaining)
                 due = self._until_estimate(record) if early else None
                 if due is not None and due + _PAST_ESTIMATE_SECONDS < pause:
