@@ -352,6 +352,62 @@ async def test_a_key_revoked_during_the_wait_ends_it_with_the_error(
     assert "HTTP 401" in text_of(result) and "ZILLIZ_TOKEN" in text_of(result)
 
 
+async def test_a_wait_whose_jobs_collection_is_dropped_ends_as_for_a_job_gone(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """Code 100 to a read of one job: its collection, and the job with it, is gone. Polling on to the deadline
+    would only hide that; the watcher and a subscribe take it the same way (JobNotFound)."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
+    dropped = Fault.code(100, "collection not found[collection=ext_movies]")
+    dropped.route = DESCRIBE_ROUTE
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        cluster.inject(dropped)
+
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 30}, progress_callback=on_progress
+        )
+    assert result.is_error
+    assert f"No refresh job {movies_job(cluster)} on this cluster" in text_of(result)
+    assert "collection not found" in text_of(result) and "list_refresh_jobs" in text_of(result)
+
+
+async def test_waits_beyond_the_most_under_way_at_once_are_refused_until_one_ends(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each wait polls on its own: over HTTP, waits that clients started and left would take the cluster's whole
+    rate limit. Past MAX_WAITS a wait is a clear tool error, nothing goes upstream for it, and a slot frees when a
+    wait ends (here, cancelled)."""
+    monkeypatch.setattr(service_module, "MAX_WAITS", 2)
+    job_id = movies_job(cluster)
+    async with Client(fast_server) as client:
+        running = [anyio.Event(), anyio.Event()]
+
+        async def wait_on(started: anyio.Event) -> None:
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                started.set()
+
+            await client.call_tool(
+                "wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 60}, progress_callback=on_progress
+            )
+
+        async with anyio.create_task_group() as waits:
+            for started in running:
+                waits.start_soon(wait_on, started)
+            with anyio.fail_after(10):
+                for started in running:
+                    await started.wait()
+            reads = len(cluster.requests)
+            refused = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+            assert len(cluster.requests) == reads  # refused before anything went upstream
+            waits.cancel_scope.cancel()
+        again = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+    assert refused.is_error
+    assert "2 waits are under way, the most this server runs at once" in text_of(refused)
+    assert not again.is_error, text_of(again)
+
+
 async def test_a_poll_never_runs_past_the_wait(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

@@ -5,7 +5,7 @@
      ├── InvalidArgument          an argument refused before anything goes upstream; states the rule
      │    └── CursorError         a continuation cursor this server did not hand out, or one of another question
      ├── JobNotFound              the cluster has no refresh job with this id
-     ├── TooManyWatched           a subscription beyond the most jobs the server polls at once
+     ├── TooManyWatched           a subscription or a wait beyond what the server polls at once
      ├── RecordError              an upstream job record that cannot be read (a field of the wrong type)
      └── UpstreamError            anything that went wrong talking to the cluster
           ├── UpstreamUnreachable no answer: connection refused, DNS, TLS, timeout
@@ -75,7 +75,7 @@ class JobNotFound(ZillizRefreshError, LookupError):
 
 
 class TooManyWatched(ZillizRefreshError):
-    """A subscription beyond the most jobs the server polls at once; the message says what to do instead."""
+    """A subscription or a wait beyond what the server polls at once; the message says what to do instead."""
 
 
 class RecordError(ZillizRefreshError, ValueError):

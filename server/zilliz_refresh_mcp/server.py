@@ -144,7 +144,7 @@ def explain(
     return f"Invalid argument: {err}."
 
 
-_EXPECTED = (UpstreamError, JobNotFound, InvalidArgument, RecordError)  # anything else is a bug, told as one
+_EXPECTED = (UpstreamError, JobNotFound, InvalidArgument, RecordError, TooManyWatched)  # else a bug, told as one
 
 
 # The answer comes within this plus POLL_GRACE_SECONDS: under the ~60 s after which many hosts stop waiting.

@@ -61,6 +61,9 @@ _SEEN_IDS_KEPT = 1000
 _COLLECTIONS_SHOWN = 10
 _SUGGESTION_SECONDS = 3.0
 MAX_WAIT_SECONDS = 600
+# Waits under way at once. Each polls on its own, within the cluster's rate limit that every call shares: over
+# HTTP, hundreds of waits that clients started and left (a wait outlives its client) would take it all.
+MAX_WAITS = 16
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 _PAST_ESTIMATE_SECONDS = 1.0  # estimates are in whole seconds: the first poll after one comes this much later
 MAX_WATCHED_JOBS = 64  # jobs polled at once for subscribers, whatever their number
@@ -160,6 +163,7 @@ class RefreshJobs:
     poll_initial_seconds: float = 2.0
     poll_max_seconds: float = 15.0
     seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
+    _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
         self,
@@ -209,7 +213,8 @@ class RefreshJobs:
         try:
             raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
-            if _is_not_found(err):
+            # A dropped collection (code 100) takes its jobs with it: for each read, resource, wait and watcher alike.
+            if _is_not_found(err) or err.code == Code.COLLECTION_NOT_FOUND:
                 raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
             if isinstance(wire_id, str) and err.code in _WRONG_TYPE_CODES:
                 # A plain id went as a string and the cluster refused its form: no job has that id.
@@ -277,7 +282,27 @@ class RefreshJobs:
         fails does not end the wait (the cluster busy, unreachable, slow, failing, or writing a record this
         server cannot read: any of these may pass), unless the job is gone or no later poll could succeed (a
         revoked key); if the time runs out meanwhile, the answer is the last state read, with what went wrong since.
+        TooManyWatched when ``MAX_WAITS`` waits are under way.
         """
+        if self._waits >= MAX_WAITS:
+            raise TooManyWatched(
+                f"{MAX_WAITS} waits are under way, the most this server runs at once (each polls the cluster, "
+                "whose rate limit every call shares); wait again once one of them has ended, or read the job now "
+                f"with list_refresh_jobs or {DETAILS_URI_PREFIX}{{jobId}}"
+            )
+        self._waits += 1
+        try:
+            return await self._wait(job_id, timeout_seconds=timeout_seconds, on_update=on_update)
+        finally:
+            self._waits -= 1
+
+    async def _wait(
+        self,
+        job_id: str,
+        *,
+        timeout_seconds: float,
+        on_update: Callable[[JobRecord], Awaitable[None]],
+    ) -> WaitResult:
         started = anyio.current_time()
         deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
         interval = self.poll_initial_seconds
@@ -607,8 +632,7 @@ class JobWatcher:
             logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err)
             return None
         except UpstreamError as err:
-            # A dropped collection takes its jobs with it: the job is gone, as if not found.
-            if fails_for_good(err) or err.code == Code.COLLECTION_NOT_FOUND:
+            if fails_for_good(err):
                 logger.warning("watching refresh job %s: %s; subscriptions closed", job_id, err.detail)
                 return None
             # Its kind, not its text: the text tells attempts and upstream's words, which vary.
