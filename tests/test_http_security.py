@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zilliz_refresh_mcp.cli import listen
 from zilliz_refresh_mcp.config import load_settings
@@ -38,6 +38,7 @@ from zilliz_refresh_mcp.transport import (
     MAX_SESSIONS,
     SESSION_IDLE_SECONDS,
     BearerTokenGate,
+    EndStreamsOnStop,
     HeadersWithin,
     http_app,
     security_settings,
@@ -267,7 +268,7 @@ async def test_allowed_hosts_and_origins_match_whatever_case_they_were_written_i
     upstream: SimulatorServer, cluster: SimulatedCluster
 ) -> None:
     """Host names are case-insensitive and an origin has no trailing slash: the SDK compares exactly, so the
-    entries are written as clients send them."""
+    entries are written as clients send them, and so are the headers that clients send in capitals."""
     served = spawn(upstream, "--allowed-host", "MCP.Example:*", "--allowed-origin", "https://App.Example/")
     try:
         async with httpx2.AsyncClient(timeout=30) as http:
@@ -275,10 +276,18 @@ async def test_allowed_hosts_and_origins_match_whatever_case_they_were_written_i
             from_app = await http.post(
                 served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": "https://app.example"}
             )
+            as_typed = await http.post(  # Python's http.client keeps the URL's capitals in Host
+                served.url,
+                json=INITIALIZE,
+                headers=MCP_HEADERS | {"Host": "MCP.Example:8443", "Origin": "https://APP.example"},
+            )
+            elsewhere = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Host": "Evil.Example"})
     finally:
         stop(served)
     assert named.status_code == 200
     assert from_app.status_code == 200
+    assert as_typed.status_code == 200
+    assert elsewhere.status_code == 421
 
 
 async def test_bearer_token_is_required_when_set(gated: Served, cluster: SimulatedCluster) -> None:
@@ -517,6 +526,34 @@ async def test_100_concurrent_calls_share_requests_and_one_pool(plain: Served, c
     ports = {seen.peer_port for seen in cluster.requests}
     assert None not in ports
     assert len(ports) <= POOL_SIZE, f"{len(ports)} upstream connections"
+
+
+async def test_a_stream_that_ends_itself_once_the_stop_is_asked_ends_cleanly_before_shutdown_begins() -> None:
+    """sse-starlette ends a GET stream as soon as uvicorn is asked to exit, which may be before uvicorn's loop starts
+    its shutdown: from the signal on (``stopping``), a stream the app leaves open is ended as a stream should be."""
+    sent: list[Message] = []
+    asked_to_stop = anyio.Event()
+
+    async def event_stream(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"event: ping\n\n", "more_body": True})
+        await asked_to_stop.wait()  # then returns, the stream left open
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    ends = EndStreamsOnStop(event_stream, on_stop=lambda: None)
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(ends, {"type": "http"}, nothing, record)
+        with anyio.fail_after(5):
+            while len(sent) < 2:
+                await anyio.wait_all_tasks_blocked()
+        ends.stopping()  # the signal handler's call; shutdown() and stop() have not begun
+        asked_to_stop.set()
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 async def test_stopping_ends_the_streams_of_the_2026_protocol_cleanly_and_at_once(upstream: SimulatorServer) -> None:

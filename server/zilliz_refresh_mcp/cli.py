@@ -347,6 +347,10 @@ def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     app, streams = http_app(mcp, settings, on_stop=mcp.end_listen_streams)
 
     class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            streams.stopping()  # at once: sse-starlette may end a GET stream before shutdown() begins
+            super().handle_exit(sig, frame)
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await streams.stop()  # before uvicorn waits for the connections: their streams end now
             await super().shutdown(sockets)

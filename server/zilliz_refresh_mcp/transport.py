@@ -105,6 +105,23 @@ async def _refuse(
     await send({"type": "http.response.body", "body": body})
 
 
+class LowerCaseHostAndOrigin:
+    """``Host`` and ``Origin`` in lower case, as the allowed lists hold them: both are case-insensitive, but the
+    SDK's DNS-rebinding check compares them exactly (a client may keep the capitals of the URL it was given)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(name, value.lower() if name in _CASE_FREE else value) for name, value in scope["headers"]]
+            scope = {**scope, "headers": headers}
+        await self._app(scope, receive, send)
+
+
+_CASE_FREE = (b"host", b"origin")
+
+
 class EndStreamsOnStop:
     """Ends the responses still open when the server stops, at once, not when uvicorn gives up on them (after its
     graceful timeout, cancelling them with an error logged). ``stop`` first lets each stream end itself within a
@@ -130,11 +147,11 @@ class EndStreamsOnStop:
 
         async def tracked(message: Message) -> None:
             nonlocal started, ended
+            await send(message)  # then noted: a send cut short (a client slow to read) sent nothing
             if message["type"] == "http.response.start":
                 started = True
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 ended = True
-            await send(message)
 
         with anyio.CancelScope() as call:
             self._calls.add(call)
@@ -145,10 +162,16 @@ class EndStreamsOnStop:
                 if self._drained is not None and not self._calls:
                     self._drained.set()
         if self._stopping and not ended:
-            if started:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            else:
-                await _stopping(scope, send)
+            with anyio.move_on_after(STOP_GRACE_SECONDS):  # a client that stopped reading does not hold the stop
+                if started:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await _stopping(scope, send)
+
+    def stopping(self) -> None:
+        """The server is asked to stop: a stream that ends from now on ends cleanly, and new requests get 503.
+        Called from the signal handler, before uvicorn's loop notices (an event stream may end in between)."""
+        self._stopping = True
 
     async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """End every open response: within ``grace_seconds`` by itself, then cut."""
@@ -174,12 +197,14 @@ def http_app(
     """The ASGI app serving ``mcp`` at ``/mcp``, and what ends its open responses when the server stops
     (``on_stop`` ends the streams the app can end gracefully)."""
     served = EndStreamsOnStop(
-        mcp.streamable_http_app(
-            transport_security=security_settings(settings),
-            max_request_body_size=MAX_REQUEST_BYTES,
-            max_sessions=MAX_SESSIONS,
-            session_idle_timeout=SESSION_IDLE_SECONDS,
-            host=settings.host,
+        LowerCaseHostAndOrigin(
+            mcp.streamable_http_app(
+                transport_security=security_settings(settings),
+                max_request_body_size=MAX_REQUEST_BYTES,
+                max_sessions=MAX_SESSIONS,
+                session_idle_timeout=SESSION_IDLE_SECONDS,
+                host=settings.host,
+            )
         ),
         on_stop,
     )
