@@ -706,6 +706,47 @@ def test_jobs_of_two_collections_that_share_an_id_are_two_jobs_and_the_text_says
     assert "share" not in listing([books, movies | {"jobId": 7}]).summary.text
 
 
+def test_in_an_answer_for_one_collection_a_copy_that_names_none_is_a_copy_of_its_job() -> None:
+    named = raw(jobId=42, collectionName="ext_a", state="RefreshInProgress", progress=40, endTime=0)
+    unnamed = {**named, "collectionName": None, "progress": 30}
+    result = listing([named, unnamed], collection_name="ext_a")
+    assert [(job.job_id, job.collection_name, job.progress) for job in result.jobs] == [("42", "ext_a", 40)]
+    assert result.summary.total == 1 and "share" not in result.summary.text
+
+
+def test_collections_whose_names_share_a_crc32_are_still_told_apart_by_the_cursor() -> None:
+    """The names plumless and buckeroo have one CRC-32: a 32-bit tie lost one of two jobs that share an id and
+    times."""
+    pair = [raw(jobId=7, collectionName=name) for name in ("plumless", "buckeroo")]
+    seen: list[str | None] = []
+    cursor = None
+    for _ in range(3):
+        page = listing(pair, limit=1, cursor=cursor)
+        seen += [job.collection_name for job in page.jobs]
+        if (cursor := page.page.next_cursor) is None:
+            break
+    assert sorted(map(str, seen)) == ["buckeroo", "plumless"]
+
+
+def test_long_reasons_that_differ_only_in_how_much_was_cut_between_their_ends_are_one_group() -> None:
+    head, tail = "java.io.IOException: read failed" + "." * 400, "Caused by: AccessDeniedException" + "!" * 200
+    short, longer = head + "x" * 100 + tail, head + "x" * 900 + tail
+    groups = listing(
+        [
+            raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason=short),
+            raw(jobId=2, collectionName="ext_b", state="RefreshFailed", reason=longer),
+            raw(jobId=3, collectionName="ext_c", state="RefreshFailed", reason="(no reason given)"),
+            raw(jobId=4, collectionName="ext_d", state="RefreshFailed", reason=...),
+        ]
+    ).summary.failures
+    assert sorted((group.count, sorted(group.collections)) for group in groups) == [
+        (1, ["ext_c"]),  # a reason that reads like none given is still its own
+        (1, ["ext_d"]),
+        (2, ["ext_a", "ext_b"]),
+    ]
+    assert sum(group.count for group in groups) == 4
+
+
 def test_many_states_this_server_does_not_know_are_counted_together_beyond_the_five_most_common() -> None:
     """A cluster sending a state per job must not make the summary grow with the jobs: exact, but folded."""
     odd = [raw(jobId=i, state=f"RefreshQ{i}") for i in range(1, 2001)]

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import itertools
 import json
-import zlib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +39,7 @@ from .records import (
     fields_of,
     iso_utc,
     read_record,
+    reason_ends,
     render_record,
     short_reason,
 )
@@ -218,13 +218,16 @@ def _sort_key(rank: int, at_ms: int | None, job_id: str, tie: int) -> _SortKey:
     return (rank, -at_ms if at_ms is not None else 1, _id_key(job_id), tie)
 
 
-_NO_TIE = 1 << 32  # after every ``_tie``: a position without one (an earlier build's cursor) is after its id's jobs
+_NO_TIE = 1 << 64  # after every ``_tie``: a position without one (an earlier build's cursor) is after its id's jobs
 
 
 def _tie(collection: str | None) -> int:
-    """What orders jobs of one id and time: a checksum of their collection's name, which a cursor carries in a few
-    bytes where a name could take a kilobyte."""
-    return zlib.crc32(collection.encode("utf-8", "surrogatepass")) if collection else 0
+    """What orders jobs of one id and time: a 64-bit digest of their collection's name, which a cursor carries in a
+    few bytes where a name could take a kilobyte (32 bits were too few: "plumless" and "buckeroo" share a CRC-32)."""
+    if not collection:
+        return 0
+    digest = hashlib.blake2b(collection.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 def _id_key(job_id: str) -> tuple[int, int, str]:
@@ -265,7 +268,7 @@ def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
     return rows, problems
 
 
-def _distinct(rows: Sequence[_Row]) -> tuple[Sequence[_Row], dict[str, list[str]]]:
+def _distinct(rows: Sequence[_Row], implied: str | None = None) -> tuple[Sequence[_Row], dict[str, list[str]]]:
     """The rows with each job once: of copies that differ, the one furthest along; and the job ids that jobs of
     more than one collection share, with those collections.
 
@@ -276,13 +279,14 @@ def _distinct(rows: Sequence[_Row]) -> tuple[Sequence[_Row], dict[str, list[str]
 
     A copy names the same collection. Records of two collections with one id are two jobs whose ids were rounded on
     their way (past 2^53, as a JavaScript number is; the API reference's own example shows two such jobs): merged,
-    one of them, a running job perhaps, would vanish from every count.
+    one of them, a running job perhaps, would vanish from every count. In an answer for one collection (``implied``),
+    a record that names none is of that collection.
     """
     if len({row.job_id for row in rows}) == len(rows):
         return rows, {}
     newest: dict[tuple[int | str, str], _Row] = {}
     for row in rows:
-        job = (row.job_id, row.collection or "")
+        job = (row.job_id, row.collection or implied or "")
         kept = newest.get(job)
         if kept is None or _headway(row) > _headway(kept):  # of equals, the first copy stays
             newest[job] = row
@@ -608,15 +612,19 @@ def _first_names(names: Iterable[str]) -> list[str]:
 
 def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     """Failed jobs grouped by reason: current problems first, then the most common; the rarest summed as one."""
-    by_reason: dict[str, list[_Row]] = {}
-    for job in failed:
-        by_reason.setdefault(short_reason(job.reason) if job.reason else "(no reason given)", []).append(job)
+    by_ends: dict[str, list[_Row]] = {}
+    for job in failed:  # by the ends of the reason shown, not by how much was cut between them
+        by_ends.setdefault(reason_ends(job.reason) if job.reason else "", []).append(job)
+    by_reason = [
+        (short_reason(members[0].reason) if members[0].reason else "(no reason given)", members)
+        for members in by_ends.values()
+    ]
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)
 
     # Current problems first: a reason that a later refresh fixed everywhere is history, however common.
-    ranked = sorted(by_reason.items(), key=lambda item: (-not_fixed(item[1]), -len(item[1])))
+    ranked = sorted(by_reason, key=lambda item: (-not_fixed(item[1]), -len(item[1])))
     if len(ranked) > _FAILURE_GROUPS:
         rarer = ranked[_FAILURE_GROUPS - 1 :]
         others = sorted(
@@ -651,13 +659,17 @@ def _unreadable_note(problems: Sequence[str]) -> str:
     )
 
 
+def _named(collections: Iterable[str]) -> Iterable[str]:
+    return (name or "(no collection)" for name in collections)
+
+
 def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
     if not shared_ids:
         return ""
     job_id, collections = next(iter(shared_ids.items()))
     which = f"job id {job_id}" if len(shared_ids) == 1 else f"{len(shared_ids)} job ids, such as {job_id}"
     return (
-        f" Jobs of different collections share {which} ({one_line(', '.join(collections[:3]))[:200]}"
+        f" Jobs of different collections share {which} ({one_line(', '.join(_named(collections[:3])))[:200]}"
         f"{', ...' if len(collections) > 3 else ''}): ids rounded on their way from the cluster (beyond 2^53, as "
         "a JavaScript number is); each is counted and listed, but name such a job by its collection too."
     )
@@ -750,7 +762,7 @@ def build_listing(
     if collection_name and not all(_of(collection_name, row) for row in every_row):
         # Upstream filters by collection; one that ignored the filter must not pass others' jobs off as its own.
         every_row = [row for row in every_row if _of(collection_name, row)]
-    every_row, shared_ids = _distinct(every_row)
+    every_row, shared_ids = _distinct(every_row, implied=collection_name)
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast and not shared_ids)  # the fast order ties jobs of one id
     failed = groups.rows(_STATE_RANK[FAILED])

@@ -464,6 +464,14 @@ def short_reason(reason: str) -> str:
     return f"{reason[:REASON_HEAD_CHARS]} [... {cut} characters cut; read detailsUri for more ...] {reason[-tail:]}"
 
 
+def reason_ends(reason: str) -> str:
+    """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
+    length of the middle of a trace (a frame more) are one problem."""
+    if len(reason) <= REASON_CHARS:
+        return reason
+    return f"{reason[:REASON_HEAD_CHARS]}\x00{reason[-(REASON_CHARS - REASON_HEAD_CHARS) :]}"
+
+
 def record_reason(reason: str) -> str:
     """A failure reason as one job's record carries it: whole up to RECORD_REASON_CHARS, else both ends.
 
