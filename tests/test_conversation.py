@@ -334,43 +334,41 @@ async def test_a_poll_that_fails_after_the_first_read_leaves_the_wait_with_the_s
     assert polls > 2 and len(cluster.faults) == 100 - (polls - 1)  # polled on to the end, each poll once
 
 
-async def test_a_key_revoked_during_the_wait_ends_it_with_the_error(
-    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+def _on_describe(fault: Fault) -> Fault:
+    fault.route = DESCRIBE_ROUTE
+    return fault
+
+
+@pytest.mark.parametrize(
+    ("fault", "told"),
+    [
+        # A key revoked: no later poll can succeed, and waiting on would only hide the reason.
+        (Fault.code(1800, "user hasn't authenticated", status=401), ["HTTP 401", "ZILLIZ_TOKEN"]),
+        # Code 100 to a read of one job: its collection, and the job with it, is gone (JobNotFound, as the watcher
+        # and a subscribe take it).
+        (
+            _on_describe(Fault.code(100, "collection not found[collection=ext_movies]")),
+            ["No refresh job {job} on this cluster", "collection not found", "list_refresh_jobs"],
+        ),
+    ],
+    ids=["key revoked", "collection dropped"],
+)
+async def test_a_fault_no_later_poll_gets_past_ends_the_wait_with_the_error(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, fault: Fault, told: list[str]
 ) -> None:
-    """No later poll can succeed: waiting on would only hide the reason."""
     server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
-    revoked = Fault.code(1800, "user hasn't authenticated", status=401)
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        cluster.inject(revoked)
+        cluster.inject(fault)  # after the first read: the wait is under way
 
+    job_id = movies_job(cluster)
     async with Client(server) as client:
         result = await client.call_tool(
-            "wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 30}, progress_callback=on_progress
+            "wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 30}, progress_callback=on_progress
         )
     assert result.is_error
-    assert "HTTP 401" in text_of(result) and "ZILLIZ_TOKEN" in text_of(result)
-
-
-async def test_a_wait_whose_jobs_collection_is_dropped_ends_as_for_a_job_gone(
-    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
-) -> None:
-    """Code 100 to a read of one job: its collection, and the job with it, is gone. Polling on to the deadline
-    would only hide that; the watcher and a subscribe take it the same way (JobNotFound)."""
-    server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
-    dropped = Fault.code(100, "collection not found[collection=ext_movies]")
-    dropped.route = DESCRIBE_ROUTE
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        cluster.inject(dropped)
-
-    async with Client(server) as client:
-        result = await client.call_tool(
-            "wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 30}, progress_callback=on_progress
-        )
-    assert result.is_error
-    assert f"No refresh job {movies_job(cluster)} on this cluster" in text_of(result)
-    assert "collection not found" in text_of(result) and "list_refresh_jobs" in text_of(result)
+    for fragment in told:
+        assert fragment.format(job=job_id) in text_of(result)
 
 
 async def test_waits_beyond_the_most_under_way_at_once_are_refused_until_one_ends(
