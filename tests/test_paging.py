@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -315,17 +316,20 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
         assert job["jobId"] in text
 
 
+@pytest.mark.parametrize("tie", ["none", "crc32"])
 async def test_a_cursor_handed_out_before_jobs_could_share_an_id_continues_where_it_left_off(
-    mcp_server: MCPServer[Any],
+    mcp_server: MCPServer[Any], tie: str
 ) -> None:
-    """A cursor of an earlier build ends at the question's tag, without the collection's checksum: a page
-    asked with it is the page the current cursor gives."""
+    """A cursor of version 4 ends at the question's tag (released builds), or carries a CRC-32 of the collection
+    (a build of a day): jobs of distinct ids were in the same order, so a page asked with it is the page the
+    current cursor gives (a 32-bit tie read as today's would repeat the last job shown)."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         cursor = first["page"]["nextCursor"]
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        assert len(payload) == 6 and type(payload[-1]) is int
-        earlier = _b64(json.dumps(payload[:-1]))
+        assert len(payload) == 6 and payload[0] == 5 and type(payload[-1]) is int
+        crc = zlib.crc32(first["jobs"][-1]["collectionName"].encode())
+        earlier = _b64(json.dumps([4, *payload[1:-1]] + ([crc] if tie == "crc32" else [])))
         assert [job["jobId"] for job in (await call(client, limit=5, cursor=earlier))["jobs"]] == [
             job["jobId"] for job in (await call(client, limit=5, cursor=cursor))["jobs"]
         ]
@@ -352,8 +356,9 @@ def _b64(payload: str) -> str:
         _b64('[3, 0, "", "", "000000000000"]'),
         _b64('[3, 0, 5, "1", "000000000000"]'),
         _b64('[0, "", "1", "000000000000"]'),  # a cursor of version 1 (ordered by start time)
-        _b64('[4, 0, "", "1", "000000000000", "ext_books"]'),  # a checksum is a number
-        _b64('[4, 0, "", "1", "000000000000", 0, 0]'),
+        _b64('[5, 0, "", "1", "000000000000", "ext_books"]'),  # a tie is a number
+        _b64('[5, 0, "", "1", "000000000000", 0, 0]'),
+        _b64('[5, 0, "", "1", "000000000000"]'),  # this version carries its tie
         "x" * 3000,
     ],
 )

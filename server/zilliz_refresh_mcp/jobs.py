@@ -379,7 +379,10 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
 
 # 1 (no version field) ordered by start time, 2 had fixed failures among the current ones, 3 had them before the
 # running jobs: such cursors are refused, not misread.
-_CURSOR_VERSION = 4
+_CURSOR_VERSION = 5  # the order of 4, then by a 64-bit tie
+# 4 orders as 5 does for jobs of distinct ids, and carries no tie, or a CRC-32 (a build of a day): it continues after
+# every job of its id, exact unless jobs of several collections share that id.
+_SAME_ORDER_NO_TIE = 4
 
 
 def encode_cursor(job: JobRecord, query: str) -> str:
@@ -394,11 +397,12 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, rank, at, job_id, tag, *rest = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        # Cursors of earlier builds of this version end at the tag, from before jobs could share an id.
-        tie = rest.pop() if len(rest) == 1 else _NO_TIE
-        older = type(version) is int and 0 < version < _CURSOR_VERSION
+        older = type(version) is int and 0 < version < _SAME_ORDER_NO_TIE
+        tie = rest.pop() if version == _CURSOR_VERSION and len(rest) == 1 else _NO_TIE
+        if version == _SAME_ORDER_NO_TIE and len(rest) == 1:
+            rest.pop()
         if older or not (
-            version == _CURSOR_VERSION
+            version in (_CURSOR_VERSION, _SAME_ORDER_NO_TIE)
             and type(rank) is int
             and 0 <= rank <= _OTHER_RANK
             and isinstance(at, str)
@@ -407,6 +411,7 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
             and isinstance(tag, str)
             and type(tie) is int
             and 0 <= tie <= _NO_TIE
+            and (version == _SAME_ORDER_NO_TIE or tie < _NO_TIE)  # a cursor of this version carries its tie
             and not rest
         ):
             raise TypeError
