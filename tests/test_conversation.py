@@ -348,7 +348,7 @@ def _on_describe(fault: Fault) -> Fault:
         # and a subscribe take it).
         (
             _on_describe(Fault.code(100, "collection not found[collection=ext_movies]")),
-            ["No refresh job {job} on this cluster", "collection not found", "list_refresh_jobs"],
+            ["No refresh job {job} on this cluster: the cluster no longer has its collection", "list_refresh_jobs"],
         ),
     ],
     ids=["key revoked", "collection dropped"],

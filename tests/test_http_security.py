@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -29,6 +30,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from zilliz_refresh_mcp import transport
 from zilliz_refresh_mcp.cli import listen
 from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.server import build_server
@@ -40,6 +42,7 @@ from zilliz_refresh_mcp.transport import (
     BearerTokenGate,
     EndStreamsOnStop,
     HeadersWithin,
+    StoppingServer,
     http_app,
     security_settings,
     server_config,
@@ -554,6 +557,86 @@ async def test_a_stream_that_ends_itself_once_the_stop_is_asked_ends_cleanly_bef
         ends.stopping()  # the signal handler's call; shutdown() and stop() have not begun
         asked_to_stop.set()
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def _nothing_to_read() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def test_the_signal_that_stops_the_server_marks_the_stop_before_uvicorn_notices() -> None:
+    """handle_exit is what the SIGINT/SIGTERM handler calls: from then on a request is answered 503 by the wrapper,
+    before uvicorn's loop has begun shutdown()."""
+    sent: list[Message] = []
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    async def never_called(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app is not asked once the server is stopping")
+
+    streams = EndStreamsOnStop(never_called, on_stop=lambda: None)
+    server = StoppingServer(server_config(streams), streams)
+    server.handle_exit(signal.SIGTERM, None)
+    await streams({"type": "http"}, _nothing_to_read, record)
+    assert server.should_exit
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 503
+
+
+async def test_a_stop_that_cuts_a_send_before_it_wrote_answers_503_and_a_client_that_stopped_reading_holds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's send waits for a slow client to read before it writes: cut there, the response has not begun, and
+    its 503 must begin it. And the last frame to a client that reads nothing more gives up after the grace."""
+    monkeypatch.setattr(transport, "STOP_GRACE_SECONDS", 0.05)
+    written: list[Message] = []
+    stalled = anyio.Event()
+
+    async def slow_client(message: Message) -> None:
+        if not written and message["type"] == "http.response.start" and message["status"] == 200:
+            stalled.set()
+            await anyio.sleep_forever()  # the drain the stop cuts: nothing written
+        written.append(message)
+
+    async def answering(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    streams = EndStreamsOnStop(answering, on_stop=lambda: None)
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(streams, {"type": "http"}, _nothing_to_read, slow_client)
+        with anyio.fail_after(5):
+            await stalled.wait()
+        await streams.stop(grace_seconds=0.05)
+    assert [(m["type"], m.get("status")) for m in written] == [
+        ("http.response.start", 503),
+        ("http.response.body", None),
+    ]
+
+    async def gone_client(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            await anyio.sleep_forever()  # the last frame is never taken
+
+    pinged = anyio.Event()
+
+    async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"event: ping\n\n", "more_body": True})
+        pinged.set()
+        await anyio.sleep_forever()  # an event stream, ended by the stop
+
+    left_open = EndStreamsOnStop(streaming, on_stop=lambda: None)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as calls:
+            calls.start_soon(left_open, {"type": "http"}, _nothing_to_read, gone_client)
+            await pinged.wait()
+            await left_open.stop(grace_seconds=0.05)  # cuts the stream; its last frame is given up, not waited on
+        await left_open({"type": "http"}, _nothing_to_read, gone_client)  # a request during the stop: its 503 too
+
+
+def test_a_host_written_in_capitals_is_allowed_as_clients_send_it() -> None:
+    settings = load_settings(demo=True, transport="http", host="LocalHost")
+    allowed = security_settings(settings)
+    assert allowed.allowed_hosts == [entry.lower() for entry in allowed.allowed_hosts]
+    assert "localhost:*" in allowed.allowed_hosts
 
 
 async def test_stopping_ends_the_streams_of_the_2026_protocol_cleanly_and_at_once(upstream: SimulatorServer) -> None:

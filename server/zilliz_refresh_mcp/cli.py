@@ -337,24 +337,12 @@ def _unguarded_bind(settings: Settings, sock: socket.socket) -> str | None:
 
 
 def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
-    import uvicorn
-
     from .config import host_in_url
-    from .transport import http_app, server_config
+    from .transport import StoppingServer, http_app, server_config
 
     port = sock.getsockname()[1]
     host = host_in_url(settings.host)
     app, streams = http_app(mcp, settings, on_stop=mcp.end_listen_streams)
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            streams.stopping()  # at once: sse-starlette may end a GET stream before shutdown() begins
-            super().handle_exit(sig, frame)
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            await streams.stop()  # before uvicorn waits for the connections: their streams end now
-            await super().shutdown(sockets)
-
-    server = Server(server_config(app))
+    server = StoppingServer(server_config(app), streams)
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     server.run(sockets=[sock])

@@ -213,9 +213,14 @@ class RefreshJobs:
         try:
             raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
-            # A dropped collection (code 100) takes its jobs with it: for each read, resource, wait and watcher alike.
-            if _is_not_found(err) or err.code == Code.COLLECTION_NOT_FOUND:
+            if _is_not_found(err):
                 raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
+            if err.code == Code.COLLECTION_NOT_FOUND:
+                # A dropped collection takes its jobs with it: for each read, resource, wait and watcher alike.
+                raise JobNotFound(
+                    f"No refresh job {job_id} on this cluster: the cluster no longer has its collection "
+                    f"({err}, code {err.code})"
+                ) from None
             if isinstance(wire_id, str) and err.code in _WRONG_TYPE_CODES:
                 # A plain id went as a string and the cluster refused its form: no job has that id.
                 raise JobNotFound(f"No refresh job {job_id!r} on this cluster, which refused the id: {err}") from None
@@ -284,6 +289,7 @@ class RefreshJobs:
         revoked key); if the time runs out meanwhile, the answer is the last state read, with what went wrong since.
         TooManyWatched when ``MAX_WAITS`` waits are under way.
         """
+        parse_job_id(job_id)  # a malformed id is told as such, whatever else is under way
         if self._waits >= MAX_WAITS:
             raise TooManyWatched(
                 f"{MAX_WAITS} waits are under way, the most this server runs at once (each polls the cluster, "

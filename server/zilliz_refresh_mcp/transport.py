@@ -7,7 +7,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import socket
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, ClassVar
 
 import anyio
@@ -37,7 +39,7 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 def security_settings(settings: Settings) -> TransportSecuritySettings:
     """Host/Origin checks are always on: loopback names, plus what the user allowed for other binds."""
     names = list(_LOOPBACK_HOSTS)
-    bound = host_in_url(settings.host)
+    bound = host_in_url(settings.host).lower()  # as Host headers are, once LowerCaseHostAndOrigin has read them
     if settings.host not in ("0.0.0.0", "::") and bound not in names:  # noqa: S104 - a wildcard names no host
         names.append(bound)  # the address it listens on, e.g. 127.0.0.2 or [fe80::1]
     hosts = [f"{name}:*" for name in names] + names
@@ -141,7 +143,7 @@ class EndStreamsOnStop:
             await self._app(scope, receive, send)
             return
         if self._stopping:
-            await _stopping(scope, send)
+            await _end(scope, send, started=False)
             return
         started = ended = False
 
@@ -162,11 +164,7 @@ class EndStreamsOnStop:
                 if self._drained is not None and not self._calls:
                     self._drained.set()
         if self._stopping and not ended:
-            with anyio.move_on_after(STOP_GRACE_SECONDS):  # a client that stopped reading does not hold the stop
-                if started:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                else:
-                    await _stopping(scope, send)
+            await _end(scope, send, started=started)
 
     def stopping(self) -> None:
         """The server is asked to stop: a stream that ends from now on ends cleanly, and new requests get 503.
@@ -185,10 +183,21 @@ class EndStreamsOnStop:
             call.cancel()
 
 
-async def _stopping(scope: Scope, send: Send) -> None:
-    await _refuse(
-        scope, send, 503, "stopping", "the server is stopping; ask again once it is back", (b"connection", b"close")
-    )
+async def _end(scope: Scope, send: Send, *, started: bool) -> None:
+    """End a response as the server stops: one begun with its last frame, one not begun with 503. A client that
+    stopped reading does not hold the stop (uvicorn then logs the response as incomplete)."""
+    with anyio.move_on_after(STOP_GRACE_SECONDS):
+        if started:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        else:
+            await _refuse(
+                scope,
+                send,
+                503,
+                "stopping",
+                "the server is stopping; ask again once it is back",
+                (b"connection", b"close"),
+            )
 
 
 def http_app(
@@ -258,6 +267,24 @@ class HeadersWithin(H11Protocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+
+
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server, ending the open responses of ``streams`` as it stops: noted from the signal on (sse-starlette
+    may end a GET stream before ``shutdown`` begins), and ended before uvicorn waits for the connections. A stop
+    asked by setting ``should_exit`` rather than by a signal is noted only once ``shutdown`` begins."""
+
+    def __init__(self, config: uvicorn.Config, streams: EndStreamsOnStop) -> None:
+        super().__init__(config)
+        self.streams = streams
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.streams.stopping()
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.streams.stop()
+        await super().shutdown(sockets)
 
 
 def server_config(app: ASGIApp, *, protocol: type[H11Protocol] = HeadersWithin) -> uvicorn.Config:
