@@ -603,12 +603,14 @@ Where the time goes (timers inside each server process, and the client's share m
   sorted; one pass tells which failures a later refresh fixed), and the client parses and checks the 10 jobs of
   the page (~4 ms, the CPU row). The forwarder's own process spends ~18-22 ms; most of its call is the client
   parsing a 2.6 MB message (~40-60 ms). This ratio sits at its bound on this machine, and moves with it: on
-  2026-11-29, five runs of this part alone at commit 3c1dcee gave 0.48x-0.52x; at 44374f5, four gave 0.48x-0.54x
-  and two whole runs 0.54x and 0.61x (the forwarder's call 50-66 ms, ours 24-35 ms). Not a regression: alternating
-  runs of 44374f5 against that day's first code (6c9e72c) gave 0.98x-1.02x latency and 0.95x-1.04x server CPU, and
-  of 3c1dcee against 4c801d2 1.00x-1.02x server CPU. The rest of the server's time is reading the answer (~5-10
-  ms with the token check) and decoding it (~5-7 ms); a larger read buffer than httpcore's 64 KiB saved ~1-3 ms in
-  a trial, left out as it means patching the library.
+  the morning of 2026-11-29 (commits 3c1dcee, 44374f5) runs of this part alone gave 0.48x-0.54x and whole runs
+  0.54x and 0.61x (the forwarder's call 50-66 ms, ours 24-35 ms); that afternoon the machine ran slower for both
+  servers alike (the forwarder's call 79-82 ms, ours 41-42 ms), and two whole runs gave 0.51x and 0.53x. Not a regression:
+  alternating runs of the code of 2026-11-29 16:58 (dda7726) against that day's first (9dae260) gave 0.99x-1.06x
+  latency for this call, 1.03x for the cold start and 0.94x-1.03x for HTTP throughput (whose ratio to the
+  forwarder, 0.72x-0.75x that afternoon against 0.89x the day before, moved with the machine, not the code). The
+  rest of the server's time is reading the answer (~5-10 ms with the token check) and decoding it (~5-7 ms); a
+  larger read buffer than httpcore's 64 KiB saved ~1-3 ms in a trial, left out as it means patching the library.
 - Cold start: importing `mcp.server` is most of both. Ours adds its settings, its modules and the tool schemas
   (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server is built: start-up
   makes about a million objects and next to no garbage, and collecting during it cost ~20% of the start. The
