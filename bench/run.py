@@ -605,9 +605,9 @@ Where the time goes (timers inside each server process, and the client's share m
   parsing a 2.6 MB message (~40-60 ms). This ratio sits at its bound on this machine, and moves with it: on
   the morning of 2026-11-29 (commits 3c1dcee, 44374f5) runs of this part alone gave 0.48x-0.54x and whole runs
   0.54x and 0.61x (the forwarder's call 50-66 ms, ours 24-35 ms); that afternoon the machine ran slower for both
-  servers alike (the forwarder's call 79-82 ms, ours 41-42 ms), and two whole runs gave 0.51x and 0.53x. Not a regression:
-  alternating runs of the code of 2026-11-29 16:58 (dda7726) against that day's first (9dae260) gave 0.99x-1.06x
-  latency for this call, 1.03x for the cold start and 0.94x-1.03x for HTTP throughput (whose ratio to the
+  servers alike (the forwarder's call 79-82 ms, ours 41-42 ms), and two whole runs gave 0.51x and 0.53x. Not a
+  regression: alternating runs of the code of 2026-11-29 16:58 (dda7726) against that day's first (9dae260) gave
+  0.99x-1.06x latency for this call, 1.03x for the cold start and 0.94x-1.03x for HTTP throughput (whose ratio to the
   forwarder, 0.72x-0.75x that afternoon against 0.89x the day before, moved with the machine, not the code). The
   rest of the server's time is reading the answer (~5-10 ms with the token check) and decoding it (~5-7 ms); a
   larger read buffer than httpcore's 64 KiB saved ~1-3 ms in a trial, left out as it means patching the library.
