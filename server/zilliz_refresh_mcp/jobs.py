@@ -396,11 +396,10 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
     older = False
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        version, rank, at, job_id, tag, *rest = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        version, rank, at, job_id, tag, *carried = json.loads(base64.urlsafe_b64decode(padded.encode()))
         older = type(version) is int and 0 < version < _SAME_ORDER_NO_TIE
-        tie = rest.pop() if version == _CURSOR_VERSION and len(rest) == 1 else _NO_TIE
-        if version == _SAME_ORDER_NO_TIE and len(rest) == 1:
-            rest.pop()
+        # Whatever tie a version-4 cursor carries (none, or a CRC-32), it continues after every job of its id.
+        tie = _NO_TIE if version == _SAME_ORDER_NO_TIE else (carried[0] if carried else -1)  # -1: refused
         if older or not (
             version in (_CURSOR_VERSION, _SAME_ORDER_NO_TIE)
             and type(rank) is int
@@ -409,10 +408,8 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
             and isinstance(job_id, str)
             and job_id
             and isinstance(tag, str)
-            and type(tie) is int
-            and 0 <= tie <= _NO_TIE
-            and (version == _SAME_ORDER_NO_TIE or tie < _NO_TIE)  # a cursor of this version carries its tie
-            and not rest
+            and len(carried) <= 1
+            and (version == _SAME_ORDER_NO_TIE or (type(tie) is int and 0 <= tie < _NO_TIE))  # 5 carries its tie
         ):
             raise TypeError
         position = _Position(rank, at, job_id, tie).key()

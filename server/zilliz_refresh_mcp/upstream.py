@@ -112,10 +112,8 @@ _CODE_HINTS: dict[int, str] = {
 
 def _code_hint(code: int | None, body: Mapping[str, Any]) -> str | None:
     """The hint for a body code; those that blame a parameter name the ones this request sent."""
-    if (
-        code == Code.COLLECTION_NOT_FOUND and "collectionName" not in body
-    ):  # a job's read names no collection to check or omit
-        return None
+    if code == Code.COLLECTION_NOT_FOUND and "collectionName" not in body:
+        return None  # a job's read names no collection to check or omit
     hint = _CODE_HINTS.get(code) if code is not None else None
     return hint.format(arguments=" and ".join(body) or "the arguments") if hint else None
 
