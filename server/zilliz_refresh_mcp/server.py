@@ -112,9 +112,8 @@ def upstream_failure(
     hint = None
     if err.code == Code.DATABASE_NOT_FOUND and db and db_asked:
         hint = f"Database {db!r} does not exist on this cluster; check dbName."
-    elif (
-        err.code == Code.DATABASE_NOT_FOUND and db
-    ):  # the model never named it: the fix is the server's setting, or naming another
+    elif err.code == Code.DATABASE_NOT_FOUND and db:
+        # The model never named it: the fix is the server's setting, or naming another.
         hint = (
             f"Database {db!r}, this server's default (ZILLIZ_DB_NAME), does not exist on this cluster; pass dbName, "
             "or have the user set ZILLIZ_DB_NAME to a database that exists."
