@@ -49,6 +49,7 @@ from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, Upstream
 from zilliz_refresh_mcp.guards import ArgumentGuard
 from zilliz_refresh_mcp.redaction import redact, redact_json
 from zilliz_refresh_mcp.server import build_server
+from zilliz_refresh_mcp.service import meant_name
 from zilliz_refresh_mcp.simulator import Fault, SimJob, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,
@@ -1414,7 +1415,10 @@ async def test_a_password_that_is_an_everyday_word_does_not_garble_answers(clock
     [
         ("EXT_BOOKS", "Did you mean ext_books?"),
         ("ext_movie", "Did you mean ext_movies?"),
+        ("books", "Did you mean ext_books?"),
         ("zzz_unrelated", "External collections with refresh jobs in default: ext_books, ext_movies"),
+        # Alike by the prefix they share, and two letters from ext_books: neither is taken for what was meant.
+        ("ext_moods", "ext_news, ext_reviews. A collection of another database needs its dbName."),
     ],
 )
 async def test_a_collection_that_does_not_exist_gets_what_was_meant(
@@ -1423,6 +1427,28 @@ async def test_a_collection_that_does_not_exist_gets_what_was_meant(
     result = await client.call_tool(TOOL, {"collectionName": asked})
     assert_clear_error(result, "code 100", f"Collection '{asked}' does not exist", told)
     assert [seen.body.get("collectionName") for seen in cluster.requests] == [asked, None]  # one more read, all
+
+
+@pytest.mark.parametrize(
+    ("asked", "meant"),
+    [
+        ("ext_bokos", "ext_books"),  # two letters swapped
+        ("ext-books", "ext_books"),
+        ("EXT_Reviews", "ext_reviews"),
+        ("ext_new", "ext_news"),
+        ("ext_events", None),  # of another database, alike to ext_reviews only by their prefix
+        ("ext_songs", None),
+        ("ext_logs", None),
+        ("ext_nwes", "ext_news"),
+        ("ext_mvoeis", None),  # two slips: the names are listed instead
+        ("ext_", None),  # a part of every name: none is meant
+        ("ext_BOOKS", "ext_books"),
+    ],
+)
+def test_only_a_slip_of_one_name_is_taken_for_it(asked: str, meant: str | None) -> None:
+    names = ["ext_books", "ext_music", "ext_movies", "ext_news", "ext_reviews"]
+    assert meant_name(asked, names) == meant
+    assert meant_name("ext_BOOKS", ["ext_books", "ext_Books"]) is None  # two differ from it in case alone
 
 
 @pytest.mark.parametrize("status", [400, 500])

@@ -6,11 +6,10 @@ clients subscribed to, one poller per job shared by all its subscribers.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -107,6 +106,40 @@ def job_id_of_uri(uri: str) -> str:
 
 # No documented code says "no such job"; the cluster's message does, in words like these.
 _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown) job", re.IGNORECASE)
+
+
+def meant_name(asked: str, names: Sequence[str]) -> str | None:
+    """The one name ``asked`` is a slip of: the same but for letter case and one typing slip (a letter missed,
+    added or changed, or two swapped), or a part of it ("books" for "ext_books").
+
+    Names that share a prefix are alike to a ratio (``ext_events``, ``ext_reviews``), and two letters tell
+    words apart (``ext_moods``, ``ext_books``): a looser match would name another collection with confidence,
+    for a question whose answer, or a refresh, would then be wrong. Without one, the caller lists the names.
+    """
+    folded = asked.casefold()
+    near = [name for name in names if _slips(folded, name.casefold(), 1) <= 1]
+    if not near and len(folded) >= 4:
+        near = [name for name in names if folded in name.casefold()]
+    exact_case = [name for name in near if name.casefold() == folded]
+    return (exact_case or near)[0] if len(exact_case or near) == 1 else None
+
+
+def _slips(a: str, b: str, most: int) -> int:
+    """Edits (insert, delete, change, swap of neighbours) from ``a`` to ``b``; ``most + 1`` once past ``most``."""
+    if abs(len(a) - len(b)) > most:
+        return most + 1
+    before: list[int] = []
+    row = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        above, row = row, [i] + [0] * len(b)
+        for j, other in enumerate(b, 1):
+            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (char != other))
+            if i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == other:
+                row[j] = min(row[j], before[j - 2] + 1)
+        if min(row) > most:
+            return most + 1
+        before = above
+    return row[-1]
 
 
 def _is_not_found(err: UpstreamError) -> bool:
@@ -381,14 +414,16 @@ class RefreshJobs:
         except Exception as extra:  # only advice: the error the caller gets is the one upstream gave
             logger.info("no collection suggestion for %s: %s", collection, extra)
             return
-        by_folded = {name.lower(): name for name in names}
-        close = difflib.get_close_matches(collection.lower(), list(by_folded), n=1, cutoff=0.7)
-        if close:
-            err.suggestion = f"Did you mean {by_folded[close[0]]}?"
+        meant = meant_name(collection, names)
+        if meant is not None:
+            err.suggestion = f"Did you mean {meant}?"
         elif names:
             shown = ", ".join(names[:_COLLECTIONS_SHOWN])
             more = f" and {len(names) - _COLLECTIONS_SHOWN} more" if len(names) > _COLLECTIONS_SHOWN else ""
-            err.suggestion = f"External collections with refresh jobs in {db}: {shown}{more}."
+            err.suggestion = (
+                f"External collections with refresh jobs in {db}: {shown}{more}. A collection of another "
+                "database needs its dbName."
+            )
 
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
