@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,30 @@ async def test_a_plain_id_on_a_cluster_of_numeric_ids_is_not_found(
         assert job_id != "job-xxxx" or told[1] in message, (told[1], message)
     assert waited.is_error
     assert [seen.body for seen in cluster.requests if seen.route == DESCRIBE_ROUTE] == [{"jobId": job_id}] * 2
+
+
+async def test_a_job_id_a_javascript_number_rounded_is_told_so_with_the_ids_it_may_stand_for(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    async with Client(mcp_server) as client:
+        listed = (await client.call_tool("list_refresh_jobs", {})).structured_content
+        assert listed is not None
+        ids = [job["jobId"] for job in listed["jobs"]]
+        rounded = str(int(Decimal(repr(float(ids[0])))))  # as JavaScript prints a number: its shortest spelling
+        assert rounded not in ids and float(rounded) == float(ids[0])
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": rounded, "timeoutSeconds": 1})
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource(f"zilliz://refresh-jobs/{rounded}")
+        unknown = await client.call_tool("wait_for_refresh_job", {"jobId": "449503829274509999", "timeoutSeconds": 1})
+    twins = [job_id for job_id in ids if float(job_id) == float(rounded)]
+    assert twins  # the demo's ids are close enough to round alike
+    for message in (text_of(waited), caught.value.error.message):
+        assert f"No refresh job {rounded} on this cluster" in message
+        assert "It looks rounded" in message and "exact string" in message
+        assert sum(job_id in message for job_id in twins) == min(len(twins), 5)  # five at most, named
+        assert len(twins) <= 5 or f"and {len(twins) - 5} more" in message
+    assert waited.is_error and unknown.is_error
+    assert "rounded" not in text_of(unknown)  # an id of its own digits is only unknown
 
 
 async def test_a_malformed_job_id_is_told_alike_by_the_tool_the_resource_and_subscribe(

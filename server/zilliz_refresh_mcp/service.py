@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 _WRONG_TYPE_CODES = (Code.INVALID_PARAMETER, Code.JSON_ONLY)
 _SEEN_IDS_KEPT = 1000
 _COLLECTIONS_SHOWN = 10
+_TWINS_SHOWN = 5
 _SUGGESTION_SECONDS = 3.0
 MAX_WAIT_SECONDS = 600
 # Waits under way at once. Each polls on its own, within the cluster's rate limit that every call shares: over
@@ -90,6 +92,15 @@ def parse_job_id(job_id: str) -> int | str:
         f"jobId {quoted(job_id)} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
         "(or a plain id of letters, digits, '-' and '_')"
     )
+
+
+def looks_rounded(job_id: int) -> bool:
+    """Whether an id past 2^53 reads as a double prints: the double's exact value, or its shortest spelling
+    (449503829274509313 becomes 449503829274509312, which JavaScript prints 449503829274509300)."""
+    if job_id <= 2**53:
+        return False
+    as_double = float(job_id)
+    return job_id in (int(as_double), int(Decimal(repr(as_double))))
 
 
 def _same_job(record_id: str, asked: int | str) -> bool:
@@ -247,7 +258,9 @@ class RefreshJobs:
             raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
             if _is_not_found(err):
-                raise JobNotFound(f"No refresh job {job_id} on this cluster ({err}, code {err.code})") from None
+                raise JobNotFound(
+                    f"No refresh job {job_id} on this cluster ({err}, code {err.code}){self._rounding_note(wire_id)}"
+                ) from None
             if err.code == Code.COLLECTION_NOT_FOUND:
                 # A dropped collection takes its jobs with it: for each read, resource, wait and watcher alike.
                 raise JobNotFound(
@@ -259,7 +272,7 @@ class RefreshJobs:
                 raise JobNotFound(f"No refresh job {job_id!r} on this cluster, which refused the id: {err}") from None
             raise
         if raw is None:
-            raise JobNotFound(f"No refresh job {job_id} on this cluster")
+            raise JobNotFound(f"No refresh job {job_id} on this cluster{self._rounding_note(wire_id)}")
         record = normalize_record(raw, now_ms=self.clock())
         if not _same_job(record.job_id, wire_id):
             # Shown as asked for, another job's state would be a wrong answer given with confidence.
@@ -424,6 +437,24 @@ class RefreshJobs:
                 f"External collections with refresh jobs in {db}: {shown}{more}. A collection of another "
                 "database needs its dbName."
             )
+
+    def _rounding_note(self, wire_id: int | str) -> str:
+        """For an id that a JavaScript number made of a longer one, the ids seen here that round to it."""
+        if not isinstance(wire_id, int) or not looks_rounded(wire_id):
+            return ""
+        twins = [
+            seen
+            for seen in reversed(self.seen_job_ids)
+            if seen.isdigit() and float(seen) == float(wire_id) and int(seen) != wire_id
+        ]
+        told = (
+            ". It looks rounded: ids past 2^53 lose their last digits when handled as numbers (in JavaScript, "
+            "say). Pass jobId as the exact string list_refresh_jobs gives"
+        )
+        if twins:
+            more = f" and {len(twins) - _TWINS_SHOWN} more" if len(twins) > _TWINS_SHOWN else ""
+            told += f"; jobs this server has seen whose ids round to it: {', '.join(twins[:_TWINS_SHOWN])}{more}"
+        return told
 
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
