@@ -348,10 +348,23 @@ def _on_describe(fault: Fault) -> Fault:
         # and a subscribe take it).
         (
             _on_describe(Fault.code(100, "collection not found[collection=ext_movies]")),
-            ["No refresh job {job} on this cluster: the cluster no longer has its collection", "list_refresh_jobs"],
+            [
+                "No refresh job {job} on this cluster: the cluster no longer has its collection",
+                "It was there when this wait last read it (RefreshInProgress, 42%, collection ext_movies)",
+                "list_refresh_jobs",
+            ],
+        ),
+        # The job went, and not its collection: told as a job that went, not as an id that was wrong.
+        (
+            _on_describe(Fault.code(65535, "refresh job not found[jobId={job}]")),
+            [
+                "No refresh job {job} on this cluster (",
+                "It was there when this wait last read it (RefreshInProgress, 42%, collection ext_movies): its "
+                "collection may have been dropped, or the job removed",
+            ],
         ),
     ],
-    ids=["key revoked", "collection dropped"],
+    ids=["key revoked", "collection dropped", "job removed"],
 )
 async def test_a_fault_no_later_poll_gets_past_ends_the_wait_with_the_error(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, fault: Fault, told: list[str]
@@ -1052,6 +1065,23 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
     assert (data["finished"], data["timedOut"]) == (True, False)
     assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) ended (RefreshCancelled) at ")
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
+
+
+async def test_a_wait_on_a_state_this_server_does_not_know_and_no_end_does_not_say_to_wait_on(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """With no end time a newer cluster's state may still be final: "call again to keep waiting" could go on forever."""
+    job_id = movies_job(cluster)
+    record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshCancelled", "progress": 10}
+    cluster.inject(*[Fault.raw(json.dumps({"code": 0, "data": record | {"endTime": 0}}))] * 100)
+    async with Client(fast_server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+    data = result.structured_content
+    assert data is not None and not result.is_error
+    assert (data["finished"], data["timedOut"], data["job"]["state"]) == (False, True, "RefreshCancelled")
+    assert "RefreshCancelled is not a state this server knows (a newer cluster's): it may be final" in data["message"]
+    assert "check the job with list_refresh_jobs" in data["message"]
+    assert "keep waiting" not in data["message"]
 
 
 async def test_the_poller_polls_through_passing_faults_and_ends_on_an_unknown_final_state(

@@ -161,7 +161,13 @@ class WaitResult(CamelModel):
             message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}."
         if trouble:
             message += f" That is the last state read: {trouble}"
-        message += " Call wait_for_refresh_job again to keep waiting."
+        if job.state in KNOWN_STATES:
+            message += " Call wait_for_refresh_job again to keep waiting."
+        else:  # a newer cluster's state: this server cannot tell whether the job will ever end
+            message += (
+                f" {job.state} is not a state this server knows (a newer cluster's): it may be final though no "
+                "end time is given; before waiting again, check the job with list_refresh_jobs."
+            )
         return cls(finished=False, timed_out=True, waited_seconds=waited, message=one_line(message), job=job)
 
 

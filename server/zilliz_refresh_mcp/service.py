@@ -391,6 +391,12 @@ class RefreshJobs:
                     record, trouble = await self._read_by(job_id, deadline), None
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
+                except JobNotFound as gone:  # it was there: not a wrong id, a job that went
+                    raise JobNotFound(
+                        f"{gone}. It was there when this wait last read it ({record.state}, {record.progress}%, "
+                        f"collection {record.collection_name or '-'}): its collection may have been dropped, or "
+                        "the job removed"
+                    ) from None
                 except (UpstreamError, RecordError) as err:
                     if isinstance(err, UpstreamError) and fails_for_good(err):
                         raise  # no later poll can succeed; JobNotFound, the job gone, is not caught either
