@@ -1050,6 +1050,55 @@ async def test_names_longer_than_255_are_refused(client: Client, cluster: Simula
     assert "255" not in text_of(result)
 
 
+REFRESH = "refresh_external_collection"
+
+
+@pytest.fixture
+async def refresh_client(simulator: SimulatorServer, clock: FakeClock) -> AsyncIterator[Client]:
+    async with Client(server_for(simulator, clock, enable_refresh=True)) as session:
+        yield session
+
+
+@pytest.mark.parametrize(
+    ("arguments", "needles"),
+    [
+        *[({"collectionName": name}, ["collectionName", NAME_RULE]) for name in BAD_NAMES],
+        *[({"collectionName": "ext_books", "dbName": name}, ["dbName", NAME_RULE]) for name in BAD_NAMES],
+        ({"collectionName": "a" * 256}, ["collectionName", "255"]),
+        ({}, ["collectionName", "required"]),
+        ({"collection": "ext_books"}, ['unknown argument "collection"', "did you mean collectionName?"]),
+        ({"collectionName": 5}, ["collectionName", "expected a string, got the number 5"]),
+    ],
+)
+async def test_the_refresh_tool_refuses_bad_input_and_starts_nothing(
+    refresh_client: Client, cluster: SimulatedCluster, arguments: dict[str, Any], needles: list[str]
+) -> None:
+    """The one tool that changes the cluster: a name off the rule never reaches /refresh."""
+    jobs_before = len(cluster.jobs)
+    result = await refresh_client.call_tool(REFRESH, arguments)
+    assert_clear_error(result, *needles)
+    assert cluster.requests == [] and len(cluster.jobs) == jobs_before
+    await assert_works(refresh_client)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "needles", "not_said"),
+    [
+        ({"dbName": "default"}, ["code 800", "Database 'default' does not exist", "check dbName"], "ZILLIZ_DB_NAME"),
+        ({}, ["code 800", "this server's default (ZILLIZ_DB_NAME), does not exist", "pass dbName"], "check dbName"),
+    ],
+    ids=["dbName named", "dbName left out"],
+)
+async def test_a_refresh_in_a_database_that_does_not_exist_says_whose_name_to_fix(
+    refresh_client: Client, cluster: SimulatedCluster, arguments: dict[str, str], needles: list[str], not_said: str
+) -> None:
+    """A model that named no database is not told to check the dbName it never passed."""
+    cluster.inject(Fault.code(800, "database not found[database=default]"))
+    result = await refresh_client.call_tool(REFRESH, {"collectionName": "ext_books", **arguments})
+    text = assert_clear_error(result, "Could not start a refresh of ext_books", *needles)
+    assert not_said not in text
+
+
 BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "unknown": ({"database": "analytics"}, ['unknown argument "database"', "did you mean dbName?", "This tool takes"]),
     "unknown-extra": ({"dbName": "default", "verbose": True}, ['unknown argument "verbose"', "This tool takes"]),
