@@ -33,7 +33,7 @@ from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamAPIEr
 from zilliz_refresh_mcp.records import JobRecord, epoch_ms, normalize_record
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
-from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
 
 from .conftest import FakeClock, settings_for, text_of
@@ -855,6 +855,24 @@ async def test_the_prompt_takes_only_valid_names(
     assert "is not a valid Milvus name" in str(caught.value)
 
 
+async def test_completions_offer_at_most_100_values_and_say_how_many_there_are(clock: FakeClock) -> None:
+    cluster = bulk_cluster(150, clock=clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(build_server(settings_for(simulator), clock=clock)) as client:
+            arguments: dict[str, Any] = {"limit": 200}
+            while arguments.get("cursor", "") is not None:  # every page read: each job's id is then known
+                page = (await client.call_tool("list_refresh_jobs", arguments)).structured_content
+                assert page is not None
+                arguments["cursor"] = page["page"]["nextCursor"]
+            every = await client.complete(
+                ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}"),
+                {"name": "jobId", "value": ""},
+            )
+    assert len(every.completion.values) == server_module.MAX_COMPLETIONS == 100
+    assert every.completion.total == 150 and every.completion.has_more
+    assert set(every.completion.values) < {str(job.job_id) for job in cluster.jobs}
+
+
 async def test_completions_for_job_ids_and_prompt_arguments(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:
@@ -1065,6 +1083,24 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
     assert (data["finished"], data["timedOut"]) == (True, False)
     assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) ended (RefreshCancelled) at ")
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
+
+
+async def test_reads_that_find_the_job_no_further_along_send_no_progress_notification(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """The clock stands still: every poll reads 42%. One notification, not one a poll."""
+    told: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        told.append(progress)
+
+    async with Client(fast_server) as client:
+        result = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": movies_job(cluster), "timeoutSeconds": 1}, progress_callback=on_progress
+        )
+    assert result.structured_content is not None and result.structured_content["job"]["progress"] == 42
+    assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) >= 3  # polled on, at 42% each time
+    assert told == [42.0]
 
 
 async def test_a_wait_on_a_state_this_server_does_not_know_and_no_end_does_not_say_to_wait_on(

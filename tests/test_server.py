@@ -262,6 +262,23 @@ async def test_malformed_job_id_is_refused_before_upstream(
     assert not [r for r in cluster.requests if r.route == DESCRIBE_ROUTE]
 
 
+async def test_the_failure_guide_is_listed_and_read_without_the_cluster(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    uri = "zilliz://guides/refresh-failures"
+    async with Client(mcp_server) as client:
+        listed = {str(resource.uri): resource for resource in (await client.list_resources()).resources}
+        read = await client.read_resource(uri)
+    assert listed[uri].mime_type == "text/markdown"
+    [content] = read.contents
+    assert isinstance(content, TextResourceContents) and content.mime_type == "text/markdown"
+    # What the troubleshooting prompt relies on: the reason of the demo's failed job finds its row and remedy.
+    row = next(line for line in content.text.splitlines() if "`permission denied`" in line)
+    assert "read access" in row and row.startswith("| ")
+    assert "do not guess" in content.text
+    assert cluster.requests == []
+
+
 async def test_instructions_name_the_tool(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server, mode="legacy") as client:
         assert client.instructions is not None
