@@ -91,7 +91,13 @@ def raw_stdio_server(simulator: SimulatorServer) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **server_env(simulator)},
+        # As a host starts it. A test run in the background (nohup, `&`) ignores Ctrl-C, and a child inherits that.
+        preexec_fn=_ctrl_c_as_usual,
     )
+
+
+def _ctrl_c_as_usual() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
