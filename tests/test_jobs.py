@@ -488,6 +488,53 @@ def test_text_has_one_compact_line_per_job() -> None:
     assert not text.lstrip().startswith("{")  # not a JSON dump
 
 
+def test_a_first_page_that_shows_some_failures_tells_in_its_text_why_all_of_them_failed() -> None:
+    """A host that reads only the text: seven failures of three reasons, a page of two jobs."""
+    failed = [
+        raw(
+            jobId=10 + i,
+            state="RefreshFailed",
+            collectionName=f"ext_{i % 4}",
+            reason=reason,
+            endTime=NOW - 1000 - i * 1000,
+        )
+        for i, reason in enumerate(["denied", "denied", "schema", "denied", "quota", "schema", "denied"])
+    ]
+    fixer = raw(jobId=99, collectionName="ext_0", endTime=NOW)  # ext_0's failures (jobs 10 and 14) are fixed by it
+    first = listing([*failed, fixer], limit=2)
+    lines = jobs.listing_text(first).splitlines()
+    assert lines[1] == "Why they failed (all 7 failed jobs, by reason):"
+    # In listing order, current failures first: three names, then "..." for the fourth.
+    assert lines[2] == "- 4 failed in ext_1, ext_3, ext_2, ... (1 fixed by a later refresh): denied"
+    assert lines[3] == "- 2 failed in ext_2, ext_1: schema"
+    assert lines[4] == "- 1 failed in ext_0 (1 fixed by a later refresh): quota"
+    assert [group.count for group in first.summary.failures] == [4, 2, 1]  # the same groups as the structured ones
+    assert lines[5].startswith("- RefreshFailed ext_1 job 11:") and len(lines) == 8  # two jobs, then the hint
+    later = jobs.listing_text(listing([*failed, fixer], limit=2, cursor=first.page.next_cursor))
+    assert "Why they failed" not in later  # a later page: its jobs come after the failures
+    assert "Why they failed" not in jobs.listing_text(listing([*failed, fixer], limit=20))  # every failure shown
+
+
+def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None:
+    failed = [
+        raw(
+            jobId=i,
+            state="RefreshFailed",
+            collectionName=f"ext_{'n' * 200}{i}",
+            reason=f"{i} " + "\U0001f4a5" * 1000,
+        )
+        for i in range(9)
+    ]
+    lines = jobs.listing_text(listing(failed, limit=1)).splitlines()
+    block = lines[1 : lines.index(next(line for line in lines if line.startswith("- RefreshFailed")))]
+    wire = sum(len(json.dumps(line, ensure_ascii=False).encode()) for line in block)
+    assert wire <= 2_000  # on the wire (an emoji takes four bytes): the budget keeps room for the jobs
+    assert block[-1].startswith("- and ") and block[-1].endswith("other reasons.")
+    assert all(" ... " in line for line in block[1:-1])  # each reason by its two ends
+    shown = sum(int(line.split()[1]) for line in block[1:-1])
+    assert shown + int(block[-1].split()[2].rstrip(",")) == 9  # every failure counted, shown or not
+
+
 def test_a_wait_that_runs_out_says_how_far_off_the_estimated_end_is_or_how_long_ago_it_passed() -> None:
     running = normalize_record(raw(jobId=3, state="RefreshInProgress", progress=42, endTime=0), now_ms=NOW)
     assert running.estimated_end_at == "2024-04-11T11:31:36Z"  # as the listing's test works it out

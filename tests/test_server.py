@@ -17,7 +17,7 @@ from mcp.types import INVALID_PARAMS, ResourceLink, TextResourceContents
 
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import POLL_GRACE_SECONDS, RefreshJobs
-from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE
 
 from .conftest import FakeClock, settings_for, text_of
@@ -71,6 +71,21 @@ async def test_list_answers_with_exact_ids_and_the_summary(
     assert all(job_id in text for job_id in expected_ids)
     links = [block for block in result.content if isinstance(block, ResourceLink)]
     assert [str(link.uri) for link in links] == [job["detailsUri"] for job in data["jobs"]]
+
+
+async def test_resource_links_show_upstreams_control_characters_and_direction_marks_as_the_text_does(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """A right-to-left override in a name would show "skoob_txe" in a host that lists the link."""
+    record = {"jobId": 7, "collectionName": "ext_\u202eskoob", "state": "RefreshFailed\x1b[2J", "progress": 5}
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {"records": [record]}})))
+    async with Client(mcp_server) as client:
+        result = await client.call_tool("list_refresh_jobs", {})
+    [link] = [block for block in result.content if isinstance(block, ResourceLink)]
+    assert link.description == "RefreshFailed\\x1b[2J ext_\\u202eskoob"
+    assert "RefreshFailed\\x1b[2J ext_\\u202eskoob job 7" in text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["jobs"][0]["collectionName"] == "ext_\u202eskoob"  # kept exactly
 
 
 async def test_structured_content_keeps_ids_as_strings_on_the_wire(mcp_server: MCPServer[ServerState]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .errors import CursorError, RecordError, one_line
+from .errors import CursorError, RecordError, one_line, shortened
 from .records import (
     COMPLETED,
     FAILED,
@@ -734,11 +734,56 @@ def _from_now(at: str, now: str | None) -> str:
 
 
 def listing_text(listing: JobListing) -> str:
-    lines = [f"{listing.summary.text} As of {listing.as_of}."]
+    lines = [f"{listing.summary.text} As of {listing.as_of}.", *_failure_lines(listing)]
     lines.extend(job_line(job, listing.as_of) for job in listing.jobs)
     if listing.page.hint:
         lines.append(listing.page.hint)
     return "\n".join(lines)
+
+
+# The failure lines of a first page's text: short reasons whole, long ones by their ends, and never more than
+# _FAILURE_TEXT_BYTES on the wire, so that a page of long reasons or names keeps its jobs within the budget.
+_FAILURE_TEXT_BYTES = 2_000
+_FAILURE_TEXT_NAMES = 3
+_FAILURE_TEXT_NAME_CHARS = 40
+_FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL = 140, 60
+
+
+def _failure_lines(listing: JobListing) -> list[str]:
+    """The summary's failure groups, on a first page that does not show every failed job: a host that reads only
+    the text learns why the others failed too. Later pages leave them out, as their jobs come after the failures."""
+    failures = listing.summary.failures
+    failed = sum(group.count for group in failures)
+    first_page = listing.page.returned + listing.page.remaining == listing.summary.total
+    if not first_page or failed <= sum(job.state == FAILED for job in listing.jobs):
+        return []
+    lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
+    room = _FAILURE_TEXT_BYTES - _wire_bytes(lines[0])
+    for shown, group in enumerate(failures):
+        line = "- " + one_line(_failure_line(group))
+        room -= _wire_bytes(line)
+        if room < 0:
+            rest = failures[shown:]
+            lines.append(f"- and {sum(group.count for group in rest)} more, of {_plural(len(rest), 'other reason')}.")
+            break
+        lines.append(line)
+    return lines
+
+
+def _failure_line(group: FailureGroup) -> str:
+    names = [shortened(name, _FAILURE_TEXT_NAME_CHARS) for name in group.collections[:_FAILURE_TEXT_NAMES]]
+    more = ", ..." if len(group.collections) > _FAILURE_TEXT_NAMES else ""
+    fixed = group.count - group.not_fixed
+    since = f" ({fixed} fixed by a later refresh)" if fixed else ""
+    reason = group.reason
+    if len(reason) > _FAILURE_TEXT_REASON_HEAD + _FAILURE_TEXT_REASON_TAIL:
+        reason = f"{reason[:_FAILURE_TEXT_REASON_HEAD]} ... {reason[-_FAILURE_TEXT_REASON_TAIL:]}"
+    return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
+
+
+def _wire_bytes(text: str) -> int:
+    """What ``text`` takes in the answer: as a JSON string, a newline before it."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 1
 
 
 def collection_names(raw_records: Sequence[WireRecord] | Sequence[Any]) -> list[str]:
@@ -860,7 +905,7 @@ _LINK_BYTES = 140
 
 
 def _link_bytes(job: JobRecord) -> int:
-    return _LINK_BYTES + 2 * len(job.job_id) + len(job.state.encode()) + len((job.collection_name or "").encode())
+    return _LINK_BYTES + 2 * len(job.job_id) + len(one_line(f"{job.state} {job.collection_name or ''}").encode())
 
 
 def _job_bytes(job: JobRecord, now: str) -> int:

@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from . import __version__
 from .config import Settings, check_name
 from .dashboard import TOOL_UI_META, register_dashboard
-from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
+from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError, one_line
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import (
@@ -166,7 +166,7 @@ def _structured(model: BaseModel, text: str, links: list[JobRecord]) -> CallTool
             type="resource_link",
             uri=job.details_uri,
             name=f"refresh job {job.job_id}",
-            description=f"{job.state} {job.collection_name or ''}".strip(),
+            description=one_line(f"{job.state} {job.collection_name or ''}"),  # upstream's words, as in the text
             mime_type="application/json",
         )
         for job in links
