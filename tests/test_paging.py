@@ -316,23 +316,45 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
         assert job["jobId"] in text
 
 
-@pytest.mark.parametrize("tie", ["none", "crc32"])
-async def test_a_cursor_handed_out_before_jobs_could_share_an_id_continues_where_it_left_off(
-    mcp_server: MCPServer[Any], tie: str
+@pytest.mark.parametrize("version", ["4, no tie", "4, a CRC-32", "5"])
+async def test_a_cursor_of_an_earlier_build_in_the_same_order_continues_where_it_left_off(
+    mcp_server: MCPServer[Any], version: str
 ) -> None:
     """A cursor of version 4 ends at the question's tag (released builds), or carries a CRC-32 of the collection
-    (a build of a day): jobs of distinct ids were in the same order, so a page asked with it is the page the
-    current cursor gives (a 32-bit tie read as today's would repeat the last job shown)."""
+    (a build of a day); one of version 5 carries the tie but not the counts. Jobs of distinct ids were in the same
+    order, so a page asked with it is the page the current cursor gives (a 32-bit tie read as today's would repeat
+    the last job shown)."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         cursor = first["page"]["nextCursor"]
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        assert len(payload) == 6 and payload[0] == 5 and type(payload[-1]) is int
+        assert len(payload) == 7 and payload[0] == 6 and type(payload[5]) is int and isinstance(payload[6], str)
         crc = zlib.crc32(first["jobs"][-1]["collectionName"].encode())
-        earlier = _b64(json.dumps([4, *payload[1:-1]] + ([crc] if tie == "crc32" else [])))
-        assert [job["jobId"] for job in (await call(client, limit=5, cursor=earlier))["jobs"]] == [
-            job["jobId"] for job in (await call(client, limit=5, cursor=cursor))["jobs"]
-        ]
+        earlier = {
+            "4, no tie": [4, *payload[1:5]],
+            "4, a CRC-32": [4, *payload[1:5], crc],
+            "5": [5, *payload[1:6]],
+        }[version]
+        then = await call(client, limit=5, cursor=_b64(json.dumps(earlier)))
+        now = await call(client, limit=5, cursor=cursor)
+    assert [job["jobId"] for job in then["jobs"]] == [job["jobId"] for job in now["jobs"]]
+    assert then["summary"]["text"] == now["summary"]["text"]  # no counts to compare: nothing said of them
+
+
+async def test_a_page_read_after_jobs_changed_state_says_so(mcp_server: MCPServer[Any], clock: FakeClock) -> None:
+    """Each page is read afresh: a job that changed state between two pages may move past the cursor. The counts
+    the cursor carries tell: the page says so, and how to start again; pages of unchanged jobs say nothing."""
+    async with connected(mcp_server) as client:
+        first = await call(client, limit=5)
+        steady = await call(client, limit=5, cursor=first["page"]["nextCursor"])
+        clock.advance(11 * 60)  # running jobs end, pending ones start
+        moved = await call(client, limit=5, cursor=steady["page"]["nextCursor"])
+        after = await call(client, limit=5, cursor=moved["page"]["nextCursor"])
+    assert moved["summary"]["byState"] != steady["summary"]["byState"]
+    note = "The counts per state changed since the page before"
+    assert note in moved["summary"]["text"] and "omit cursor to start again" in moved["summary"]["text"]
+    assert note not in first["summary"]["text"] and note not in steady["summary"]["text"]
+    assert note not in after["summary"]["text"]  # its cursor carries the counts of the page it came from
 
 
 # --- bad input -------------------------------------------------------------------------------------
@@ -359,6 +381,9 @@ def _b64(payload: str) -> str:
         _b64('[5, 0, "", "1", "000000000000", "ext_books"]'),  # a tie is a number
         _b64('[5, 0, "", "1", "000000000000", 0, 0]'),
         _b64('[5, 0, "", "1", "000000000000"]'),  # this version carries its tie
+        _b64('[6, 0, "", "1", "000000000000", 0]'),  # and this one its counts too
+        _b64('[6, 0, "", "1", "000000000000", 0, 7]'),  # as text
+        _b64('[6.0, 0, "", "1", "000000000000", 0, "0"]'),
         "x" * 3000,
     ],
 )

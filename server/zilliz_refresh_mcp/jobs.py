@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import Field
 
@@ -385,20 +385,38 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
 
 # 1 (no version field) ordered by start time, 2 had fixed failures among the current ones, 3 had them before the
 # running jobs: such cursors are refused, not misread.
-_CURSOR_VERSION = 5  # the order of 4, then by a 64-bit tie
+_CURSOR_VERSION = 6  # the order of 5, and the counts of the page that gave it
+_SAME_ORDER_NO_COUNTS = 5  # the order of 4, then by a 64-bit tie
 # 4 orders as 5 does for jobs of distinct ids, and carries no tie, or a CRC-32 (a build of a day): it continues after
 # every job of its id, exact unless jobs of several collections share that id.
 _SAME_ORDER_NO_TIE = 4
+# How many fields follow the question's tag, by version: the tie and the counts; the tie; none, or a CRC-32.
+_CARRIED = {_CURSOR_VERSION: (2,), _SAME_ORDER_NO_COUNTS: (1,), _SAME_ORDER_NO_TIE: (0, 1)}
 
 
-def encode_cursor(job: JobRecord, query: str) -> str:
+class Continuation(NamedTuple):
+    """What a cursor says: the position it continues after, and ``counts_tag`` of the answer that gave it (None
+    from an earlier build's cursor)."""
+
+    after: _SortKey
+    counts: str | None
+
+
+def counts_tag(summary: Summary) -> str:
+    """A digest of the counts per state: a page whose counts differ from the page before was read from jobs that
+    changed meanwhile."""
+    counts = json.dumps([summary.total, sorted(summary.by_state.items())], separators=(",", ":"))
+    return hashlib.blake2b(counts.encode(), digest_size=4).hexdigest()
+
+
+def encode_cursor(job: JobRecord, query: str, counts: str) -> str:
     pos = _position(job)
-    payload = json.dumps([_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie], separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    fields = [_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie, counts]
+    return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, query: str) -> _SortKey:
-    """The position after which ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
+def decode_cursor(cursor: str, query: str) -> Continuation:
+    """Where ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
     older = False
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -406,19 +424,21 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
         older = type(version) is int and 0 < version < _SAME_ORDER_NO_TIE
         # Whatever tie a version-4 cursor carries (none, or a CRC-32), it continues after every job of its id.
         tie = _NO_TIE if version == _SAME_ORDER_NO_TIE else (carried[0] if carried else -1)  # -1: refused
+        counts = carried[1] if version == _CURSOR_VERSION and len(carried) == 2 else None
         if older or not (
-            version in (_CURSOR_VERSION, _SAME_ORDER_NO_TIE)
+            type(version) is int
+            and len(carried) in _CARRIED.get(version, ())
             and type(rank) is int
             and 0 <= rank <= _OTHER_RANK
             and isinstance(at, str)
             and isinstance(job_id, str)
             and job_id
             and isinstance(tag, str)
-            and len(carried) <= 1
-            and (version == _SAME_ORDER_NO_TIE or (type(tie) is int and 0 <= tie < _NO_TIE))  # 5 carries its tie
+            and (version == _SAME_ORDER_NO_TIE or (type(tie) is int and 0 <= tie < _NO_TIE))  # 5 and 6: a tie
+            and (version != _CURSOR_VERSION or isinstance(counts, str))
         ):
             raise TypeError
-        position = _Position(rank, at, job_id, tie).key()
+        continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts)
     except (ValueError, TypeError, RecursionError):  # binascii.Error is a ValueError
         if older:  # handed out before an upgrade, for an order that has changed since: start again
             raise CursorError(
@@ -434,7 +454,7 @@ def decode_cursor(cursor: str, query: str) -> _SortKey:
             "cursor continues a different question (another dbName, collectionName or state); ask again with "
             "the arguments of the answer that gave it, or omit cursor to start from the first page"
         )
-    return position
+    return continuation
 
 
 # --- summary -----------------------------------------------------------------------------------
@@ -824,7 +844,8 @@ def build_listing(
     if fixed:
         groups.set_aside_fixed(fixed)
     query = functools.partial(query_tag, db_name, collection_name, wanted)  # a hash: made only for a cursor
-    shown, start = groups.page(decode_cursor(cursor, query()) if cursor else None, limit)
+    continuation = decode_cursor(cursor, query()) if cursor else None
+    shown, start = groups.page(continuation.after if continuation else None, limit)
     page = [
         render_record(
             fields_of(row), now_ms, listed=True, fixed_since=id(row) in fixed if row.state == FAILED else None
@@ -840,10 +861,13 @@ def build_listing(
         unreadable=unreadable,
         shared_ids=shared_ids,
     )
+    counts = counts_tag(summary)
+    if continuation is not None and continuation.counts not in (None, counts):
+        summary = summary.model_copy(update={"text": summary.text + _MOVED_NOTE})
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
         remaining = groups.total - start - len(jobs)
-        next_cursor = encode_cursor(jobs[-1], query()) if remaining and jobs else None
+        next_cursor = encode_cursor(jobs[-1], query(), counts) if remaining and jobs else None
         return JobListing(
             db_name=db_name,
             collection_name=collection_name,
@@ -862,6 +886,12 @@ def build_listing(
         )
 
     return _within_budget(answer(page), answer, budget=answer_budget(limit))
+
+
+_MOVED_NOTE = (
+    " The counts per state changed since the page before: a job that changed state meanwhile may have moved past "
+    "the cursor (missed, or shown twice); omit cursor to start again."
+)
 
 
 # What an answer may weigh on the wire: a page of the default size (10 jobs) stays well under 24 kB, however long
