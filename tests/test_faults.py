@@ -737,6 +737,34 @@ async def test_response_cap_applies_without_content_length() -> None:
     assert chunks_sent < 10  # stopped reading, not read-then-measured
 
 
+async def test_an_endless_chunked_answer_from_a_real_socket_is_cut_off_at_the_cap() -> None:
+    """The same over a real connection: a server on 127.0.0.1 that sends chunks of a never-ending body."""
+    sent = 0
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+
+    async def endless(stream: anyio.abc.SocketStream) -> None:
+        nonlocal sent
+        async with stream:
+            await stream.receive()
+            await stream.send(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                while True:  # until the client hangs up
+                    await stream.send(b"400\r\n" + b" " * 1024 + b"\r\n")
+                    sent += 1024
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, endless)
+        async with ZillizClient(endpoint=f"http://127.0.0.1:{port}", token="t0ken", max_response_bytes=4096) as client:
+            with anyio.fail_after(20), pytest.raises(UpstreamBadResponse) as caught:
+                await client.list_jobs("default")  # without the cap, read until the 30 s timeout
+        tg.cancel_scope.cancel()
+    assert "exceeds 4 KiB" in caught.value.detail
+    assert sent >= 4096
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
 async def test_an_echo_is_redacted_whatever_the_encoding(encoding: str) -> None:
     """JSON may come as UTF-16 or UTF-32 (the standard parser reads them); the echo is redacted all the same."""
