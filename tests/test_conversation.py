@@ -384,6 +384,19 @@ async def test_a_fault_no_later_poll_gets_past_ends_the_wait_with_the_error(
         assert fragment.format(job=job_id) in text_of(result)
 
 
+async def test_a_job_that_went_mid_wait_is_told_with_upstreams_words_escaped(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    job_id = movies_job(cluster)
+    odd = {"jobId": int(job_id), "collectionName": "ext_\x1b[2J\u202eskoob", "state": "RefreshInProgress"}
+    cluster.inject(Fault.raw(json.dumps({"code": 0, "data": odd})), Fault.code(65535, "refresh job not found"))
+    async with Client(fast_server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 30})
+    text = text_of(result)
+    assert result.is_error and "collection ext_\\x1b[2J\\u202eskoob): its collection may have been dropped" in text
+    assert "\x1b" not in text and "\u202e" not in text
+
+
 async def test_waits_beyond_the_most_under_way_at_once_are_refused_until_one_ends(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,7 +49,7 @@ from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, Upstream
 from zilliz_refresh_mcp.guards import ArgumentGuard
 from zilliz_refresh_mcp.redaction import redact, redact_json
 from zilliz_refresh_mcp.server import build_server
-from zilliz_refresh_mcp.service import meant_name
+from zilliz_refresh_mcp.service import looks_rounded, meant_name
 from zilliz_refresh_mcp.simulator import Fault, SimJob, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,
@@ -1526,6 +1526,29 @@ def test_only_a_slip_of_one_name_is_taken_for_it(asked: str, meant: str | None) 
     names = ["ext_books", "ext_music", "ext_movies", "ext_news", "ext_reviews"]
     assert meant_name(asked, names) == meant
     assert meant_name("ext_BOOKS", ["ext_books", "ext_Books"]) is None  # two differ from it in case alone
+
+
+def test_a_slip_is_found_among_many_long_names_that_share_a_prefix() -> None:
+    """Each name is compared in one pass: a wrong collectionName checks against every name the cluster holds."""
+    names = [f"ext_customer_events_partitioned_by_day_{i:05d}" for i in range(1000)]
+    assert meant_name("ext_customer_events_partitioned_by_day_zzzzz", names) is None
+    assert meant_name("EXT_customer_events_partitioned_by_day_00413", names) == names[413]
+    assert meant_name("ext_customer_events_partitioned_by_day_00413x", names) == names[413]
+    assert meant_name("ext_customer_events_partitioned_by_day_0041", names) is None  # 00041, 00410-00419: eleven
+
+
+@pytest.mark.parametrize(
+    ("job_id", "rounded"),
+    [
+        (449503829274509300, True),  # JavaScript's spelling of 449503829274509313
+        (449503829274509313, False),
+        (449503829274509376, False),  # a double's exact value, as one real id in 64 is: no sign of rounding
+        (2**53, False),
+        (42, False),
+    ],
+)
+def test_an_id_looks_rounded_only_as_javascript_prints_one(job_id: int, rounded: bool) -> None:
+    assert looks_rounded(job_id) is rounded
 
 
 @pytest.mark.parametrize("status", [400, 500])

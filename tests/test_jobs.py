@@ -535,6 +535,22 @@ def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None
     assert shown + int(block[-1].split()[2].rstrip(",")) == 9  # every failure counted, shown or not
 
 
+@pytest.mark.parametrize("length", range(20, 420, 13))
+def test_the_failure_lines_never_pass_their_bound_closing_line_included(length: int) -> None:
+    """Reasons of control characters (six bytes each on the wire once escaped) of every length, five groups."""
+    failed = [
+        raw(jobId=i, state="RefreshFailed", collectionName=f"ext_{i}", reason=f"{i}" + "\x01" * length)
+        for i in range(8)
+    ]
+    lines = jobs.listing_text(listing(failed, limit=1)).splitlines()
+    block = [line for line in lines[1:] if not line.startswith(("- RefreshFailed", "Showing "))]
+    assert sum(len(json.dumps(line, ensure_ascii=False).encode()) - 1 for line in block) <= 2_000
+    groups = [line for line in block[1:] if not line.startswith("- and ")]
+    shown = sum(int(line.split()[1]) for line in groups)
+    rest = 8 - shown
+    assert rest == 0 or block[-1] == f"- and {rest} more failed job{'s' if rest > 1 else ''}, of other reasons."
+
+
 def test_a_wait_that_runs_out_says_how_far_off_the_estimated_end_is_or_how_long_ago_it_passed() -> None:
     running = normalize_record(raw(jobId=3, state="RefreshInProgress", progress=42, endTime=0), now_ms=NOW)
     assert running.estimated_end_at == "2024-04-11T11:31:36Z"  # as the listing's test works it out

@@ -357,6 +357,23 @@ async def test_a_page_read_after_jobs_changed_state_says_so(mcp_server: MCPServe
     assert note not in after["summary"]["text"]  # its cursor carries the counts of the page it came from
 
 
+async def test_a_failure_fixed_between_pages_of_failures_is_told_too(settings: Settings, clock: FakeClock) -> None:
+    """Under state=["failed"] the counts stay as they were when a refresh fixes a failure, yet the failure moves
+    past the others in the order: the cursor's digest counts the fixed ones too."""
+    cluster = SimulatedCluster(clock=clock)
+    for name in ("ext_a", "ext_b", "ext_c"):
+        cluster.add_job("default", name, started_minutes_ago=60, duration_minutes=10, fail_at_progress=50)
+    cluster.add_job("default", "ext_a", started_minutes_ago=5, duration_minutes=10)  # completes in 5 minutes
+    with SimulatorServer(cluster) as simulator:
+        server = build_server(settings_for(simulator, rate_limit_per_second=1000), clock=clock)
+        async with connected(server) as client:
+            first = await call(client, state=["failed"], limit=1)
+            clock.advance(6 * 60)  # ext_a's refresh completes: its failure is fixed since
+            second = await call(client, state=["failed"], limit=1, cursor=first["page"]["nextCursor"])
+    assert second["summary"]["byState"] == first["summary"]["byState"]
+    assert "The counts per state changed since the page before" in second["summary"]["text"]
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 

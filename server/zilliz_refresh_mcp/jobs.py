@@ -403,9 +403,10 @@ class Continuation(NamedTuple):
 
 
 def counts_tag(summary: Summary) -> str:
-    """A digest of the counts per state: a page whose counts differ from the page before was read from jobs that
-    changed meanwhile."""
-    counts = json.dumps([summary.total, sorted(summary.by_state.items())], separators=(",", ":"))
+    """A digest of the counts per state, and of failures fixed since: a page whose counts differ from the page
+    before was read from jobs that changed meanwhile (a fix moves a failure, in the order, past the others)."""
+    fixed = sum(group.count - group.not_fixed for group in summary.failures)
+    counts = json.dumps([summary.total, sorted(summary.by_state.items()), fixed], separators=(",", ":"))
     return hashlib.blake2b(counts.encode(), digest_size=4).hexdigest()
 
 
@@ -778,16 +779,19 @@ def _failure_lines(listing: JobListing) -> list[str]:
     if not first_page or failed <= sum(job.state == FAILED for job in listing.jobs):
         return []
     lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
-    room = _FAILURE_TEXT_BYTES - _wire_bytes(lines[0])
+    room = _FAILURE_TEXT_BYTES - _wire_bytes(lines[0]) - _wire_bytes(_more_failures(failed))  # kept for the last
     for shown, group in enumerate(failures):
         line = "- " + one_line(_failure_line(group))
         room -= _wire_bytes(line)
         if room < 0:
-            rest = failures[shown:]
-            lines.append(f"- and {sum(group.count for group in rest)} more, of {_plural(len(rest), 'other reason')}.")
+            lines.append(_more_failures(sum(group.count for group in failures[shown:])))
             break
         lines.append(line)
     return lines
+
+
+def _more_failures(count: int) -> str:
+    return f"- and {_plural(count, 'more failed job')}, of other reasons."
 
 
 def _failure_line(group: FailureGroup) -> str:
@@ -935,7 +939,7 @@ _LINK_BYTES = 140
 
 
 def _link_bytes(job: JobRecord) -> int:
-    return _LINK_BYTES + 2 * len(job.job_id) + len(one_line(f"{job.state} {job.collection_name or ''}").encode())
+    return _LINK_BYTES + 2 * len(job.job_id) + _wire_bytes(one_line(f"{job.state} {job.collection_name or ''}")) - 1
 
 
 def _job_bytes(job: JobRecord, now: str) -> int:

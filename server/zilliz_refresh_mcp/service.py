@@ -29,6 +29,7 @@ from .errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamUnreachable,
+    one_line,
     quoted,
 )
 from .jobs import (
@@ -95,12 +96,9 @@ def parse_job_id(job_id: str) -> int | str:
 
 
 def looks_rounded(job_id: int) -> bool:
-    """Whether an id past 2^53 reads as a double prints: the double's exact value, or its shortest spelling
-    (449503829274509313 becomes 449503829274509312, which JavaScript prints 449503829274509300)."""
-    if job_id <= 2**53:
-        return False
-    as_double = float(job_id)
-    return job_id in (int(as_double), int(Decimal(repr(as_double))))
+    """Whether an id past 2^53 is as JavaScript prints a number: 449503829274509313, read as a double, becomes
+    449503829274509312, printed 449503829274509300. (One real id in 64 is a double's exact value: not a sign.)"""
+    return job_id > 2**53 and job_id == int(Decimal(repr(float(job_id))))
 
 
 def _same_job(record_id: str, asked: int | str) -> bool:
@@ -121,36 +119,38 @@ _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown
 
 def meant_name(asked: str, names: Sequence[str]) -> str | None:
     """The one name ``asked`` is a slip of: the same but for letter case and one typing slip (a letter missed,
-    added or changed, or two swapped), or a part of it ("books" for "ext_books").
+    added or changed, or two neighbours swapped), or a part of it ("books" for "ext_books").
 
     Names that share a prefix are alike to a ratio (``ext_events``, ``ext_reviews``), and two letters tell
     words apart (``ext_moods``, ``ext_books``): a looser match would name another collection with confidence,
     for a question whose answer, or a refresh, would then be wrong. Without one, the caller lists the names.
     """
     folded = asked.casefold()
-    near = [name for name in names if _slips(folded, name.casefold(), 1) <= 1]
+    near = [name for name in names if _one_slip_apart(folded, name.casefold())]
     if not near and len(folded) >= 4:
         near = [name for name in names if folded in name.casefold()]
     exact_case = [name for name in near if name.casefold() == folded]
     return (exact_case or near)[0] if len(exact_case or near) == 1 else None
 
 
-def _slips(a: str, b: str, most: int) -> int:
-    """Edits (insert, delete, change, swap of neighbours) from ``a`` to ``b``; ``most + 1`` once past ``most``."""
-    if abs(len(a) - len(b)) > most:
-        return most + 1
-    before: list[int] = []
-    row = list(range(len(b) + 1))
-    for i, char in enumerate(a, 1):
-        above, row = row, [i] + [0] * len(b)
-        for j, other in enumerate(b, 1):
-            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (char != other))
-            if i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == other:
-                row[j] = min(row[j], before[j - 2] + 1)
-        if min(row) > most:
-            return most + 1
-        before = above
-    return row[-1]
+def _one_slip_apart(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b``, or ``b`` but for one letter missed, added or changed, or two neighbours swapped.
+
+    Linear in the names' length: a wrong collectionName is checked against every name the cluster holds."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    start = 0  # past the common prefix and suffix, one slip leaves at most two characters on either side
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    rest_a, rest_b = a[start : len(a) - end], b[start : len(b) - end]
+    if len(rest_a) <= 1 and len(rest_b) <= 1:  # one letter changed, missed or added
+        return True
+    return len(rest_a) == len(rest_b) == 2 and rest_a == rest_b[::-1]  # two neighbours swapped
 
 
 def _is_not_found(err: UpstreamError) -> bool:
@@ -392,10 +392,10 @@ class RefreshJobs:
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
                 except JobNotFound as gone:  # it was there: not a wrong id, a job that went
+                    last = one_line(f"{record.state}, {record.progress}%, collection {record.collection_name or '-'}")
                     raise JobNotFound(
-                        f"{gone}. It was there when this wait last read it ({record.state}, {record.progress}%, "
-                        f"collection {record.collection_name or '-'}): its collection may have been dropped, or "
-                        "the job removed"
+                        f"{gone}. It was there when this wait last read it ({last}): its collection may have been "
+                        "dropped, or the job removed"
                     ) from None
                 except (UpstreamError, RecordError) as err:
                     if isinstance(err, UpstreamError) and fails_for_good(err):
@@ -446,13 +446,15 @@ class RefreshJobs:
 
     def _rounding_note(self, wire_id: int | str) -> str:
         """For an id that a JavaScript number made of a longer one, the ids seen here that round to it."""
-        if not isinstance(wire_id, int) or not looks_rounded(wire_id):
+        if not isinstance(wire_id, int) or wire_id <= 2**53:
             return ""
         twins = [
             seen
             for seen in reversed(self.seen_job_ids)
             if seen.isdigit() and float(seen) == float(wire_id) and int(seen) != wire_id
         ]
+        if not twins and not looks_rounded(wire_id):
+            return ""
         told = (
             ". It looks rounded: ids past 2^53 lose their last digits when handled as numbers (in JavaScript, "
             "say). Pass jobId as the exact string list_refresh_jobs gives"
