@@ -595,22 +595,25 @@ Where the time goes (timers inside each server process, and the client's share m
   rate limiter, the token scan) and the SDK's handling of a larger result. Each of those costs 10-100 us.
   (tenacity's bookkeeping, ~0.1 ms a call, runs only once an attempt has failed; the SDK's second validation of
   the result against the model it was dumped from, ~50 us, is skipped.)
-- 10,000-job list: upstream answers in ~2 ms (the simulator repeats a cached answer until a record changes);
-  reading 2.3 MB takes ~7 ms, the token check runs on each chunk while the rest arrives (~3 ms: it lower-cases
-  each chunk, so that an echo in another letter case is seen, ~1 ms more than a case-sensitive search), msgspec
-  decodes the documented shape straight into checked records (~5.5 ms), a record upstream repeats is dropped
-  (~0.5 ms), ordering and the summary take ~3-5 ms (only the state groups a page or the summary reads are
-  sorted; one pass tells which failures a later refresh fixed), and the client parses and checks the 10 jobs of
-  the page (~4 ms, the CPU row). The forwarder's own process spends ~18-22 ms; most of its call is the client
-  parsing a 2.6 MB message (~40-60 ms). This ratio sits at its bound on this machine, and moves with it: on
-  the morning of 2026-11-29 (commits 3c1dcee, 44374f5) runs of this part alone gave 0.48x-0.54x and whole runs
-  0.54x and 0.61x (the forwarder's call 50-66 ms, ours 24-35 ms); that afternoon the machine ran slower for both
-  servers alike (the forwarder's call 79-82 ms, ours 41-42 ms), and two whole runs gave 0.51x and 0.53x. Not a
-  regression: alternating runs of the code of 2026-11-29 16:58 (dda7726) against that day's first (9dae260) gave
-  0.99x-1.06x latency for this call, 1.03x for the cold start and 0.94x-1.03x for HTTP throughput (whose ratio to the
-  forwarder, 0.72x-0.75x that afternoon against 0.89x the day before, moved with the machine, not the code). The
-  rest of the server's time is reading the answer (~5-10 ms with the token check) and decoding it (~5-7 ms); a
-  larger read buffer than httpcore's 64 KiB saved ~1-3 ms in a trial, left out as it means patching the library.
+- 10,000-job list: at its bound, met in some runs and not in others, as the machine's load moves both servers.
+  The evening of 2026-11-29: whole runs gave 0.52x (a review process sharing the cores) and 0.49x (quiet), then
+  three runs of this part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. Timers in our
+  process that evening: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it over in 64 KiB pieces, ~70
+  turns of the event loop), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
+  that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
+  records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a page or the summary reads are sorted;
+  one pass tells which failures a later refresh fixed), and the client parsing and checking the page of 10 jobs
+  ~4-6 ms (its CPU row; ~2-4 ms of it the outputSchema check, as the diagnostic row shows). The forwarder's
+  process spends ~20-25 ms; most of its call is the client parsing a 2.6 MB message (~60 ms).
+- Memory reuse: by default glibc maps a block above 128 KiB on its own and hands freed memory at its heap's top
+  back to the system, so each 10,000-job answer faulted in ~1,000-1,200 fresh pages, ~3 ms of CPU a call. The
+  server now asks glibc at start (`cli.keep_freed_heap`: blocks up to 32 MiB from the heap, 16 MiB kept at its
+  top), and a call faults none: in one partial run with it on and off, 50 ms against 54 ms a call (server CPU 39.7
+  against 42.6 ms); peak RSS is unchanged (87-88 MiB), ~5 MB more stays resident after a large answer. Left out:
+  msgspec keeping `externalSource` undecoded until a job is shown (~1 ms) would let escapes in it past the token
+  check's re-encoding; a larger read buffer than httpcore's 64 KiB (~1-3 ms in a trial) means patching the library;
+  `type` lists instead of `anyOf` for nullable fields (~40% of the client's check) fail the Inspector's
+  portability lint.
 - Cold start: importing `mcp.server` is most of both. Ours adds its settings, its modules and the tool schemas
   (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server is built: start-up
   makes about a million objects and next to no garbage, and collecting during it cost ~20% of the start. The
