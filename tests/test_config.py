@@ -553,3 +553,11 @@ def test_a_large_answer_reuses_the_memory_of_the_last_one() -> None:
     kept, count, _ = faults("kept")
     assert kept == "True"
     assert count < pages  # with the setting, the pages of the first answer serve the next five
+
+
+def test_without_ctypes_or_mallopt_the_server_starts_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python built without ctypes, or a C library without mallopt (musl): nothing to set, and no error."""
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # import ctypes now raises ImportError
+    assert cli.keep_freed_heap() is False
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert cli.keep_freed_heap() is False

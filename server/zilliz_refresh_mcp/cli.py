@@ -224,11 +224,11 @@ def keep_freed_heap() -> bool:
     """
     if not sys.platform.startswith("linux"):
         return False
-    import ctypes
-
     try:
+        import ctypes
+
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # musl, for one, has no mallopt
+    except (ImportError, OSError, AttributeError):  # a Python built without ctypes; musl, for one, has no mallopt
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCKS_UP_TO) and mallopt(_M_TOP_PAD, HEAP_TOP_KEPT))
 
