@@ -1578,6 +1578,9 @@ async def test_a_job_id_sent_as_a_number_is_refused_with_how_to_send_it(
     assert_clear_error(result, "jobId", "got the number 449503829274509316", "may already have been rounded")
     small = await client.call_tool("wait_for_refresh_job", {"jobId": 1234})
     assert_clear_error(small, "jobId", 'got the number 1234; pass it in quotes, e.g. "1234"')
+    # As a JavaScript host may send the id it rounded: told alike, not as a bare type error.
+    rounded = await client.call_tool("wait_for_refresh_job", {"jobId": 4.495038292745093e17})
+    assert_clear_error(rounded, "jobId", "got the number 4.495038292745093e+17", "may already have been rounded")
     assert cluster.requests == []
 
 

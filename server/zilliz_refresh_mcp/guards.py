@@ -157,10 +157,11 @@ def _explain(error: Any) -> str:
         return f"{where}: expected a list, got the string {_show(given)}; pass [{', '.join(map(_show, items))}]"
     if error["type"] == "too_long" and isinstance(error.get("ctx"), dict):
         return f"{where}: at most {error['ctx'].get('max_length')} items, got {error['ctx'].get('actual_length')}"
-    if error["type"] == "string_type" and isinstance(given, int) and not isinstance(given, bool):
+    if error["type"] == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
         if len(error["loc"]) > 1:  # an item of a list (a state): no id to put in quotes
             return f"{where}: expected a string, got the number {given}"
-        # A job id sent as a JSON number: say how to send it; past 2^53 a JavaScript host may have rounded it.
+        # A job id sent as a JSON number: say how to send it; past 2^53 a JavaScript host may have rounded it
+        # (written with an exponent, 4.495038292745093e+17, it has been).
         if abs(given) > 2**53:
             return (
                 f"{where}: expected a string, got the number {given}, which may already have been rounded: "
