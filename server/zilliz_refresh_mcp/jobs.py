@@ -35,6 +35,7 @@ from .records import (
     RecordFields,
     WireRecord,
     WireRecords,
+    both_ends,
     epoch_ms,
     fields_of,
     iso_utc,
@@ -799,9 +800,7 @@ def _failure_line(group: FailureGroup) -> str:
     more = ", ..." if len(group.collections) > _FAILURE_TEXT_NAMES else ""
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
-    reason = group.reason
-    if len(reason) > _FAILURE_TEXT_REASON_HEAD + _FAILURE_TEXT_REASON_TAIL:
-        reason = f"{reason[:_FAILURE_TEXT_REASON_HEAD]} ... {reason[-_FAILURE_TEXT_REASON_TAIL:]}"
+    reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
 
 

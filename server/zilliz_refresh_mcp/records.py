@@ -44,6 +44,7 @@ MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant
 
 REASON_CHARS = 500  # of a failure reason in lists and waits
 REASON_HEAD_CHARS = 300  # of those, from its start; the rest from its end
+_REASON_TAIL_CHARS = REASON_CHARS - REASON_HEAD_CHARS
 # Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
 RECORD_REASON_CHARS = 20_000
 # Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
@@ -449,6 +450,14 @@ def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
     return render_record(read_record(raw), now_ms)
 
 
+def both_ends(text: str, head: int, tail: int, gap: str) -> str:
+    """``text`` whole up to ``head + tail`` characters, else its first ``head`` and last ``tail`` with ``gap``
+    between them; ``{cut}`` in ``gap`` says how many characters were left out, ``{length}`` of how many."""
+    if len(text) <= head + tail:
+        return text
+    return f"{text[:head]}{gap.format(cut=len(text) - head - tail, length=len(text))}{text[-tail:]}"
+
+
 def short_reason(reason: str) -> str:
     """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's resource has
     more of it.
@@ -457,19 +466,15 @@ def short_reason(reason: str) -> str:
     trace names the error at its start and the cause at its end ("Caused by: ..."): two failures that differ only
     in their cause are two problems, and grouped by reason, must not read as one.
     """
-    if len(reason) <= REASON_CHARS:
-        return reason
-    tail = REASON_CHARS - REASON_HEAD_CHARS
-    cut = len(reason) - REASON_CHARS
-    return f"{reason[:REASON_HEAD_CHARS]} [... {cut} characters cut; read detailsUri for more ...] {reason[-tail:]}"
+    return both_ends(
+        reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, " [... {cut} characters cut; read detailsUri for more ...] "
+    )
 
 
 def reason_ends(reason: str) -> str:
     """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
     length of the middle of a trace (a frame more) are one problem."""
-    if len(reason) <= REASON_CHARS:
-        return reason
-    return f"{reason[:REASON_HEAD_CHARS]}\x00{reason[-(REASON_CHARS - REASON_HEAD_CHARS) :]}"
+    return both_ends(reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, "\x00")
 
 
 def record_reason(reason: str) -> str:
@@ -477,11 +482,8 @@ def record_reason(reason: str) -> str:
 
     A trace names the error at its start and the cause at its end ("Caused by: ..."); the middle repeats frames.
     """
-    if len(reason) <= RECORD_REASON_CHARS:
-        return reason
     half = RECORD_REASON_CHARS // 2
-    cut = len(reason) - 2 * half
-    return f"{reason[:half]}\n... [{cut} characters cut from the middle of {len(reason)}] ...\n{reason[-half:]}"
+    return both_ends(reason, half, half, "\n... [{cut} characters cut from the middle of {length}] ...\n")
 
 
 # --- list answers decoded in one pass ------------------------------------------------------------
