@@ -129,8 +129,8 @@ def meant_name(asked: str, names: Sequence[str]) -> str | None:
     near = [name for name in names if _one_slip_apart(folded, name.casefold())]
     if not near and len(folded) >= 4:
         near = [name for name in names if folded in name.casefold()]
-    exact_case = [name for name in near if name.casefold() == folded]
-    return (exact_case or near)[0] if len(exact_case or near) == 1 else None
+    found = [name for name in near if name.casefold() == folded] or near  # a name the same but for case first
+    return found[0] if len(found) == 1 else None
 
 
 def _one_slip_apart(a: str, b: str) -> bool:
