@@ -161,8 +161,12 @@ def shortened(text: str, limit: int) -> str:
 
 
 def quoted(value: str, limit: int = 40) -> str:
-    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters."""
-    return repr(shortened(value, limit))
+    """A refused value as its error message shows it: quoted, and cut at ``limit`` characters, fewer when their
+    escapes (``\\x1f``, ``\\U0001f600``: up to ten characters each) would show more than twice that."""
+    kept = value[:limit]
+    while len(repr(kept)) - 2 > 2 * limit:
+        kept = kept[:-1]
+    return repr(kept + "..." if len(kept) < len(value) else kept)
 
 
 # Control characters (a terminal's colour codes, a carriage return) and the marks that reorder text on screen.
