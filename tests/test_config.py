@@ -547,12 +547,11 @@ def test_a_large_answer_reuses_the_memory_of_the_last_one() -> None:
         kept, count, size = done.stdout.split()
         return kept, int(count), int(size)
 
-    _, default, size = faults("default")
-    pages = size // resource.getpagesize()  # of one answer's body
-    assert default >= 5 * pages // 2  # glibc's default: each answer faults in fresh pages, half its size or more
-    kept, count, _ = faults("kept")
+    # What glibc does by default depends on its earlier allocations (its thresholds adapt): ~6,000 faults over
+    # the five answers in most runs here, next to none in some. With the setting, the count is always small.
+    kept, count, size = faults("kept")
     assert kept == "True"
-    assert count < pages  # with the setting, the pages of the first answer serve the next five
+    assert count < size // resource.getpagesize()  # the pages of the first answer serve the next five
 
 
 def test_without_ctypes_or_mallopt_the_server_starts_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
