@@ -50,6 +50,8 @@ async def test_console_script_over_stdio(
         assert job["state"] == "RefreshFailed"
         read = await client.read_resource(job["detailsUri"])
         assert json.loads(read.contents[0].text)["jobId"] == job["jobId"]  # type: ignore[union-attr]
+        got = await client.call_tool("get_refresh_job", {"jobId": job["jobId"]})
+        assert got.structured_content == json.loads(read.contents[0].text)  # type: ignore[union-attr]
 
 
 async def test_a_lone_surrogate_from_upstream_does_not_end_the_stdio_session(

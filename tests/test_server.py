@@ -181,17 +181,18 @@ async def test_a_job_id_a_javascript_number_rounded_is_told_so_with_the_ids_it_m
         rounded = str(int(Decimal(repr(float(ids[0])))))  # as JavaScript prints a number: its shortest spelling
         assert rounded not in ids and float(rounded) == float(ids[0])
         waited = await client.call_tool("wait_for_refresh_job", {"jobId": rounded, "timeoutSeconds": 1})
+        got = await client.call_tool("get_refresh_job", {"jobId": rounded})
         with pytest.raises(MCPError) as caught:
             await client.read_resource(f"zilliz://refresh-jobs/{rounded}")
         unknown = await client.call_tool("wait_for_refresh_job", {"jobId": "449503829274509999", "timeoutSeconds": 1})
     twins = [job_id for job_id in ids if float(job_id) == float(rounded)]
     assert twins  # the demo's ids are close enough to round alike
-    for message in (text_of(waited), caught.value.error.message):
+    for message in (text_of(waited), text_of(got), caught.value.error.message):
         assert f"No refresh job {rounded} on this cluster" in message
         assert "It looks rounded" in message and "exact string" in message
         assert sum(job_id in message for job_id in twins) == min(len(twins), 5)  # five at most, named
         assert len(twins) <= 5 or f"and {len(twins) - 5} more" in message
-    assert waited.is_error and unknown.is_error
+    assert waited.is_error and got.is_error and unknown.is_error
     assert "rounded" not in text_of(unknown)  # an id of its own digits is only unknown
 
 
@@ -201,6 +202,7 @@ async def test_a_malformed_job_id_is_told_alike_by_the_tool_the_resource_and_sub
     """One wording of the failure whichever protocol error carries it, and nothing goes upstream."""
     async with Client(mcp_server, mode="legacy") as client:  # the handshake era, which has resources/subscribe
         waited = await client.call_tool("wait_for_refresh_job", {"jobId": "bad id!", "timeoutSeconds": 1})
+        got = await client.call_tool("get_refresh_job", {"jobId": "bad id!"})
         with pytest.raises(MCPError) as read:
             await client.read_resource("zilliz://refresh-jobs/bad id!")
         with warnings.catch_warnings():
@@ -208,12 +210,13 @@ async def test_a_malformed_job_id_is_told_alike_by_the_tool_the_resource_and_sub
             with pytest.raises(MCPError) as subscribed:
                 await client.subscribe_resource("zilliz://refresh-jobs/bad id!")
         assert not (await client.call_tool("list_refresh_jobs", {})).is_error
-    assert waited.is_error
+    assert waited.is_error and got.is_error
     told = "Invalid argument: jobId 'bad id!' is not a job id: use the decimal digits of jobId from list_refresh_jobs"
     for refused in (read.value, subscribed.value):
         assert refused.error.code == INVALID_PARAMS
         assert refused.error.message.startswith(told)
-        assert text_of(waited).endswith(f": {refused.error.message}")  # after the SDK's "Error executing tool..."
+        for tool_error in (waited, got):  # after the SDK's "Error executing tool ...: "
+            assert text_of(tool_error).endswith(f": {refused.error.message}")
     assert not [seen for seen in cluster.requests if seen.route == DESCRIBE_ROUTE]
 
 
@@ -257,6 +260,38 @@ async def test_resource_reads_one_job_with_an_exact_integer_upstream(
     assert record["reason"] == job.reason
     sent = [r for r in cluster.requests if r.route == DESCRIBE_ROUTE][-1]
     assert sent.raw_body == f'{{"jobId":{job.job_id}}}'.encode()
+
+
+@MODES
+async def test_get_refresh_job_answers_the_record_of_the_jobs_resource_with_what_lists_cut(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster, mode: str
+) -> None:
+    """For hosts whose model cannot read resources: the tool gives what the job's resource holds, reason whole."""
+    trace = "java.io.IOException: cannot read part-0007.parquet\n" + "\tat Reader.read(Reader.java:42)\n" * 60
+    trace += "Caused by: access denied by bucket policy"
+    failed = cluster.add_job(
+        "default", "ext_logs", started_minutes_ago=30, duration_minutes=10, fail_at_progress=40, reason=trace
+    )
+    async with Client(mcp_server, mode=mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        listed = (await client.call_tool("list_refresh_jobs", {"collectionName": "ext_logs"})).structured_content
+        got = await client.call_tool("get_refresh_job", {"jobId": str(failed.job_id)})
+        read = (await client.read_resource(f"zilliz://refresh-jobs/{failed.job_id}")).contents[0]
+    tool = tools["get_refresh_job"]
+    assert tool.annotations is not None and tool.annotations.read_only_hint is True
+    assert tool.input_schema["required"] == ["jobId"]
+    assert tool.output_schema is not None and "reason" in tool.output_schema["properties"]
+    assert listed is not None and "characters cut" in listed["jobs"][0]["reason"]
+    assert not got.is_error and isinstance(read, TextResourceContents)
+    assert got.structured_content == json.loads(read.text)
+    assert got.structured_content["reason"] == trace
+    text = text_of(got)
+    assert text.startswith(f"RefreshFailed ext_logs job {failed.job_id}: 40%, started ")
+    assert "Caused by: access denied by bucket policy" in text and "characters cut" not in text
+    assert text.count("\n") == 1  # the job's line, its reason on it; then its source
+    assert text.endswith(f"\nexternalSource: {json.dumps(json.loads(failed.source))}")
+    links = [item for item in got.content if isinstance(item, ResourceLink)]
+    assert [str(link.uri) for link in links] == [f"zilliz://refresh-jobs/{failed.job_id}"]
 
 
 async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[ServerState]) -> None:

@@ -19,7 +19,8 @@ Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / M
    fixedSince: true is history (a later refresh of its collection completed). Current failures come
    first, most recent first, then the fixed ones: until a page shows a fixedSince: true job (or
    page.nextCursor is null), call again with the same arguments and that cursor.
-2. Focus on the current failures. For each, read its details resource (detailsUri): lists cut long reasons.
+2. Focus on the current failures. For each, call get_refresh_job with its jobId (or read its detailsUri):
+   lists cut long reasons.
 3. Explain each current failure in plain words: which collection, when, what the reason means. Group jobs that
    share a reason. Mention fixed failures only as history.
 4. Suggest concrete fixes using the guide below. Where a reason matches nothing in the guide, say that it is

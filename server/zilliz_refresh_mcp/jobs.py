@@ -744,6 +744,16 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
     return "- " + one_line(line)  # upstream's words: on one line, their control characters shown, not obeyed
 
 
+def record_text(job: JobRecord, now: str) -> str:
+    """One job's text for hosts that read only text content: its line, then its source and spec, if reported."""
+    lines = [job_line(job, now).removeprefix("- ")]
+    for name, value in (("externalSource", job.external_source), ("externalSpec", job.external_spec)):
+        if value is not None:
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            lines.append(one_line(f"{name}: {shown}"))
+    return "\n".join(lines)
+
+
 def _from_now(at: str, now: str | None) -> str:
     """How far off ``at`` is, for a model that cannot tell the time: " (in ~17m24s)"."""
     if now is None:

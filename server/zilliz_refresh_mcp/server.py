@@ -57,8 +57,9 @@ from .jobs import (
     RefreshStarted,
     WaitResult,
     listing_text,
+    record_text,
 )
-from .records import DETAILS_URI_PREFIX, JobRecord
+from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
 from .service import MAX_WAIT_SECONDS, JobWatcher, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
 
@@ -73,6 +74,7 @@ INSTRUCTIONS = """\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
 data from a volume or object storage): did a refresh finish, why did it fail, how far along is it.
 - list_refresh_jobs: jobs of a database or one collection, exact counts, failures first. Start here.
+- get_refresh_job: one job's whole record, with the reason and source that lists cut short (what detailsUri shows).
 - wait_for_refresh_job: wait for one job to finish, with live progress (45 s by default; call it again to wait on).
 - refresh_external_collection (only when the user enabled it): start a refresh.
 - zilliz://refresh-jobs/{jobId}: one job's details; the troubleshoot_refresh_jobs prompt explains failures.
@@ -150,6 +152,11 @@ _EXPECTED = (UpstreamError, JobNotFound, InvalidArgument, RecordError, TooManyWa
 DEFAULT_WAIT_SECONDS = 45
 SUBSCRIBE_CHECK_SECONDS = 5  # the longest a resources/subscribe waits to learn whether the job exists
 _SUBSCRIBER_KEY = "zilliz_refresh_mcp.subscriber_key"  # in the SDK connection's per-connection state
+
+
+JobIdArgument = Annotated[
+    str, Field(description="The job's id exactly as list_refresh_jobs gave it (a string).", max_length=128)
+]
 
 
 def _reads_only(title: str) -> ToolAnnotations:
@@ -242,6 +249,7 @@ def _lowlevel(mcp: MCPServer[ServerState]) -> Server[ServerState]:
 
 def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
     _add_list_tool(mcp)
+    _add_get_tool(mcp)
     _add_wait_tool(mcp)
     if settings.enable_refresh:  # it starts jobs: offered only when the user turned it on
         _add_refresh_tool(mcp)
@@ -321,6 +329,28 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
         return _structured(listing, listing_text(listing), listing.jobs)
 
 
+def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
+    @mcp.tool(
+        name="get_refresh_job",
+        title="Show one refresh job",
+        description=(
+            "One refresh job by its id: its whole record, with the failure reason and source that list answers "
+            "cut short. The same record as the job's detailsUri resource, for hosts that cannot read resources. "
+            "Use it to explain why a job failed."
+        ),
+        annotations=_reads_only("Show one refresh job"),
+    )
+    async def get_refresh_job(
+        ctx: Context[ServerState, Any], jobId: JobIdArgument
+    ) -> Annotated[CallToolResult, JobRecord]:
+        service = _state_of(ctx).service
+        try:
+            job = await service.describe(jobId)
+        except _EXPECTED as err:
+            raise ToolError(explain(err, f"read refresh job {jobId}")) from None
+        return _structured(job, record_text(job, iso_utc(service.clock())), [job])
+
+
 def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
     @mcp.tool(
         name="wait_for_refresh_job",
@@ -337,10 +367,7 @@ def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
     )
     async def wait_for_refresh_job(
         ctx: Context[ServerState, Any],
-        jobId: Annotated[
-            str,
-            Field(description="The job's id exactly as list_refresh_jobs gave it (a string).", max_length=128),
-        ],
+        jobId: JobIdArgument,
         timeoutSeconds: Annotated[
             int,
             Field(
