@@ -767,6 +767,32 @@ def test_jobs_of_two_collections_that_share_an_id_are_two_jobs_and_the_text_says
     assert "1 in progress (ext_movies, 42%)" in result.summary.text
     assert "share job id 449503829274509300 (ext_books, ext_movies)" in result.summary.text
     assert "share" not in listing([books, movies | {"jobId": 7}]).summary.text
+    small = listing([books | {"jobId": 7}, movies | {"jobId": 7}]).summary.text
+    assert "share job id 7 (ext_books, ext_movies): the cluster gave them one id;" in small
+    assert "rounded" not in small and "2^53" not in small  # 7 is exact as any number
+
+
+@pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])
+def test_reasons_that_differ_only_in_blanks_around_them_are_one_and_a_blank_reason_is_none(decoded: bool) -> None:
+    answer: list[Any] = [
+        raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason="disk full"),
+        raw(jobId=2, collectionName="ext_b", state="RefreshFailed", reason="disk full \n"),
+        raw(jobId=3, collectionName="ext_c", state="RefreshFailed", reason="\n"),
+        raw(jobId=4, collectionName="ext_d", state="RefreshFailed", reason=...),
+    ]
+    if decoded:
+        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
+        assert answer, "the documented shape takes the msgspec path"
+    result = listing(answer)
+    groups = {group.reason: sorted(group.collections) for group in result.summary.failures}
+    assert groups == {"disk full": ["ext_a", "ext_b"], "(no reason given)": ["ext_c", "ext_d"]}
+    assert {job.collection_name: job.reason for job in result.jobs} == {
+        "ext_a": "disk full",
+        "ext_b": "disk full",
+        "ext_c": None,
+        "ext_d": None,
+    }
+    assert "reason: (none given)" in jobs.job_line(next(job for job in result.jobs if job.collection_name == "ext_c"))
 
 
 def test_in_an_answer_for_one_collection_a_copy_that_names_none_is_a_copy_of_its_job() -> None:

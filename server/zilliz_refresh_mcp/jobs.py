@@ -43,6 +43,7 @@ from .records import (
     reason_ends,
     render_record,
     short_reason,
+    stripped,
 )
 from .states import alias_of, state_filter
 
@@ -643,11 +644,14 @@ def _first_names(names: Iterable[str]) -> list[str]:
 def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     """Failed jobs grouped by reason: current problems first, then the most common; the rarest summed as one."""
     by_ends: dict[str, list[_Row]] = {}
+    reasons: dict[str, str] = {}  # by ends: the first member's reason
     for job in failed:  # by the ends of the reason shown, not by how much was cut between them
-        by_ends.setdefault(reason_ends(job.reason) if job.reason else "", []).append(job)
+        reason = stripped(job.reason) or ""
+        ends = reason_ends(reason)
+        by_ends.setdefault(ends, []).append(job)
+        reasons.setdefault(ends, reason)
     by_reason = [
-        (short_reason(members[0].reason) if members[0].reason else "(no reason given)", members)
-        for members in by_ends.values()
+        (short_reason(reasons[ends]) if ends else "(no reason given)", members) for ends, members in by_ends.items()
     ]
 
     def not_fixed(members: list[_Row]) -> int:
@@ -698,10 +702,16 @@ def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
         return ""
     job_id, collections = next(iter(shared_ids.items()))
     which = f"job id {job_id}" if len(shared_ids) == 1 else f"{len(shared_ids)} job ids, such as {job_id}"
+    rounded = job_id.isascii() and job_id.isdigit() and int(job_id) > 2**53  # a smaller id is exact as a double
+    why = (
+        "ids rounded on their way from the cluster (beyond 2^53, as a JavaScript number is)"
+        if rounded
+        else "the cluster gave them one id"
+    )
     return (
         f" Jobs of different collections share {which} ({one_line(', '.join(_named(collections[:3])))[:200]}"
-        f"{', ...' if len(collections) > 3 else ''}): ids rounded on their way from the cluster (beyond 2^53, as "
-        "a JavaScript number is); each is counted and listed, but name such a job by its collection too."
+        f"{', ...' if len(collections) > 3 else ''}): {why}; each is counted and listed, but name such a job by its "
+        "collection too."
     )
 
 

@@ -242,6 +242,12 @@ def _optional_text(raw: Mapping[str, Any], field: str) -> str | None:
     return value
 
 
+def stripped(reason: str | None) -> str | None:
+    """A reason without the blank lines and spaces around it (a trace ends in a newline); None when only blank:
+    "disk full" and "disk full\\n" are one reason, and a reason of only a newline is none."""
+    return (reason.strip() or None) if reason else None
+
+
 def _collection(raw: Mapping[str, Any]) -> str | None:
     name = _optional_text(raw, "collectionName")
     if name is not None and len(name) > MAX_NAME_CHARS:
@@ -403,7 +409,7 @@ def read_record(raw: Mapping[str, Any]) -> RecordFields:
             end_ms=_epoch_ms(raw, "endTime"),
             progress=_progress(raw),
             collection=_collection(raw),
-            reason=_optional_text(raw, "reason"),
+            reason=stripped(_optional_text(raw, "reason")),
             source=_json_field(raw, "externalSource"),
             spec=_json_field(raw, "externalSpec"),
         )
@@ -564,7 +570,7 @@ def fields_of(row: WireRecord | RecordFields) -> RecordFields:
         end_ms=row.end_ms,
         progress=row.progress,
         collection=row.collection or None,
-        reason=row.reason or None,
+        reason=stripped(row.reason),
         source=row.source or None,
         spec=row.spec or None,
     )
