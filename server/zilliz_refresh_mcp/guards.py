@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -150,11 +149,6 @@ def _explain(error: Any) -> str:
     if error["type"] == "missing":
         return f"{where} is required"
     given = error.get("input")
-    if error["type"] == "list_type" and isinstance(given, str):
-        # "failed, running", "[failed, running]", "failed or running": two states, each its own item
-        words = re.findall(r"[^\s,;|/\[\]\"'()]+", given)
-        items = [word for word in words if word.lower() not in ("or", "and")] or [given]
-        return f"{where}: expected a list, got the string {_show(given)}; pass [{', '.join(map(_show, items))}]"
     if error["type"] == "too_long" and isinstance(error.get("ctx"), dict):
         return f"{where}: at most {error['ctx'].get('max_length')} items, got {error['ctx'].get('actual_length')}"
     if error["type"] == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):

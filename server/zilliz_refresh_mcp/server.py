@@ -44,6 +44,7 @@ from mcp.types import (
 from pydantic import BaseModel, Field
 
 from . import __version__
+from .arguments import JobIdForms, StateWords, WithoutBlanks, defaulted
 from .config import Settings, check_name
 from .dashboard import TOOL_UI_META, register_dashboard
 from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError, one_line
@@ -155,7 +156,7 @@ _SUBSCRIBER_KEY = "zilliz_refresh_mcp.subscriber_key"  # in the SDK connection's
 
 
 JobIdArgument = Annotated[
-    str, Field(description="The job's id exactly as list_refresh_jobs gave it (a string).", max_length=128)
+    str, Field(description="The job's id exactly as list_refresh_jobs gave it (a string).", max_length=128), JobIdForms
 ]
 
 
@@ -277,6 +278,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                 description="Database to look in. Omit to use the server's configured database (usually `default`).",
                 max_length=255,
             ),
+            WithoutBlanks,
         ] = None,
         collectionName: Annotated[
             str | None,
@@ -285,6 +287,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                 "collection in the database.",
                 max_length=255,
             ),
+            WithoutBlanks,
         ] = None,
         state: Annotated[
             list[str] | None,
@@ -293,6 +296,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                 "RefreshCompleted (short forms like `failed` or `running` work too). Omit for all.",
                 max_length=8,
             ),
+            StateWords,
         ] = None,
         limit: Annotated[
             int,
@@ -305,6 +309,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                 f"for a limit above {SMALL_PAGE_JOBS}), and its hint says so. The summary counts every job whatever "
                 "the limit.",
             ),
+            defaulted(DEFAULT_LIMIT),
         ] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None,
@@ -376,6 +381,7 @@ def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
                 description=f"Longest wait in seconds (1-{MAX_WAIT_SECONDS}; default {DEFAULT_WAIT_SECONDS}); "
                 "the job is not cancelled.",
             ),
+            defaulted(DEFAULT_WAIT_SECONDS),
         ] = DEFAULT_WAIT_SECONDS,
     ) -> Annotated[CallToolResult, WaitResult]:
         sent = -1.0
@@ -413,11 +419,12 @@ def _add_refresh_tool(mcp: MCPServer[ServerState]) -> None:
     async def refresh_external_collection(
         ctx: Context[ServerState, Any],
         collectionName: Annotated[
-            str, Field(description="External collection to refresh, e.g. `ext_books`.", max_length=255)
+            str, Field(description="External collection to refresh, e.g. `ext_books`.", max_length=255), WithoutBlanks
         ],
         dbName: Annotated[
             str | None,
             Field(description="Database of the collection; omit for the configured one.", max_length=255),
+            WithoutBlanks,
         ] = None,
     ) -> Annotated[CallToolResult, RefreshStarted]:
         service = _state_of(ctx).service
