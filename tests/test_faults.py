@@ -1543,6 +1543,19 @@ async def test_a_collection_that_does_not_exist_gets_what_was_meant(
 
 
 @pytest.mark.parametrize(
+    ("asked", "told"),
+    [("Default", "Did you mean default, this server's default database?"), ("defualt", "Did you mean default,")],
+)
+async def test_a_database_that_does_not_exist_but_for_a_slip_of_the_default_gets_it_suggested(
+    client: Client, asked: str, told: str
+) -> None:
+    result = await client.call_tool(TOOL, {"dbName": asked})
+    assert_clear_error(result, "code 800", f"Database '{asked}' does not exist on this cluster; check dbName.", told)
+    other = await client.call_tool(TOOL, {"dbName": "analytics2"})  # the default is the one database known here
+    assert "Did you mean" not in assert_clear_error(other, "code 800", "Database 'analytics2' does not exist")
+
+
+@pytest.mark.parametrize(
     ("asked", "meant"),
     [
         ("ext_bokos", "ext_books"),  # two letters swapped

@@ -227,7 +227,7 @@ class RefreshJobs:
         try:
             records = await self.client.list_jobs(db, collection)
         except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
-            await self._suggest_collection(err, db, collection)
+            await self._advise(err, db, collection)
             raise
         listing = build_listing(
             records,
@@ -302,7 +302,7 @@ class RefreshJobs:
                 err.hint = _MAY_HAVE_STARTED + (_CHECK_ENDPOINT if isinstance(err, UpstreamBadResponse) else "")
             elif not err.sent:
                 err.hint = f"{err.hint} No refresh started: the request never reached the cluster."
-            await self._suggest_collection(err, db, collection)
+            await self._advise(err, db, collection)
             raise
         self._remember([job_id])
         return RefreshStarted(
@@ -418,14 +418,20 @@ class RefreshJobs:
         with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
             return await self.describe(job_id, deadline=deadline)
 
-    async def _suggest_collection(self, err: UpstreamError, db: str, collection: str | None) -> None:
-        """On "collection not found" (code 100), name the collection meant, or those there are.
+    async def _advise(self, err: UpstreamError, db: str, collection: str | None) -> None:
+        """On a database or collection the cluster does not have, name the one meant, or those there are."""
+        if err.code == Code.DATABASE_NOT_FOUND and db != self.default_db and meant_name(db, [self.default_db]):
+            # No route lists databases: the one known is this server's default ("Default" for "default").
+            err.suggestion = f"Did you mean {self.default_db}, this server's default database?"
+        elif err.code == Code.COLLECTION_NOT_FOUND and collection is not None:
+            await self._suggest_collection(err, db, collection)
+
+    async def _suggest_collection(self, err: UpstreamError, db: str, collection: str) -> None:
+        """Name the collection meant, or those there are.
 
         Only collections with refresh jobs are known (the list route names them); one more read, on this
         error path only. A failure of that read leaves the error as it was.
         """
-        if err.code != Code.COLLECTION_NOT_FOUND or collection is None:
-            return
         names: list[str] = []
         try:
             with anyio.move_on_after(_SUGGESTION_SECONDS):  # advice must not hold up the error for long
