@@ -580,7 +580,7 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
 Where the time goes (timers inside each server process, and the client's share measured apart):
 
 - 4-job list through the Python SDK client, goal not met. The CPU rows split the call: our server process spends
-  ~0.7-1 ms more per call than the forwarder's (building the listing, its text and resource links, and the SDK
+  ~0.7-1.2 ms more per call than the forwarder's (building the listing, its text and resource links, and the SDK
   serializing a 3x larger result), and the Python client process spends ~1.5-2 ms more, almost all of it the SDK
   client validating `structuredContent` against the `outputSchema` that the contract declares (jsonschema: ~0.45
   ms for the summary and page, ~0.24 ms per job). The forwarder declares no schema, so its answer skips that
@@ -588,7 +588,7 @@ Where the time goes (timers inside each server process, and the client's share m
   would still pay the client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
 - The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk`
   1.32.2), which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the
-  ratio there is close to our server's own share, and lands just under the goal (1.23x-1.28x in the last runs;
+  ratio there is close to our server's own share, and lands just under the goal (1.23x-1.29x in the last runs;
   1.31x before the server stopped re-validating its own result). That share, ~0.7-1 ms more CPU than the
   forwarder's: about half is building and checking the listing (pydantic models, times, the summary), the rest
   the upstream plumbing the forwarder does without (the shared in-flight request, the whole-request timeout, the
@@ -596,11 +596,14 @@ Where the time goes (timers inside each server process, and the client's share m
   (tenacity's bookkeeping, ~0.1 ms a call, runs only once an attempt has failed; the SDK's second validation of
   the result against the model it was dumped from, ~50 us, is skipped.)
 - 10,000-job list: at its bound, met in some runs and not in others, as the machine's load moves both servers.
-  The evening of 2026-11-29: whole runs gave 0.52x (a review process sharing the cores) and 0.49x (quiet), then
-  three runs of this part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. Timers in our
-  process that evening: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it over in 64 KiB pieces, ~70
-  turns of the event loop), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
-  that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
+  2026-11-29: whole runs gave 0.52x (a review process sharing the cores) and 0.49x (quiet), then three runs of
+  this part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. The evening of 11-29, with
+  ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
+  state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
+  and 0.51x; with the client's outputSchema check off, 0.47x-0.48x. Timers in our process that day: reading the
+  2.3 MB answer ~10-13 ms of CPU (httpx hands it over in 64 KiB pieces, ~70 turns of the event loop), the token
+  check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so that an echo in another letter case is
+  seen), msgspec decoding the documented shape straight into checked
   records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a page or the summary reads are sorted;
   one pass tells which failures a later refresh fixed), and the client parsing and checking the page of 10 jobs
   ~4-6 ms (its CPU row; ~2-4 ms of it the outputSchema check, as the diagnostic row shows). The forwarder's
