@@ -294,6 +294,35 @@ async def test_get_refresh_job_answers_the_record_of_the_jobs_resource_with_what
     assert [str(link.uri) for link in links] == [f"zilliz://refresh-jobs/{failed.job_id}"]
 
 
+@pytest.mark.parametrize("character", ["x", "界", "\x1b"], ids=["ascii", "cjk", "escape"])
+async def test_get_refresh_job_cuts_a_record_at_its_bounds_to_fit_one_answer(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster, character: str
+) -> None:
+    """A 30,000-character reason and a spec of ~22 kB: the resource keeps 20,000 of the reason; the tool's answer,
+    which carries the reason twice (structured and text), cuts them further, by their ends, to stay within 64 kB."""
+    reason = "java.io.IOException: head" + character * 30_000 + "Caused by: the tail"
+    failed = cluster.add_job(
+        "default", "ext_logs", started_minutes_ago=30, duration_minutes=10, fail_at_progress=40, reason=reason
+    )
+    failed.spec = json.dumps({"columns": [f"column_{c:04d}" for c in range(1_500)]})
+    async with Client(mcp_server) as client:
+        got = await client.call_tool("get_refresh_job", {"jobId": str(failed.job_id)})
+        read = (await client.read_resource(f"zilliz://refresh-jobs/{failed.job_id}")).contents[0]
+    assert not got.is_error and isinstance(read, TextResourceContents) and got.structured_content is not None
+    size = len(got.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert size < 64_000, f"{size} bytes"
+    whole = json.loads(read.text)
+    shown = got.structured_content
+    assert len(whole["reason"]) > 20_000 > len(shown["reason"]) > 500  # shorter than the resource's, still long
+    for kept in (shown["reason"], text_of(got)):
+        assert "java.io.IOException: head" in kept and "Caused by: the tail" in kept  # both ends
+        assert "more characters cut from the middle; read detailsUri for more" in kept
+    assert isinstance(shown["externalSpec"], str) and "read detailsUri for more]" in shown["externalSpec"]
+    assert {key: value for key, value in shown.items() if key not in ("reason", "externalSpec")} == {
+        key: value for key, value in whole.items() if key not in ("reason", "externalSpec")
+    }
+
+
 async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server) as client:
         with pytest.raises(MCPError, match="No refresh job 42"):

@@ -30,6 +30,8 @@ from .records import (
     PENDING,
     REASON_CHARS,
     REASON_HEAD_CHARS,
+    RECORD_REASON_CHARS,
+    SOURCE_CHARS,
     CamelModel,
     JobRecord,
     RecordFields,
@@ -993,3 +995,19 @@ def _within_budget(listing: JobListing, answer: Callable[..., JobListing], *, bu
     while len(cut.jobs) > 1 and answer_bytes(cut) > budget:  # the hint grew, and the cursor moved
         cut = answer(cut.jobs[:-1], cut_from=len(jobs))
     return cut
+
+
+def job_answer(job: JobRecord, now: str, *, budget: int = LARGE_PAGE_BUDGET_BYTES) -> tuple[JobRecord, str]:
+    """get_refresh_job's record and text, within ``budget`` bytes on the wire.
+
+    The reason is in the answer twice (structured and text), and a source or spec may be as long: a record at its
+    bounds would weigh over 80 kB, more escaped. Past ``budget``, they are cut shorter and shorter, by half.
+    """
+    fitted, chars = job, RECORD_REASON_CHARS
+    while True:
+        text = record_text(fitted, now)
+        size = len(fitted.model_dump_json(by_alias=True).encode()) + _wire_bytes(text) + _link_bytes(fitted)
+        if size <= budget or chars <= SOURCE_CHARS:
+            return fitted, text
+        chars //= 2
+        fitted = job.cut_to(chars)

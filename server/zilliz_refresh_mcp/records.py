@@ -151,6 +151,20 @@ class JobRecord(CamelModel):
         """This record with its reason cut as lists cut it (``short_reason``)."""
         return self.model_copy(update={"reason": short_reason(self.reason)}) if self.reason else self
 
+    def cut_to(self, chars: int) -> JobRecord:
+        """This record with its reason (by its ends), source and spec cut to about ``chars`` characters each, for an
+        answer that must stay small; the job's resource keeps more of them."""
+        more = "read detailsUri for more"
+        half = chars // 2
+        gap = f"\n... [{{cut}} more characters cut from the middle; {more}] ...\n"
+        return self.model_copy(
+            update={
+                "reason": self.reason and both_ends(self.reason, half, half, gap),
+                "external_source": _source(self.external_source, chars, more),
+                "external_spec": _source(self.external_spec, chars, more),
+            }
+        )
+
 
 # --- normalization -----------------------------------------------------------------------------
 

@@ -57,8 +57,8 @@ from .jobs import (
     JobListing,
     RefreshStarted,
     WaitResult,
+    job_answer,
     listing_text,
-    record_text,
 )
 from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
 from .service import MAX_WAIT_SECONDS, JobWatcher, RefreshJobs, fails_for_good, now_ms
@@ -353,7 +353,8 @@ def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
             job = await service.describe(jobId)
         except _EXPECTED as err:
             raise ToolError(explain(err, f"read refresh job {jobId}")) from None
-        return _structured(job, record_text(job, iso_utc(service.clock())), [job])
+        job, text = job_answer(job, iso_utc(service.clock()))
+        return _structured(job, text, [job])
 
 
 def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
