@@ -1180,7 +1180,15 @@ ARGUMENT_FORMS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "state-string-of-two": (TOOL, {"state": "failed, running"}, {"state": ["failed", "running"]}),
     "state-string-like-a-list": (TOOL, {"state": "[failed, running]"}, {"state": ["failed", "running"]}),
     "state-string-in-words": (TOOL, {"state": "failed OR running"}, {"state": ["failed", "running"]}),
+    "state-string-of-a-state-in-words": (TOOL, {"state": "In Progress"}, {"state": ["RefreshInProgress"]}),
+    "state-string-with-and": (TOOL, {"state": "failed and in progress"}, {"state": ["failed", "RefreshInProgress"]}),
+    "state-string-of-spaced-words": (TOOL, {"state": "failed running"}, {"state": ["failed", "running"]}),
     "limit-null": (TOOL, {"limit": None}, {}),
+    "name-in-blanks-past-its-limit": (
+        TOOL,
+        {"collectionName": " ext_books" + " " * 300},
+        {"collectionName": "ext_books"},
+    ),
     "names-in-blanks": (
         TOOL,
         {"dbName": " default\n", "collectionName": "ext_books "},
@@ -1188,6 +1196,7 @@ ARGUMENT_FORMS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     ),
     "job-id-in-blanks": ("get_refresh_job", {"jobId": " {job}\n"}, {"jobId": "{job}"}),
     "job-id-as-its-uri": ("get_refresh_job", {"jobId": "zilliz://refresh-jobs/{job}"}, {"jobId": "{job}"}),
+    "job-id-as-its-uri-in-capitals": ("get_refresh_job", {"jobId": "ZILLIZ://refresh-jobs/ {job}"}, {"jobId": "{job}"}),
     "timeout-null": ("wait_for_refresh_job", {"jobId": "{job}", "timeoutSeconds": None}, {"jobId": "{job}"}),
 }
 
@@ -1213,6 +1222,12 @@ async def test_forms_a_model_sends_beside_the_schema_are_read_as_meant(
         result.structured_content.pop("waitedSeconds", None)
     assert answer.structured_content == expected.structured_content and answer.content == expected.content
     assert requests == [seen.body for seen in cluster.requests]  # the same question went upstream
+
+
+async def test_a_details_uri_with_no_id_is_refused_as_it_was_sent(client: Client, cluster: SimulatedCluster) -> None:
+    result = await client.call_tool("get_refresh_job", {"jobId": " zilliz://refresh-jobs/ "})
+    assert_clear_error(result, "jobId ' zilliz://refresh-jobs/ ' is not a job id")
+    assert cluster.requests == []
 
 
 async def test_arguments_as_json_text_still_work(client: Client) -> None:
@@ -1553,6 +1568,17 @@ async def test_a_database_that_does_not_exist_but_for_a_slip_of_the_default_gets
     assert_clear_error(result, "code 800", f"Database '{asked}' does not exist on this cluster; check dbName.", told)
     other = await client.call_tool(TOOL, {"dbName": "analytics2"})  # the default is the one database known here
     assert "Did you mean" not in assert_clear_error(other, "code 800", "Database 'analytics2' does not exist")
+
+
+async def test_a_default_database_the_cluster_lacks_is_never_suggested(
+    simulator: SimulatorServer, clock: FakeClock, cluster: SimulatedCluster
+) -> None:
+    async with Client(server_for(simulator, clock, db_name="prod")) as client:
+        slip = await client.call_tool(TOOL, {"dbName": "Prod"})
+        omitted = await client.call_tool(TOOL, {})
+    assert "Did you mean" not in assert_clear_error(slip, "code 800", "Database 'Prod' does not exist")
+    assert "Did you mean" not in assert_clear_error(omitted, "code 800", "this server's default (ZILLIZ_DB_NAME)")
+    assert [seen.body.get("dbName") for seen in cluster.requests] == ["Prod", "prod", "prod"]  # one read to check
 
 
 @pytest.mark.parametrize(

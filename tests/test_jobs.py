@@ -765,7 +765,7 @@ def test_jobs_of_two_collections_that_share_an_id_are_two_jobs_and_the_text_says
         "RefreshCompleted": 1,
     }
     assert "1 in progress (ext_movies, 42%)" in result.summary.text
-    assert "share job id 449503829274509300 (ext_books, ext_movies)" in result.summary.text
+    assert "share job id 449503829274509300 (ext_books, ext_movies): ids rounded on their way" in result.summary.text
     assert "share" not in listing([books, movies | {"jobId": 7}]).summary.text
     small = listing([books | {"jobId": 7}, movies | {"jobId": 7}]).summary.text
     assert "share job id 7 (ext_books, ext_movies): the cluster gave them one id;" in small

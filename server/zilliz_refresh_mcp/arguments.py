@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BeforeValidator
 
 from .records import DETAILS_URI_PREFIX
+from .states import names_a_state
 
 
 def defaulted(default: Any) -> BeforeValidator:
@@ -29,18 +30,27 @@ def _without_blanks(value: Any) -> Any:
 def _job_id(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    return value.strip().removeprefix(DETAILS_URI_PREFIX)
+    given = value.strip()
+    if given[: len(DETAILS_URI_PREFIX)].lower() == DETAILS_URI_PREFIX:
+        given = given[len(DETAILS_URI_PREFIX) :].strip()
+    return given or value  # nothing left: refused as sent
 
 
-_STATE_WORD = re.compile(r"[^\s,;|/\[\]\"'()]+")
+# Between states: a comma and the like, or the word "or" / "and"; not a space, which "in progress" holds.
+_BETWEEN_STATES = re.compile(r"[,;|/\[\]\"'()]|\s(?:or|and)\s", re.IGNORECASE)
 
 
 def state_words(value: Any) -> Any:
-    """``"failed, running"``, ``"[failed, running]"``, ``"failed or running"``: a list of its words."""
+    """``"failed, running"``, ``"[failed, in progress]"``, ``"failed or running"``: a list of the states it names.
+
+    A part that names no state but whose words each do (``"failed running"``) is read as those words."""
     if not isinstance(value, str):
         return value
-    words = [word for word in _STATE_WORD.findall(value) if word.lower() not in ("or", "and")]
-    return words or [value]
+    states: list[str] = []
+    for part in filter(None, (part.strip() for part in _BETWEEN_STATES.split(value))):
+        words = part.split()
+        states += words if not names_a_state(part) and all(map(names_a_state, words)) else [part]
+    return states or [value]
 
 
 WithoutBlanks = BeforeValidator(_without_blanks)

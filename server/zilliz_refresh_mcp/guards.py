@@ -121,6 +121,7 @@ class ArgumentGuard:
     def _too_long(self, key: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
         limit = _max_length(schema) or self._max_chars
         if isinstance(value, str):
+            value = value.strip()  # the blanks around a name or an id are dropped (arguments.py); the tool still checks
             return (
                 [f"{key} is {len(value)} characters long; at most {limit} are accepted"] if len(value) > limit else []
             )

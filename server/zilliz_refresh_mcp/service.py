@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -115,6 +116,19 @@ def job_id_of_uri(uri: str) -> str:
 
 # No documented code says "no such job"; the cluster's message does, in words like these.
 _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown) job", re.IGNORECASE)
+
+
+T = TypeVar("T")
+
+
+async def _for_advice(read: Awaitable[T]) -> T | None:
+    """What ``read`` gives, or None when it fails or takes long: advice must not hold up an error, nor replace it."""
+    try:
+        with anyio.move_on_after(_SUGGESTION_SECONDS):
+            return await read
+    except Exception as extra:  # only advice: the error the caller gets is the one upstream gave
+        logger.info("no advice: %s", extra)
+    return None
 
 
 def meant_name(asked: str, names: Sequence[str]) -> str | None:
@@ -419,25 +433,22 @@ class RefreshJobs:
             return await self.describe(job_id, deadline=deadline)
 
     async def _advise(self, err: UpstreamError, db: str, collection: str | None) -> None:
-        """On a database or collection the cluster does not have, name the one meant, or those there are."""
+        """On a database or collection the cluster does not have, name the one meant, or those there are.
+
+        One more read, on this error path only; when it fails or takes long, the error stays as upstream gave it.
+        """
         if err.code == Code.DATABASE_NOT_FOUND and db != self.default_db and meant_name(db, [self.default_db]):
-            # No route lists databases: the one known is this server's default ("Default" for "default").
-            err.suggestion = f"Did you mean {self.default_db}, this server's default database?"
+            # No route lists databases: the one name known is this server's default ("Default" for "default"),
+            # suggested once a read shows the cluster has it.
+            if await _for_advice(self.client.list_jobs(self.default_db)) is not None:
+                err.suggestion = f"Did you mean {self.default_db}, this server's default database?"
         elif err.code == Code.COLLECTION_NOT_FOUND and collection is not None:
             await self._suggest_collection(err, db, collection)
 
     async def _suggest_collection(self, err: UpstreamError, db: str, collection: str) -> None:
-        """Name the collection meant, or those there are.
-
-        Only collections with refresh jobs are known (the list route names them); one more read, on this
-        error path only. A failure of that read leaves the error as it was.
-        """
-        names: list[str] = []
-        try:
-            with anyio.move_on_after(_SUGGESTION_SECONDS):  # advice must not hold up the error for long
-                names = await self.collections(db)
-        except Exception as extra:  # only advice: the error the caller gets is the one upstream gave
-            logger.info("no collection suggestion for %s: %s", collection, extra)
+        """Name the collection meant, or those there are (only those with refresh jobs: the list route names them)."""
+        names = await _for_advice(self.collections(db))
+        if names is None:
             return
         meant = meant_name(collection, names)
         if meant is not None:

@@ -46,6 +46,11 @@ def alias_of(name: str) -> str | None:
     return _STATE_ALIASES.get(_folded(name))
 
 
+def names_a_state(name: str) -> bool:
+    """Whether ``name`` is a known state in any spelling (``in progress``), or spelled like a newer cluster's."""
+    return alias_of(name) is not None or _STATE_SHAPE.fullmatch(name) is not None
+
+
 def canonical_state(name: str) -> str:
     """``failed``, ``Failed``, ``RefreshFailed``, ``refresh_failed`` -> ``RefreshFailed``; others verbatim.
 
