@@ -206,6 +206,27 @@ grep -q "No refresh job 1" "$OUT/read-unknown.json" "$OUT/read-unknown.err" || {
 }
 ok "inspector read-unknown: zilliz://refresh-jobs/1 is a resource error naming the job"
 
+# get_refresh_job, the id quoted: the Inspector reads an unquoted --tool-arg value as JSON, a number past 2^53 that
+# JavaScript rounds; the server says so (checked next).
+inspect get-job --method tools/call --tool-name get_refresh_job --tool-arg "jobId=\"$JOB_ID\""
+check get-job "
+assert not r.get('isError'), r
+job = r['structuredContent']
+assert job['jobId'] == '$JOB_ID' and job['detailsUri'] == 'zilliz://refresh-jobs/$JOB_ID', job
+assert r['content'][0]['text'].startswith(job['state'] + ' '), r['content'][0]
+print(f\"get_refresh_job $JOB_ID: {job['state']} {job['collectionName']}\")"
+
+if timeout 120 "$BIN/inspector" --cli --format json --method tools/call --tool-name get_refresh_job \
+  --tool-arg "jobId=$JOB_ID" -- "$SERVER" --demo >"$OUT/get-job-number.json" 2>"$OUT/get-job-number.err"; then
+  fail "inspector get_refresh_job with the id as a number succeeded: $(cat "$OUT/get-job-number.json")"
+fi
+grep -q "may already have been rounded" "$OUT/get-job-number.json" || {
+  show "$OUT/get-job-number.json"
+  show "$OUT/get-job-number.err"
+  fail "inspector get_refresh_job with the id as a number: no 'may already have been rounded' message"
+}
+ok "inspector get-job-number: an unquoted id, sent as a rounded number, is a tool error that says so"
+
 # --- 3. MCP conformance suite against streamable HTTP --------------------------------------------
 CONF="$WORK/conformance"
 rm -rf "$CONF"
