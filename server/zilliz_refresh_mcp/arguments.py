@@ -2,8 +2,8 @@
 
 Each form here is unambiguous, so reading it costs the user nothing, while refusing it costs the conversation a
 retry: ``null`` for an argument that has a default (the default), blanks around a name or an id (the name or id),
-a job's ``detailsUri`` for its ``jobId`` (the id), and one string of state words for the ``state`` list
-(``"failed, running"``: each word). The published input schemas are unchanged: these run before pydantic checks
+a job's ``detailsUri`` for its ``jobId`` (the id), and one string of states for the ``state`` list
+(``"failed, in progress"``: each state). The published input schemas are unchanged: these run before pydantic checks
 the value, in the tool and in ``ArgumentGuard`` alike, and anything else is refused as before.
 """
 

@@ -340,7 +340,8 @@ def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
         title="Show one refresh job",
         description=(
             "One refresh job by its id: its whole record, with the failure reason and source that list answers "
-            "cut short. The same record as the job's detailsUri resource, for hosts that cannot read resources. "
+            "cut short. The same record as the job's detailsUri resource (cut further only past 60 kB), for hosts "
+            "that cannot read resources. "
             "Use it to explain why a job failed."
         ),
         annotations=_reads_only("Show one refresh job"),
