@@ -71,12 +71,11 @@ def state_filter(names: Sequence[str]) -> list[str]:
     Refused rather than passed through: "done" or "finished" would match nothing, and the answer
     "no refresh jobs in state done" would read as if nothing had finished.
     """
-    wanted = list(dict.fromkeys(canonical_state(name) for name in names))
-    for state in wanted:
-        if state not in KNOWN_STATES and not _STATE_SHAPE.fullmatch(state):
+    for name in names:
+        if not names_a_state(name):
             raise InvalidArgument(
-                f"state {quoted(state)} is not a refresh-job state: use RefreshFailed, RefreshInProgress, "
+                f"state {quoted(name)} is not a refresh-job state: use RefreshFailed, RefreshInProgress, "
                 "RefreshPending or RefreshCompleted (or failed, running, pending, completed); a state that a newer "
                 "cluster added goes by its exact name"
             )
-    return wanted
+    return list(dict.fromkeys(map(canonical_state, names)))
