@@ -37,6 +37,7 @@ from .records import (
     RecordFields,
     WireRecord,
     WireRecords,
+    as_text,
     both_ends,
     epoch_ms,
     fields_of,
@@ -769,8 +770,7 @@ def record_text(job: JobRecord, now: str) -> str:
     lines = [job_line(job, now).removeprefix("- ")]
     for name, value in (("externalSource", job.external_source), ("externalSpec", job.external_spec)):
         if value is not None:
-            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            lines.append(one_line(f"{name}: {shown}"))
+            lines.append(one_line(f"{name}: {as_text(value)}"))
     return "\n".join(lines)
 
 

@@ -307,6 +307,11 @@ def _json_field(raw: Mapping[str, Any], field: str) -> dict[str, Any] | str | No
     raise RecordError(f"{field} should be a JSON string, got {_describe(value)}")
 
 
+def as_text(value: Any) -> str:
+    """A string as it is; anything else (an object, a list) as its JSON, other alphabets as they are."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[str, Any] | str | None:
     """externalSource / externalSpec as an answer carries it: a JSON object as the object, anything else as
     sent; as text, cut at ``limit`` characters (``more`` says where the rest is), when longer than that or
@@ -321,7 +326,7 @@ def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[s
             parsed = None
         if isinstance(parsed, dict) and "\\u" in value:
             parsed = map_strings(parsed, without_lone_surrogates)
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = as_text(value)
     if isinstance(parsed, dict) and len(text) <= limit and not _may_nest_deeper(parsed, text):
         return parsed
     if len(text) <= limit:

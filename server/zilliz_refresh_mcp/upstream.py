@@ -58,6 +58,7 @@ from .errors import (
 )
 from .records import (
     WireRecord,
+    as_text,
     decode_list_records,
     job_id_text,
     map_strings,
@@ -798,9 +799,7 @@ def _why_not_json(raw: bytes, exc: Exception) -> str:
 
 def _message_text(value: Any) -> str:
     """The cluster's ``message`` as text: a string as it is, anything else (an object, a list) as its JSON."""
-    if not value:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return as_text(value) if value else ""
 
 
 def _size(count: int) -> str:
