@@ -600,8 +600,11 @@ Where the time goes (timers inside each server process, and the client's share m
   this part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. The evening of 11-29, with
   ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
   state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
-  and 0.51x; with the client's outputSchema check off, 0.47x-0.48x. Timers in our process that day: reading the
-  2.3 MB answer ~10-13 ms of CPU (httpx hands it over in 64 KiB pieces, ~70 turns of the event loop), the token
+  and 0.51x; with the client's outputSchema check off, 0.47x-0.48x. Later that night, reading the answer in 256 KiB
+  pieces (`upstream.READ_BYTES`, below): the whole run above 0.49x (server CPU 35.9 ms, from 38.3), two runs of this
+  part alone 0.48x and 0.47x, and 0.51x without it in the same hour. Timers in our process that day: reading the
+  2.3 MB answer ~10-13 ms of CPU in ~37 pieces of 64 KiB (reading alone, in a trial: ~9-10 ms, and ~6 ms in ~10
+  pieces of 256 KiB), the token
   check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so that an echo in another letter case is
   seen), msgspec decoding the documented shape straight into checked
   records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a page or the summary reads are sorted;
@@ -614,9 +617,14 @@ Where the time goes (timers inside each server process, and the client's share m
   top), and a call faults none: in one partial run with it on and off, 50 ms against 54 ms a call (server CPU 39.7
   against 42.6 ms); peak RSS is unchanged (87-88 MiB), ~5 MB more stays resident after a large answer. Left out:
   msgspec keeping `externalSource` undecoded until a job is shown (~1 ms) would let escapes in it past the token
-  check's re-encoding; a larger read buffer than httpcore's 64 KiB (~1-3 ms in a trial) means patching the library;
+  check's re-encoding;
   `type` lists instead of `anyOf` for nullable fields (~40% of the client's check) fail the Inspector's
   portability lint.
+- Read size: asyncio reads a socket 256 KiB at a time, but httpcore asks anyio for 64 KiB, so anyio cut each read
+  into four pieces, copying what was left each time, and each piece took one more turn through h11, httpx and the
+  timeout. Ours sets httpcore's read size (a class attribute, `READ_NUM_BYTES`) to 256 KiB when it builds its client:
+  no larger buffer is allocated, ~2 ms less CPU per 10,000-job call. The forwarder keeps httpx's default, as a
+  plain server would; tuned the same, it would save about as much.
 - Cold start: importing `mcp.server` is most of both. Ours adds its settings, its modules and the tool schemas
   (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server is built: start-up
   makes about a million objects and next to no garbage, and collecting during it cost ~20% of the start. The
