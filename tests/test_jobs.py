@@ -515,6 +515,23 @@ def test_a_first_page_that_shows_some_failures_tells_in_its_text_why_all_of_them
     assert "Why they failed" not in jobs.listing_text(listing([*failed, fixer], limit=20))  # every failure shown
 
 
+READ_EACH = 'list_refresh_jobs with state=["RefreshFailed"] shows each failed job and its reason'
+
+
+def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
+    """Seven reasons, one job each: four groups and one of the three rarest, which says how to read them."""
+    failed = [
+        raw(jobId=i, state="RefreshFailed", collectionName=f"ext_{i}", reason=f"disk {i} full", endTime=NOW - i * 1000)
+        for i in range(7)
+    ]
+    lines = jobs.listing_text(listing(failed, limit=1)).splitlines()
+    assert lines[2:6] == [f"- 1 failed in ext_{i}: disk {i} full" for i in range(4)]
+    assert lines[6] == f"- 3 failed in ext_4, ext_5, ext_6: 3 other reasons; {READ_EACH}"
+    assert listing(failed, limit=1).summary.failures[-1].reason == "(3 other reasons)"  # the structured group's
+    asked = listing(failed, limit=7, states=["RefreshFailed"])
+    assert [job.reason for job in asked.jobs] == [f"disk {i} full" for i in range(7)]  # as the line says
+
+
 def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None:
     failed = [
         raw(
@@ -529,7 +546,7 @@ def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None
     block = lines[1 : lines.index(next(line for line in lines if line.startswith("- RefreshFailed")))]
     wire = sum(len(json.dumps(line, ensure_ascii=False).encode()) for line in block)
     assert wire <= 2_000  # on the wire (an emoji takes four bytes): the budget keeps room for the jobs
-    assert block[-1].startswith("- and ") and block[-1].endswith("other reasons.")
+    assert block[-1].startswith("- and ") and block[-1].endswith(f"other reasons; {READ_EACH}.")
     assert all(" ... " in line for line in block[1:-1])  # each reason by its two ends
     shown = sum(int(line.split()[1]) for line in block[1:-1])
     assert shown + int(block[-1].split()[2].rstrip(",")) == 9  # every failure counted, shown or not
@@ -548,7 +565,8 @@ def test_the_failure_lines_never_pass_their_bound_closing_line_included(length: 
     groups = [line for line in block[1:] if not line.startswith("- and ")]
     shown = sum(int(line.split()[1]) for line in groups)
     rest = 8 - shown
-    assert rest == 0 or block[-1] == f"- and {rest} more failed job{'s' if rest > 1 else ''}, of other reasons."
+    closing = f"- and {rest} more failed job{'s' if rest > 1 else ''}, of other reasons; {READ_EACH}."
+    assert rest == 0 or block[-1] == closing
 
 
 def test_a_wait_that_runs_out_says_how_far_off_the_estimated_end_is_or_how_long_ago_it_passed() -> None:

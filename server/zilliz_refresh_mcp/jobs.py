@@ -675,7 +675,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
         others = sorted(
             (job for _, members in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
         )
-        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({len(rarer)} other reasons)", others)]
+        ranked = [*ranked[: _FAILURE_GROUPS - 1], (_other_reasons(len(rarer)), others)]
     failures = []
     for reason, members in ranked:
         names = _first_names(dict.fromkeys(map(_name, members)))
@@ -692,6 +692,16 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
             )
         )
     return failures
+
+
+def _other_reasons(count: int) -> str:
+    """The reason of the last group, which holds the jobs of the ``count`` rarest reasons."""
+    return f"({count} other reasons)"
+
+
+def _is_other_reasons(group: FailureGroup) -> bool:
+    count = group.reason.removeprefix("(").removesuffix(" other reasons)")
+    return count.isdigit() and group.reason == _other_reasons(int(count))
 
 
 def _unreadable_note(problems: Sequence[str]) -> str:
@@ -824,8 +834,12 @@ def _failure_lines(listing: JobListing) -> list[str]:
     return lines
 
 
+# Where the reasons that the failure lines sum up or leave out are read: one per failed job.
+_READ_EACH = 'list_refresh_jobs with state=["RefreshFailed"] shows each failed job and its reason'
+
+
 def _more_failures(count: int) -> str:
-    return f"- and {_plural(count, 'more failed job')}, of other reasons."
+    return f"- and {_plural(count, 'more failed job')}, of other reasons; {_READ_EACH}."
 
 
 def _failure_line(group: FailureGroup) -> str:
@@ -834,6 +848,8 @@ def _failure_line(group: FailureGroup) -> str:
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
     reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
+    if _is_other_reasons(group):
+        reason = f"{group.reason[1:-1]}; {_READ_EACH}"
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
 
 
