@@ -517,17 +517,16 @@ def test_a_loopback_name_bound_elsewhere_needs_what_any_other_bind_needs(
 
 
 # A child process, as the allocator setting is process-wide: whether the setting took, then the page faults of
-# reading five 10,000-job answers as the upstream client does (READ_BYTES pieces, joined, decoded), after a first one.
+# reading five 10,000-job answers as the upstream client does (64 KiB pieces, joined, decoded), after a first one.
 _ANSWER_FAULTS = """
 import json, resource, sys
 from zilliz_refresh_mcp import cli
 from zilliz_refresh_mcp.records import decode_list_records
 from zilliz_refresh_mcp.simulator import bulk_cluster
-from zilliz_refresh_mcp.upstream import READ_BYTES
 kept = cli.keep_freed_heap() if sys.argv[1] == "kept" else None
 body = json.dumps({"code": 0, "data": {"records": bulk_cluster(10_000).records("default")}}).encode()
 def answer():
-    pieces = [body[at : at + READ_BYTES] for at in range(0, len(body), READ_BYTES)]
+    pieces = [body[at : at + 65536] for at in range(0, len(body), 65536)]
     return decode_list_records(b"".join(pieces))
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -12,7 +12,7 @@ import pytest
 
 from zilliz_refresh_mcp.errors import UpstreamAPIError, UpstreamBadResponse, UpstreamHTTPError
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
-from zilliz_refresh_mcp.upstream import LIST_ROUTE, READ_BYTES, ZillizClient
+from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
 
 from .conftest import half_answering_upstream
 
@@ -147,15 +147,3 @@ async def test_a_pool_with_every_connection_busy_is_not_told_as_a_network_fault(
         error = client._unreachable(LIST_ROUTE, httpx2.PoolTimeout("no connection free"), sent=False)
     assert "all 16 connections to it are busy" in str(error) and error.hint and "may be hanging" in error.hint
     assert error.transient and "network" not in error.detail
-
-
-async def test_answers_are_read_in_the_pieces_asyncio_reads(
-    simulator: SimulatorServer, cluster: SimulatedCluster
-) -> None:
-    import httpcore2
-
-    httpcore2.AsyncHTTP11Connection.READ_NUM_BYTES = 64 * 1024  # httpcore's own default
-    async with ZillizClient(endpoint=simulator.url, token=cluster.token) as client:
-        records = await client.list_jobs("default")
-    assert records  # read whole, in the larger pieces
-    assert httpcore2.AsyncHTTP11Connection.READ_NUM_BYTES == READ_BYTES == 256 * 1024

@@ -218,7 +218,7 @@ def keep_freed_heap() -> bool:
     """Have glibc reuse the memory of one large answer for the next; False where the C library is not glibc.
 
     By default glibc maps a block of more than 128 KiB on its own and unmaps it when freed, and hands back freed
-    memory at the top of its heap past 128 KiB: every 10,000-job answer (2.3 MB read in 256 KiB pieces, joined,
+    memory at the top of its heap past 128 KiB: every 10,000-job answer (2.3 MB read in 64 KiB pieces, joined,
     decoded into 10,000 records) then touched ~1,000 fresh pages, ~3 ms of page faults a call (BENCHMARKS.md).
     Kept, they cost ~5 MB of resident memory after such an answer.
     """

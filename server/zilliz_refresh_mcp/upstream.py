@@ -74,10 +74,6 @@ DESCRIBE_ROUTE = "/v2/vectordb/jobs/external_collection/describe"
 REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 
 MAX_CONNECTIONS = 16
-# What asyncio reads from a socket at a time. httpcore asks for 64 KiB, so anyio cuts each read into four, copying
-# what is left each time, and every piece is one more turn through h11, httpx and the timeout: a 10,000-job answer
-# (2.3 MB) came in ~37 pieces, not ~10, for ~3-4 ms more CPU (BENCHMARKS.md). No larger buffer is allocated.
-READ_BYTES = 256 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
 TRANSIENT_CODES = frozenset(
@@ -283,10 +279,6 @@ class ZillizClient:
         if self._http_client is None:
             if self._closed:
                 raise RuntimeError("ZillizClient is closed")
-            import httpcore2  # with the HTTP stack, not at start
-
-            # A class attribute, so it holds for every connection of the process: this client makes them all.
-            httpcore2.AsyncHTTP11Connection.READ_NUM_BYTES = READ_BYTES
             self._http_client = httpx2.AsyncClient(
                 base_url=self._endpoint,
                 headers={
