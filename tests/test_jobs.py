@@ -515,11 +515,12 @@ def test_a_first_page_that_shows_some_failures_tells_in_its_text_why_all_of_them
     assert "Why they failed" not in jobs.listing_text(listing([*failed, fixer], limit=20))  # every failure shown
 
 
-READ_EACH = 'list_refresh_jobs with state=["RefreshFailed"] shows each failed job and its reason'
+READ_EACH = 'list_refresh_jobs with the same dbName and state=["RefreshFailed"] shows each failed job and its reason'
 
 
 def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
-    """Seven reasons, one job each: four groups and one of the three rarest, which says how to read them."""
+    """Seven reasons, one job each: four groups and one of the three rarest, which says how to read them, in the
+    scope of the question asked; asked for failed jobs already, the next pages."""
     failed = [
         raw(jobId=i, state="RefreshFailed", collectionName=f"ext_{i}", reason=f"disk {i} full", endTime=NOW - i * 1000)
         for i in range(7)
@@ -530,6 +531,21 @@ def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
     assert listing(failed, limit=1).summary.failures[-1].reason == "(3 other reasons)"  # the structured group's
     asked = listing(failed, limit=7, states=["RefreshFailed"])
     assert [job.reason for job in asked.jobs] == [f"disk {i} full" for i in range(7)]  # as the line says
+    paged = jobs.listing_text(listing(failed, limit=1, states=["failed"])).splitlines()
+    assert paged[6].endswith("3 other reasons; the next pages (cursor) show each failed job and its reason")
+    one = [{**record, "collectionName": "ext_x"} for record in failed]
+    scoped = jobs.listing_text(listing(one, limit=1, collection_name="ext_x")).splitlines()
+    same = 'the same dbName and collectionName and state=["RefreshFailed"]'
+    assert scoped[6].endswith(f"3 other reasons; list_refresh_jobs with {same} shows each failed job and its reason")
+
+
+def test_a_reason_that_reads_like_the_sum_of_others_is_shown_as_upstream_gave_it() -> None:
+    failed = [
+        raw(jobId=1, state="RefreshFailed", collectionName="a", reason="(3 other reasons)"),
+        raw(jobId=2, state="RefreshFailed", collectionName="b", reason="disk full"),
+    ]
+    lines = jobs.listing_text(listing(failed, limit=1)).splitlines()
+    assert "- 1 failed in a: (3 other reasons)" in lines
 
 
 def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None:

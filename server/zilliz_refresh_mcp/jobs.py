@@ -89,6 +89,8 @@ class FailureGroup(CamelModel):
         description="Those of these collections whose every failure here a later refresh completed after: "
         "history, not their current state."
     )
+    # True for the last group when it holds the rarest reasons: its reason is this server's words, not upstream's.
+    _sums_others: bool = PrivateAttr(default=False)
 
 
 class Completion(CamelModel):
@@ -675,7 +677,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
         others = sorted(
             (job for _, members in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
         )
-        ranked = [*ranked[: _FAILURE_GROUPS - 1], (_other_reasons(len(rarer)), others)]
+        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({len(rarer)} other reasons)", others)]
     failures = []
     for reason, members in ranked:
         names = _first_names(dict.fromkeys(map(_name, members)))
@@ -691,17 +693,9 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
                 refreshed_since=[name for name in names if name in history],
             )
         )
+    if len(by_reason) > _FAILURE_GROUPS:
+        failures[-1]._sums_others = True
     return failures
-
-
-def _other_reasons(count: int) -> str:
-    """The reason of the last group, which holds the jobs of the ``count`` rarest reasons."""
-    return f"({count} other reasons)"
-
-
-def _is_other_reasons(group: FailureGroup) -> bool:
-    count = group.reason.removeprefix("(").removesuffix(" other reasons)")
-    return count.isdigit() and group.reason == _other_reasons(int(count))
 
 
 def _unreadable_note(problems: Sequence[str]) -> str:
@@ -823,33 +817,38 @@ def _failure_lines(listing: JobListing) -> list[str]:
     if not first_page or failed <= sum(job.state == FAILED for job in listing.jobs):
         return []
     lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
-    room = _FAILURE_TEXT_BYTES - _wire_bytes(lines[0]) - _wire_bytes(_more_failures(failed))  # kept for the last
+    read_each = _read_each(listing)
+    room = _FAILURE_TEXT_BYTES - _wire_bytes(lines[0]) - _wire_bytes(_more_failures(failed, read_each))  # the last
     for shown, group in enumerate(failures):
-        line = "- " + one_line(_failure_line(group))
+        line = "- " + one_line(_failure_line(group, read_each))
         room -= _wire_bytes(line)
         if room < 0:
-            lines.append(_more_failures(sum(group.count for group in failures[shown:])))
+            lines.append(_more_failures(sum(group.count for group in failures[shown:]), read_each))
             break
         lines.append(line)
     return lines
 
 
-# Where the reasons that the failure lines sum up or leave out are read: one per failed job.
-_READ_EACH = 'list_refresh_jobs with state=["RefreshFailed"] shows each failed job and its reason'
+def _read_each(listing: JobListing) -> str:
+    """Where the reasons that the failure lines sum up or leave out are read: one per failed job."""
+    if listing.states == [FAILED]:
+        return "the next pages (cursor) show each failed job and its reason"
+    scope = "dbName and collectionName" if listing.collection_name else "dbName"
+    return f'list_refresh_jobs with the same {scope} and state=["RefreshFailed"] shows each failed job and its reason'
 
 
-def _more_failures(count: int) -> str:
-    return f"- and {_plural(count, 'more failed job')}, of other reasons; {_READ_EACH}."
+def _more_failures(count: int, read_each: str) -> str:
+    return f"- and {_plural(count, 'more failed job')}, of other reasons; {read_each}."
 
 
-def _failure_line(group: FailureGroup) -> str:
+def _failure_line(group: FailureGroup, read_each: str) -> str:
     names = [shortened(name, _FAILURE_TEXT_NAME_CHARS) for name in group.collections[:_FAILURE_TEXT_NAMES]]
     more = ", ..." if len(group.collections) > _FAILURE_TEXT_NAMES else ""
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
     reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
-    if _is_other_reasons(group):
-        reason = f"{group.reason[1:-1]}; {_READ_EACH}"
+    if group._sums_others:
+        reason = f"{group.reason[1:-1]}; {read_each}"
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
 
 
