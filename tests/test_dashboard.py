@@ -404,6 +404,14 @@ def assert_shows(driver: Any, data: dict[str, Any]) -> None:
         assert ("failed" in row["classes"]) == (job["state"] == "RefreshFailed")
 
 
+def status_between_calls(driver: Any) -> str:
+    """The view's status line when no call is in flight ("Updated ..."); empty during one ("Refreshing…")."""
+    from selenium.webdriver.common.by import By
+
+    text: str = driver.find_element(By.ID, "status").text
+    return text if text.startswith("Updated ") else ""
+
+
 def assert_no_browser_errors(driver: Any) -> None:
     entries = driver.get_log("browser")
     problems = [e for e in entries if e.get("level") == "SEVERE" or "Content Security Policy" in e.get("message", "")]
@@ -527,8 +535,7 @@ def test_dashboard_polls_while_jobs_run(
 
             enter_view(driver)
             assert is_dark(driver.find_element(By.TAG_NAME, "body").value_of_css_property("background-color"))
-            # Read between two calls: during one it says "Refreshing…".
-            wait(driver, lambda d: "auto-refresh every 0.2 s" in d.find_element(By.ID, "status").text, "status")
+            wait(driver, lambda d: "auto-refresh every 0.2 s" in status_between_calls(d), "says it polls")
 
             clock.advance(3 * 3600)  # every job has ended
             wait(
@@ -536,7 +543,7 @@ def test_dashboard_polls_while_jobs_run(
                 lambda d: not d.find_elements(By.CSS_SELECTOR, "tbody.s-running, tbody.s-pending"),
                 "all jobs ended",
             )
-            wait(driver, lambda d: "auto-refresh" not in d.find_element(By.ID, "status").text, "polling stops")
+            wait(driver, lambda d: (text := status_between_calls(d)) and "auto-refresh" not in text, "polling stops")
             final = call_tool(portal, client, "list_refresh_jobs", ARGS)["structuredContent"]
             assert_shows(driver, final)
             screenshot(driver, "dashboard-dark-system.png")
