@@ -580,8 +580,8 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
 Where the time goes (timers inside each server process, and the client's share measured apart):
 
 - 4-job list through the Python SDK client, goal not met. The CPU rows split the call: our server process spends
-  ~0.7-1.2 ms more per call than the forwarder's (building the listing, its text and resource links, and the SDK
-  serializing a 3x larger result), and the Python client process spends ~1.5-2 ms more, almost all of it the SDK
+  ~0.7-1.6 ms more per call than the forwarder's (building the listing, its text and resource links, and the SDK
+  serializing a 3x larger result), and the Python client process spends ~1.5-2.6 ms more, almost all of it the SDK
   client validating `structuredContent` against the `outputSchema` that the contract declares (jsonschema: ~0.45
   ms for the summary and page, ~0.24 ms per job). The forwarder declares no schema, so its answer skips that
   check; the diagnostic row shows our call with it off. A server that did no work at all but declared this schema
@@ -600,32 +600,28 @@ Where the time goes (timers inside each server process, and the client's share m
   this part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. The evening of 11-29, with
   ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
   state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
-  and 0.51x; with the client's outputSchema check off, 0.47x-0.48x. Later that night, reading the answer in 256 KiB
-  pieces (`upstream.READ_BYTES`, below): the whole run above 0.49x (server CPU 35.9 ms, from 38.3), two runs of this
-  part alone 0.48x and 0.47x, and 0.51x without it in the same hour. Timers in our process that day: reading the
-  2.3 MB answer ~10-13 ms of CPU in ~37 pieces of 64 KiB (reading alone, in a trial: ~9-10 ms, and ~6 ms in ~10
-  pieces of 256 KiB), the token
-  check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so that an echo in another letter case is
-  seen), msgspec decoding the documented shape straight into checked
+  and 0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x
+  with the check off). Timers in our process that day: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it
+  over in ~37 pieces of 64 KiB), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
+  that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
   records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a page or the summary reads are sorted;
   one pass tells which failures a later refresh fixed), and the client parsing and checking the page of 10 jobs
   ~4-6 ms (its CPU row; ~2-4 ms of it the outputSchema check, as the diagnostic row shows). The forwarder's
-  process spends ~20-25 ms; most of its call is the client parsing a 2.6 MB message (~60 ms).
+  process spends ~20-26 ms; most of its call is the client parsing a 2.6 MB message (~60 ms).
 - Memory reuse: by default glibc maps a block above 128 KiB on its own and hands freed memory at its heap's top
   back to the system, so each 10,000-job answer faulted in ~1,000-1,200 fresh pages, ~3 ms of CPU a call. The
   server now asks glibc at start (`cli.keep_freed_heap`: blocks up to 32 MiB from the heap, 16 MiB kept at its
   top), and a call faults none: in one partial run with it on and off, 50 ms against 54 ms a call (server CPU 39.7
   against 42.6 ms); peak RSS is unchanged (87-88 MiB), ~5 MB more stays resident after a large answer. Left out:
   msgspec keeping `externalSource` undecoded until a job is shown (~1 ms) would let escapes in it past the token
-  check's re-encoding;
+  check's re-encoding; reading in 256 KiB pieces, what asyncio reads from a socket at a time, instead of httpcore's
+  64 KiB (a class attribute of httpcore, for the whole process): ~2 ms less CPU per 10,000-job answer over plain
+  HTTP (0.47x-0.50x in six runs), but nothing over TLS, where anyio hands over one 16 KiB record per read whatever
+  the size asked, and allocates the size asked for each: Zilliz Cloud endpoints are https://, and the benchmark's
+  simulator is plain HTTP, so it would have moved this figure and not the users';
   `type` lists instead of `anyOf` for nullable fields (the client's check of a 4-job answer makes 28% fewer Python
   calls: 2,984 against 4,157, counted; its time is too noisy here to read closer than 4-40%) fail the Inspector's
   portability lint.
-- Read size: asyncio reads a socket 256 KiB at a time, but httpcore asks anyio for 64 KiB, so anyio cut each read
-  into four pieces, copying what was left each time, and each piece took one more turn through h11, httpx and the
-  timeout. Ours sets httpcore's read size (a class attribute, `READ_NUM_BYTES`) to 256 KiB when it builds its client:
-  no larger buffer is allocated, ~2 ms less CPU per 10,000-job call. The forwarder keeps httpx's default, as a
-  plain server would; tuned the same, it would save about as much.
 - Cold start: importing `mcp.server` is most of both. Ours adds its settings, its modules and the tool schemas
   (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server is built: start-up
   makes about a million objects and next to no garbage, and collecting during it cost ~20% of the start. The
