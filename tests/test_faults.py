@@ -583,7 +583,7 @@ async def test_a_source_nested_or_sized_beyond_reason_is_shown_as_text_cut_not_a
     shown = {job["jobId"]: job[field] for job in listed.structured_content["jobs"]}
     assert shown["7"].startswith('{"a":{"a":') and shown["8"].startswith('{"columns": ["column_00000"')
     for text in shown.values():
-        assert text.endswith("characters; read detailsUri for all of it]") and len(text) < 1_100
+        assert text.endswith("characters; get_refresh_job shows all of it]") and len(text) < 1_100
     assert len(listed.model_dump_json()) < 8_000
     cluster.inject(Fault.raw(json.dumps({"code": 0, "data": {**GOOD_JOB, "jobId": 8, field: wide}})))
     read = await client.read_resource("zilliz://refresh-jobs/8")

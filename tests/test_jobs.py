@@ -373,7 +373,7 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
     shown = page["jobs"][0]["reason"]
     head, tail = records.REASON_HEAD_CHARS, records.REASON_CHARS - records.REASON_HEAD_CHARS
     assert shown.startswith(trace[:head]) and shown.endswith(trace[-tail:])
-    assert f"[... {len(trace) - records.REASON_CHARS} characters cut; read detailsUri for more ...]" in shown
+    assert f"[... {len(trace) - records.REASON_CHARS} characters cut; get_refresh_job shows more ...]" in shown
     assert len(shown) < records.REASON_CHARS + 100
     assert page["summary"]["failures"][0]["reason"] == shown
     text = jobs.listing_text(listing([record]))
@@ -515,7 +515,11 @@ def test_a_first_page_that_shows_some_failures_tells_in_its_text_why_all_of_them
     assert "Why they failed" not in jobs.listing_text(listing([*failed, fixer], limit=20))  # every failure shown
 
 
-READ_EACH = 'list_refresh_jobs with the same dbName and state=["RefreshFailed"] shows each failed job and its reason'
+# On a page of one failed job, as the tests below ask for.
+READ_EACH = (
+    'list_refresh_jobs with the same dbName and state=["RefreshFailed"] shows each failed job and its reason '
+    "(the first is on this page)"
+)
 
 
 def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
@@ -536,7 +540,24 @@ def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
     one = [{**record, "collectionName": "ext_x"} for record in failed]
     scoped = jobs.listing_text(listing(one, limit=1, collection_name="ext_x")).splitlines()
     same = 'the same dbName and collectionName and state=["RefreshFailed"]'
-    assert scoped[6].endswith(f"3 other reasons; list_refresh_jobs with {same} shows each failed job and its reason")
+    assert scoped[6].endswith(f"3 other reasons; list_refresh_jobs with {same} shows {READ_EACH.split(' shows ')[1]}")
+    two = jobs.listing_text(listing(failed, limit=2)).splitlines()
+    assert two[6].endswith("shows each failed job and its reason (the first 2 are on this page)")
+    first_two = [job.job_id for job in listing(failed, limit=2, states=["RefreshFailed"]).jobs]
+    assert first_two == [job.job_id for job in listing(failed, limit=2).jobs]  # as it says
+
+
+def test_the_more_hint_offers_only_the_narrowing_not_asked_already() -> None:
+    many = [raw(jobId=i, collectionName="ext_x", endTime=NOW - i * 1000) for i in range(3)]
+    ending = {
+        (None, None): ", or narrow with state=[...] or collectionName.",
+        ("ext_x", None): ", or narrow with state=[...].",
+        (None, ("RefreshCompleted",)): ", or narrow with collectionName.",
+        ("ext_x", ("RefreshCompleted",)): '".',
+    }
+    for (collection, states), end in ending.items():
+        hint = listing(many, limit=1, collection_name=collection, states=states).page.hint
+        assert hint is not None and hint.endswith(end), (collection, states, hint)
 
 
 def test_a_reason_that_reads_like_the_sum_of_others_is_shown_as_upstream_gave_it() -> None:
@@ -731,7 +752,7 @@ def test_a_wait_that_ends_in_failure_carries_the_reason_cut() -> None:
     record = normalize_record(raw(jobId=5, state="RefreshFailed", reason="x" * 20_000), now_ms=NOW)
     ended = jobs.WaitResult.ended(record, 3.0)
     assert ended.job.reason is not None and len(ended.job.reason) < records.REASON_CHARS + 100
-    assert len(ended.message) < records.REASON_CHARS + 200 and "read detailsUri" in ended.message
+    assert len(ended.message) < records.REASON_CHARS + 200 and "get_refresh_job shows more" in ended.message
 
 
 def test_unreadable_records_are_counted_apart_and_the_first_problem_named() -> None:
@@ -826,7 +847,9 @@ def test_reasons_that_differ_only_in_blanks_around_them_are_one_and_a_blank_reas
         "ext_c": None,
         "ext_d": None,
     }
-    assert "reason: (none given)" in jobs.job_line(next(job for job in result.jobs if job.collection_name == "ext_c"))
+    assert "reason: (no reason given)" in jobs.job_line(
+        next(job for job in result.jobs if job.collection_name == "ext_c")
+    )
 
 
 def test_in_an_answer_for_one_collection_a_copy_that_names_none_is_a_copy_of_its_job() -> None:

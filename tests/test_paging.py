@@ -452,7 +452,7 @@ async def test_limit_out_of_range_is_a_tool_error(mcp_server: MCPServer[Any], li
         assert result.is_error
         assert "limit" in text_of(result)
         largest = await call(client, limit=200)  # accepted; 200 jobs of ~0.7 kB are more than an answer carries
-        assert "not 200, to keep the answer small" in largest["page"]["hint"]
+        assert "not 200, to keep the answer under 60 kB: get_refresh_job shows" in largest["page"]["hint"]
         assert 50 < largest["page"]["returned"] < 200
 
 
@@ -675,6 +675,7 @@ async def test_jobs_with_long_reasons_and_specs_get_a_shorter_page_not_a_larger_
     page = pages[0]["page"]
     would = min(limit or DEFAULT_LIMIT, 40)  # what the page would have held
     assert 1 <= page["returned"] < would and page["remaining"] == 40 - page["returned"]
-    assert f"this page holds {page['returned']}, not {would}, to keep the answer small" in page["hint"]
+    kept = f"to keep the answer under {20 if limit is None else 60} kB"  # a page of 10 jobs, or of more
+    assert f"this page holds {page['returned']}, not {would}, {kept}" in page["hint"]
     listed = [job["jobId"] for listing in pages for job in listing["jobs"]]
     assert sorted(listed) == sorted(ids(truth(cluster))) and len(set(listed)) == 40

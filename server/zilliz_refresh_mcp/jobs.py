@@ -763,7 +763,7 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
     if job.reason:
         line += f"; reason: {job.reason}"
     elif job.state == FAILED:
-        line += "; reason: (none given)"
+        line += "; reason: (no reason given)"
     if job.fixed_since:
         line += " (fixedSince: true, a later refresh of this collection completed)"
     return "- " + one_line(line)  # upstream's words: on one line, their control characters shown, not obeyed
@@ -834,7 +834,11 @@ def _read_each(listing: JobListing) -> str:
     if listing.states == [FAILED]:
         return "the next pages (cursor) show each failed job and its reason"
     scope = "dbName and collectionName" if listing.collection_name else "dbName"
-    return f'list_refresh_jobs with the same {scope} and state=["RefreshFailed"] shows each failed job and its reason'
+    here = sum(job.state == FAILED for job in listing.jobs)  # failures come first: they begin that list too
+    return (
+        f'list_refresh_jobs with the same {scope} and state=["RefreshFailed"] shows each failed job and its reason'
+        + (" (the first is on this page)" if here == 1 else f" (the first {here} are on this page)" if here else "")
+    )
 
 
 def _more_failures(count: int, read_each: str) -> str:
@@ -930,7 +934,19 @@ def build_listing(
                 returned=len(jobs),
                 remaining=remaining,
                 next_cursor=next_cursor,
-                hint=_more_hint(len(jobs), groups.total, remaining, next_cursor, narrow=not wanted, cut_from=cut_from)
+                hint=_more_hint(
+                    len(jobs),
+                    groups.total,
+                    remaining,
+                    next_cursor,
+                    narrow=[
+                        way
+                        for way, asked in (("state=[...]", wanted), ("collectionName", collection_name))
+                        if not asked
+                    ],
+                    cut_from=cut_from,
+                    budget=answer_budget(limit),
+                )
                 if next_cursor
                 else None,
             ),
@@ -957,18 +973,21 @@ def answer_budget(limit: int) -> int:
     return ANSWER_BUDGET_BYTES if limit <= SMALL_PAGE_JOBS else LARGE_PAGE_BUDGET_BYTES
 
 
-def _more_hint(returned: int, total: int, remaining: int, cursor: str, *, narrow: bool, cut_from: int | None) -> str:
-    """How to get the rest, fetch-style; for a page cut to fit the budget, also why it holds fewer jobs."""
+def _more_hint(
+    returned: int, total: int, remaining: int, cursor: str, *, narrow: list[str], cut_from: int | None, budget: int
+) -> str:
+    """How to get the rest, fetch-style, and the arguments not given that would narrow it; for a page cut to fit
+    the budget, also why it holds fewer jobs."""
     why = (
-        f"; this page holds {returned}, not {cut_from}, to keep the answer small: its jobs carry long reasons, "
-        "sources or names, which each job's detailsUri shows whole"
+        f"; this page holds {returned}, not {cut_from}, to keep the answer under {budget // 1000} kB: "
+        "get_refresh_job shows any job's record whole"
         if cut_from is not None
         else ""
     )
     return (
         f"Showing {returned} of the {total} matching jobs ({remaining} more{why}). To see more, call "
         f'list_refresh_jobs again with the same arguments and cursor="{cursor}"'
-        + (", or narrow with state=[...] or collectionName." if narrow else ".")
+        + (f", or narrow with {' or '.join(narrow)}." if narrow else ".")
     )
 
 

@@ -451,7 +451,7 @@ def render_record(
     elif start_ms and not end_ms and state not in TERMINAL_STATES and now_ms >= start_ms:
         duration = float((now_ms - start_ms) // 1000)
     estimate = None if end_ms else _estimated_end_ms(state, fields.progress, start_ms, now_ms)
-    limits = (SOURCE_CHARS, "read detailsUri for all of it") if listed else (RECORD_SOURCE_CHARS, "not shown here")
+    limits = (SOURCE_CHARS, "get_refresh_job shows all of it") if listed else (RECORD_SOURCE_CHARS, "not shown here")
     return JobRecord(
         job_id=fields.job_id,
         collection_name=fields.collection,
@@ -492,7 +492,7 @@ def short_reason(reason: str) -> str:
     in their cause are two problems, and grouped by reason, must not read as one.
     """
     return both_ends(
-        reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, " [... {cut} characters cut; read detailsUri for more ...] "
+        reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, " [... {cut} characters cut; get_refresh_job shows more ...] "
     )
 
 
