@@ -1567,7 +1567,29 @@ async def test_a_database_that_does_not_exist_but_for_a_slip_of_the_default_gets
     result = await client.call_tool(TOOL, {"dbName": asked})
     assert_clear_error(result, "code 800", f"Database '{asked}' does not exist on this cluster; check dbName.", told)
     other = await client.call_tool(TOOL, {"dbName": "analytics2"})  # the default is the one database known here
-    assert "Did you mean" not in assert_clear_error(other, "code 800", "Database 'analytics2' does not exist")
+    told_other = assert_clear_error(other, "code 800", "Database 'analytics2' does not exist")
+    assert "Did you mean" not in told_other
+    assert "No route lists databases: ask the user which, if unsure." in told_other  # the model cannot look
+
+
+async def test_a_collection_asked_of_a_database_without_refresh_jobs_points_to_another_database(
+    simulator: SimulatorServer, clock: FakeClock, cluster: SimulatedCluster
+) -> None:
+    """ext_books is in prod only; the default database has no external collection with jobs to name."""
+    empty = SimulatedCluster(token=cluster.token, clock=clock)
+    empty.add_job("prod", "ext_books", started_minutes_ago=30, duration_minutes=5)
+    with SimulatorServer(empty) as other:
+        async with Client(build_server(settings_for(other), clock=clock)) as client:
+            result = await client.call_tool(TOOL, {"collectionName": "ext_books"})
+            found = await client.call_tool(TOOL, {"collectionName": "ext_books", "dbName": "prod"})
+    assert_clear_error(
+        result,
+        "Collection 'ext_books' does not exist in database 'default'",
+        "No external collection in default has refresh jobs. A collection of another database needs its dbName. "
+        "No route lists databases: ask the user which, if unsure.",
+    )
+    assert not found.is_error and found.structured_content is not None
+    assert found.structured_content["summary"]["total"] == 1
 
 
 async def test_a_default_database_the_cluster_lacks_is_never_suggested(

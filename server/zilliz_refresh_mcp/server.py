@@ -61,7 +61,7 @@ from .jobs import (
     listing_text,
 )
 from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
-from .service import MAX_WAIT_SECONDS, JobWatcher, RefreshJobs, fails_for_good, now_ms
+from .service import MAX_WAIT_SECONDS, NO_DATABASE_LIST, JobWatcher, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
 
 DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary counts the rest
@@ -114,7 +114,7 @@ def upstream_failure(
     """
     hint = None
     if err.code == Code.DATABASE_NOT_FOUND and db and db_asked:
-        hint = f"Database {db!r} does not exist on this cluster; check dbName."
+        hint = f"Database {db!r} does not exist on this cluster; check dbName. {NO_DATABASE_LIST}"
     elif err.code == Code.DATABASE_NOT_FOUND and db:
         # The model never named it: the fix is the server's setting, or naming another.
         hint = (

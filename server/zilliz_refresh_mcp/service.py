@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 _WRONG_TYPE_CODES = (Code.INVALID_PARAMETER, Code.JSON_ONLY)
 _SEEN_IDS_KEPT = 1000
 _COLLECTIONS_SHOWN = 10
+# No route lists databases: the model cannot look for one by itself.
+NO_DATABASE_LIST = "No route lists databases: ask the user which, if unsure."
+_OTHER_DATABASE = f"A collection of another database needs its dbName. {NO_DATABASE_LIST}"
 _TWINS_SHOWN = 5
 _SUGGESTION_SECONDS = 3.0
 MAX_WAIT_SECONDS = 600
@@ -456,10 +459,9 @@ class RefreshJobs:
         elif names:
             shown = ", ".join(names[:_COLLECTIONS_SHOWN])
             more = f" and {len(names) - _COLLECTIONS_SHOWN} more" if len(names) > _COLLECTIONS_SHOWN else ""
-            err.suggestion = (
-                f"External collections with refresh jobs in {db}: {shown}{more}. A collection of another "
-                "database needs its dbName."
-            )
+            err.suggestion = f"External collections with refresh jobs in {db}: {shown}{more}. {_OTHER_DATABASE}"
+        else:
+            err.suggestion = f"No external collection in {db} has refresh jobs. {_OTHER_DATABASE}"
 
     def _rounding_note(self, wire_id: int | str) -> str:
         """For an id that a JavaScript number made of a longer one, the ids seen here that round to it."""
