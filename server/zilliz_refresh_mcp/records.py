@@ -484,12 +484,13 @@ def both_ends(text: str, head: int, tail: int, gap: str) -> str:
 
 
 def short_reason(reason: str) -> str:
-    """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's resource has
-    more of it.
+    """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's record
+    (``get_refresh_job``, the resource) has more of it.
 
     Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context. A
-    trace names the error at its start and the cause at its end ("Caused by: ..."): two failures that differ only
-    in their cause are two problems, and grouped by reason, must not read as one.
+    trace names the error at its start and, in many, the cause at its end: two failures that differ only in their
+    cause are two problems, and grouped by reason, must not read as one. (A Java trace ends in frames, its
+    "Caused by:" line in the middle: such traces that differ only there still group as one; README says so.)
     """
     return both_ends(
         reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, " [... {cut} characters cut; get_refresh_job shows more ...] "
