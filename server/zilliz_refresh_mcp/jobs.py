@@ -814,10 +814,11 @@ def _failure_lines(listing: JobListing) -> list[str]:
     failures = listing.summary.failures
     failed = sum(group.count for group in failures)
     first_page = listing.page.returned + listing.page.remaining == listing.summary.total
-    if not first_page or failed <= sum(job.state == FAILED for job in listing.jobs):
+    on_page = sum(job.state == FAILED for job in listing.jobs)
+    if not first_page or failed <= on_page:
         return []
     lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
-    read_each = _read_each(listing)
+    read_each = _read_each(listing, on_page)
     room = _FAILURE_TEXT_BYTES - _wire_bytes(lines[0]) - _wire_bytes(_more_failures(failed, read_each))  # the last
     for shown, group in enumerate(failures):
         line = "- " + one_line(_failure_line(group, read_each))
@@ -829,15 +830,15 @@ def _failure_lines(listing: JobListing) -> list[str]:
     return lines
 
 
-def _read_each(listing: JobListing) -> str:
-    """Where the reasons that the failure lines sum up or leave out are read: one per failed job."""
+def _read_each(listing: JobListing, on_page: int) -> str:
+    """Where the reasons that the failure lines sum up or leave out are read: one per failed job. The ``on_page``
+    failed jobs of this first page begin that list too, as failures come first."""
     if listing.states == [FAILED]:
         return "the next pages (cursor) show each failed job and its reason"
     scope = "dbName and collectionName" if listing.collection_name else "dbName"
-    here = sum(job.state == FAILED for job in listing.jobs)  # failures come first: they begin that list too
-    return (
-        f'list_refresh_jobs with the same {scope} and state=["RefreshFailed"] shows each failed job and its reason'
-        + (" (the first is on this page)" if here == 1 else f" (the first {here} are on this page)" if here else "")
+    here = " (the first is on this page)" if on_page == 1 else f" (the first {on_page} are on this page)"
+    return f'list_refresh_jobs with the same {scope} and state=["{FAILED}"] shows each failed job and its reason' + (
+        here if on_page else ""
     )
 
 
@@ -850,9 +851,10 @@ def _failure_line(group: FailureGroup, read_each: str) -> str:
     more = ", ..." if len(group.collections) > _FAILURE_TEXT_NAMES else ""
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
-    reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
-    if group._sums_others:
+    if group._sums_others:  # "(N other reasons)": this server's words, followed by where to read them
         reason = f"{group.reason[1:-1]}; {read_each}"
+    else:
+        reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
 
 
