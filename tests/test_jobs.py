@@ -411,6 +411,48 @@ def test_failures_whose_long_reasons_differ_only_in_their_cause_are_two_groups_e
     assert "AccessDeniedException" in waited.message
 
 
+def java_trace(cause: str, frames: int) -> str:
+    """A Java trace as a JVM prints it: the error, its frames, then its root cause and that cause's frames."""
+    at = "".join(
+        f"\n\tat org.apache.parquet.hadoop.ParquetFileReader.readFooter(ParquetFileReader.java:{i})"
+        for i in range(frames)
+    )
+    return f"java.io.IOException: could not read footer of part-0007.parquet{at}\nCaused by: {cause}{at}\n\t... 12 more"
+
+
+def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_group_by_it() -> None:
+    """A Java trace ends in frames: cut to its ends, traces whose causes differ (a denied read, a schema mismatch)
+    read alike and were one group, and no list showed why either failed."""
+    denied, mismatch = java_trace("AccessDeniedException: s3://b/x", 40), java_trace("SchemaMismatch: column id", 40)
+    denied_longer = java_trace("AccessDeniedException: s3://b/x", 60)  # the same problem, more frames
+    result = listing(
+        [
+            raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason=denied),
+            raw(jobId=2, collectionName="ext_b", state="RefreshFailed", reason=mismatch),
+            raw(jobId=3, collectionName="ext_c", state="RefreshFailed", reason=denied_longer),
+        ]
+    )
+    groups = {name: group for group in result.summary.failures for name in group.collections}
+    assert sorted((group.count, sorted(group.collections)) for group in result.summary.failures) == [
+        (1, ["ext_b"]),
+        (2, ["ext_a", "ext_c"]),
+    ]
+    for collection, cause in (("ext_a", "AccessDeniedException: s3://b/x"), ("ext_b", "SchemaMismatch: column id")):
+        shown = groups[collection].reason
+        assert shown.startswith(denied[: records.REASON_HEAD_CHARS])
+        assert shown.endswith(f"] Caused by: {cause} [...]")  # the cause, marked as followed by more
+    left_out = len(mismatch) - records.REASON_HEAD_CHARS - len("Caused by: SchemaMismatch: column id")
+    assert f"[... {left_out} characters cut; get_refresh_job shows more ...]" in groups["ext_b"].reason
+    assert [job.reason for job in result.jobs if job.collection_name == "ext_b"] == [groups["ext_b"].reason]
+    assert "SchemaMismatch" in jobs.listing_text(result)
+    waited = jobs.WaitResult.ended(
+        normalize_record(raw(jobId=2, state="RefreshFailed", reason=mismatch), now_ms=NOW), waited=3.0
+    )
+    assert "Caused by: SchemaMismatch: column id [...]" in waited.message
+    record = normalize_record(raw(jobId=2, state="RefreshFailed", reason=mismatch), now_ms=NOW)
+    assert record.reason == mismatch  # the job's own record has it whole
+
+
 def test_upstream_words_in_text_show_their_control_characters_instead_of_obeying_them() -> None:
     """A colour code or a clear-screen in a reason (a file name in the bucket can put one there) would act on the
     terminal that shows a tool's text; a right-to-left mark would reorder the line. The data keeps them exactly."""

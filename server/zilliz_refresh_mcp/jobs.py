@@ -72,7 +72,7 @@ class FailureGroup(CamelModel):
 
     reason: str = Field(
         description=f"Upstream's failure reason (past {REASON_CHARS} characters, its first {REASON_HEAD_CHARS} and "
-        f"last {REASON_CHARS - REASON_HEAD_CHARS}). Groups with failures not "
+        f"last {REASON_CHARS - REASON_HEAD_CHARS}, or a Java trace's last 'Caused by:' line). Groups with failures not "
         f"fixed since come first. With more than {_FAILURE_GROUPS} reasons, the last group, "
         '"(N other reasons)", holds the rest.'
     )

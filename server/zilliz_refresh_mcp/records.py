@@ -483,24 +483,50 @@ def both_ends(text: str, head: int, tail: int, gap: str) -> str:
     return f"{text[:head]}{gap.format(cut=len(text) - head - tail, length=len(text))}{text[-tail:]}"
 
 
+_CAUSE = "Caused by:"  # a Java trace's cause; the last is the root, frames follow it
+
+
+def _reason_shown(reason: str) -> tuple[str, str, int] | None:
+    """What lists show of a long ``reason``: its head, its end, and how many characters are left out; None when it
+    is shown whole.
+
+    The end is the reason's last characters, but when the last ``Caused by:`` line of a Java trace would be cut
+    (frames follow it), that line (its first ``_REASON_TAIL_CHARS``) instead: the root cause, not frames.
+    """
+    if len(reason) <= REASON_CHARS:
+        return None
+    head, tail_from = reason[:REASON_HEAD_CHARS], len(reason) - _REASON_TAIL_CHARS
+    cause_at = reason.rfind(_CAUSE, REASON_HEAD_CHARS)
+    if REASON_HEAD_CHARS <= cause_at < tail_from:
+        line_end = reason.find("\n", cause_at)
+        end = reason[cause_at : line_end if line_end != -1 else None][:_REASON_TAIL_CHARS].rstrip()
+    else:
+        end = reason[tail_from:]
+    return head, end, len(reason) - len(head) - len(end)
+
+
 def short_reason(reason: str) -> str:
     """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's record
     (``get_refresh_job``, the resource) has more of it.
 
     Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context. A
     trace names the error at its start and, in many, the cause at its end: two failures that differ only in their
-    cause are two problems, and grouped by reason, must not read as one. (A Java trace ends in frames, its
-    "Caused by:" line in the middle: such traces that differ only there still group as one; README says so.)
+    cause are two problems, and grouped by reason, must not read as one. A Java trace ends in frames, its root
+    cause on its last ``Caused by:`` line: that line is shown in place of the frames, marked as followed by more.
     """
-    return both_ends(
-        reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, " [... {cut} characters cut; get_refresh_job shows more ...] "
-    )
+    shown = _reason_shown(reason)
+    if shown is None:
+        return reason
+    head, end, cut = shown
+    more = "" if reason.endswith(end) else " [...]"
+    return f"{head} [... {cut} characters cut; get_refresh_job shows more ...] {end}{more}"
 
 
 def reason_ends(reason: str) -> str:
     """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
     length of the middle of a trace (a frame more) are one problem."""
-    return both_ends(reason, REASON_HEAD_CHARS, _REASON_TAIL_CHARS, "\x00")
+    shown = _reason_shown(reason)
+    return reason if shown is None else f"{shown[0]}\x00{shown[1]}"
 
 
 def record_reason(reason: str) -> str:
