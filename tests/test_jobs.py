@@ -453,6 +453,86 @@ def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_gro
     assert record.reason == mismatch  # the job's own record has it whole
 
 
+def failed(job_id: int, collection: str, reason: str) -> dict[str, Any]:
+    """A failed job that ended ``job_id`` minutes ago: the smaller the id, the earlier it is listed."""
+    ended = NOW - job_id * 60_000
+    return raw(
+        jobId=job_id,
+        collectionName=collection,
+        state="RefreshFailed",
+        reason=reason,
+        startTime=ended - 600_000,
+        endTime=ended,
+    )
+
+
+def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group_that_says_so() -> None:
+    """A denied read names each collection's own file: one group a reason, 30 failures of one problem filled the
+    five groups and summed the rest as "(26 other reasons)", which no answer explained."""
+    denied = [
+        failed(
+            i,
+            f"ext_c{i:02d}",
+            f"failed to read volume://my-volume/ext_c{i:02d}/part-{i:04d}.parquet: permission denied",
+        )
+        for i in range(1, 31)
+    ]
+    timeouts = [
+        failed(100 + i, f"ext_t{i}", f"job {449503829274509313 + i} timed out at 2026-11-2{i}T01:02:0{i}Z after 600 s")
+        for i in range(1, 4)
+    ]
+    own_names = [failed(200 + i, name, f"collection {name}: disk full") for i, name in enumerate(["ext_x", "ext_y"])]
+    refused = [
+        failed(
+            300 + i,
+            f"ext_r{i}",
+            f"connection to 10.0.3.{i}:9000 refused (request a1b2c3d{i}-e89b-12d3-a456-42661417400{i})",
+        )
+        for i in range(1, 5)
+    ]
+    result = listing([*denied, *timeouts, *own_names, *refused], limit=5)
+    groups = sorted((group.count, group.distinct_reasons, group.reason) for group in result.summary.failures)
+    newest = {"ext_c01", "ext_t1", "ext_x", "ext_r1"}  # each group's first in listing order
+    assert groups == [
+        (2, 2, "collection ext_x: disk full"),
+        (3, 3, f"job {449503829274509314} timed out at 2026-11-21T01:02:01Z after 600 s"),
+        (4, 4, "connection to 10.0.3.1:9000 refused (request a1b2c3d1-e89b-12d3-a456-426614174001)"),
+        (30, 30, "failed to read volume://my-volume/ext_c01/part-0001.parquet: permission denied"),
+    ]
+    assert all(group.collections[0] in newest for group in result.summary.failures)
+    text = jobs.listing_text(result)
+    assert (
+        "\n- 30 failed in ext_c01, ext_c02, ext_c03, ...: failed to read volume://my-volume/ext_c01/part-0001.parquet: "
+        "permission denied (and 29 reasons like it that name other paths, collections, ids or times)\n"
+    ) in text
+    assert "\n- 2 failed in ext_x, ext_y: collection ext_x: disk full (and 1 reason like it that names other " in text
+    assert "other reasons" not in text
+
+
+def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart() -> None:
+    """Short numbers (a status, an error code), words, an exception's class and a collection other than the job's
+    own name different problems: grouped, one would hide the other."""
+    reasons = [
+        "HTTP 403 Forbidden",
+        "HTTP 404 Not Found",
+        "code 1100: invalid parameter",
+        "code 1804: invalid parameter",
+        "java.io.IOException: stream closed",
+        "java.io.EOFException: stream closed",
+        "schema mismatch: column `a` has dimension 512",
+        "schema mismatch: column `b` has dimension 512",
+        "collection ext_a: disk full",  # ext_z's reason names another collection: not its own problem
+    ]
+    rows = [failed(i, f"ext_{'z' if i == 8 else i}", reason) for i, reason in enumerate(reasons)]
+    rows.append(failed(20, "ext_a", "collection ext_a: disk full"))
+    result = listing(rows)
+    counts = {(group.count, group.distinct_reasons) for group in result.summary.failures}
+    others = result.summary.failures[-1]
+    assert others.reason == "(6 other reasons)" and (others.count, others.distinct_reasons) == (6, 6)
+    assert counts == {(1, 1), (6, 6)}  # ten failures, ten groups: the two disk-full reasons are not alike
+    assert len(result.summary.failures) == 5
+
+
 def test_upstream_words_in_text_show_their_control_characters_instead_of_obeying_them() -> None:
     """A colour code or a clear-screen in a reason (a file name in the bucket can put one there) would act on the
     terminal that shows a tool's text; a right-to-left mark would reorder the line. The data keeps them exactly."""
