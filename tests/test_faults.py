@@ -554,7 +554,7 @@ async def test_wrong_token_is_one_request_and_names_the_variable(
     server = server_for(simulator, clock, token="not-the-key")
     async with Client(server) as client:
         result = await client.call_tool(TOOL, {})
-    assert_clear_error(result, "code 1800", "HTTP 401", "Check ZILLIZ_TOKEN")
+    assert_clear_error(result, "code 1800", "HTTP 401", "the user must check ZILLIZ_TOKEN", "Retrying will not help")
     assert upstream_calls(cluster) == 1
 
 

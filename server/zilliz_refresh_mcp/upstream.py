@@ -86,8 +86,14 @@ TRANSIENT_CODES = frozenset(
         Code.TIMEOUT,
     }
 )
-_AUTH_HINT = "Check ZILLIZ_TOKEN: an API key, or user:password, that is valid for this cluster."
-_PRIVILEGE_HINT = "The key authenticated but lacks the privilege; grant it access to external-collection jobs."
+_AUTH_HINT = (
+    "Retrying will not help: the user must check ZILLIZ_TOKEN in this server's settings (an API key, or "
+    "user:password, valid for this cluster)."
+)
+_PRIVILEGE_HINT = (
+    "The key authenticated but lacks the privilege; retrying will not help: the user must grant it access to "
+    "external-collection jobs."
+)
 _BAD_RESPONSE_HINT = (
     "The endpoint did not answer like the Milvus REST API: check that ZILLIZ_CLUSTER_ENDPOINT is the cluster "
     "endpoint (not a console page or a proxy), and try again; report it if it persists."
