@@ -453,6 +453,56 @@ def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_gro
     assert record.reason == mismatch  # the job's own record has it whole
 
 
+FRAMES = "".join(f"\n\tat org.apache.hadoop.fs.s3a.Invoker.once(Invoker.java:{i})" for i in range(30))
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown_end"),
+    [
+        # anyhow's chain: "Caused by:" alone on its line, the root cause last
+        (
+            "refresh failed: "
+            + "while reading the segments of the source; " * 8
+            + "\n\nCaused by:\n"
+            + "".join(f"    {i}: reading segment {i}\n" for i in range(40))
+            + "    40: "
+            "permission denied (os error 13)",
+            "40: permission denied (os error 13)",
+        ),
+        # a message after the trace: the end is no frame
+        (
+            f"java.io.IOException: x{FRAMES}\nCaused by: java.net.SocketTimeoutException: Read timed out{FRAMES}\n\n"
+            "Refresh aborted after 3 retries: quota exceeded for bucket b",
+            "Refresh aborted after 3 retries: quota exceeded for bucket b",
+        ),
+        # a Python traceback that quotes "Caused by:" in its middle
+        (
+            'Traceback (most recent call last):\n  File "a.py", line 1\nValueError: Caused by: bad thing in mid\n'
+            + "".join(f'  File "b.py", line {i}, in read\n' for i in range(30))
+            + "pyarrow.lib.ArrowInvalid: Parquet magic bytes not found",
+            "pyarrow.lib.ArrowInvalid: Parquet magic bytes not found",
+        ),
+        # the root cause starts in the head and ends past it: whole at the end
+        (
+            "e" * 280 + "\nCaused by: AccessDeniedException: s3a://b/k" + FRAMES,
+            "Caused by: AccessDeniedException: s3a://b/k [...]",
+        ),
+    ],
+)
+def test_only_a_root_cause_that_frames_follow_takes_the_place_of_a_reasons_end(reason: str, shown_end: str) -> None:
+    """An anyhow chain, a message after the trace, a traceback quoting the words: their end is their cause."""
+    assert records.short_reason(reason).endswith(shown_end)
+
+
+def test_a_long_root_cause_shows_both_its_ends_so_causes_that_differ_late_are_two_groups() -> None:
+    cause = "Caused by: java.nio.file.AccessDeniedException: s3a://bucket/" + "deep/" * 40 + "x.parquet: getFileStatus"
+    denied, missing = (f"java.io.IOException: refresh failed{FRAMES}\n{cause} on {code}{FRAMES}" for code in "AB")
+    shown = records.short_reason(denied)
+    assert shown.endswith(f"{cause[:120]} ... {(cause + ' on A')[-75:]} [...]")
+    result = listing([failed(1, "ext_a", denied), failed(2, "ext_b", missing)])
+    assert [group.count for group in result.summary.failures] == [1, 1]
+
+
 def failed(job_id: int, collection: str, reason: str) -> dict[str, Any]:
     """A failed job that ended ``job_id`` minutes ago: the smaller the id, the earlier it is listed."""
     ended = NOW - job_id * 60_000

@@ -45,6 +45,7 @@ MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant
 REASON_CHARS = 500  # of a failure reason in lists and waits
 REASON_HEAD_CHARS = 300  # of those, from its start; the rest from its end
 _REASON_TAIL_CHARS = REASON_CHARS - REASON_HEAD_CHARS
+_CAUSE_HEAD_CHARS = 120  # of a root cause longer than the tail: its first characters, then its last
 # Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
 RECORD_REASON_CHARS = 20_000
 # Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
@@ -484,24 +485,37 @@ def both_ends(text: str, head: int, tail: int, gap: str) -> str:
 
 
 _CAUSE = "Caused by:"  # a Java trace's cause; the last is the root, frames follow it
+_FRAME = re.compile(r"\s*(?:at |\.\.\. \d+ (?:more|common frames omitted))")
+
+
+def _root_cause(reason: str, tail_from: int) -> str | None:
+    """The last ``Caused by:`` line of a Java trace when the cut would hide it: it ends past the head and starts
+    before the tail, and frames follow it to the end (else the end is no trace's: an anyhow chain, a message after
+    the trace). Long, its two ends, where such a cause names the error and the failing call."""
+    at = reason.rfind(_CAUSE)
+    line_end = reason.find("\n", at)
+    if not 0 <= at < tail_from or line_end <= REASON_HEAD_CHARS or not reason[at + len(_CAUSE) : line_end].strip():
+        return None
+    last_line = reason[reason.rstrip().rfind("\n") + 1 :]
+    if not (_FRAME.match(reason, line_end + 1) and _FRAME.match(last_line)):
+        return None
+    line = reason[at:line_end].rstrip()
+    if len(line) > _REASON_TAIL_CHARS:
+        return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-(_REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - 5) :]}"
+    return line
 
 
 def _reason_shown(reason: str) -> tuple[str, str, int] | None:
     """What lists show of a long ``reason``: its head, its end, and how many characters are left out; None when it
     is shown whole.
 
-    The end is the reason's last characters, but when the last ``Caused by:`` line of a Java trace would be cut
-    (frames follow it), that line (its first ``_REASON_TAIL_CHARS``) instead: the root cause, not frames.
+    The end is the reason's last characters, or a Java trace's root cause in place of its last frames
+    (``_root_cause``).
     """
     if len(reason) <= REASON_CHARS:
         return None
     head, tail_from = reason[:REASON_HEAD_CHARS], len(reason) - _REASON_TAIL_CHARS
-    cause_at = reason.rfind(_CAUSE, REASON_HEAD_CHARS)
-    if REASON_HEAD_CHARS <= cause_at < tail_from:
-        line_end = reason.find("\n", cause_at)
-        end = reason[cause_at : line_end if line_end != -1 else None][:_REASON_TAIL_CHARS].rstrip()
-    else:
-        end = reason[tail_from:]
+    end = _root_cause(reason, tail_from) or reason[tail_from:]
     return head, end, len(reason) - len(head) - len(end)
 
 
