@@ -553,34 +553,69 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
     text = jobs.listing_text(result)
     assert (
         "\n- 30 failed in ext_c01, ext_c02, ext_c03, ...: failed to read volume://my-volume/ext_c01/part-0001.parquet: "
-        "permission denied (and 29 reasons like it that name other paths, collections, ids or times)\n"
+        "permission denied (and 29 other reasons like it, differing only in the paths, ids, times, addresses or "
+        "collection names in them)\n"
     ) in text
-    assert "\n- 2 failed in ext_x, ext_y: collection ext_x: disk full (and 1 reason like it that names other " in text
-    assert "other reasons" not in text
+    assert "\n- 2 failed in ext_x, ext_y: collection ext_x: disk full (and 1 other reason like it, differing " in text
+    assert len(result.summary.failures) == 4  # no "(N other reasons)"
 
 
-def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart() -> None:
-    """Short numbers (a status, an error code), words, an exception's class and a collection other than the job's
-    own name different problems: grouped, one would hide the other."""
-    reasons = [
-        "HTTP 403 Forbidden",
-        "HTTP 404 Not Found",
-        "code 1100: invalid parameter",
-        "code 1804: invalid parameter",
-        "java.io.IOException: stream closed",
-        "java.io.EOFException: stream closed",
-        "schema mismatch: column `a` has dimension 512",
-        "schema mismatch: column `b` has dimension 512",
-        "collection ext_a: disk full",  # ext_z's reason names another collection: not its own problem
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("HTTP 403 Forbidden", "HTTP 404 Not Found"),
+        ("code 1100: invalid parameter", "code 1804: invalid parameter"),
+        ("(code=65535, message=failed to refresh)", "(code=10001, message=failed to refresh)"),
+        ("java.io.IOException: stream closed", "java.io.EOFException: stream closed"),
+        ("schema mismatch: column `a` has dimension 512", "schema mismatch: column `b` has dimension 512"),
+        (  # the JVM names classes with slashes: two missing jars
+            "java.lang.NoClassDefFoundError: org/apache/hadoop/fs/s3a/S3AFileSystem",
+            "java.lang.NoClassDefFoundError: org/apache/parquet/hadoop/ParquetReader",
+        ),
+        ("open /data/x.parquet:EACCES", "open /data/x.parquet:ENOENT"),
+        ("GET https://b.s3.amazonaws.com/x?status=403", "GET https://b.s3.amazonaws.com/x?status=404"),
+        ("s3://bucket-a/x.parquet: AccessDenied", "s3://bucket-b/x.parquet: AccessDenied"),  # two policies to fix
+        (
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+            "<Error><Code>SignatureDoesNotMatch</Code><Message>Access Denied</Message></Error>",
+        ),
+        ("unexpected Content-Type text/html", "unexpected Content-Type application/xml"),
+        ("dial tcp 10.0.0.5:9000: connection refused", "dial tcp 10.0.0.5:19530: connection refused"),
+        ("s3://b/x", "449503829274509313"),  # nothing in common but what was masked
+        ("Base64DecodingException: bad input", "Base64EncodingException: bad input"),
+        ("collection ext_a: disk full", "collection ext_b: disk full"),  # ext_b is neither job's own collection
+    ],
+)
+def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str, second: str) -> None:
+    """Short numbers (a status, an error code, a port), words, class names, a bucket, a collection other than the
+    job's own, tell different problems: grouped, one would hide the other."""
+    result = listing([failed(1, "ext_a", first), failed(2, "ext_z", second)])
+    assert [(group.count, group.distinct_reasons) for group in result.summary.failures] == [(1, 1), (1, 1)]
+
+
+def test_the_group_of_the_rarest_reasons_counts_reasons_as_its_distinct_reasons_does() -> None:
+    common = [failed(i, f"ext_{i}", f"reason {'abcd'[i % 4]}") for i in range(8)]  # four groups of two
+    rare = [failed(10, "ext_p", "s3://b/p/1.parquet: gone"), failed(11, "ext_q", "s3://b/q/2.parquet: gone")]
+    rare.append(failed(12, "ext_r", "quota exceeded"))
+    others = listing([*common, *rare]).summary.failures[-1]
+    assert (others.reason, others.count, others.distinct_reasons) == ("(3 other reasons)", 3, 3)
+
+
+def test_request_ids_and_blanks_do_not_make_reasons_different() -> None:
+    """The S3 error of every denied read carries its own request ids; "disk  full" is "disk full"."""
+    denied = [
+        failed(
+            i,
+            f"ext_{i}",
+            f"Access Denied (Service: Amazon S3; Status Code: 403; Error Code: AccessDenied; Request ID: "
+            f"4442587FB7D0A2F{i}; S3 Extended Request ID: hbWZ0N3s2tGhXK8C0cLz1q6uJ0o7QKf0yBFf0m5d3uO{i}gXWq6sM7pLp=)",
+        )
+        for i in range(1, 4)
     ]
-    rows = [failed(i, f"ext_{'z' if i == 8 else i}", reason) for i, reason in enumerate(reasons)]
-    rows.append(failed(20, "ext_a", "collection ext_a: disk full"))
-    result = listing(rows)
-    counts = {(group.count, group.distinct_reasons) for group in result.summary.failures}
-    others = result.summary.failures[-1]
-    assert others.reason == "(6 other reasons)" and (others.count, others.distinct_reasons) == (6, 6)
-    assert counts == {(1, 1), (6, 6)}  # ten failures, ten groups: the two disk-full reasons are not alike
-    assert len(result.summary.failures) == 5
+    blanks = [failed(10, "ext_x", "disk full"), failed(11, "ext_y", "disk  full\n")]
+    groups = listing([*denied, *blanks]).summary.failures
+    assert sorted((group.count, group.distinct_reasons) for group in groups) == [(2, 1), (3, 3)]
+    assert "(and" not in jobs.listing_text(listing(blanks))  # one reason: nothing "like it"
 
 
 def test_upstream_words_in_text_show_their_control_characters_instead_of_obeying_them() -> None:

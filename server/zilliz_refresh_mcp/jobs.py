@@ -80,8 +80,9 @@ class FailureGroup(CamelModel):
     count: int = Field(description="Number of failed jobs in this group (exact).")
     distinct_reasons: int = Field(
         description="How many different reasons the group holds; 1 when all its jobs give the same. Reasons that "
-        "differ only in the paths or URIs they name, their own collection's name, long numbers, ids, times or "
-        "addresses group as one, and `reason` is the first of them; get_refresh_job shows each job's own."
+        "differ only in the paths they name (a URI's path, not its bucket or host), their own collection's name, "
+        "ids, times, IPv4 addresses or numbers of 5+ digits group as one, and `reason` is the first of them; "
+        "get_refresh_job shows each job's own."
     )
     not_fixed: int = Field(
         description="How many of them no later refresh of their collection has completed since: current problems."
@@ -661,28 +662,56 @@ def _first_names(names: Iterable[str]) -> list[str]:
 
 
 # The parts of a reason that name one instance of a problem: reasons that differ only there are one problem, such
-# as a denied read, each naming its own file. Not short numbers, which tell errors apart (HTTP 403, code 1100). Each
-# alternative starts with a digit, so that the regex engine skips to digits (~10 us for a trace's ends, not ~200).
+# as a denied read, each naming its own file. Not short numbers, nor a number after "code" or "status", nor a port:
+# they tell errors apart (HTTP 403, code 1100, code=65535; object storage on :9000, Milvus on :19530). The pattern
+# starts with a digit, what comes before it looked at after, so that the regex engine skips to digits (~10 us for a
+# trace's ends, not ~200).
 _NUMBERS = re.compile(
-    r"\d(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
+    r"\d(?<![\d:]\d)(?<![cC]ode[=: ]\d)(?<![cC]ode: \d)(?<![sS]tatus[=: ]\d)(?<![eE]rror[=: ]\d)(?<![eE]rrno[=: ]\d)"
+    r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
     r"|\d:\d\d:\d\d(?:[.,]\d+)?"  # a time of day
-    r"|\d{0,2}(?:\.\d{1,3}){3}(?::\d+)?"  # an IPv4 address, its port
+    r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
     r"|\d{4,}"  # an id, a size, an offset
     r")"
 )
 _UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+# A URI's path, after its host or bucket, up to a quote, a bracket, a query or a colon not of a port.
+_URI_PATH = re.compile(r"(://[^/\s\"'<>()\[\]{},;?]*)/[^\s\"'<>()\[\]{},;?]*?(?=[\"'<>()\[\]{},;?]|:(?!\d)|$)")
+_DIGIT_RUN = re.compile(r"\d+")
+_LETTER = re.compile(r"[^\W\d_]")
+_ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_AROUND_WORD = "\"'.,;:()[]{}<>"
+
+
+def _opaque(core: str) -> bool:
+    """Whether ``core`` is an id no person wrote: hex of 12 or more characters with letters and digits (a request
+    id), or base64 of 20 or more with both cases and 4 digits or more (an extended request id), not a class name."""
+    if len(core) < 12 or not _ID_CHARS.fullmatch(core):
+        return False
+    digits = sum(char.isdigit() for char in core)
+    if _HEX.fullmatch(core):
+        return 0 < digits < len(core)
+    return len(core) >= 20 and digits >= 4 and not core.islower() and not core.isupper()
 
 
 def _reason_shape(ends: str) -> str:
-    """``ends`` (a reason as lists show it) with the parts that name one instance of its problem masked: paths and
-    URIs (words with a slash), UUIDs, dates and times, IPv4 addresses, numbers of five digits or more."""
-    words = ends.split()
+    """``ends`` (a reason as lists show it, its blanks made single spaces) with the parts that name one instance
+    of its problem masked: a URI's path (not its host or bucket), the numbers in a path, request ids, UUIDs, dates
+    and times, IPv4 addresses (not their ports), numbers of five digits or more. A reason of nothing else is kept
+    whole: two such reasons have nothing in common to group by."""
+    words = ends.split(" ")
     for at, word in enumerate(words):
-        if "/" in word:
-            words[at] = "\x01"
+        if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
+            words[at] = word.replace(core, "\x01")
+        elif "://" in word:
+            words[at] = _URI_PATH.sub("\\1/\x01", word)
+        elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
+            words[at] = _DIGIT_RUN.sub("\x01", word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
-    return _NUMBERS.sub("\x01", " ".join(words))
+    shape = _NUMBERS.sub("\x01", " ".join(words))
+    return shape if _LETTER.search(shape) else ends
 
 
 def _own_name_masked(shape: str, collection: str) -> str:
@@ -696,25 +725,27 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
 
     Reasons that differ only in what names one instance of the problem (``_reason_shape``, the job's own collection)
     are one group, shown by its first reason, which says how many different reasons it holds."""
-    shapes: dict[str, str] = {}  # by a reason's ends (what lists show of it, without how much was cut)
+    shapes: dict[str, tuple[str, str]] = {}  # by a reason's ends (as lists show it): its shape, its words
     reasons: dict[str, str] = {}  # by ends: the first such reason, whole
     by_shape: dict[str, list[_Row]] = {}
-    ends_by_shape: dict[str, dict[str, None]] = {}  # in listing order: the first is the one shown
+    words_by_shape: dict[str, dict[str, str]] = {}  # a reason's words (blanks aside) -> its ends; the first is shown
     for job in failed:
         reason = stripped(job.reason) or ""
         ends = reason_ends(reason)
-        if (shape := shapes.get(ends)) is None:
-            shape = shapes[ends] = _reason_shape(ends)
+        if (known := shapes.get(ends)) is None:
+            words = " ".join(ends.split())
+            known = shapes[ends] = (_reason_shape(words), words)
             reasons[ends] = reason
+        shape, words = known
         if job.collection and len(job.collection) > 2 and job.collection in shape:
             shape = _own_name_masked(shape, job.collection)
         by_shape.setdefault(shape, []).append(job)
-        ends_by_shape.setdefault(shape, {})[ends] = None
+        words_by_shape.setdefault(shape, {}).setdefault(words, ends)
     by_reason = []
     for shape, members in by_shape.items():
-        first = next(iter(ends_by_shape[shape]))
+        first = next(iter(words_by_shape[shape].values()))
         shown = short_reason(reasons[first]) if first else "(no reason given)"
-        by_reason.append((shown, members, len(ends_by_shape[shape])))
+        by_reason.append((shown, members, len(words_by_shape[shape])))
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)
@@ -727,7 +758,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
             (job for _, members, _ in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
         )
         distinct = sum(count for _, _, count in rarer)
-        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({len(rarer)} other reasons)", others, distinct)]
+        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({distinct} other reasons)", others, distinct)]
     failures = []
     for reason, members, distinct in ranked:
         names = _first_names(dict.fromkeys(map(_name, members)))
@@ -908,8 +939,10 @@ def _failure_line(group: FailureGroup, read_each: str) -> str:
         reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
         if group.distinct_reasons > 1:
             alike = group.distinct_reasons - 1
-            verb = "names" if alike == 1 else "name"
-            reason += f" (and {_plural(alike, 'reason')} like it that {verb} other paths, collections, ids or times)"
+            reason += (
+                f" (and {_plural(alike, 'other reason')} like it, differing only in the paths, ids, times, "
+                "addresses or collection names in them)"
+            )
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
 
 
