@@ -852,6 +852,8 @@ async def test_troubleshooting_prompt_steers_the_model(fast_server: MCPServer[Se
     assert "permission denied" in text  # the guide is part of the prompt
     assert "do not guess" in text
     assert "notFixed" in text and "nextCursor" in text  # current failures, and every page of them
+    # one get_refresh_job per cut reason, not one per failed job (43 calls for two problems, in an audit)
+    assert 'state=["failed"] and limit=20' in text and '("characters cut")' in text and "distinctReasons" in text
 
 
 @pytest.mark.parametrize(

@@ -425,13 +425,12 @@ def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_gro
     read alike and were one group, and no list showed why either failed."""
     denied, mismatch = java_trace("AccessDeniedException: s3://b/x", 40), java_trace("SchemaMismatch: column id", 40)
     denied_longer = java_trace("AccessDeniedException: s3://b/x", 60)  # the same problem, more frames
-    result = listing(
-        [
-            raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason=denied),
-            raw(jobId=2, collectionName="ext_b", state="RefreshFailed", reason=mismatch),
-            raw(jobId=3, collectionName="ext_c", state="RefreshFailed", reason=denied_longer),
-        ]
-    )
+    rows = [
+        raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason=denied),
+        raw(jobId=2, collectionName="ext_b", state="RefreshFailed", reason=mismatch),
+        raw(jobId=3, collectionName="ext_c", state="RefreshFailed", reason=denied_longer),
+    ]
+    result = listing(rows)
     groups = {name: group for group in result.summary.failures for name in group.collections}
     assert sorted((group.count, sorted(group.collections)) for group in result.summary.failures) == [
         (1, ["ext_b"]),
@@ -444,7 +443,11 @@ def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_gro
     left_out = len(mismatch) - records.REASON_HEAD_CHARS - len("Caused by: SchemaMismatch: column id")
     assert f"[... {left_out} characters cut; get_refresh_job shows more ...]" in groups["ext_b"].reason
     assert [job.reason for job in result.jobs if job.collection_name == "ext_b"] == [groups["ext_b"].reason]
-    assert "SchemaMismatch" in jobs.listing_text(result)
+    text = jobs.listing_text(listing(rows, limit=1))  # its failure lines: the error and its cause, not frames
+    assert (
+        "\n- 1 failed in ext_b: java.io.IOException: could not read footer of part-0007.parquet ... Caused by: " in text
+    )
+    assert "Caused by: SchemaMismatch: column id [...]\n" in text
     waited = jobs.WaitResult.ended(
         normalize_record(raw(jobId=2, state="RefreshFailed", reason=mismatch), now_ms=NOW), waited=3.0
     )
@@ -591,6 +594,34 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
     job's own, tell different problems: grouped, one would hide the other."""
     result = listing([failed(1, "ext_a", first), failed(2, "ext_z", second)])
     assert [(group.count, group.distinct_reasons) for group in result.summary.failures] == [(1, 1), (1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("read segment 4567: AccessDenied", "read segment 4580: AccessDenied"),
+        (
+            "cannot decode part-0007.parquet: invalid magic number",
+            "cannot decode part-0012.parquet: invalid magic number",
+        ),
+        ("context deadline exceeded (elapsed 30m0.004s)", "context deadline exceeded (elapsed 30m0.117s)"),
+        ("file too large: 1.2GiB exceeds 1GiB", "file too large: 3.4GiB exceeds 1GiB"),
+        ("timed out at Mar 9 23:14", "timed out at Mar 9 23:52"),
+        (
+            "StatusCode: 403, RequestID: A1B2C3D4E5F6319D, api error",
+            "StatusCode: 403, RequestID: 4442587FB7D0A2F9, api error",
+        ),
+        (
+            "refresh failed [traceID=4bf92f3577b34da6a3ce929d0e0e4736]",
+            "refresh failed [traceID=0af7651916cd43dd8448eb211c80319c]",
+        ),
+        ("dial tcp 10.0.3.17:9000: i/o timeout", "dial tcp 10.0.3.42:9000: i/o timeout"),
+    ],
+)
+def test_reasons_that_differ_in_an_instance_of_one_problem_are_one_group(first: str, second: str) -> None:
+    result = listing([failed(1, "ext_a", first), failed(2, "ext_z", second)])
+    assert [(group.count, group.distinct_reasons) for group in result.summary.failures] == [(2, 2)]
+    assert result.summary.failures[0].reason == first
 
 
 def test_the_group_of_the_rarest_reasons_counts_reasons_as_its_distinct_reasons_does() -> None:

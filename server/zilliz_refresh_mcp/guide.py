@@ -14,13 +14,16 @@ def troubleshooting_prompt(db_name: str, collection_name: str | None) -> str:
     return f"""\
 Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / Milvus.
 
-1. Call list_refresh_jobs with {args} and state=["failed"]. Its summary tells current failures from
-   history: failures[].notFixed counts the failures no later refresh has fixed, and a failed job marked
-   fixedSince: true is history (a later refresh of its collection completed). Current failures come
-   first, most recent first, then the fixed ones: until a page shows a fixedSince: true job (or
-   page.nextCursor is null), call again with the same arguments and that cursor.
-2. Focus on the current failures. For each, call get_refresh_job with its jobId (or read its detailsUri):
-   lists cut long reasons.
+1. Call list_refresh_jobs with {args}, state=["failed"] and limit=20. Its summary counts and groups every
+   failure by reason (failures[]) and tells current failures from history: failures[].notFixed counts the
+   failures no later refresh has fixed, and a failed job marked fixedSince: true is history (a later refresh
+   of its collection completed). Current failures come first, most recent first, then the fixed ones: to see
+   each current failure, call again with the same arguments and page.nextCursor until a page shows a
+   fixedSince: true job (or page.nextCursor is null).
+2. Focus on the current failures. Where a list cut a reason ("characters cut"), take one job of that
+   reason and call get_refresh_job with its jobId (or read its detailsUri): its record has the reason whole.
+   A group whose distinctReasons is above 1 holds reasons alike but for the paths, ids or times they name:
+   one job shows it.
 3. Explain each current failure in plain words: which collection, when, what the reason means. Group jobs that
    share a reason. Mention fixed failures only as history.
 4. Suggest concrete fixes using the guide below. Where a reason matches nothing in the guide, say that it is

@@ -45,6 +45,7 @@ from .records import (
     iso_utc,
     read_record,
     reason_ends,
+    reason_shown,
     render_record,
     short_reason,
     stripped,
@@ -81,7 +82,7 @@ class FailureGroup(CamelModel):
     distinct_reasons: int = Field(
         description="How many different reasons the group holds; 1 when all its jobs give the same. Reasons that "
         "differ only in the paths they name (a URI's path, not its bucket or host), their own collection's name, "
-        "ids, times, IPv4 addresses or numbers of 5+ digits group as one, and `reason` is the first of them; "
+        "ids, times, IPv4 addresses, decimals or numbers of 4+ digits group as one, and `reason` is the first of them; "
         "get_refresh_job shows each job's own."
     )
     not_fixed: int = Field(
@@ -98,6 +99,8 @@ class FailureGroup(CamelModel):
     )
     # True for the last group when it holds the rarest reasons: its reason is this server's words, not upstream's.
     _sums_others: bool = PrivateAttr(default=False)
+    # The reason shown, whole (its head and end are what the text's line shows of a long one), or "" for none.
+    _whole_reason: str = PrivateAttr(default="")
 
 
 class Completion(CamelModel):
@@ -662,16 +665,17 @@ def _first_names(names: Iterable[str]) -> list[str]:
 
 
 # The parts of a reason that name one instance of a problem: reasons that differ only there are one problem, such
-# as a denied read, each naming its own file. Not short numbers, nor a number after "code" or "status", nor a port:
+# as a denied read, each naming its own file. Not numbers of 1-3 digits, nor one after "code" or "status", nor a port:
 # they tell errors apart (HTTP 403, code 1100, code=65535; object storage on :9000, Milvus on :19530). The pattern
 # starts with a digit, what comes before it looked at after, so that the regex engine skips to digits (~10 us for a
 # trace's ends, not ~200).
 _NUMBERS = re.compile(
     r"\d(?<![\d:]\d)(?<![cC]ode[=: ]\d)(?<![cC]ode: \d)(?<![sS]tatus[=: ]\d)(?<![eE]rror[=: ]\d)(?<![eE]rrno[=: ]\d)"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
-    r"|\d:\d\d:\d\d(?:[.,]\d+)?"  # a time of day
+    r"|\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
-    r"|\d{4,}"  # an id, a size, an offset
+    r"|\d*\.\d+"  # a measure: seconds taken, a size
+    r"|\d{3,}"  # an id, a part of a file, an offset
     r")"
 )
 _UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
@@ -698,8 +702,8 @@ def _opaque(core: str) -> bool:
 def _reason_shape(ends: str) -> str:
     """``ends`` (a reason as lists show it, its blanks made single spaces) with the parts that name one instance
     of its problem masked: a URI's path (not its host or bucket), the numbers in a path, request ids, UUIDs, dates
-    and times, IPv4 addresses (not their ports), numbers of five digits or more. A reason of nothing else is kept
-    whole: two such reasons have nothing in common to group by."""
+    and times, IPv4 addresses (not their ports), decimals, numbers of four digits or more. A reason of nothing else
+    is kept whole: two such reasons have nothing in common to group by."""
     words = ends.split(" ")
     for at, word in enumerate(words):
         if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
@@ -745,7 +749,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     for shape, members in by_shape.items():
         first = next(iter(words_by_shape[shape].values()))
         shown = short_reason(reasons[first]) if first else "(no reason given)"
-        by_reason.append((shown, members, len(words_by_shape[shape])))
+        by_reason.append((shown, members, len(words_by_shape[shape]), reasons[first]))
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)
@@ -755,26 +759,26 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     if len(ranked) > _FAILURE_GROUPS:
         rarer = ranked[_FAILURE_GROUPS - 1 :]
         others = sorted(
-            (job for _, members, _ in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
+            (job for _, members, _, _ in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
         )
-        distinct = sum(count for _, _, count in rarer)
-        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({distinct} other reasons)", others, distinct)]
+        distinct = sum(count for _, _, count, _ in rarer)
+        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({distinct} other reasons)", others, distinct, "")]
     failures = []
-    for reason, members, distinct in ranked:
+    for reason, members, distinct, whole in ranked:
         names = _first_names(dict.fromkeys(map(_name, members)))
         history = {_name(job) for job in members if id(job) in fixed} - {
             _name(job) for job in members if id(job) not in fixed
         }
-        failures.append(
-            FailureGroup(
-                reason=reason,
-                count=len(members),
-                distinct_reasons=distinct,
-                not_fixed=not_fixed(members),
-                collections=names,
-                refreshed_since=[name for name in names if name in history],
-            )
+        group = FailureGroup(
+            reason=reason,
+            count=len(members),
+            distinct_reasons=distinct,
+            not_fixed=not_fixed(members),
+            collections=names,
+            refreshed_since=[name for name in names if name in history],
         )
+        group._whole_reason = whole
+        failures.append(group)
     if len(by_reason) > _FAILURE_GROUPS:
         failures[-1]._sums_others = True
     return failures
@@ -936,7 +940,7 @@ def _failure_line(group: FailureGroup, read_each: str) -> str:
     if group._sums_others:  # "(N other reasons)": this server's words, followed by where to read them
         reason = f"{group.reason[1:-1]}; {read_each}"
     else:
-        reason = both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
+        reason = _text_reason(group)
         if group.distinct_reasons > 1:
             alike = group.distinct_reasons - 1
             reason += (
@@ -944,6 +948,18 @@ def _failure_line(group: FailureGroup, read_each: str) -> str:
                 "addresses or collection names in them)"
             )
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
+
+
+def _text_reason(group: FailureGroup) -> str:
+    """What a failure line shows of its group's reason: a short one by its ends; one that lists cut, by the first
+    line of its head (a trace's error, not its frames) and the end they show whole (the error's cause)."""
+    shown = reason_shown(group._whole_reason)
+    if shown is None:
+        return both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
+    head, end, _ = shown
+    error = shortened(head.split("\n", 1)[0].rstrip(), _FAILURE_TEXT_REASON_HEAD)
+    more = "" if group._whole_reason.endswith(end) else " [...]"
+    return f"{error} ... {end}{more}"
 
 
 def _wire_bytes(text: str) -> int:

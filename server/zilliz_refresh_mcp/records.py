@@ -505,7 +505,7 @@ def _root_cause(reason: str, tail_from: int) -> str | None:
     return line
 
 
-def _reason_shown(reason: str) -> tuple[str, str, int] | None:
+def reason_shown(reason: str) -> tuple[str, str, int] | None:
     """What lists show of a long ``reason``: its head, its end, and how many characters are left out; None when it
     is shown whole.
 
@@ -528,7 +528,7 @@ def short_reason(reason: str) -> str:
     cause are two problems, and grouped by reason, must not read as one. A Java trace ends in frames, its root
     cause on its last ``Caused by:`` line: that line is shown in place of the frames, marked as followed by more.
     """
-    shown = _reason_shown(reason)
+    shown = reason_shown(reason)
     if shown is None:
         return reason
     head, end, cut = shown
@@ -539,7 +539,7 @@ def short_reason(reason: str) -> str:
 def reason_ends(reason: str) -> str:
     """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
     length of the middle of a trace (a frame more) are one problem."""
-    shown = _reason_shown(reason)
+    shown = reason_shown(reason)
     return reason if shown is None else f"{shown[0]}\x00{shown[1]}"
 
 
