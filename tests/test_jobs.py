@@ -587,6 +587,9 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("s3://b/x", "449503829274509313"),  # nothing in common but what was masked
         ("Base64DecodingException: bad input", "Base64EncodingException: bad input"),
         ("collection ext_a: disk full", "collection ext_b: disk full"),  # ext_b is neither job's own collection
+        ("io error: std::io::Error", "io error: std::fmt::Error"),
+        ("the 1st read failed", "the 2nd read failed"),
+        ("a [fd00::1]:9000 refused", "a [fd00::1]:19530 refused"),
     ],
 )
 def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str, second: str) -> None:
@@ -604,7 +607,8 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
             "cannot decode part-0007.parquet: invalid magic number",
             "cannot decode part-0012.parquet: invalid magic number",
         ),
-        ("context deadline exceeded (elapsed 30m0.004s)", "context deadline exceeded (elapsed 30m0.117s)"),
+        ("context deadline exceeded (elapsed 60m49.959s)", "context deadline exceeded (elapsed 59m42.822s)"),
+        ("timed out after 150ms", "timed out after 3s"),
         ("file too large: 1.2GiB exceeds 1GiB", "file too large: 3.4GiB exceeds 1GiB"),
         ("timed out at Mar 9 23:14", "timed out at Mar 9 23:52"),
         (
@@ -616,6 +620,11 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
             "refresh failed [traceID=0af7651916cd43dd8448eb211c80319c]",
         ),
         ("dial tcp 10.0.3.17:9000: i/o timeout", "dial tcp 10.0.3.42:9000: i/o timeout"),
+        ("no heartbeat [node=[fd00:10:3::18]:21124]", "no heartbeat [node=[fd00:10:3::2a]:21124]"),
+        (
+            "Access Denied; S3 Extended Request ID: D440E50454F31AF3176813E02EA68EF7=)",
+            "Access Denied; S3 Extended Request ID: 6F0FB23C6F5DA2CEC255404E4FB44003=)",
+        ),
     ],
 )
 def test_reasons_that_differ_in_an_instance_of_one_problem_are_one_group(first: str, second: str) -> None:

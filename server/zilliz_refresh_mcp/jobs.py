@@ -82,7 +82,7 @@ class FailureGroup(CamelModel):
     distinct_reasons: int = Field(
         description="How many different reasons the group holds; 1 when all its jobs give the same. Reasons that "
         "differ only in the paths they name (a URI's path, not its bucket or host), their own collection's name, "
-        "ids, times, IPv4 addresses, decimals or numbers of 4+ digits group as one, and `reason` is the first of them; "
+        "ids, times, IP addresses, decimals or numbers of 4+ digits group as one, and `reason` is the first of them; "
         "get_refresh_job shows each job's own."
     )
     not_fixed: int = Field(
@@ -674,6 +674,7 @@ _NUMBERS = re.compile(
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
     r"|\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
+    r"|\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # a duration: 59m42.8s, 150ms
     r"|\d*\.\d+"  # a measure: seconds taken, a size
     r"|\d{3,}"  # an id, a part of a file, an offset
     r")"
@@ -685,24 +686,27 @@ _DIGIT_RUN = re.compile(r"\d+")
 _LETTER = re.compile(r"[^\W\d_]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 _AROUND_WORD = "\"'.,;:()[]{}<>"
 
 
 def _opaque(core: str) -> bool:
     """Whether ``core`` is an id no person wrote: hex of 12 or more characters with letters and digits (a request
-    id), or base64 of 20 or more with both cases and 4 digits or more (an extended request id), not a class name."""
+    id), or base64 of 20 or more with 4 digits or more and both cases, padding, or a digit in four characters (an
+    extended request id), not a class name (Base64DecodingException)."""
     if len(core) < 12 or not _ID_CHARS.fullmatch(core):
         return False
     digits = sum(char.isdigit() for char in core)
     if _HEX.fullmatch(core):
         return 0 < digits < len(core)
-    return len(core) >= 20 and digits >= 4 and not core.islower() and not core.isupper()
+    mixed = not core.islower() and not core.isupper()
+    return len(core) >= 20 and digits >= 4 and (mixed or core.endswith("=") or digits * 4 >= len(core))
 
 
 def _reason_shape(ends: str) -> str:
     """``ends`` (a reason as lists show it, its blanks made single spaces) with the parts that name one instance
     of its problem masked: a URI's path (not its host or bucket), the numbers in a path, request ids, UUIDs, dates
-    and times, IPv4 addresses (not their ports), decimals, numbers of four digits or more. A reason of nothing else
+    and times, IP addresses (not their ports), decimals, numbers of four digits or more. A reason of nothing else
     is kept whole: two such reasons have nothing in common to group by."""
     words = ends.split(" ")
     for at, word in enumerate(words):
@@ -714,6 +718,8 @@ def _reason_shape(ends: str) -> str:
             words[at] = _DIGIT_RUN.sub("\x01", word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
+        elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
+            words[at] = _IPV6.sub("\x01", word)
     shape = _NUMBERS.sub("\x01", " ".join(words))
     return shape if _LETTER.search(shape) else ends
 
