@@ -588,8 +588,10 @@ Where the time goes (timers inside each server process, and the client's share m
   would still pay the client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
 - The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk`
   1.32.2), which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the
-  ratio there is close to our server's own share, and lands just under the goal (1.23x-1.29x in the last runs;
-  1.31x before the server stopped re-validating its own result). That share, ~0.7-1 ms more CPU than the
+  ratio there is close to our server's own share, and sits at the goal's bound: 1.27x-1.32x on 2026-11-30 in
+  twelve runs of this part alone, alternating the code of the day before and the day's (1.27x-1.30x against
+  1.27x-1.32x: no difference shows), 1.23x-1.29x in earlier runs, 1.31x before the server stopped re-validating
+  its own result. That share, ~0.7-1 ms more CPU than the
   forwarder's: about half is building and checking the listing (pydantic models, times, the summary), the rest
   the upstream plumbing the forwarder does without (the shared in-flight request, the whole-request timeout, the
   rate limiter, the token scan) and the SDK's handling of a larger result. Each of those costs 10-100 us.
@@ -601,7 +603,8 @@ Where the time goes (timers inside each server process, and the client's share m
   ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
   state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
   and 0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x
-  with the check off). Timers in our process that day: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it
+  with the check off); on 11-30, a whole run 0.49x (0.46x).
+  Timers in our process on 11-29: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it
   over in ~37 pieces of 64 KiB), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
   that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
   records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a page or the summary reads are sorted;
