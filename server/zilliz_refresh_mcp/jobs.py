@@ -727,7 +727,12 @@ def _reason_shape(ends: str) -> str:
 def _own_name_masked(shape: str, collection: str) -> str:
     """``shape`` with its job's own collection name masked where it stands as a word: "ext_a: disk full" and
     "ext_b: disk full" are one problem of two collections."""
-    return re.sub(rf"(?<![A-Za-z0-9_]){re.escape(collection)}(?![A-Za-z0-9_])", "\x02", shape)
+    return _as_word(collection).sub("\x02", shape)
+
+
+@functools.lru_cache(maxsize=4096)  # one per collection; re's own cache holds 512 patterns, fewer than collections
+def _as_word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
 
 
 def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
