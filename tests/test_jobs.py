@@ -444,9 +444,9 @@ def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_gro
     assert f"[... {left_out} characters cut; get_refresh_job shows more ...]" in groups["ext_b"].reason
     assert [job.reason for job in result.jobs if job.collection_name == "ext_b"] == [groups["ext_b"].reason]
     text = jobs.listing_text(listing(rows, limit=1))  # its failure lines: the error and its cause, not frames
-    assert (
-        "\n- 1 failed in ext_b: java.io.IOException: could not read footer of part-0007.parquet ... Caused by: " in text
-    )
+    error = "java.io.IOException: could not read footer of part-0007.parquet"
+    cut = len(mismatch) - len(error) - len("Caused by: SchemaMismatch: column id")
+    assert f"\n- 1 failed in ext_b: {error} [... {cut} characters cut ...] Caused by: " in text
     assert "Caused by: SchemaMismatch: column id [...]\n" in text
     waited = jobs.WaitResult.ended(
         normalize_record(raw(jobId=2, state="RefreshFailed", reason=mismatch), now_ms=NOW), waited=3.0
@@ -556,8 +556,8 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
     text = jobs.listing_text(result)
     assert (
         "\n- 30 failed in ext_c01, ext_c02, ext_c03, ...: failed to read volume://my-volume/ext_c01/part-0001.parquet: "
-        "permission denied (and 29 other reasons like it, differing only in the paths, ids, times, addresses or "
-        "collection names in them)\n"
+        "permission denied (and 29 other reasons like it, differing only in the paths, ids, numbers, times, "
+        "addresses or collection names in them)\n"
     ) in text
     assert "\n- 2 failed in ext_x, ext_y: collection ext_x: disk full (and 1 other reason like it, differing " in text
     assert len(result.summary.failures) == 4  # no "(N other reasons)"
@@ -589,6 +589,12 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("collection ext_a: disk full", "collection ext_b: disk full"),  # ext_b is neither job's own collection
         ("io error: std::io::Error", "io error: std::fmt::Error"),
         ("the 1st read failed", "the 2nd read failed"),
+        ("dial tcp node10:9000: refused", "dial tcp node10:9100: refused"),  # ports, not times of day
+        ("rpc error: status: 1100 invalid", "rpc error: status: 1804 invalid"),
+        ("rpc error: code = 1100 desc = x", "rpc error: code = 65535 desc = x"),
+        ("failed: error: 1100", "failed: error: 1200"),
+        ("rejected code(1100)", "rejected code(1101)"),
+        ("cannot read data/2024/05/01/part0001", "cannot read logs/2024/05/01/part0001"),  # a path's words
         ("a [fd00::1]:9000 refused", "a [fd00::1]:19530 refused"),
     ],
 )
@@ -621,6 +627,11 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ),
         ("dial tcp 10.0.3.17:9000: i/o timeout", "dial tcp 10.0.3.42:9000: i/o timeout"),
         ("no heartbeat [node=[fd00:10:3::18]:21124]", "no heartbeat [node=[fd00:10:3::2a]:21124]"),
+        ("requires Milvus 2.5.0, found 2.4.1", "requires Milvus 2.5.0, found 2.4.0"),
+        (
+            "cannot read data/550e8400-e29b-41d4-a716-446655440000/part.parquet",
+            "cannot read data/6ba7b810-9dad-11d1-80b4-00c04fd430c8/part.parquet",
+        ),
         (
             "Access Denied; S3 Extended Request ID: D440E50454F31AF3176813E02EA68EF7=)",
             "Access Denied; S3 Extended Request ID: 6F0FB23C6F5DA2CEC255404E4FB44003=)",
@@ -631,6 +642,34 @@ def test_reasons_that_differ_in_an_instance_of_one_problem_are_one_group(first: 
     result = listing([failed(1, "ext_a", first), failed(2, "ext_z", second)])
     assert [(group.count, group.distinct_reasons) for group in result.summary.failures] == [(2, 2)]
     assert result.summary.failures[0].reason == first
+
+
+def test_long_reasons_whose_instances_differ_in_length_are_one_group() -> None:
+    """Cut first, then masked, an address one character longer moved the cut: the last word of the head differed."""
+    timeouts = [
+        failed(i, f"ext_{i}", f"dial tcp 10.0.3.{host}:9000: i/o timeout; " + "retrying the read of the segment; " * 17)
+        for i, host in enumerate((7, 17, 42))
+    ]
+    traces = [
+        failed(10 + i, name, f"java.lang.RuntimeException: refresh of {name} failed{FRAMES}\nCaused by: denied{FRAMES}")
+        for i, name in enumerate(("ext_a", "ext_bb", "ext_ccc"))
+    ]
+    groups = listing([*timeouts, *traces]).summary.failures
+    assert sorted((group.count, group.distinct_reasons) for group in groups) == [(3, 3), (3, 3)]
+    assert all(len(reason) > records.REASON_CHARS for reason in (row["reason"] for row in [*timeouts, *traces]))
+
+
+def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:
+    """Masked in its own job's reason, the collection "data" made "failed to read data from s3" another reason."""
+    same = "failed to read data from s3: AccessDenied"
+    groups = listing([failed(i, name, same) for i, name in enumerate(("docs", "images", "data"))]).summary.failures
+    assert [(group.count, group.distinct_reasons) for group in groups] == [(3, 1)]
+
+
+def test_the_root_cause_is_the_traces_own_not_a_suppressed_exceptions() -> None:
+    suppressed = f"\n\tSuppressed: java.io.IOException: close failed{FRAMES}\n\tCaused by: SUPPRESSED-CAUSE{FRAMES}"
+    trace = f"java.io.IOException: x{FRAMES}\nCaused by: AccessDeniedException: s3a://b/k{FRAMES}{suppressed}"
+    assert records.short_reason(trace).endswith("] Caused by: AccessDeniedException: s3a://b/k [...]")
 
 
 def test_the_group_of_the_rarest_reasons_counts_reasons_as_its_distinct_reasons_does() -> None:
@@ -831,7 +870,7 @@ def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None
     wire = sum(len(json.dumps(line, ensure_ascii=False).encode()) for line in block)
     assert wire <= 2_000  # on the wire (an emoji takes four bytes): the budget keeps room for the jobs
     assert block[-1].startswith("- and ") and block[-1].endswith(f"other reasons; {READ_EACH}.")
-    assert all(" ... " in line for line in block[1:-1])  # each reason by its two ends
+    assert all(" characters cut ...] " in line for line in block[1:-1])  # each reason by its two ends
     shown = sum(int(line.split()[1]) for line in block[1:-1])
     assert shown + int(block[-1].split()[2].rstrip(",")) == 9  # every failure counted, shown or not
 

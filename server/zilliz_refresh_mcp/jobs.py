@@ -40,12 +40,14 @@ from .records import (
     WireRecords,
     as_text,
     both_ends,
+    cause_shown,
     epoch_ms,
     fields_of,
     iso_utc,
     read_record,
     reason_ends,
     reason_shown,
+    reason_windows,
     render_record,
     short_reason,
     stripped,
@@ -665,17 +667,22 @@ def _first_names(names: Iterable[str]) -> list[str]:
 
 
 # The parts of a reason that name one instance of a problem: reasons that differ only there are one problem, such
-# as a denied read, each naming its own file. Not numbers of 1-3 digits, nor one after "code" or "status", nor a port:
-# they tell errors apart (HTTP 403, code 1100, code=65535; object storage on :9000, Milvus on :19530). The pattern
-# starts with a digit, what comes before it looked at after, so that the regex engine skips to digits (~10 us for a
-# trace's ends, not ~200).
+# as a denied read, each naming its own file. Not numbers of 1-3 digits, nor one after "code", "status", "error" or
+# "errno", nor a port: they tell errors apart (HTTP 403, code 1100, code = 65535; object storage on :9000, Milvus on
+# :19530). The pattern starts with a digit, what comes before it looked at after, so that the regex engine skips to
+# digits (~10 us for a trace's ends, not ~200).
+_KEEP_AFTER = "".join(
+    rf"(?<!{word}{separators}\d)"
+    for word in ("[cC]ode", "[sS]tatus", "[eE]rr(?:or|no)")
+    for separators in ("[=: (]", "(?:: | =|= )", " = ")
+)
 _NUMBERS = re.compile(
-    r"\d(?<![\d:]\d)(?<![cC]ode[=: ]\d)(?<![cC]ode: \d)(?<![sS]tatus[=: ]\d)(?<![eE]rror[=: ]\d)(?<![eE]rrno[=: ]\d)"
+    rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
-    r"|\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day
+    r"|(?<![A-Za-z_]\d)\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day (not node10:9000's port)
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
-    r"|\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # a duration: 59m42.8s, 150ms
-    r"|\d*\.\d+"  # a measure: seconds taken, a size
+    r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
+    r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1
     r"|\d{3,}"  # an id, a part of a file, an offset
     r")"
 )
@@ -686,6 +693,7 @@ _DIGIT_RUN = re.compile(r"\d+")
 _LETTER = re.compile(r"[^\W\d_]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+_WORD_SEGMENT = re.compile(r"(?:^|/)[A-Za-z]{3,}(?:/|$)")  # data/2024/05/01/part0001 is a path, not base64
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 _AROUND_WORD = "\"'.,;:()[]{}<>"
 
@@ -694,13 +702,20 @@ def _opaque(core: str) -> bool:
     """Whether ``core`` is an id no person wrote: hex of 12 or more characters with letters and digits (a request
     id), or base64 of 20 or more with 4 digits or more and both cases, padding, or a digit in four characters (an
     extended request id), not a class name (Base64DecodingException)."""
-    if len(core) < 12 or not _ID_CHARS.fullmatch(core):
+    if len(core) < 12 or not _ID_CHARS.fullmatch(core) or _WORD_SEGMENT.search(core):
         return False
     digits = sum(char.isdigit() for char in core)
     if _HEX.fullmatch(core):
         return 0 < digits < len(core)
     mixed = not core.islower() and not core.isupper()
     return len(core) >= 20 and digits >= 4 and (mixed or core.endswith("=") or digits * 4 >= len(core))
+
+
+def _path_segment(segment: str) -> str:
+    """A segment of a path without a scheme, its id or UUID masked, else its numbers."""
+    if _opaque(segment.strip(_AROUND_WORD)) or _UUID.fullmatch(segment):
+        return "\x01"
+    return _DIGIT_RUN.sub("\x01", segment)
 
 
 def _reason_shape(ends: str) -> str:
@@ -715,7 +730,7 @@ def _reason_shape(ends: str) -> str:
         elif "://" in word:
             words[at] = _URI_PATH.sub("\\1/\x01", word)
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
-            words[at] = _DIGIT_RUN.sub("\x01", word)
+            words[at] = "/".join(map(_path_segment, word.split("/")))
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
         elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
@@ -724,14 +739,36 @@ def _reason_shape(ends: str) -> str:
     return shape if _LETTER.search(shape) else ends
 
 
-def _own_name_masked(shape: str, collection: str) -> str:
-    """``shape`` with its job's own collection name masked where it stands as a word: "ext_a: disk full" and
-    "ext_b: disk full" are one problem of two collections."""
-    return _as_word(collection).sub("\x02", shape)
+def _grouping_shape(reason: str, own_name: str | None) -> str:
+    """What groups ``reason``: its parts that name one instance of its problem masked (and its job's collection
+    name, ``own_name``, where it stands as a word), then cut as lists cut it (``reason_shown``). Masked first, an
+    address or a name one character longer does not move the cut."""
+
+    def masked(text: str) -> str:
+        return _masked(_as_word(own_name).sub("\x02", text) if own_name else text)
+
+    windows = reason_windows(reason)
+    if windows is None:
+        return masked(reason)
+    head, end, is_cause = windows
+    masked_end = masked(end)
+    shown_end = cause_shown(masked_end) if is_cause else masked_end[-(REASON_CHARS - REASON_HEAD_CHARS) :]
+    return f"{masked(head)[:REASON_HEAD_CHARS]}\x00{shown_end}"
+
+
+@functools.lru_cache(maxsize=4096)  # a finished job's reason never changes: the next listing finds its shape here
+def _masked(text: str) -> str:
+    return _reason_shape(" ".join(text.split()))
+
+
+# Names masked in their own job's reason: ext_books, logs2024. A plain word (data, images) may be the reason's own.
+_NAME_LIKE = re.compile(r"[_\d]")
 
 
 @functools.lru_cache(maxsize=4096)  # one per collection; re's own cache holds 512 patterns, fewer than collections
 def _as_word(name: str) -> re.Pattern[str]:
+    """``name`` where it stands as a word: "ext_a: disk full" and "ext_b: disk full" are one problem of two
+    collections."""
     return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
 
 
@@ -740,20 +777,20 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
 
     Reasons that differ only in what names one instance of the problem (``_reason_shape``, the job's own collection)
     are one group, shown by its first reason, which says how many different reasons it holds."""
-    shapes: dict[str, tuple[str, str]] = {}  # by a reason's ends (as lists show it): its shape, its words
+    shapes: dict[tuple[str, str | None], tuple[str, str]] = {}  # by ends (as lists show it) and name: shape, words
     reasons: dict[str, str] = {}  # by ends: the first such reason, whole
     by_shape: dict[str, list[_Row]] = {}
     words_by_shape: dict[str, dict[str, str]] = {}  # a reason's words (blanks aside) -> its ends; the first is shown
     for job in failed:
         reason = stripped(job.reason) or ""
         ends = reason_ends(reason)
-        if (known := shapes.get(ends)) is None:
-            words = " ".join(ends.split())
-            known = shapes[ends] = (_reason_shape(words), words)
-            reasons[ends] = reason
+        name = (
+            job.collection if job.collection and job.collection in ends and _NAME_LIKE.search(job.collection) else None
+        )
+        if (known := shapes.get((ends, name))) is None:
+            known = shapes[ends, name] = (_grouping_shape(reason, name), " ".join(ends.split()))
+            reasons.setdefault(ends, reason)
         shape, words = known
-        if job.collection and len(job.collection) > 2 and job.collection in shape:
-            shape = _own_name_masked(shape, job.collection)
         by_shape.setdefault(shape, []).append(job)
         words_by_shape.setdefault(shape, {}).setdefault(words, ends)
     by_reason = []
@@ -955,8 +992,8 @@ def _failure_line(group: FailureGroup, read_each: str) -> str:
         if group.distinct_reasons > 1:
             alike = group.distinct_reasons - 1
             reason += (
-                f" (and {_plural(alike, 'other reason')} like it, differing only in the paths, ids, times, "
-                "addresses or collection names in them)"
+                f" (and {_plural(alike, 'other reason')} like it, differing only in the paths, ids, numbers, "
+                "times, addresses or collection names in them)"
             )
     return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
 
@@ -968,9 +1005,10 @@ def _text_reason(group: FailureGroup) -> str:
     if shown is None:
         return both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
     head, end, _ = shown
-    error = shortened(head.split("\n", 1)[0].rstrip(), _FAILURE_TEXT_REASON_HEAD)
+    error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
+    cut = len(group._whole_reason) - len(error) - len(end)
     more = "" if group._whole_reason.endswith(end) else " [...]"
-    return f"{error} ... {end}{more}"
+    return f"{error} [... {cut} characters cut ...] {end}{more}"
 
 
 def _wire_bytes(text: str) -> int:

@@ -484,25 +484,35 @@ def both_ends(text: str, head: int, tail: int, gap: str) -> str:
     return f"{text[:head]}{gap.format(cut=len(text) - head - tail, length=len(text))}{text[-tail:]}"
 
 
-_CAUSE = "Caused by:"  # a Java trace's cause; the last is the root, frames follow it
+_CAUSE = "\nCaused by:"  # a Java trace's cause, at a line's start (a suppressed exception's cause is indented)
 _FRAME = re.compile(r"\s*(?:at |\.\.\. \d+ (?:more|common frames omitted))")
+# Grouping (jobs.py) masks the parts of a reason that name one instance of its problem, then cuts as lists do: it
+# reads this much around each end, so that an address or a name one character longer does not move the cut.
+GROUPING_HEAD_CHARS = 3 * REASON_HEAD_CHARS
+GROUPING_TAIL_CHARS = 3 * _REASON_TAIL_CHARS
+_HALF_WINDOW = (GROUPING_TAIL_CHARS // 2, GROUPING_TAIL_CHARS // 2)
 
 
-def _root_cause(reason: str, tail_from: int) -> str | None:
-    """The last ``Caused by:`` line of a Java trace when the cut would hide it: it ends past the head and starts
-    before the tail, and frames follow it to the end (else the end is no trace's: an anyhow chain, a message after
-    the trace). Long, its two ends, where such a cause names the error and the failing call."""
-    at = reason.rfind(_CAUSE)
+def _root_cause(reason: str, tail_from: int) -> tuple[int, int] | None:
+    """Where the last ``Caused by:`` line of a Java trace starts and ends, when the cut would hide it: it ends past
+    the head and starts before the tail, and frames follow it to the end (else the end is no trace's: an anyhow
+    chain, a message after the trace)."""
+    at = reason.rfind(_CAUSE) + 1  # 0: none (a reason that starts with one is no trace)
     line_end = reason.find("\n", at)
-    if not 0 <= at < tail_from or line_end <= REASON_HEAD_CHARS or not reason[at + len(_CAUSE) : line_end].strip():
+    if not 0 < at < tail_from or line_end <= REASON_HEAD_CHARS or not reason[at + len(_CAUSE) - 1 : line_end].strip():
         return None
     last_line = reason[reason.rstrip().rfind("\n") + 1 :]
     if not (_FRAME.match(reason, line_end + 1) and _FRAME.match(last_line)):
         return None
-    line = reason[at:line_end].rstrip()
-    if len(line) > _REASON_TAIL_CHARS:
-        return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-(_REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - 5) :]}"
-    return line
+    return at, line_end
+
+
+def cause_shown(line: str) -> str:
+    """A root cause's line as lists show it: whole up to the tail's length, else its two ends, where such a cause
+    names the error and the failing call."""
+    if len(line) <= _REASON_TAIL_CHARS:
+        return line
+    return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-(_REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - 5) :]}"
 
 
 def reason_shown(reason: str) -> tuple[str, str, int] | None:
@@ -510,13 +520,29 @@ def reason_shown(reason: str) -> tuple[str, str, int] | None:
     is shown whole.
 
     The end is the reason's last characters, or a Java trace's root cause in place of its last frames
-    (``_root_cause``).
+    (``_root_cause``); one that starts in the head is shown whole there too.
     """
     if len(reason) <= REASON_CHARS:
         return None
     head, tail_from = reason[:REASON_HEAD_CHARS], len(reason) - _REASON_TAIL_CHARS
-    end = _root_cause(reason, tail_from) or reason[tail_from:]
-    return head, end, len(reason) - len(head) - len(end)
+    cause = _root_cause(reason, tail_from)
+    if cause is None:
+        return head, reason[tail_from:], len(reason) - REASON_CHARS
+    at, line_end = cause
+    end = cause_shown(reason[at:line_end].rstrip())
+    return head, end, len(reason) - REASON_HEAD_CHARS - len(end) + max(0, REASON_HEAD_CHARS - at)
+
+
+def reason_windows(reason: str) -> tuple[str, str, bool] | None:
+    """What grouping reads of a long ``reason`` (None: all of it): the text around its head, and around its end or
+    its root cause's whole line (up to ``GROUPING_TAIL_CHARS``), and whether that is a root cause."""
+    if len(reason) <= REASON_CHARS:
+        return None
+    cause = _root_cause(reason, len(reason) - _REASON_TAIL_CHARS)
+    if cause is None:
+        return reason[:GROUPING_HEAD_CHARS], reason[-GROUPING_TAIL_CHARS:], False
+    at, line_end = cause
+    return reason[:GROUPING_HEAD_CHARS], both_ends(reason[at:line_end].rstrip(), *_HALF_WINDOW, " "), True
 
 
 def short_reason(reason: str) -> str:
