@@ -719,10 +719,11 @@ def _path_segment(segment: str) -> str:
 
 
 def _reason_shape(ends: str) -> str:
-    """``ends`` (a reason as lists show it, its blanks made single spaces) with the parts that name one instance
-    of its problem masked: a URI's path (not its host or bucket), the numbers in a path, request ids, UUIDs, dates
-    and times, IP addresses (not their ports), decimals, numbers of four digits or more. A reason of nothing else
-    is kept whole: two such reasons have nothing in common to group by."""
+    """``ends`` (a reason, or the text around an end of a long one: ``_grouping_shape``; its blanks made single
+    spaces) with the parts that name one instance of its problem masked: a URI's path (not its host or bucket), the
+    numbers in a path, request ids, UUIDs, dates and times, IP addresses (not their ports), durations, decimals,
+    numbers of four digits or more. A reason of nothing else is kept whole: two such reasons have nothing in common
+    to group by."""
     words = ends.split(" ")
     for at, word in enumerate(words):
         if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
@@ -775,8 +776,8 @@ def _as_word(name: str) -> re.Pattern[str]:
 def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     """Failed jobs grouped by reason: current problems first, then the most common; the rarest summed as one.
 
-    Reasons that differ only in what names one instance of the problem (``_reason_shape``, the job's own collection)
-    are one group, shown by its first reason, which says how many different reasons it holds."""
+    Reasons that differ only in what names one instance of the problem (``_grouping_shape``) are one group, shown by
+    its first reason, which says how many different reasons it holds."""
     shapes: dict[tuple[str, str | None], tuple[str, str]] = {}  # by ends (as lists show it) and name: shape, words
     reasons: dict[str, str] = {}  # by ends: the first such reason, whole
     by_shape: dict[str, list[_Row]] = {}
