@@ -672,6 +672,44 @@ def test_the_root_cause_is_the_traces_own_not_a_suppressed_exceptions() -> None:
     assert records.short_reason(trace).endswith("] Caused by: AccessDeniedException: s3a://b/k [...]")
 
 
+def test_grouping_does_not_depend_on_which_job_comes_first() -> None:
+    """Two reasons that lists show alike (their ends) but that differ past them in a number masked to one character:
+    the first job's shape was kept for both, so which job failed last decided the groups."""
+    tail = " then the read was retried" * 10
+    a, b, c = (
+        f"err {'9' * digits} {'a' * 95} {word} failed{'.' * 400}{tail}"
+        for digits, word in ((200, "alpha"), (200, "beta"), (250, "beta"))
+    )
+    assert records.reason_ends(a) == records.reason_ends(b)
+    orders = ([a, b, c], [b, a, c], [c, b, a])
+    groupings = [
+        sorted(
+            (group.count, group.distinct_reasons)
+            for group in listing([failed(i + 1, f"c{i}", r) for i, r in enumerate(order)]).summary.failures
+        )
+        for order in orders
+    ]
+    assert groupings[0] == groupings[1] == groupings[2]
+
+
+def test_one_reason_is_one_group_whichever_collection_it_names() -> None:
+    """Masked in ext_a's job only, "table ext_a: schema mismatch" was two reasons for ext_a and ext_b."""
+    rows = [failed(1, "ext_a", "table ext_a: schema mismatch"), failed(2, "ext_b", "table ext_a: schema mismatch")]
+    rows.append(failed(3, "ext_c", "table ext_c: schema mismatch"))
+    groups = listing(rows).summary.failures
+    assert [(group.count, group.distinct_reasons) for group in groups] == [(3, 2)]
+
+
+def test_the_characters_cut_count_what_is_not_shown() -> None:
+    """Neither the " ... " inside a long cause nor the part of a cause that the head already shows is a character
+    shown of the reason."""
+    cause = "Caused by: " + "x" * 600  # shown by its first 120 and last 75 characters
+    past_head = f"java.io.IOException: {'y' * 400}{FRAMES}\n{cause}{FRAMES}"
+    assert f"[... {len(past_head) - 300 - 120 - 75} characters cut;" in records.short_reason(past_head)
+    in_head = f"E\n{cause}{FRAMES}"  # its first 120 characters are within the head's 300
+    assert f"[... {len(in_head) - 300 - 75} characters cut;" in records.short_reason(in_head)
+
+
 def test_the_group_of_the_rarest_reasons_counts_reasons_as_its_distinct_reasons_does() -> None:
     common = [failed(i, f"ext_{i}", f"reason {'abcd'[i % 4]}") for i in range(8)]  # four groups of two
     rare = [failed(10, "ext_p", "s3://b/p/1.parquet: gone"), failed(11, "ext_q", "s3://b/q/2.parquet: gone")]

@@ -44,6 +44,7 @@ from .records import (
     epoch_ms,
     fields_of,
     iso_utc,
+    left_out_beside,
     read_record,
     reason_ends,
     reason_shown,
@@ -778,27 +779,48 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
 
     Reasons that differ only in what names one instance of the problem (``_grouping_shape``) are one group, shown by
     its first reason, which says how many different reasons it holds."""
-    shapes: dict[tuple[str, str | None], tuple[str, str]] = {}  # by ends (as lists show it) and name: shape, words
-    reasons: dict[str, str] = {}  # by ends: the first such reason, whole
-    by_shape: dict[str, list[_Row]] = {}
-    words_by_shape: dict[str, dict[str, str]] = {}  # a reason's words (blanks aside) -> its ends; the first is shown
+    nodes: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # by what grouping reads of a reason, and a name
+    reasons: dict[str, str] = {}  # by ends (what lists show of a reason): the first such reason, whole
+    words_of: dict[str, str] = {}  # by ends: its words, blanks aside (a reason that differs only in blanks is one)
+    parents: dict[tuple[str, str], tuple[str, str]] = {}  # a union-find over words and shapes: a group per root
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        parents.setdefault(node, node)
+        while (parent := parents[node]) != node:
+            parents[node] = parents[parent]
+            node = parent
+        return node
+
+    keyed: list[tuple[_Row, str, tuple[str, str]]] = []  # each job, its reason's ends, and its shape's node
     for job in failed:
         reason = stripped(job.reason) or ""
         ends = reason_ends(reason)
         name = (
             job.collection if job.collection and job.collection in ends and _NAME_LIKE.search(job.collection) else None
         )
-        if (known := shapes.get((ends, name))) is None:
-            known = shapes[ends, name] = (_grouping_shape(reason, name), " ".join(ends.split()))
-            reasons.setdefault(ends, reason)
-        shape, words = known
-        by_shape.setdefault(shape, []).append(job)
-        words_by_shape.setdefault(shape, {}).setdefault(words, ends)
+        # A short reason is its ends; a long one is grouped by more than its ends (``_grouping_shape``).
+        key = (ends, "", name) if len(reason) <= REASON_CHARS else (*(reason_windows(reason) or ("", ""))[:2], name)
+        if (node := nodes.get(key)) is None:
+            node = nodes[key] = ("shape", _grouping_shape(reason, name))
+            if (words := words_of.get(ends)) is None:
+                words = words_of[ends] = " ".join(ends.split())
+                reasons[ends] = reason
+            # One group for reasons of one shape, and for one reason whatever shapes its jobs' names gave it.
+            if (top := root(("words", words))) != (other := root(node)):
+                parents[other] = top
+        keyed.append((job, ends, node))
+    by_group: dict[tuple[str, str], list[_Row]] = {}
+    words_by_group: dict[tuple[str, str], dict[str, str]] = {}  # words -> ends, in listing order: the first is shown
+    tops = {node: root(node) for node in nodes.values()}
+    for job, ends, node in keyed:
+        top = tops[node]
+        by_group.setdefault(top, []).append(job)
+        words_by_group.setdefault(top, {}).setdefault(words_of[ends], ends)
     by_reason = []
-    for shape, members in by_shape.items():
-        first = next(iter(words_by_shape[shape].values()))
+    for top, members in by_group.items():
+        first = next(iter(words_by_group[top].values()))
         shown = short_reason(reasons[first]) if first else "(no reason given)"
-        by_reason.append((shown, members, len(words_by_shape[shape]), reasons[first]))
+        by_reason.append((shown, members, len(words_by_group[top]), reasons[first]))
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)
@@ -1007,7 +1029,7 @@ def _text_reason(group: FailureGroup) -> str:
         return both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
     head, end, _ = shown
     error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
-    cut = len(group._whole_reason) - len(error) - len(end)
+    cut = left_out_beside(group._whole_reason, len(error))
     more = "" if group._whole_reason.endswith(end) else " [...]"
     return f"{error} [... {cut} characters cut ...] {end}{more}"
 

@@ -507,30 +507,52 @@ def _root_cause(reason: str, tail_from: int) -> tuple[int, int] | None:
     return at, line_end
 
 
+_CAUSE_TAIL_CHARS = _REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - len(" ... ")
+
+
 def cause_shown(line: str) -> str:
     """A root cause's line as lists show it: whole up to the tail's length, else its two ends, where such a cause
     names the error and the failing call."""
     if len(line) <= _REASON_TAIL_CHARS:
         return line
-    return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-(_REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - 5) :]}"
+    return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-_CAUSE_TAIL_CHARS:]}"
+
+
+def _cause_spans(at: int, length: int) -> list[tuple[int, int]]:
+    """Where the characters ``cause_shown`` shows of a cause line at ``at`` lie in the reason."""
+    if length <= _REASON_TAIL_CHARS:
+        return [(at, at + length)]
+    return [(at, at + _CAUSE_HEAD_CHARS), (at + length - _CAUSE_TAIL_CHARS, at + length)]
+
+
+def _shown_end(reason: str) -> tuple[str, list[tuple[int, int]]]:
+    """The end lists show of a long ``reason`` (its last characters, or a Java trace's root cause in place of its
+    last frames: ``_root_cause``), and where its characters lie in ``reason``."""
+    tail_from = len(reason) - _REASON_TAIL_CHARS
+    cause = _root_cause(reason, tail_from)
+    if cause is None:
+        return reason[tail_from:], [(tail_from, len(reason))]
+    at, line_end = cause
+    line = reason[at:line_end].rstrip()
+    return cause_shown(line), _cause_spans(at, len(line))
 
 
 def reason_shown(reason: str) -> tuple[str, str, int] | None:
-    """What lists show of a long ``reason``: its head, its end, and how many characters are left out; None when it
-    is shown whole.
-
-    The end is the reason's last characters, or a Java trace's root cause in place of its last frames
-    (``_root_cause``); one that starts in the head is shown whole there too.
-    """
+    """What lists show of a long ``reason``: its head, its end (``_shown_end``), and how many characters are left
+    out; None when it is shown whole. A root cause that starts in the head is shown whole there too."""
     if len(reason) <= REASON_CHARS:
         return None
-    head, tail_from = reason[:REASON_HEAD_CHARS], len(reason) - _REASON_TAIL_CHARS
-    cause = _root_cause(reason, tail_from)
-    if cause is None:
-        return head, reason[tail_from:], len(reason) - REASON_CHARS
-    at, line_end = cause
-    end = cause_shown(reason[at:line_end].rstrip())
-    return head, end, len(reason) - REASON_HEAD_CHARS - len(end) + max(0, REASON_HEAD_CHARS - at)
+    end, spans = _shown_end(reason)
+    return reason[:REASON_HEAD_CHARS], end, _left_out(len(reason), REASON_HEAD_CHARS, spans)
+
+
+def left_out_beside(reason: str, head_chars: int) -> int:
+    """How many characters of a long ``reason`` neither its first ``head_chars`` nor the end lists show hold."""
+    return _left_out(len(reason), head_chars, _shown_end(reason)[1])
+
+
+def _left_out(length: int, head_chars: int, spans: list[tuple[int, int]]) -> int:
+    return length - head_chars - sum(max(0, stop - max(start, head_chars)) for start, stop in spans)
 
 
 def reason_windows(reason: str) -> tuple[str, str, bool] | None:
