@@ -603,7 +603,7 @@ Where the time goes (timers inside each server process, and the client's share m
   ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
   state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
   and 0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x
-  with the check off); on 11-30, whole runs 0.49x and 0.52x (0.46x and 0.49x).
+  with the check off); on 11-30, whole runs 0.49x, 0.52x and 0.500x (0.46x-0.49x).
   Timers in our process on 11-29: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it
   over in ~37 pieces of 64 KiB), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
   that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
