@@ -43,12 +43,11 @@ from .records import (
     cause_shown,
     epoch_ms,
     fields_of,
+    grouping_view,
     iso_utc,
     left_out_beside,
     read_record,
-    reason_ends,
     reason_shown,
-    reason_windows,
     render_record,
     short_reason,
     stripped,
@@ -741,15 +740,15 @@ def _reason_shape(ends: str) -> str:
     return shape if _LETTER.search(shape) else ends
 
 
-def _grouping_shape(reason: str, own_name: str | None) -> str:
+def _grouping_shape(reason: str, windows: tuple[str, str, bool] | None, own_name: str | None) -> str:
     """What groups ``reason``: its parts that name one instance of its problem masked (and its job's collection
     name, ``own_name``, where it stands as a word), then cut as lists cut it (``reason_shown``). Masked first, an
-    address or a name one character longer does not move the cut."""
+    address or a name one character longer does not move the cut. ``windows``: what it reads of a long reason
+    (``grouping_view``)."""
 
     def masked(text: str) -> str:
         return _masked(_as_word(own_name).sub("\x02", text) if own_name else text)
 
-    windows = reason_windows(reason)
     if windows is None:
         return masked(reason)
     head, end, is_cause = windows
@@ -780,8 +779,9 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     Reasons that differ only in what names one instance of the problem (``_grouping_shape``) are one group, shown by
     its first reason, which says how many different reasons it holds."""
     nodes: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # by what grouping reads of a reason, and a name
-    reasons: dict[str, str] = {}  # by ends (what lists show of a reason): the first such reason, whole
-    words_of: dict[str, str] = {}  # by ends: its words, blanks aside (a reason that differs only in blanks is one)
+    # By ends (what lists show of a reason): its words, blanks aside (a reason that differs only in blanks is one),
+    # and the first such reason, whole.
+    seen: dict[str, tuple[str, str]] = {}
     parents: dict[tuple[str, str], tuple[str, str]] = {}  # a union-find over words and shapes: a group per root
 
     def root(node: tuple[str, str]) -> tuple[str, str]:
@@ -794,17 +794,17 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     keyed: list[tuple[_Row, str, tuple[str, str]]] = []  # each job, its reason's ends, and its shape's node
     for job in failed:
         reason = stripped(job.reason) or ""
-        ends = reason_ends(reason)
+        ends, windows = grouping_view(reason)
         name = (
             job.collection if job.collection and job.collection in ends and _NAME_LIKE.search(job.collection) else None
         )
         # A short reason is its ends; a long one is grouped by more than its ends (``_grouping_shape``).
-        key = (ends, "", name) if len(reason) <= REASON_CHARS else (*(reason_windows(reason) or ("", ""))[:2], name)
+        key = (ends, "", name) if windows is None else (windows[0], windows[1], name)
         if (node := nodes.get(key)) is None:
-            node = nodes[key] = ("shape", _grouping_shape(reason, name))
-            if (words := words_of.get(ends)) is None:
-                words = words_of[ends] = " ".join(ends.split())
-                reasons[ends] = reason
+            node = nodes[key] = ("shape", _grouping_shape(reason, windows, name))
+            if (known := seen.get(ends)) is None:
+                known = seen[ends] = (" ".join(ends.split()), reason)
+            words = known[0]
             # One group for reasons of one shape, and for one reason whatever shapes its jobs' names gave it.
             if (top := root(("words", words))) != (other := root(node)):
                 parents[other] = top
@@ -815,12 +815,12 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     for job, ends, node in keyed:
         top = tops[node]
         by_group.setdefault(top, []).append(job)
-        words_by_group.setdefault(top, {}).setdefault(words_of[ends], ends)
+        words_by_group.setdefault(top, {}).setdefault(seen[ends][0], ends)
     by_reason = []
     for top, members in by_group.items():
-        first = next(iter(words_by_group[top].values()))
-        shown = short_reason(reasons[first]) if first else "(no reason given)"
-        by_reason.append((shown, members, len(words_by_group[top]), reasons[first]))
+        first = seen[next(iter(words_by_group[top].values()))][1]
+        shown = short_reason(first) if first else "(no reason given)"
+        by_reason.append((shown, members, len(words_by_group[top]), first))
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)

@@ -525,16 +525,19 @@ def _cause_spans(at: int, length: int) -> list[tuple[int, int]]:
     return [(at, at + _CAUSE_HEAD_CHARS), (at + length - _CAUSE_TAIL_CHARS, at + length)]
 
 
-def _shown_end(reason: str) -> tuple[str, list[tuple[int, int]]]:
-    """The end lists show of a long ``reason`` (its last characters, or a Java trace's root cause in place of its
-    last frames: ``_root_cause``), and where its characters lie in ``reason``."""
-    tail_from = len(reason) - _REASON_TAIL_CHARS
-    cause = _root_cause(reason, tail_from)
+def _shown_end(reason: str, cause: tuple[int, int] | None) -> tuple[str, list[tuple[int, int]]]:
+    """The end lists show of a long ``reason`` (its last characters, or a Java trace's root ``cause`` in place of
+    its last frames: ``_root_cause``), and where its characters lie in ``reason``."""
     if cause is None:
+        tail_from = len(reason) - _REASON_TAIL_CHARS
         return reason[tail_from:], [(tail_from, len(reason))]
     at, line_end = cause
     line = reason[at:line_end].rstrip()
     return cause_shown(line), _cause_spans(at, len(line))
+
+
+def _cause_of(reason: str) -> tuple[int, int] | None:
+    return _root_cause(reason, len(reason) - _REASON_TAIL_CHARS)
 
 
 def reason_shown(reason: str) -> tuple[str, str, int] | None:
@@ -542,29 +545,31 @@ def reason_shown(reason: str) -> tuple[str, str, int] | None:
     out; None when it is shown whole. A root cause that starts in the head is shown whole there too."""
     if len(reason) <= REASON_CHARS:
         return None
-    end, spans = _shown_end(reason)
+    end, spans = _shown_end(reason, _cause_of(reason))
     return reason[:REASON_HEAD_CHARS], end, _left_out(len(reason), REASON_HEAD_CHARS, spans)
 
 
 def left_out_beside(reason: str, head_chars: int) -> int:
     """How many characters of a long ``reason`` neither its first ``head_chars`` nor the end lists show hold."""
-    return _left_out(len(reason), head_chars, _shown_end(reason)[1])
+    return _left_out(len(reason), head_chars, _shown_end(reason, _cause_of(reason))[1])
 
 
 def _left_out(length: int, head_chars: int, spans: list[tuple[int, int]]) -> int:
     return length - head_chars - sum(max(0, stop - max(start, head_chars)) for start, stop in spans)
 
 
-def reason_windows(reason: str) -> tuple[str, str, bool] | None:
-    """What grouping reads of a long ``reason`` (None: all of it): the text around its head, and around its end or
-    its root cause's whole line (up to ``GROUPING_TAIL_CHARS``), and whether that is a root cause."""
+def grouping_view(reason: str) -> tuple[str, tuple[str, str, bool] | None]:
+    """``reason``'s ends (``reason_ends``), and what grouping reads of it (None: all of it, as it is not cut): the
+    text around its head, and around its end or its root cause's whole line (up to ``GROUPING_TAIL_CHARS``), and
+    whether that is a root cause. One look for the root cause serves both."""
     if len(reason) <= REASON_CHARS:
-        return None
-    cause = _root_cause(reason, len(reason) - _REASON_TAIL_CHARS)
+        return reason, None
+    cause = _cause_of(reason)
+    ends = f"{reason[:REASON_HEAD_CHARS]}\x00{_shown_end(reason, cause)[0]}"
     if cause is None:
-        return reason[:GROUPING_HEAD_CHARS], reason[-GROUPING_TAIL_CHARS:], False
+        return ends, (reason[:GROUPING_HEAD_CHARS], reason[-GROUPING_TAIL_CHARS:], False)
     at, line_end = cause
-    return reason[:GROUPING_HEAD_CHARS], both_ends(reason[at:line_end].rstrip(), *_HALF_WINDOW, " "), True
+    return ends, (reason[:GROUPING_HEAD_CHARS], both_ends(reason[at:line_end].rstrip(), *_HALF_WINDOW, " "), True)
 
 
 def short_reason(reason: str) -> str:
@@ -587,8 +592,7 @@ def short_reason(reason: str) -> str:
 def reason_ends(reason: str) -> str:
     """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
     length of the middle of a trace (a frame more) are one problem."""
-    shown = reason_shown(reason)
-    return reason if shown is None else f"{shown[0]}\x00{shown[1]}"
+    return grouping_view(reason)[0]
 
 
 def record_reason(reason: str) -> str:
