@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from zilliz_refresh_mcp import jobs, records
+from zilliz_refresh_mcp import jobs, reasons, records
 from zilliz_refresh_mcp.errors import RecordError
 from zilliz_refresh_mcp.jobs import build_listing
 from zilliz_refresh_mcp.records import normalize_record
@@ -371,10 +371,10 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
     record = raw(jobId=5, state="RefreshFailed", reason=trace)
     page = listing([record]).model_dump(mode="json", by_alias=True)
     shown = page["jobs"][0]["reason"]
-    head, tail = records.REASON_HEAD_CHARS, records.REASON_CHARS - records.REASON_HEAD_CHARS
+    head, tail = reasons.REASON_HEAD_CHARS, reasons.REASON_CHARS - reasons.REASON_HEAD_CHARS
     assert shown.startswith(trace[:head]) and shown.endswith(trace[-tail:])
-    assert f"[... {len(trace) - records.REASON_CHARS} characters cut; get_refresh_job shows more ...]" in shown
-    assert len(shown) < records.REASON_CHARS + 100
+    assert f"[... {len(trace) - reasons.REASON_CHARS} characters cut; get_refresh_job shows more ...]" in shown
+    assert len(shown) < reasons.REASON_CHARS + 100
     assert page["summary"]["failures"][0]["reason"] == shown
     text = jobs.listing_text(listing([record]))
     assert len(text.splitlines()) == 2  # the summary and one line for the job, whatever the reason's newlines
@@ -382,7 +382,7 @@ def test_long_reasons_are_cut_in_lists_and_whole_in_the_record_up_to_its_bound()
 
     log = "start of the error\n" + "".join(f"line {i:07d}\n" for i in range(200_000)) + "Caused by: disk full"
     kept = normalize_record(raw(jobId=6, state="RefreshFailed", reason=log), now_ms=NOW).reason
-    assert kept is not None and len(kept) < records.RECORD_REASON_CHARS + 100
+    assert kept is not None and len(kept) < reasons.RECORD_REASON_CHARS + 100
     assert kept.startswith("start of the error") and kept.endswith("Caused by: disk full")
     assert f"characters cut from the middle of {len(log)}" in kept
 
@@ -438,9 +438,9 @@ def test_java_traces_show_their_root_cause_in_place_of_their_last_frames_and_gro
     ]
     for collection, cause in (("ext_a", "AccessDeniedException: s3://b/x"), ("ext_b", "SchemaMismatch: column id")):
         shown = groups[collection].reason
-        assert shown.startswith(denied[: records.REASON_HEAD_CHARS])
+        assert shown.startswith(denied[: reasons.REASON_HEAD_CHARS])
         assert shown.endswith(f"] Caused by: {cause} [...]")  # the cause, marked as followed by more
-    left_out = len(mismatch) - records.REASON_HEAD_CHARS - len("Caused by: SchemaMismatch: column id")
+    left_out = len(mismatch) - reasons.REASON_HEAD_CHARS - len("Caused by: SchemaMismatch: column id")
     assert f"[... {left_out} characters cut; get_refresh_job shows more ...]" in groups["ext_b"].reason
     assert [job.reason for job in result.jobs if job.collection_name == "ext_b"] == [groups["ext_b"].reason]
     text = jobs.listing_text(listing(rows, limit=1))  # its failure lines: the error and its cause, not frames
@@ -494,13 +494,13 @@ FRAMES = "".join(f"\n\tat org.apache.hadoop.fs.s3a.Invoker.once(Invoker.java:{i}
 )
 def test_only_a_root_cause_that_frames_follow_takes_the_place_of_a_reasons_end(reason: str, shown_end: str) -> None:
     """An anyhow chain, a message after the trace, a traceback quoting the words: their end is their cause."""
-    assert records.short_reason(reason).endswith(shown_end)
+    assert reasons.short_reason(reason).endswith(shown_end)
 
 
 def test_a_long_root_cause_shows_both_its_ends_so_causes_that_differ_late_are_two_groups() -> None:
     cause = "Caused by: java.nio.file.AccessDeniedException: s3a://bucket/" + "deep/" * 40 + "x.parquet: getFileStatus"
     denied, missing = (f"java.io.IOException: refresh failed{FRAMES}\n{cause} on {code}{FRAMES}" for code in "AB")
-    shown = records.short_reason(denied)
+    shown = reasons.short_reason(denied)
     assert shown.endswith(f"{cause[:120]} ... {(cause + ' on A')[-75:]} [...]")
     result = listing([failed(1, "ext_a", denied), failed(2, "ext_b", missing)])
     assert [group.count for group in result.summary.failures] == [1, 1]
@@ -656,7 +656,7 @@ def test_long_reasons_whose_instances_differ_in_length_are_one_group() -> None:
     ]
     groups = listing([*timeouts, *traces]).summary.failures
     assert sorted((group.count, group.distinct_reasons) for group in groups) == [(3, 3), (3, 3)]
-    assert all(len(reason) > records.REASON_CHARS for reason in (row["reason"] for row in [*timeouts, *traces]))
+    assert all(len(reason) > reasons.REASON_CHARS for reason in (row["reason"] for row in [*timeouts, *traces]))
 
 
 def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:
@@ -669,7 +669,7 @@ def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None
 def test_the_root_cause_is_the_traces_own_not_a_suppressed_exceptions() -> None:
     suppressed = f"\n\tSuppressed: java.io.IOException: close failed{FRAMES}\n\tCaused by: SUPPRESSED-CAUSE{FRAMES}"
     trace = f"java.io.IOException: x{FRAMES}\nCaused by: AccessDeniedException: s3a://b/k{FRAMES}{suppressed}"
-    assert records.short_reason(trace).endswith("] Caused by: AccessDeniedException: s3a://b/k [...]")
+    assert reasons.short_reason(trace).endswith("] Caused by: AccessDeniedException: s3a://b/k [...]")
 
 
 def test_grouping_does_not_depend_on_which_job_comes_first() -> None:
@@ -680,7 +680,7 @@ def test_grouping_does_not_depend_on_which_job_comes_first() -> None:
         f"err {'9' * digits} {'a' * 95} {word} failed{'.' * 400}{tail}"
         for digits, word in ((200, "alpha"), (200, "beta"), (250, "beta"))
     )
-    assert records.reason_ends(a) == records.reason_ends(b)
+    assert reasons.reason_ends(a) == reasons.reason_ends(b)
     orders = ([a, b, c], [b, a, c], [c, b, a])
     groupings = [
         sorted(
@@ -705,9 +705,9 @@ def test_the_characters_cut_count_what_is_not_shown() -> None:
     shown of the reason."""
     cause = "Caused by: " + "x" * 600  # shown by its first 120 and last 75 characters
     past_head = f"java.io.IOException: {'y' * 400}{FRAMES}\n{cause}{FRAMES}"
-    assert f"[... {len(past_head) - 300 - 120 - 75} characters cut;" in records.short_reason(past_head)
+    assert f"[... {len(past_head) - 300 - 120 - 75} characters cut;" in reasons.short_reason(past_head)
     in_head = f"E\n{cause}{FRAMES}"  # its first 120 characters are within the head's 300
-    assert f"[... {len(in_head) - 300 - 75} characters cut;" in records.short_reason(in_head)
+    assert f"[... {len(in_head) - 300 - 75} characters cut;" in reasons.short_reason(in_head)
 
 
 def test_the_group_of_the_rarest_reasons_counts_reasons_as_its_distinct_reasons_does() -> None:
@@ -1075,8 +1075,8 @@ def test_output_schema_accepts_real_answers_and_rejects_off_contract_ones() -> N
 def test_a_wait_that_ends_in_failure_carries_the_reason_cut() -> None:
     record = normalize_record(raw(jobId=5, state="RefreshFailed", reason="x" * 20_000), now_ms=NOW)
     ended = jobs.WaitResult.ended(record, 3.0)
-    assert ended.job.reason is not None and len(ended.job.reason) < records.REASON_CHARS + 100
-    assert len(ended.message) < records.REASON_CHARS + 200 and "get_refresh_job shows more" in ended.message
+    assert ended.job.reason is not None and len(ended.job.reason) < reasons.REASON_CHARS + 100
+    assert len(ended.message) < reasons.REASON_CHARS + 200 and "get_refresh_job shows more" in ended.message
 
 
 def test_unreadable_records_are_counted_apart_and_the_first_problem_named() -> None:

@@ -12,7 +12,7 @@ from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 
 from zilliz_refresh_mcp import jobs
-from zilliz_refresh_mcp.records import short_reason
+from zilliz_refresh_mcp.reasons import short_reason
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer

@@ -1,8 +1,9 @@
 """Lists of refresh jobs: filtering by state, ordering, paging with cursors, summaries and their text.
 
 Pure functions over plain data: no I/O, no MCP, no clock (callers pass ``now_ms``). One record's
-reading and rendering is in records.py; the pydantic models here and there are the server's public
-output contract (camelCase on the wire, snake_case in Python).
+reading and rendering is in records.py, what is shown of a long failure reason and which reasons are one
+problem in reasons.py; the pydantic models here and in records.py are the server's public output contract
+(camelCase on the wire, snake_case in Python).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import functools
 import hashlib
 import itertools
 import json
-import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,15 +23,22 @@ from typing import Any, NamedTuple
 from pydantic import Field, PrivateAttr
 
 from .errors import CursorError, RecordError, one_line, shortened
+from .reasons import (
+    REASON_CHARS,
+    REASON_HEAD_CHARS,
+    RECORD_REASON_CHARS,
+    alike,
+    both_ends,
+    left_out_beside,
+    reason_shown,
+    short_reason,
+)
 from .records import (
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     KNOWN_STATES,
     PENDING,
-    REASON_CHARS,
-    REASON_HEAD_CHARS,
-    RECORD_REASON_CHARS,
     SOURCE_CHARS,
     CamelModel,
     JobRecord,
@@ -39,17 +46,11 @@ from .records import (
     WireRecord,
     WireRecords,
     as_text,
-    both_ends,
-    cause_shown,
     epoch_ms,
     fields_of,
-    grouping_view,
     iso_utc,
-    left_out_beside,
     read_record,
-    reason_shown,
     render_record,
-    short_reason,
     stripped,
 )
 from .states import alias_of, state_filter
@@ -666,161 +667,21 @@ def _first_names(names: Iterable[str]) -> list[str]:
     return first
 
 
-# The parts of a reason that name one instance of a problem: reasons that differ only there are one problem, such
-# as a denied read, each naming its own file. Not numbers of 1-3 digits, nor one after "code", "status", "error" or
-# "errno", nor a port: they tell errors apart (HTTP 403, code 1100, code = 65535; object storage on :9000, Milvus on
-# :19530). The pattern starts with a digit, what comes before it looked at after, so that the regex engine skips to
-# digits (~10 us for a trace's ends, not ~200).
-_KEEP_AFTER = "".join(
-    rf"(?<!{word}{separators}\d)"
-    for word in ("[cC]ode", "[sS]tatus", "[eE]rr(?:or|no)")
-    for separators in ("[=: (]", "(?:: | =|= )", " = ")
-)
-_NUMBERS = re.compile(
-    rf"\d(?<![\d:]\d){_KEEP_AFTER}"
-    r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
-    r"|(?<![A-Za-z_]\d)\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day (not node10:9000's port)
-    r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
-    r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
-    r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1
-    r"|\d{3,}"  # an id, a part of a file, an offset
-    r")"
-)
-_UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
-# A URI's path, after its host or bucket, up to a quote, a bracket, a query or a colon not of a port.
-_URI_PATH = re.compile(r"(://[^/\s\"'<>()\[\]{},;?]*)/[^\s\"'<>()\[\]{},;?]*?(?=[\"'<>()\[\]{},;?]|:(?!\d)|$)")
-_DIGIT_RUN = re.compile(r"\d+")
-_LETTER = re.compile(r"[^\W\d_]")
-_ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
-_HEX = re.compile(r"[0-9A-Fa-f]+")
-_WORD_SEGMENT = re.compile(r"(?:^|/)[A-Za-z]{3,}(?:/|$)")  # data/2024/05/01/part0001 is a path, not base64
-_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
-_AROUND_WORD = "\"'.,;:()[]{}<>"
-
-
-def _opaque(core: str) -> bool:
-    """Whether ``core`` is an id no person wrote: hex of 12 or more characters with letters and digits (a request
-    id), or base64 of 20 or more with 4 digits or more and both cases, padding, or a digit in four characters (an
-    extended request id), not a class name (Base64DecodingException)."""
-    if len(core) < 12 or not _ID_CHARS.fullmatch(core) or _WORD_SEGMENT.search(core):
-        return False
-    digits = sum(char.isdigit() for char in core)
-    if _HEX.fullmatch(core):
-        return 0 < digits < len(core)
-    mixed = not core.islower() and not core.isupper()
-    return len(core) >= 20 and digits >= 4 and (mixed or core.endswith("=") or digits * 4 >= len(core))
-
-
-def _path_segment(segment: str) -> str:
-    """A segment of a path without a scheme, its id or UUID masked, else its numbers."""
-    if _opaque(segment.strip(_AROUND_WORD)) or _UUID.fullmatch(segment):
-        return "\x01"
-    return _DIGIT_RUN.sub("\x01", segment)
-
-
-def _reason_shape(ends: str) -> str:
-    """``ends`` (a reason, or the text around an end of a long one: ``_grouping_shape``; its blanks made single
-    spaces) with the parts that name one instance of its problem masked: a URI's path (not its host or bucket), the
-    numbers in a path, request ids, UUIDs, dates and times, IP addresses (not their ports), durations, decimals,
-    numbers of four digits or more. A reason of nothing else is kept whole: two such reasons have nothing in common
-    to group by."""
-    words = ends.split(" ")
-    for at, word in enumerate(words):
-        if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
-            words[at] = word.replace(core, "\x01")
-        elif "://" in word:
-            words[at] = _URI_PATH.sub("\\1/\x01", word)
-        elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
-            words[at] = "/".join(map(_path_segment, word.split("/")))
-        elif len(word) >= 36 and "-" in word:
-            words[at] = _UUID.sub("\x01", word)
-        elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
-            words[at] = _IPV6.sub("\x01", word)
-    shape = _NUMBERS.sub("\x01", " ".join(words))
-    return shape if _LETTER.search(shape) else ends
-
-
-def _grouping_shape(reason: str, windows: tuple[str, str, bool] | None, own_name: str | None) -> str:
-    """What groups ``reason``: its parts that name one instance of its problem masked (and its job's collection
-    name, ``own_name``, where it stands as a word), then cut as lists cut it (``reason_shown``). Masked first, an
-    address or a name one character longer does not move the cut. ``windows``: what it reads of a long reason
-    (``grouping_view``)."""
-
-    def masked(text: str) -> str:
-        return _masked(_as_word(own_name).sub("\x02", text) if own_name else text)
-
-    if windows is None:
-        return masked(reason)
-    head, end, is_cause = windows
-    masked_end = masked(end)
-    shown_end = cause_shown(masked_end) if is_cause else masked_end[-(REASON_CHARS - REASON_HEAD_CHARS) :]
-    return f"{masked(head)[:REASON_HEAD_CHARS]}\x00{shown_end}"
-
-
-@functools.lru_cache(maxsize=4096)  # a finished job's reason never changes: the next listing finds its shape here
-def _masked(text: str) -> str:
-    return _reason_shape(" ".join(text.split()))
-
-
-# Names masked in their own job's reason: ext_books, logs2024. A plain word (data, images) may be the reason's own.
-_NAME_LIKE = re.compile(r"[_\d]")
-
-
-@functools.lru_cache(maxsize=4096)  # one per collection; re's own cache holds 512 patterns, fewer than collections
-def _as_word(name: str) -> re.Pattern[str]:
-    """``name`` where it stands as a word: "ext_a: disk full" and "ext_b: disk full" are one problem of two
-    collections."""
-    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
-
-
 def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     """Failed jobs grouped by reason: current problems first, then the most common; the rarest summed as one.
 
-    Reasons that differ only in what names one instance of the problem (``_grouping_shape``) are one group, shown by
+    Reasons that differ only in what names one instance of the problem (``reasons.alike``) are one group, shown by
     its first reason, which says how many different reasons it holds."""
-    nodes: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # by what grouping reads of a reason, and a name
-    # By ends (what lists show of a reason): its words, blanks aside (a reason that differs only in blanks is one),
-    # and the first such reason, whole.
-    seen: dict[str, tuple[str, str]] = {}
-    parents: dict[tuple[str, str], tuple[str, str]] = {}  # a union-find over words and shapes: a group per root
-
-    def root(node: tuple[str, str]) -> tuple[str, str]:
-        parents.setdefault(node, node)
-        while (parent := parents[node]) != node:
-            parents[node] = parents[parent]
-            node = parent
-        return node
-
-    keyed: list[tuple[_Row, str, tuple[str, str]]] = []  # each job, its reason's ends, and its shape's node
-    for job in failed:
-        reason = stripped(job.reason) or ""
-        ends, windows = grouping_view(reason)
-        name = (
-            job.collection if job.collection and job.collection in ends and _NAME_LIKE.search(job.collection) else None
+    groups = alike([(stripped(job.reason) or "", job.collection) for job in failed])
+    by_reason = [
+        (
+            short_reason(group.first) if group.first else "(no reason given)",
+            [failed[at] for at in group.members],
+            group.distinct,
+            group.first,
         )
-        # A short reason is its ends; a long one is grouped by more than its ends (``_grouping_shape``).
-        key = (ends, "", name) if windows is None else (windows[0], windows[1], name)
-        if (node := nodes.get(key)) is None:
-            node = nodes[key] = ("shape", _grouping_shape(reason, windows, name))
-            if (known := seen.get(ends)) is None:
-                known = seen[ends] = (" ".join(ends.split()), reason)
-            words = known[0]
-            # One group for reasons of one shape, and for one reason whatever shapes its jobs' names gave it.
-            if (top := root(("words", words))) != (other := root(node)):
-                parents[other] = top
-        keyed.append((job, ends, node))
-    by_group: dict[tuple[str, str], list[_Row]] = {}
-    words_by_group: dict[tuple[str, str], dict[str, str]] = {}  # words -> ends, in listing order: the first is shown
-    tops = {node: root(node) for node in nodes.values()}
-    for job, ends, node in keyed:
-        top = tops[node]
-        by_group.setdefault(top, []).append(job)
-        words_by_group.setdefault(top, {}).setdefault(seen[ends][0], ends)
-    by_reason = []
-    for top, members in by_group.items():
-        first = seen[next(iter(words_by_group[top].values()))][1]
-        shown = short_reason(first) if first else "(no reason given)"
-        by_reason.append((shown, members, len(words_by_group[top]), first))
+        for group in groups
+    ]
 
     def not_fixed(members: list[_Row]) -> int:
         return sum(id(job) not in fixed for job in members)

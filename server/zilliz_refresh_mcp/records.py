@@ -4,8 +4,8 @@ Pure functions over plain data: no I/O, no MCP, no clock (callers pass ``now_ms`
 the public shape of a job (camelCase on the wire: ``jobId``, ``startedAt``...); ``read_record`` checks an
 upstream record field by field into ``RecordFields``, ``WireRecord`` is the same check done by msgspec while
 decoding a whole list answer (``fields_of`` turns it into ``RecordFields``), and ``render_record`` turns
-``RecordFields`` into a ``JobRecord``. Lists, pages and summaries of many
-records are in jobs.py.
+``RecordFields`` into a ``JobRecord``. What a record shows of a long failure reason is in reasons.py;
+lists, pages and summaries of many records are in jobs.py.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from .errors import RecordError
+from .reasons import both_ends, record_reason, short_reason
 
 PENDING = "RefreshPending"
 IN_PROGRESS = "RefreshInProgress"
@@ -42,12 +43,6 @@ PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
 
-REASON_CHARS = 500  # of a failure reason in lists and waits
-REASON_HEAD_CHARS = 300  # of those, from its start; the rest from its end
-_REASON_TAIL_CHARS = REASON_CHARS - REASON_HEAD_CHARS
-_CAUSE_HEAD_CHARS = 120  # of a root cause longer than the tail: its first characters, then its last
-# Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
-RECORD_REASON_CHARS = 20_000
 # Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
 SOURCE_CHARS = 1_000
 RECORD_SOURCE_CHARS = 20_000
@@ -474,134 +469,6 @@ def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
     """One upstream job record as its own resource shows it (the reason cut by ``record_reason``, not
     ``short_reason``). RecordError when unreadable."""
     return render_record(read_record(raw), now_ms)
-
-
-def both_ends(text: str, head: int, tail: int, gap: str) -> str:
-    """``text`` whole up to ``head + tail`` characters, else its first ``head`` and last ``tail`` with ``gap``
-    between them; ``{cut}`` in ``gap`` says how many characters were left out, ``{length}`` of how many."""
-    if len(text) <= head + tail:
-        return text
-    return f"{text[:head]}{gap.format(cut=len(text) - head - tail, length=len(text))}{text[-tail:]}"
-
-
-_CAUSE = "\nCaused by:"  # a Java trace's cause, at a line's start (a suppressed exception's cause is indented)
-_FRAME = re.compile(r"\s*(?:at |\.\.\. \d+ (?:more|common frames omitted))")
-# Grouping (jobs.py) masks the parts of a reason that name one instance of its problem, then cuts as lists do: it
-# reads this much around each end, so that an address or a name one character longer does not move the cut.
-GROUPING_HEAD_CHARS = 3 * REASON_HEAD_CHARS
-GROUPING_TAIL_CHARS = 3 * _REASON_TAIL_CHARS
-_HALF_WINDOW = (GROUPING_TAIL_CHARS // 2, GROUPING_TAIL_CHARS // 2)
-
-
-def _root_cause(reason: str, tail_from: int) -> tuple[int, int] | None:
-    """Where the last ``Caused by:`` line of a Java trace starts and ends, when the cut would hide it: it ends past
-    the head and starts before the tail, and frames follow it to the end (else the end is no trace's: an anyhow
-    chain, a message after the trace)."""
-    at = reason.rfind(_CAUSE) + 1  # 0: none (a reason that starts with one is no trace)
-    line_end = reason.find("\n", at)
-    if not 0 < at < tail_from or line_end <= REASON_HEAD_CHARS or not reason[at + len(_CAUSE) - 1 : line_end].strip():
-        return None
-    last_line = reason[reason.rstrip().rfind("\n") + 1 :]
-    if not (_FRAME.match(reason, line_end + 1) and _FRAME.match(last_line)):
-        return None
-    return at, line_end
-
-
-_CAUSE_TAIL_CHARS = _REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - len(" ... ")
-
-
-def cause_shown(line: str) -> str:
-    """A root cause's line as lists show it: whole up to the tail's length, else its two ends, where such a cause
-    names the error and the failing call."""
-    if len(line) <= _REASON_TAIL_CHARS:
-        return line
-    return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-_CAUSE_TAIL_CHARS:]}"
-
-
-def _cause_spans(at: int, length: int) -> list[tuple[int, int]]:
-    """Where the characters ``cause_shown`` shows of a cause line at ``at`` lie in the reason."""
-    if length <= _REASON_TAIL_CHARS:
-        return [(at, at + length)]
-    return [(at, at + _CAUSE_HEAD_CHARS), (at + length - _CAUSE_TAIL_CHARS, at + length)]
-
-
-def _shown_end(reason: str, cause: tuple[int, int] | None) -> tuple[str, list[tuple[int, int]]]:
-    """The end lists show of a long ``reason`` (its last characters, or a Java trace's root ``cause`` in place of
-    its last frames: ``_root_cause``), and where its characters lie in ``reason``."""
-    if cause is None:
-        tail_from = len(reason) - _REASON_TAIL_CHARS
-        return reason[tail_from:], [(tail_from, len(reason))]
-    at, line_end = cause
-    line = reason[at:line_end].rstrip()
-    return cause_shown(line), _cause_spans(at, len(line))
-
-
-def _cause_of(reason: str) -> tuple[int, int] | None:
-    return _root_cause(reason, len(reason) - _REASON_TAIL_CHARS)
-
-
-def reason_shown(reason: str) -> tuple[str, str, int] | None:
-    """What lists show of a long ``reason``: its head, its end (``_shown_end``), and how many characters are left
-    out; None when it is shown whole. A root cause that starts in the head is shown whole there too."""
-    if len(reason) <= REASON_CHARS:
-        return None
-    end, spans = _shown_end(reason, _cause_of(reason))
-    return reason[:REASON_HEAD_CHARS], end, _left_out(len(reason), REASON_HEAD_CHARS, spans)
-
-
-def left_out_beside(reason: str, head_chars: int) -> int:
-    """How many characters of a long ``reason`` neither its first ``head_chars`` nor the end lists show hold."""
-    return _left_out(len(reason), head_chars, _shown_end(reason, _cause_of(reason))[1])
-
-
-def _left_out(length: int, head_chars: int, spans: list[tuple[int, int]]) -> int:
-    return length - head_chars - sum(max(0, stop - max(start, head_chars)) for start, stop in spans)
-
-
-def grouping_view(reason: str) -> tuple[str, tuple[str, str, bool] | None]:
-    """``reason``'s ends (``reason_ends``), and what grouping reads of it (None: all of it, as it is not cut): the
-    text around its head, and around its end or its root cause's whole line (up to ``GROUPING_TAIL_CHARS``), and
-    whether that is a root cause. One look for the root cause serves both."""
-    if len(reason) <= REASON_CHARS:
-        return reason, None
-    cause = _cause_of(reason)
-    ends = f"{reason[:REASON_HEAD_CHARS]}\x00{_shown_end(reason, cause)[0]}"
-    if cause is None:
-        return ends, (reason[:GROUPING_HEAD_CHARS], reason[-GROUPING_TAIL_CHARS:], False)
-    at, line_end = cause
-    return ends, (reason[:GROUPING_HEAD_CHARS], both_ends(reason[at:line_end].rstrip(), *_HALF_WINDOW, " "), True)
-
-
-def short_reason(reason: str) -> str:
-    """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's record
-    (``get_refresh_job``, the resource) has more of it.
-
-    Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context. A
-    trace names the error at its start and, in many, the cause at its end: two failures that differ only in their
-    cause are two problems, and grouped by reason, must not read as one. A Java trace ends in frames, its root
-    cause on its last ``Caused by:`` line: that line is shown in place of the frames, marked as followed by more.
-    """
-    shown = reason_shown(reason)
-    if shown is None:
-        return reason
-    head, end, cut = shown
-    more = "" if reason.endswith(end) else " [...]"
-    return f"{head} [... {cut} characters cut; get_refresh_job shows more ...] {end}{more}"
-
-
-def reason_ends(reason: str) -> str:
-    """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
-    length of the middle of a trace (a frame more) are one problem."""
-    return grouping_view(reason)[0]
-
-
-def record_reason(reason: str) -> str:
-    """A failure reason as one job's record carries it: whole up to RECORD_REASON_CHARS, else both ends.
-
-    A trace names the error at its start and the cause at its end ("Caused by: ..."); the middle repeats frames.
-    """
-    half = RECORD_REASON_CHARS // 2
-    return both_ends(reason, half, half, "\n... [{cut} characters cut from the middle of {length}] ...\n")
 
 
 # --- list answers decoded in one pass ------------------------------------------------------------

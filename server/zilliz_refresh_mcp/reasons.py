@@ -1,0 +1,320 @@
+"""Failure reasons: what an answer shows of a long one, and which reasons are one problem.
+
+Pure functions over text: no I/O, no MCP. Upstream's reasons can be stack traces of tens of kB:
+
+- cutting: ``short_reason`` (lists and waits: a reason's first 300 and last 200 characters, or a Java trace's root
+  cause in place of its last frames), ``record_reason`` (one job's record: 20,000), ``reason_shown`` and
+  ``left_out_beside`` (the text's failure lines);
+- grouping: ``alike`` groups failures whose reasons differ only in what names one instance of a problem (a path, an
+  id, a time, their own collection's name), read around the ends that lists show (``grouping_view``).
+
+records.py renders one job with these; jobs.py counts and names the groups of a listing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+REASON_CHARS = 500  # of a failure reason in lists and waits
+REASON_HEAD_CHARS = 300  # of those, from its start; the rest from its end
+_REASON_TAIL_CHARS = REASON_CHARS - REASON_HEAD_CHARS
+_CAUSE_HEAD_CHARS = 120  # of a root cause longer than the tail: its first characters, then its last
+# Of a failure reason in one job's record (its resource): a whole stack trace, but not a 2 MB log.
+RECORD_REASON_CHARS = 20_000
+
+
+def both_ends(text: str, head: int, tail: int, gap: str) -> str:
+    """``text`` whole up to ``head + tail`` characters, else its first ``head`` and last ``tail`` with ``gap``
+    between them; ``{cut}`` in ``gap`` says how many characters were left out, ``{length}`` of how many."""
+    if len(text) <= head + tail:
+        return text
+    return f"{text[:head]}{gap.format(cut=len(text) - head - tail, length=len(text))}{text[-tail:]}"
+
+
+_CAUSE = "\nCaused by:"  # a Java trace's cause, at a line's start (a suppressed exception's cause is indented)
+_FRAME = re.compile(r"\s*(?:at |\.\.\. \d+ (?:more|common frames omitted))")
+# Grouping (below) masks the parts of a reason that name one instance of its problem, then cuts as lists do: it
+# reads this much around each end, so that an address or a name one character longer does not move the cut.
+GROUPING_HEAD_CHARS = 3 * REASON_HEAD_CHARS
+GROUPING_TAIL_CHARS = 3 * _REASON_TAIL_CHARS
+_HALF_WINDOW = (GROUPING_TAIL_CHARS // 2, GROUPING_TAIL_CHARS // 2)
+
+
+def _root_cause(reason: str, tail_from: int) -> tuple[int, int] | None:
+    """Where the last ``Caused by:`` line of a Java trace starts and ends, when the cut would hide it: it ends past
+    the head and starts before the tail, and frames follow it to the end (else the end is no trace's: an anyhow
+    chain, a message after the trace)."""
+    at = reason.rfind(_CAUSE) + 1  # 0: none (a reason that starts with one is no trace)
+    line_end = reason.find("\n", at)
+    if not 0 < at < tail_from or line_end <= REASON_HEAD_CHARS or not reason[at + len(_CAUSE) - 1 : line_end].strip():
+        return None
+    last_line = reason[reason.rstrip().rfind("\n") + 1 :]
+    if not (_FRAME.match(reason, line_end + 1) and _FRAME.match(last_line)):
+        return None
+    return at, line_end
+
+
+_CAUSE_TAIL_CHARS = _REASON_TAIL_CHARS - _CAUSE_HEAD_CHARS - len(" ... ")
+
+
+def cause_shown(line: str) -> str:
+    """A root cause's line as lists show it: whole up to the tail's length, else its two ends, where such a cause
+    names the error and the failing call."""
+    if len(line) <= _REASON_TAIL_CHARS:
+        return line
+    return f"{line[:_CAUSE_HEAD_CHARS]} ... {line[-_CAUSE_TAIL_CHARS:]}"
+
+
+def _cause_spans(at: int, length: int) -> list[tuple[int, int]]:
+    """Where the characters ``cause_shown`` shows of a cause line at ``at`` lie in the reason."""
+    if length <= _REASON_TAIL_CHARS:
+        return [(at, at + length)]
+    return [(at, at + _CAUSE_HEAD_CHARS), (at + length - _CAUSE_TAIL_CHARS, at + length)]
+
+
+def _shown_end(reason: str, cause: tuple[int, int] | None) -> tuple[str, list[tuple[int, int]]]:
+    """The end lists show of a long ``reason`` (its last characters, or a Java trace's root ``cause`` in place of
+    its last frames: ``_root_cause``), and where its characters lie in ``reason``."""
+    if cause is None:
+        tail_from = len(reason) - _REASON_TAIL_CHARS
+        return reason[tail_from:], [(tail_from, len(reason))]
+    at, line_end = cause
+    line = reason[at:line_end].rstrip()
+    return cause_shown(line), _cause_spans(at, len(line))
+
+
+def _cause_of(reason: str) -> tuple[int, int] | None:
+    return _root_cause(reason, len(reason) - _REASON_TAIL_CHARS)
+
+
+def reason_shown(reason: str) -> tuple[str, str, int] | None:
+    """What lists show of a long ``reason``: its head, its end (``_shown_end``), and how many characters are left
+    out; None when it is shown whole. A root cause that starts in the head is shown whole there too."""
+    if len(reason) <= REASON_CHARS:
+        return None
+    end, spans = _shown_end(reason, _cause_of(reason))
+    return reason[:REASON_HEAD_CHARS], end, _left_out(len(reason), REASON_HEAD_CHARS, spans)
+
+
+def left_out_beside(reason: str, head_chars: int) -> int:
+    """How many characters of a long ``reason`` neither its first ``head_chars`` nor the end lists show hold."""
+    return _left_out(len(reason), head_chars, _shown_end(reason, _cause_of(reason))[1])
+
+
+def _left_out(length: int, head_chars: int, spans: list[tuple[int, int]]) -> int:
+    return length - head_chars - sum(max(0, stop - max(start, head_chars)) for start, stop in spans)
+
+
+def grouping_view(reason: str) -> tuple[str, tuple[str, str, bool] | None]:
+    """``reason``'s ends (``reason_ends``), and what grouping reads of it (None: all of it, as it is not cut): the
+    text around its head, and around its end or its root cause's whole line (up to ``GROUPING_TAIL_CHARS``), and
+    whether that is a root cause. One look for the root cause serves both."""
+    if len(reason) <= REASON_CHARS:
+        return reason, None
+    cause = _cause_of(reason)
+    ends = f"{reason[:REASON_HEAD_CHARS]}\x00{_shown_end(reason, cause)[0]}"
+    if cause is None:
+        return ends, (reason[:GROUPING_HEAD_CHARS], reason[-GROUPING_TAIL_CHARS:], False)
+    at, line_end = cause
+    return ends, (reason[:GROUPING_HEAD_CHARS], both_ends(reason[at:line_end].rstrip(), *_HALF_WINDOW, " "), True)
+
+
+def short_reason(reason: str) -> str:
+    """A failure reason cut to what an answer about many jobs can carry, both ends of it; the job's record
+    (``get_refresh_job``, the resource) has more of it.
+
+    Real reasons can be stack traces of tens of kB: whole, a dozen of them would flood the assistant's context. A
+    trace names the error at its start and, in many, the cause at its end: two failures that differ only in their
+    cause are two problems, and grouped by reason, must not read as one. A Java trace ends in frames, its root
+    cause on its last ``Caused by:`` line: that line is shown in place of the frames, marked as followed by more.
+    """
+    shown = reason_shown(reason)
+    if shown is None:
+        return reason
+    head, end, cut = shown
+    more = "" if reason.endswith(end) else " [...]"
+    return f"{head} [... {cut} characters cut; get_refresh_job shows more ...] {end}{more}"
+
+
+def reason_ends(reason: str) -> str:
+    """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
+    length of the middle of a trace (a frame more) are one problem."""
+    return grouping_view(reason)[0]
+
+
+def record_reason(reason: str) -> str:
+    """A failure reason as one job's record carries it: whole up to RECORD_REASON_CHARS, else both ends.
+
+    A trace names the error at its start and the cause at its end ("Caused by: ..."); the middle repeats frames.
+    """
+    half = RECORD_REASON_CHARS // 2
+    return both_ends(reason, half, half, "\n... [{cut} characters cut from the middle of {length}] ...\n")
+
+
+# --- grouping ----------------------------------------------------------------------------------
+
+
+# The parts of a reason that name one instance of a problem: reasons that differ only there are one problem, such
+# as a denied read, each naming its own file. Not numbers of 1-3 digits, nor one after "code", "status", "error" or
+# "errno", nor a port: they tell errors apart (HTTP 403, code 1100, code = 65535; object storage on :9000, Milvus on
+# :19530). The pattern starts with a digit, what comes before it looked at after, so that the regex engine skips to
+# digits (~10 us for a trace's ends, not ~200).
+_KEEP_AFTER = "".join(
+    rf"(?<!{word}{separators}\d)"
+    for word in ("[cC]ode", "[sS]tatus", "[eE]rr(?:or|no)")
+    for separators in ("[=: (]", "(?:: | =|= )", " = ")
+)
+_NUMBERS = re.compile(
+    rf"\d(?<![\d:]\d){_KEEP_AFTER}"
+    r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
+    r"|(?<![A-Za-z_]\d)\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day (not node10:9000's port)
+    r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
+    r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
+    r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1
+    r"|\d{3,}"  # an id, a part of a file, an offset
+    r")"
+)
+_UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+# A URI's path, after its host or bucket, up to a quote, a bracket, a query or a colon not of a port.
+_URI_PATH = re.compile(r"(://[^/\s\"'<>()\[\]{},;?]*)/[^\s\"'<>()\[\]{},;?]*?(?=[\"'<>()\[\]{},;?]|:(?!\d)|$)")
+_DIGIT_RUN = re.compile(r"\d+")
+_LETTER = re.compile(r"[^\W\d_]")
+_ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_WORD_SEGMENT = re.compile(r"(?:^|/)[A-Za-z]{3,}(?:/|$)")  # data/2024/05/01/part0001 is a path, not base64
+_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_AROUND_WORD = "\"'.,;:()[]{}<>"
+
+
+def _opaque(core: str) -> bool:
+    """Whether ``core`` is an id no person wrote: hex of 12 or more characters with letters and digits (a request
+    id), or base64 of 20 or more with 4 digits or more and both cases, padding, or a digit in four characters (an
+    extended request id), not a class name (Base64DecodingException)."""
+    if len(core) < 12 or not _ID_CHARS.fullmatch(core) or _WORD_SEGMENT.search(core):
+        return False
+    digits = sum(char.isdigit() for char in core)
+    if _HEX.fullmatch(core):
+        return 0 < digits < len(core)
+    mixed = not core.islower() and not core.isupper()
+    return len(core) >= 20 and digits >= 4 and (mixed or core.endswith("=") or digits * 4 >= len(core))
+
+
+def _path_segment(segment: str) -> str:
+    """A segment of a path without a scheme, its id or UUID masked, else its numbers."""
+    if _opaque(segment.strip(_AROUND_WORD)) or _UUID.fullmatch(segment):
+        return "\x01"
+    return _DIGIT_RUN.sub("\x01", segment)
+
+
+def _reason_shape(ends: str) -> str:
+    """``ends`` (a reason, or the text around an end of a long one: ``_grouping_shape``; its blanks made single
+    spaces) with the parts that name one instance of its problem masked: a URI's path (not its host or bucket), the
+    numbers in a path, request ids, UUIDs, dates and times, IP addresses (not their ports), durations, decimals,
+    numbers of four digits or more. A reason of nothing else is kept whole: two such reasons have nothing in common
+    to group by."""
+    words = ends.split(" ")
+    for at, word in enumerate(words):
+        if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
+            words[at] = word.replace(core, "\x01")
+        elif "://" in word:
+            words[at] = _URI_PATH.sub("\\1/\x01", word)
+        elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
+            words[at] = "/".join(map(_path_segment, word.split("/")))
+        elif len(word) >= 36 and "-" in word:
+            words[at] = _UUID.sub("\x01", word)
+        elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
+            words[at] = _IPV6.sub("\x01", word)
+    shape = _NUMBERS.sub("\x01", " ".join(words))
+    return shape if _LETTER.search(shape) else ends
+
+
+def _grouping_shape(reason: str, windows: tuple[str, str, bool] | None, own_name: str | None) -> str:
+    """What groups ``reason``: its parts that name one instance of its problem masked (and its job's collection
+    name, ``own_name``, where it stands as a word), then cut as lists cut it (``reason_shown``). Masked first, an
+    address or a name one character longer does not move the cut. ``windows``: what it reads of a long reason
+    (``grouping_view``)."""
+
+    def masked(text: str) -> str:
+        return _masked(_as_word(own_name).sub("\x02", text) if own_name else text)
+
+    if windows is None:
+        return masked(reason)
+    head, end, is_cause = windows
+    masked_end = masked(end)
+    shown_end = cause_shown(masked_end) if is_cause else masked_end[-(REASON_CHARS - REASON_HEAD_CHARS) :]
+    return f"{masked(head)[:REASON_HEAD_CHARS]}\x00{shown_end}"
+
+
+@functools.lru_cache(maxsize=4096)  # a finished job's reason never changes: the next listing finds its shape here
+def _masked(text: str) -> str:
+    return _reason_shape(" ".join(text.split()))
+
+
+# Names masked in their own job's reason: ext_books, logs2024. A plain word (data, images) may be the reason's own.
+_NAME_LIKE = re.compile(r"[_\d]")
+
+
+@functools.lru_cache(maxsize=4096)  # one per collection; re's own cache holds 512 patterns, fewer than collections
+def _as_word(name: str) -> re.Pattern[str]:
+    """``name`` where it stands as a word: "ext_a: disk full" and "ext_b: disk full" are one problem of two
+    collections."""
+    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+
+
+@dataclass(frozen=True)
+class Alike:
+    """Failures that are one problem: their places in the list given, how many different reasons they give, and the
+    first of those reasons, whole ("" when none was given)."""
+
+    members: list[int]
+    distinct: int
+    first: str
+
+
+def alike(failures: Sequence[tuple[str, str | None]]) -> list[Alike]:
+    """``failures``, each a reason ("" when none) and its job's collection name, grouped as one problem when their
+    reasons differ only in what names one instance of it (``_grouping_shape``), or are the same reason whatever
+    collections they name; the groups in the order of their first failure, which does not change them."""
+    nodes: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # by what grouping reads of a reason, and a name
+    # By ends (what lists show of a reason): its words, blanks aside (a reason that differs only in blanks is one),
+    # and the first such reason, whole.
+    seen: dict[str, tuple[str, str]] = {}
+    parents: dict[tuple[str, str], tuple[str, str]] = {}  # a union-find over words and shapes: a group per root
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        parents.setdefault(node, node)
+        while (parent := parents[node]) != node:
+            parents[node] = parents[parent]
+            node = parent
+        return node
+
+    keyed: list[tuple[str, tuple[str, str]]] = []  # each failure's reason's ends, and its shape's node
+    for reason, collection in failures:
+        ends, windows = grouping_view(reason)
+        name = collection if collection and collection in ends and _NAME_LIKE.search(collection) else None
+        # A short reason is its ends; a long one is grouped by more than its ends (``_grouping_shape``).
+        key = (ends, "", name) if windows is None else (windows[0], windows[1], name)
+        if (node := nodes.get(key)) is None:
+            node = nodes[key] = ("shape", _grouping_shape(reason, windows, name))
+            if (known := seen.get(ends)) is None:
+                known = seen[ends] = (" ".join(ends.split()), reason)
+            words = known[0]
+            # One group for reasons of one shape, and for one reason whatever shapes its jobs' names gave it.
+            if (top := root(("words", words))) != (other := root(node)):
+                parents[other] = top
+        keyed.append((ends, node))
+    members: dict[tuple[str, str], list[int]] = {}
+    words_by_group: dict[tuple[str, str], dict[str, str]] = {}  # words -> ends, in the order given: the first shown
+    tops = {node: root(node) for node in nodes.values()}
+    for at, (ends, node) in enumerate(keyed):
+        top = tops[node]
+        members.setdefault(top, []).append(at)
+        words_by_group.setdefault(top, {}).setdefault(seen[ends][0], ends)
+    groups = []
+    for top, places in members.items():
+        reasons = words_by_group[top]
+        groups.append(Alike(members=places, distinct=len(reasons), first=seen[next(iter(reasons.values()))][1]))
+    return groups
