@@ -239,6 +239,22 @@ def test_log_lines_and_tracebacks_never_carry_the_token() -> None:
     assert "***" in text
 
 
+def test_a_password_after_a_line_break_or_escape_in_a_log_message_is_hidden() -> None:
+    """Written out as ``\\n`` to keep the line whole, a break before the password made it look like a word's end."""
+    import logging
+
+    formatter = cli.RedactingFormatter("%(levelname)s %(message)s", "svc_reader:Winter2025")
+    for message in (
+        "credentials file:\nWinter2025",
+        "a\x1bWinter2025",
+        "b\u2028Winter2025\r\n",
+        "'svc_reader\\tWinter2025'",
+    ):
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "poll failed: %s", (message,), None)
+        text = formatter.format(record)
+        assert "Winter2025" not in text and "***" in text, text
+
+
 def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
     import logging
 
@@ -268,6 +284,10 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         (["--transport", "ftp"], "argument --transport: invalid choice: 'ftp'"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
         (["--demo", "--chec"], "unrecognized arguments: --chec"),  # no abbreviations: --check is exact
+        # A key after a mistyped flag, or with none, is not repeated: hosts keep the server's stderr in a log file.
+        (["--tokne", "c0ffeeSECRET1234"], "unrecognized arguments: --tokne, 1 value, not shown (give the key in"),
+        (["--tokne=c0ffeeSECRET1234", "--x"], "unrecognized arguments: --tokne, --x, 1 value, not shown"),
+        (["c0ffeeSECRET1234", "more"], "unrecognized arguments: 2 values, not shown"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -278,6 +298,7 @@ def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys:
     assert gc.isenabled()  # main turns the collector off for start-up only
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and needle in captured.err and "see --help" in captured.err
+    assert "SECRET" not in captured.err
 
 
 @pytest.mark.parametrize(

@@ -1831,6 +1831,19 @@ REPORTED_SPELLINGS = {
     "an HTML page's &#x27;": ("u:O'Brien+Key/99", "O&#x27;Brien+Key/99", "Brien"),
     "an HTML page's &#39; and &#x2F;": ("u:O'Brien+Key/99", "O&#39;Brien+Key&#x2F;99", "Brien"),
     "an XML page's &apos;": ("u:O'Brien+Key/99", "O&apos;Brien+Key/99", "Brien"),
+    # A credentials file quoted as JSON or Go's %q: the "n" of the escaped line break made it look like a word's end.
+    "after an escaped line break": ("svc_reader:Winter2025", json.dumps("svc_reader\nWinter2025\n"), "Winter2025"),
+    "after an escaped tab, in a repr": ("svc_reader:Winter2025", repr("svc_reader\tWinter2025"), "Winter2025"),
+    "after an escaped line break, quoted twice": (
+        "svc_reader:Winter2025",
+        json.dumps(json.dumps("user\nWinter2025")),
+        "Winter2025",
+    ),
+    "after a \\x escape and an octal one": (
+        "svc_reader:Winter2025",
+        "user\\x0aWinter2025 \\012Winter2025",
+        "Winter2025",
+    ),
 }
 
 

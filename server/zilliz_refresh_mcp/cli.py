@@ -33,11 +33,26 @@ INTERRUPT_GRACE_SECONDS = 2.0  # after Ctrl-C, for the stdio server to stop on i
 DEMO_REQUESTS_KEPT = 1000  # the in-process demo cluster's request log, for a --demo that runs for days
 
 
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line like the configuration errors (not the whole usage)."""
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith(_UNRECOGNIZED):
+            message = _UNRECOGNIZED + _flags_only(message.removeprefix(_UNRECOGNIZED).split(" "))
         self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _flags_only(unrecognized: list[str]) -> str:
+    """The flags of arguments argparse did not know, not their values: a key given after a mistyped flag
+    (``--tokne KEY``) would stay in the host's log of the server's stderr."""
+    flags = [arg.split("=", 1)[0] for arg in unrecognized if arg.startswith("-")]
+    values = sum(1 for arg in unrecognized if not arg.startswith("-") or "=" in arg)
+    if values:
+        flags.append(f"{values} value{'s' if values > 1 else ''}, not shown (give the key in ZILLIZ_TOKEN)")
+    return ", ".join(flags)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -138,13 +153,17 @@ class RedactingFormatter(logging.Formatter):
         self._secrets = [s for s in secrets if s]
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = _CONTROL.sub(lambda char: repr(char[0])[1:-1], record.message)
+        # Cleaned before its breaks are written out as "\\n": the password after a break is a word of its own.
+        message = self._redacted(record.message)
+        record.message = _CONTROL.sub(lambda char: repr(char[0])[1:-1], message)
         return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
+        return self._redacted(super().format(record))
+
+    def _redacted(self, text: str) -> str:
         from .redaction import redact
 
-        text = super().format(record)
         for secret in self._secrets:
             text = redact(text, secret)
         return text

@@ -225,9 +225,13 @@ class _Blanker:
         self._secret = re.compile(_spelled(secret), re.IGNORECASE) if secret else None
         self._spelled_password = re.compile(_spelled(password), re.IGNORECASE) if password else None
         # A word boundary only where the password itself begins or ends with a word character. An escape
-        # ends a word too: "%3Dhunter2024" is "=hunter2024" URL-encoded; "\\u0022hunter2024", a quote before it.
+        # ends a word too: "%3Dhunter2024" is "=hunter2024" URL-encoded; "\\u0022hunter2024", a quote before it;
+        # "\\nhunter2024", a line break written out (JSON, a repr, Go's %q: a credentials file quoted), as in
+        # "\\x0a" and "\\012".
         pct, uni = r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}"
-        before = rf"(?:(?<![{_WORD}])|(?<={pct})|(?<={uni}))" if _wordy(password[:1]) else ""
+        escapes = (pct, uni, r"\\[abfnrtv0]", r"\\x[0-9A-Fa-f]{2}", r"\\[0-7]{3}")
+        after_escape = "".join(f"|(?<={escape})" for escape in escapes)
+        before = rf"(?:(?<![{_WORD}]){after_escape})" if _wordy(password[:1]) else ""
         after = rf"(?:(?![{_WORD}])|(?={pct}|{uni}))" if _wordy(password[-1:]) else ""
         self._word = re.compile(before + _as_typed(password) + after, re.IGNORECASE)
 
