@@ -1,9 +1,35 @@
 #!/usr/bin/env bash
-# Creates .venv (if missing) and installs this checkout with its development tools.
+# Creates .venv (if missing, or made by a Python older than 3.11) and installs this checkout with its
+# development tools. PYTHON=/path/to/python3.12 picks the interpreter; else python3, or a python3.1x on PATH
+# when python3 is older than 3.11 (macOS's is 3.9, Ubuntu 22.04's 3.10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
+
+recent() { # recent PYTHON: whether it runs and is 3.11 or newer
+  "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
+if [ -z "${PYTHON:-}" ]; then
+  for candidate in python3 python3.11 python3.12 python3.13 python3.14; do
+    if command -v "$candidate" >/dev/null && recent "$candidate"; then
+      PYTHON=$candidate
+      break
+    fi
+  done
+fi
+if [ -z "${PYTHON:-}" ] || ! recent "$PYTHON"; then
+  found=$("${PYTHON:-python3}" --version 2>&1 || echo "no python3")
+  echo "setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: $found." \
+    "Install one, then run again with PYTHON=/path/to/python3.11 (or newer)." >&2
+  exit 1
+fi
+
+if [ -x .venv/bin/python ] && ! recent .venv/bin/python; then
+  echo "setup: .venv was made by $(.venv/bin/python --version 2>&1); making it again with $PYTHON" >&2
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
+  echo "setup: installing into .venv with $("$PYTHON" --version 2>&1) (about a minute the first time)" >&2
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip

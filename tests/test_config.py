@@ -61,6 +61,46 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
     assert TOKEN not in message
 
 
+@pytest.mark.parametrize(
+    ("overrides", "variable", "says"),
+    [
+        ({"token": f'"{TOKEN}"'}, "ZILLIZ_TOKEN", "is wrapped in quotes: give the key without them"),
+        ({"token": f"'{TOKEN}'"}, "ZILLIZ_TOKEN", "is wrapped in quotes"),
+        ({"token": f"Bearer {TOKEN}"}, "ZILLIZ_TOKEN", "starts with 'Bearer ': give the key alone"),
+        ({"token": "your-api-key"}, "ZILLIZ_TOKEN", "is still the README's placeholder: copy an API key"),
+        ({"cluster_endpoint": '"https://x.zillizcloud.com"'}, "ZILLIZ_CLUSTER_ENDPOINT", "is wrapped in quotes"),
+        ({"cluster_endpoint": "https://your-cluster-endpoint"}, "ZILLIZ_CLUSTER_ENDPOINT", "README's placeholder"),
+        (
+            {"cluster_endpoint": "in03-abc.serverless.gcp-us-west1.cloud.zilliz.com"},
+            "ZILLIZ_CLUSTER_ENDPOINT",
+            "has no scheme: use https://in03-abc.serverless.gcp-us-west1.cloud.zilliz.com",
+        ),
+        (
+            {"cluster_endpoint": "localhost:19530"},
+            "ZILLIZ_CLUSTER_ENDPOINT",
+            "has no scheme: use http://localhost:19530",
+        ),
+        ({"cluster_endpoint": "127.0.0.1:19530"}, "ZILLIZ_CLUSTER_ENDPOINT", "use http://127.0.0.1:19530"),
+    ],
+)
+def test_a_value_pasted_as_shown_elsewhere_is_refused_saying_how_to_mend_it(
+    overrides: dict[str, str], variable: str, says: str
+) -> None:
+    """Quotes kept from a shell or JSON snippet, a header's "Bearer ", the README's placeholders, a host without its
+    scheme: each started the server, then failed at its first call as a refused key or an unreachable cluster."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**({"cluster_endpoint": "https://x.zillizcloud.com", "token": TOKEN} | overrides))
+    message = str(caught.value)
+    assert variable in message and says in message, message
+    assert TOKEN not in message
+
+
+def test_a_key_with_quotes_inside_or_a_bearer_word_of_its_own_is_taken() -> None:
+    for token in (f"user:pa'ss{TOKEN}", f'"{TOKEN}', "bearer:s3cret-password"):
+        settings = load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token)
+        assert settings.token is not None and settings.token.get_secret_value() == token
+
+
 def test_plain_http_is_fine_for_loopback_and_with_the_opt_in() -> None:
     for endpoint in ("http://127.0.0.1:19530", "http://localhost:19530", "http://[::1]:19530"):
         assert load_settings(cluster_endpoint=endpoint, token=TOKEN).cluster_endpoint == endpoint

@@ -24,6 +24,16 @@ NAME_RULE = "a letter or underscore first, then letters, digits and underscores,
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 MIN_BEARER_CHARS = 16  # what guards an HTTP server other machines reach must not be guessable
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
+# What README.md's set-up snippets hold until the user fills them in.
+_PLACEHOLDER_TOKENS = frozenset({"your-api-key"})
+_PLACEHOLDER_HOSTS = frozenset({"your-cluster-endpoint"})
+# A host (and port) pasted alone: Zilliz Cloud's console shows the endpoint with https://, Milvus docs host:port.
+_LOCAL_HOST = re.compile(r"localhost|\d{1,3}(?:\.\d{1,3}){3}")
+_HOST_AND_PORT = re.compile(rf"(?:{_LOCAL_HOST.pattern}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})(?::\d+)?(?:/\S*)?")
+
+
+def _quoted(text: str) -> bool:
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
 
 
 def is_loopback(host: str) -> bool:
@@ -151,6 +161,15 @@ class Settings(BaseSettings):
         text = value.get_secret_value().strip()
         if not _HEADER_SAFE.fullmatch(text):  # the message must not echo the secret
             raise ValueError("contains a character that cannot be sent in an HTTP header (control or non-ASCII)")
+        # Accepted, these would fail only at the first call, as a refused key that looks right to the user.
+        if _quoted(text):
+            raise ValueError(
+                "is wrapped in quotes: give the key without them (a shell or JSON value needs none inside)"
+            )
+        if text[:7].lower() == "bearer ":
+            raise ValueError("starts with 'Bearer ': give the key alone; the server sends the Authorization header")
+        if text.lower() in _PLACEHOLDER_TOKENS:
+            raise ValueError("is still the README's placeholder: copy an API key from the Zilliz Cloud console")
         return SecretStr(text)
 
     @field_validator("cluster_endpoint")
@@ -159,9 +178,18 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         value = value.strip().rstrip("/")
+        if _quoted(value):
+            raise ValueError("is wrapped in quotes: give the URL without them")
         parts = urlsplit(value)
         if "@" in parts.netloc:
             raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
+        if parts.hostname in _PLACEHOLDER_HOSTS:
+            raise ValueError(
+                "is still the README's placeholder: copy the cluster endpoint from the Zilliz Cloud console"
+            )
+        if "://" not in value and _HOST_AND_PORT.fullmatch(value):
+            scheme = "http" if _LOCAL_HOST.match(value) else "https"
+            raise ValueError(f"has no scheme: use {scheme}://{value}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
