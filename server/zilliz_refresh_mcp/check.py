@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +40,14 @@ async def run_check(server_args: Sequence[str], notes: Sequence[str] = ()) -> in
             return _reader_gone()
 
 
+PROGRAM = "zilliz-refresh-mcp"
+
+
+def _program() -> str | None:
+    """The console script installed beside this Python (a venv's bin, pipx's), if any."""
+    return shutil.which(PROGRAM, path=os.path.dirname(sys.executable))
+
+
 def _reader_gone() -> int:
     # Nobody reads what is left to print; stdout goes nowhere, so that closing it at exit cannot fail too.
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -67,4 +76,7 @@ async def _converse(client: Client) -> int:
             if isinstance(content, TextResourceContents):
                 _print(json.dumps(json.loads(content.text), indent=2))
     _print("", "OK: the server answers. Add it to your assistant with the snippets in README.md.")
+    if (program := _program()) is not None and shutil.which(PROGRAM) != program:
+        # A host starts "command" without the shell's PATH (a venv's bin is on none): the snippets need this path.
+        _print(f'It is not on your PATH: in the snippets, give "command" as {json.dumps(program)}.')
     return 0
