@@ -429,6 +429,7 @@ async def test_waits_beyond_the_most_under_way_at_once_are_refused_until_one_end
         again = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
     assert refused.is_error
     assert "2 waits are under way, the most this server runs at once" in text_of(refused)
+    assert "or read the job now with get_refresh_job" in text_of(refused)  # a tool: a model may not read resources
     assert not again.is_error, text_of(again)
 
 
@@ -1096,7 +1097,9 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
     data = result.structured_content
     assert data is not None
     assert (data["finished"], data["timedOut"]) == (True, False)
-    assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) ended (RefreshCancelled) at ")
+    # Its first read found it ended: not a job that has just ended.
+    assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) had already ended (RefreshCancelled) at ")
+    assert data["message"].endswith(" ago), before this wait began.")
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
 
 
@@ -1116,6 +1119,26 @@ async def test_reads_that_find_the_job_no_further_along_send_no_progress_notific
     assert result.structured_content is not None and result.structured_content["job"]["progress"] == 42
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) >= 3  # polled on, at 42% each time
     assert told == [42.0]
+
+
+async def test_a_job_that_starts_during_a_wait_is_told_though_its_progress_is_still_0(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A host shows the last notification: "RefreshPending" for the first 1% of a 3-day job, 43 minutes, was wrong."""
+    job_id = str(cluster.add_job("default", "ext_slow", started_minutes_ago=-1, duration_minutes=3 * 24 * 60).job_id)
+    told: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        told.append((progress, message))
+        clock.advance(120)  # the job has started by the next read, at 0%
+
+    async with Client(fast_server) as client:
+        result = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1}, progress_callback=on_progress
+        )
+    assert result.structured_content is not None
+    assert result.structured_content["job"]["state"] == "RefreshInProgress"
+    assert told == [(0.0, "RefreshPending, 0%"), (0.01, "RefreshInProgress, 0%")]
 
 
 async def test_a_wait_on_a_state_this_server_does_not_know_and_no_end_does_not_say_to_wait_on(

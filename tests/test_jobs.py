@@ -12,7 +12,7 @@ from pydantic import Field
 from zilliz_refresh_mcp import jobs, reasons, records
 from zilliz_refresh_mcp.errors import RecordError
 from zilliz_refresh_mcp.jobs import build_listing
-from zilliz_refresh_mcp.records import normalize_record
+from zilliz_refresh_mcp.records import iso_utc, normalize_record
 from zilliz_refresh_mcp.states import canonical_state, state_filter
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
@@ -938,6 +938,48 @@ def test_a_wait_that_runs_out_says_how_far_off_the_estimated_end_is_or_how_long_
     overrun = jobs.WaitResult.still_running(running, 45.0, now="2024-04-11T11:33:06Z")  # an old read's estimate
     assert "Estimated end: 2024-04-11T11:31:36Z (~1m30s ago)." in overrun.message
     assert "Estimated end: 2024-04-11T11:31:36Z." in jobs.WaitResult.still_running(running, 45.0).message
+
+
+def test_a_wait_tells_a_stall_only_where_the_job_should_have_moved() -> None:
+    """42% after 21m40s: ~1.9 points a minute. Unmoved over 90 s it should have gained ~2.9; over 45 s, ~1.5,
+    which a whole-percent progress may not show yet."""
+    running = normalize_record(raw(jobId=3, state="RefreshInProgress", progress=42, endTime=0), now_ms=NOW)
+    now = "2024-04-11T11:01:40Z"
+    stalled = jobs.WaitResult.still_running(running, 90.0, now=now, unmoved=True)
+    assert "Its progress did not move during this wait: it may have stalled at 42%." in stalled.message
+    assert "(in ~29m56s), if it goes on at its average rate so far." in stalled.message
+    for quiet in (
+        jobs.WaitResult.still_running(running, 45.0, now=now, unmoved=True),
+        jobs.WaitResult.still_running(running, 90.0, now=now),
+    ):
+        assert "stalled" not in quiet.message and "average rate" not in quiet.message
+        assert quiet.message.endswith("Call wait_for_refresh_job again to keep waiting.")
+
+
+def test_a_wait_on_a_job_days_from_its_end_says_to_tell_the_user_not_to_wait_on() -> None:
+    """5% after 10 hours: 190 hours to go. Told to wait on, a model would call every minute for a week."""
+    started = NOW - 10 * 3600 * 1000
+    slow = raw(jobId=4, state="RefreshInProgress", progress=5, startTime=started, endTime=0)
+    message = jobs.WaitResult.still_running(normalize_record(slow, now_ms=NOW), 45.0, now=iso_utc(NOW)).message
+    assert "(in ~7d22h00m)." in message
+    assert message.endswith(
+        "It is not expected to end for ~7d22h00m: tell the user the estimate rather than waiting on; "
+        "get_refresh_job reads it again later."
+    )
+
+
+def test_a_wait_on_a_job_that_had_ended_says_so_and_how_long_ago() -> None:
+    """Else "completed at 10:50" read as news: neither a wait nor a job's record says what time it is now."""
+    done = normalize_record(raw(), now_ms=NOW)
+    already = jobs.WaitResult.ended(done, 0.0, already=True, now=iso_utc(NOW))
+    assert already.message == (
+        f"Refresh job {BIG_ID_TEXT} (ext_books) had already completed at 2024-04-11T10:50:00Z (~11m40s ago), "
+        "before this wait began."
+    )
+    assert (
+        jobs.WaitResult.ended(done, 12.0).message
+        == f"Refresh job {BIG_ID_TEXT} (ext_books) completed at 2024-04-11T10:50:00Z."
+    )
 
 
 def test_paging_reaches_ids_that_differ_only_by_leading_zeros() -> None:

@@ -157,31 +157,51 @@ class WaitResult(CamelModel):
     job: JobRecord
 
     @classmethod
-    def ended(cls, job: JobRecord, waited: float) -> WaitResult:
+    def ended(cls, job: JobRecord, waited: float, *, already: bool = False, now: str | None = None) -> WaitResult:
+        """The job ended; ``already``: before the wait began (its first read found it ended), which ``now`` (ISO)
+        tells apart from a job that has just ended by how long ago it did."""
         what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
         job = job.with_short_reason()
-        message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {what}"
+        message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {'had already ' if already else ''}{what}"
         if job.ended_at:
-            message += f" at {job.ended_at}"
+            message += f" at {job.ended_at}{_from_now(job.ended_at, now) if already else ''}"
+        if already:
+            message += ", before this wait began"
         message += f"; reason: {job.reason}." if job.reason else "."
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=one_line(message), job=job)
 
     @classmethod
     def still_running(
-        cls, job: JobRecord, waited: float, trouble: str | None = None, *, now: str | None = None
+        cls,
+        job: JobRecord,
+        waited: float,
+        trouble: str | None = None,
+        *,
+        now: str | None = None,
+        unmoved: bool = False,
     ) -> WaitResult:
         """The wait ran out; ``trouble`` says why the state shown may be older than the last poll; ``now`` (ISO),
-        to say how far off the estimated end is."""
+        to say how far off the estimated end is; ``unmoved``: every read of the wait found the same progress."""
         job = job.with_short_reason()
         message = (
             f"Refresh job {job.job_id} ({job.collection_name or '-'}) has not finished after {waited:g} s: "
             f"{job.state}, {job.progress}%."
         )
+        stalled = unmoved and _stalled(job, waited)
+        if stalled:
+            message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
         if job.estimated_end_at:
-            message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}."
+            at_rate = ", if it goes on at its average rate so far" if stalled else ""
+            message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
         if trouble:
             message += f" That is the last state read: {trouble}"
-        if job.state in KNOWN_STATES:
+        if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
+            # A model told to wait on would poll for days, a call every minute: the user is better told when.
+            message += (
+                f" It is not expected to end for ~{far}: tell the user the estimate rather than waiting on; "
+                "get_refresh_job reads it again later."
+            )
+        elif job.state in KNOWN_STATES:
             message += " Call wait_for_refresh_job again to keep waiting."
         else:  # a newer cluster's state: this server cannot tell whether the job will ever end
             message += (
@@ -755,6 +775,8 @@ def _duration(seconds: float) -> str:
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
+    if hours >= 24:
+        return f"{hours // 24}d{hours % 24:02d}h{minutes:02d}m"
     if hours:
         return f"{hours}h{minutes:02d}m"
     if minutes:
@@ -794,6 +816,25 @@ def record_text(job: JobRecord, now: str) -> str:
         if value is not None:
             lines.append(one_line(f"{name}: {as_text(value)}"))
     return "\n".join(lines)
+
+
+_FAR_OFF_SECONDS = 3600  # an estimated end further off than this is told, not waited on
+_STALLED_POINTS = 2  # percentage points that a running job's average rate should have added over a wait
+
+
+def _stalled(job: JobRecord, waited: float) -> bool:
+    """Whether a running job that no read of a wait found further along should have moved by now: at its average
+    rate it would have gained ``_STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would gain 0.06)."""
+    elapsed = job.duration_seconds
+    return job.state == IN_PROGRESS and bool(elapsed) and job.progress * waited / (elapsed or 1) >= _STALLED_POINTS
+
+
+def _far_off(at: str | None, now: str | None) -> str | None:
+    """How long until ``at``, when it is more than an hour off; else None."""
+    if at is None or now is None:
+        return None
+    seconds = (epoch_ms(at) - epoch_ms(now)) / 1000
+    return _duration(seconds) if seconds > _FAR_OFF_SECONDS else None
 
 
 def _from_now(at: str, now: str | None) -> str:

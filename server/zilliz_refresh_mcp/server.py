@@ -386,12 +386,14 @@ def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
             defaulted(DEFAULT_WAIT_SECONDS),
         ] = DEFAULT_WAIT_SECONDS,
     ) -> Annotated[CallToolResult, WaitResult]:
-        sent = -1.0
+        sent, told = -1.0, ""
 
         async def on_update(job: JobRecord) -> None:
-            nonlocal sent
-            if job.progress > sent:  # progress notifications never go back
-                sent = float(job.progress)
+            nonlocal sent, told
+            # Progress notifications never go back, and each must be greater than the last: a new state at the
+            # same progress (pending, then running at 0%) is told a hundredth of a percent above it.
+            if job.progress > sent or (job.state != told and sent < 100):
+                sent, told = max(float(job.progress), round(sent + 0.01, 2)), job.state
                 await ctx.report_progress(sent, 100, f"{job.state}, {job.progress}%")
 
         try:

@@ -357,7 +357,7 @@ class RefreshJobs:
             raise TooManyWatched(
                 f"{MAX_WAITS} waits are under way, the most this server runs at once (each polls the cluster, "
                 "whose rate limit every call shares); wait again once one of them has ended, or read the job now "
-                f"with list_refresh_jobs or {DETAILS_URI_PREFIX}{{jobId}}"
+                "with get_refresh_job"
             )
         self._waits += 1
         try:
@@ -389,6 +389,9 @@ class RefreshJobs:
                     transient=True,
                     hint="The cluster is slow or unreachable; try again later.",
                 ) from None
+            first, reads, moved = (record.state, record.progress), 1, False
+            if record.has_ended:
+                return WaitResult.ended(record, 0.0, already=True, now=iso_utc(self.clock()))
             while True:
                 if record.has_ended:  # a record that a failed poll left in place never has: it was waited on
                     return WaitResult.ended(record, round(anyio.current_time() - started, 1))
@@ -397,7 +400,8 @@ class RefreshJobs:
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
                     waited = round(anyio.current_time() - started, 1)
-                    return WaitResult.still_running(record, waited, trouble, now=iso_utc(self.clock()))
+                    now, unmoved = iso_utc(self.clock()), reads > 1 and not moved
+                    return WaitResult.still_running(record, waited, trouble, now=now, unmoved=unmoved)
                 pause = min(interval, remaining)
                 due = self._until_estimate(record) if early else None
                 if due is not None and due + _PAST_ESTIMATE_SECONDS < pause:
@@ -406,6 +410,7 @@ class RefreshJobs:
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
                     record, trouble = await self._read_by(job_id, deadline), None
+                    reads, moved = reads + 1, moved or (record.state, record.progress) != first
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
                 except JobNotFound as gone:  # it was there: not a wrong id, a job that went
