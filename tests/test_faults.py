@@ -1866,6 +1866,44 @@ async def test_a_spelling_a_review_found_shown_is_hidden_in_errors_and_answers(s
         assert piece not in shown and echo not in shown
 
 
+_KEY = "c0ffeed75caeca24dfd61e0b9a7c85958d01fbd00eef525e3f1a2b4c6d8e0f12"
+# Echoes of a part of the key (a review found each shown): (the echo, a piece of the key it holds).
+KEY_PARTS = {
+    "cut short": (_KEY[:61] + "...", _KEY[40:52]),
+    "masked in its middle": (_KEY[:20] + "****" + _KEY[-24:], _KEY[-20:-8]),
+    "its halves either side of a list's cut": (f"token={_KEY[:32]} {'x' * 900} rest={_KEY[32:]}", _KEY[36:48]),
+    "upper-cased and cut short": (_KEY[:40].upper(), _KEY[20:32].upper()),
+}
+
+
+@pytest.mark.parametrize("part", list(KEY_PARTS))
+async def test_an_echo_of_the_start_of_the_key_hides_every_piece_of_it(part: str, clock: FakeClock) -> None:
+    """A piece of 12 characters or more of the key is hidden wherever an answer holds its first 12 characters."""
+    echo, piece = KEY_PARTS[part]
+    cluster, _ = one_failure(_KEY, f"bad token {echo}", clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            listed = await client.call_tool(TOOL, {})
+            cluster.inject(Fault.code(1800, f"invalid token {echo}", status=401))
+            refused = await client.call_tool(TOOL, {})
+    assert not listed.is_error, text_of(listed)
+    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
+    for shown in (listed.model_dump_json(), refused.model_dump_json()):
+        assert "***" in shown
+        assert piece.lower() not in shown.lower() and _KEY[:12] not in shown.lower(), shown
+
+
+async def test_a_few_characters_that_a_key_shares_with_an_answer_are_left_as_they_are(clock: FakeClock) -> None:
+    """Shorter than 12 characters, a run of the key's is no echo of it: a job id or a hash may share one."""
+    reason = f"checksum {_KEY[:11]} != {_KEY[30:41]}"
+    cluster, _ = one_failure(_KEY, reason, clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            listed = await client.call_tool(TOOL, {})
+    assert listed.structured_content is not None
+    assert listed.structured_content["jobs"][0]["reason"] == reason
+
+
 async def test_a_redirect_to_a_path_that_spells_the_password_does_not_show_it(clock: FakeClock) -> None:
     """quote_plus then quote writes a space as %2B: the Location header's path, shown to say where it leads."""
     token = f"dbadmin:{_QUOTED_PASSWORD}"

@@ -5,7 +5,9 @@ text and in parsed JSON, in any letter case (a gateway may upper-case what it ec
 nothing), escaped more than once, URL-encoded, as HTML character references, and these one after another
 (JSON-escaped then URL-encoded: ``%5C%22``); a "+" also as a space, as a gateway reads a form back. Not
 base64, nor letters and digits encoded (no common encoder writes them so; they keep the anchor that the
-scans look for), nor an HTML reference of the "%" of a URL-encoding (``&#37;22``).
+scans look for), nor an HTML reference of the "%" of a URL-encoding (``&#37;22``). What is left of an echo of the
+key cut short or masked in its middle is blanked too: where a text holds the key's first 12 characters, every run
+of 12 or more of its characters.
 
 ``SecretScan`` reads an answer's bytes as they arrive and says whether any string in them may spell a piece
 of the secret; when it cannot, the answer skips ``redact_json``. ``may_show_secret`` asks the same of
@@ -41,6 +43,9 @@ def _password(secret: str) -> str:
 # What no URL-encoder or HTML escaper writes otherwise ("-", "." and "~" have been seen escaped).
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _MIN_ANCHOR = 4  # a shorter anchor would be found in most texts: then every text is cleaned
+# A piece of the key this long is blanked where an answer holds its start: an echo cut short, or masked in its
+# middle. Shorter runs are left: a hash or an id may share a few characters with a key.
+_PIECE_CHARS = 12
 
 
 # Escaped once or more (JSON, Go's %q, a repr; JSON quoted again, a repr of that), a backslash is one to
@@ -179,16 +184,24 @@ def _as_typed(text: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _anchor(secret: str) -> str | None:
-    """Text that every spelling of the secret, and of its password alone, holds as it is: the password's (else
-    the secret's) longest run of letters and digits, which URL-encoders and HTML escapers leave as they are.
-    ``""`` when that run is too short to tell (every text may hold it); None when there is no secret.
+    """Text that every spelling of the secret, and of its password alone, holds as it is: the start (its first
+    ``_PIECE_CHARS``) of the password's (else the secret's) longest run of letters and digits, which URL-encoders
+    and HTML escapers leave as they are, and which an echo of the key cut short holds too. ``""`` when that run is
+    too short to tell (every text may hold it); None when there is no secret.
 
     Not the user name's run: no secret, it would send every answer that names the user to the cleaning."""
     text = _password(secret) or secret
     if not text:
         return None
     run = max(_ALNUM_RUN.findall(text), key=len, default="")
-    return run if len(run) >= _MIN_ANCHOR else ""
+    return run[:_PIECE_CHARS] if len(run) >= _MIN_ANCHOR else ""
+
+
+def _pieces(secret: str) -> frozenset[str]:
+    """Every ``_PIECE_CHARS`` characters in a row of the password's (else the secret's) runs of letters and digits,
+    lower-cased."""
+    runs = _ALNUM_RUN.findall((_password(secret) or secret).lower())
+    return frozenset(run[at : at + _PIECE_CHARS] for run in runs for at in range(len(run) - _PIECE_CHARS + 1))
 
 
 # The documented field names of the answers: public, never renamed for a password that is the same word ("data").
@@ -222,6 +235,7 @@ class _Blanker:
         anchor = _anchor(secret)
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
         self._anchor = None if anchor is None else anchor.lower()
+        self._pieces = _pieces(secret) if secret else frozenset()
         self._secret = re.compile(_spelled(secret), re.IGNORECASE) if secret else None
         self._spelled_password = re.compile(_spelled(password), re.IGNORECASE) if password else None
         # A word boundary only where the password itself begins or ends with a word character. An escape
@@ -252,6 +266,22 @@ class _Blanker:
         text = self._secret.sub("***", text)
         if self._spelled_password is not None:
             text = self._spelled_password.sub(self._unless_as_written, text)
+        return self._without_pieces(text) if self._pieces and self._anchor in text.lower() else text
+
+    def _without_pieces(self, text: str) -> str:
+        """``text`` with every run of ``_PIECE_CHARS`` or more of the key's characters blanked (in any case): what
+        is left of an echo of it cut short or masked in its middle, once its start is seen to be there."""
+        lowered, width = text.lower(), _PIECE_CHARS
+        spans: list[list[int]] = []
+        for run in _ALNUM_RUN.finditer(lowered):
+            for at in range(run.start(), run.end() - width + 1):
+                if lowered[at : at + width] in self._pieces:
+                    if spans and at <= spans[-1][1]:
+                        spans[-1][1] = at + width
+                    else:
+                        spans.append([at, at + width])
+        for start, stop in reversed(spans):
+            text = f"{text[:start]}***{text[stop:]}"
         return text
 
     def _unless_as_written(self, match: re.Match[str]) -> str:
