@@ -1873,6 +1873,8 @@ KEY_PARTS = {
     "masked in its middle": (_KEY[:20] + "****" + _KEY[-24:], _KEY[-20:-8]),
     "its halves either side of a list's cut": (f"token={_KEY[:32]} {'x' * 900} rest={_KEY[32:]}", _KEY[36:48]),
     "upper-cased and cut short": (_KEY[:40].upper(), _KEY[20:32].upper()),
+    "wrapped onto two lines": (f"{_KEY[:30]}\n{_KEY[30:]}", _KEY[40:52]),
+    "broken by a zero-width space": (f"{_KEY[:30]}\u200b{_KEY[30:]}", _KEY[40:52]),
 }
 
 
