@@ -2,7 +2,7 @@
 # Quick start, step 2 (and what CI runs): lint, format check, type check, then the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

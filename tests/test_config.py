@@ -81,6 +81,11 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
             "has no scheme: use http://localhost:19530",
         ),
         ({"cluster_endpoint": "127.0.0.1:19530"}, "ZILLIZ_CLUSTER_ENDPOINT", "use http://127.0.0.1:19530"),
+        (
+            {"enable_refresh": "maybe"},
+            "ZILLIZ_ENABLE_REFRESH",
+            "should be true or false (1 or 0, yes or no, on or off)",
+        ),
     ],
 )
 def test_a_value_pasted_as_shown_elsewhere_is_refused_saying_how_to_mend_it(

@@ -315,6 +315,8 @@ def _explain(err: ValidationError, *, from_flags: frozenset[str], from_env: froz
         real = str((first.get("ctx") or {})["real"]).split(",")
         return ConfigError(demo_conflict(real, from_flags=from_flags, from_env=from_env))
     problem = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "bool_parsing":  # pydantic's words name no value it takes
+        problem = "should be true or false (1 or 0, yes or no, on or off)"
     if not first["loc"]:
         return ConfigError(problem)
     setting = str(first["loc"][0])
