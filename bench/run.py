@@ -586,6 +586,11 @@ Where the time goes (timers inside each server process, and the client's share m
   ms for the summary and page, ~0.24 ms per job). The forwarder declares no schema, so its answer skips that
   check; the diagnostic row shows our call with it off. A server that did no work at all but declared this schema
   would still pay the client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
+  The SDK client (mcp 2.3) compiles the validator once; what it pays is jsonschema's walk, ~10 us for each value
+  and subschema it visits (~130 in this answer). Measured on 2026-11-30: `null` first in each `anyOf` is slower
+  (a failed non-null branch costs more); leaving out the nulls that say nothing (the `estimatedEndAt` of an ended
+  job, the `reason` of one that did not fail) saves ~15% of it (3,595 against 4,189 Python calls), not enough, and
+  changes the contract's shape.
 - The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk`
   1.32.2), which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the
   ratio there is close to our server's own share, and sits at the goal's bound: 1.27x-1.32x on 2026-11-30 in
@@ -603,7 +608,9 @@ Where the time goes (timers inside each server process, and the client's share m
   ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
   state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
   and 0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x
-  with the check off); on 11-30, whole runs 0.49x, 0.52x and 0.500x (0.46x-0.49x).
+  with the check off); on 11-30, whole runs 0.49x, 0.52x and 0.500x (0.46x-0.49x), then 0.51x (0.47x) once the
+  token check looks for the key's first 12 characters, which an echo of it cut short holds, rather than its whole
+  longest run: ~0.5 ms more a call (CPython finds a longer needle faster).
   Timers in our process on 11-29: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it
   over in ~37 pieces of 64 KiB), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
   that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
