@@ -1847,16 +1847,21 @@ REPORTED_SPELLINGS = {
 }
 
 
-@pytest.mark.parametrize("spelling", list(REPORTED_SPELLINGS))
-async def test_a_spelling_a_review_found_shown_is_hidden_in_errors_and_answers(spelling: str, clock: FakeClock) -> None:
-    """Each came back as it was, in an error's upstream message or a job's reason."""
-    token, echo, piece = REPORTED_SPELLINGS[spelling]
+async def listed_then_refused(token: str, echo: str, clock: FakeClock) -> tuple[CallToolResult, CallToolResult]:
+    """A list whose one failed job's reason holds ``echo``, then a list refused with ``echo`` in upstream's message."""
     cluster, _ = one_failure(token, f"bad token {echo}", clock)
     with SimulatorServer(cluster) as simulator:
         async with Client(server_for(simulator, clock, max_attempts=1)) as client:
             listed = await client.call_tool(TOOL, {})
             cluster.inject(Fault.code(1800, f"invalid token {echo}", status=401))
-            refused = await client.call_tool(TOOL, {})
+            return listed, await client.call_tool(TOOL, {})
+
+
+@pytest.mark.parametrize("spelling", list(REPORTED_SPELLINGS))
+async def test_a_spelling_a_review_found_shown_is_hidden_in_errors_and_answers(spelling: str, clock: FakeClock) -> None:
+    """Each came back as it was, in an error's upstream message or a job's reason."""
+    token, echo, piece = REPORTED_SPELLINGS[spelling]
+    listed, refused = await listed_then_refused(token, echo, clock)
     assert not listed.is_error, text_of(listed)
     assert listed.structured_content is not None
     assert "bad token " in listed.structured_content["jobs"][0]["reason"]
@@ -1882,12 +1887,7 @@ KEY_PARTS = {
 async def test_an_echo_of_the_start_of_the_key_hides_every_piece_of_it(part: str, clock: FakeClock) -> None:
     """A piece of 12 characters or more of the key is hidden wherever an answer holds its first 12 characters."""
     echo, piece = KEY_PARTS[part]
-    cluster, _ = one_failure(_KEY, f"bad token {echo}", clock)
-    with SimulatorServer(cluster) as simulator:
-        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
-            listed = await client.call_tool(TOOL, {})
-            cluster.inject(Fault.code(1800, f"invalid token {echo}", status=401))
-            refused = await client.call_tool(TOOL, {})
+    listed, refused = await listed_then_refused(_KEY, echo, clock)
     assert not listed.is_error, text_of(listed)
     assert "invalid token " in assert_clear_error(refused, "Upstream refused")
     for shown in (listed.model_dump_json(), refused.model_dump_json()):
