@@ -25,8 +25,9 @@ if [ -z "${PYTHON:-}" ] || ! recent "$PYTHON"; then
   exit 1
 fi
 
-if [ -x .venv/bin/python ] && ! recent .venv/bin/python; then
-  echo "setup: .venv was made by $(.venv/bin/python --version 2>&1); making it again with $PYTHON" >&2
+if [ -e .venv ] && ! recent .venv/bin/python; then # an older Python's, or one whose Python is gone
+  echo "setup: .venv was made by $(.venv/bin/python --version 2>/dev/null || echo "a Python no longer there");" \
+    "making it again with $PYTHON" >&2
   rm -rf .venv
 fi
 if [ ! -x .venv/bin/python ]; then

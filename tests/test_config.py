@@ -82,6 +82,12 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
         ),
         ({"cluster_endpoint": "127.0.0.1:19530"}, "ZILLIZ_CLUSTER_ENDPOINT", "use http://127.0.0.1:19530"),
         (
+            {"cluster_endpoint": "10.0.0.5:19530"},
+            "ZILLIZ_CLUSTER_ENDPOINT",
+            "use http://10.0.0.5:19530 (plain HTTP to another machine also needs ZILLIZ_ALLOW_INSECURE_HTTP)",
+        ),
+        ({"cluster_endpoint": "localhost.corp.example:19530"}, "ZILLIZ_CLUSTER_ENDPOINT", "use https://localhost.corp"),
+        (
             {"enable_refresh": "maybe"},
             "ZILLIZ_ENABLE_REFRESH",
             "should be true or false (1 or 0, yes or no, on or off)",
@@ -333,6 +339,7 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         (["--tokne", "c0ffeeSECRET1234"], "unrecognized arguments: --tokne, 1 value, not shown (give the key in"),
         (["--tokne=c0ffeeSECRET1234", "--x"], "unrecognized arguments: --tokne, --x, 1 value, not shown"),
         (["c0ffeeSECRET1234", "more"], "unrecognized arguments: 2 values, not shown"),
+        (["--tokne", "-c0ffeeSECRET1234", "-tSECRET"], "unrecognized arguments: --tokne, 2 values, not shown"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -188,16 +188,22 @@ async def test_console_script_over_streamable_http(http_server: str, mode: str) 
 
 @pytest.mark.parametrize(
     ("flags", "transport", "on_path"),
-    [([], None, False), (["--transport", "http", "--port", "0"], None, True), ([], "http", False)],
+    [([], None, "no"), (["--transport", "http", "--port", "0"], None, "yes"), ([], "http", "another copy first")],
 )
-def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: str | None, on_path: bool) -> None:
+def test_demo_check_shows_what_an_assistant_sees(
+    flags: list[str], transport: str | None, on_path: str, tmp_path: Path
+) -> None:
     """Also when the server is set to serve HTTP (by flag or variable): the check still talks stdio. Its last line
-    gives the program's full path for the snippets' "command" when it is not on PATH (a venv's bin is not)."""
+    gives the program's full path for the snippets' "command" when PATH does not find it (a venv's bin is on none)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZILLIZ_")}
     program = console_script()
     bin_dir = os.path.dirname(program)
+    other = tmp_path / "zilliz-refresh-mcp"  # an older install, say
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    first = {"no": [], "yes": [bin_dir], "another copy first": [str(tmp_path)]}[on_path]
     others = [entry for entry in env.get("PATH", "").split(os.pathsep) if entry and entry != bin_dir]
-    env["PATH"] = os.pathsep.join([bin_dir, *others] if on_path else others)
+    env["PATH"] = os.pathsep.join([*first, *others])
     if transport:
         env |= {"ZILLIZ_TRANSPORT": transport, "ZILLIZ_PORT": "0"}
     done = subprocess.run(
@@ -214,11 +220,12 @@ def test_demo_check_shows_what_an_assistant_sees(flags: list[str], transport: st
     assert "refresh jobs in default" in done.stdout
     assert "Demo mode: the cluster is simulated" in done.stdout
     assert "zilliz://refresh-jobs/" in done.stdout
-    ok, *path_line = done.stdout.rstrip().splitlines()[-2 if not on_path else -1 :]
-    assert ok.endswith("snippets in README.md.")
-    assert path_line == (
-        [] if on_path else [f'It is not on your PATH: in the snippets, give "command" as "{program}".']
-    )
+    where = {"no": "It is not on your PATH", "another copy first": f'Your PATH finds another copy first, "{other}"'}
+    last = done.stdout.rstrip().splitlines()[-1]
+    if on_path == "yes":
+        assert last.endswith("snippets in README.md.")
+    else:
+        assert last == f'{where[on_path]}: in the snippets, give "command" as "{program}".'
 
 
 class _ForwardProxy(BaseHTTPRequestHandler):

@@ -43,9 +43,20 @@ async def run_check(server_args: Sequence[str], notes: Sequence[str] = ()) -> in
 PROGRAM = "zilliz-refresh-mcp"
 
 
-def _program() -> str | None:
-    """The console script installed beside this Python (a venv's bin, pipx's), if any."""
-    return shutil.which(PROGRAM, path=os.path.dirname(sys.executable))
+def _path_note() -> str | None:
+    """The program's full path to give as "command", when PATH does not find it: a host starts "command" without
+    the shell's PATH, and a venv's bin is on none."""
+    program = shutil.which(PROGRAM, path=os.path.dirname(sys.executable))  # beside this Python: a venv's, pipx's
+    if program is None:
+        return None
+    found = shutil.which(PROGRAM)
+    if found is None:
+        where = "It is not on your PATH"
+    elif os.path.realpath(found) != os.path.realpath(program):
+        where = f"Your PATH finds another copy first, {json.dumps(os.path.abspath(found))}"
+    else:
+        return None
+    return f'{where}: in the snippets, give "command" as {json.dumps(program)}.'
 
 
 def _reader_gone() -> int:
@@ -76,7 +87,6 @@ async def _converse(client: Client) -> int:
             if isinstance(content, TextResourceContents):
                 _print(json.dumps(json.loads(content.text), indent=2))
     _print("", "OK: the server answers. Add it to your assistant with the snippets in README.md.")
-    if (program := _program()) is not None and shutil.which(PROGRAM) != program:
-        # A host starts "command" without the shell's PATH (a venv's bin is on none): the snippets need this path.
-        _print(f'It is not on your PATH: in the snippets, give "command" as {json.dumps(program)}.')
+    if (note := _path_note()) is not None:
+        _print(note)
     return 0

@@ -34,6 +34,7 @@ DEMO_REQUESTS_KEPT = 1000  # the in-process demo cluster's request log, for a --
 
 
 _UNRECOGNIZED = "unrecognized arguments: "
+_FLAG_LIKE = re.compile(r"--[a-z][a-z0-9-]{0,39}|-[A-Za-z]")  # how flags are written; a key is not
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,8 +49,15 @@ class _Parser(argparse.ArgumentParser):
 def _flags_only(unrecognized: list[str]) -> str:
     """The flags of arguments argparse did not know, not their values: a key given after a mistyped flag
     (``--tokne KEY``) would stay in the host's log of the server's stderr."""
-    flags = [arg.split("=", 1)[0] for arg in unrecognized if arg.startswith("-")]
-    values = sum(1 for arg in unrecognized if not arg.startswith("-") or "=" in arg)
+    flags: list[str] = []
+    values = 0
+    for arg in unrecognized:
+        name, with_value, _ = arg.partition("=")
+        if _FLAG_LIKE.fullmatch(name):  # not "-SECRET..." nor "-tKEY"
+            flags.append(name)
+            values += bool(with_value)
+        else:
+            values += 1
     if values:
         flags.append(f"{values} value{'s' if values > 1 else ''}, not shown (give the key in ZILLIZ_TOKEN)")
     return ", ".join(flags)

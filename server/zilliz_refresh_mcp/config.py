@@ -188,8 +188,13 @@ class Settings(BaseSettings):
                 "is still the README's placeholder: copy the cluster endpoint from the Zilliz Cloud console"
             )
         if "://" not in value and _HOST_AND_PORT.fullmatch(value):
-            scheme = "http" if _LOCAL_HOST.match(value) else "https"
-            raise ValueError(f"has no scheme: use {scheme}://{value}")
+            host = re.split(r"[:/]", value, maxsplit=1)[0]
+            if not _LOCAL_HOST.fullmatch(host):
+                raise ValueError(f"has no scheme: use https://{value}")
+            beyond = (
+                "" if is_loopback(host) else " (plain HTTP to another machine also needs ZILLIZ_ALLOW_INSECURE_HTTP)"
+            )
+            raise ValueError(f"has no scheme: use http://{value}{beyond}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
