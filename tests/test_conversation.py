@@ -1141,6 +1141,24 @@ async def test_a_job_that_starts_during_a_wait_is_told_though_its_progress_is_st
     assert told == [(0.0, "RefreshPending, 0%"), (0.01, "RefreshInProgress, 0%")]
 
 
+async def test_a_wait_says_a_job_did_not_move_only_when_no_read_found_it_further_along(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """50% after 6 s of a 12 s job: ~8 points a second, so a 1 s wait should see it move. With the clock standing
+    still, every read finds 50%; with the clock moving on at each reading, the reads find it further along."""
+    job_id = str(cluster.add_job("default", "ext_fast", started_minutes_ago=0.1, duration_minutes=0.2).job_id)
+    messages = []
+    for step_ms in (0, 150):
+        clock.step_ms = step_ms
+        async with Client(fast_server) as client:
+            result = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+        assert result.structured_content is not None and not result.structured_content["finished"]
+        messages.append(result.structured_content["message"])
+    assert "Its progress did not move during this wait: it may have stalled at 50%." in messages[0]
+    assert "if it goes on at its average rate so far" in messages[0]
+    assert "stalled" not in messages[1] and "average rate" not in messages[1]
+
+
 async def test_a_wait_on_a_state_this_server_does_not_know_and_no_end_does_not_say_to_wait_on(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:

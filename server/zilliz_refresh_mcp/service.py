@@ -391,7 +391,8 @@ class RefreshJobs:
                 ) from None
             first, reads, moved = (record.state, record.progress), 1, False
             if record.has_ended:
-                return WaitResult.ended(record, 0.0, already=True, now=iso_utc(self.clock()))
+                waited = round(anyio.current_time() - started, 1)  # its first read may have been retried
+                return WaitResult.ended(record, waited, already=True, now=iso_utc(self.clock()))
             while True:
                 if record.has_ended:  # a record that a failed poll left in place never has: it was waited on
                     return WaitResult.ended(record, round(anyio.current_time() - started, 1))
