@@ -10,6 +10,7 @@ import anyio.abc
 import httpx2
 import pytest
 
+from zilliz_refresh_mcp import upstream
 from zilliz_refresh_mcp.errors import UpstreamAPIError, UpstreamBadResponse, UpstreamHTTPError
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
@@ -147,3 +148,35 @@ async def test_a_pool_with_every_connection_busy_is_not_told_as_a_network_fault(
         error = client._unreachable(LIST_ROUTE, httpx2.PoolTimeout("no connection free"), sent=False)
     assert "all 16 connections to it are busy" in str(error) and error.hint and "may be hanging" in error.hint
     assert error.transient and "network" not in error.detail
+
+
+@pytest.mark.parametrize("failures", [3, 3000])
+async def test_a_large_answer_that_spells_the_token_is_cleaned_off_the_event_loop(
+    failures: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cleaning tens of MB that echo the token takes seconds: in the event loop's thread, no other call would be
+    answered meanwhile. A small answer is cleaned where it is (a thread costs more than the cleaning)."""
+    cleaned_in: list[int] = []
+    redact_json = upstream.redact_json
+
+    def recording(value: object, secret: str) -> object:
+        cleaned_in.append(threading.get_ident())
+        return redact_json(value, secret)
+
+    monkeypatch.setattr(upstream, "redact_json", recording)
+    cluster = SimulatedCluster()
+    for at in range(failures):
+        cluster.add_job(
+            "default",
+            f"ext_{at % 7}",
+            started_minutes_ago=30,
+            duration_minutes=10,
+            fail_at_progress=50,
+            reason=f"denied for Bearer {cluster.token} " + "x" * 300,
+        )
+    with SimulatorServer(cluster) as simulator:
+        async with ZillizClient(endpoint=simulator.url, token=cluster.token) as client:
+            records = await client.list_jobs("default")
+    assert len(records) == failures and all(cluster.token not in json.dumps(record) for record in records)
+    apart = failures * 400 > upstream.CLEANED_APART_BYTES
+    assert cleaned_in and (cleaned_in[0] != threading.get_ident()) is apart

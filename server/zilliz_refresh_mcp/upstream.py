@@ -74,6 +74,7 @@ DESCRIBE_ROUTE = "/v2/vectordb/jobs/external_collection/describe"
 REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 
 MAX_CONNECTIONS = 16
+CLEANED_APART_BYTES = 1 << 20  # an answer this large that may spell the token is cleaned in a worker thread
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
 TRANSIENT_CODES = frozenset(
@@ -518,7 +519,12 @@ class ZillizClient:
                 transient=False,
                 hint="A proxy or gateway may be in the way; check ZILLIZ_CLUSTER_ENDPOINT.",
             ) from None
-        return (redact_json(payload, self._token) if scan.found else payload), status
+        if not scan.found:
+            return payload, status
+        if len(raw) < CLEANED_APART_BYTES:
+            return redact_json(payload, self._token), status
+        # Tens of MB that spell the token take seconds to clean: the event loop answers other calls meanwhile.
+        return await anyio.to_thread.run_sync(redact_json, payload, self._token), status
 
     def _unreachable(self, route: str, exc: Exception, *, sent: bool) -> UpstreamUnreachable:
         # Where it went as scheme://host:port only: a proxy's path prefix is no part of why it is unreachable.
