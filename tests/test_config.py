@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import platform
 import resource
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 import pytest
@@ -67,9 +69,9 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
         ({"token": f'"{TOKEN}"'}, "ZILLIZ_TOKEN", "is wrapped in quotes: give the key without them"),
         ({"token": f"'{TOKEN}'"}, "ZILLIZ_TOKEN", "is wrapped in quotes"),
         ({"token": f"Bearer {TOKEN}"}, "ZILLIZ_TOKEN", "starts with 'Bearer ': give the key alone"),
-        ({"token": "your-api-key"}, "ZILLIZ_TOKEN", "is still the README's placeholder: copy an API key"),
+        ({"token": "your-api-key"}, "ZILLIZ_TOKEN", "is still the example's placeholder: copy an API key"),
         ({"cluster_endpoint": '"https://x.zillizcloud.com"'}, "ZILLIZ_CLUSTER_ENDPOINT", "is wrapped in quotes"),
-        ({"cluster_endpoint": "https://your-cluster-endpoint"}, "ZILLIZ_CLUSTER_ENDPOINT", "README's placeholder"),
+        ({"cluster_endpoint": "https://your-cluster-endpoint"}, "ZILLIZ_CLUSTER_ENDPOINT", "example's placeholder"),
         (
             {"cluster_endpoint": "in03-abc.serverless.gcp-us-west1.cloud.zilliz.com"},
             "ZILLIZ_CLUSTER_ENDPOINT",
@@ -104,6 +106,26 @@ def test_a_value_pasted_as_shown_elsewhere_is_refused_saying_how_to_mend_it(
     message = str(caught.value)
     assert variable in message and says in message, message
     assert TOKEN not in message
+
+
+def test_the_examples_shipped_are_refused_until_filled_in() -> None:
+    """A host started with claude_desktop_config.example.json, or server.json's placeholder, as they are."""
+    root = Path(__file__).resolve().parents[1]
+    example = json.loads((root / "claude_desktop_config.example.json").read_text(encoding="utf-8"))
+    env = example["mcpServers"]["zilliz-refresh"]["env"]
+    registry = json.loads((root / "server.json").read_text(encoding="utf-8"))
+    placeholders = [
+        variable["placeholder"]
+        for package in registry["packages"]
+        for variable in package.get("environmentVariables", [])
+        if variable["name"] == "ZILLIZ_CLUSTER_ENDPOINT"
+    ]
+    assert placeholders
+    for endpoint in [env["ZILLIZ_CLUSTER_ENDPOINT"], *placeholders]:
+        with pytest.raises(ConfigError, match=r"ZILLIZ_CLUSTER_ENDPOINT.*example's placeholder"):
+            load_settings(cluster_endpoint=endpoint, token=TOKEN)
+    with pytest.raises(ConfigError, match=r"ZILLIZ_TOKEN.*example's placeholder"):
+        load_settings(cluster_endpoint="https://x.zillizcloud.com", token=env["ZILLIZ_TOKEN"])
 
 
 def test_a_key_with_quotes_inside_or_a_bearer_word_of_its_own_is_taken() -> None:

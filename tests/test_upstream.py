@@ -12,6 +12,7 @@ import pytest
 
 from zilliz_refresh_mcp import upstream
 from zilliz_refresh_mcp.errors import UpstreamAPIError, UpstreamBadResponse, UpstreamHTTPError
+from zilliz_refresh_mcp.redaction import redact_json
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
 
@@ -157,7 +158,6 @@ async def test_a_large_answer_that_spells_the_token_is_cleaned_off_the_event_loo
     """Cleaning tens of MB that echo the token takes seconds: in the event loop's thread, no other call would be
     answered meanwhile. A small answer is cleaned where it is (a thread costs more than the cleaning)."""
     cleaned_in: list[int] = []
-    redact_json = upstream.redact_json
 
     def recording(value: object, secret: str) -> object:
         cleaned_in.append(threading.get_ident())

@@ -24,9 +24,11 @@ NAME_RULE = "a letter or underscore first, then letters, digits and underscores,
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 MIN_BEARER_CHARS = 16  # what guards an HTTP server other machines reach must not be guessable
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
-# What README.md's set-up snippets hold until the user fills them in.
+# What README.md's snippets, claude_desktop_config.example.json and server.json hold until the user fills them in.
 _PLACEHOLDER_TOKENS = frozenset({"your-api-key"})
-_PLACEHOLDER_HOSTS = frozenset({"your-cluster-endpoint"})
+_PLACEHOLDER_HOSTS = frozenset(
+    {"your-cluster-endpoint", "in03-0123456789abcdef.serverless.aws-eu-central-1.vectordb.zillizcloud.com"}
+)
 # A host (and port) pasted alone: Zilliz Cloud's console shows the endpoint with https://, Milvus docs host:port.
 _LOCAL_HOST = re.compile(r"localhost|\d{1,3}(?:\.\d{1,3}){3}")
 _HOST_AND_PORT = re.compile(rf"(?:{_LOCAL_HOST.pattern}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})(?::\d+)?(?:/\S*)?")
@@ -169,7 +171,7 @@ class Settings(BaseSettings):
         if text[:7].lower() == "bearer ":
             raise ValueError("starts with 'Bearer ': give the key alone; the server sends the Authorization header")
         if text.lower() in _PLACEHOLDER_TOKENS:
-            raise ValueError("is still the README's placeholder: copy an API key from the Zilliz Cloud console")
+            raise ValueError("is still the example's placeholder: copy an API key from the Zilliz Cloud console")
         return SecretStr(text)
 
     @field_validator("cluster_endpoint")
@@ -185,7 +187,7 @@ class Settings(BaseSettings):
             raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
         if parts.hostname in _PLACEHOLDER_HOSTS:
             raise ValueError(
-                "is still the README's placeholder: copy the cluster endpoint from the Zilliz Cloud console"
+                "is still the example's placeholder: copy the cluster endpoint from the Zilliz Cloud console"
             )
         if "://" not in value and _HOST_AND_PORT.fullmatch(value):
             host = re.split(r"[:/]", value, maxsplit=1)[0]
