@@ -29,7 +29,7 @@ from .reasons import (
     RECORD_REASON_CHARS,
     alike,
     both_ends,
-    left_out_beside,
+    cut_between,
     reason_shown,
     short_reason,
 )
@@ -929,11 +929,9 @@ def _text_reason(group: FailureGroup) -> str:
     shown = reason_shown(group._whole_reason)
     if shown is None:
         return both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
-    head, end, _ = shown
+    head, end, spans = shown
     error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
-    cut = left_out_beside(group._whole_reason, len(error))
-    more = "" if group._whole_reason.endswith(end) else " [...]"
-    return f"{error} [... {cut} characters cut ...] {end}{more}"
+    return cut_between(group._whole_reason, (error, end, spans))
 
 
 def _wire_bytes(text: str) -> int:

@@ -4,7 +4,7 @@ Pure functions over text: no I/O, no MCP. Upstream's reasons can be stack traces
 
 - cutting: ``short_reason`` (lists and waits: a reason's first 300 and last 200 characters, or a Java trace's root
   cause in place of its last frames), ``record_reason`` (one job's record: 20,000), ``reason_shown`` and
-  ``left_out_beside`` (the text's failure lines);
+  ``cut_between`` (for the text's failure lines, which show less of its head);
 - grouping: ``alike`` groups failures whose reasons differ only in what names one instance of a problem (a path, an
   id, a time, their own collection's name), read around the ends that lists show (``grouping_view``).
 
@@ -90,28 +90,33 @@ def _cause_of(reason: str) -> tuple[int, int] | None:
     return _root_cause(reason, len(reason) - _REASON_TAIL_CHARS)
 
 
-def reason_shown(reason: str) -> tuple[str, str, int] | None:
-    """What lists show of a long ``reason``: its head, its end (``_shown_end``), and how many characters are left
-    out; None when it is shown whole. A root cause that starts in the head is shown whole there too."""
+Shown = tuple[str, str, list[tuple[int, int]]]
+
+
+def reason_shown(reason: str) -> Shown | None:
+    """What lists show of a long ``reason``: its head, its end (``_shown_end``), and where the end's characters lie
+    in ``reason``; None when it is shown whole."""
     if len(reason) <= REASON_CHARS:
         return None
     end, spans = _shown_end(reason, _cause_of(reason))
-    return reason[:REASON_HEAD_CHARS], end, _left_out(len(reason), REASON_HEAD_CHARS, spans)
+    return reason[:REASON_HEAD_CHARS], end, spans
 
 
-def left_out_beside(reason: str, head_chars: int) -> int:
-    """How many characters of a long ``reason`` neither its first ``head_chars`` nor the end lists show hold."""
-    return _left_out(len(reason), head_chars, _shown_end(reason, _cause_of(reason))[1])
-
-
-def _left_out(length: int, head_chars: int, spans: list[tuple[int, int]]) -> int:
-    return length - head_chars - sum(max(0, stop - max(start, head_chars)) for start, stop in spans)
+def cut_between(reason: str, shown: Shown, note: str = "") -> str:
+    """``reason`` as its head (``shown``'s, or a start of it) and its end with how many characters neither holds
+    between them (a root cause that starts in the head is not counted twice), marked as followed by more where the
+    end is not the reason's own."""
+    head, end, spans = shown
+    cut = len(reason) - len(head) - sum(max(0, stop - max(start, len(head))) for start, stop in spans)
+    more = "" if reason.endswith(end) else " [...]"
+    return f"{head} [... {cut} characters cut{note} ...] {end}{more}"
 
 
 def grouping_view(reason: str) -> tuple[str, tuple[str, str, bool] | None]:
-    """``reason``'s ends (``reason_ends``), and what grouping reads of it (None: all of it, as it is not cut): the
-    text around its head, and around its end or its root cause's whole line (up to ``GROUPING_TAIL_CHARS``), and
-    whether that is a root cause. One look for the root cause serves both."""
+    """``reason``'s ends (what ``short_reason`` shows of it, without how much it cut: reasons that differ only in
+    the length of a trace's middle, a frame more, are one problem), and what grouping reads of it (None: all of it,
+    as it is not cut): the text around its head, and around its end or its root cause's whole line (up to
+    ``GROUPING_TAIL_CHARS``), and whether that is a root cause. One look for the root cause serves both."""
     if len(reason) <= REASON_CHARS:
         return reason, None
     cause = _cause_of(reason)
@@ -132,17 +137,7 @@ def short_reason(reason: str) -> str:
     cause on its last ``Caused by:`` line: that line is shown in place of the frames, marked as followed by more.
     """
     shown = reason_shown(reason)
-    if shown is None:
-        return reason
-    head, end, cut = shown
-    more = "" if reason.endswith(end) else " [...]"
-    return f"{head} [... {cut} characters cut; get_refresh_job shows more ...] {end}{more}"
-
-
-def reason_ends(reason: str) -> str:
-    """What ``short_reason`` shows of ``reason``, without how much it cut: failures whose reasons differ only in the
-    length of the middle of a trace (a frame more) are one problem."""
-    return grouping_view(reason)[0]
+    return reason if shown is None else cut_between(reason, shown, "; get_refresh_job shows more")
 
 
 def record_reason(reason: str) -> str:
@@ -244,7 +239,7 @@ def _grouping_shape(reason: str, windows: tuple[str, str, bool] | None, own_name
         return masked(reason)
     head, end, is_cause = windows
     masked_end = masked(end)
-    shown_end = cause_shown(masked_end) if is_cause else masked_end[-(REASON_CHARS - REASON_HEAD_CHARS) :]
+    shown_end = cause_shown(masked_end) if is_cause else masked_end[-_REASON_TAIL_CHARS:]
     return f"{masked(head)[:REASON_HEAD_CHARS]}\x00{shown_end}"
 
 
