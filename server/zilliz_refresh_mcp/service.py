@@ -390,12 +390,10 @@ class RefreshJobs:
                     hint="The cluster is slow or unreachable; try again later.",
                 ) from None
             first, reads, moved = (record.state, record.progress), 1, False
-            if record.has_ended:
-                waited = round(anyio.current_time() - started, 1)  # its first read may have been retried
-                return WaitResult.ended(record, waited, already=True, now=iso_utc(self.clock()))
             while True:
-                if record.has_ended:  # a record that a failed poll left in place never has: it was waited on
-                    return WaitResult.ended(record, round(anyio.current_time() - started, 1))
+                if record.has_ended:  # a record that a failed poll left in place never has: it was read by now
+                    waited = round(anyio.current_time() - started, 1)  # the first read may have been retried
+                    return WaitResult.ended(record, waited, already=reads == 1, now=iso_utc(self.clock()))
                 if trouble is None and anyio.current_time() < deadline:  # the wait goes on from this read
                     await on_update(record)
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
