@@ -825,8 +825,8 @@ _STALLED_POINTS = 2  # percentage points that a running job's average rate shoul
 def _stalled(job: JobRecord, waited: float) -> bool:
     """Whether a running job that no read of a wait found further along should have moved by now: at its average
     rate it would have gained ``_STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would gain 0.06)."""
-    elapsed = job.duration_seconds
-    return job.state == IN_PROGRESS and bool(elapsed) and job.progress * waited / (elapsed or 1) >= _STALLED_POINTS
+    elapsed = job.duration_seconds or 0
+    return job.state == IN_PROGRESS and elapsed > 0 and job.progress * waited / elapsed >= _STALLED_POINTS
 
 
 def _far_off(at: str | None, now: str | None) -> str | None:

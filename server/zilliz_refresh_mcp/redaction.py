@@ -200,7 +200,7 @@ def _anchor(secret: str) -> str | None:
 def _pieces(secret: str) -> frozenset[str]:
     """Every ``_PIECE_CHARS`` characters in a row of an API key's runs of letters and digits, lower-cased; none for
     ``user:password``, whose password a person chose: a piece of "Administrator2024" is a word of many messages."""
-    if _password(secret) or ":" in secret:
+    if ":" in secret:
         return frozenset()
     runs = _ALNUM_RUN.findall(secret.lower())
     return frozenset(run[at : at + _PIECE_CHARS] for run in runs for at in range(len(run) - _PIECE_CHARS + 1))
@@ -242,7 +242,7 @@ class _Blanker:
         anchor = _anchor(secret)
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
         self._anchor = None if anchor is None else anchor.lower()
-        self._pieces = _pieces(secret) if secret else frozenset()
+        self._pieces = _pieces(secret)
         self._secret = re.compile(_spelled(secret), re.IGNORECASE) if secret else None
         self._spelled_password = re.compile(_spelled(password), re.IGNORECASE) if password else None
         # A word boundary only where the password itself begins or ends with a word character. An escape
