@@ -362,6 +362,11 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         (["--tokne=c0ffeeSECRET1234", "--x"], "unrecognized arguments: --tokne, --x, 1 value, not shown"),
         (["c0ffeeSECRET1234", "more"], "unrecognized arguments: 2 values, not shown"),
         (["--tokne", "-c0ffeeSECRET1234", "-tSECRET"], "unrecognized arguments: --tokne, 2 values, not shown"),
+        # Nor a key given after a flag that takes something else; a short mistake is shown back to be mended.
+        (["--port", "c0ffeeSECRET1234"], "argument --port: invalid int value (16 characters, not shown)"),
+        (["--port=80o0"], "argument --port: invalid int value: '80o0'"),
+        (["--transport", "c0ffeeSECRET1234"], "argument --transport: invalid choice (16 characters, not shown)"),
+        (["--timeout-seconds", "u:SECRET"], "argument --timeout-seconds: invalid float value (8 characters, not"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:

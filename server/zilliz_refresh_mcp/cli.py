@@ -35,6 +35,8 @@ DEMO_REQUESTS_KEPT = 1000  # the in-process demo cluster's request log, for a --
 
 _UNRECOGNIZED = "unrecognized arguments: "
 _FLAG_LIKE = re.compile(r"--[a-z][a-z0-9-]{0,39}|-[A-Za-z]")  # how flags are written; a key is not
+_BAD_VALUE = re.compile(r"(invalid (?:\w+ value|choice)): '(.*?)'(?= \(choose|$)", re.DOTALL)  # argparse's wording
+_SHOWN_VALUE_CHARS = 8  # "80o0", "ftp", "3s" are shown back; a key given after the wrong flag is longer
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +45,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if message.startswith(_UNRECOGNIZED):
             message = _UNRECOGNIZED + _flags_only(message.removeprefix(_UNRECOGNIZED).split(" "))
+        else:
+            message = _BAD_VALUE.sub(_short_value_only, message)
         self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -61,6 +65,14 @@ def _flags_only(unrecognized: list[str]) -> str:
     if values:
         flags.append(f"{values} value{'s' if values > 1 else ''}, not shown (give the key in ZILLIZ_TOKEN)")
     return ", ".join(flags)
+
+
+def _short_value_only(bad: re.Match[str]) -> str:
+    """A flag's bad value, shown back when short: a key given after the wrong flag (``--port KEY``) is not."""
+    value = bad[2]
+    if len(value) <= _SHOWN_VALUE_CHARS and ":" not in value:  # a user:password may be short
+        return bad[0]
+    return f"{bad[1]} ({len(value)} characters, not shown)"
 
 
 def parser() -> argparse.ArgumentParser:
