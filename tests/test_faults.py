@@ -1242,6 +1242,7 @@ BAD_JOB_IDS = [
     "abc$",
     "1.5",
     "-1.0",
+    "-5",  # a negative number, not a plain id
     "\uff11\uff12\uff13",  # full-width digits
     "9223372036854775808",  # 2**63
     "99999999999999999999999",

@@ -50,7 +50,7 @@ def test_other_job_ids_pass_through(given: object, expected: str) -> None:
     assert normalize_record(raw(jobId=given), now_ms=NOW).job_id == expected
 
 
-@pytest.mark.parametrize("bad", [None, "", True, 1.5, {"id": 1}, [1]])
+@pytest.mark.parametrize("bad", [None, "", True, 1.5, {"id": 1}, [1], "-5", -5])
 def test_unusable_job_ids_are_record_errors(bad: object) -> None:
     with pytest.raises(RecordError, match="jobId"):
         normalize_record(raw(jobId=bad), now_ms=NOW)

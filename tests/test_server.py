@@ -338,6 +338,8 @@ async def test_malformed_job_id_is_refused_before_upstream(
             await client.read_resource("zilliz://refresh-jobs/12%2034")
         with pytest.raises(MCPError, match="larger than an int64"):
             await client.read_resource("zilliz://refresh-jobs/99999999999999999999")
+        negative = await client.call_tool("get_refresh_job", {"jobId": "-5"})
+    assert negative.is_error and "jobId -5 is negative" in negative.content[0].text  # type: ignore[union-attr]
     assert not [r for r in cluster.requests if r.route == DESCRIBE_ROUTE]
 
 

@@ -200,8 +200,10 @@ def job_id_text(value: object) -> str:
 
 
 def is_job_id(text: str) -> bool:
-    """Decimal digits of an int64, or a plain id of letters, digits, '-' and '_' (at most 128 characters)."""
-    if not PLAIN_ID.fullmatch(text):
+    """Decimal digits of an int64, or a plain id of letters, digits, '-' and '_' (at most 128 characters).
+
+    ``-5`` is a negative number, not a plain id."""
+    if not PLAIN_ID.fullmatch(text) or (text[0] == "-" and text[1:].isdigit()):
         return False
     return not text.isdigit() or len(text.lstrip("0")) < 19 or int(text) <= INT64_MAX
 
