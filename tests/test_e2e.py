@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -129,6 +130,38 @@ def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
     assert call["structuredContent"]["summary"]["total"] == 6
     assert "POST /v2/vectordb/jobs/external_collection/list -> 200" in stderr
     assert simulator.cluster.token not in stderr
+
+
+@pytest.mark.parametrize(("version", "linked"), [("2024-11-05", False), ("2025-03-26", False), ("2025-06-18", True)])
+def test_resource_links_go_only_to_clients_of_a_version_that_has_them(
+    simulator: SimulatorServer, version: str, linked: bool
+) -> None:
+    """A client of a version before resource links may refuse a whole result for a content type it does not know."""
+    initialize = {**INITIALIZE, "params": {**INITIALIZE["params"], "protocolVersion": version}}  # type: ignore[dict-item]
+    messages = [
+        initialize,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_refresh_jobs", "arguments": {}}},
+    ]
+    proc = raw_stdio_server(simulator)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(json.dumps(message) + "\n" for message in messages))
+    proc.stdin.flush()
+    answers: dict[int, Any] = {}
+    for line in proc.stdout:  # in order; the input stays open until the call is answered
+        answer = json.loads(line)
+        answers[answer["id"]] = answer
+        if 2 in answers:
+            break
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert answers[1]["result"]["protocolVersion"] == version
+    result = answers[2]["result"]
+    kinds = [block["type"] for block in result["content"]]
+    jobs = result["structuredContent"]["jobs"]
+    assert len(jobs) == 6
+    assert kinds == ["text", *(["resource_link"] * len(jobs) if linked else [])]
+    assert all(f"job {job['jobId']}" in result["content"][0]["text"] for job in jobs)  # named either way
 
 
 def test_ctrl_c_ends_the_stdio_server_while_it_waits_for_input(simulator: SimulatorServer) -> None:
