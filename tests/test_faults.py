@@ -1171,6 +1171,10 @@ async def test_unknown_argument_is_refused_in_both_protocol_eras(
         result = await client.call_tool(TOOL, {"collection": "ext_books"})
         assert_clear_error(result, 'unknown argument "collection"', "did you mean collectionName?")
         assert cluster.requests == []
+        sdk_made = await client.call_tool("no_such_tool", {})  # an error result the SDK's own pipeline made
+        # A 2026-07-28 result names its server, the refusal as the SDK's own do; a handshake-era result does not.
+        assert sdk_made.is_error and result.meta == sdk_made.meta
+        assert bool(result.meta) == (mode == "auto")
         await assert_works(client, collectionName="ext_books")
 
 

@@ -29,7 +29,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, SERVER_INFO_META_KEY, CallToolResult, TextContent
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
@@ -64,6 +64,9 @@ class ArgumentGuard:
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             dumped.pop("resultType", None)  # a 2026-07-28 field; handshake-era results do not carry it
+        elif (stamp := getattr(getattr(self._server, "_lowlevel_server", None), "server_info_stamp", None)) is not None:
+            # A 2026-07-28 result names its server; the SDK stamps only the results that pass through it.
+            dumped["_meta"] = {SERVER_INFO_META_KEY: stamp}
         return dumped
 
     def _check_prompt_arguments(self, params: Mapping[str, Any]) -> None:
