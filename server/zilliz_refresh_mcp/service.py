@@ -425,7 +425,7 @@ class RefreshJobs:
                         raise  # no later poll can succeed; JobNotFound, the job gone, is not caught either
                     trouble = _polling_on(job_id, err)
         except anyio.get_cancelled_exc_class():
-            logger.info("wait for refresh job %s cancelled by the client", job_id)
+            logger.info("wait for refresh job %s cancelled (by the client, or the server is stopping)", job_id)
             raise
 
     def _until_estimate(self, record: JobRecord) -> float | None:
