@@ -505,6 +505,31 @@ async def test_a_redirect_names_the_endpoint_to_set_and_the_configuration_takes_
     assert load_settings(cluster_endpoint=endpoint, token=cluster.token).cluster_endpoint == endpoint
 
 
+@pytest.mark.parametrize(
+    ("asked", "location", "needles"),
+    [
+        ("https://in01-x.example", "https://elsewhere.example/v2/vectordb/x", ["another host", "if it is your"]),
+        ("https://in01-x.example", "https://IN01-X.example:8443/v2/vectordb/x", ["; set ZILLIZ_CLUSTER_ENDPOINT"]),
+        ("http://127.0.0.1:19530", "https://127.0.0.1:19531/v2/vectordb/x", ["; set ZILLIZ_CLUSTER_ENDPOINT"]),
+        ("https://in01-x.example", "http://in01-x.example/v2/vectordb/x", ["plain HTTP", "network you trust"]),
+    ],
+)
+async def test_a_redirect_elsewhere_says_the_key_was_not_sent_and_one_to_plain_http_warns(
+    asked: str, location: str, needles: list[str]
+) -> None:
+    """Where a redirect leads is the gateway's word: another host is named as such, and plain HTTP is not advised."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(307, headers={"Location": location})
+
+    async with ZillizClient(endpoint=asked, token="t0ken", transport=httpx2.MockTransport(handler)) as upstream:
+        with pytest.raises(UpstreamError) as caught:
+            await upstream.list_jobs("default")
+    hint = caught.value.hint or ""
+    assert all(needle in hint for needle in needles), hint
+    assert ("another host" in hint) == ("elsewhere" in location)
+
+
 async def test_a_redirect_to_a_page_outside_the_api_says_the_endpoint_is_not_the_clusters(
     client: Client, cluster: SimulatedCluster
 ) -> None:
@@ -711,6 +736,11 @@ async def test_oversized_answer_is_refused(
         result = await client.call_tool(TOOL, {})
         assert_clear_error(result, "exceeds 1 MiB", "HTTP 200", "collectionName", "ZILLIZ_MAX_RESPONSE_MB")
         assert upstream_calls(cluster) == 1
+        # One job's answer: no collectionName to narrow it by (get_refresh_job takes none).
+        cluster.inject(Fault.raw('{"code":0,"data":{"jobId":1' + padding + "}}"))
+        one = await client.call_tool("get_refresh_job", {"jobId": "1"})
+        text = assert_clear_error(one, "exceeds 1 MiB", "Raise ZILLIZ_MAX_RESPONSE_MB to read it")
+        assert "collectionName" not in text
         await assert_works(client)
 
 

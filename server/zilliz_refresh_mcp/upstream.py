@@ -565,7 +565,9 @@ class ZillizClient:
             f"Upstream answer to {route} exceeds {_size(self._max_bytes)}",
             route=route,
             status=status,
-            hint="Narrow the question with collectionName, or raise ZILLIZ_MAX_RESPONSE_MB.",
+            hint="Narrow the question with collectionName, or raise ZILLIZ_MAX_RESPONSE_MB."
+            if route == LIST_ROUTE
+            else "Raise ZILLIZ_MAX_RESPONSE_MB to read it.",
         )
 
     @staticmethod
@@ -646,7 +648,20 @@ class ZillizClient:
         endpoint = redact(endpoint + parts.path[:cut], self._token)
         if endpoint.rstrip("/") == _same_spelling(self._endpoint):
             return f"The endpoint redirects to {shown}, the URL it was asked; check the proxy or gateway before it."
-        return f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to {shortened(endpoint, 120)}."
+        endpoint = shortened(endpoint, 120)
+        asked = urlsplit(self._endpoint)
+        if asked.scheme == "https" and parts.scheme == "http":
+            return (
+                f"The endpoint redirects to {shown}, plain HTTP, where the key would travel unencrypted (it was not "
+                "sent there): check the endpoint with whoever runs the cluster or its gateway, and set "
+                f"ZILLIZ_CLUSTER_ENDPOINT to {endpoint} only for a host on a network you trust."
+            )
+        if (parts.hostname or "").lower() != (asked.hostname or "").lower():
+            return (
+                f"The endpoint redirects to {shown}, another host (the key was not sent there); if it is your "
+                f"cluster's address, set ZILLIZ_CLUSTER_ENDPOINT to {endpoint}."
+            )
+        return f"The endpoint redirects to {shown}; set ZILLIZ_CLUSTER_ENDPOINT to {endpoint}."
 
     def _words_of(self, message: Any) -> str:
         """The cluster's ``message`` as our errors quote it: text (JSON if not a string), redacted, on one line, cut."""
