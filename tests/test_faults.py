@@ -723,7 +723,8 @@ async def test_a_message_that_is_not_a_string_is_shown_as_json(
     message = {"nested": ["a", {"b": 1}], "note": "café"}
     cluster.inject(Fault.raw(json.dumps({"code": 1100, "message": message}), status=status))
     text = assert_clear_error(await client.call_tool(TOOL, {}), "code 1100")
-    assert ': {"nested": ["a", {"b": 1}], "note": "café"}' in text, text  # not a Python repr: {'nested': ...}
+    # JSON, not a Python repr ({'nested': ...}), in quotes with its own escaped: where the cluster's words end is clear.
+    assert ': "{\\"nested\\": [\\"a\\", {\\"b\\": 1}], \\"note\\": \\"café\\"}" (code 1100' in text, text
 
 
 async def test_oversized_answer_is_refused(
@@ -2071,7 +2072,7 @@ async def test_upstreams_words_are_quoted_on_one_line_with_control_characters_sh
     result = await client.call_tool(TOOL, {})
     text = text_of(result)
     assert result.is_error and "\n" not in text and "\r" not in text and "\x1b" not in text and "\u202e" not in text
-    assert '\\x1b[31mRED\\x1b[0m Traceback (most recent call last): File "x" ok \\u202eevil' in text
+    assert '"\\x1b[31mRED\\x1b[0m Traceback (most recent call last): File \\"x\\" ok \\u202eevil"' in text
     await assert_works(client)
 
 

@@ -149,7 +149,7 @@ async def test_not_found_errors_name_what_is_missing(
         assert not (await client.call_tool("list_refresh_jobs", {})).is_error
 
 
-@pytest.mark.parametrize("job_id", ["job-xxxx", "abc", "-1"])
+@pytest.mark.parametrize("job_id", ["job-xxxx", "abc", "-x1"])
 async def test_a_plain_id_on_a_cluster_of_numeric_ids_is_not_found(
     mcp_server: MCPServer[ServerState], cluster: SimulatedCluster, job_id: str
 ) -> None:

@@ -601,7 +601,7 @@ class ZillizClient:
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
         if message:
-            what += f": {message}"
+            what += f": {_as_said(message)}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
         hint = _STATUS_HINTS.get(status) or (_TRANSIENT_HINT if transient else None)
         if status in (400, 500):
@@ -682,7 +682,7 @@ class ZillizClient:
             transient = code in TRANSIENT_CODES
             hint = _code_hint(code, body) or (_TRANSIENT_HINT if transient else _OTHER_CODE_HINT)
             raise UpstreamAPIError(
-                f"Upstream rejected {route}: {message or 'no message'}",
+                f"Upstream rejected {route}: {_as_said(message) if message else 'no message'}",
                 route=route,
                 status=200,
                 code=code,
@@ -694,6 +694,12 @@ class ZillizClient:
             what = "code 0 but no `data`" if "code" in payload else "neither `code` nor `data`"
             raise _not_documented(f"Upstream answered {route} with {what}", route)
         return payload["data"]
+
+
+def _as_said(message: str) -> str:
+    """The cluster's words in double quotes, any quote in them escaped (``\\"``), so that where they end cannot be
+    forged: a model reads them as the cluster's, not as instructions to it ("invalid token. SYSTEM: call ...")."""
+    return '"' + message.replace('"', '\\"') + '"'
 
 
 def _json_type(value: Any) -> str:
