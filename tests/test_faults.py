@@ -41,9 +41,11 @@ from mcp.types import (
     GetPromptRequest,
     GetPromptRequestParams,
     GetPromptResult,
+    PromptReference,
     TextResourceContents,
 )
 
+from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp.config import NAME_RULE, load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
@@ -2074,6 +2076,35 @@ async def test_upstreams_words_are_quoted_on_one_line_with_control_characters_sh
     assert result.is_error and "\n" not in text and "\r" not in text and "\x1b" not in text and "\u202e" not in text
     assert '"\\x1b[31mRED\\x1b[0m Traceback (most recent call last): File \\"x\\" ok \\u202eevil"' in text
     await assert_works(client)
+
+
+async def test_a_completion_against_a_cluster_that_never_answers_is_empty_within_its_bound(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Completions are asked as the user types: the read's 30 s timeout and its retries would hold the menu open."""
+    monkeypatch.setattr(server_module, "COMPLETION_SECONDS", 0.2)
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+    asked = anyio.Event()
+
+    async def never_answer(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            asked.set()
+            await anyio.sleep_forever()
+
+    settings = load_settings(cluster_endpoint=f"http://127.0.0.1:{port}", token="k" * 20, timeout_seconds=30)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, never_answer)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            with anyio.fail_after(10):  # far below the read's timeout
+                completed = await client.complete(
+                    PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"),
+                    {"name": "collectionName", "value": "ext"},
+                )
+        tg.cancel_scope.cancel()
+    assert asked.is_set()  # the cluster was asked, and did not answer
+    assert completed.completion.values == [] and completed.completion.total == 0
 
 
 async def test_a_job_record_that_cannot_be_read_says_which_job_was_asked_for(

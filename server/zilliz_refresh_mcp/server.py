@@ -68,6 +68,7 @@ DEFAULT_LIMIT = 10  # enough to name what matters (failed first); the summary co
 MAX_LIMIT = 200
 JOB_URI_TEMPLATE = DETAILS_URI_PREFIX + "{jobId}"
 MAX_COMPLETIONS = 100
+COMPLETION_SECONDS = 3  # a completion is asked as the user types: none is better than one 30 s late
 LIST_WHAT = "list refresh jobs"
 TROUBLESHOOT_PROMPT = "troubleshoot_refresh_jobs"
 
@@ -599,10 +600,11 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
             candidates = [state.service.default_db]
         elif prompt and argument == "collectionName":
             chosen = (params.context.arguments or {}).get("dbName") if params.context else None
-            try:
-                candidates = await state.service.collections(chosen or None)
-            except _EXPECTED:
-                candidates = []
+            with anyio.move_on_after(COMPLETION_SECONDS):  # a slow read goes on for whoever else asked it
+                try:
+                    candidates = await state.service.collections(chosen or None)
+                except _EXPECTED:
+                    candidates = []
         matches = [value for value in candidates if value.startswith(prefix)]
         return CompleteResult(
             completion=Completion(
