@@ -218,17 +218,21 @@ class _StopAtDeadline(stop_base):
         return anyio.current_time() + (retry_state.upcoming_sleep or 0.0) >= self._deadline
 
 
-def _how_long(seconds: float) -> str:
-    """A wait as a person reads it: ``90 s``, ``25 min``, or the time it ends (a Retry-After date years away)."""
+def _retry_after_hint(seconds: float) -> str:
+    """What to do about a Retry-After too long to wait in a call: when to try again, as a person reads it."""
     if seconds < 120:
-        return f"{math.ceil(seconds)} s"
-    if seconds < 2 * 3600:
-        return f"{math.ceil(seconds / 60)} min"
-    try:
-        until = datetime.now(UTC) + timedelta(seconds=seconds)
-    except OverflowError:
-        return "indefinitely"
-    return f"until {until:%Y-%m-%d %H:%M} UTC"
+        wait = f"{math.ceil(seconds)} s"
+    elif seconds < 2 * 3600:
+        wait = f"{math.ceil(seconds / 60)} min"
+    else:
+        try:
+            wait = f"until {datetime.now(UTC) + timedelta(seconds=seconds):%Y-%m-%d %H:%M} UTC"
+        except OverflowError:  # 1e308 s: no date to tell
+            return (
+                "The cluster asked never to be asked again (a Retry-After past any date: it is likely "
+                "misconfigured); try again later, and tell whoever runs it if this goes on."
+            )
+    return f"The cluster asked to wait {wait} before trying again (Retry-After); try again then."
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -445,9 +449,7 @@ class ZillizClient:
         except UpstreamError as err:
             err.attempts = attempts
             if (wait := err.wait_beyond(self._max_backoff)) is not None:
-                err.hint = (
-                    f"The cluster asked to wait {_how_long(wait)} before trying again (Retry-After); try again then."
-                )
+                err.hint = _retry_after_hint(wait)
             elif err.transient and not err.hint:
                 err.hint = _TRANSIENT_HINT
             raise
