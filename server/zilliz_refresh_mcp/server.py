@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -595,6 +595,11 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
         ref, argument = params.ref, params.argument.name
         prompt = isinstance(ref, PromptReference) and ref.name == TROUBLESHOOT_PROMPT
         if isinstance(ref, ResourceTemplateReference) and ref.uri == JOB_URI_TEMPLATE and argument == "jobId":
+            if not state.service.seen_job_ids:  # nothing listed yet this session: the default database's jobs
+                with anyio.move_on_after(COMPLETION_SECONDS), suppress(*_EXPECTED):
+                    await state.service.list_jobs(
+                        db_name=None, collection_name=None, states=None, limit=MAX_COMPLETIONS, cursor=None
+                    )
             candidates = list(reversed(state.service.seen_job_ids))
         elif prompt and argument == "dbName":
             candidates = [state.service.default_db]
