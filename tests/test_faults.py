@@ -1116,6 +1116,18 @@ async def test_names_longer_than_255_are_refused(client: Client, cluster: Simula
     assert "255" not in text_of(result)
 
 
+async def test_a_job_id_of_128_characters_is_taken_in_its_detailsuri_form(
+    client: Client, cluster: SimulatedCluster
+) -> None:
+    """The URI form is longer than the id it carries: the length checked is the id's, as the tool reads it."""
+    longest = "a" * 128
+    result = await client.call_tool("get_refresh_job", {"jobId": f"zilliz://refresh-jobs/{longest}"})
+    assert_clear_error(result, f"No refresh job '{longest}'")  # asked upstream, which has no such job
+    assert [seen.body for seen in cluster.requests] == [{"jobId": longest}]
+    too_long = await client.call_tool("get_refresh_job", {"jobId": f"zilliz://refresh-jobs/{longest}a"})
+    assert_clear_error(too_long, "jobId is 129 characters long; at most 128 are accepted")
+
+
 REFRESH = "refresh_external_collection"
 
 
@@ -1285,6 +1297,8 @@ BAD_JOB_IDS = [
     "1.5",
     "-1.0",
     "-5",  # a negative number, not a plain id
+    "-",  # nor is a dash alone
+    "__",
     "\uff11\uff12\uff13",  # full-width digits
     "9223372036854775808",  # 2**63
     "99999999999999999999999",

@@ -36,6 +36,12 @@ def _job_id(value: Any) -> Any:
     return given or value  # nothing left: refused as sent
 
 
+def as_read(value: Any) -> Any:
+    """A string as the readers leave it before its length is checked: without the blanks around it, or a job's
+    ``detailsUri`` before its id. (A name never starts with that URI; if one did, the tool would refuse it.)"""
+    return _job_id(value) if isinstance(value, str) else value
+
+
 # Between states: a comma and the like, or the word "or" / "and"; not a space, which "in progress" holds.
 _BETWEEN_STATES = re.compile(r"[,;|/\[\]\"'()]|\s(?:or|and)\s", re.IGNORECASE)
 

@@ -33,6 +33,7 @@ from mcp.types import INVALID_PARAMS, SERVER_INFO_META_KEY, CallToolResult, Text
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from .arguments import as_read
 from .errors import shortened
 
 MAX_STRING_CHARS = 4096
@@ -124,7 +125,7 @@ class ArgumentGuard:
     def _too_long(self, key: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
         limit = _max_length(schema) or self._max_chars
         if isinstance(value, str):
-            value = value.strip()  # the blanks around a name or an id are dropped (arguments.py); the tool still checks
+            value = as_read(value)  # as the tool reads it (blanks, a detailsUri's prefix dropped); it still checks
             return (
                 [f"{key} is {len(value)} characters long; at most {limit} are accepted"] if len(value) > limit else []
             )

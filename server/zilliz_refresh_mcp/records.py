@@ -39,7 +39,7 @@ TERMINAL_STATES = frozenset({COMPLETED, FAILED})
 
 DETAILS_URI_PREFIX = "zilliz://refresh-jobs/"
 INT64_MAX = 2**63 - 1
-PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+PLAIN_ID = re.compile(r"(?=[_-]*[A-Za-z0-9])[A-Za-z0-9_-]{1,128}")  # with a letter or digit: "-" names no job
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
 
@@ -200,7 +200,8 @@ def job_id_text(value: object) -> str:
 
 
 def is_job_id(text: str) -> bool:
-    """Decimal digits of an int64, or a plain id of letters, digits, '-' and '_' (at most 128 characters).
+    """Decimal digits of an int64, or a plain id of letters, digits, '-' and '_' (at most 128 characters, one a
+    letter or digit).
 
     ``-5`` is a negative number, not a plain id."""
     if not PLAIN_ID.fullmatch(text) or (text[0] == "-" and text[1:].isdigit()):
