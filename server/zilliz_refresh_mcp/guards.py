@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from .arguments import as_read
 from .errors import shortened
+from .records import EXACT_IN_A_DOUBLE
 
 MAX_STRING_CHARS = 4096
 _SHOWN_CHARS = 40
@@ -161,7 +162,7 @@ def _explain(error: Any) -> str:
             return f"{where}: expected a string, got the number {given}"
         # A job id sent as a JSON number: say how to send it; past 2^53 a JavaScript host may have rounded it
         # (written with an exponent, 4.495038292745093e+17, it has been).
-        if abs(given) > 2**53:
+        if abs(given) > EXACT_IN_A_DOUBLE:
             return (
                 f"{where}: expected a string, got the number {given}, which may already have been rounded: "
                 "copy the id, a string, from list_refresh_jobs"

@@ -35,6 +35,7 @@ from .reasons import (
 )
 from .records import (
     COMPLETED,
+    EXACT_IN_A_DOUBLE,
     FAILED,
     IN_PROGRESS,
     KNOWN_STATES,
@@ -755,7 +756,7 @@ def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
         return ""
     job_id, collections = next(iter(shared_ids.items()))
     which = f"job id {job_id}" if len(shared_ids) == 1 else f"{len(shared_ids)} job ids, such as {job_id}"
-    rounded = job_id.isascii() and job_id.isdigit() and int(job_id) > 2**53  # a smaller id is exact as a double
+    rounded = job_id.isascii() and job_id.isdigit() and int(job_id) > EXACT_IN_A_DOUBLE  # a smaller id is exact
     why = (
         "ids rounded on their way from the cluster (beyond 2^53, as a JavaScript number is)"
         if rounded
@@ -829,11 +830,15 @@ def _stalled(job: JobRecord, waited: float) -> bool:
     return job.state == IN_PROGRESS and elapsed > 0 and job.progress * waited / elapsed >= _STALLED_POINTS
 
 
+def _seconds_until(at: str, now: str) -> float:
+    return (epoch_ms(at) - epoch_ms(now)) / 1000
+
+
 def _far_off(at: str | None, now: str | None) -> str | None:
     """How long until ``at``, when it is more than an hour off; else None."""
     if at is None or now is None:
         return None
-    seconds = (epoch_ms(at) - epoch_ms(now)) / 1000
+    seconds = _seconds_until(at, now)
     return _duration(seconds) if seconds > _FAR_OFF_SECONDS else None
 
 
@@ -841,7 +846,7 @@ def _from_now(at: str, now: str | None) -> str:
     """How far off ``at`` is, for a model that cannot tell the time: " (in ~17m24s)"."""
     if now is None:
         return ""
-    seconds = (epoch_ms(at) - epoch_ms(now)) / 1000
+    seconds = _seconds_until(at, now)
     if seconds >= 1:
         return f" (in ~{_duration(seconds)})"
     # An estimate made at an earlier read that the job has overrun (a listing's is made as of now: never past).

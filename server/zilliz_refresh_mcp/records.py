@@ -39,6 +39,7 @@ TERMINAL_STATES = frozenset({COMPLETED, FAILED})
 
 DETAILS_URI_PREFIX = "zilliz://refresh-jobs/"
 INT64_MAX = 2**63 - 1
+EXACT_IN_A_DOUBLE = 2**53  # integers past it lose digits as a JSON number in JavaScript (a double)
 PLAIN_ID = re.compile(r"(?=[_-]*[A-Za-z0-9])[A-Za-z0-9_-]{1,128}")  # with a letter or digit: "-" names no job
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
@@ -192,7 +193,7 @@ def job_id_text(value: object) -> str:
     # bool is an int subclass; True is no job id.
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
         return str(value)
-    if isinstance(value, float) and value.is_integer() and 0 <= value < 2**53:  # beyond 2^53 it was rounded
+    if isinstance(value, float) and value.is_integer() and 0 <= value < EXACT_IN_A_DOUBLE:  # beyond, it was rounded
         return str(int(value))
     if isinstance(value, str) and is_job_id(value.strip()):
         return value.strip()

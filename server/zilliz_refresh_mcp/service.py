@@ -44,6 +44,7 @@ from .jobs import (
 )
 from .records import (
     DETAILS_URI_PREFIX,
+    EXACT_IN_A_DOUBLE,
     INT64_MAX,
     PLAIN_ID,
     JobRecord,
@@ -104,7 +105,7 @@ def parse_job_id(job_id: str) -> int | str:
 def looks_rounded(job_id: int) -> bool:
     """Whether an id past 2^53 is as JavaScript prints a number: 449503829274509313, read as a double, becomes
     449503829274509312, printed 449503829274509300. (One real id in 64 is a double's exact value: not a sign.)"""
-    return job_id > 2**53 and job_id == int(Decimal(repr(float(job_id))))
+    return job_id > EXACT_IN_A_DOUBLE and job_id == int(Decimal(repr(float(job_id))))
 
 
 def _same_job(record_id: str, asked: int | str) -> bool:
@@ -471,7 +472,7 @@ class RefreshJobs:
 
     def _rounding_note(self, wire_id: int | str) -> str:
         """For an id that a JavaScript number made of a longer one, the ids seen here that round to it."""
-        if not isinstance(wire_id, int) or wire_id <= 2**53:
+        if not isinstance(wire_id, int) or wire_id <= EXACT_IN_A_DOUBLE:
             return ""
         twins = [
             seen
