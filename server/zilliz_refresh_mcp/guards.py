@@ -4,7 +4,7 @@
 
 - an argument the tool's input schema does not declare (``{"database": "x"}``): the SDK would
   silently ignore it, and the model would believe its filter applied;
-- a string longer than the schema allows, or than ``max_string_chars`` where the schema sets no
+- a string longer than the schema allows, or than ``MAX_STRING_CHARS`` where the schema sets no
   limit (nothing here needs more, and whatever a tool echoes back stays small);
 - an argument of the wrong type (``dbName: 5``, ``limit: "x"``), validated exactly as the tool
   itself validates, but reported as one plain sentence per argument instead of pydantic's dump;
@@ -44,9 +44,8 @@ _SHOWN_CHARS = 40
 class ArgumentGuard:
     """Server middleware that refuses unknown, oversized or mistyped tool (and prompt) arguments, saying why."""
 
-    def __init__(self, server: MCPServer[Any], *, max_string_chars: int = MAX_STRING_CHARS) -> None:
+    def __init__(self, server: MCPServer[Any]) -> None:
         self._server = server
-        self._max_chars = max_string_chars
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params
@@ -124,21 +123,21 @@ class ArgumentGuard:
         return []
 
     def _too_long(self, key: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
-        limit = _max_length(schema) or self._max_chars
+        limit = _max_length(schema) or MAX_STRING_CHARS
         if isinstance(value, str):
             value = as_read(value)  # as the tool reads it (blanks, a detailsUri's prefix dropped); it still checks
             return (
                 [f"{key} is {len(value)} characters long; at most {limit} are accepted"] if len(value) > limit else []
             )
         if isinstance(value, list):
-            item_limit = _max_length(_items(schema)) or self._max_chars
+            item_limit = _max_length(_items(schema)) or MAX_STRING_CHARS
             return [
                 f"{key}[{index}] is {len(item)} characters long; at most {item_limit} are accepted"
                 for index, item in enumerate(value)
                 if isinstance(item, str) and len(item) > item_limit
             ][:3]
-        if isinstance(value, dict) and len(json.dumps(value)) > self._max_chars:
-            return [f"{key} is larger than {self._max_chars} characters of JSON"]
+        if isinstance(value, dict) and len(json.dumps(value)) > MAX_STRING_CHARS:
+            return [f"{key} is larger than {MAX_STRING_CHARS} characters of JSON"]
         return []
 
 

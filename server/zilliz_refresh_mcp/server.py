@@ -174,7 +174,7 @@ def _reads_only(title: str) -> ToolAnnotations:
 RESOURCE_LINKS_SINCE = "2025-06-18"
 
 
-def _structured(model: BaseModel, text: str, links: list[JobRecord], ctx: Context[ServerState, Any]) -> CallToolResult:
+def _tool_result(model: BaseModel, text: str, links: list[JobRecord], ctx: Context[ServerState, Any]) -> CallToolResult:
     content: list[Any] = [TextContent(type="text", text=text)]
     if (ctx.protocol_version or RESOURCE_LINKS_SINCE) < RESOURCE_LINKS_SINCE:  # versions are dates, YYYY-MM-DD
         links = []
@@ -340,7 +340,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                     err, LIST_WHAT, db=dbName or service.default_db, collection=collectionName, db_asked=bool(dbName)
                 )
             ) from None
-        return _structured(listing, listing_text(listing), listing.jobs, ctx)
+        return _tool_result(listing, listing_text(listing), listing.jobs, ctx)
 
 
 def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
@@ -365,7 +365,7 @@ def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
         except _EXPECTED as err:
             raise ToolError(explain(err, f"read refresh job {jobId}")) from None
         job, text = job_answer(job, iso_utc(service.clock()))
-        return _structured(job, text, [job], ctx)
+        return _tool_result(job, text, [job], ctx)
 
 
 def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
@@ -410,7 +410,7 @@ def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
             result = await _state_of(ctx).service.wait(jobId, timeout_seconds=timeoutSeconds, on_update=on_update)
         except _EXPECTED as err:
             raise ToolError(explain(err, f"wait for refresh job {jobId}")) from None
-        return _structured(result, result.message, [result.job], ctx)
+        return _tool_result(result, result.message, [result.job], ctx)
 
 
 def _add_refresh_tool(mcp: MCPServer[ServerState]) -> None:
@@ -448,7 +448,7 @@ def _add_refresh_tool(mcp: MCPServer[ServerState]) -> None:
             what = f"start a refresh of {collectionName}"
             db = dbName or service.default_db
             raise ToolError(explain(err, what, db=db, collection=collectionName, db_asked=bool(dbName))) from None
-        return _structured(started, started.message, [], ctx)
+        return _tool_result(started, started.message, [], ctx)
 
 
 def _skip_output_revalidation(mcp: MCPServer[ServerState]) -> None:

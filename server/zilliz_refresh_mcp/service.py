@@ -502,7 +502,7 @@ class RefreshJobs:
 
 
 @dataclass(frozen=True)
-class _Fault:
+class _PollFailure:
     """A poll that failed in a way the next poll may get past."""
 
     kind: tuple[object, ...]  # what failed (the error's type, status and code), to tell a fault seen again
@@ -518,11 +518,11 @@ class _Polling:
     """What one poller remembers from one poll to the next."""
 
     last: tuple[str, int] | None = None  # state and progress of the last reading
-    last_fault: _Fault | None = None  # the previous poll's, if it failed: each kind is warned of once in a row
+    last_fault: _PollFailure | None = None  # the previous poll's, if it failed: each kind is warned of once in a row
     told_unreadable: bool = False  # subscribers were told of a lasting fault, and no reading has come since
     backoff: int = 1  # intervals to the next poll
 
-    def count(self, fault: _Fault | None) -> None:
+    def after_poll(self, fault: _PollFailure | None) -> None:
         """How the poll went: 1 interval to the next after a reading or a first failure, then doubled by each
         failure in a row: 2, 4, 8, 8..."""
         self.backoff = 1 if fault is None or self.last_fault is None else min(self.backoff * 2, MAX_FAULT_BACKOFF)
@@ -685,10 +685,10 @@ class JobWatcher:
             if isinstance(reading, JobRecord):
                 if await self._take_reading(job_id, reading, polling):
                     return
-                polling.count(None)
+                polling.after_poll(None)
             else:
                 await self._take_fault(job_id, reading, polling)
-                polling.count(reading)
+                polling.after_poll(reading)
             retry_after = polling.last_fault.retry_after if polling.last_fault else 0.0
             await anyio.sleep(max(self.poll_seconds() * polling.backoff, retry_after))
 
@@ -708,7 +708,7 @@ class JobWatcher:
             logger.info("refresh job %s ended (%s); subscriptions closed", job_id, record.state)
         return record.has_ended
 
-    async def _take_fault(self, job_id: str, fault: _Fault, polling: _Polling) -> None:
+    async def _take_fault(self, job_id: str, fault: _PollFailure, polling: _Polling) -> None:
         """Warn of a fault once per kind in a row; tell the subscribers once per run of lasting faults."""
         again = polling.last_fault is not None and fault.kind == polling.last_fault.kind
         logger.log(
@@ -723,7 +723,7 @@ class JobWatcher:
             await self._notify(job_id)
             polling.told_unreadable = True
 
-    async def _read(self, job_id: str) -> JobRecord | _Fault | None:
+    async def _read(self, job_id: str) -> JobRecord | _PollFailure | None:
         """One poll: the job's record, a fault the next poll may get past, or None when the job is gone (its
         collection too) or can no longer be read.
 
@@ -743,11 +743,11 @@ class JobWatcher:
                 return None
             # Its kind, not its text: the text tells attempts and upstream's words, which vary.
             kind, retry_after = (type(err), err.status, err.code), min(err.retry_after or 0.0, MAX_RETRY_AFTER_SECONDS)
-            return _Fault(kind=kind, detail=err.detail, retry_after=retry_after, lasting=not err.transient)
+            return _PollFailure(kind=kind, detail=err.detail, retry_after=retry_after, lasting=not err.transient)
         except RecordError as err:  # the cluster writes this job's record in a way not understood: it may stay so
-            return _Fault(kind=(RecordError,), detail=str(err), lasting=True)
+            return _PollFailure(kind=(RecordError,), detail=str(err), lasting=True)
         except Exception as err:  # never take the server down
-            return _Fault(kind=(type(err),), detail=str(err))
+            return _PollFailure(kind=(type(err),), detail=str(err))
 
     async def _notify(self, job_id: str) -> None:
         """Tell every subscriber of the job, also one whose subscribe request is still being answered: that request
