@@ -317,13 +317,9 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
 
 
 @pytest.mark.parametrize("version", ["4, no tie", "4, a CRC-32", "5"])
-async def test_a_cursor_of_an_earlier_build_in_the_same_order_continues_where_it_left_off(
-    mcp_server: MCPServer[Any], version: str
-) -> None:
-    """A cursor of version 4 ends at the question's tag (released builds), or carries a CRC-32 of the collection
-    (a build of a day); one of version 5 carries the tie but not the counts. Jobs of distinct ids were in the same
-    order, so a page asked with it is the page the current cursor gives (a 32-bit tie read as today's would repeat
-    the last job shown)."""
+async def test_a_cursor_of_an_earlier_build_says_to_start_again(mcp_server: MCPServer[Any], version: str) -> None:
+    """A cursor of version 4 ends at the question's tag, or carries a CRC-32 of the collection; one of version 5
+    carries the tie but not the counts. None is misread as today's: each is refused, saying what to do."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         cursor = first["page"]["nextCursor"]
@@ -335,10 +331,12 @@ async def test_a_cursor_of_an_earlier_build_in_the_same_order_continues_where_it
             "4, a CRC-32": [4, *payload[1:5], crc],
             "5": [5, *payload[1:6]],
         }[version]
-        then = await call(client, limit=5, cursor=_b64(json.dumps(earlier)))
+        refused = await client.call_tool(TOOL, {"limit": 5, "cursor": _b64(json.dumps(earlier))})
         now = await call(client, limit=5, cursor=cursor)
-    assert [job["jobId"] for job in then["jobs"]] == [job["jobId"] for job in now["jobs"]]
-    assert then["summary"]["text"] == now["summary"]["text"]  # no counts to compare: nothing said of them
+    assert refused.is_error
+    assert "cursor is from an earlier version of this server" in text_of(refused)
+    assert "omit cursor to start again from the first page" in text_of(refused)
+    assert now["jobs"] and now["jobs"][0]["jobId"] not in {job["jobId"] for job in first["jobs"]}
 
 
 async def test_a_page_read_after_jobs_changed_state_says_so(mcp_server: MCPServer[Any], clock: FakeClock) -> None:

@@ -267,7 +267,7 @@ def _sort_key(rank: int, at_ms: int | None, job_id: str, tie: int) -> _SortKey:
     return (rank, -at_ms if at_ms is not None else 1, _id_key(job_id), tie)
 
 
-_NO_TIE = 1 << 64  # after every ``_tie``: a position without one (an earlier build's cursor) is after its id's jobs
+_TIES = 1 << 64  # a tie is a 64-bit digest
 
 
 def _tie(collection: str | None) -> int:
@@ -432,23 +432,15 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
 
-# 1 (no version field) ordered by start time, 2 had fixed failures among the current ones, 3 had them before the
-# running jobs: such cursors are refused, not misread.
-_CURSOR_VERSION = 6  # the order of 5, and the counts of the page that gave it
-_SAME_ORDER_NO_COUNTS = 5  # the order of 4, then by a 64-bit tie
-# 4 orders as 5 does for jobs of distinct ids, and carries no tie, or a CRC-32 (a build of a day): it continues after
-# every job of its id, exact unless jobs of several collections share that id.
-_SAME_ORDER_NO_TIE = 4
-# How many fields follow the question's tag, by version: the tie and the counts; the tie; none, or a CRC-32.
-_CARRIED = {_CURSOR_VERSION: (2,), _SAME_ORDER_NO_COUNTS: (1,), _SAME_ORDER_NO_TIE: (0, 1)}
+# Cursors of earlier builds (1 to 5) ordered the jobs otherwise or carried less: refused, saying so, not misread.
+_CURSOR_VERSION = 6
 
 
 class Continuation(NamedTuple):
-    """What a cursor says: the position it continues after, and ``counts_tag`` of the answer that gave it (None
-    from an earlier build's cursor)."""
+    """What a cursor says: the position it continues after, and ``counts_tag`` of the answer that gave it."""
 
     after: _SortKey
-    counts: str | None
+    counts: str
 
 
 def counts_tag(summary: Summary) -> str:
@@ -471,21 +463,19 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, rank, at, job_id, tag, *carried = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        older = type(version) is int and 0 < version < _SAME_ORDER_NO_TIE
-        # Whatever tie a version-4 cursor carries (none, or a CRC-32), it continues after every job of its id.
-        tie = _NO_TIE if version == _SAME_ORDER_NO_TIE else (carried[0] if carried else -1)  # -1: refused
-        counts = carried[1] if version == _CURSOR_VERSION and len(carried) == 2 else None
+        older = type(version) is int and 0 < version < _CURSOR_VERSION
+        tie, counts = carried
         if older or not (
-            type(version) is int
-            and len(carried) in _CARRIED.get(version, ())
+            version == _CURSOR_VERSION
             and type(rank) is int
             and 0 <= rank <= _OTHER_RANK
             and isinstance(at, str)
             and isinstance(job_id, str)
             and job_id
             and isinstance(tag, str)
-            and (version == _SAME_ORDER_NO_TIE or (type(tie) is int and 0 <= tie < _NO_TIE))  # 5 and 6: a tie
-            and (version != _CURSOR_VERSION or isinstance(counts, str))
+            and type(tie) is int
+            and 0 <= tie < _TIES
+            and isinstance(counts, str)
         ):
             raise TypeError
         continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts)
@@ -1000,7 +990,7 @@ def build_listing(
         shared_ids=shared_ids,
     )
     counts = counts_tag(summary)
-    if continuation is not None and continuation.counts not in (None, counts):
+    if continuation is not None and continuation.counts != counts:
         summary = summary.model_copy(update={"text": summary.text + _MOVED_NOTE})
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
