@@ -43,7 +43,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from .config import api_path_start
+from .config import api_path_start, host_in_url
 from .errors import (
     Code,
     RecordError,
@@ -327,7 +327,8 @@ class ZillizClient:
 
     async def list_jobs(self, db_name: str, collection_name: str | None = None) -> list[WireRecord] | list[Any]:
         """The job records of a database (or one collection): checked WireRecords when the answer has the
-        documented shape, else the JSON values exactly as upstream sent them (``records.read_record`` checks those)."""
+        documented shape, else the JSON values as upstream sent them, the credentials blanked if they echo them
+        (``records.read_record`` checks those)."""
         body: dict[str, Any] = {"dbName": db_name}
         if collection_name:
             body["collectionName"] = collection_name
@@ -729,9 +730,8 @@ def _same_spelling(endpoint: str) -> str:
 def _origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL: never a path, a query or credentials."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port is not None else "")
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host_in_url(parts.hostname or '')}{port}"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
