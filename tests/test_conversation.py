@@ -1390,6 +1390,30 @@ async def test_a_poll_is_one_request_to_a_busy_cluster(
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
 
 
+async def test_a_subscriber_that_left_while_another_was_told_is_not_told(log_event: Any) -> None:
+    """Subscribers are told one after another, and telling one may take a while: another that unsubscribed meanwhile
+    is not told after its unsubscribe was answered."""
+    ended = log_event("subscriptions closed")
+    reads = ScriptedReads(RUNNING)  # then ended: a change, told to every subscriber
+    first, second = "zilliz://refresh-jobs/7", "zilliz://refresh-jobs/07"
+    heard: list[str] = []
+    async with anyio.create_task_group() as tg:
+        watcher = JobWatcher(cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000)
+
+        async def slow_first(uri: str) -> None:
+            heard.append(uri)
+            watcher.unsubscribe(second, 2)  # arrives while the first is being told
+
+        async def notify_second(uri: str) -> None:
+            heard.append(uri)
+
+        watcher.subscribe(first, 1, slow_first)
+        watcher.subscribe(second, 2, notify_second)
+        with anyio.fail_after(10):
+            await ended.seen.wait()
+    assert heard == [first]
+
+
 async def test_a_subscribe_still_being_answered_is_told_too_that_the_job_is_gone() -> None:
     """Its own read of the job may yet pass (slow, or busy: the subscribe is then answered), while the poller's
     found no job and dropped the subscription: the update is how the client learns. A listen stream's too."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import partial
 
 import anyio
 import anyio.abc
@@ -73,7 +74,16 @@ async def test_the_retry_budget_counts_from_the_first_attempt(
     assert len([r for r in cluster.requests if r.route == LIST_ROUTE]) == requests
 
 
-@pytest.mark.parametrize("value", ["inf", "1e400", "nan"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "inf",
+        "1e400",
+        "nan",
+        "Mon, 01 Jan 2035 00:00:00 +99999999999999999999",  # a date whose zone overflows
+        "Mon, 01 Jan 99999999999 00:00:00 GMT",
+    ],
+)
 async def test_a_non_finite_retry_after_is_ignored_not_a_crash(
     simulator: SimulatorServer, cluster: SimulatedCluster, value: str
 ) -> None:
@@ -149,6 +159,38 @@ async def test_a_pool_with_every_connection_busy_is_not_told_as_a_network_fault(
         error = client._unreachable(LIST_ROUTE, httpx2.PoolTimeout("no connection free"), sent=False)
     assert "all 16 connections to it are busy" in str(error) and error.hint and "may be hanging" in error.hint
     assert error.transient and "network" not in error.detail
+
+
+async def test_a_caller_that_gives_up_while_its_answer_is_cleaned_apart_goes_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wait's read (its own, with a deadline: not shared) does not outlast the wait by the seconds of cleaning
+    that no one will read."""
+    cleaning, done = threading.Event(), threading.Event()
+
+    def endless(value: object, secret: str) -> object:
+        cleaning.set()
+        done.wait(30)  # until the test has seen the caller go
+        return redact_json(value, secret)
+
+    monkeypatch.setattr(upstream, "redact_json", endless)
+    monkeypatch.setattr(upstream, "CLEANED_APART_BYTES", 0)  # this small answer is cleaned apart too
+    cluster = SimulatedCluster()
+    job = cluster.add_job(
+        "default", "ext_a", started_minutes_ago=30, duration_minutes=10, fail_at_progress=50, reason=cluster.token
+    )
+    try:
+        with SimulatorServer(cluster) as simulator:
+            async with ZillizClient(endpoint=simulator.url, token=cluster.token) as client:
+                with anyio.fail_after(10):  # without abandoning the thread: until ``done``, 30 s
+                    with anyio.CancelScope() as scope:
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(partial(client.describe_job, job.job_id, deadline=anyio.current_time() + 9))
+                            assert await anyio.to_thread.run_sync(cleaning.wait, 5)
+                            scope.cancel()
+        assert scope.cancelled_caught
+    finally:
+        done.set()
 
 
 @pytest.mark.parametrize("failures", [3, 3000])

@@ -758,6 +758,8 @@ class JobWatcher:
             uri = subscription[1]
             if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
                 continue
+            if subscription not in self._subscribers.get(job_id, {}):  # left while an earlier one was being told
+                continue
             told.add((notify, uri))
             try:
                 await notify(uri)

@@ -192,7 +192,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):  # a zone of +99999999999999999999 overflows
         return None
 
 
@@ -526,8 +526,9 @@ class ZillizClient:
             return payload, status
         if len(raw) < CLEANED_APART_BYTES:
             return redact_json(payload, self._token), status
-        # Tens of MB that spell the token take seconds to clean: the event loop answers other calls meanwhile.
-        return await anyio.to_thread.run_sync(redact_json, payload, self._token), status
+        # Tens of MB that spell the token take seconds to clean: the event loop answers other calls meanwhile. A caller
+        # that gives up (its deadline, a cancelled wait) goes at once; the thread finishes on a payload no one reads.
+        return await anyio.to_thread.run_sync(redact_json, payload, self._token, abandon_on_cancel=True), status
 
     def _unreachable(self, route: str, exc: Exception, *, sent: bool) -> UpstreamUnreachable:
         # Where it went as scheme://host:port only: a proxy's path prefix is no part of why it is unreachable.
