@@ -170,7 +170,7 @@ def _reads_only(title: str) -> ToolAnnotations:
 
 
 # The protocol version that added resource links to tool results: a client of an earlier one may refuse the whole
-# result for a content type it does not know (detailsUri, in the text and structuredContent, names the job anyway).
+# result for a content type it does not know (the job's id in the text, its detailsUri in structuredContent, remain).
 RESOURCE_LINKS_SINCE = "2025-06-18"
 
 
