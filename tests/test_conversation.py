@@ -892,14 +892,18 @@ async def test_completions_offer_at_most_100_values_and_say_how_many_there_are(c
 async def test_a_fresh_session_completes_job_ids_of_the_default_database(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:
-    """Nothing listed yet: the completion reads the default database rather than offering nothing."""
+    """Nothing listed yet: the completion reads the default database rather than offering nothing, in a list's
+    order (failures first)."""
     async with Client(fast_server) as client:
         offered = await client.complete(
             ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}"),
             {"name": "jobId", "value": ""},
         )
+        listed = (await client.call_tool("list_refresh_jobs", {"limit": 100})).structured_content
+    assert listed is not None
     in_default = {str(job.job_id) for job in cluster.jobs if job.db_name == "default"}
-    assert in_default and set(offered.completion.values) == in_default
+    assert in_default and offered.completion.values == [job["jobId"] for job in listed["jobs"]]
+    assert {job["jobId"] for job in listed["jobs"]} == in_default
 
 
 async def test_completions_for_job_ids_and_prompt_arguments(

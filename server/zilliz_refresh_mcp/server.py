@@ -596,12 +596,13 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
         ref, argument = params.ref, params.argument.name
         prompt = isinstance(ref, PromptReference) and ref.name == TROUBLESHOOT_PROMPT
         if isinstance(ref, ResourceTemplateReference) and ref.uri == JOB_URI_TEMPLATE and argument == "jobId":
-            if not state.service.seen_job_ids:  # nothing listed yet this session: the default database's jobs
+            candidates = list(reversed(state.service.seen_job_ids))  # the latest seen first
+            if not candidates:  # nothing listed yet this session: the default database's jobs, in a list's order
                 with anyio.move_on_after(COMPLETION_SECONDS), suppress(*_EXPECTED):
-                    await state.service.list_jobs(
+                    listing = await state.service.list_jobs(
                         db_name=None, collection_name=None, states=None, limit=MAX_COMPLETIONS, cursor=None
                     )
-            candidates = list(reversed(state.service.seen_job_ids))
+                    candidates = [job.job_id for job in listing.jobs]
         elif prompt and argument == "dbName":
             candidates = [state.service.default_db]
         elif prompt and argument == "collectionName":
