@@ -710,3 +710,60 @@ def test_stopping_ends_an_open_event_stream_cleanly(upstream: SimulatorServer) -
     assert served.reader is not None
     served.reader.join(timeout=30)
     assert not any("ERROR" in line for line in served.stderr), served.stderr
+
+
+def _logged(served: Served, needle: str, *, within: float = 20.0) -> bool:
+    """Whether the server's stderr shows ``needle`` within ``within`` seconds (its reader thread collects it)."""
+    ended = threading.Event()
+    deadline = threading.Timer(within, ended.set)
+    deadline.start()
+    try:
+        while not any(needle in line for line in served.stderr):
+            if ended.wait(0.05):
+                return any(needle in line for line in served.stderr)
+        return True
+    finally:
+        deadline.cancel()
+
+
+def test_a_call_whose_client_drops_its_connection_is_cancelled(upstream: SimulatorServer) -> None:
+    """Over the 2025-era protocol the SDK runs a call on after its client left: a wait of minutes, polling the
+    cluster and holding one of the 16 waits. The connection dropped before the answer, the call is cancelled."""
+    movies = next(job.job_id for job in upstream.cluster.jobs if job.collection_name == "ext_movies")
+    served = spawn(upstream)
+    try:
+        with httpx2.Client(timeout=30) as http:
+            answer = http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS)
+            headers = MCP_HEADERS | {
+                "Mcp-Session-Id": answer.headers["mcp-session-id"],
+                "Mcp-Protocol-Version": "2025-06-18",
+            }
+            http.post(served.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+            listed = http.post(
+                served.url,
+                json={"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": TOOL, "arguments": {}}},
+                headers=headers,
+            )
+            assert listed.status_code == 200 and '"isError":false' in listed.text.replace(" ", "")
+            wait = {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {
+                    "name": "wait_for_refresh_job",
+                    "arguments": {"jobId": str(movies), "timeoutSeconds": 300},
+                    "_meta": {"progressToken": "p"},
+                },
+            }
+            with http.stream("POST", served.url, json=wait, headers=headers) as events:
+                assert events.status_code == 200
+                for line in events.iter_lines():
+                    if "notifications/progress" in line:  # the wait is under way
+                        break
+            # Leaving the stream unread closes its connection: the client is gone, its call not answered.
+        assert _logged(served, "request 3: its client left before the answer; cancelled")
+        assert _logged(served, f"wait for refresh job {movies} cancelled")
+    finally:
+        stop(served)
+    assert not any("request 2:" in line for line in served.stderr)  # an answered call is left alone
+    assert not any("Traceback" in line for line in served.stderr), served.stderr

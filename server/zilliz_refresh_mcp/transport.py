@@ -1,5 +1,6 @@
-"""Streamable HTTP: the ASGI app with DNS-rebinding protection, an optional bearer token and a body cap, whose
-open streams end cleanly when the server stops; and the uvicorn settings that bound what a client can hold."""
+"""Streamable HTTP: the ASGI app with DNS-rebinding protection, an optional bearer token and a body cap, which
+cancels a call whose client dropped its connection and ends its open streams cleanly when the server stops; and
+the uvicorn settings that bound what a client can hold."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import socket
 from collections.abc import Callable
 from types import FrameType
@@ -34,6 +36,7 @@ MAX_SESSIONS = 256  # beyond, a new session is answered 503 until one ends or ex
 SESSION_IDLE_SECONDS = 300.0
 STOP_GRACE_SECONDS = 1.0  # for open streams to end by themselves once the server stops, before they are cut
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+logger = logging.getLogger(__name__)
 
 
 def security_settings(settings: Settings) -> TransportSecuritySettings:
@@ -124,6 +127,88 @@ class LowerCaseHostAndOrigin:
 _CASE_FREE = (b"host", b"origin")
 
 
+class CancelOnDisconnect:
+    """Cancels a call whose client dropped its connection before the answer came, as the client would have.
+
+    Over the 2025-era protocol the SDK runs such a call to its end: a wait of up to 10 minutes, polling the cluster
+    and holding one of the 16 waits allowed at once. When a POST that carried a request (and a session id) ends with
+    the client gone and no answer sent, the session is told ``notifications/cancelled`` for that request, posted to
+    the app itself with the original request's headers. (A call of the 2026-07-28 era has no session: the SDK ends
+    it itself.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
+        if scope["type"] != "http" or scope["method"] != "POST" or b"mcp-session-id" not in headers:
+            await self._app(scope, receive, send)
+            return
+        body = bytearray()
+        gone = answered = False
+
+        async def reading() -> Message:
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.request" and len(body) <= MAX_REQUEST_BYTES:
+                body.extend(message.get("body", b""))
+            elif message["type"] == "http.disconnect":
+                gone = True
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
+
+        try:
+            await self._app(scope, reading, sending)
+        finally:
+            if gone and not answered and (request_id := _request_id(bytes(body))) is not None:
+                with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
+                    await self._cancel(scope, request_id)
+
+    async def _cancel(self, scope: Scope, request_id: int | str) -> None:
+        notice = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": request_id, "reason": "the client's connection closed"},
+        }
+        body = json.dumps(notice).encode()
+        kept = [(name, value) for name, value in scope["headers"] if name not in _BODY_HEADERS]
+        headers = [*kept, (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        delivered = False
+
+        async def once() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def discard(message: Message) -> None:
+            pass
+
+        logger.info("request %s: its client left before the answer; cancelled", request_id)
+        await self._app({**scope, "headers": headers}, once, discard)
+
+
+_BODY_HEADERS = (b"content-type", b"content-length", b"transfer-encoding", b"content-encoding")
+
+
+def _request_id(body: bytes) -> int | str | None:
+    """The id of the one JSON-RPC request in ``body``; None for a notification, a response, a batch or bad JSON."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("method"), str):
+        return None
+    request_id = message.get("id")
+    return request_id if isinstance(request_id, int | str) and not isinstance(request_id, bool) else None
+
+
 class EndStreamsOnStop:
     """Ends the responses still open when the server stops, at once, not when uvicorn gives up on them (after its
     graceful timeout, cancelling them with an error logged). ``stop`` first lets each stream end itself within a
@@ -207,12 +292,14 @@ def http_app(
     (``on_stop`` ends the streams the app can end gracefully)."""
     served = EndStreamsOnStop(
         LowerCaseHostAndOrigin(
-            mcp.streamable_http_app(
-                transport_security=security_settings(settings),
-                max_request_body_size=MAX_REQUEST_BYTES,
-                max_sessions=MAX_SESSIONS,
-                session_idle_timeout=SESSION_IDLE_SECONDS,
-                host=settings.host,
+            CancelOnDisconnect(
+                mcp.streamable_http_app(
+                    transport_security=security_settings(settings),
+                    max_request_body_size=MAX_REQUEST_BYTES,
+                    max_sessions=MAX_SESSIONS,
+                    session_idle_timeout=SESSION_IDLE_SECONDS,
+                    host=settings.host,
+                )
             )
         ),
         on_stop,
