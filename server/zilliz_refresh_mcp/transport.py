@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings, host_in_url, is_loopback
+from .errors import shortened
 
 # A request carries one JSON-RPC message whose strings are capped at a few kB (guards.MAX_STRING_CHARS); parsing
 # a body of `[{},{},...]` makes over 20 times its size in Python objects, so the cap stays well below a megabyte.
@@ -190,7 +191,8 @@ class CancelOnDisconnect:
         async def discard(message: Message) -> None:
             pass
 
-        logger.info("request %s: its client left before the answer; cancelled", request_id)
+        # The client chose the id: at most 40 characters of it in the log (the formatter shows control characters).
+        logger.info("request %s: its client left before the answer; cancelled", shortened(str(request_id), 40))
         await self._app({**scope, "headers": headers}, once, discard)
 
 
