@@ -205,9 +205,14 @@ def is_job_id(text: str) -> bool:
     letter or digit).
 
     ``-5`` is a negative number, not a plain id."""
-    if not PLAIN_ID.fullmatch(text) or (text[0] == "-" and text[1:].isdigit()):
+    if not PLAIN_ID.fullmatch(text) or is_negative_number(text):
         return False
     return not text.isdigit() or len(text.lstrip("0")) < 19 or int(text) <= INT64_MAX
+
+
+def is_negative_number(text: str) -> bool:
+    """``-`` and decimal digits: "-5"."""
+    return text[:1] == "-" and text[1:].isdigit()
 
 
 def _describe(value: object) -> str:

@@ -51,6 +51,7 @@ from .records import (
     details_uri,
     epoch_ms,
     is_job_id,
+    is_negative_number,
     iso_utc,
     normalize_record,
 )
@@ -92,7 +93,7 @@ def parse_job_id(job_id: str) -> int | str:
     """A decimal int64 goes upstream as an exact integer; a plain id as given; anything else is refused."""
     if is_job_id(job_id):
         return int(job_id) if job_id.isdigit() else job_id  # the rule admits ASCII digits only
-    if job_id[:1] == "-" and job_id[1:].isdigit():
+    if is_negative_number(job_id):
         raise InvalidArgument(f"jobId {job_id} is negative: job ids are 0 or more; use jobId from list_refresh_jobs")
     if PLAIN_ID.fullmatch(job_id):  # the digits of a number beyond an int64
         raise InvalidArgument(f"jobId {job_id} is larger than an int64 ({INT64_MAX})")
