@@ -607,11 +607,8 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
             candidates = [state.service.default_db]
         elif prompt and argument == "collectionName":
             chosen = (params.context.arguments or {}).get("dbName") if params.context else None
-            with anyio.move_on_after(COMPLETION_SECONDS):  # a slow read goes on for whoever else asked it
-                try:
-                    candidates = await state.service.collections(chosen or None)
-                except _EXPECTED:
-                    candidates = []
+            with anyio.move_on_after(COMPLETION_SECONDS), suppress(*_EXPECTED):  # a slow read goes on for the others
+                candidates = await state.service.collections(chosen or None)
         matches = [value for value in candidates if value.startswith(prefix)]
         return CompleteResult(
             completion=Completion(
