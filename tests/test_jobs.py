@@ -360,7 +360,12 @@ def test_a_collection_that_failed_more_than_once_is_named_once_and_the_count_add
         raw(jobId=job_id, collectionName=name, state="RefreshFailed", endTime=NOW - job_id * 60_000)
         for job_id, name in [(1, "ext_a"), (2, "ext_b"), (3, "ext_a"), (4, "ext_c"), (5, "ext_d"), (6, "ext_d")]
     ]
-    assert "6 failed (ext_a twice, ext_b, ext_c and 2 more)" in listing(failures).summary.text
+    assert "6 failed (ext_a twice, ext_b, ext_c and ext_d twice)" in listing(failures).summary.text
+    fifth = raw(jobId=7, collectionName="ext_e", state="RefreshFailed", endTime=NOW - 7 * 60_000)
+    # The jobs beyond the names shown, and how many collections they are of: not "and 3 more" (collections?).
+    assert "7 failed (ext_a twice, ext_b, ext_c and 3 more in 2 other collections)" in (
+        listing([*failures, fifth]).summary.text
+    )
     assert "3 failed (ext_a 3 times)" in listing([failures[0], failures[2], {**failures[0], "jobId": 9}]).summary.text
 
 

@@ -515,12 +515,16 @@ _TIMES = {1: "", 2: " twice"}
 
 
 def _names(names: Iterable[str]) -> str:
-    """The first few names, each once with how many jobs it stands for; "and N more" counts the other jobs."""
+    """The first few names, each once with how many jobs it stands for; "and N more in M other collections" counts
+    the other jobs and their names (a bare "and 50 more" after names would read as 50 more collections)."""
     counts = Counter(names)  # in order of first appearance
-    shown = [(name, count) for name, count in itertools.islice(counts.items(), _NAMES_PER_GROUP)]
-    listed = ", ".join(name + _TIMES.get(count, f" {count} times") for name, count in shown)
-    extra = counts.total() - sum(count for _, count in shown)
-    return f"{listed} and {extra} more" if extra > 0 else listed
+    # One name more costs no more words than the count of the others: it is shown.
+    keep = len(counts) if len(counts) <= _NAMES_PER_GROUP + 1 else _NAMES_PER_GROUP
+    shown = [name + _TIMES.get(count, f" {count} times") for name, count in itertools.islice(counts.items(), keep)]
+    if keep < len(counts):
+        extra = counts.total() - sum(itertools.islice(counts.values(), keep))
+        return f"{', '.join(shown)} and {extra} more in {_plural(len(counts) - keep, 'other collection')}"
+    return " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else shown[0]
 
 
 def _most_common(counted: list[tuple[str, int]], keep: int) -> list[tuple[str, int]]:
