@@ -716,11 +716,13 @@ def test_the_characters_cut_count_what_is_not_shown() -> None:
 
 
 def test_the_group_of_the_rarest_reasons_counts_reasons_as_its_distinct_reasons_does() -> None:
+    """And says of how many kinds they are: thirty denied reads, each naming its own file, among the rarest, made
+    "(31 other reasons)", which overstated how many problems there are."""
     common = [failed(i, f"ext_{i}", f"reason {'abcd'[i % 4]}") for i in range(8)]  # four groups of two
     rare = [failed(10, "ext_p", "s3://b/p/1.parquet: gone"), failed(11, "ext_q", "s3://b/q/2.parquet: gone")]
     rare.append(failed(12, "ext_r", "quota exceeded"))
     others = listing([*common, *rare]).summary.failures[-1]
-    assert (others.reason, others.count, others.distinct_reasons) == ("(3 other reasons)", 3, 3)
+    assert (others.reason, others.count, others.distinct_reasons) == ("(3 other reasons, of 2 kinds)", 3, 3)
 
 
 def test_request_ids_and_blanks_do_not_make_reasons_different() -> None:
@@ -847,7 +849,7 @@ def test_a_first_page_that_shows_some_failures_tells_in_its_text_why_all_of_them
 # On a page of one failed job, as the tests below ask for.
 READ_EACH = (
     'list_refresh_jobs with the same dbName and state=["RefreshFailed"] shows each failed job and its reason '
-    "(the first is on this page)"
+    "(it begins with the failed job on this page)"
 )
 
 
@@ -871,7 +873,7 @@ def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
     same = 'the same dbName and collectionName and state=["RefreshFailed"]'
     assert scoped[6].endswith(f"3 other reasons; list_refresh_jobs with {same} shows {READ_EACH.split(' shows ')[1]}")
     two = jobs.listing_text(listing(failed, limit=2)).splitlines()
-    assert two[6].endswith("shows each failed job and its reason (the first 2 are on this page)")
+    assert two[6].endswith("shows each failed job and its reason (it begins with the 2 failed jobs on this page)")
     first_two = [job.job_id for job in listing(failed, limit=2, states=["RefreshFailed"]).jobs]
     assert first_two == [job.job_id for job in listing(failed, limit=2).jobs]  # as it says
 

@@ -80,7 +80,7 @@ class FailureGroup(CamelModel):
         description=f"Upstream's failure reason, the group's first (past {REASON_CHARS} characters, its first "
         f"{REASON_HEAD_CHARS} and last {REASON_CHARS - REASON_HEAD_CHARS}, or a Java trace's last 'Caused by:' line). "
         f"Groups with failures not fixed since come first. With more than {_FAILURE_GROUPS} reasons, the last group, "
-        '"(N other reasons)", holds the rest.'
+        '"(N other reasons)", holds the rest (", of K kinds" when reasons alike are among them).'
     )
     count: int = Field(description="Number of failed jobs in this group (exact).")
     distinct_reasons: int = Field(
@@ -709,7 +709,10 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
             (job for _, members, _, _ in rarer for job in members), key=lambda job: (id(job) in fixed, _row_key(job))
         )
         distinct = sum(count for _, _, count, _ in rarer)
-        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({distinct} other reasons)", others, distinct, "")]
+        # Thirty denied reads, each naming its own file, are one kind of reason: "(31 other reasons)" alone would
+        # overstate how many problems there are.
+        kinds = f", of {len(rarer)} kinds" if len(rarer) < distinct else ""
+        ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({distinct} other reasons{kinds})", others, distinct, "")]
     failures = []
     for reason, members, distinct, whole in ranked:
         names = _first_names(dict.fromkeys(map(_name, members)))
@@ -894,7 +897,8 @@ def _read_each(listing: JobListing, on_page: int) -> str:
     if listing.states == [FAILED]:
         return "the next pages (cursor) show each failed job and its reason"
     scope = "dbName and collectionName" if listing.collection_name else "dbName"
-    here = " (the first is on this page)" if on_page == 1 else f" (the first {on_page} are on this page)"
+    # Not "the first 5 are on this page" after a group's line: that read as the group's first 5.
+    here = f" (it begins with the {_plural(on_page, 'failed job')} on this page)".replace(" 1 failed job", " failed job")
     return f'list_refresh_jobs with the same {scope} and state=["{FAILED}"] shows each failed job and its reason' + (
         here if on_page else ""
     )
