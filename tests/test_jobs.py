@@ -601,6 +601,8 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("rejected code(1100)", "rejected code(1101)"),
         ("cannot read data/2024/05/01/part0001", "cannot read logs/2024/05/01/part0001"),  # a path's words
         ("a [fd00::1]:9000 refused", "a [fd00::1]:19530 refused"),
+        ("file 'books.csv' not found", "file 'books.parquet' not found"),  # a file's format, not its name
+        ("expected dimension 768, got 512", "expected dimension 768, got 256"),
     ],
 )
 def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str, second: str) -> None:
@@ -640,6 +642,17 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         (
             "Access Denied; S3 Extended Request ID: D440E50454F31AF3176813E02EA68EF7=)",
             "Access Denied; S3 Extended Request ID: 6F0FB23C6F5DA2CEC255404E4FB44003=)",
+        ),
+        # A file's name, with or without a path; and a number after a word that counts places or pieces of work.
+        ("failed to read part-001.parquet: permission denied", "failed to read part-002.parquet: permission denied"),
+        ("file 'customers_a.csv' not found", "file 'orders.csv' not found"),
+        ("cannot open exports/customers.jsonl: EACCES", "cannot open exports/orders.jsonl: EACCES"),
+        ("parse error at line 12: unexpected token", "parse error at line 345: unexpected token"),
+        (
+            "SparkException: Task 0 in stage 3.0 failed 4 times, most recent failure: Lost task 0.3 in stage 3.0 "
+            "(TID 100): java.io.FileNotFoundException: s3a://lake/ext_a/part-00000.parquet",
+            "SparkException: Task 7 in stage 10.0 failed 4 times, most recent failure: Lost task 7.3 in stage 10.0 "
+            "(TID 107): java.io.FileNotFoundException: s3a://lake/ext_z/part-00007.parquet",
         ),
     ],
 )

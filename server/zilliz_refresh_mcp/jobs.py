@@ -85,8 +85,9 @@ class FailureGroup(CamelModel):
     count: int = Field(description="Number of failed jobs in this group (exact).")
     distinct_reasons: int = Field(
         description="How many different reasons the group holds; 1 when all its jobs give the same. Reasons that "
-        "differ only in the paths they name (a URI's path, not its bucket or host), their own collection's name, "
-        "ids, times, IP addresses, decimals or numbers of 4+ digits group as one, and `reason` is the first of them; "
+        "differ only in the paths they name (a URI's path, not its bucket or host), files' names, their own "
+        "collection's name, ids, times, IP addresses, decimals, numbers of 4+ digits or a number after a word such "
+        "as 'line' or 'task' group as one, and `reason` is the first of them; "
         "get_refresh_job shows each job's own."
     )
     not_fixed: int = Field(
@@ -898,7 +899,7 @@ def _read_each(listing: JobListing, on_page: int) -> str:
         return "the next pages (cursor) show each failed job and its reason"
     scope = "dbName and collectionName" if listing.collection_name else "dbName"
     # Not "the first 5 are on this page" after a group's line: that read as the group's first 5.
-    here = f" (it begins with the {_plural(on_page, 'failed job')} on this page)".replace(" 1 failed job", " failed job")
+    here = f" (it begins with {'the failed job' if on_page == 1 else f'the {on_page} failed jobs'} on this page)"
     return f'list_refresh_jobs with the same {scope} and state=["{FAILED}"] shows each failed job and its reason' + (
         here if on_page else ""
     )

@@ -155,8 +155,17 @@ def record_reason(reason: str) -> str:
 # The parts of a reason that name one instance of a problem: reasons that differ only there are one problem, such
 # as a denied read, each naming its own file. Not numbers of 1-3 digits, nor one after "code", "status", "error" or
 # "errno", nor a port: they tell errors apart (HTTP 403, code 1100, code = 65535; object storage on :9000, Milvus on
-# :19530). The pattern starts with a digit, what comes before it looked at after, so that the regex engine skips to
-# digits (~10 us for a trace's ends, not ~200).
+# :19530); but a number after a word that counts places or pieces of work is masked (Spark's "Task 3 in stage 6.0
+# (TID 103)", "line 45", "row 7"). The pattern starts with a digit, what comes before it looked at after, so that
+# the regex engine skips to digits (~10 us for a trace's ends, not ~200).
+_COUNTERS = (
+    "task tid stage line row offset position partition attempt split batch chunk shard segment executor worker thread"
+)
+_COUNTER_LENGTHS = sorted({len(word) for word in _COUNTERS.split()})
+# A lookbehind is of fixed width: one for the words of each length, the first digit already read.
+_AFTER_COUNTER = "|".join(
+    rf"(?<=\b(?i:{'|'.join(word for word in _COUNTERS.split() if len(word) == n)})[ #=]\d)" for n in _COUNTER_LENGTHS
+)
 _KEEP_AFTER = "".join(
     rf"(?<!{word}{separators}\d)"
     for word in ("[cC]ode", "[sS]tatus", "[eE]rr(?:or|no)")
@@ -170,12 +179,20 @@ _NUMBERS = re.compile(
     r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
     r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1
     r"|\d{3,}"  # an id, a part of a file, an offset
+    rf"|(?:{_AFTER_COUNTER})\d*"  # Task 3, line 45
     r")"
 )
 _UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 # A URI's path, after its host or bucket, up to a quote, a bracket, a query or a colon not of a port.
 _URI_PATH = re.compile(r"(://[^/\s\"'<>()\[\]{},;?]*)/[^\s\"'<>()\[\]{},;?]*?(?=[\"'<>()\[\]{},;?]|:(?!\d)|$)")
 _DIGIT_RUN = re.compile(r"\d+")
+# A file's name before its extension, of the formats an external collection reads (and their compressions) or a
+# log's: the extension is kept (a CSV and a Parquet file may fail for different reasons).
+_FILE_STEM = re.compile(
+    r"[\w-][\w.-]*?(?=\.(?:parquet|orc|avro|csv|tsv|jsonl?|ndjson|txt|log|arrow|feather|lance|npy|npz|gz|bz2|zst"
+    r"|snappy|lz4|zip)\b)",
+    re.IGNORECASE,
+)
 _LETTER = re.compile(r"[^\W\d_]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -198,18 +215,20 @@ def _opaque(core: str) -> bool:
 
 
 def _path_segment(segment: str) -> str:
-    """A segment of a path without a scheme, its id or UUID masked, else its numbers."""
+    """A segment of a path without a scheme, its id or UUID masked, else a file's name, else its numbers."""
     if _opaque(segment.strip(_AROUND_WORD)) or _UUID.fullmatch(segment):
         return "\x01"
+    if _FILE_STEM.search(segment):
+        return _FILE_STEM.sub("\x01", segment)
     return _DIGIT_RUN.sub("\x01", segment)
 
 
 def _reason_shape(ends: str) -> str:
     """``ends`` (a reason, or the text around an end of a long one: ``_grouping_shape``; its blanks made single
     spaces) with the parts that name one instance of its problem masked: a URI's path (not its host or bucket), the
-    numbers in a path, request ids, UUIDs, dates and times, IP addresses (not their ports), durations, decimals,
-    numbers of four digits or more. A reason of nothing else is kept whole: two such reasons have nothing in common
-    to group by."""
+    numbers in a path, a file's name, request ids, UUIDs, dates and times, IP addresses (not their ports),
+    durations, decimals, numbers of four digits or more, a number after a word such as "task" or "line". A reason
+    of nothing else is kept whole: two such reasons have nothing in common to group by."""
     words = ends.split(" ")
     for at, word in enumerate(words):
         if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
@@ -218,6 +237,8 @@ def _reason_shape(ends: str) -> str:
             words[at] = _URI_PATH.sub("\\1/\x01", word)
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
+        elif _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet: a file's name, not its problem
+            words[at] = _FILE_STEM.sub("\x01", word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
         elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
