@@ -203,6 +203,22 @@ async def test_wait_that_runs_out_says_the_job_is_still_running(
     assert f"Estimated end: {data['job']['estimatedEndAt']} (in ~{ahead // 60}m{ahead % 60:02d}s)." in text
 
 
+async def test_a_wait_on_a_job_too_early_to_estimate_says_how_long_it_will_take_at_least(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """A 10-hour refresh, 4% done after 24 minutes: no estimated end yet, but not a job to keep waiting on."""
+    huge = cluster.add_job("default", "ext_huge", started_minutes_ago=24, duration_minutes=600)
+    async with Client(fast_server) as client:
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": str(huge.job_id), "timeoutSeconds": 1})
+    data = result.structured_content
+    assert data is not None and (data["timedOut"], data["job"]["progress"]) == (True, 4)
+    assert data["job"]["estimatedEndAt"] is None
+    assert data["message"].endswith(
+        "It is too early to estimate its end (under 5%); at its pace so far, at least ~7h36m more. Tell the user "
+        "that rather than waiting on; get_refresh_job reads it again later."
+    )
+
+
 async def test_a_client_slow_to_take_a_progress_update_does_not_push_the_wait_past_its_end(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -988,6 +988,37 @@ def test_a_wait_on_a_job_days_from_its_end_says_to_tell_the_user_not_to_wait_on(
     )
 
 
+def test_a_job_too_early_to_estimate_says_so_and_the_least_time_it_will_take_at_its_pace() -> None:
+    """4% after 24 minutes: under 5% the rate is too rough for an estimate, but a whole percent is less than one
+    more than it says, so at its pace the job needs at least 24 min x 95 / 5 = 7h36m more. Told nothing, a model
+    made up an estimate or was told to wait on, for hours."""
+    started = NOW - 24 * 60 * 1000
+    early = normalize_record(
+        raw(jobId=4, state="RefreshInProgress", progress=4, startTime=started, endTime=0), now_ms=NOW
+    )
+    assert early.estimated_end_at is None
+    said = "too early to estimate its end (under 5%); at its pace so far, at least ~7h36m more"
+    assert said in jobs.job_line(early, iso_utc(NOW))
+    message = jobs.WaitResult.still_running(early, 45.0, now=iso_utc(NOW)).message
+    assert message.endswith(
+        f"It is {said}. Tell the user that rather than waiting on; get_refresh_job reads it again later."
+    )
+    # At 0% there is no pace to go by; a minute in at 2%, the least time left is under an hour: wait on.
+    zero = normalize_record(
+        raw(jobId=5, state="RefreshInProgress", progress=0, startTime=started, endTime=0), now_ms=NOW
+    )
+    assert jobs.job_line(zero).endswith(
+        "started 2024-04-11T10:37:40Z, running for 24m00s, too early to estimate its end (under 5%)"
+    )
+    soon = normalize_record(
+        raw(jobId=6, state="RefreshInProgress", progress=2, startTime=NOW - 60_000, endTime=0), now_ms=NOW
+    )
+    assert jobs.WaitResult.still_running(soon, 45.0, now=iso_utc(NOW)).message.endswith(
+        "It is too early to estimate its end (under 5%); at its pace so far, at least ~32m20s more. Call "
+        "wait_for_refresh_job again to keep waiting."
+    )
+
+
 def test_a_wait_on_a_job_that_had_ended_says_so_and_how_long_ago() -> None:
     """Else "completed at 10:50" read as news: neither a wait nor a job's record says what time it is now."""
     done = normalize_record(raw(), now_ms=NOW)

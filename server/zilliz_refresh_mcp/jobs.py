@@ -39,6 +39,7 @@ from .records import (
     FAILED,
     IN_PROGRESS,
     KNOWN_STATES,
+    MIN_PROGRESS_TO_ESTIMATE,
     PENDING,
     SOURCE_CHARS,
     CamelModel,
@@ -197,12 +198,16 @@ class WaitResult(CamelModel):
             message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
         if trouble:
             message += f" That is the last state read: {trouble}"
+        too_early = _too_early(job) if job.estimated_end_at is None else None
+        if too_early:
+            message += f" It is {too_early}."
+        least = _least_remaining(job) if too_early else None
         if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
             # A model told to wait on would poll for days, a call every minute: the user is better told when.
-            message += (
-                f" It is not expected to end for ~{far}: tell the user the estimate rather than waiting on; "
-                "get_refresh_job reads it again later."
-            )
+            message += f" It is not expected to end for ~{far}: tell the user the estimate rather than waiting on; "
+            message += _READ_LATER
+        elif least is not None and least > _FAR_OFF_SECONDS:  # as an estimated end that far off: told, not waited on
+            message += f" Tell the user that rather than waiting on; {_READ_LATER}"
         elif job.state in KNOWN_STATES:
             message += " Call wait_for_refresh_job again to keep waiting."
         else:  # a newer cluster's state: this server cannot tell whether the job will ever end
@@ -798,6 +803,8 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         )
     if job.estimated_end_at:
         parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}")
+    elif too_early := _too_early(job):
+        parts.append(too_early)
     line = ", ".join(parts)
     if job.reason:
         line += f"; reason: {job.reason}"
@@ -818,6 +825,28 @@ def record_text(job: JobRecord, now: str) -> str:
 
 
 _FAR_OFF_SECONDS = 3600  # an estimated end further off than this is told, not waited on
+_READ_LATER = "get_refresh_job reads it again later."
+
+
+def _least_remaining(job: JobRecord) -> float | None:
+    """The least time a running job too early to estimate will take more, at its pace so far: its progress is a
+    whole percent, so less than one more than it says. None at 0% (no pace yet) or with no time running."""
+    elapsed = job.duration_seconds
+    if job.state != IN_PROGRESS or not elapsed or not 1 <= job.progress < MIN_PROGRESS_TO_ESTIMATE:
+        return None
+    return elapsed * (99 - job.progress) / (job.progress + 1)
+
+
+def _too_early(job: JobRecord) -> str | None:
+    """What to say of a running job with no estimated end because it is under MIN_PROGRESS_TO_ESTIMATE% done (a
+    model told nothing makes up an estimate); None for any other job."""
+    if job.state != IN_PROGRESS or job.progress >= MIN_PROGRESS_TO_ESTIMATE or job.started_at is None:
+        return None
+    least = _least_remaining(job)
+    at_least = f"; at its pace so far, at least ~{_duration(least)} more" if least is not None else ""
+    return f"too early to estimate its end (under {MIN_PROGRESS_TO_ESTIMATE}%){at_least}"
+
+
 _STALLED_POINTS = 2  # percentage points that a running job's average rate should have added over a wait
 
 

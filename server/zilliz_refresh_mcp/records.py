@@ -52,7 +52,7 @@ _SOURCE_DEPTH = 32  # deeper than any real spec; far deeper (256) and the SDK ca
 # field would outweigh a whole answer (each name appears in the summary, the page and the text).
 MAX_NAME_CHARS = 255
 MAX_STATE_CHARS = 64
-_MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
+MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
 
 
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs"})  # name -> schema, not schemas themselves
@@ -128,7 +128,8 @@ class JobRecord(CamelModel):
     )
     estimated_end_at: str | None = Field(
         default=None,
-        description="For a running job, the end time extrapolated from its progress rate; null when unknown.",
+        description="For a running job, the end time extrapolated from its progress rate; null when unknown (not "
+        f"running, no start time, or under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell).",
     )
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     fixed_since: bool | None = Field(
@@ -392,7 +393,7 @@ def map_strings(value: Any, clean: Callable[[str], str], clean_key: Callable[[st
 
 
 def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> int | None:
-    if state != IN_PROGRESS or not _MIN_PROGRESS_TO_ESTIMATE <= progress < 100 or not 0 < start_ms < now_ms:
+    if state != IN_PROGRESS or not MIN_PROGRESS_TO_ESTIMATE <= progress < 100 or not 0 < start_ms < now_ms:
         return None
     elapsed = now_ms - start_ms
     estimate = max(start_ms + elapsed * 100 // progress, now_ms)
