@@ -1191,6 +1191,12 @@ def test_a_job_without_a_collection_is_named_by_its_id_not_as_if_the_id_were_one
     summary = listing([raw(jobId=12, collectionName=None, state="RefreshFailed", reason="denied")]).summary
     assert summary.text.startswith("1 refresh job in default: 1 failed (job 12).")
     assert summary.failures[0].collections == ["job 12"]
+    # Where a line names a job's collection, it says there is none: a "-" read as a formatting slip.
+    nameless = normalize_record(raw(jobId=12, collectionName=None, state="RefreshFailed", reason="denied"), now_ms=NOW)
+    assert jobs.job_line(nameless).startswith("- RefreshFailed (no collection) job 12: 100%")
+    assert jobs.WaitResult.ended(nameless, 1.0).message.startswith("Refresh job 12 (no collection) failed at ")
+    running = nameless.model_copy(update={"state": "RefreshInProgress", "ended_at": None})
+    assert jobs.WaitResult.still_running(running, 1.0).message.startswith("Refresh job 12 (no collection) has not ")
 
 
 @pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])

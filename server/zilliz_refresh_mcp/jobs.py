@@ -66,6 +66,7 @@ _FIXED_RANK = 3
 _OTHER_RANK = 4
 
 _NAMES_PER_GROUP = 3
+NO_COLLECTION = "(no collection)"  # how a job that upstream gave no collection is named where a name stands
 _OTHER_STATES_SHOWN = 5  # states this server does not know, named in byState and the text; the rest are summed
 _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an id sorts as text
 # The summary must not grow with the number of jobs: real reasons name a file or a shard and rarely repeat.
@@ -165,7 +166,7 @@ class WaitResult(CamelModel):
         tells apart from a job that has just ended by how long ago it did."""
         what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
         job = job.with_short_reason()
-        message = f"Refresh job {job.job_id} ({job.collection_name or '-'}) {'had already ' if already else ''}{what}"
+        message = f"Refresh job {job.job_id} {_of_collection(job)} {'had already ' if already else ''}{what}"
         if job.ended_at:
             message += f" at {job.ended_at}{_from_now(job.ended_at, now) if already else ''}"
         if already:
@@ -187,7 +188,7 @@ class WaitResult(CamelModel):
         to say how far off the estimated end is; ``unmoved``: every read of the wait found the same progress."""
         job = job.with_short_reason()
         message = (
-            f"Refresh job {job.job_id} ({job.collection_name or '-'}) has not finished after {waited:g} s: "
+            f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: "
             f"{job.state}, {job.progress}%."
         )
         stalled = unmoved and _stalled(job, waited)
@@ -751,7 +752,7 @@ def _unreadable_note(problems: Sequence[str]) -> str:
 
 
 def _named(collections: Iterable[str]) -> Iterable[str]:
-    return (name or "(no collection)" for name in collections)
+    return (name or NO_COLLECTION for name in collections)
 
 
 def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
@@ -775,6 +776,10 @@ def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
 # --- text rendering ----------------------------------------------------------------------------
 
 
+def _of_collection(job: JobRecord) -> str:
+    return f"({job.collection_name})" if job.collection_name else NO_COLLECTION
+
+
 def _duration(seconds: float) -> str:
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
@@ -791,7 +796,7 @@ def _duration(seconds: float) -> str:
 def job_line(job: JobRecord, now: str | None = None) -> str:
     """One compact line per job for hosts that read only text content; ``now`` (ISO) to say how far off its
     estimated end is."""
-    parts = [f"{job.state} {job.collection_name or '-'} job {job.job_id}: {job.progress}%"]
+    parts = [f"{job.state} {job.collection_name or NO_COLLECTION} job {job.job_id}: {job.progress}%"]
     if job.started_at:
         parts.append(f"started {job.started_at}")
     if job.ended_at:

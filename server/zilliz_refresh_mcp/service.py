@@ -417,7 +417,8 @@ class RefreshJobs:
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
                 except JobNotFound as gone:  # it was there: not a wrong id, a job that went
-                    last = one_line(f"{record.state}, {record.progress}%, collection {record.collection_name or '-'}")
+                    where = f"collection {record.collection_name}" if record.collection_name else "no collection"
+                    last = one_line(f"{record.state}, {record.progress}%, {where}")
                     raise JobNotFound(
                         f"{gone}. It was there when this wait last read it ({last}): its collection may have been "
                         "dropped, or the job removed"
