@@ -887,7 +887,9 @@ async def test_the_prompt_takes_only_valid_names(
     assert "is not a valid Milvus name" in str(caught.value)
 
 
-async def test_completions_offer_at_most_100_values_and_say_how_many_there_are(clock: FakeClock) -> None:
+async def test_completions_offer_at_most_100_values_and_no_total_of_the_job_ids_seen(clock: FakeClock) -> None:
+    """Job ids are those this session has seen (or a page of them): their number is no total of the jobs there are,
+    which a client would show as such ("2 of 2" in a database of 1,042 jobs)."""
     cluster = bulk_cluster(150, clock=clock)
     with SimulatorServer(cluster) as simulator:
         async with Client(build_server(settings_for(simulator), clock=clock)) as client:
@@ -901,7 +903,7 @@ async def test_completions_offer_at_most_100_values_and_say_how_many_there_are(c
                 {"name": "jobId", "value": ""},
             )
     assert len(every.completion.values) == server_module.MAX_COMPLETIONS == 100
-    assert every.completion.total == 150 and every.completion.has_more
+    assert every.completion.total is None and every.completion.has_more
     assert set(every.completion.values) < {str(job.job_id) for job in cluster.jobs}
 
 
@@ -919,6 +921,7 @@ async def test_a_fresh_session_completes_job_ids_of_the_default_database(
     assert listed is not None
     in_default = {str(job.job_id) for job in cluster.jobs if job.db_name == "default"}
     assert in_default and offered.completion.values == [job["jobId"] for job in listed["jobs"]]
+    assert offered.completion.total is None  # a page of the jobs: no total
     assert {job["jobId"] for job in listed["jobs"]} == in_default
 
 
@@ -954,6 +957,7 @@ async def test_completions_for_job_ids_and_prompt_arguments(
     assert set(ids.completion.values) == {str(job.job_id) for job in cluster.jobs if job.db_name == "default"}
     assert none.completion.values == []
     assert collections.completion.values == ["ext_movies", "ext_music"]
+    assert collections.completion.total == 2  # every collection of the database was read: a total
     assert dbs.completion.values == ["default"]
 
 

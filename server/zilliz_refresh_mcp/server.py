@@ -593,10 +593,12 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
         state = ctx.lifespan_context
         prefix = params.argument.value
         candidates: list[str] = []
+        every = True  # whether candidates are every value there is, so that their number is a total
         ref, argument = params.ref, params.argument.name
         prompt = isinstance(ref, PromptReference) and ref.name == TROUBLESHOOT_PROMPT
         if isinstance(ref, ResourceTemplateReference) and ref.uri == JOB_URI_TEMPLATE and argument == "jobId":
             candidates = list(reversed(state.service.seen_job_ids))  # the latest seen first
+            every = False  # the ids this session has seen, or one page of them: not every job's
             if not candidates:  # nothing listed yet this session: the default database's jobs, in a list's order
                 with anyio.move_on_after(COMPLETION_SECONDS), suppress(*_EXPECTED):
                     listing = await state.service.list_jobs(
@@ -612,7 +614,9 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
         matches = [value for value in candidates if value.startswith(prefix)]
         return CompleteResult(
             completion=Completion(
-                values=matches[:MAX_COMPLETIONS], total=len(matches), has_more=len(matches) > MAX_COMPLETIONS
+                values=matches[:MAX_COMPLETIONS],
+                total=len(matches) if every else None,
+                has_more=len(matches) > MAX_COMPLETIONS,
             )
         )
 
