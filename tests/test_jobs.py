@@ -1019,6 +1019,13 @@ def test_a_job_too_early_to_estimate_says_so_and_the_least_time_it_will_take_at_
     )
 
 
+def test_the_text_rounds_durations_to_the_second_as_the_structured_answer_holds_them() -> None:
+    """A job of 19.998 s "took 19s" beside its durationSeconds: 19.998."""
+    quick = normalize_record(raw(startTime=1_712_832_000_000, endTime=1_712_832_019_998), now_ms=NOW)
+    assert quick.duration_seconds == 19.998
+    assert ", took 20s" in jobs.job_line(quick)
+
+
 def test_a_wait_on_a_job_that_had_ended_says_so_and_how_long_ago() -> None:
     """Else "completed at 10:50" read as news: neither a wait nor a job's record says what time it is now."""
     done = normalize_record(raw(), now_ms=NOW)

@@ -781,7 +781,7 @@ def _of_collection(job: JobRecord) -> str:
 
 
 def _duration(seconds: float) -> str:
-    whole = int(seconds)
+    whole = round(seconds)  # 19.998 s took 20 s, not 19
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours >= 24:
