@@ -16,6 +16,7 @@ from zilliz_refresh_mcp.records import iso_utc, normalize_record
 from zilliz_refresh_mcp.states import canonical_state, state_filter
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
+HOUR = 3_600_000
 BIG_ID_TEXT = "449503829274509313"  # 2^53 < id: a double would round it to ...309312
 
 
@@ -893,15 +894,17 @@ def test_the_text_says_where_the_reasons_it_sums_up_are_read() -> None:
 
 def test_the_more_hint_offers_only_the_narrowing_not_asked_already() -> None:
     many = [raw(jobId=i, collectionName="ext_x", endTime=NOW - i * 1000) for i in range(3)]
+    window = jobs.Since("1d", NOW - 24 * HOUR)
     ending = {
-        (None, None): ", or narrow with state=[...] or collectionName.",
-        ("ext_x", None): ", or narrow with state=[...].",
-        (None, ("RefreshCompleted",)): ", or narrow with collectionName.",
-        ("ext_x", ("RefreshCompleted",)): '".',
+        (None, None, None): ", or narrow with state=[...] or collectionName or since.",
+        ("ext_x", None, None): ", or narrow with state=[...] or since.",
+        (None, ("RefreshCompleted",), None): ", or narrow with collectionName or since.",
+        (None, None, window): ", or narrow with state=[...] or collectionName.",
+        ("ext_x", ("RefreshCompleted",), window): '".',
     }
-    for (collection, states), end in ending.items():
-        hint = listing(many, limit=1, collection_name=collection, states=states).page.hint
-        assert hint is not None and hint.endswith(end), (collection, states, hint)
+    for (collection, states, since), end in ending.items():
+        hint = listing(many, limit=1, collection_name=collection, states=states, since=since).page.hint
+        assert hint is not None and hint.endswith(end), (collection, states, since, hint)
 
 
 def test_a_reason_that_reads_like_the_sum_of_others_is_shown_as_upstream_gave_it() -> None:
@@ -1204,6 +1207,31 @@ def test_a_job_without_a_collection_is_named_by_its_id_not_as_if_the_id_were_one
     assert jobs.WaitResult.ended(nameless, 1.0).message.startswith("Refresh job 12 (no collection) failed at ")
     running = nameless.model_copy(update={"state": "RefreshInProgress", "ended_at": None})
     assert jobs.WaitResult.still_running(running, 1.0).message.startswith("Refresh job 12 (no collection) has not ")
+
+
+def test_a_time_window_reads_a_job_by_its_newest_copy() -> None:
+    """A stale "running" copy of a job that ended before the window is no job of the window, nor are jobs that
+    ended before it; one still running is, however long ago it started."""
+    ended = raw(jobId=1, state="RefreshFailed", progress=40, startTime=NOW - 3 * HOUR, endTime=NOW - 2 * HOUR)
+    stale = {**ended, "state": "RefreshInProgress", "endTime": 0}
+    running = raw(jobId=2, collectionName="ext_a", state="RefreshInProgress", progress=9, startTime=NOW - 5 * HOUR)
+    running |= {"endTime": 0}
+    done = raw(jobId=3, collectionName="ext_b", startTime=NOW - 40 * 60_000, endTime=NOW - 30 * 60_000)
+    window = listing([stale, ended, running, done], since=jobs.Since("1h", NOW - HOUR))
+    assert [job.job_id for job in window.jobs] == ["2", "3"]
+    assert window.since == iso_utc(NOW - HOUR) and window.summary.by_state["RefreshFailed"] == 0
+
+
+def test_where_a_time_window_reads_each_failed_job_it_names_since() -> None:
+    failed = [
+        raw(jobId=i, state="RefreshFailed", collectionName=f"ext_{i}", reason=f"disk {i} full", endTime=NOW - i * 1000)
+        for i in range(7)
+    ]
+    text = jobs.listing_text(listing(failed, limit=1, since=jobs.Since("1h", NOW - HOUR)))
+    assert 'list_refresh_jobs with the same dbName and since and state=["RefreshFailed"] shows each' in text
+    one = [{**record, "collectionName": "ext_1"} for record in failed]
+    scoped = jobs.listing_text(listing(one, limit=1, collection_name="ext_1", since=jobs.Since("1h", NOW - HOUR)))
+    assert "with the same dbName, collectionName and since and state=" in scoped
 
 
 @pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])

@@ -17,7 +17,7 @@ import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -106,6 +106,10 @@ def by_state(records: list[dict[str, Any]], asked: list[str] | None = None) -> d
 
 def ms(iso: str) -> int:
     return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def assert_walk_is_complete(pages: list[dict[str, Any]], expected: list[dict[str, Any]], limit: int) -> None:
@@ -261,6 +265,107 @@ async def test_a_cursor_still_works_after_new_jobs_arrive(
     seen = [job["jobId"] for page in pages for job in page["jobs"]]
     assert len(seen) == len(set(seen))
     assert set(before) <= set(seen), "keyset paging: jobs that existed at the start are all reached"
+
+
+def active_since(record: dict[str, Any], at_ms: int) -> bool:
+    """The rule the tool states for ``since``: ended then or later, or not ended; an ended job with no end time by
+    its start (kept when it gives neither)."""
+    if record["endTime"]:
+        return bool(record["endTime"] >= at_ms)
+    if record["state"] in ("RefreshCompleted", "RefreshFailed"):
+        return not record["startTime"] or record["startTime"] >= at_ms
+    return True
+
+
+def ended_hourly_and_more(clock: FakeClock) -> SimulatedCluster:
+    """Jobs that ended one a minute over the last 7 hours (every 7th failed), one running for a day to come, one
+    pending: a few minutes on the clock change no job's state, only which jobs a span such as "3h" reaches."""
+    cluster = SimulatedCluster(clock=clock)
+    for minute in range(420):
+        fails = minute % 7 == 0
+        cluster.add_job(
+            "default",
+            f"ext_{minute % 9}",
+            started_minutes_ago=minute + 2,
+            duration_minutes=2,
+            fail_at_progress=50 if fails else None,
+            reason="denied" if fails else "",
+        )
+    cluster.add_job("default", "ext_long", started_minutes_ago=600, duration_minutes=2000)
+    cluster.add_job("default", "ext_later", started_minutes_ago=-600, duration_minutes=10)
+    return cluster
+
+
+@pytest.mark.parametrize("state", [None, ["failed", "running"]])
+async def test_a_time_window_walks_exactly_the_jobs_active_in_it_as_of_the_first_page(
+    clock: FakeClock, state: list[str] | None
+) -> None:
+    """ "3h" names a later time on each page as the clock moves: the cursor keeps the first page's, so that no job
+    at the window's edge is skipped or shown twice, and the counts stay those of the first page. Jobs not ended
+    (the running one started 10 hours ago, the pending one) are active in any window."""
+    cluster = ended_hourly_and_more(clock)
+    arguments: dict[str, Any] = {"since": "3h", "limit": 13} | ({"state": state} if state else {})
+    at_ms = clock.now - clock.now % 1000 - 3 * 3600 * 1000
+    wanted = {"RefreshFailed", "RefreshInProgress"} if state else set(KNOWN)
+    expected = [record for record in truth(cluster) if active_since(record, at_ms) and record["state"] in wanted]
+    assert {"ext_long", *([] if state else ["ext_later"])} <= {record["collectionName"] for record in expected}
+    assert len(expected) < len(truth(cluster)) // 2
+    with SimulatorServer(cluster) as simulator:
+        async with connected(build_server(settings_for(simulator), clock=clock)) as client:
+            pages = [await call(client, **arguments)]
+            while (cursor := pages[-1]["page"]["nextCursor"]) is not None:
+                clock.advance(60)  # a minute between pages: "3h" now names a minute later, past a job's end
+                pages.append(await call(client, **arguments, cursor=cursor))
+    assert len(pages) > 2
+    assert_walk_is_complete(pages, expected, 13)
+    assert {page["since"] for page in pages} == {iso(at_ms)}
+    assert pages[0]["summary"]["byState"] == by_state(expected, sorted(wanted) if state else None)
+    assert f" in default active since {iso(at_ms)}: " in pages[0]["summary"]["text"]
+
+
+async def test_a_time_window_given_as_a_time_or_as_a_span_is_the_same_window(
+    mcp_server: MCPServer[Any], clock: FakeClock
+) -> None:
+    at = datetime.fromtimestamp((clock.now - clock.now % 1000) / 1000 - 7200, UTC)
+    async with connected(mcp_server) as client:
+        span = await call(client, since="2 hours", limit=200)
+        utc = await call(client, since=at.strftime("%Y-%m-%dT%H:%M:%SZ"), limit=200)
+        offset = await call(client, since=at.astimezone(timezone(timedelta(hours=-5))).isoformat(), limit=200)
+        everything = await call(client, limit=200)
+    assert span["since"] == utc["since"] == offset["since"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert span["summary"] == utc["summary"] == offset["summary"]
+    assert span["summary"]["total"] < everything["summary"]["total"] and everything["since"] is None
+
+
+@pytest.mark.parametrize(
+    ("since", "said"),
+    [
+        ("yesterday", "is neither an ISO-8601 time"),
+        ("2999-01-01", "since 2999-01-01T00:00:00Z is after now"),
+        ("24 parsecs", "is neither an ISO-8601 time"),
+    ],
+)
+async def test_a_time_window_that_names_no_time_or_one_to_come_is_refused_before_upstream(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, since: str, said: str
+) -> None:
+    async with connected(mcp_server) as client:
+        sent = len(cluster.requests)
+        result = await client.call_tool(TOOL, {"since": since})
+        assert result.is_error and said in text_of(result)
+        assert len(cluster.requests) == sent
+        assert (await call(client))["summary"]["total"] == BULK  # and it keeps serving
+
+
+async def test_a_cursor_of_one_time_window_does_not_continue_another(mcp_server: MCPServer[Any]) -> None:
+    async with connected(mcp_server) as client:
+        cursor = (await call(client, since="3h", limit=3))["page"]["nextCursor"]
+        assert cursor
+        for other in ({}, {"since": "4h"}):
+            result = await client.call_tool(TOOL, {**other, "limit": 3, "cursor": cursor})
+            assert result.is_error and "(another dbName, collectionName, state or since)" in text_of(result)
+        unwindowed = (await call(client, limit=3))["page"]["nextCursor"]
+        result = await client.call_tool(TOOL, {"since": "3h", "limit": 3, "cursor": unwindowed})
+        assert result.is_error and "cursor continues a different question" in text_of(result)
 
 
 # --- exact counts and order ------------------------------------------------------------------------

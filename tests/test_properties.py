@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from zilliz_refresh_mcp.config import NAME_RULE, check_name
 from zilliz_refresh_mcp.errors import CursorError, RecordError
-from zilliz_refresh_mcp.jobs import build_listing, decode_cursor
+from zilliz_refresh_mcp.jobs import Since, build_listing, decode_cursor
 from zilliz_refresh_mcp.records import (
     COMPLETED,
     DETAILS_URI_PREFIX,
@@ -429,6 +429,36 @@ def test_listing_counts_orders_and_pages_consistently(
     # Ids stay exact strings; the raw ids are all there, a repeated record counted once.
     expected = {str(job["jobId"]) for job in raw if not states or job["state"] in (everything.states or [])}
     assert sorted(job.job_id for job in matching) == sorted(expected)
+
+
+@HEAVY
+@given(with_copies(job_lists()), st.integers(min_value=1, max_value=50), STATE_FILTERS, st.data())
+def test_a_time_window_pages_exactly_the_jobs_active_in_it(
+    raw: list[dict[str, Any]], limit: int, states: list[str] | None, data: st.DataObject
+) -> None:
+    """With ``since``, the jobs are those of the listing without it that ended at or after its time or have not
+    ended, each reached once through the cursors, counted exactly; the time drawn among the jobs' own times, so
+    that the window's edge falls on jobs."""
+    times = sorted({time for job in raw for time in (job.get("startTime"), job.get("endTime")) if type(time) is int})
+    at_ms = data.draw(st.sampled_from(times) if times else st.integers(min_value=0, max_value=NOW_MS))
+    since = Since("2026-01-01", at_ms)  # what was asked does not matter here: the time it named does
+    options: dict[str, Any] = {"db_name": "default", "collection_name": None, "states": states, "now_ms": NOW_MS}
+    unwindowed = build_listing(raw, limit=10**6, cursor=None, **options).jobs
+
+    def active(job: JobRecord) -> bool:
+        ended = job.ended_at or (job.state in (COMPLETED, FAILED) and job.started_at)
+        return not ended or _ms(ended) >= at_ms
+
+    expected = [job.job_id for job in unwindowed if active(job)]
+    first = build_listing(raw, limit=limit, cursor=None, since=since, **options)
+    assert first.summary.total == len(expected) == sum(first.summary.by_state.values())
+    seen, cursor = [job.job_id for job in first.jobs], first.page.next_cursor
+    while cursor:
+        page = build_listing(raw, limit=limit, cursor=cursor, since=since, **options)
+        assert page.summary == first.summary and page.since == first.since
+        seen += [job.job_id for job in page.jobs]
+        cursor = page.page.next_cursor
+    assert seen == expected
 
 
 @HEAVY

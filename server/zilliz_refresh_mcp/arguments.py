@@ -10,11 +10,13 @@ the value, in the tool and in ``ArgumentGuard`` alike, and anything else is refu
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BeforeValidator
 
-from .records import DETAILS_URI_PREFIX
+from .errors import InvalidArgument, quoted
+from .records import DETAILS_URI_PREFIX, iso_utc
 from .states import names_a_state
 
 
@@ -62,3 +64,36 @@ def state_words(value: Any) -> Any:
 WithoutBlanks = BeforeValidator(_without_blanks)
 JobIdForms = BeforeValidator(_job_id)
 StateWords = BeforeValidator(state_words)
+
+
+_SPAN = re.compile(
+    r"(?:(?:last|past)\s+)?(\d{1,9}(?:\.\d{1,3})?)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?",
+    re.IGNORECASE,
+)
+_SPAN_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_CLOCK_SKEW_MS = 60_000  # a time this far after now is the caller's clock, not a time to come
+
+
+def since_ms(since: str, now_ms: int) -> int:
+    """The time ``since`` names, in ms since the epoch: an ISO-8601 time (UTC when it gives no offset; a date is its
+    midnight), or a span back from ``now_ms`` in whole seconds (``24h``, ``90 minutes``, ``7d``, ``2 weeks ago``).
+
+    Models often do not know the time: a span lets them say "last night" without it. InvalidArgument for anything
+    else, or for a time to come."""
+    if span := _SPAN.fullmatch(since.strip()):
+        seconds = float(span[1]) * _SPAN_SECONDS[span[2][0].lower()]
+        return max(0, now_ms - now_ms % 1000 - round(seconds) * 1000)
+    try:
+        moment = datetime.fromisoformat(since.strip())
+        at = round((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+    except (ValueError, OverflowError):  # not a time; or year 1 in a zone east of UTC, before datetime's first
+        raise InvalidArgument(
+            f"since {quoted(since)} is neither an ISO-8601 time (2026-11-29T18:00:00Z) nor a span back from now "
+            "(24h, 90m, 7d)"
+        ) from None
+    if at > now_ms + _CLOCK_SKEW_MS:
+        raise InvalidArgument(
+            f"since {iso_utc(at)} is after now ({iso_utc(now_ms - now_ms % 1000)}): give a time in the past, or a "
+            "span back from now such as 24h"
+        )
+    return max(0, at)

@@ -235,6 +235,11 @@ class JobListing(CamelModel):
     db_name: str
     collection_name: str | None
     states: list[str] | None = Field(description="The state filter applied, or null for all states.")
+    since: str | None = Field(
+        default=None,
+        description="The time filter applied (ISO-8601 UTC): jobs that ended then or later, or have not ended; "
+        "null for all times.",
+    )
     as_of: str = Field(description="When upstream was read (ISO-8601 UTC): 'now' for durations and estimates.")
     summary: Summary
     jobs: list[JobRecord] = Field(
@@ -355,6 +360,17 @@ def _distinct(rows: Sequence[_Row], implied: str | None = None) -> tuple[Sequenc
 _STAGE = {PENDING: 0, IN_PROGRESS: 1, COMPLETED: 2, FAILED: 2}
 
 
+def _active_since(row: _Row, at_ms: int) -> bool:
+    """Whether a job was under way at or after ``at_ms``: it ended then or later, or it has not ended (running,
+    pending, a state without an end). One that ended without an end time goes by its start; one that gives neither
+    is kept, as it may be recent."""
+    if row.end_ms:
+        return row.end_ms >= at_ms
+    if row.state in (COMPLETED, FAILED):
+        return not row.start_ms or row.start_ms >= at_ms
+    return True
+
+
 def _of(collection: str, row: _Row) -> bool:
     """Whether a record of an answer for one collection is of it: one that names none is (the name implied)."""
     return not row.collection or row.collection == collection
@@ -433,9 +449,11 @@ class _StateGroups:
         return page, before
 
 
-def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] | None) -> str:
-    """What a cursor carries of the question it continues: a page of another question would be wrong silently."""
-    question = json.dumps([db_name, collection_name or "", sorted(states or ())], separators=(",", ":"))
+def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] | None, since: str | None = None) -> str:
+    """What a cursor carries of the question it continues: a page of another question would be wrong silently.
+    ``since`` as asked ("24h"): the time it named for the first page goes in the cursor itself."""
+    asked = [db_name, collection_name or "", sorted(states or ())] + ([since] if since else [])
+    question = json.dumps(asked, separators=(",", ":"))
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
 
@@ -444,10 +462,19 @@ _CURSOR_VERSION = 6
 
 
 class Continuation(NamedTuple):
-    """What a cursor says: the position it continues after, and ``counts_tag`` of the answer that gave it."""
+    """What a cursor says: the position it continues after, ``counts_tag`` of the answer that gave it, and the time
+    its ``since`` named when the first page was read (a span such as "24h" names a later time on each page)."""
 
     after: _SortKey
     counts: str
+    since_ms: int | None = None
+
+
+class Since(NamedTuple):
+    """The ``since`` argument as asked, and the time it names now (ms since the epoch)."""
+
+    asked: str
+    at_ms: int
 
 
 def counts_tag(summary: Summary) -> str:
@@ -458,9 +485,11 @@ def counts_tag(summary: Summary) -> str:
     return hashlib.blake2b(counts.encode(), digest_size=4).hexdigest()
 
 
-def encode_cursor(job: JobRecord, query: str, counts: str) -> str:
+def encode_cursor(job: JobRecord, query: str, counts: str, since_ms: int | None = None) -> str:
     pos = _position(job)
     fields = [_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie, counts]
+    if since_ms is not None:  # only then: a cursor of a question without it is as it was
+        fields.append(since_ms)
     return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -471,7 +500,7 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, rank, at, job_id, tag, *carried = json.loads(base64.urlsafe_b64decode(padded.encode()))
         older = type(version) is int and 0 < version < _CURSOR_VERSION
-        tie, counts = carried
+        tie, counts, *window = carried
         if older or not (
             version == _CURSOR_VERSION
             and type(rank) is int
@@ -483,9 +512,10 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
             and type(tie) is int
             and 0 <= tie < _TIES
             and isinstance(counts, str)
+            and (window == [] or (len(window) == 1 and type(window[0]) is int and window[0] >= 0))
         ):
             raise TypeError
-        continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts)
+        continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts, *window)
     except (ValueError, TypeError, RecursionError):  # binascii.Error is a ValueError
         if older:  # handed out before an upgrade, for an order that has changed since: start again
             raise CursorError(
@@ -498,7 +528,7 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
         ) from None
     if tag != query:
         raise CursorError(
-            "cursor continues a different question (another dbName, collectionName or state); ask again with "
+            "cursor continues a different question (another dbName, collectionName, state or since); ask again with "
             "the arguments of the answer that gave it, or omit cursor to start from the first page"
         )
     return continuation
@@ -586,6 +616,7 @@ def summarize(
     collection_name: str | None,
     states: Sequence[str] | None,
     fixed: set[int],
+    since: str | None = None,
     unreadable: Sequence[str] = (),
     shared_ids: Mapping[str, list[str]] | None = None,
 ) -> Summary:
@@ -605,6 +636,7 @@ def summarize(
     by_state, other_parts = _by_state(counts, states)
 
     scope = f"for {collection_name} in {db_name}" if collection_name else f"in {db_name}"
+    scope += f" active since {since}" if since else ""
     noun = "matching refresh job" if states else "refresh job"
     if not total:
         filtered = f" in state {', '.join(states)}" if states else ""
@@ -931,7 +963,8 @@ def _read_each(listing: JobListing, on_page: int) -> str:
     failed jobs of this first page begin that list too, as failures come first."""
     if listing.states == [FAILED]:
         return "the next pages (cursor) show each failed job and its reason"
-    scope = "dbName and collectionName" if listing.collection_name else "dbName"
+    given = ["dbName", *(["collectionName"] if listing.collection_name else []), *(["since"] if listing.since else [])]
+    scope = " and ".join([", ".join(given[:-1]), given[-1]]) if len(given) > 1 else given[0]
     # Not "the first 5 are on this page" after a group's line: that read as the group's first 5.
     here = f" (it begins with {'the failed job' if on_page == 1 else f'the {on_page} failed jobs'} on this page)"
     return f'list_refresh_jobs with the same {scope} and state=["{FAILED}"] shows each failed job and its reason' + (
@@ -996,9 +1029,17 @@ def build_listing(
     limit: int,
     cursor: str | None,
     now_ms: int,
+    since: Since | None = None,
 ) -> JobListing:
     """Check, filter, order, summarize and page one upstream answer; normalize the page's records."""
     wanted = state_filter(states) if states else None
+    asked_since = since.asked if since else None
+    query = functools.partial(query_tag, db_name, collection_name, wanted, asked_since)  # a hash: made for a cursor
+    continuation = decode_cursor(cursor, query()) if cursor else None
+    since_ms = None
+    if since is not None:  # as of the first page: "24h" asked again for the next page names a time a little later
+        carried = continuation.since_ms if continuation else None
+        since_ms = carried if carried is not None else since.at_ms
     # Every record is checked, shown or not (WireRecords were checked while decoding); only the page is rendered.
     fast = isinstance(raw_records, WireRecords)
     every_row: Sequence[_Row]
@@ -1007,6 +1048,10 @@ def build_listing(
         # Upstream filters by collection; one that ignored the filter must not pass others' jobs off as its own.
         every_row = [row for row in every_row if _of(collection_name, row)]
     every_row, shared_ids = _distinct(every_row, implied=collection_name)
+    if since_ms is not None:
+        # Of copies of a job, the one furthest along decides (a stale "running" copy is no job of the window);
+        # before the fixes are found, as a failure's fix comes after it, within the window too. Ids shared in it:
+        every_row, shared_ids = _distinct([row for row in every_row if _active_since(row, since_ms)], collection_name)
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast and not shared_ids)  # the fast order ties jobs of one id
     failed = groups.rows(_STATE_RANK[FAILED])
@@ -1014,8 +1059,6 @@ def build_listing(
     fixed = {id(row) for row in failed if _fixed_since(row, completions)}
     if fixed:
         groups.set_aside_fixed(fixed)
-    query = functools.partial(query_tag, db_name, collection_name, wanted)  # a hash: made only for a cursor
-    continuation = decode_cursor(cursor, query()) if cursor else None
     shown, start = groups.page(continuation.after if continuation else None, limit)
     page = [
         render_record(
@@ -1023,11 +1066,13 @@ def build_listing(
         )
         for row in shown
     ]
+    since_iso = iso_utc(since_ms) if since_ms is not None else None
     summary = summarize(
         groups,
         db_name=db_name,
         collection_name=collection_name,
         states=wanted,
+        since=since_iso,
         fixed=fixed,
         unreadable=unreadable,
         shared_ids=shared_ids,
@@ -1038,11 +1083,12 @@ def build_listing(
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
         remaining = groups.total - start - len(jobs)
-        next_cursor = encode_cursor(jobs[-1], query(), counts) if remaining and jobs else None
+        next_cursor = encode_cursor(jobs[-1], query(), counts, since_ms) if remaining and jobs else None
         return JobListing(
             db_name=db_name,
             collection_name=collection_name,
             states=wanted,
+            since=since_iso,
             as_of=iso_utc(now_ms - now_ms % 1000),
             summary=summary,
             jobs=jobs,
@@ -1057,7 +1103,11 @@ def build_listing(
                     next_cursor,
                     narrow=[
                         way
-                        for way, asked in (("state=[...]", wanted), ("collectionName", collection_name))
+                        for way, asked in (
+                            ("state=[...]", wanted),
+                            ("collectionName", collection_name),
+                            ("since", since),
+                        )
                         if not asked
                     ],
                     cut_from=cut_from,

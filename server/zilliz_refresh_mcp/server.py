@@ -77,7 +77,7 @@ TROUBLESHOOT_PROMPT = "troubleshoot_refresh_jobs"
 INSTRUCTIONS = f"""\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
 data from a volume or object storage): did a refresh finish, why did it fail, how far along is it.
-- list_refresh_jobs: jobs of a database or one collection, exact counts, failures first. Start here.
+- list_refresh_jobs: a database's or one collection's jobs, exact counts, failures first. Start here (since=24h: a day).
 - get_refresh_job: one job's whole record, with the reason and source that lists cut short (what detailsUri shows).
 - wait_for_refresh_job: wait for one job to finish, with live progress ({DEFAULT_WAIT_SECONDS} s by default; call it \
 again to wait on).
@@ -274,7 +274,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
             "collection. Use it to answer whether a refresh finished, failed (and why), or how far along it is. "
             "Returns exact counts per state, a short summary sentence, and the jobs ordered current failures "
             "first, then in progress, then pending, then failures a later refresh fixed, then completed, most "
-            "recent first; long lists come in pages with a cursor."
+            "recent first; long lists come in pages with a cursor; `since` keeps a time window."
         ),
         annotations=_reads_only("List external-collection refresh jobs"),
         meta=TOOL_UI_META,
@@ -324,6 +324,16 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
             str | None,
             Field(description="page.nextCursor from a previous answer, to get the next page.", max_length=2048),
         ] = None,
+        since: Annotated[
+            str | None,
+            Field(
+                description="Only jobs active at or after this time: those that ended then or later, and those not "
+                'ended (running, pending). A span back from now (`24h` for "last night", `90m`, `7d`) or an '
+                "ISO-8601 time (`2026-11-29T18:00:00Z`; UTC when it gives no offset). Omit for all times.",
+                max_length=64,
+            ),
+            WithoutBlanks,
+        ] = None,
     ) -> Annotated[CallToolResult, JobListing]:
         service = _state_of(ctx).service
         try:
@@ -333,6 +343,7 @@ def _add_list_tool(mcp: MCPServer[ServerState]) -> None:
                 states=state,
                 limit=limit,
                 cursor=cursor,
+                since=since or None,
             )
         except _EXPECTED as err:
             raise ToolError(

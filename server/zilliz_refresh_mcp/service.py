@@ -19,6 +19,7 @@ import anyio
 from aiolimiter import AsyncLimiter
 from anyio.abc import TaskGroup
 
+from .arguments import since_ms
 from .config import NAME_PATTERN, check_name
 from .errors import (
     Code,
@@ -36,6 +37,7 @@ from .errors import (
 from .jobs import (
     JobListing,
     RefreshStarted,
+    Since,
     WaitResult,
     build_listing,
     collection_names,
@@ -238,13 +240,16 @@ class RefreshJobs:
         states: list[str] | None,
         limit: int,
         cursor: str | None,
+        since: str | None = None,
     ) -> JobListing:
         db = self._database(db_name)
         collection = check_name(collection_name, "collectionName") if collection_name else None
-        # Refused before anything goes upstream: a word that names no state, a cursor of another question.
+        # Refused before anything goes upstream: a word that names no state, a time to come, a cursor of another
+        # question.
         wanted = state_filter(states) if states else None
+        window = Since(since, since_ms(since, self.clock())) if since else None
         if cursor:
-            decode_cursor(cursor, query_tag(db, collection, wanted))
+            decode_cursor(cursor, query_tag(db, collection, wanted, since))
         try:
             records = await self.client.list_jobs(db, collection)
         except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
@@ -258,6 +263,7 @@ class RefreshJobs:
             limit=limit,
             cursor=cursor,
             now_ms=self.clock(),
+            since=window,
         )
         self._remember(job.job_id for job in listing.jobs)
         return listing
