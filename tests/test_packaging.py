@@ -1,8 +1,11 @@
 """Packaging as users get it: the sdist and wheel that ``python -m build`` makes, the wheel installed into a
-clean virtual environment with its dependencies, and the MCP registry's ``server.json``.
+clean virtual environment, and the MCP registry's ``server.json``.
 
-The build and install tests (``e2e``) need a package index for the isolated build's setuptools and for the
-wheel's dependencies (PyPI in CI); each step has a time bound.
+Offline, as every test here: the build uses this environment's setuptools (``--no-isolation``; the ``dev`` extra
+pins one recent enough), and the clean environment gets the wheel alone, its dependencies seen through a path file
+to this environment's. That the declared dependencies install from the package index, CI shows when it sets up
+(``pip install -e .[dev]``, then ``scripts/ecosystem.sh`` installs the wheel with uvx and pipx). Each step has a
+time bound.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tomllib
 import zipfile
@@ -136,7 +140,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     dist = work / "dist"
     # sdist first, then the wheel built from the unpacked sdist: proves the sdist is complete.
-    run([sys.executable, "-m", "build", "--outdir", str(dist), str(src)], timeout=BUILD_TIMEOUT, cwd=work)
+    build = [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(src)]
+    run(build, timeout=BUILD_TIMEOUT, cwd=work)
     wheels, sdists = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, sorted(dist.iterdir())
     return src, wheels[0], sdists[0]
@@ -144,13 +149,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 @pytest.fixture(scope="module")
 def venv(built: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with the wheel and its dependencies (from the package index), nothing else."""
+    """A fresh virtual environment with the wheel, and this environment's packages for its dependencies: a path
+    file adds them after its own (not processing their path files, so this checkout's editable install is not
+    seen)."""
     _, wheel, _ = built
     work = tmp_path_factory.mktemp("venv")
     home = work / "venv"
     run([sys.executable, "-m", "venv", str(home)], timeout=120, cwd=work)
     python = str(home / "bin" / "python")
-    run([python, "-m", "pip", "install", "--quiet", str(wheel)], timeout=INSTALL_TIMEOUT, cwd=work)
+    install = [python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", str(wheel)]
+    run(install, timeout=INSTALL_TIMEOUT, cwd=work)
+    own = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], timeout=60, cwd=work)
+    (Path(own.stdout.strip()) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
     run([python, "-m", "pip", "check"], timeout=120, cwd=work)
     return home
 
