@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import struct
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +37,8 @@ def text_of(result: CallToolResult) -> str:
 
 
 class HalfAnswers:
-    """An upstream on 127.0.0.1 that promises a 100-byte answer, sends 9 bytes and closes."""
+    """An upstream on 127.0.0.1 that reads each request, then promises a 100-byte answer, sends 9 bytes and closes;
+    or (``reset``) resets the connection without a word, as a crashed process or a middlebox does."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -43,7 +46,7 @@ class HalfAnswers:
 
 
 @asynccontextmanager
-async def half_answering_upstream() -> AsyncIterator[HalfAnswers]:
+async def half_answering_upstream(*, reset: bool = False) -> AsyncIterator[HalfAnswers]:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
     upstream = HalfAnswers(f"http://127.0.0.1:{port}")
@@ -52,6 +55,10 @@ async def half_answering_upstream() -> AsyncIterator[HalfAnswers]:
         async with stream:
             await stream.receive()
             upstream.answered += 1
+            if reset:  # closed with no linger: an RST, not a FIN
+                raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)  # noqa: S610 - anyio, not Django
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
             await stream.send(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"code":0')
 
     async with listener, anyio.create_task_group() as tg:

@@ -920,6 +920,7 @@ MAY_HAVE_STARTED = {
     "HTTP 408, code 10001": Fault.code(10001, "request timeout", status=408),
     "HTTP 200, code 10001": Fault.code(10001, "context deadline exceeded"),
     "HTTP 504": Fault.http(504, HTML_PAGE),
+    "HTTP 500": Fault.http(500, HTML_PAGE),  # the cluster broke while it may have been starting the job
     "HTTP 200, not JSON": Fault.raw("<html>accepted</html>"),
     "no jobId": Fault.raw('{"code":0,"data":{}}'),
     "jobId null": Fault.raw('{"code":0,"data":{"jobId":null}}'),
@@ -963,6 +964,22 @@ async def test_a_refresh_whose_answer_broke_off_may_have_started(clock: FakeCloc
     text = assert_clear_error(result, "broke off", "may have started anyway", "list_refresh_jobs")
     assert "try again" not in text.lower()
     assert upstream.answered == 1  # never retried: it is not idempotent
+
+
+async def test_a_connection_reset_after_the_request_went_out_may_have_started_a_refresh(clock: FakeClock) -> None:
+    """The request was sent, then the connection reset: the cluster may have acted on it. A read is retried."""
+    async with half_answering_upstream(reset=True) as upstream:
+        settings = load_settings(
+            cluster_endpoint=upstream.url, token="k" * 20, enable_refresh=True, max_attempts=2, timeout_seconds=5
+        )
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            refresh = await client.call_tool("refresh_external_collection", {"collectionName": "ext_books"})
+            assert upstream.answered == 1  # never retried: it is not idempotent
+            listing = await client.call_tool(TOOL, {})
+    text = assert_clear_error(refresh, "the connection was reset", "may have started anyway", "list_refresh_jobs")
+    assert "try again" not in text.lower() and "No refresh started" not in text
+    assert_clear_error(listing, "Could not reach the cluster", "the connection was reset", "after 2 attempts")
+    assert upstream.answered == 3
 
 
 async def test_a_refresh_that_could_not_connect_says_nothing_started(clock: FakeClock) -> None:
