@@ -358,8 +358,12 @@ def _on_describe(fault: Fault) -> Fault:
 @pytest.mark.parametrize(
     ("fault", "told"),
     [
-        # A key revoked: no later poll can succeed, and waiting on would only hide the reason.
+        # A key revoked, or without the privilege, or a route gone: no later poll can succeed, and waiting on
+        # would only hide the reason.
         (Fault.code(1800, "user hasn't authenticated", status=401), ["HTTP 401", "ZILLIZ_TOKEN"]),
+        (Fault.code(1401, "privilege not granted"), ["code 1401", "privilege not granted"]),
+        (Fault.http(403, "<html>Forbidden</html>"), ["HTTP 403"]),
+        (_on_describe(Fault.http(404, "<html>Not Found</html>")), ["HTTP 404"]),
         # Code 100 to a read of one job: its collection, and the job with it, is gone (JobNotFound, as the watcher
         # and a subscribe take it).
         (
@@ -380,7 +384,7 @@ def _on_describe(fault: Fault) -> Fault:
             ],
         ),
     ],
-    ids=["key revoked", "collection dropped", "job removed"],
+    ids=["key revoked", "privilege denied", "HTTP 403", "route gone", "collection dropped", "job removed"],
 )
 async def test_a_fault_no_later_poll_gets_past_ends_the_wait_with_the_error(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, fault: Fault, told: list[str]
