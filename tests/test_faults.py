@@ -915,6 +915,27 @@ async def test_an_empty_answer_that_leaves_out_the_empty_list_is_no_jobs(
     assert result.structured_content["jobs"] == []
 
 
+@pytest.mark.parametrize("body", ['{"code":0,"data":null}', '{"code":0,"data":{}}'])
+async def test_an_empty_answer_to_a_read_of_one_job_is_no_such_job(
+    client: Client, cluster: SimulatedCluster, body: str
+) -> None:
+    """Nothing where the job should be: a job the cluster does not have, not a record that cannot be read."""
+    job_id = str(cluster.jobs[0].job_id)
+    for read in ("tool", "resource"):
+        fault = Fault.raw(body)
+        fault.route = DESCRIBE_ROUTE
+        cluster.inject(fault)
+        if read == "tool":
+            result = await client.call_tool("get_refresh_job", {"jobId": job_id})
+            text = assert_clear_error(result, f"No refresh job {job_id}", "list_refresh_jobs")
+        else:
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource(f"zilliz://refresh-jobs/{job_id}")
+            text = str(caught.value)
+            assert f"No refresh job {job_id}" in text
+        assert "cannot read" not in text
+
+
 # A refresh is never retried; one that failed after the request may have reached the cluster says so.
 MAY_HAVE_STARTED = {
     "HTTP 408, code 10001": Fault.code(10001, "request timeout", status=408),
