@@ -782,8 +782,9 @@ async def test_a_subscribe_sent_again_that_fails_leaves_the_first_in_place(
     async with subscriber(fast_server, updates) as client:
         await client.subscribe_resource(uri)
         monkeypatch.setattr(server_module, "_check_watchable", refused)
-        with pytest.raises(MCPError):
+        with pytest.raises(MCPError) as caught:
             await client.subscribe_resource(uri)
+        assert ("No refresh job" if failure == "no such job" else "HTTP 401") in str(caught.value)
         clock.step_ms = 4 * 60_000
         with anyio.fail_after(20):
             await ended.seen.wait()  # the first subscription was watched to the job's end

@@ -38,7 +38,6 @@ from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServe
 from zilliz_refresh_mcp.transport import (
     CONNECTION_LIMIT,
     MAX_SESSIONS,
-    SESSION_IDLE_SECONDS,
     BearerTokenGate,
     EndStreamsOnStop,
     HeadersWithin,
@@ -451,7 +450,7 @@ async def test_sessions_are_bounded_in_number_and_idle_time(upstream: SimulatorS
     settings = load_settings(cluster_endpoint=upstream.url, token=upstream.cluster.token, transport="http")
     mcp = build_server(settings)
     http_app(mcp, settings)
-    assert mcp.session_manager.session_idle_timeout == SESSION_IDLE_SECONDS
+    assert mcp.session_manager.session_idle_timeout == 300.0  # "after 5 minutes without a request", the README says
     served = spawn(upstream)
     try:
         async with httpx2.AsyncClient(timeout=30, limits=httpx2.Limits(max_connections=16)) as http:

@@ -502,6 +502,30 @@ def test_foreign_cursors_raise_cursor_error(cursor: str) -> None:
         decode_cursor(cursor, "0" * 12)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(5, -1), (5, 2**64), (5, "0"), (7, -1), (7, "1712833300000"), (8, 1)],
+    ids=["tie -1", "tie 2^64", "tie text", "since -1", "since text", "a field more"],
+)
+def test_a_cursor_altered_in_one_field_is_a_cursor_error(field: int, value: Any) -> None:
+    """A cursor this server handed out, one of its fields then changed: refused, not read as another position."""
+    raw = [
+        {"jobId": i, "collectionName": "ext_a", "state": "RefreshCompleted", "endTime": NOW_MS - i} for i in range(3)
+    ]
+    options: dict[str, Any] = {"db_name": "default", "collection_name": None, "states": None, "now_ms": NOW_MS}
+    cursor = build_listing(
+        raw, limit=1, cursor=None, since=Since("1d", NOW_MS - 86_400_000), **options
+    ).page.next_cursor
+    assert cursor is not None
+    fields = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    assert len(fields) == 8  # version, rank, time, id, question, tie, counts, since
+    build_listing(raw, limit=1, cursor=cursor, since=Since("1d", NOW_MS), **options)  # as handed out: read
+    fields[field:] = [value, *fields[field + 1 :]]
+    altered = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    with pytest.raises(CursorError):
+        build_listing(raw, limit=1, cursor=altered, since=Since("1d", NOW_MS), **options)
+
+
 def test_a_deeply_nested_cursor_is_a_cursor_error() -> None:
     cursor = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")  # 2000 characters: the tool accepts it
     with pytest.raises(CursorError):
