@@ -312,6 +312,30 @@ def test_log_lines_and_tracebacks_never_carry_the_token() -> None:
     assert "***" in text
 
 
+def test_the_logging_the_server_sets_up_hides_its_key_and_bearer_token(capfd: pytest.CaptureFixture[str]) -> None:
+    """What run() gives the log formatter: a line that carries either secret shows "***" in its place."""
+    import logging
+
+    password, bearer = "Winter2025-Reader", "b7" * 16
+    settings = load_settings(
+        cluster_endpoint="https://in01-x.api.gcp-us-west1.zillizcloud.com:19530",
+        token=f"svc_reader:{password}",
+        transport="http",
+        mcp_bearer_token=bearer,
+    )
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        cli.configure_logging("INFO", *cli.log_secrets(settings))
+        logging.getLogger("zilliz_refresh_mcp.test").warning("echoed: %s and Bearer %s", password, bearer)
+    finally:
+        root.handlers[:], level = kept
+        root.setLevel(level)
+    logged = capfd.readouterr().err
+    assert "echoed: *** and Bearer ***" in logged
+    assert password not in logged and bearer not in logged
+
+
 def test_a_password_after_a_line_break_or_escape_in_a_log_message_is_hidden() -> None:
     """Written out as ``\\n`` to keep the line whole, a break before the password made it look like a word's end."""
     import logging

@@ -189,6 +189,14 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+def log_secrets(settings: Settings) -> list[str]:
+    """What no log line may show: the cluster's key (or its password) and the HTTP endpoint's bearer token."""
+    secrets = [settings.token_value]
+    if settings.mcp_bearer_token is not None:
+        secrets.append(settings.mcp_bearer_token.get_secret_value())
+    return secrets
+
+
 def configure_logging(level: str, *secrets: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", *secrets))
@@ -283,10 +291,7 @@ def run(settings: Settings) -> int:
         settings = settings.model_copy(
             update={"cluster_endpoint": simulator.url, "token": SecretStr(simulator.cluster.token)}
         )
-    secrets = [settings.token_value]
-    if settings.mcp_bearer_token is not None:
-        secrets.append(settings.mcp_bearer_token.get_secret_value())
-    configure_logging(settings.log_level, *secrets)
+    configure_logging(settings.log_level, *log_secrets(settings))
     log = logging.getLogger("zilliz_refresh_mcp")
     if simulator is not None:
         log.info("demo cluster serving on %s", simulator.url)
