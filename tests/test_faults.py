@@ -1003,6 +1003,36 @@ async def test_a_connection_reset_after_the_request_went_out_may_have_started_a_
     assert upstream.answered == 3
 
 
+async def test_a_proxy_that_refuses_the_tunnel_is_named_with_its_settings(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy (HTTPS_PROXY) answers the CONNECT with 403: the cluster was never reached, nor the key sent."""
+    asked: list[bytes] = []
+
+    async def refuse(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            asked.append(await stream.receive())
+            await stream.send(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    token = "sk-" + secrets.token_hex(16)
+    settings = load_settings(
+        cluster_endpoint="https://in01-x.api.gcp-us-west1.zillizcloud.com:19530", token=token, max_attempts=2
+    )
+    async with listener, anyio.create_task_group() as proxy:
+        proxy.start_soon(listener.serve, refuse)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool(TOOL, {})
+        proxy.cancel_scope.cancel()
+    assert_clear_error(result, "the proxy refused to connect to it", "Check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY)")
+    assert asked and all(
+        request.startswith(b"CONNECT in01-x.api.gcp-us-west1.zillizcloud.com:19530 ") for request in asked
+    )
+    assert not any(token.encode() in request for request in asked)  # the tunnel was refused before the request
+
+
 async def test_a_refresh_that_could_not_connect_says_nothing_started(clock: FakeClock) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as placeholder:
         placeholder.bind(("127.0.0.1", 0))  # bound, not listening: every connection is refused
