@@ -603,6 +603,9 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("cannot read data/2024/05/01/part0001", "cannot read logs/2024/05/01/part0001"),  # a path's words
         ("a [fd00::1]:9000 refused", "a [fd00::1]:19530 refused"),
         ("file 'books.csv' not found", "file 'books.parquet' not found"),  # a file's format, not its name
+        ("bad header in orders.csv.gz", "bad header in orders.json.gz"),  # a compressed file's format too
+        ("codec error in /v/part-0.snappy.parquet", "codec error in /v/part-0.lz4.parquet"),
+        ("storage.log.example.com refused", "backup.log.example.com refused"),  # hosts, not files
         ("expected dimension 768, got 512", "expected dimension 768, got 256"),
     ],
 )
@@ -649,6 +652,8 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("file 'customers_a.csv' not found", "file 'orders.csv' not found"),
         ("cannot open exports/customers.jsonl: EACCES", "cannot open exports/orders.jsonl: EACCES"),
         ("parse error at line 12: unexpected token", "parse error at line 345: unexpected token"),
+        ("cannot open app.log.1", "cannot open app.log.2"),  # rotated logs
+        ("parse error at /vol/orders.csv:45", "parse error at /vol/books.csv:46"),  # a place in a file
         (
             "SparkException: Task 0 in stage 3.0 failed 4 times, most recent failure: Lost task 0.3 in stage 3.0 "
             "(TID 100): java.io.FileNotFoundException: s3a://lake/ext_a/part-00000.parquet",

@@ -186,13 +186,14 @@ _UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 # A URI's path, after its host or bucket, up to a quote, a bracket, a query or a colon not of a port.
 _URI_PATH = re.compile(r"(://[^/\s\"'<>()\[\]{},;?]*)/[^\s\"'<>()\[\]{},;?]*?(?=[\"'<>()\[\]{},;?]|:(?!\d)|$)")
 _DIGIT_RUN = re.compile(r"\d+")
-# A file's name before its extension, of the formats an external collection reads (and their compressions) or a
-# log's: the extension is kept (a CSV and a Parquet file may fail for different reasons).
-_FILE_STEM = re.compile(
-    r"[\w-][\w.-]*?(?=\.(?:parquet|orc|avro|csv|tsv|jsonl?|ndjson|txt|log|arrow|feather|lance|npy|npz|gz|bz2|zst"
-    r"|snappy|lz4|zip)\b)",
-    re.IGNORECASE,
+# A file's name before its extensions, of the formats an external collection reads (and their compressions) or a
+# log's: the extensions are kept (a CSV and a Parquet file may fail for different reasons; orders.csv.gz is a CSV).
+# The name starts a word or a path's segment, and the extensions end it (or a rotated log's number, app.log.1):
+# storage.log.example.com is a host.
+_EXTENSION = (
+    r"\.(?:parquet|orc|avro|csv|tsv|jsonl?|ndjson|txt|log|arrow|feather|lance|npy|npz|gz|bz2|zst|snappy|lz4|zip)"
 )
+_FILE_STEM = re.compile(rf"(?<![\w.-])[\w-][\w.-]*?(?=(?:{_EXTENSION})+(?:\.\d+)?(?![\w-]|\.\w))", re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -218,9 +219,12 @@ def _path_segment(segment: str) -> str:
     """A segment of a path without a scheme, its id or UUID masked, else a file's name, else its numbers."""
     if _opaque(segment.strip(_AROUND_WORD)) or _UUID.fullmatch(segment):
         return "\x01"
-    if _FILE_STEM.search(segment):
-        return _FILE_STEM.sub("\x01", segment)
-    return _DIGIT_RUN.sub("\x01", segment)
+    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", segment))
+
+
+def _file_name(word: str) -> str:
+    """A word that names a file: its name masked, and the numbers after it (app.log.1, orders.csv:45)."""
+    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", word))
 
 
 def _reason_shape(ends: str) -> str:
@@ -238,7 +242,7 @@ def _reason_shape(ends: str) -> str:
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
         elif _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet: a file's name, not its problem
-            words[at] = _FILE_STEM.sub("\x01", word)
+            words[at] = _file_name(word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
         elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
