@@ -367,6 +367,15 @@ def test_a_collection_that_failed_more_than_once_is_named_once_and_the_count_add
     assert "7 failed (ext_a twice, ext_b, ext_c and 3 more in 2 other collections)" in (
         listing([*failures, fifth]).summary.text
     )
+    nameless = [
+        {**record, "jobId": 10 + i, "collectionName": None, "endTime": NOW - 3 * HOUR}
+        for i, record in enumerate(failures[:2])
+    ]
+    assert "9 failed (ext_a twice, ext_b, ext_c and 5 more in 2 other collections or with no collection)" in (
+        listing([*failures, fifth, *nameless]).summary.text
+    )
+    only = [{**record, "collectionName": None} for record in failures]
+    assert "6 failed (job 1, job 2, job 3 and 3 more with no collection)" in listing(only).summary.text
     assert "3 failed (ext_a 3 times)" in listing([failures[0], failures[2], {**failures[0], "jobId": 9}]).summary.text
 
 

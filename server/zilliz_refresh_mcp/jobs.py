@@ -551,17 +551,22 @@ def _unknown_notes(states: Sequence[str] | None, counts: Mapping[str, int]) -> s
 _TIMES = {1: "", 2: " twice"}
 
 
-def _names(names: Iterable[str]) -> str:
-    """The first few names, each once with how many jobs it stands for; "and N more in M other collections" counts
-    the other jobs and their names (a bare "and 50 more" after names would read as 50 more collections)."""
-    counts = Counter(names)  # in order of first appearance
+def _names(rows: Sequence[_Row]) -> str:
+    """The first few names of ``rows``' jobs, each once with how many jobs it stands for; "and N more in M other
+    collections" counts the other jobs and their collections (a bare "and 50 more" after names would read as 50
+    more collections), and those with no collection apart."""
+    counts = Counter(map(_name, rows))  # in order of first appearance
     # One name more costs no more words than the count of the others: it is shown.
     keep = len(counts) if len(counts) <= _NAMES_PER_GROUP + 1 else _NAMES_PER_GROUP
     shown = [name + _TIMES.get(count, f" {count} times") for name, count in itertools.islice(counts.items(), keep)]
-    if keep < len(counts):
-        extra = counts.total() - sum(itertools.islice(counts.values(), keep))
-        return f"{', '.join(shown)} and {extra} more in {_plural(len(counts) - keep, 'other collection')}"
-    return " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else shown[0]
+    if keep == len(counts):
+        return " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else shown[0]
+    others = list(itertools.islice(counts, keep, None))
+    named = {row.collection for row in rows if row.collection}
+    collections = sum(name in named for name in others)
+    where = [f"in {_plural(collections, 'other collection')}"] if collections else []
+    where += ["with no collection"] if collections < len(others) else []
+    return f"{', '.join(shown)} and {sum(counts[name] for name in others)} more {' or '.join(where)}"
 
 
 def _most_common(counted: list[tuple[str, int]], keep: int) -> list[tuple[str, int]]:
@@ -651,10 +656,10 @@ def summarize(
 
     parts: list[str] = []
     if failed and fixed:
-        unfixed = f"{len(current)} not fixed since: {_names(map(_name, current))}; " if current else ""
+        unfixed = f"{len(current)} not fixed since: {_names(current)}; " if current else ""
         parts.append(f"{len(failed)} failed ({unfixed}{len(fixed)} fixed by a later refresh)")
     elif failed:
-        parts.append(f"{len(failed)} failed ({_names(map(_name, failed))})")
+        parts.append(f"{len(failed)} failed ({_names(failed)})")
     if running:
         progress = (f"{_name(j)}, {j.progress}%" for j in running)
         shown = "; ".join(list(progress)[:_NAMES_PER_GROUP])
