@@ -504,8 +504,8 @@ def test_foreign_cursors_raise_cursor_error(cursor: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [(5, -1), (5, 2**64), (5, "0"), (7, -1), (7, "1712833300000"), (8, 1)],
-    ids=["tie -1", "tie 2^64", "tie text", "since -1", "since text", "a field more"],
+    [(5, -1), (5, 2**64), (5, "0"), (7, -1), (7, "1712833300000"), (7, 10**30), (7, NOW_MS + 3_600_000), (8, 1)],
+    ids=["tie -1", "tie 2^64", "tie text", "since -1", "since text", "since 10^30", "since to come", "a field more"],
 )
 def test_a_cursor_altered_in_one_field_is_a_cursor_error(field: int, value: Any) -> None:
     """A cursor this server handed out, one of its fields then changed: refused, not read as another position."""

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BeforeValidator
 
 from .errors import InvalidArgument, quoted
-from .records import DETAILS_URI_PREFIX, iso_utc
+from .records import CLOCK_SKEW_MS, DETAILS_URI_PREFIX, iso_utc
 from .states import names_a_state
 
 
@@ -71,7 +71,6 @@ _SPAN = re.compile(
     re.IGNORECASE,
 )
 _SPAN_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_CLOCK_SKEW_MS = 60_000  # a time this far after now is the caller's clock, not a time to come
 
 
 def since_ms(since: str, now_ms: int) -> int:
@@ -91,7 +90,7 @@ def since_ms(since: str, now_ms: int) -> int:
             f"since {quoted(since)} is neither an ISO-8601 time (2026-11-29T18:00:00Z) nor a span back from now "
             "(24h, 90m, 7d)"
         ) from None
-    if at > now_ms + _CLOCK_SKEW_MS:
+    if at > now_ms + CLOCK_SKEW_MS:
         raise InvalidArgument(
             f"since {iso_utc(at)} is after now ({iso_utc(now_ms - now_ms % 1000)}): give a time in the past, or a "
             "span back from now such as 24h"

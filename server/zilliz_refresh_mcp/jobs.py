@@ -34,11 +34,13 @@ from .reasons import (
     short_reason,
 )
 from .records import (
+    CLOCK_SKEW_MS,
     COMPLETED,
     EXACT_IN_A_DOUBLE,
     FAILED,
     IN_PROGRESS,
     KNOWN_STATES,
+    MAX_EPOCH_MS,
     MIN_PROGRESS_TO_ESTIMATE,
     PENDING,
     SOURCE_CHARS,
@@ -493,6 +495,12 @@ def encode_cursor(job: JobRecord, query: str, counts: str, since_ms: int | None 
     return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+_NOT_HANDED_OUT = (
+    "cursor is not one this server handed out; pass the page.nextCursor value of the previous answer unchanged, or "
+    "omit cursor to start from the first page"
+)
+
+
 def decode_cursor(cursor: str, query: str) -> Continuation:
     """Where ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
     older = False
@@ -512,7 +520,7 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
             and type(tie) is int
             and 0 <= tie < _TIES
             and isinstance(counts, str)
-            and (window == [] or (len(window) == 1 and type(window[0]) is int and window[0] >= 0))
+            and (window == [] or (len(window) == 1 and type(window[0]) is int and 0 <= window[0] <= MAX_EPOCH_MS))
         ):
             raise TypeError
         continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts, *window)
@@ -522,10 +530,7 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
                 "cursor is from an earlier version of this server, which ordered the jobs differently; omit "
                 "cursor to start again from the first page"
             ) from None
-        raise CursorError(
-            "cursor is not one this server handed out; pass the page.nextCursor value of the previous "
-            "answer unchanged, or omit cursor to start from the first page"
-        ) from None
+        raise CursorError(_NOT_HANDED_OUT) from None
     if tag != query:
         raise CursorError(
             "cursor continues a different question (another dbName, collectionName, state or since); ask again with "
@@ -1044,6 +1049,8 @@ def build_listing(
     since_ms = None
     if since is not None:  # as of the first page: "24h" asked again for the next page names a time a little later
         carried = continuation.since_ms if continuation else None
+        if carried is not None and carried > now_ms + CLOCK_SKEW_MS:  # a time to come: no page's since named it
+            raise CursorError(_NOT_HANDED_OUT)
         since_ms = carried if carried is not None else since.at_ms
     # Every record is checked, shown or not (WireRecords were checked while decoding); only the page is rendered.
     fast = isinstance(raw_records, WireRecords)

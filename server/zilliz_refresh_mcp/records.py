@@ -43,6 +43,7 @@ EXACT_IN_A_DOUBLE = 2**53  # integers past it lose digits as a JSON number in Ja
 PLAIN_ID = re.compile(r"(?=[_-]*[A-Za-z0-9])[A-Za-z0-9_-]{1,128}")  # with a letter or digit: "-" names no job
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
+CLOCK_SKEW_MS = 60_000  # a time given this far after now is the giver's clock, not a time to come
 
 # Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
 SOURCE_CHARS = 1_000
