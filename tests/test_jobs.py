@@ -1231,8 +1231,11 @@ def test_a_time_window_reads_a_job_by_its_newest_copy() -> None:
     running = raw(jobId=2, collectionName="ext_a", state="RefreshInProgress", progress=9, startTime=NOW - 5 * HOUR)
     running |= {"endTime": 0}
     done = raw(jobId=3, collectionName="ext_b", startTime=NOW - 40 * 60_000, endTime=NOW - 30 * 60_000)
-    window = listing([stale, ended, running, done], since=jobs.Since("1h", NOW - HOUR))
-    assert [job.job_id for job in window.jobs] == ["2", "3"]
+    # Odd times: a running job whose record says it ended a day ago; one that ended "before" it started.
+    says_ended = raw(jobId=4, collectionName="ext_c", state="RefreshInProgress", progress=3, endTime=NOW - 24 * HOUR)
+    skewed = raw(jobId=5, collectionName="ext_d", startTime=NOW - 30 * 60_000, endTime=NOW - 2 * HOUR)
+    window = listing([stale, ended, running, done, says_ended, skewed], since=jobs.Since("1h", NOW - HOUR))
+    assert sorted(job.job_id for job in window.jobs) == ["2", "3", "4", "5"]
     assert window.since == iso_utc(NOW - HOUR) and window.summary.by_state["RefreshFailed"] == 0
 
 

@@ -268,10 +268,12 @@ async def test_a_cursor_still_works_after_new_jobs_arrive(
 
 
 def active_since(record: dict[str, Any], at_ms: int) -> bool:
-    """The rule the tool states for ``since``: ended then or later, or not ended; an ended job with no end time by
+    """The rule the tool states for ``since``: not ended, or ended then or later; an ended job with no end time by
     its start (kept when it gives neither)."""
+    if record["state"] in ("RefreshInProgress", "RefreshPending"):
+        return True
     if record["endTime"]:
-        return bool(record["endTime"] >= at_ms)
+        return bool(max(record["endTime"], record["startTime"]) >= at_ms)
     if record["state"] in ("RefreshCompleted", "RefreshFailed"):
         return not record["startTime"] or record["startTime"] >= at_ms
     return True

@@ -446,8 +446,11 @@ def test_a_time_window_pages_exactly_the_jobs_active_in_it(
     unwindowed = build_listing(raw, limit=10**6, cursor=None, **options).jobs
 
     def active(job: JobRecord) -> bool:
-        ended = job.ended_at or (job.state in (COMPLETED, FAILED) and job.started_at)
-        return not ended or _ms(ended) >= at_ms
+        if job.state in (IN_PROGRESS, PENDING):
+            return True
+        times = [_ms(time) for time in (job.ended_at, job.started_at) if time]
+        ended_at_all = job.ended_at or job.state in (COMPLETED, FAILED)
+        return not ended_at_all or not times or max(times) >= at_ms
 
     expected = [job.job_id for job in unwindowed if active(job)]
     first = build_listing(raw, limit=limit, cursor=None, since=since, **options)

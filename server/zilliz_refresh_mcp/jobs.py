@@ -363,14 +363,17 @@ _STAGE = {PENDING: 0, IN_PROGRESS: 1, COMPLETED: 2, FAILED: 2}
 
 
 def _active_since(row: _Row, at_ms: int) -> bool:
-    """Whether a job was under way at or after ``at_ms``: it ended then or later, or it has not ended (running,
-    pending, a state without an end). One that ended without an end time goes by its start; one that gives neither
-    is kept, as it may be recent."""
+    """Whether a job was under way at or after ``at_ms``: it has not ended (running, pending: whatever end time a
+    record of it says), or it ended then or later (by the later of its times: an end before its start is a clock's
+    slip), or, ended with no end time given, it started then or later; one that gives neither time is kept, as it
+    may be recent."""
+    if row.state in (IN_PROGRESS, PENDING):
+        return True
     if row.end_ms:
-        return row.end_ms >= at_ms
+        return max(row.end_ms, row.start_ms) >= at_ms
     if row.state in (COMPLETED, FAILED):
         return not row.start_ms or row.start_ms >= at_ms
-    return True
+    return True  # a state this server does not know, with no end: as running
 
 
 def _of(collection: str, row: _Row) -> bool:
