@@ -345,6 +345,7 @@ async def test_a_time_window_given_as_a_time_or_as_a_span_is_the_same_window(
         ("yesterday", "is neither an ISO-8601 time"),
         ("2999-01-01", "since 2999-01-01T00:00:00Z is after now"),
         ("24 parsecs", "is neither an ISO-8601 time"),
+        ("6M", "write minutes as m (90m), days as d (30d)"),  # months, or minutes?
     ],
 )
 async def test_a_time_window_that_names_no_time_or_one_to_come_is_refused_before_upstream(
@@ -362,6 +363,8 @@ async def test_a_cursor_of_one_time_window_does_not_continue_another(mcp_server:
     async with connected(mcp_server) as client:
         cursor = (await call(client, since="3h", limit=3))["page"]["nextCursor"]
         assert cursor
+        same = await call(client, since=" 3H ", limit=3, cursor=cursor)  # the same window, however written
+        assert same["jobs"] and same["since"] is not None
         for other in ({}, {"since": "4h"}):
             result = await client.call_tool(TOOL, {**other, "limit": 3, "cursor": cursor})
             assert result.is_error and "(another dbName, collectionName, state or since)" in text_of(result)

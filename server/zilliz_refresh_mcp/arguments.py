@@ -80,6 +80,8 @@ def since_ms(since: str, now_ms: int) -> int:
     Models often do not know the time: a span lets them say "last night" without it. InvalidArgument for anything
     else, or for a time to come."""
     if span := _SPAN.fullmatch(since.strip()):
+        if span[2] == "M":  # months, to some: said apart
+            raise InvalidArgument(f"since {quoted(since)}: write minutes as m (90m), days as d (30d)")
         seconds = float(span[1]) * _SPAN_SECONDS[span[2][0].lower()]
         return max(0, now_ms - now_ms % 1000 - round(seconds) * 1000)
     try:

@@ -457,7 +457,9 @@ class _StateGroups:
 def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] | None, since: str | None = None) -> str:
     """What a cursor carries of the question it continues: a page of another question would be wrong silently.
     ``since`` as asked ("24h"): the time it named for the first page goes in the cursor itself."""
-    asked = [db_name, collection_name or "", sorted(states or ())] + ([since] if since else [])
+    asked = [db_name, collection_name or "", sorted(states or ())] + (
+        [" ".join(since.lower().split())] if since else []
+    )
     question = json.dumps(asked, separators=(",", ":"))
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
@@ -976,8 +978,9 @@ def _read_each(listing: JobListing, on_page: int) -> str:
     failed jobs of this first page begin that list too, as failures come first."""
     if listing.states == [FAILED]:
         return "the next pages (cursor) show each failed job and its reason"
-    given = ["dbName", *(["collectionName"] if listing.collection_name else []), *(["since"] if listing.since else [])]
-    scope = " and ".join([", ".join(given[:-1]), given[-1]]) if len(given) > 1 else given[0]
+    scope = "dbName and collectionName" if listing.collection_name else "dbName"
+    # The time a span named: "24h" asked again later would name a later one, and another list of failures.
+    scope += f', since="{listing.since}"' if listing.since else ""
     # Not "the first 5 are on this page" after a group's line: that read as the group's first 5.
     here = f" (it begins with {'the failed job' if on_page == 1 else f'the {on_page} failed jobs'} on this page)"
     return f'list_refresh_jobs with the same {scope} and state=["{FAILED}"] shows each failed job and its reason' + (
