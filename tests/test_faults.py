@@ -1264,7 +1264,9 @@ async def test_a_refresh_in_a_database_that_does_not_exist_says_whose_name_to_fi
 BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "unknown": ({"database": "analytics"}, ['unknown argument "database"', "did you mean dbName?", "This tool takes"]),
     "unknown-extra": ({"dbName": "default", "verbose": True}, ['unknown argument "verbose"', "This tool takes"]),
-    "dbName-number": ({"dbName": 5}, ["dbName", "expected a string, got the number 5", 'in quotes, e.g. "5"']),
+    "dbName-number": ({"dbName": 5}, ["dbName", "expected a string, got the number 5."]),  # "5" is no name either
+    "since-number": ({"since": 24}, ["since: expected a string, got the number 24.", "since (string"]),
+    "since-no-time": ({"since": "yesterday"}, ["since 'yesterday' is neither an ISO-8601 time", "24h, 90m, 7d"]),
     "dbName-object": ({"dbName": {"name": "x"}}, ["dbName", "valid string", "an object"]),
     "limit-word": ({"limit": "x"}, ["limit", "valid integer", 'got "x"']),
     "limit-zero": ({"limit": 0}, ["limit", "greater than or equal to 1"]),

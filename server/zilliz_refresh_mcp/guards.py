@@ -157,7 +157,7 @@ def _explain(error: Any) -> str:
     if error["type"] == "too_long" and isinstance(error.get("ctx"), dict):
         return f"{where}: at most {error['ctx'].get('max_length')} items, got {error['ctx'].get('actual_length')}"
     if error["type"] == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
-        if len(error["loc"]) > 1:  # an item of a list (a state): no id to put in quotes
+        if error["loc"] != ("jobId",):  # a state, a name, a time: the number in quotes would be no better
             return f"{where}: expected a string, got the number {given}"
         # A job id sent as a JSON number: say how to send it; past 2^53 a JavaScript host may have rounded it
         # (written with an exponent, 4.495038292745093e+17, it has been).
