@@ -245,7 +245,7 @@ def test_summary_sentence_counts_and_names_what_matters() -> None:
     assert result.summary.text.startswith(
         "4 refresh jobs in default: 1 failed (ext_music), 1 in progress (ext_movies, 42%), 1 pending, 1 completed."
     )
-    assert "Last completed: ext_books at 2024-04-11T10:50:00Z." in result.summary.text
+    assert "Last completed: ext_books at 2024-04-11T10:50:00Z (took 10m00s)." in result.summary.text
     assert result.summary.total == 4
     assert result.summary.by_state == {
         "RefreshPending": 1,

@@ -685,7 +685,8 @@ def summarize(
     last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
     last_ended = iso_utc(last.end_ms) if last is not None else None
     if last is not None:
-        text += f" Last completed: {_name(last)} at {last_ended}."
+        took = f" (took {_duration((last.end_ms - last.start_ms) / 1000)})" if 0 < last.start_ms <= last.end_ms else ""
+        text += f" Last completed: {_name(last)} at {last_ended}{took}."
     text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
     return Summary(
         total=total,
