@@ -876,6 +876,7 @@ async def test_troubleshooting_prompt_steers_the_model(fast_server: MCPServer[Se
     assert "notFixed" in text and "nextCursor" in text  # current failures, and every page of them
     # one get_refresh_job per cut reason, not one per failed job (43 calls for two problems, in an audit)
     assert 'state=["failed"] and limit=20' in text and '("characters cut")' in text and "distinctReasons" in text
+    assert 'since="24h"' in text  # "last night's refresh": a window, not every page read for its times
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,8 @@ Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / M
    failures no later refresh has fixed, and a failed job marked fixedSince: true is history (a later refresh
    of its collection completed). Current failures come first, most recent first, then the fixed ones: to see
    each current failure, call again with the same arguments and page.nextCursor until a page shows a
-   fixedSince: true job (or page.nextCursor is null).
+   fixedSince: true job (or page.nextCursor is null). For a question about a time ("last night's refresh"),
+   add since="24h", or the ISO time it names: only jobs active since then are listed and counted.
 2. Focus on the current failures. Where a list cut a reason ("characters cut"), take one job of that
    reason and call get_refresh_job with its jobId (or read its detailsUri): its record has the reason whole.
    A group whose distinctReasons is above 1 holds reasons alike but for the paths, ids or times they name:
