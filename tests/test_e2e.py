@@ -53,6 +53,12 @@ async def test_console_script_over_stdio(
         assert json.loads(read.contents[0].text)["jobId"] == job["jobId"]  # type: ignore[union-attr]
         got = await client.call_tool("get_refresh_job", {"jobId": job["jobId"]})
         assert got.structured_content == json.loads(read.contents[0].text)  # type: ignore[union-attr]
+        windowed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_music", "since": "2 days"})
+        assert windowed.structured_content is not None and windowed.structured_content["since"]
+        assert [listed["jobId"] for listed in windowed.structured_content["jobs"]][:1] == [job["jobId"]]
+        assert " active since " in windowed.structured_content["summary"]["text"]
+        refused = await client.call_tool("list_refresh_jobs", {"since": "tomorrow"})
+        assert refused.is_error and "since 'tomorrow'" in str(refused.content)
 
 
 async def test_a_lone_surrogate_from_upstream_does_not_end_the_stdio_session(
