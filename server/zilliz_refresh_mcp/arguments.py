@@ -67,30 +67,38 @@ StateWords = BeforeValidator(state_words)
 
 
 _SPAN = re.compile(
-    r"(?:(?:last|past)\s+)?(\d{1,9}(?:\.\d{1,3})?)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?",
+    r"(?:(last|past)\s+)?(\d{1,9}(?:\.\d{1,3})?)?\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?",
     re.IGNORECASE,
 )
 _SPAN_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+# An ISO-8601 duration (PT24H, P7D, P1W), as a model told "ISO-8601" may write a span.
+_ISO_SPAN = re.compile(
+    r"P(?=\w)(?:(\d{1,6})W)?(?:(\d{1,6})D)?(?:T(?=\d)(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6})S)?)?"
+)
 
 
 def since_ms(since: str, now_ms: int) -> int:
     """The time ``since`` names, in ms since the epoch: an ISO-8601 time (UTC when it gives no offset; a date is its
-    midnight), or a span back from ``now_ms`` in whole seconds (``24h``, ``90 minutes``, ``7d``, ``2 weeks ago``).
+    midnight), or a span back from ``now_ms`` in whole seconds (``24h``, ``90 minutes``, ``past week``, ``7d``,
+    ``2 weeks ago``, ``PT24H``).
 
     Models often do not know the time: a span lets them say "last night" without it. InvalidArgument for anything
     else, or for a time to come."""
-    if span := _SPAN.fullmatch(since.strip()):
-        if span[2] == "M":  # months, to some: said apart
+    given = since.strip()
+    if (span := _SPAN.fullmatch(given)) and (span[1] or span[2]):  # "past week" is one; a bare "m" is none
+        if span[3] == "M":  # months, to some: said apart
             raise InvalidArgument(f"since {quoted(since)}: write minutes as m (90m), days as d (30d)")
-        seconds = float(span[1]) * _SPAN_SECONDS[span[2][0].lower()]
-        return max(0, now_ms - now_ms % 1000 - round(seconds) * 1000)
+        return _back(now_ms, float(span[2] or 1) * _SPAN_SECONDS[span[3][0].lower()])
+    if iso_span := _ISO_SPAN.fullmatch(given.upper()):
+        weeks, days, hours, minutes, seconds = (int(part or 0) for part in iso_span.groups())
+        return _back(now_ms, (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds)
     try:
-        moment = datetime.fromisoformat(since.strip())
+        moment = datetime.fromisoformat(given)
         at = round((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
     except (ValueError, OverflowError):  # not a time; or year 1 in a zone east of UTC, before datetime's first
         raise InvalidArgument(
             f"since {quoted(since)} is neither an ISO-8601 time (2026-11-29T18:00:00Z) nor a span back from now "
-            "(24h, 90m, 7d)"
+            "(24h, 90m, 7d, PT24H)"
         ) from None
     if at > now_ms + CLOCK_SKEW_MS:
         raise InvalidArgument(
@@ -98,3 +106,8 @@ def since_ms(since: str, now_ms: int) -> int:
             "span back from now such as 24h"
         )
     return max(0, at)
+
+
+def _back(now_ms: int, seconds: float) -> int:
+    """The time ``seconds`` before ``now_ms``, in whole seconds as the answer's asOf is."""
+    return max(0, now_ms - now_ms % 1000 - round(seconds) * 1000)
