@@ -620,8 +620,10 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
             candidates = [state.service.default_db]
         elif prompt and argument == "collectionName":
             chosen = (params.context.arguments or {}).get("dbName") if params.context else None
+            every = False  # until the names are read: none offered for want of an answer is no total of 0
             with anyio.move_on_after(COMPLETION_SECONDS), suppress(*_EXPECTED):  # a slow read goes on for the others
                 candidates = await state.service.collections(chosen or None)
+                every = True
         matches = [value for value in candidates if value.startswith(prefix)]
         return CompleteResult(
             completion=Completion(
