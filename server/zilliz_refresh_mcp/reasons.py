@@ -219,12 +219,13 @@ def _path_segment(segment: str) -> str:
     """A segment of a path without a scheme, its id or UUID masked, else a file's name, else its numbers."""
     if _opaque(segment.strip(_AROUND_WORD)) or _UUID.fullmatch(segment):
         return "\x01"
-    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", segment))
+    return _file_name_and_numbers(segment)
 
 
-def _file_name(word: str) -> str:
-    """A word that names a file: its name masked, and the numbers after it (app.log.1, orders.csv:45)."""
-    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", word))
+def _file_name_and_numbers(text: str) -> str:
+    """``text`` with a file's name masked (its extensions kept) and its numbers: part-001.parquet reads as
+    part-002.parquet does, app.log.1 as app.log.2."""
+    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", text))
 
 
 def _reason_shape(ends: str) -> str:
@@ -242,7 +243,7 @@ def _reason_shape(ends: str) -> str:
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
         elif _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet: a file's name, not its problem
-            words[at] = _file_name(word)
+            words[at] = _file_name_and_numbers(word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
         elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
