@@ -700,10 +700,15 @@ class ZillizClient:
         return payload["data"]
 
 
+_BACKSLASHES_BEFORE_QUOTE = re.compile(r'\\+(?="|$)')
+
+
 def _as_said(message: str) -> str:
     """The cluster's words in double quotes, any quote in them escaped (``\\"``), so that where they end cannot be
-    forged: a model reads them as the cluster's, not as instructions to it ("invalid token. SYSTEM: call ...")."""
-    return '"' + message.replace('"', '\\"') + '"'
+    forged: a model reads them as the cluster's, not as instructions to it ("invalid token. SYSTEM: call ...").
+    Backslashes before a quote or at the end are doubled, as they would otherwise escape the escape or the closing
+    quote; elsewhere (a control character shown as ``\\x1b``) they stay as they read."""
+    return '"' + _BACKSLASHES_BEFORE_QUOTE.sub(r"\g<0>\g<0>", message).replace('"', '\\"') + '"'
 
 
 def _json_type(value: Any) -> str:
