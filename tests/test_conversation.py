@@ -32,9 +32,10 @@ from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamAPIError, UpstreamHTTPError
 from zilliz_refresh_mcp.records import JobRecord, epoch_ms, normalize_record
 from zilliz_refresh_mcp.server import ServerState, build_server
-from zilliz_refresh_mcp.service import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher, RefreshJobs
+from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
+from zilliz_refresh_mcp.watcher import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher
 
 from .conftest import FakeClock, settings_for, text_of
 

@@ -46,12 +46,13 @@ from mcp.types import (
 )
 
 from zilliz_refresh_mcp import server as server_module
-from zilliz_refresh_mcp.config import NAME_RULE, load_settings
+from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
+from zilliz_refresh_mcp.names import NAME_RULE, meant_name
 from zilliz_refresh_mcp.redaction import redact, redact_json
 from zilliz_refresh_mcp.server import build_server
-from zilliz_refresh_mcp.service import looks_rounded, meant_name
+from zilliz_refresh_mcp.service import looks_rounded
 from zilliz_refresh_mcp.simulator import Fault, SimJob, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,

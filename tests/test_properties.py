@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from zilliz_refresh_mcp.config import NAME_RULE, check_name
 from zilliz_refresh_mcp.errors import CursorError, RecordError
 from zilliz_refresh_mcp.jobs import Since, build_listing, decode_cursor
+from zilliz_refresh_mcp.names import NAME_RULE, check_name
 from zilliz_refresh_mcp.records import (
     COMPLETED,
     DETAILS_URI_PREFIX,

@@ -16,11 +16,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .errors import ConfigError, InvalidArgument, quoted
+from .errors import ConfigError, quoted
+from .names import check_name
 
 ENV_PREFIX = "ZILLIZ_"
-NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-NAME_RULE = "a letter or underscore first, then letters, digits and underscores, at most 255 characters"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 MIN_BEARER_CHARS = 16  # what guards an HTTP server other machines reach must not be guessable
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
@@ -56,13 +55,6 @@ def host_in_url(host: str) -> str:
 def is_project_endpoint(host: str) -> bool:
     """Zilliz Cloud's project endpoint, ``{project-id}.{region}.api.zillizcloud.com``."""
     return host.lower().rstrip(".").endswith(".api.zillizcloud.com")
-
-
-def check_name(value: str, what: str) -> str:
-    """A Milvus database or collection name, or InvalidArgument with the rule."""
-    if not NAME_PATTERN.fullmatch(value):
-        raise InvalidArgument(f"{what} {quoted(value)} is not a valid Milvus name: {NAME_RULE}")
-    return value
 
 
 def api_path_start(path: str) -> int | None:

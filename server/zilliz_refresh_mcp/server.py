@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field
 
 from . import __version__
 from .arguments import JobIdForms, StateWords, WithoutBlanks, defaulted
-from .config import Settings, check_name
+from .config import Settings
 from .dashboard import TOOL_UI_META, register_dashboard
 from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError, one_line
 from .guards import ArgumentGuard
@@ -60,9 +60,11 @@ from .jobs import (
     job_answer,
     listing_text,
 )
+from .names import check_name
 from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
-from .service import MAX_WAIT_SECONDS, NO_DATABASE_LIST, JobWatcher, RefreshJobs, fails_for_good, now_ms
+from .service import MAX_WAIT_SECONDS, NO_DATABASE_LIST, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
+from .watcher import JobWatcher
 
 DEFAULT_LIMIT = SMALL_PAGE_JOBS  # enough to name what matters (failed first); the summary counts the rest
 # The answer comes within this plus POLL_GRACE_SECONDS: under the ~60 s after which many hosts stop waiting.
