@@ -21,6 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
+from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE
 
 from .conftest import console_script, text_of
 
@@ -313,6 +314,27 @@ def test_check_reaches_the_cluster_through_the_proxy_the_server_would_use(simula
         proxy.server_close()
     assert done.returncode == 0, done.stdout + done.stderr
     assert _ForwardProxy.used >= 2  # the list and the job's details
+    assert simulator.cluster.token not in done.stdout + done.stderr
+
+
+def test_check_reports_a_job_it_cannot_read_as_the_server_words_it(simulator: SimulatorServer) -> None:
+    """The list works but the job's details fail (a key that may list but not describe, a job gone between the two
+    calls): --check prints the server's message and "The call failed", and ends with 1, not with a traceback."""
+    simulator.cluster.inject(Fault(status=404, body=b"404 page not found", route=DESCRIBE_ROUTE))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZILLIZ_")}
+    env |= {
+        "ZILLIZ_CLUSTER_ENDPOINT": simulator.url,
+        "ZILLIZ_TOKEN": simulator.cluster.token,
+        "ZILLIZ_MAX_ATTEMPTS": "1",
+    }
+    done = subprocess.run(
+        [console_script(), "--check"], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stdout.rstrip().splitlines()
+    assert lines[-1] == "The call failed: see the message above."
+    assert "Could not read refresh job" in done.stdout and "HTTP 404" in done.stdout
     assert simulator.cluster.token not in done.stdout + done.stderr
 
 

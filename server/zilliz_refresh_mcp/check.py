@@ -10,7 +10,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import TextContent, TextResourceContents
 
 
@@ -21,6 +21,7 @@ def _print(*lines: str) -> None:
 # Besides ZILLIZ_*, what the server's HTTP client reads from its environment: a proxy, a private CA. As a host's
 # env block would have to carry them, the check passes them on; nothing else of the shell (as a desktop host).
 _NETWORK = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"})
+_FAILED = "The call failed: see the message above."
 EXIT_READER_GONE = 141  # as a shell reports a program that SIGPIPE ended: the reader (`| head`) left early
 
 
@@ -76,13 +77,17 @@ async def _converse(client: Client) -> int:
     text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
     _print(text, "")
     if result.is_error or not result.structured_content:
-        _print("The call failed: see the message above.")
+        _print(_FAILED)
         return 1
     jobs = result.structured_content.get("jobs") or []
     if jobs:
         uri = jobs[0]["detailsUri"]
         _print(f"Assistant reads {uri}:")
-        read = await client.read_resource(uri)
+        try:
+            read = await client.read_resource(uri)
+        except MCPError as err:  # the server's own message for the host (a key that may not describe jobs, say)
+            _print(err.message, "", _FAILED)
+            return 1
         for content in read.contents:
             if isinstance(content, TextResourceContents):
                 _print(json.dumps(json.loads(content.text), indent=2))
