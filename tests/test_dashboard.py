@@ -3,6 +3,7 @@ rendered by a real headless Chromium inside a test host page that plays the host
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -205,6 +206,7 @@ HOST_PAGE = """<!doctype html>
 const CONFIG = __CONFIG__;
 window.hostLog = [];
 window.toolCalls = [];
+window.callTimes = [];  // performance.now() of each tools/call the view sent
 function view() { return document.getElementById("view").contentWindow; }
 function hostSend(message) { view().postMessage(message, "*"); }
 window.addEventListener("message", async (event) => {
@@ -220,6 +222,7 @@ window.addEventListener("message", async (event) => {
     hostSend({jsonrpc: "2.0", method: "ui/notifications/tool-result", params: CONFIG.result});
   } else if (msg.method === "tools/call") {
     window.toolCalls.push(msg.params);
+    window.callTimes.push(performance.now());
     const answer = await (await fetch("/tools/call", {method: "POST", body: JSON.stringify(msg.params)})).json();
     hostSend(answer.error ? {jsonrpc: "2.0", id: msg.id, error: answer.error}
                           : {jsonrpc: "2.0", id: msg.id, result: answer.result});
@@ -244,10 +247,10 @@ class _HostServer(ThreadingHTTPServer):
 class HostPage:
     """Serves the host page, the view (as read through MCP, under the host's CSP) and a tools/call bridge."""
 
-    def __init__(self, portal: BlockingPortal, client: Client, *, poll_ms: int) -> None:
+    def __init__(self, portal: BlockingPortal, client: Client, *, poll_ms: int, backoff_ms: int | None = None) -> None:
         self.portal = portal
         self.client = client
-        self.poll_ms = poll_ms
+        self.view_hash = f"{poll_ms}&backoff={backoff_ms}" if backoff_ms else str(poll_ms)
         read = portal.call(client.read_resource, DASHBOARD_URI)
         [content] = read.contents
         assert isinstance(content, TextResourceContents)
@@ -262,7 +265,7 @@ class HostPage:
         config = {"result": result, "arguments": arguments, "hostContext": host_context}
         self.page = (
             HOST_PAGE.replace("__CONFIG__", json.dumps(config).replace("</", "<\\/"))
-            .replace("__POLL__", str(self.poll_ms))
+            .replace("__POLL__", self.view_hash)
             .encode()
         )
         return self.url
@@ -373,10 +376,10 @@ def assert_shows(driver: Any, data: dict[str, Any]) -> None:
     """Everything the listing says is on screen, job by job, in the server's order."""
     from selenium.webdriver.common.by import By
 
-    assert driver.find_element(By.ID, "summary").text == data["summary"]["text"]
+    assert_local_times(driver.find_element(By.ID, "summary").text, data["summary"]["text"])
     for state, count in data["summary"]["byState"].items():
         chip = driver.find_element(By.CSS_SELECTOR, f'li.count[data-state="{state}"]')
-        assert chip.find_element(By.TAG_NAME, "b").text == str(count)
+        assert chip.find_element(By.TAG_NAME, "b").text == f"{count:,}"
     rows = rows_on_screen(driver)
     assert len(rows) == len(data["jobs"])
     for row, job in zip(rows, data["jobs"], strict=True):
@@ -402,6 +405,24 @@ def assert_shows(driver: Any, data: dict[str, Any]) -> None:
             assert row["duration"].startswith(duration_text(job["durationSeconds"])), row["duration"]
         assert row["reason"] == job["reason"]
         assert ("failed" in row["classes"]) == (job["state"] == "RefreshFailed")
+
+
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
+
+
+def viewer_clock(iso: str) -> str:
+    """The viewer's wall-clock time (hh:mm) of a UTC time the server wrote."""
+    return (datetime.fromisoformat(iso.replace("Z", "+00:00")) + VIEWER_OFFSET).strftime("%I:%M")
+
+
+def assert_local_times(shown: str, server_text: str) -> None:
+    """``shown`` is the server's sentence with each of its UTC times in the viewer's zone, and nothing else changed."""
+    times = ISO_TIME.findall(server_text)
+    pattern = "(.+?)".join(re.escape(part) for part in ISO_TIME.split(server_text))
+    match = re.fullmatch(pattern, shown, re.DOTALL)
+    assert match is not None, (shown, server_text)
+    for iso, local in zip(times, match.groups(), strict=True):
+        assert viewer_clock(iso) in local and "GMT+5:30" in local, (iso, local)
 
 
 def status_between_calls(driver: Any) -> str:
@@ -608,4 +629,124 @@ def test_dashboard_pages_say_where_they_are_mark_fixed_failures_and_keep_polling
         assert notes == {row["jobId"]: "fixed by a later refresh" for row in rows}
         assert {job["jobId"] for job in history} == set(notes)
         screenshot(driver, "dashboard-fixed-failures.png")
+        assert_no_browser_errors(driver)
+
+
+def test_dashboard_backs_off_from_each_failed_try_and_recovers(
+    driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster
+) -> None:
+    """Every auto-refresh fails (the key no longer works): each next try waits longer, up to the cap, counted from
+    the failed try, so that tries stay the cap apart once it is reached; the status says so. When the key works
+    again, the next try redraws and the normal interval is back."""
+    from selenium.webdriver.common.by import By
+
+    portal, client = portal_client
+    first = call_tool(portal, client, "list_refresh_jobs", ARGS)
+    good_token = cluster.token
+    cluster.token = "revoked-" + good_token  # every call from now on gets HTTP 401: a tool error
+    poll_ms, cap_ms = 100, 400
+    try:
+        with HostPage(portal, client, poll_ms=poll_ms, backoff_ms=cap_ms) as host:
+            driver.set_window_size(1000, 760)
+            driver.get(host.show(first, ARGS, {"theme": "light"}))
+            wait(driver, lambda d: len(d.execute_script("return window.callTimes")) >= 6, "six failed tries")
+            times = driver.execute_script("return window.callTimes")
+            gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+            # 200 ms, then 400, 400, ...: never again at once. The tool's own answer takes some of each gap.
+            assert all(gap >= 0.8 * cap_ms for gap in gaps[1:]), gaps
+            enter_view(driver)
+            wait(driver, lambda d: "last try failed, next in 0.4 s" in d.find_element(By.ID, "status").text, "status")
+            banner = driver.find_element(By.ID, "error").text
+            assert "ZILLIZ_TOKEN" in banner and good_token not in banner
+            assert_shows(driver, first["structuredContent"])  # the last good answer stays on screen
+
+            cluster.token = good_token
+            wait(driver, lambda d: not d.find_element(By.ID, "error").is_displayed(), "a try that works")
+            wait(driver, lambda d: "auto-refresh every 0.1 s" in status_between_calls(d), "the interval is back")
+            assert_no_browser_errors(driver)
+            driver.get("about:blank")  # the view polls on: leave it before its host goes away
+    finally:
+        cluster.token = good_token
+
+
+def test_dashboard_shows_the_window_and_times_in_the_viewers_zone(
+    driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster
+) -> None:
+    """The scope line names the `since` window; the summary's times are the viewer's, as the rows' are; a time
+    more than half a year away shows its year ("Oct 26" alone would read as the last one)."""
+    from selenium.webdriver.common.by import By
+
+    old = cluster.add_job("default", "ext_archive", started_minutes_ago=400 * 24 * 60, duration_minutes=7)
+    portal, client = portal_client
+    recent = {**ARGS, "since": "2h"}
+    windowed = call_tool(portal, client, "list_refresh_jobs", recent)
+    data = windowed["structuredContent"]
+    assert data["since"] and ISO_TIME.search(data["summary"]["text"]), "the summary names the window's start"
+    everything = call_tool(portal, client, "list_refresh_jobs", ARGS)
+    with HostPage(portal, client, poll_ms=3_600_000) as host:
+        driver.set_window_size(1000, 760)
+        driver.get(host.show(windowed, recent, {"theme": "light"}))
+        enter_view(driver)
+        wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tbody.job")) == len(data["jobs"]), "rows")
+        assert_shows(driver, data)
+        scope = driver.find_element(By.ID, "scope").text
+        assert scope.startswith("database default \u00b7 active since ") and viewer_clock(data["since"]) in scope
+
+        driver.get(host.show(everything, ARGS, {"theme": "light"}))
+        enter_view(driver)
+        archive = f'tbody[data-job-id="{old.job_id}"] .start-cell'
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, archive), "the old job's row")
+        started = next(
+            job["startedAt"] for job in everything["structuredContent"]["jobs"] if job["jobId"] == str(old.job_id)
+        )
+        assert started[:4] in driver.find_element(By.CSS_SELECTOR, archive).text
+        assert "active since" not in driver.find_element(By.ID, "scope").text
+        recent_row = driver.find_element(By.CSS_SELECTOR, "tbody.s-running .start-cell").text
+        assert str(datetime.now().year) not in recent_row  # this year's times stay short
+        assert_no_browser_errors(driver)
+
+
+def test_dashboard_polls_for_a_state_it_does_not_know_and_gives_way_to_a_text_answer(
+    driver: Any, portal_client: tuple[BlockingPortal, Client]
+) -> None:
+    """A job in a state a newer cluster added, with no end time, is still going: "so far", grey rather than a
+    running job's blue, and the view keeps polling. Its reason (not a failure's) is not drawn in red. A later answer
+    with text only replaces the table rather than sitting under it; a teardown turns the button off."""
+    from selenium.webdriver.common.by import By
+
+    portal, client = portal_client
+    result = call_tool(portal, client, "list_refresh_jobs", {**ARGS, "state": ["RefreshInProgress"]})
+    data = result["structuredContent"]
+    job = data["jobs"][0]
+    job |= {"state": "RefreshCancelling", "reason": "cancel requested by admin"}
+    data["summary"]["byState"] = {"RefreshCancelling": 1}
+    data["summary"]["total"], data["jobs"] = 1, [job]
+    result["content"] = [{"type": "text", "text": "1 job"}]
+    with HostPage(portal, client, poll_ms=3_600_000) as host:
+        driver.set_window_size(1000, 760)
+        driver.get(host.show(result, ARGS, {"theme": "light"}))
+        enter_view(driver)
+        wait(driver, lambda d: "auto-refresh every 3600 s" in d.find_element(By.ID, "status").text, "polls for it")
+        [row] = rows_on_screen(driver)
+        assert row["duration"].endswith(" so far") and row["reason"] == "cancel requested by admin"
+        assert row["reasonColor"] != "rgba(180, 35, 24, 1)"
+        fill = driver.find_element(By.CSS_SELECTOR, "tbody.job .fill").value_of_css_property("background-color")
+        info = driver.find_element(By.CSS_SELECTOR, "li.count .dot").value_of_css_property("background-color")
+        assert fill == info  # the muted grey of a state it does not know, as its chip's dot
+
+        driver.switch_to.default_content()
+        driver.execute_script(
+            "hostSend({jsonrpc: '2.0', method: 'ui/notifications/tool-result',"
+            " params: {content: [{type: 'text', text: 'no structured answer'}]}})"
+        )
+        enter_view(driver)
+        wait(driver, lambda d: d.find_element(By.ID, "fallback").is_displayed(), "the text answer")
+        assert not driver.find_element(By.ID, "jobs").is_displayed()
+        assert not driver.find_element(By.ID, "counts").is_displayed()
+        assert "auto-refresh" not in driver.find_element(By.ID, "status").text
+
+        driver.switch_to.default_content()
+        driver.execute_script("hostSend({jsonrpc: '2.0', id: 99, method: 'ui/resource-teardown', params: {}})")
+        enter_view(driver)
+        wait(driver, lambda d: d.find_element(By.ID, "refresh").get_attribute("disabled"), "the button is off")
         assert_no_browser_errors(driver)
