@@ -21,6 +21,7 @@ from zilliz_refresh_mcp.config import ENV_PREFIX, Settings, load_settings
 from zilliz_refresh_mcp.errors import ConfigError
 
 TOKEN = "sk-test-0123456789abcdef"
+BEARER = "bearer-0123456789abcdef0123"
 
 
 def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -271,6 +272,42 @@ def test_a_bad_value_from_the_environment_is_named_by_its_variable(
     assert "--port" not in err
 
 
+@pytest.mark.parametrize(
+    ("env", "argv", "setting"),
+    [
+        ({"ZILLIZ_CLUSTER_ENDPOINT": f"https://gw.example/{TOKEN}/v2/vectordb"}, [], "ZILLIZ_CLUSTER_ENDPOINT"),
+        ({"ZILLIZ_CLUSTER_ENDPOINT": f"gw.example/{TOKEN}"}, [], "ZILLIZ_CLUSTER_ENDPOINT"),
+        ({"ZILLIZ_DB_NAME": f"{TOKEN}-x"}, [], "ZILLIZ_DB_NAME"),
+        ({"zilliz_db_name": f"{TOKEN}-x"}, [], "ZILLIZ_DB_NAME"),  # settings read variables in any case
+        ({}, ["--db-name", f"{TOKEN}-x"], "--db-name"),
+        ({"ZILLIZ_MCP_ALLOWED_ORIGINS": f"https://{TOKEN}.example/x"}, [], "ZILLIZ_MCP_ALLOWED_ORIGINS"),
+        ({"ZILLIZ_MCP_ALLOWED_ORIGINS": f"https://{BEARER}.example/x"}, [], "ZILLIZ_MCP_ALLOWED_ORIGINS"),
+    ],
+)
+def test_a_configuration_error_never_repeats_the_key_pasted_into_another_setting(
+    env: dict[str, str],
+    argv: list[str],
+    setting: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The key given by variable or flag, in quotes or after "Bearer " too; the bearer token alike."""
+    for key in ("ZILLIZ_CLUSTER_ENDPOINT", "ZILLIZ_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ZILLIZ_CLUSTER_ENDPOINT", "https://x.zillizcloud.com")
+    monkeypatch.setenv("ZILLIZ_MCP_BEARER_TOKEN", BEARER)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for token_given in (["--token", TOKEN], ["--token", f'"{TOKEN}"'], ["--token", f"Bearer {TOKEN}"], []):
+        if not token_given:
+            monkeypatch.setenv("ZILLIZ_TOKEN", TOKEN)
+        assert cli.main([*token_given, *argv]) == cli.EXIT_CONFIG
+        err = capsys.readouterr().err
+        assert TOKEN not in err and BEARER not in err, err
+        if token_given[1:] in ([], [TOKEN]):  # a key in quotes or after "Bearer " is itself the first error
+            assert f"configuration error: {setting}" in err and "***" in err, err
+
+
 def test_console_script_prints_no_traceback_on_bad_config() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "zilliz_refresh_mcp", "--endpoint", "http://10.1.2.3:19530", "--token", TOKEN],
@@ -391,6 +428,10 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         (["--port=80o0"], "argument --port: invalid int value: '80o0'"),
         (["--transport", "c0ffeeSECRET1234"], "argument --transport: invalid choice (16 characters, not shown)"),
         (["--timeout-seconds", "u:SECRET"], "argument --timeout-seconds: invalid float value (8 characters, not"),
+        # A value with a quote of its own: argparse writes it in the other quotes.
+        (["--port", "it'sSECRET-Pa55"], "argument --port: invalid int value (15 characters, not shown)"),
+        (["--log-level", "u:it'sSECRET"], "argument --log-level: invalid choice (12 characters, not shown)"),
+        (["--transport", "it's\"SECRET"], "argument --transport: invalid choice ("),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,8 @@ DEMO_REQUESTS_KEPT = 1000  # the in-process demo cluster's request log, for a --
 
 _UNRECOGNIZED = "unrecognized arguments: "
 _FLAG_LIKE = re.compile(r"--[a-z][a-z0-9-]{0,39}|-[A-Za-z]")  # how flags are written; a key is not
-_BAD_VALUE = re.compile(r"(invalid (?:\w+ value|choice)): '(.*?)'(?= \(choose|$)", re.DOTALL)  # argparse's wording
+# argparse's wording; the value as repr() writes it: in double quotes when it holds a single quote and no double one
+_BAD_VALUE = re.compile(r"(invalid (?:\w+ value|choice)): (['\"])(.*?)\2(?= \(choose|$)", re.DOTALL)
 _SHOWN_VALUE_CHARS = 8  # "80o0", "ftp", "3s" are shown back; a key given after the wrong flag is longer
 
 
@@ -69,7 +70,7 @@ def _flags_only(unrecognized: list[str]) -> str:
 
 def _short_value_only(bad: re.Match[str]) -> str:
     """A flag's bad value, shown back when short: a key given after the wrong flag (``--port KEY``) is not."""
-    value = bad[2]
+    value = bad[3]
     if len(value) <= _SHOWN_VALUE_CHARS and ":" not in value:  # a user:password may be short
         return bad[0]
     return f"{bad[1]} ({len(value)} characters, not shown)"

@@ -305,7 +305,34 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except ValidationError as err:
         from_env = frozenset(name for name in _FLAGS if os.environ.get(ENV_PREFIX + name.upper()))
-        raise _explain(err, from_flags=frozenset(given), from_env=from_env) from None
+        raise _without_secrets(_explain(err, from_flags=frozenset(given), from_env=from_env), given) from None
+
+
+_SECRET_SETTINGS = ("token", "mcp_bearer_token")
+
+
+def given_secrets(overrides: dict[str, Any]) -> list[str]:
+    """The key and the HTTP bearer token as given, by flag or variable (in any case, as settings read them), and
+    as they are once quotes and ``Bearer `` are taken off: what no message may show, before any of it is checked."""
+    env = {name.upper(): value for name, value in os.environ.items()}
+    given = [str(overrides.get(name) or env.get(ENV_PREFIX + name.upper()) or "") for name in _SECRET_SETTINGS]
+    secrets: list[str] = []
+    for value in given:
+        bare = value.strip().strip("\"'").strip()
+        bare = bare[len("bearer ") :].strip() if bare.lower().startswith("bearer ") else bare
+        secrets += [form for form in (value, bare) if form.strip() and form not in secrets]
+    return secrets
+
+
+def _without_secrets(error: ConfigError, overrides: dict[str, Any]) -> ConfigError:
+    """``error`` with the key and bearer token blanked: another setting's value may hold one (a key pasted into the
+    endpoint's path, or into ZILLIZ_DB_NAME)."""
+    from .redaction import redact
+
+    problem = error.problem
+    for secret in given_secrets(overrides):
+        problem = redact(problem, secret)
+    return error if problem == error.problem else ConfigError(problem, setting=error.setting, variable=error.variable)
 
 
 def _explain(err: ValidationError, *, from_flags: frozenset[str], from_env: frozenset[str]) -> ConfigError:

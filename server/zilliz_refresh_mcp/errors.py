@@ -60,6 +60,7 @@ class ConfigError(ZillizRefreshError):
         super().__init__(f"{variable}: {problem}" if variable else problem)
         self.problem = problem
         self.setting = setting  # the setting at fault (``port``); None for settings that conflict
+        self.variable = variable
 
 
 class InvalidArgument(ZillizRefreshError, ValueError):
