@@ -2040,6 +2040,30 @@ async def test_an_echo_of_the_start_of_the_key_hides_every_piece_of_it(part: str
         assert left == [], shown
 
 
+_LOGIN = "dbadmin:CorrectHorseBatteryStaple77"
+# Echoes of a user:password secret cut short (a review found each shown): (the echo, the piece of it they hold).
+LOGIN_PARTS = {
+    "cut short": (_LOGIN[:-4] + "...", "CorrectHorseBatteryStap"),
+    "masked after its start": ("dbadmin:CorrectHo****aple77", "CorrectHo"),
+    "its colon URL-encoded, in a path": ("/login/dbadmin%3ACorrectHorseBat", "CorrectHorseBat"),
+    "upper-cased, after Bearer": (f"Bearer {_LOGIN[:20].upper()}", _LOGIN[8:20].upper()),
+    "cut to a few characters": ("dbadmin:Corr", "dbadmin:Corr"),
+}
+
+
+@pytest.mark.parametrize("part", list(LOGIN_PARTS))
+async def test_an_echo_of_the_login_cut_short_hides_what_it_shows_of_the_password(part: str, clock: FakeClock) -> None:
+    """After the user name and its colon, the start of the password (4 characters or more) is hidden, as much of
+    it as is there; the user name is not a secret."""
+    echo, piece = LOGIN_PARTS[part]
+    listed, refused = await listed_then_refused(_LOGIN, echo, clock)
+    assert not listed.is_error, text_of(listed)
+    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
+    for shown in (listed.model_dump_json(), refused.model_dump_json()):
+        assert "***" in shown and piece.lower() not in shown.lower(), shown
+        assert "corr" not in shown.lower(), shown
+
+
 async def test_a_few_characters_that_a_key_shares_with_an_answer_are_left_as_they_are(clock: FakeClock) -> None:
     """Shorter than 12 characters, a run of the key's is no echo of it: a job id or a hash may share one, also
     beside an echo of the key's start."""
@@ -2070,6 +2094,8 @@ def test_pieces_of_the_key_are_blanked_where_they_are_and_nothing_else() -> None
         ("Administrator2024", "permission denied: Administrator role required"),
         ("RefreshFailed2024x", '{"state": "RefreshFailed"}'),
         ("externalSource2024", "externalSource"),
+        ("Cannot2024", "db_admin: Cannot connect"),  # the user name, but not the password's start, after the colon
+        ("Cannot2024", "db_admin:Can not connect"),  # fewer than 4 of its characters
     ):
         assert redact(text, f"db_admin:{password}") == text
 

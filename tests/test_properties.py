@@ -788,15 +788,21 @@ def test_the_secret_scan_sees_across_chunk_boundaries(
     """The token or its password, or a \\u escape, is seen however the answer arrives; an answer with none is clear,
     unless the password holds no run of 4 letters or digits, that every spelling keeps: then every answer is cleaned.
 
-    The user name alone is not a secret: it is seen only where it holds the password.
+    The user name alone is not a secret: it is seen only where it holds the password, or with the colon after it
+    (``user:``, ``user%3A``) that an echo of the token cut short holds.
     """
     secret = f"{user}:{password}"
     clear = json.dumps({"reason": text}).encode()
     anchor = max(re.findall(r"[A-Za-z0-9]+", password), key=len, default="").encode()  # the password's longest run
     tellable = len(anchor) >= 4
-    # Cautious where the run is in the bytes at all, even in a field name: "reason" holds the password "reas".
-    assert scanned(secret, clear, cuts) is (not tellable or anchor in clear.lower())
+    logins = (f"{user}:".encode(), f"{user}%3a".encode()) if secret != "root:milvus" else ()  # public: no password
+
+    def cautious(answer: bytes) -> bool:  # where the run or the login is in the bytes at all, even in a field name
+        return any(needle in answer.lower() for needle in (anchor, *logins))
+
+    # "reason" holds the password "reas".
+    assert scanned(secret, clear, cuts) is (not tellable or cautious(clear))
     for needle, seen in ((secret, True), (password, True), ("\\u0041", True), (user, password in user)):
         planted = text[:at] + needle + text[at:]
         answer = json.dumps({"reason": planted}).encode().replace(b"\\\\u", b"\\u")
-        assert scanned(secret, answer, cuts) is (seen or not tellable or anchor in answer.lower())
+        assert scanned(secret, answer, cuts) is (seen or not tellable or cautious(answer))

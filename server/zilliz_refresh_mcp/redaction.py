@@ -7,7 +7,8 @@ nothing), escaped more than once, URL-encoded, as HTML character references, and
 base64, nor letters and digits encoded (no common encoder writes them so; they keep the anchor that the
 scans look for), nor an HTML reference of the "%" of a URL-encoding (``&#37;22``). What is left of an echo of the
 API key cut short or masked in its middle is blanked too: where a text holds the first 12 characters of the key's
-longest run of letters and digits (of a hex key, the key's), every run of 12 or more of its characters.
+longest run of letters and digits (of a hex key, the key's), every run of 12 or more of its characters. Of
+``user:password`` cut short, what follows ``user:`` of the password's start (4 characters or more).
 
 ``SecretScan`` reads an answer's bytes as they arrive and says whether any string in them may spell a piece
 of the secret; when it cannot, the answer skips ``redact_json``. ``may_show_secret`` asks the same of
@@ -206,6 +207,21 @@ def _pieces(secret: str) -> frozenset[str]:
     return frozenset(run[at : at + _PIECE_CHARS] for run in runs for at in range(len(run) - _PIECE_CHARS + 1))
 
 
+def _login_echo(secret: str) -> tuple[str, re.Pattern[str]] | None:
+    """For ``user:password``: ``user:`` (its ":" also URL-encoded), and a pattern of the start of the password after
+    it, 4 characters or more, as much of it as is there: an echo of the secret cut short, or masked after its start.
+    The user name before it tells the echo from a word that the password begins with ("Administrator2024")."""
+    password = _password(secret)
+    if not password:
+        return None
+    user = secret[: len(secret) - len(password) - 1]
+    rest = ""
+    for char in reversed(password[_MIN_ANCHOR:]):
+        rest = f"(?:{re.escape(char)}{rest})?"
+    after = "|".join(f"(?<={re.escape(user + colon)})" for colon in (":", "%3A", "%3a"))
+    return user.lower(), re.compile(f"(?:{after}){re.escape(password[:_MIN_ANCHOR])}{rest}", re.IGNORECASE)
+
+
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # An escape that a blanked span must not begin inside: its letter or digits are not the key's, whatever they match.
 _ONE_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[0-7]{3}|.)")
@@ -243,6 +259,7 @@ class _Blanker:
         # Looked for in lower-cased text: a case-blind regular expression scans ~20x slower than `in`.
         self._anchor = None if anchor is None else anchor.lower()
         self._pieces = _pieces(secret)
+        self._login_echo = _login_echo(secret)
         self._secret = re.compile(_spelled(secret), re.IGNORECASE) if secret else None
         self._spelled_password = re.compile(_spelled(password), re.IGNORECASE) if password else None
         # A word boundary only where the password itself begins or ends with a word character. An escape
@@ -268,12 +285,16 @@ class _Blanker:
         """The secret in any spelling, and the password in any spelling but as written (``_as_word`` decides)."""
         if self._secret is None or self._anchor is None:
             return text
-        holds_anchor = self._anchor in text.lower()
-        if not holds_anchor and "\\u" not in text:  # an escape may spell a piece of the anchor
+        lowered = text.lower()
+        holds_anchor = self._anchor in lowered
+        holds_login = self._login_echo is not None and self._login_echo[0] in lowered
+        if not holds_anchor and not holds_login and "\\u" not in text:  # an escape may spell a piece of the anchor
             return text
         text = self._secret.sub("***", text)
         if self._spelled_password is not None:
             text = self._spelled_password.sub(self._unless_as_written, text)
+        if holds_login and self._login_echo is not None:  # what is left of an echo of the secret cut short
+            text = self._login_echo[1].sub("***", text)
         # Looked for before the whole key was blanked: "<key> (fingerprint ...<its last 30>)" shows a piece too.
         return self._without_pieces(text) if self._pieces and holds_anchor else text
 
@@ -367,18 +388,35 @@ class SecretScan:
 
     def __init__(self, secret: str) -> None:
         anchor = _anchor(secret)
-        self._anchor = anchor.lower().encode() if anchor else None  # looked for in lower-cased bytes
+        self._needles = _needles(secret)  # looked for in lower-cased bytes
         self.found = anchor == ""  # too short to look for: every answer is cleaned
-        self._keep = max(_ALNUM_ESCAPE_BYTES, len(anchor or "")) - 1  # a match may start in the previous chunk
+        # A match may start in the previous chunk.
+        self._keep = max([_ALNUM_ESCAPE_BYTES, *(len(needle) for needle in self._needles)]) - 1
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
-        if self.found or self._anchor is None:
+        if self.found or not self._needles:
             return
         window = self._tail + chunk
-        if b"\x00" in window or _ALNUM_ESCAPE.search(window) or self._anchor in window.lower():
+        if b"\x00" in window or _ALNUM_ESCAPE.search(window) or _holds_any(window.lower(), self._needles):
             self.found = True
         self._tail = window[-self._keep :]
+
+
+def _needles(secret: str) -> list[bytes]:
+    """What an answer that may spell the secret holds, lower-cased: the anchor; for ``user:password``, also the user
+    name and its colon (an echo of the secret cut short before the anchor's end holds them). None when no secret."""
+    anchor = _anchor(secret)
+    if not anchor:
+        return []
+    needles = [anchor.lower().encode()]
+    if (login := _login_echo(secret)) is not None:
+        needles += [f"{login[0]}:".encode(), f"{login[0]}%3a".encode()]
+    return needles
+
+
+def _holds_any(lowered: bytes, needles: list[bytes]) -> bool:
+    return any(needle in lowered for needle in needles)
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -399,4 +437,4 @@ def may_show_secret(records: list[WireRecord], secret: str) -> bool:
         return True
     blob = _ENCODER.encode(records)
     # A backslash in a string (msgspec doubles it) may begin an escape of JSON inside it, as in externalSource.
-    return b"\\\\" in blob or anchor.lower().encode() in blob.lower()
+    return b"\\\\" in blob or _holds_any(blob.lower(), _needles(secret))
