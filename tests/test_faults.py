@@ -554,6 +554,28 @@ async def test_a_redirect_elsewhere_says_the_key_was_not_sent_and_one_to_plain_h
     assert ("another host" in hint) == ("elsewhere" in location)
 
 
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://other.example/\u202e/v2/vectordb/x",  # a right-to-left override: what follows would read backwards
+        "https://console.example/\u202elogin",
+        "https://h:99999/\u202e/v2/vectordb",
+    ],
+)
+async def test_a_redirect_shows_where_it_leads_on_one_line_with_unseen_characters_written_out(location: str) -> None:
+    """The Location header is upstream's text quoted in our message, as its other words are."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(302, headers=[(b"Location", location.encode())])
+
+    transport = httpx2.MockTransport(handler)
+    async with ZillizClient(endpoint="https://in01-x.example", token="t0ken", transport=transport) as upstream:
+        with pytest.raises(UpstreamError) as caught:
+            await upstream.list_jobs("default")
+    hint = caught.value.hint or ""
+    assert "\u202e" not in hint and "\\u202e" in hint, hint
+
+
 async def test_a_redirect_to_a_page_outside_the_api_says_the_endpoint_is_not_the_clusters(
     client: Client, cluster: SimulatedCluster
 ) -> None:

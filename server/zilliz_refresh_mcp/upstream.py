@@ -639,9 +639,10 @@ class ZillizClient:
             parts = urlsplit(target)
             endpoint = _origin(target)  # reads the port: one out of range raises here
         except ValueError:  # "https://h:99999/...", "http://[::1/...": where it leads cannot be told
-            shown = shortened(redact(location, self._token), 120)
+            shown = shortened(one_line(redact(location, self._token)), 120)
             return f"The endpoint redirects to {quoted(shown, 130)}, which is not a valid URL. {_CLIENT_ERROR_HINT}"
-        shown = shortened(redact(target, self._token), 120)
+        # The header's text, quoted in ours: a line break or a bidirectional mark in it would pass for more of ours.
+        shown = shortened(one_line(redact(target, self._token)), 120)
         cut = api_path_start(parts.path)
         if parts.scheme not in ("http", "https") or not parts.hostname or cut is None:
             # A login or console page, not the API moved: the endpoint itself is not the cluster's.
@@ -652,7 +653,7 @@ class ZillizClient:
         endpoint = redact(endpoint + parts.path[:cut], self._token)
         if endpoint.rstrip("/") == _same_spelling(self._endpoint):
             return f"The endpoint redirects to {shown}, the URL it was asked; check the proxy or gateway before it."
-        endpoint = shortened(endpoint, 120)
+        endpoint = shortened(one_line(endpoint), 120)
         asked = urlsplit(self._endpoint)
         if asked.scheme == "https" and parts.scheme == "http":
             return (
