@@ -90,6 +90,28 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
             "use http://10.0.0.5:19530 (plain HTTP to another machine also needs ZILLIZ_ALLOW_INSECURE_HTTP)",
         ),
         ({"cluster_endpoint": "localhost.corp.example:19530"}, "ZILLIZ_CLUSTER_ENDPOINT", "use https://localhost.corp"),
+        # A host's reference that the host did not fill in (VS Code's syntax, copied into another host), a template.
+        ({"token": "${input:zilliz-token}"}, "ZILLIZ_TOKEN", "a reference to a value that the host did not fill in"),
+        ({"token": "${env:ZILLIZ_TOKEN}"}, "ZILLIZ_TOKEN", "give the key itself in this host's env block"),
+        ({"token": "$ZILLIZ_TOKEN"}, "ZILLIZ_TOKEN", "a reference to a value that the host did not fill in"),
+        (
+            {"cluster_endpoint": "${env:ZILLIZ_CLUSTER_ENDPOINT}"},
+            "ZILLIZ_CLUSTER_ENDPOINT",
+            "did not fill in (${env:ZILLIZ_CLUSTER_ENDPOINT}): give the endpoint itself",
+        ),
+        (
+            {"cluster_endpoint": "https://{cluster-id}.{region}.vectordb.zillizcloud.com:19530"},
+            "ZILLIZ_CLUSTER_ENDPOINT",
+            "is still a template's placeholder",
+        ),
+        (
+            {"cluster_endpoint": "https://<cluster-id>.<region>.vectordb.zillizcloud.com"},
+            "ZILLIZ_CLUSTER_ENDPOINT",
+            "is still a template's placeholder",
+        ),
+        # Typographic quotes, as a word processor or a chat window writes them.
+        ({"token": f"\u201c{TOKEN}\u201d"}, "ZILLIZ_TOKEN", "is wrapped in quotes: give the key without them"),
+        ({"cluster_endpoint": "\u2018https://x.zillizcloud.com\u2019"}, "ZILLIZ_CLUSTER_ENDPOINT", "wrapped in quotes"),
         (
             {"enable_refresh": "maybe"},
             "ZILLIZ_ENABLE_REFRESH",
@@ -130,7 +152,7 @@ def test_the_examples_shipped_are_refused_until_filled_in() -> None:
 
 
 def test_a_key_with_quotes_inside_or_a_bearer_word_of_its_own_is_taken() -> None:
-    for token in (f"user:pa'ss{TOKEN}", f'"{TOKEN}', "bearer:s3cret-password"):
+    for token in (f"user:pa'ss{TOKEN}", f'"{TOKEN}', "bearer:s3cret-password", "user:pa$$word$x", "$3cret-key"):
         settings = load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token)
         assert settings.token is not None and settings.token.get_secret_value() == token
 

@@ -33,8 +33,18 @@ _LOCAL_HOST = re.compile(r"localhost|\d{1,3}(?:\.\d{1,3}){3}")
 _HOST_AND_PORT = re.compile(rf"(?:{_LOCAL_HOST.pattern}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})(?::\d+)?(?:/\S*)?")
 
 
+# Quotes a shell or JSON snippet keeps, and the typographic ones a word processor or chat window makes of them.
+_OPENING_QUOTES, _CLOSING_QUOTES = "\"'\u201c\u2018\u201d\u2019", "\"'\u201d\u2019\u201c\u2018"
+# A host's reference to a value it fills in (VS Code's ${input:...}, ${env:...}), or a shell's ($ZILLIZ_TOKEN):
+# left as it is by a host that fills in none (Claude Desktop, Cursor's older releases, a copied snippet).
+_REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_UNFILLED = "is a reference to a value that the host did not fill in ({}): "
+# What a template's placeholder is written with: https://{cluster-id}.{region}..., https://<cluster-id>...
+_TEMPLATE_MARKS = re.compile(r"[{}<>]")
+
+
 def _quoted(text: str) -> bool:
-    return len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
+    return len(text) >= 2 and text[0] in _OPENING_QUOTES and text[-1] in _CLOSING_QUOTES
 
 
 def is_loopback(host: str) -> bool:
@@ -153,13 +163,19 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         text = value.get_secret_value().strip()
-        if not _HEADER_SAFE.fullmatch(text):  # the message must not echo the secret
-            raise ValueError("contains a character that cannot be sent in an HTTP header (control or non-ASCII)")
         # Accepted, these would fail only at the first call, as a refused key that looks right to the user.
         if _quoted(text):
             raise ValueError(
                 "is wrapped in quotes: give the key without them (a shell or JSON value needs none inside)"
             )
+        if _REFERENCE.fullmatch(text):
+            raise ValueError(
+                _UNFILLED.format("${input:...}, ${env:...} or $NAME")
+                + "give the key itself in this host's env block, or use a host that fills in "
+                "such references (VS Code: ${input:...})"
+            )
+        if not _HEADER_SAFE.fullmatch(text):  # the message must not echo the secret
+            raise ValueError("contains a character that cannot be sent in an HTTP header (control or non-ASCII)")
         if text[:7].lower() == "bearer ":
             raise ValueError("starts with 'Bearer ': give the key alone; the server sends the Authorization header")
         if text.lower() in _PLACEHOLDER_TOKENS:
@@ -174,6 +190,13 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if _quoted(value):
             raise ValueError("is wrapped in quotes: give the URL without them")
+        if reference := _REFERENCE.search(value):
+            raise ValueError(_UNFILLED.format(reference[0]) + "give the endpoint itself in this host's env block")
+        if _TEMPLATE_MARKS.search(value):
+            raise ValueError(
+                "is still a template's placeholder ({...} or <...>): copy the cluster endpoint from the Zilliz "
+                "Cloud console"
+            )
         parts = urlsplit(value)
         if "@" in parts.netloc:
             raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
