@@ -439,12 +439,21 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         (["--timeout-seconds", "abc"], "argument --timeout-seconds: invalid float value: 'abc'"),
         (["--transport", "ftp"], "argument --transport: invalid choice: 'ftp'"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-        (["--demo", "--chec"], "unrecognized arguments: --chec"),  # no abbreviations: --check is exact
+        # No abbreviations (--check is exact), but the flag meant is named; a flag's name without its dashes too.
+        (["--demo", "--chec"], "unrecognized arguments: --chec (did you mean --check?) (see --help)"),
+        (["check"], "unrecognized arguments: check (did you mean --check?) (see --help)"),
         # A key after a mistyped flag, or with none, is not repeated: hosts keep the server's stderr in a log file.
-        (["--tokne", "c0ffeeSECRET1234"], "unrecognized arguments: --tokne, 1 value, not shown (give the key in"),
-        (["--tokne=c0ffeeSECRET1234", "--x"], "unrecognized arguments: --tokne, --x, 1 value, not shown"),
+        (
+            ["--tokne", "c0ffeeSECRET1234"],
+            "unrecognized arguments: --tokne (did you mean --token?), 1 value, not shown (give the key in",
+        ),
+        (
+            ["--tokne=c0ffeeSECRET1234", "--x"],
+            "unrecognized arguments: --tokne (did you mean --token?), --x, 1 value, not shown",
+        ),
+        (["check=SECRET"], "unrecognized arguments: 1 value, not shown"),
         (["c0ffeeSECRET1234", "more"], "unrecognized arguments: 2 values, not shown"),
-        (["--tokne", "-c0ffeeSECRET1234", "-tSECRET"], "unrecognized arguments: --tokne, 2 values, not shown"),
+        (["--tokne", "-c0ffeeSECRET1234", "-tSECRET"], "unrecognized arguments: --tokne (did you mean --token?), 2"),
         # Nor a key given after a flag that takes something else; a short mistake is shown back to be mended.
         (["--port", "c0ffeeSECRET1234"], "argument --port: invalid int value (16 characters, not shown)"),
         (["--port=80o0"], "argument --port: invalid int value: '80o0'"),

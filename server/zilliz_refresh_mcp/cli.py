@@ -9,6 +9,7 @@ process as that signal does (143 in a shell), over HTTP once its open streams ar
 from __future__ import annotations
 
 import argparse
+import difflib
 import gc
 import logging
 import os
@@ -45,22 +46,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if message.startswith(_UNRECOGNIZED):
-            message = _UNRECOGNIZED + _flags_only(message.removeprefix(_UNRECOGNIZED).split(" "))
+            known = [flag for action in self._actions for flag in action.option_strings if flag.startswith("--")]
+            message = _UNRECOGNIZED + _flags_only(message.removeprefix(_UNRECOGNIZED).split(" "), known)
         else:
             message = _BAD_VALUE.sub(_short_value_only, message)
         self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _flags_only(unrecognized: list[str]) -> str:
-    """The flags of arguments argparse did not know, not their values: a key given after a mistyped flag
-    (``--tokne KEY``) would stay in the host's log of the server's stderr."""
+def _flags_only(unrecognized: list[str], known: list[str]) -> str:
+    """The flags of arguments argparse did not know, each with the one meant when a known flag is near; not their
+    values: a key given after a mistyped flag (``--tokne KEY``) would stay in the host's log of the server's stderr.
+    A word that is a known flag but for its dashes (``check``) is no key: it is named, with the flag."""
     flags: list[str] = []
     values = 0
     for arg in unrecognized:
         name, with_value, _ = arg.partition("=")
         if _FLAG_LIKE.fullmatch(name):  # not "-SECRET..." nor "-tKEY"
-            flags.append(name)
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            flags.append(f"{name} (did you mean {near[0]}?)" if near else name)
             values += bool(with_value)
+        elif not with_value and f"--{arg}" in known:
+            flags.append(f"{arg} (did you mean --{arg}?)")
         else:
             values += 1
     if values:
