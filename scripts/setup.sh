@@ -18,6 +18,10 @@ if [ -z "${PYTHON:-}" ]; then
     fi
   done
 fi
+if [ -n "${PYTHON:-}" ] && ! command -v "$PYTHON" >/dev/null; then
+  echo "setup: PYTHON=$PYTHON is not a program here; give the path of a Python 3.11 (or newer)." >&2
+  exit 1
+fi
 if [ -z "${PYTHON:-}" ] || ! recent "$PYTHON"; then
   found=$("${PYTHON:-python3}" --version 2>&1 || echo "no python3")
   echo "setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: $found." \

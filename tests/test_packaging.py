@@ -212,3 +212,28 @@ def test_installed_wheel_runs(venv: Path, tmp_path: Path) -> None:
     assert Path(where.stdout.strip()).is_relative_to(venv), "imported from the venv, not from this checkout"
     check = run([str(script), "--demo", "--check"], timeout=120, cwd=tmp_path)
     assert "list_refresh_jobs" in check.stdout, check.stdout
+
+
+@pytest.mark.parametrize("python", ["/nonexistent/python3.12", "old"])
+def test_setup_refuses_a_python_it_cannot_use_saying_which(python: str, tmp_path: Path) -> None:
+    """PYTHON=... that is no program, or a Python older than 3.11: one line that says which, exit 1, nothing made
+    (it stops before it looks at .venv)."""
+    if python == "old":
+        old = tmp_path / "python3.9"
+        old.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Python 3.9.6'; exit 0; fi\nexit 1\n")
+        old.chmod(0o755)
+        python = str(old)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHON": python},
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    if python.startswith("/nonexistent"):
+        assert line == f"setup: PYTHON={python} is not a program here; give the path of a Python 3.11 (or newer)."
+    else:
+        assert line.startswith("setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: Python 3.9.6.")
