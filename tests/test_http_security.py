@@ -254,6 +254,30 @@ async def test_a_server_bound_to_another_loopback_address_answers_requests_addre
     assert foreign.status_code == 421
 
 
+async def test_a_bind_to_every_address_says_the_url_clients_use_and_answers_it(upstream: SimulatorServer) -> None:
+    """``--host 0.0.0.0`` prints that address in its URL, which no client can connect to: the line before it names
+    the URL of the first allowed host, which the server answers (behind the bearer token)."""
+    served = spawn(
+        upstream,
+        "--host",
+        "0.0.0.0",  # noqa: S104
+        ZILLIZ_MCP_BEARER_TOKEN=BEARER,
+        ZILLIZ_MCP_ALLOWED_HOSTS="mcp.example:*,other.example",
+    )
+    try:
+        note = f"zilliz-refresh-mcp: 0.0.0.0 is every address of this machine: clients use http://mcp.example:{served.port}/mcp\n"
+        assert served.stderr[-2:] == [note, f"zilliz-refresh-mcp: serving MCP on http://0.0.0.0:{served.port}/mcp\n"]
+        async with httpx2.AsyncClient(timeout=30) as http:
+            named = await http.post(
+                f"http://127.0.0.1:{served.port}/mcp",
+                json=INITIALIZE,
+                headers=MCP_HEADERS | {"Host": f"mcp.example:{served.port}", "Authorization": f"Bearer {BEARER}"},
+            )
+    finally:
+        stop(served)
+    assert named.status_code == 200
+
+
 def test_an_ipv6_bind_is_allowed_as_a_host_header_writes_it() -> None:
     settings = load_settings(
         demo=True, transport="http", host="fe80::1", mcp_bearer_token="t" * 32, mcp_allowed_hosts="mcp.example"

@@ -413,6 +413,25 @@ def _unguarded_bind(settings: Settings, sock: socket.socket) -> str | None:
     return settings.unguarded(f"{settings.host}, which is {address}")
 
 
+def _client_url(settings: Settings, port: int) -> str | None:
+    """For a bind to every address (``0.0.0.0``, ``::``), which no client can connect to by that name: the URL of the
+    first allowed host, the name clients use (one is required for such a bind); None for any other bind."""
+    import ipaddress
+
+    from .config import host_in_url
+
+    try:
+        unspecified = ipaddress.ip_address(settings.host.strip("[]")).is_unspecified
+    except ValueError:
+        return None
+    if not unspecified or not settings.mcp_allowed_hosts:
+        return None
+    first = settings.mcp_allowed_hosts[0].removesuffix(":*")
+    named_port = re.fullmatch(r"(.+):(\d+)", first) if not first.endswith("]") else None
+    name = named_port[1] if named_port else first
+    return f"http://{host_in_url(name.strip('[]'))}:{named_port[2] if named_port else port}/mcp"
+
+
 def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     from .config import host_in_url
     from .transport import StoppingServer, http_app, server_config
@@ -421,5 +440,9 @@ def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
     host = host_in_url(settings.host)
     app, streams = http_app(mcp, settings, on_stop=mcp.end_listen_streams)
     server = StoppingServer(server_config(app), streams)
+    if (url := _client_url(settings, port)) is not None:
+        print(
+            f"zilliz-refresh-mcp: {settings.host} is every address of this machine: clients use {url}", file=sys.stderr
+        )
     print(f"zilliz-refresh-mcp: serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
