@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from zilliz_refresh_mcp import jobs, reasons, records
+from zilliz_refresh_mcp import jobs, reasons, records, wording
 from zilliz_refresh_mcp.errors import RecordError
 from zilliz_refresh_mcp.jobs import build_listing
 from zilliz_refresh_mcp.records import iso_utc, normalize_record
@@ -1015,7 +1015,7 @@ def test_a_job_too_early_to_estimate_says_so_and_the_least_time_it_will_take_at_
     )
     assert early.estimated_end_at is None
     said = "too early to estimate its end (under 5%); at its pace so far, at least ~7h36m more"
-    assert said in jobs.job_line(early, iso_utc(NOW))
+    assert said in wording.job_line(early, iso_utc(NOW))
     message = jobs.WaitResult.still_running(early, 45.0, now=iso_utc(NOW)).message
     assert message.endswith(
         f"It is {said}. Tell the user that rather than waiting on; get_refresh_job reads it again later."
@@ -1024,7 +1024,7 @@ def test_a_job_too_early_to_estimate_says_so_and_the_least_time_it_will_take_at_
     zero = normalize_record(
         raw(jobId=5, state="RefreshInProgress", progress=0, startTime=started, endTime=0), now_ms=NOW
     )
-    assert jobs.job_line(zero).endswith(
+    assert wording.job_line(zero).endswith(
         "started 2024-04-11T10:37:40Z, running for 24m00s, too early to estimate its end (under 5%)"
     )
     soon = normalize_record(
@@ -1040,7 +1040,7 @@ def test_the_text_rounds_durations_to_the_second_as_the_structured_answer_holds_
     """A job of 19.998 s "took 19s" beside its durationSeconds: 19.998."""
     quick = normalize_record(raw(startTime=1_712_832_000_000, endTime=1_712_832_019_998), now_ms=NOW)
     assert quick.duration_seconds == 19.998
-    assert ", took 20s" in jobs.job_line(quick)
+    assert ", took 20s" in wording.job_line(quick)
 
 
 def test_a_wait_on_a_job_that_had_ended_says_so_and_how_long_ago() -> None:
@@ -1217,7 +1217,7 @@ def test_a_job_without_a_collection_is_named_by_its_id_not_as_if_the_id_were_one
     assert summary.failures[0].collections == ["job 12"]
     # Where a line names a job's collection, it says there is none: a "-" read as a formatting slip.
     nameless = normalize_record(raw(jobId=12, collectionName=None, state="RefreshFailed", reason="denied"), now_ms=NOW)
-    assert jobs.job_line(nameless).startswith("- RefreshFailed (no collection) job 12: 100%")
+    assert wording.job_line(nameless).startswith("- RefreshFailed (no collection) job 12: 100%")
     assert jobs.WaitResult.ended(nameless, 1.0).message.startswith("Refresh job 12 (no collection) failed at ")
     running = nameless.model_copy(update={"state": "RefreshInProgress", "ended_at": None})
     assert jobs.WaitResult.still_running(running, 1.0).message.startswith("Refresh job 12 (no collection) has not ")
@@ -1323,7 +1323,7 @@ def test_reasons_that_differ_only_in_blanks_around_them_are_one_and_a_blank_reas
         "ext_c": None,
         "ext_d": None,
     }
-    assert "reason: (no reason given)" in jobs.job_line(
+    assert "reason: (no reason given)" in wording.job_line(
         next(job for job in result.jobs if job.collection_name == "ext_c")
     )
 

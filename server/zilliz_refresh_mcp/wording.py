@@ -1,0 +1,274 @@
+"""What answers say in words: one job's line, the failure lines of a listing's text, what a wait ends on.
+
+Pure functions over records and listings, no I/O and no MCP; the counts and the order behind them are jobs.py's.
+A model reads these lines when its host shows it only the text content; they say how far off a time is ("in
+~17m24s"), as a model cannot tell the time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from .errors import one_line, shortened
+from .reasons import both_ends, cut_between, reason_shown
+from .records import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    KNOWN_STATES,
+    MIN_PROGRESS_TO_ESTIMATE,
+    JobRecord,
+    as_text,
+    epoch_ms,
+)
+
+if TYPE_CHECKING:
+    from .jobs import FailureGroup, JobListing
+
+NO_COLLECTION = "(no collection)"  # how a job that upstream gave no collection is named where a name stands
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _of_collection(job: JobRecord) -> str:
+    return f"({job.collection_name})" if job.collection_name else NO_COLLECTION
+
+
+def duration_text(seconds: float) -> str:
+    whole = round(seconds)  # 19.998 s took 20 s, not 19
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 24:
+        return f"{hours // 24}d{hours % 24:02d}h{minutes:02d}m"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def job_line(job: JobRecord, now: str | None = None) -> str:
+    """One compact line per job for hosts that read only text content; ``now`` (ISO) to say how far off its
+    estimated end is."""
+    parts = [f"{job.state} {job.collection_name or NO_COLLECTION} job {job.job_id}: {job.progress}%"]
+    if job.started_at:
+        parts.append(f"started {job.started_at}")
+    if job.ended_at:
+        parts.append(f"ended {job.ended_at}")
+    if job.duration_seconds is not None:
+        took = duration_text(job.duration_seconds)
+        parts.append(
+            f"took {took}" if job.ended_at else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago"
+        )
+    if job.estimated_end_at:
+        parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}")
+    elif too_early := _too_early(job):
+        parts.append(too_early)
+    line = ", ".join(parts)
+    if job.reason:
+        line += f"; reason: {job.reason}"
+    elif job.state == FAILED:
+        line += "; reason: (no reason given)"
+    if job.fixed_since:
+        line += " (fixedSince: true, a later refresh of this collection completed)"
+    return "- " + one_line(line)  # upstream's words: on one line, their control characters shown, not obeyed
+
+
+def record_text(job: JobRecord, now: str) -> str:
+    """One job's text for hosts that read only text content: its line, then its source and spec, if reported."""
+    lines = [job_line(job, now).removeprefix("- ")]
+    for name, value in (("externalSource", job.external_source), ("externalSpec", job.external_spec)):
+        if value is not None:
+            lines.append(one_line(f"{name}: {as_text(value)}"))
+    return "\n".join(lines)
+
+
+_FAR_OFF_SECONDS = 3600  # an estimated end further off than this is told, not waited on
+_READ_LATER = "get_refresh_job reads it again later."
+
+
+def _least_remaining(job: JobRecord) -> float | None:
+    """The least time a running job too early to estimate will take more, at its pace so far: its progress is a
+    whole percent, so less than one more than it says. None at 0% (no pace yet) or with no time running."""
+    elapsed = job.duration_seconds
+    if job.state != IN_PROGRESS or not elapsed or not 1 <= job.progress < MIN_PROGRESS_TO_ESTIMATE:
+        return None
+    return elapsed * (99 - job.progress) / (job.progress + 1)
+
+
+def _too_early(job: JobRecord) -> str | None:
+    """What to say of a running job with no estimated end because it is under MIN_PROGRESS_TO_ESTIMATE% done (a
+    model told nothing makes up an estimate); None for any other job."""
+    if job.state != IN_PROGRESS or job.progress >= MIN_PROGRESS_TO_ESTIMATE or job.started_at is None:
+        return None
+    least = _least_remaining(job)
+    at_least = f"; at its pace so far, at least ~{duration_text(least)} more" if least is not None else ""
+    return f"too early to estimate its end (under {MIN_PROGRESS_TO_ESTIMATE}%){at_least}"
+
+
+_STALLED_POINTS = 2  # percentage points that a running job's average rate should have added over a wait
+
+
+def _stalled(job: JobRecord, waited: float) -> bool:
+    """Whether a running job that no read of a wait found further along should have moved by now: at its average
+    rate it would have gained ``_STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would gain 0.06)."""
+    elapsed = job.duration_seconds or 0
+    return job.state == IN_PROGRESS and elapsed > 0 and job.progress * waited / elapsed >= _STALLED_POINTS
+
+
+def _seconds_until(at: str, now: str) -> float:
+    return (epoch_ms(at) - epoch_ms(now)) / 1000
+
+
+def _far_off(at: str | None, now: str | None) -> str | None:
+    """How long until ``at``, when it is more than an hour off; else None."""
+    if at is None or now is None:
+        return None
+    seconds = _seconds_until(at, now)
+    return duration_text(seconds) if seconds > _FAR_OFF_SECONDS else None
+
+
+def _from_now(at: str, now: str | None) -> str:
+    """How far off ``at`` is, for a model that cannot tell the time: " (in ~17m24s)"."""
+    if now is None:
+        return ""
+    seconds = _seconds_until(at, now)
+    if seconds >= 1:
+        return f" (in ~{duration_text(seconds)})"
+    # An estimate made at an earlier read that the job has overrun (a listing's is made as of now: never past).
+    return f" (~{duration_text(-seconds)} ago)" if seconds <= -1 else " (about now)"
+
+
+# The failure lines of a first page's text: short reasons whole, long ones by their ends, and never more than
+# _FAILURE_TEXT_BYTES on the wire, so that a page of long reasons or names keeps its jobs within the budget.
+_FAILURE_TEXT_BYTES = 2_000
+_FAILURE_TEXT_NAMES = 3
+_FAILURE_TEXT_NAME_CHARS = 40
+_FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL = 140, 60
+
+
+def failure_lines(listing: JobListing) -> list[str]:
+    """The summary's failure groups, on a first page that does not show every failed job: a host that reads only
+    the text learns why the others failed too. Later pages leave them out, as their jobs come after the failures."""
+    failures = listing.summary.failures
+    failed = sum(group.count for group in failures)
+    first_page = listing.page.returned + listing.page.remaining == listing.summary.total
+    on_page = sum(job.state == FAILED for job in listing.jobs)
+    if not first_page or failed <= on_page:
+        return []
+    lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
+    read_each = _read_each(listing, on_page)
+    room = _FAILURE_TEXT_BYTES - wire_bytes(lines[0]) - wire_bytes(_more_failures(failed, read_each))  # the last
+    for shown, group in enumerate(failures):
+        line = "- " + one_line(_failure_line(group, read_each))
+        room -= wire_bytes(line)
+        if room < 0:
+            lines.append(_more_failures(sum(group.count for group in failures[shown:]), read_each))
+            break
+        lines.append(line)
+    return lines
+
+
+def _read_each(listing: JobListing, on_page: int) -> str:
+    """Where the reasons that the failure lines sum up or leave out are read: one per failed job. The ``on_page``
+    failed jobs of this first page begin that list too, as failures come first."""
+    if listing.states == [FAILED]:
+        return "the next pages (cursor) show each failed job and its reason"
+    scope = "dbName and collectionName" if listing.collection_name else "dbName"
+    # The time a span named: "24h" asked again later would name a later one, and another list of failures.
+    scope += f', since="{listing.since}"' if listing.since else ""
+    # Not "the first 5 are on this page" after a group's line: that read as the group's first 5.
+    here = f" (it begins with {'the failed job' if on_page == 1 else f'the {on_page} failed jobs'} on this page)"
+    return f'list_refresh_jobs with the same {scope} and state=["{FAILED}"] shows each failed job and its reason' + (
+        here if on_page else ""
+    )
+
+
+def _more_failures(count: int, read_each: str) -> str:
+    return f"- and {plural(count, 'more failed job')}, of other reasons; {read_each}."
+
+
+def _failure_line(group: FailureGroup, read_each: str) -> str:
+    names = [shortened(name, _FAILURE_TEXT_NAME_CHARS) for name in group.collections[:_FAILURE_TEXT_NAMES]]
+    more = ", ..." if len(group.collections) > _FAILURE_TEXT_NAMES else ""
+    fixed = group.count - group.not_fixed
+    since = f" ({fixed} fixed by a later refresh)" if fixed else ""
+    if group.sums_others:  # "(N other reasons)": this server's words, followed by where to read them
+        reason = f"{group.reason[1:-1]}; {read_each}"
+    else:
+        reason = _text_reason(group)
+        if group.distinct_reasons > 1:
+            alike = group.distinct_reasons - 1
+            reason += (
+                f" (and {plural(alike, 'other reason')} like it, differing only in the paths, ids, numbers, "
+                "times, addresses or collection names in them)"
+            )
+    return f"{group.count} failed in {', '.join(names)}{more}{since}: {reason}"
+
+
+def _text_reason(group: FailureGroup) -> str:
+    """What a failure line shows of its group's reason: a short one by its ends; one that lists cut, by the first
+    line of its head (a trace's error, not its frames) and the end they show whole (the error's cause)."""
+    shown = reason_shown(group.whole_reason)
+    if shown is None:
+        return both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
+    head, end, spans = shown
+    error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
+    return cut_between(group.whole_reason, (error, end, spans))
+
+
+def wire_bytes(text: str) -> int:
+    """What ``text`` takes in the answer: as a JSON string, a newline before it."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 1
+
+
+def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
+    """What a wait says of a job that ended; ``already``: before the wait began (its first read found it ended),
+    which ``now`` (ISO) tells apart from a job that has just ended by how long ago it did."""
+    what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
+    message = f"Refresh job {job.job_id} {_of_collection(job)} {'had already ' if already else ''}{what}"
+    if job.ended_at:
+        message += f" at {job.ended_at}{_from_now(job.ended_at, now) if already else ''}"
+    if already:
+        message += ", before this wait began"
+    message += f"; reason: {job.reason}." if job.reason else "."
+    return one_line(message)
+
+
+def wait_running(job: JobRecord, waited: float, trouble: str | None, *, now: str | None, unmoved: bool) -> str:
+    """What a wait that ran out says of a job still going; ``trouble`` says why the state shown may be older than the
+    last poll; ``now`` (ISO), to say how far off the estimated end is; ``unmoved``: every read of the wait found the
+    same progress."""
+    message = (
+        f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: "
+        f"{job.state}, {job.progress}%."
+    )
+    stalled = unmoved and _stalled(job, waited)
+    if stalled:
+        message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
+    if job.estimated_end_at:
+        at_rate = ", if it goes on at its average rate so far" if stalled else ""
+        message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
+    if trouble:
+        message += f" That is the last state read: {trouble}"
+    too_early = _too_early(job) if job.estimated_end_at is None else None
+    if too_early:
+        message += f" It is {too_early}."
+    least = _least_remaining(job) if too_early else None
+    if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
+        # A model told to wait on would poll for days, a call every minute: the user is better told when.
+        message += f" It is not expected to end for ~{far}: tell the user the estimate rather than waiting on; "
+        message += _READ_LATER
+    elif least is not None and least > _FAR_OFF_SECONDS:  # as an estimated end that far off: told, not waited on
+        message += f" Tell the user that rather than waiting on; {_READ_LATER}"
+    elif job.state in KNOWN_STATES:
+        message += " Call wait_for_refresh_job again to keep waiting."
+    else:  # a newer cluster's state: this server cannot tell whether the job will ever end
+        message += (
+            f" {job.state} is not a state this server knows (a newer cluster's): it may be final though no "
+            "end time is given; before waiting again, check the job with list_refresh_jobs."
+        )
+    return one_line(message)
