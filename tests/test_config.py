@@ -97,8 +97,9 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
         (
             {"cluster_endpoint": "${env:ZILLIZ_CLUSTER_ENDPOINT}"},
             "ZILLIZ_CLUSTER_ENDPOINT",
-            "did not fill in (${env:ZILLIZ_CLUSTER_ENDPOINT}): give the endpoint itself",
+            "did not fill in (${input:...}, ${env:...} or $NAME): give the endpoint itself",
         ),
+        ({"token": "db_admin:${input:zilliz-password}"}, "ZILLIZ_TOKEN", "a value that the host did not fill in"),
         (
             {"cluster_endpoint": "https://{cluster-id}.{region}.vectordb.zillizcloud.com:19530"},
             "ZILLIZ_CLUSTER_ENDPOINT",
@@ -155,6 +156,12 @@ def test_a_key_with_quotes_inside_or_a_bearer_word_of_its_own_is_taken() -> None
     for token in (f"user:pa'ss{TOKEN}", f'"{TOKEN}', "bearer:s3cret-password", "user:pa$$word$x", "$3cret-key"):
         settings = load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token)
         assert settings.token is not None and settings.token.get_secret_value() == token
+    # A password, or a bearer token the user chose, may begin with "$": no reference that a host left unfilled.
+    for token in ("db_admin:$ecretPassw0rd", "db_admin:$ecret_Pass"):
+        assert load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token).token is not None
+    bearer = "$Correct_Horse_Battery_Staple_42"
+    settings = load_settings(demo=True, transport="http", mcp_bearer_token=bearer)
+    assert settings.mcp_bearer_token is not None and settings.mcp_bearer_token.get_secret_value() == bearer
 
 
 def test_plain_http_is_fine_for_loopback_and_with_the_opt_in() -> None:
@@ -328,6 +335,28 @@ def test_a_configuration_error_never_repeats_the_key_pasted_into_another_setting
         assert TOKEN not in err and BEARER not in err, err
         if token_given[1:] in ([], [TOKEN]):  # a key in quotes or after "Bearer " is itself the first error
             assert f"configuration error: {setting}" in err and "***" in err, err
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://db_admin:Pa$sw0rdXyz9@in03-abc.zillizcloud.com", "https://x.zillizcloud.com/?token=$ecretkeyabcdef12"],
+)
+def test_an_endpoint_holding_a_secret_beside_a_dollar_sign_is_refused_without_showing_it(endpoint: str) -> None:
+    """A "$" in a password or a query is no reference that a host left unfilled: the message quotes nothing of it."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cluster_endpoint=endpoint, token=TOKEN)
+    message = str(caught.value)
+    assert "ZILLIZ_CLUSTER_ENDPOINT" in message and "ecret" not in message and "sw0rd" not in message, message
+
+
+def test_a_key_of_a_few_characters_does_not_garble_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Blanked wherever its letters stand, "e" turned "database name" into "databas*** nam***"."""
+    monkeypatch.setenv("ZILLIZ_CLUSTER_ENDPOINT", "https://x.zillizcloud.com")
+    monkeypatch.setenv("ZILLIZ_TOKEN", "e")
+    assert cli.main(["--db-name", "bad-name here"]) == cli.EXIT_CONFIG
+    assert "--db-name: database name 'bad-name here' is not a valid Milvus name" in capsys.readouterr().err
 
 
 def test_console_script_prints_no_traceback_on_bad_config() -> None:

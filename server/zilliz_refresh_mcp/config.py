@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -37,8 +37,11 @@ _HOST_AND_PORT = re.compile(rf"(?:{_LOCAL_HOST.pattern}|[A-Za-z0-9.-]+\.[A-Za-z]
 _OPENING_QUOTES, _CLOSING_QUOTES = "\"'\u201c\u2018\u201d\u2019", "\"'\u201d\u2019\u201c\u2018"
 # A host's reference to a value it fills in (VS Code's ${input:...}, ${env:...}), or a shell's ($ZILLIZ_TOKEN):
 # left as it is by a host that fills in none (Claude Desktop, Cursor's older releases, a copied snippet).
+# A key's: whole, or a login's password (``db_admin:${input:pw}``), in braces: a password may begin with "$".
 _REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
-_UNFILLED = "is a reference to a value that the host did not fill in ({}): "
+_KEY_REFERENCE = re.compile(rf"(?:[^:]*:\$\{{[^}}]*\}})|{_REFERENCE.pattern}")
+# Not the reference itself: where it stood in a value, the value may hold a password beside it.
+_UNFILLED = "is a reference to a value that the host did not fill in (${input:...}, ${env:...} or $NAME): "
 # What a template's placeholder is written with: https://{cluster-id}.{region}..., https://<cluster-id>...
 _TEMPLATE_MARKS = re.compile(r"[{}<>]")
 
@@ -157,7 +160,7 @@ class Settings(BaseSettings):
 
     @field_validator("token", "mcp_bearer_token")
     @classmethod
-    def _valid_secret(cls, value: SecretStr | None) -> SecretStr | None:
+    def _valid_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         # Surrounding whitespace is a copy-paste accident (a key read from a file ends with a newline);
         # an empty value is no value, so that the "required" checks below catch it.
         if value is None or not value.get_secret_value().strip():
@@ -168,11 +171,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "is wrapped in quotes: give the key without them (a shell or JSON value needs none inside)"
             )
-        if _REFERENCE.fullmatch(text):
+        if info.field_name == "token" and _KEY_REFERENCE.fullmatch(text):  # a bearer token is the user's choice
             raise ValueError(
-                _UNFILLED.format("${input:...}, ${env:...} or $NAME")
-                + "give the key itself in this host's env block, or use a host that fills in "
-                "such references (VS Code: ${input:...})"
+                _UNFILLED + "give the key itself in this host's env block, or use a host that fills in such "
+                "references (VS Code: ${input:...})"
             )
         if not _HEADER_SAFE.fullmatch(text):  # the message must not echo the secret
             raise ValueError("contains a character that cannot be sent in an HTTP header (control or non-ASCII)")
@@ -190,16 +192,16 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if _quoted(value):
             raise ValueError("is wrapped in quotes: give the URL without them")
-        if reference := _REFERENCE.search(value):
-            raise ValueError(_UNFILLED.format(reference[0]) + "give the endpoint itself in this host's env block")
+        if _REFERENCE.fullmatch(value):
+            raise ValueError(_UNFILLED + "give the endpoint itself in this host's env block")
+        if "@" in urlsplit(value).netloc:
+            raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
         if _TEMPLATE_MARKS.search(value):
             raise ValueError(
                 "is still a template's placeholder ({...} or <...>): copy the cluster endpoint from the Zilliz "
                 "Cloud console"
             )
         parts = urlsplit(value)
-        if "@" in parts.netloc:
-            raise ValueError("put credentials in ZILLIZ_TOKEN, not in the endpoint URL")
         if parts.hostname in _PLACEHOLDER_HOSTS:
             raise ValueError(
                 "is still the example's placeholder: copy the cluster endpoint from the Zilliz Cloud console"
@@ -332,6 +334,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 _SECRET_SETTINGS = ("token", "mcp_bearer_token")
+# Shorter, a value is no key (refused, or a test's): blanked, its letters would garble every word of the message.
+_MIN_SECRET_CHARS = 4
 
 
 def given_secrets(overrides: dict[str, Any]) -> list[str]:
@@ -354,7 +358,8 @@ def _without_secrets(error: ConfigError, overrides: dict[str, Any]) -> ConfigErr
 
     problem = error.problem
     for secret in given_secrets(overrides):
-        problem = redact(problem, secret)
+        if len(secret.strip()) >= _MIN_SECRET_CHARS:
+            problem = redact(problem, secret)
     return error if problem == error.problem else ConfigError(problem, setting=error.setting, variable=error.variable)
 
 
