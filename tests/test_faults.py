@@ -2086,6 +2086,15 @@ async def test_an_echo_of_the_login_cut_short_hides_what_it_shows_of_the_passwor
         assert "corr" not in shown.lower(), shown
 
 
+def test_a_long_password_cut_short_is_blanked_as_far_as_the_echo_goes() -> None:
+    """A pattern of the password's start as optional groups nested once per character: past ~500 characters,
+    compiling it raised RecursionError, and the server could not start."""
+    password = "Ab1" * 400
+    secret = f"db_admin:{password}"
+    assert redact(f"token db_admin:{password[:900]}... refused", secret) == "token db_admin:***... refused"
+    assert redact(f"db_admin:{password[:10]}Zz", secret) == "db_admin:***Zz"  # the echo ends where it differs
+
+
 async def test_a_few_characters_that_a_key_shares_with_an_answer_are_left_as_they_are(clock: FakeClock) -> None:
     """Shorter than 12 characters, a run of the key's is no echo of it: a job id or a hash may share one, also
     beside an echo of the key's start."""

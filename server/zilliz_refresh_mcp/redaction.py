@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -207,19 +207,39 @@ def _pieces(secret: str) -> frozenset[str]:
     return frozenset(run[at : at + _PIECE_CHARS] for run in runs for at in range(len(run) - _PIECE_CHARS + 1))
 
 
-def _login_echo(secret: str) -> tuple[str, re.Pattern[str]] | None:
-    """For ``user:password``: ``user:`` (its ":" also URL-encoded), and a pattern of the start of the password after
-    it, 4 characters or more, as much of it as is there: an echo of the secret cut short, or masked after its start.
-    The user name before it tells the echo from a word that the password begins with ("Administrator2024")."""
+class _LoginEcho(NamedTuple):
+    """An echo of ``user:password`` cut short, or masked after its start: ``user:`` (its ":" also URL-encoded), then
+    the password's first 4 characters or more. The user name before them tells the echo from a word that the
+    password begins with ("Administrator2024")."""
+
+    user: str  # lower-cased: what a text must hold to be looked at
+    start: re.Pattern[str]  # the user, its colon, the password's first characters
+    password: str  # lower-cased, to follow the echo as far as it goes
+
+    def blanked(self, text: str) -> str:
+        """``text`` with the password's part of each echo replaced by ``***``."""
+        kept: list[str] = []
+        done = 0
+        for match in self.start.finditer(text):
+            end, at = match.end(), _MIN_ANCHOR
+            # Compared a character at a time: a pattern of the password as optional groups nests once per character.
+            while end < len(text) and at < len(self.password) and text[end].lower() == self.password[at]:
+                end, at = end + 1, at + 1
+            kept += [text[done : match.start()], "***"]
+            done = end
+        return "".join(kept) + text[done:] if kept else text
+
+
+@functools.lru_cache(maxsize=8)
+def _login_echo(secret: str) -> _LoginEcho | None:
+    """How an echo of a ``user:password`` secret cut short is found; None for any other secret."""
     password = _password(secret)
-    if not password:
+    if not password or len(password.lower()) != len(password):  # "İ" lower-cases to two characters
         return None
     user = secret[: len(secret) - len(password) - 1]
-    rest = ""
-    for char in reversed(password[_MIN_ANCHOR:]):
-        rest = f"(?:{re.escape(char)}{rest})?"
     after = "|".join(f"(?<={re.escape(user + colon)})" for colon in (":", "%3A", "%3a"))
-    return user.lower(), re.compile(f"(?:{after}){re.escape(password[:_MIN_ANCHOR])}{rest}", re.IGNORECASE)
+    start = re.compile(f"(?:{after}){re.escape(password[:_MIN_ANCHOR])}", re.IGNORECASE)
+    return _LoginEcho(user.lower(), start, password.lower())
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -287,14 +307,14 @@ class _Blanker:
             return text
         lowered = text.lower()
         holds_anchor = self._anchor in lowered
-        holds_login = self._login_echo is not None and self._login_echo[0] in lowered
+        holds_login = self._login_echo is not None and self._login_echo.user in lowered
         if not holds_anchor and not holds_login and "\\u" not in text:  # an escape may spell a piece of the anchor
             return text
         text = self._secret.sub("***", text)
         if self._spelled_password is not None:
             text = self._spelled_password.sub(self._unless_as_written, text)
         if holds_login and self._login_echo is not None:  # what is left of an echo of the secret cut short
-            text = self._login_echo[1].sub("***", text)
+            text = self._login_echo.blanked(text)
         # Looked for before the whole key was blanked: "<key> (fingerprint ...<its last 30>)" shows a piece too.
         return self._without_pieces(text) if self._pieces and holds_anchor else text
 
@@ -403,19 +423,20 @@ class SecretScan:
         self._tail = window[-self._keep :]
 
 
-def _needles(secret: str) -> list[bytes]:
+@functools.lru_cache(maxsize=8)
+def _needles(secret: str) -> tuple[bytes, ...]:
     """What an answer that may spell the secret holds, lower-cased: the anchor; for ``user:password``, also the user
     name and its colon (an echo of the secret cut short before the anchor's end holds them). None when no secret."""
     anchor = _anchor(secret)
     if not anchor:
-        return []
+        return ()
     needles = [anchor.lower().encode()]
     if (login := _login_echo(secret)) is not None:
-        needles += [f"{login[0]}:".encode(), f"{login[0]}%3a".encode()]
-    return needles
+        needles += [f"{login.user}:".encode(), f"{login.user}%3a".encode()]
+    return tuple(needles)
 
 
-def _holds_any(lowered: bytes, needles: list[bytes]) -> bool:
+def _holds_any(lowered: bytes, needles: tuple[bytes, ...]) -> bool:
     return any(needle in lowered for needle in needles)
 
 
