@@ -31,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zilliz_refresh_mcp import transport
+from zilliz_refresh_mcp.cli import _client_url as client_url
 from zilliz_refresh_mcp.cli import listen
 from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.server import build_server
@@ -276,6 +277,29 @@ async def test_a_bind_to_every_address_says_the_url_clients_use_and_answers_it(u
     finally:
         stop(served)
     assert named.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "said"),
+    [
+        ("0.0.0.0", "mcp.example:9000", "http://mcp.example:9000/mcp"),  # noqa: S104 - the port clients connect to
+        ("::", "mcp.example:*", "http://mcp.example:8000/mcp"),
+        ("0.0.0.0", "[fe80::2]:*", "http://[fe80::2]:8000/mcp"),  # noqa: S104
+        # Without a port, only a Host header without one matches: a reverse proxy's, on its default port.
+        (
+            "0.0.0.0",  # noqa: S104
+            "mcp.example",
+            "https://mcp.example/mcp, through a reverse proxy in front that sends Host: mcp.example",
+        ),
+        ("0.0.0.0", "fe80::1,mcp.example:*", "http://mcp.example:8000/mcp"),  # noqa: S104 - the first that matches
+        ("10.0.0.5", "mcp.example:*", None),  # a bind to one address: its own URL says where
+    ],
+)
+def test_the_url_clients_use_is_the_first_allowed_host_that_a_host_header_can_match(
+    host: str, allowed: str, said: str | None
+) -> None:
+    settings = load_settings(demo=True, transport="http", host=host, mcp_bearer_token=BEARER, mcp_allowed_hosts=allowed)
+    assert client_url(settings, 8000) == said
 
 
 def test_an_ipv6_bind_is_allowed_as_a_host_header_writes_it() -> None:

@@ -414,22 +414,25 @@ def _unguarded_bind(settings: Settings, sock: socket.socket) -> str | None:
 
 
 def _client_url(settings: Settings, port: int) -> str | None:
-    """For a bind to every address (``0.0.0.0``, ``::``), which no client can connect to by that name: the URL of the
-    first allowed host, the name clients use (one is required for such a bind); None for any other bind."""
+    """For a bind to every address (``0.0.0.0``, ``::``), which no client can connect to by that name: how clients
+    reach it, by the first allowed host that says (one is required for such a bind); None for any other bind."""
     import ipaddress
-
-    from .config import host_in_url
 
     try:
         unspecified = ipaddress.ip_address(settings.host.strip("[]")).is_unspecified
     except ValueError:
         return None
-    if not unspecified or not settings.mcp_allowed_hosts:
+    if not unspecified:
         return None
-    first = settings.mcp_allowed_hosts[0].removesuffix(":*")
-    named_port = re.fullmatch(r"(.+):(\d+)", first) if not first.endswith("]") else None
-    name = named_port[1] if named_port else first
-    return f"http://{host_in_url(name.strip('[]'))}:{named_port[2] if named_port else port}/mcp"
+    for entry in settings.mcp_allowed_hosts:
+        name, _, given = entry.rpartition(":") if re.search(r"(^[^:]*|\]):(\d+|\*)$", entry) else (entry, "", "")
+        if ":" in name.strip("[]") and not name.startswith("["):
+            continue  # an IPv6 address without brackets: no Host header is written so, and it matches none
+        if given:
+            return f"http://{name}:{port if given == '*' else given}/mcp"
+        # Without a port it matches a Host header of none: the default port, a reverse proxy's in front.
+        return f"https://{name}/mcp, through a reverse proxy in front that sends Host: {name}"
+    return None
 
 
 def serve_http(mcp: Any, settings: Settings, sock: socket.socket) -> None:
