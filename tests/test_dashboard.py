@@ -743,7 +743,7 @@ def test_dashboard_polls_for_a_state_it_does_not_know_and_gives_way_to_a_text_an
         wait(driver, lambda d: d.find_element(By.ID, "fallback").is_displayed(), "the text answer")
         assert not driver.find_element(By.ID, "jobs").is_displayed()
         assert not driver.find_element(By.ID, "counts").is_displayed()
-        assert "auto-refresh" not in driver.find_element(By.ID, "status").text
+        assert driver.find_element(By.ID, "status").text == driver.find_element(By.ID, "scope").text == ""
 
         driver.switch_to.default_content()
         driver.execute_script("hostSend({jsonrpc: '2.0', id: 99, method: 'ui/resource-teardown', params: {}})")
