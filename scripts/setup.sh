@@ -23,7 +23,11 @@ if [ -n "${PYTHON:-}" ] && ! command -v "$PYTHON" >/dev/null; then
   exit 1
 fi
 if [ -z "${PYTHON:-}" ] || ! recent "$PYTHON"; then
-  found=$("${PYTHON:-python3}" --version 2>&1 || echo "no python3")
+  if command -v "${PYTHON:-python3}" >/dev/null; then
+    found=$("${PYTHON:-python3}" --version 2>&1 | head -n 1)
+  else
+    found="no python3 on PATH"
+  fi
   echo "setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: $found." \
     "Install one, then run again with PYTHON=/path/to/python3.11 (or newer)." >&2
   exit 1

@@ -471,6 +471,10 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         # No abbreviations (--check is exact), but the flag meant is named; a flag's name without its dashes too.
         (["--demo", "--chec"], "unrecognized arguments: --chec (did you mean --check?) (see --help)"),
         (["check"], "unrecognized arguments: check (did you mean --check?) (see --help)"),
+        (["-check"], "unrecognized arguments: -check (did you mean --check?) (see --help)"),
+        (["--Token", "c0ffeeSECRET1234"], "unrecognized arguments: --Token (did you mean --token?), 1 value, not"),
+        (["--no-check"], "unrecognized arguments: --no-check (see --help)"),  # not "--check": the opposite
+        (["--TOKENc0ffeeSECRET1234"], "unrecognized arguments: 1 value, not shown"),
         # A key after a mistyped flag, or with none, is not repeated: hosts keep the server's stderr in a log file.
         (
             ["--tokne", "c0ffeeSECRET1234"],

@@ -214,26 +214,32 @@ def test_installed_wheel_runs(venv: Path, tmp_path: Path) -> None:
     assert "list_refresh_jobs" in check.stdout, check.stdout
 
 
-@pytest.mark.parametrize("python", ["/nonexistent/python3.12", "old"])
+@pytest.mark.parametrize("python", ["/nonexistent/python3.12", "old", "none on PATH"])
 def test_setup_refuses_a_python_it_cannot_use_saying_which(python: str, tmp_path: Path) -> None:
-    """PYTHON=... that is no program, or a Python older than 3.11: one line that says which, exit 1, nothing made
-    (it stops before it looks at .venv)."""
+    """PYTHON=... that is no program, a Python older than 3.11, or none at all: one line that says which, exit 1,
+    nothing made (it stops before it looks at .venv)."""
+    env = {**os.environ, "PYTHON": python}
+    found = "Python 3.9.6"
     if python == "old":
         old = tmp_path / "python3.9"
         old.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Python 3.9.6'; exit 0; fi\nexit 1\n")
         old.chmod(0o755)
-        python = str(old)
+        env["PYTHON"] = str(old)
+    elif python == "none on PATH":
+        (tmp_path / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
+        env = {"PATH": str(tmp_path)}  # what the script needs but a Python
+        found = "no python3 on PATH"
     done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "setup.sh")],
+        [shutil.which("bash") or "/bin/bash", str(ROOT / "scripts" / "setup.sh")],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "PYTHON": python},
+        env=env,
     )
     assert done.returncode == 1 and done.stdout == ""
     [line] = done.stderr.splitlines()
     if python.startswith("/nonexistent"):
         assert line == f"setup: PYTHON={python} is not a program here; give the path of a Python 3.11 (or newer)."
     else:
-        assert line.startswith("setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: Python 3.9.6.")
+        assert line.startswith(f"setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: {found}. Install one")

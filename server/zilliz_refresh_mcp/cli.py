@@ -56,22 +56,33 @@ class _Parser(argparse.ArgumentParser):
 def _flags_only(unrecognized: list[str], known: list[str]) -> str:
     """The flags of arguments argparse did not know, each with the one meant when a known flag is near; not their
     values: a key given after a mistyped flag (``--tokne KEY``) would stay in the host's log of the server's stderr.
-    A word that is a known flag but for its dashes (``check``) is no key: it is named, with the flag."""
+    A word that is a known flag but for its dashes or letter case (``check``, ``-check``, ``--Token``) is no key:
+    it is named, with the flag."""
     flags: list[str] = []
     values = 0
     for arg in unrecognized:
         name, with_value, _ = arg.partition("=")
-        if _FLAG_LIKE.fullmatch(name):  # not "-SECRET..." nor "-tKEY"
-            near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-            flags.append(f"{name} (did you mean {near[0]}?)" if near else name)
+        meant = _flag_meant(name, known)
+        if _FLAG_LIKE.fullmatch(name) or (meant is not None and not with_value):  # not "-SECRET..." nor "-tKEY"
+            flags.append(f"{name} (did you mean {meant}?)" if meant else name)
             values += bool(with_value)
-        elif not with_value and f"--{arg}" in known:
-            flags.append(f"{arg} (did you mean --{arg}?)")
         else:
             values += 1
     if values:
         flags.append(f"{values} value{'s' if values > 1 else ''}, not shown (give the key in ZILLIZ_TOKEN)")
     return ", ".join(flags)
+
+
+def _flag_meant(name: str, known: list[str]) -> str | None:
+    """The known flag that ``name`` is a slip of: its dashes or letter case, or a letter or two."""
+    bare = name.lstrip("-").lower()
+    if f"--{bare}" in known:
+        return f"--{bare}"
+    if not _FLAG_LIKE.fullmatch(f"--{bare}"):
+        return None
+    near = difflib.get_close_matches(f"--{bare}", known, n=1, cutoff=0.75)
+    # "--no-check" is near "--check", and means the opposite: a switch without a --no- form is not suggested.
+    return near[0] if near and near[0] != f"--{bare.removeprefix('no-')}" else None
 
 
 def _short_value_only(bad: re.Match[str]) -> str:
