@@ -878,6 +878,8 @@ async def test_troubleshooting_prompt_steers_the_model(fast_server: MCPServer[Se
     # one get_refresh_job per cut reason, not one per failed job (43 calls for two problems, in an audit)
     assert 'state=["failed"] and limit=20' in text and '("characters cut")' in text and "distinctReasons" in text
     assert 'since="24h"' in text  # "last night's refresh": a window, not every page read for its times
+    # ... and in that window the failure asked about, though a later refresh fixed it (an audit: it was passed over)
+    assert "every failure in that window, fixed since or\n   not" in text
 
 
 @pytest.mark.parametrize(

@@ -21,12 +21,14 @@ Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / M
    each current failure, call again with the same arguments and page.nextCursor until a page shows a
    fixedSince: true job (or page.nextCursor is null). For a question about a time ("last night's refresh"),
    add since="24h", or the ISO time it names: only jobs active since then are listed and counted.
-2. Focus on the current failures. Where a list cut a reason ("characters cut"), take one job of that
+2. Focus on the current failures; for a question about a time, on every failure in that window, fixed since or
+   not: it is the one the user asks about. Where a list cut a reason ("characters cut"), take one job of that
    reason and call get_refresh_job with its jobId (or read its detailsUri): its record has the reason whole.
    A group whose distinctReasons is above 1 holds reasons alike but for the paths, ids or times they name:
    one job shows it.
-3. Explain each current failure in plain words: which collection, when, what the reason means. Group jobs that
-   share a reason. Mention fixed failures only as history.
+3. Explain each of those failures in plain words: which collection, when, what the reason means. Group jobs that
+   share a reason. Say which a later refresh fixed (fixedSince: true); otherwise mention fixed failures only as
+   history.
 4. Suggest concrete fixes using the guide below. Where a reason matches nothing in the guide, say that it is
    not a known reason and quote it; do not guess.
 5. Quote job ids exactly as strings. Offer to start a new refresh (refresh_external_collection, if available)
