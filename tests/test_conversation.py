@@ -30,7 +30,7 @@ from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp import service as service_module
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamAPIError, UpstreamHTTPError
-from zilliz_refresh_mcp.records import JobRecord, epoch_ms, normalize_record
+from zilliz_refresh_mcp.records import JobRecord, epoch_ms, iso_utc, normalize_record
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
@@ -345,7 +345,12 @@ async def test_a_poll_that_fails_after_the_first_read_leaves_the_wait_with_the_s
     data = result.structured_content
     assert data is not None
     assert (data["finished"], data["timedOut"], data["job"]["progress"]) == (False, True, 42)
-    assert "That is the last state read: the last poll failed: " in data["message"]
+    # Not "has not finished": it may have, meanwhile. The state shown is the last read, and says when it was read.
+    assert "could not be read at the end of this wait (1 s): the last poll failed: " in data["message"]
+    assert "has not finished" not in data["message"]
+    when = f"When last read, at {data['readAt']} (about now), it was RefreshInProgress, 42%; it may have moved on, or"
+    assert when in data["message"]
+    assert data["readAt"] == iso_utc(clock())  # the clock stands still here
     assert words in data["message"]
     polls = sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE)
     assert polls > 2 and len(cluster.faults) == 100 - (polls - 1)  # polled on to the end, each poll once
@@ -1203,6 +1208,36 @@ async def test_a_wait_says_a_job_did_not_move_only_when_no_read_found_it_further
     assert "Its progress did not move during this wait: it may have stalled at 50%." in messages[0]
     assert "if it goes on at its average rate so far" in messages[0]
     assert "stalled" not in messages[1] and "average rate" not in messages[1]
+
+
+@pytest.mark.parametrize("stuck", [True, False])
+async def test_a_wait_tells_a_job_that_no_read_has_found_further_along_since_an_earlier_call(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, stuck: bool
+) -> None:
+    """40% after 108 minutes, then read again an hour later still at 40%: a wait of a second alone sees too little to
+    tell (~0.4 points a minute), but the earlier call's read shows it has not moved since. An audit: each read pushed
+    the estimate later, and the model was told to pass that estimate on to the user."""
+    stall = 40 if stuck else None
+    job = cluster.add_job(
+        "default", "ext_stuck", started_minutes_ago=108, duration_minutes=270, stall_at_progress=stall
+    )
+    async with Client(fast_server) as client:
+        first = await client.call_tool("get_refresh_job", {"jobId": str(job.job_id)})
+        assert first.structured_content is not None and first.structured_content["progress"] == 40
+        read_at = iso_utc(clock())
+        clock.advance(3600)
+        result = await client.call_tool("wait_for_refresh_job", {"jobId": str(job.job_id), "timeoutSeconds": 1})
+    data = result.structured_content
+    assert data is not None and not data["finished"]
+    message = data["message"]
+    if stuck:
+        assert data["job"]["progress"] == 40
+        assert f"Every read since {read_at} (~1h00m ago) found it at 40%: it may have stalled." in message
+        assert "if it goes on at its average rate so far." in message
+        assert "tell the user that it may have stalled rather than waiting on" in message
+    else:
+        assert data["job"]["progress"] == 62  # 168 of 270 minutes
+        assert "stalled" not in message and "Every read since" not in message
 
 
 async def test_a_wait_on_a_state_this_server_does_not_know_and_no_end_does_not_say_to_wait_on(

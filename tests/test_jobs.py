@@ -982,11 +982,11 @@ def test_a_wait_tells_a_stall_only_where_the_job_should_have_moved() -> None:
     which a whole-percent progress may not show yet."""
     running = normalize_record(raw(jobId=3, state="RefreshInProgress", progress=42, endTime=0), now_ms=NOW)
     now = "2024-04-11T11:01:40Z"
-    stalled = jobs.WaitResult.still_running(running, 90.0, now=now, unmoved=True)
+    stalled = jobs.WaitResult.still_running(running, 90.0, now=now, unmoved_for=90.0)
     assert "Its progress did not move during this wait: it may have stalled at 42%." in stalled.message
     assert "(in ~29m56s), if it goes on at its average rate so far." in stalled.message
     for quiet in (
-        jobs.WaitResult.still_running(running, 45.0, now=now, unmoved=True),
+        jobs.WaitResult.still_running(running, 45.0, now=now, unmoved_for=45.0),
         jobs.WaitResult.still_running(running, 90.0, now=now),
     ):
         assert "stalled" not in quiet.message and "average rate" not in quiet.message

@@ -23,6 +23,7 @@ JOB = st.fixed_dictionaries(
         "started_minutes_ago": st.floats(min_value=-5, max_value=30, allow_nan=False),
         "duration_minutes": st.floats(min_value=0.001, max_value=20, allow_nan=False),
         "fail_at_progress": st.none() | st.integers(min_value=0, max_value=120),
+        "stall_at_progress": st.none() | st.integers(min_value=0, max_value=120),
     }
 )
 
@@ -58,6 +59,7 @@ def test_cached_list_answers_follow_the_clock_and_new_jobs(
             started_minutes_ago=float(spec["started_minutes_ago"]),  # type: ignore[arg-type]
             duration_minutes=float(spec["duration_minutes"]),  # type: ignore[arg-type]
             fail_at_progress=spec["fail_at_progress"],  # type: ignore[arg-type]
+            stall_at_progress=spec["stall_at_progress"],  # type: ignore[arg-type]
         )
     for step in steps_ms:
         clock.now += step
@@ -67,6 +69,19 @@ def test_cached_list_answers_follow_the_clock_and_new_jobs(
         if data.draw(st.booleans()):
             cluster.start_refresh("default", "ext_a")
             assert served(cluster, "ext_a") == fresh(cluster, "ext_a")
+
+
+def test_a_stalled_job_runs_on_at_its_progress_for_ever() -> None:
+    clock = FakeClock(START_MS)
+    cluster = SimulatedCluster(clock=clock)
+    cluster.add_job("default", "ext_a", started_minutes_ago=0, duration_minutes=10, stall_at_progress=40)
+    seen = []
+    for _ in range(5):
+        clock.now += 10 * 60_000  # a whole planned run each time
+        [record] = served(cluster, None)
+        assert record == fresh(cluster, None)[0]
+        seen.append((record["state"], record["progress"], record["endTime"]))
+    assert seen == [("RefreshInProgress", 40, 0)] * 5
 
 
 def test_a_job_is_seen_moving_at_every_percent() -> None:

@@ -175,13 +175,17 @@ class WaitResult(CamelModel):
     waited_seconds: float
     message: str = Field(description="One plain sentence on the outcome.")
     job: JobRecord
+    read_at: str | None = Field(
+        default=None,
+        description="When `job` was read (ISO-8601 UTC): earlier than the answer when the wait's last polls failed.",
+    )
 
     @classmethod
     def ended(cls, job: JobRecord, waited: float, *, already: bool = False, now: str | None = None) -> WaitResult:
-        """The job ended (``wording.wait_ended`` says what ``already`` and ``now`` change)."""
+        """The job ended, as read ``now`` (``wording.wait_ended`` says what ``already`` changes)."""
         job = job.with_short_reason()
         message = wait_ended(job, already=already, now=now)
-        return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job)
+        return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job, read_at=now)
 
     @classmethod
     def still_running(
@@ -191,12 +195,16 @@ class WaitResult(CamelModel):
         trouble: str | None = None,
         *,
         now: str | None = None,
-        unmoved: bool = False,
+        unmoved_for: float = 0.0,
+        unmoved_since: str | None = None,
+        read_at: str | None = None,
     ) -> WaitResult:
         """The wait ran out with the job still going (``wording.wait_running`` says what the arguments change)."""
         job = job.with_short_reason()
-        message = wait_running(job, waited, trouble, now=now, unmoved=unmoved)
-        return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job)
+        message = wait_running(
+            job, waited, trouble, now=now, unmoved_for=unmoved_for, unmoved_since=unmoved_since, read_at=read_at
+        )
+        return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job, read_at=read_at)
 
 
 class RefreshStarted(CamelModel):

@@ -182,6 +182,9 @@ class RefreshJobs:
     poll_initial_seconds: float = 2.0
     poll_max_seconds: float = 15.0
     seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
+    # Job id -> (state, progress) read last, and since when (clock ms) every read found it so: a wait then tells a
+    # job that no read has found further along for an hour, across calls, not only within its own seconds.
+    _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -218,6 +221,7 @@ class RefreshJobs:
             since=window,
         )
         self._remember(job.job_id for job in listing.jobs)
+        self._note_progress(listing.jobs, epoch_ms(listing.as_of))
         return listing
 
     async def collections(self, db_name: str | None) -> list[str]:
@@ -232,6 +236,11 @@ class RefreshJobs:
 
     async def describe(self, job_id: str, *, deadline: float | None = None) -> JobRecord:
         """One job; JobNotFound when the cluster has none with this id. No retry starts after ``deadline``."""
+        record, _ = await self._describe_at(job_id, deadline=deadline)
+        return record
+
+    async def _describe_at(self, job_id: str, *, deadline: float | None) -> tuple[JobRecord, int]:
+        """One job, and when it was read (clock ms)."""
         wire_id = parse_job_id(job_id)
         try:
             raw = await self.client.describe_job(wire_id, deadline=deadline)
@@ -252,7 +261,8 @@ class RefreshJobs:
             raise
         if raw is None:
             raise JobNotFound(f"No refresh job {job_id} on this cluster{self._rounding_note(wire_id)}")
-        record = normalize_record(raw, now_ms=self.clock())
+        now = self.clock()
+        record = normalize_record(raw, now_ms=now)
         if not _same_job(record.job_id, wire_id):
             # Shown as asked for, another job's state would be a wrong answer given with confidence.
             raise UpstreamBadResponse(
@@ -262,7 +272,8 @@ class RefreshJobs:
                 hint="Nothing is shown rather than another job's state; try again, and check the cluster if it lasts.",
             )
         self._remember([record.job_id])
-        return record
+        self._note_progress([record], now)
+        return record, now
 
     async def refresh(self, db_name: str | None, collection_name: str) -> RefreshStarted:
         db = self._database(db_name)
@@ -343,7 +354,7 @@ class RefreshJobs:
         early = True
         try:
             try:
-                record = await self._read_by(job_id, deadline)
+                record, read_at = await self._read_by(job_id, deadline)
             except TimeoutError:
                 raise UpstreamUnreachable(
                     f"Upstream did not answer {DESCRIBE_ROUTE} within the wait ({timeout_seconds:g} s)",
@@ -361,8 +372,16 @@ class RefreshJobs:
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
                     waited = round(anyio.current_time() - started, 1)
-                    now, unmoved = iso_utc(self.clock()), reads > 1 and not moved
-                    return WaitResult.still_running(record, waited, trouble, now=now, unmoved=unmoved)
+                    since = self.unmoved_since(record)
+                    return WaitResult.still_running(
+                        record,
+                        waited,
+                        trouble,
+                        now=iso_utc(self.clock()),
+                        unmoved_for=waited if reads > 1 and not moved else 0.0,
+                        unmoved_since=iso_utc(since) if since is not None else None,
+                        read_at=iso_utc(read_at),
+                    )
                 pause = min(interval, remaining)
                 due = self._until_estimate(record) if early else None
                 if due is not None and due + _PAST_ESTIMATE_SECONDS < pause:
@@ -370,7 +389,7 @@ class RefreshJobs:
                 await anyio.sleep(pause)
                 interval = min(interval * 1.5, self.poll_max_seconds)
                 try:
-                    record, trouble = await self._read_by(job_id, deadline), None
+                    (record, read_at), trouble = await self._read_by(job_id, deadline), None
                     reads, moved = reads + 1, moved or (record.state, record.progress) != first
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
@@ -396,11 +415,11 @@ class RefreshJobs:
         due = (epoch_ms(record.estimated_end_at) - self.clock()) / 1000
         return due if due >= 0 else None
 
-    async def _read_by(self, job_id: str, deadline: float) -> JobRecord:
-        """One read of the job, retried until ``deadline`` at most; TimeoutError once an attempt runs
-        ``POLL_GRACE_SECONDS`` past it."""
+    async def _read_by(self, job_id: str, deadline: float) -> tuple[JobRecord, int]:
+        """One read of the job, and when (clock ms), retried until ``deadline`` at most; TimeoutError once an attempt
+        runs ``POLL_GRACE_SECONDS`` past it."""
         with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
-            return await self.describe(job_id, deadline=deadline)
+            return await self._describe_at(job_id, deadline=deadline)
 
     async def _advise(self, err: UpstreamError, db: str, collection: str | None) -> None:
         """On a database or collection the cluster does not have, name the one meant, or those there are.
@@ -452,6 +471,23 @@ class RefreshJobs:
 
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
+
+    def _note_progress(self, records: Iterable[JobRecord], now: int) -> None:
+        for record in records:
+            if record.has_ended:
+                self._unmoved.pop(record.job_id, None)
+                continue
+            reading = (record.state, record.progress)
+            seen = self._unmoved.pop(record.job_id, None)
+            self._unmoved[record.job_id] = (reading, seen[1] if seen and seen[0] == reading else now)  # newest last
+        while len(self._unmoved) > _SEEN_IDS_KEPT:
+            del self._unmoved[next(iter(self._unmoved))]
+
+    def unmoved_since(self, record: JobRecord) -> int | None:
+        """Since when (clock ms) every read of this server found the job at its state and progress; None when the
+        last read found it otherwise."""
+        seen = self._unmoved.get(record.job_id)
+        return seen[1] if seen and seen[0] == (record.state, record.progress) else None
 
     def _remember(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:

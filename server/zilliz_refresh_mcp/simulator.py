@@ -52,6 +52,7 @@ class SimJob:
     fail_at_progress: int | None = None
     reason: str = ""
     spec: str | None = None
+    stall_at_progress: int | None = None  # runs on at this progress for ever, as a stuck job does
     _json: bytes = field(default=b"", repr=False, compare=False)
     _made_ms: int = field(default=0, repr=False, compare=False)
     next_change_ms: int = field(default=-1, repr=False, compare=False)  # when ``_json`` stops being true
@@ -73,7 +74,8 @@ class SimJob:
         start = self.start_ms
         if now_ms < start:
             return -1
-        return min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
+        planned = min(100, (now_ms - start) * 100 // max(self.duration_ms, 1))
+        return planned if self.stall_at_progress is None else min(planned, self.stall_at_progress)
 
     def _next_change(self, now_ms: int) -> int:
         """The first moment after ``now_ms`` at which ``_progress_at`` moves; _NEVER once the job has ended."""
@@ -81,7 +83,8 @@ class SimJob:
         progress = self._progress_at(now_ms)
         if progress < 0:
             return start
-        if progress >= min(100, 100 if self.fail_at_progress is None else self.fail_at_progress):
+        last = [100, *(at for at in (self.fail_at_progress, self.stall_at_progress) if at is not None)]
+        if progress >= min(last):
             return _NEVER
         return start + -(-(progress + 1) * max(self.duration_ms, 1) // 100)  # ceiling division
 
@@ -196,6 +199,7 @@ class SimulatedCluster:
         reason: str = "",
         spec: str | None = None,
         job_id: int | None = None,
+        stall_at_progress: int | None = None,
     ) -> SimJob:
         """A job that started (or, when negative, starts) the given minutes from now."""
         if collection_name not in self.databases.get(db_name, {}):
@@ -215,6 +219,7 @@ class SimulatedCluster:
                 fail_at_progress=fail_at_progress,
                 reason=reason,
                 spec=spec,
+                stall_at_progress=stall_at_progress,
             )
             self.jobs.append(job)
         return job

@@ -238,29 +238,49 @@ def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
     return one_line(message)
 
 
-def wait_running(job: JobRecord, waited: float, trouble: str | None, *, now: str | None, unmoved: bool) -> str:
-    """What a wait that ran out says of a job still going; ``trouble`` says why the state shown may be older than the
-    last poll; ``now`` (ISO), to say how far off the estimated end is; ``unmoved``: every read of the wait found the
-    same progress."""
-    message = (
-        f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: "
-        f"{job.state}, {job.progress}%."
-    )
-    stalled = unmoved and _stalled(job, waited)
-    if stalled:
+def wait_running(
+    job: JobRecord,
+    waited: float,
+    trouble: str | None,
+    *,
+    now: str | None,
+    unmoved_for: float = 0.0,
+    unmoved_since: str | None = None,
+    read_at: str | None = None,
+) -> str:
+    """What a wait that ran out says of a job still going. ``trouble``: why the job shown, read at ``read_at`` (ISO),
+    may be older than the last poll; ``now`` (ISO), to say how far off a time is; ``unmoved_for``: seconds of this
+    wait over which every read found the same progress; ``unmoved_since`` (ISO): since when every read of this
+    server, in any call, found the job as it is."""
+    state = f"{job.state}, {job.progress}%"
+    if trouble:
+        when = f", at {read_at}{_from_now(read_at, now)}" if read_at else ""
+        message = (
+            f"Refresh job {job.job_id} {_of_collection(job)} could not be read at the end of this wait ({waited:g} s): "
+            f"{trouble} When last read{when}, it was {state}; it may have moved on, or ended, since."
+        )
+    else:
+        message = f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: {state}."
+    across = -_seconds_until(unmoved_since, now) if unmoved_since and now else 0.0
+    stalled = _stalled(job, max(unmoved_for, across))
+    if stalled and unmoved_since and across > unmoved_for:
+        message += (
+            f" Every read since {unmoved_since}{_from_now(unmoved_since, now)} found it at {job.progress}%: it may "
+            "have stalled."
+        )
+    elif stalled:
         message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
         message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
-    if trouble:
-        message += f" That is the last state read: {trouble}"
     too_early = _too_early(job) if job.estimated_end_at is None else None
     if too_early:
         message += f" It is {too_early}."
     least = _least_remaining(job) if too_early else None
     if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
         # A model told to wait on would poll for days, a call every minute: the user is better told when.
-        message += f" It is not expected to end for ~{far}: tell the user the estimate rather than waiting on; "
+        told = "that it may have stalled" if stalled else "the estimate"
+        message += f" It is not expected to end for ~{far}: tell the user {told} rather than waiting on; "
         message += _READ_LATER
     elif least is not None and least > _FAR_OFF_SECONDS:  # as an estimated end that far off: told, not waited on
         message += f" Tell the user that rather than waiting on; {_READ_LATER}"
