@@ -1361,6 +1361,13 @@ ARGUMENT_FORMS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "job-id-as-its-uri": ("get_refresh_job", {"jobId": "zilliz://refresh-jobs/{job}"}, {"jobId": "{job}"}),
     "job-id-as-its-uri-in-capitals": ("get_refresh_job", {"jobId": "ZILLIZ://refresh-jobs/ {job}"}, {"jobId": "{job}"}),
     "timeout-null": ("wait_for_refresh_job", {"jobId": "{job}", "timeoutSeconds": None}, {"jobId": "{job}"}),
+    # Copied with its quotes (JSON, Markdown), or as a sentence or a list writes it.
+    "job-id-in-its-quotes": ("get_refresh_job", {"jobId": '"{job}"'}, {"jobId": "{job}"}),
+    "job-id-in-backquotes": ("get_refresh_job", {"jobId": "`{job}`"}, {"jobId": "{job}"}),
+    "job-id-in-typographic-quotes": ("get_refresh_job", {"jobId": "\u201c{job}\u201d"}, {"jobId": "{job}"}),
+    "job-id-as-said": ("get_refresh_job", {"jobId": "job {job}"}, {"jobId": "{job}"}),
+    "job-id-numbered": ("wait_for_refresh_job", {"jobId": "Job #{job}"}, {"jobId": "{job}"}),
+    "job-id-with-a-full-stop": ("get_refresh_job", {"jobId": "{job}."}, {"jobId": "{job}"}),
 }
 
 

@@ -2,7 +2,8 @@
 
 Each form here is unambiguous, so reading it costs the user nothing, while refusing it costs the conversation a
 retry: ``null`` for an argument that has a default (the default), blanks around a name or an id (the name or id),
-a job's ``detailsUri`` for its ``jobId`` (the id), and one string of states for the ``state`` list
+a job's ``detailsUri`` for its ``jobId`` (the id), an id in quotes or as a sentence writes it (``"job 4495..."``,
+``#4495...``, with a full stop: the id), and one string of states for the ``state`` list
 (``"failed, in progress"``: each state). The published input schemas are unchanged: these run before pydantic checks
 the value, in the tool and in ``ArgumentGuard`` alike, and anything else is refused as before.
 """
@@ -29,12 +30,22 @@ def _without_blanks(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+# Quotes kept from where the id was copied (a JSON string, a Markdown code span), typographic ones too.
+_QUOTES = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u2018": "\u2019"}
+# An id as a sentence or a list writes it: "job 449503829274509313", "#449503829274509313", "449503829274509313."
+_SAID_ID = re.compile(r"(?:job\s*(?:id\s*)?[#:]?\s*|#)?(\d+)\.?", re.IGNORECASE)
+
+
 def _job_id(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     given = value.strip()
+    if len(given) >= 2 and _QUOTES.get(given[0]) == given[-1]:
+        given = given[1:-1].strip()
     if given[: len(DETAILS_URI_PREFIX)].lower() == DETAILS_URI_PREFIX:
         given = given[len(DETAILS_URI_PREFIX) :].strip()
+    if said := _SAID_ID.fullmatch(given):
+        given = said[1]
     return given or value  # nothing left: refused as sent
 
 
