@@ -950,13 +950,26 @@ async def test_completions_for_job_ids_and_prompt_arguments(
         )
         none = await client.complete(
             ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}"),
-            {"name": "jobId", "value": "9"},
+            {"name": "jobId", "value": "x"},
+        )
+        ending = await client.complete(  # "the job ending in 9316"
+            ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}"),
+            {"name": "jobId", "value": movies_job(cluster)[-4:]},
         )
         collections = await client.complete(
             PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"),
             {"name": "collectionName", "value": "ext_m"},
             context_arguments={"dbName": "default"},
         )
+        # Any letter case; then a part of a name: those that start with it first.
+        written = {}
+        for typed in ("EXT_M", "us", "s"):
+            answer = await client.complete(
+                PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"),
+                {"name": "collectionName", "value": typed},
+                context_arguments={"dbName": "default"},
+            )
+            written[typed] = answer.completion.values
         dbs = await client.complete(
             PromptReference(type="ref/prompt", name="troubleshoot_refresh_jobs"), {"name": "dbName", "value": "d"}
         )
@@ -970,7 +983,11 @@ async def test_completions_for_job_ids_and_prompt_arguments(
     assert [answer.completion.values for answer in elsewhere] == [[], []]
     assert set(ids.completion.values) == {str(job.job_id) for job in cluster.jobs if job.db_name == "default"}
     assert none.completion.values == []
+    assert ending.completion.values == [movies_job(cluster)]
     assert collections.completion.values == ["ext_movies", "ext_music"]
+    assert written["EXT_M"] == ["ext_movies", "ext_music"] and written["us"] == ["ext_music"]
+    names = sorted({job.collection_name for job in cluster.jobs if job.db_name == "default"})
+    assert written["s"] == [name for name in names if "s" in name]  # none starts with it: all that hold it, in order
     assert collections.completion.total == 2  # every collection of the database was read: a total
     assert dbs.completion.values == ["default"]
 
@@ -1665,3 +1682,11 @@ async def test_subscribers_are_told_by_the_uri_they_subscribed_with(
         with anyio.fail_after(20):
             await ended.seen.wait()
     assert heard and set(heard) == {f"zilliz://refresh-jobs/00{job_id}"}
+
+
+def test_completions_that_start_with_what_was_typed_come_before_those_that_hold_it() -> None:
+    from zilliz_refresh_mcp.server import _matching
+
+    candidates = ["ext_orders", "orders_v2", "Orders_x", "b", "orders"]
+    assert _matching(candidates, "or") == ["orders_v2", "orders", "Orders_x", "ext_orders"]
+    assert _matching(candidates, "") == candidates

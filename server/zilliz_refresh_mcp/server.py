@@ -581,6 +581,18 @@ def _add_subscriptions(mcp: RefreshServer, bus: InMemorySubscriptionBus) -> None
     lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
 
 
+def _matching(candidates: list[str], typed: str) -> list[str]:
+    """The values that start with what was typed, first as typed, then in any letter case; then those that hold it
+    elsewhere ("or" for ext_orders, the last digits of a job id), each in the candidates' order."""
+    folded = typed.casefold()
+    ranked = (
+        (0 if value.startswith(typed) else 1 if value.casefold().startswith(folded) else 2, at, value)
+        for at, value in enumerate(candidates)
+        if folded in value.casefold()
+    )
+    return [value for *_, value in sorted(ranked)]
+
+
 def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings) -> None:
     @mcp.prompt(
         name=TROUBLESHOOT_PROMPT,
@@ -626,7 +638,7 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
             with anyio.move_on_after(COMPLETION_SECONDS), suppress(*_EXPECTED):  # a slow read goes on for the others
                 candidates = await state.service.collections(chosen or None)
                 every = True
-        matches = [value for value in candidates if value.startswith(prefix)]
+        matches = _matching(candidates, prefix)
         return CompleteResult(
             completion=Completion(
                 values=matches[:MAX_COMPLETIONS],
