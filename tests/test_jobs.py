@@ -331,6 +331,7 @@ def test_a_current_failure_comes_before_newer_failures_that_were_fixed_since(dec
     assert [job.fixed_since for job in result.jobs] == [False] + [True] * 9
     (group,) = result.summary.failures
     assert (group.count, group.not_fixed, group.collections[0]) == (15, 1, "ext_old")
+    assert (len(group.collections), group.collection_count) == (10, 15)  # named in part, counted whole
     assert "ext_old" not in group.refreshed_since
     assert "15 failed (1 not fixed since: ext_old; 14 fixed by a later refresh)" in result.summary.text
 
@@ -353,6 +354,7 @@ def test_the_group_of_other_reasons_names_current_failures_first_too() -> None:
         ["ext_current", "ext_fixed"],
         ["ext_fixed"],
     )
+    assert [group.collection_count for group in result.summary.failures] == [1, 1, 1, 1, 2]
     assert [job.collection_name for job in result.jobs][-2:] == ["ext_current", "ext_fixed"]  # the listing's order
 
 

@@ -108,6 +108,10 @@ class FailureGroup(CamelModel):
         f"long: {_NAME_CHARS_PER_FAILURE} characters of names at most, one name at least); a job that upstream "
         'gave no collection shows as "job <jobId>".'
     )
+    collection_count: int = Field(
+        description="How many collections the group's jobs are in (a job with no collection counts as one): more "
+        "than `collections` names when it is cut."
+    )
     refreshed_since: list[str] = Field(
         description="Those of these collections whose every failure here a later refresh completed after: "
         "history, not their current state."
@@ -754,7 +758,8 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
         ranked = [*ranked[: _FAILURE_GROUPS - 1], (f"({distinct} other reasons{kinds})", others, distinct, "")]
     failures = []
     for reason, members, distinct, whole in ranked:
-        names = _first_names(dict.fromkeys(map(_name, members)))
+        every_name = dict.fromkeys(map(_name, members))
+        names = _first_names(every_name)
         history = {_name(job) for job in members if id(job) in fixed} - {
             _name(job) for job in members if id(job) not in fixed
         }
@@ -764,6 +769,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
             distinct_reasons=distinct,
             not_fixed=not_fixed(members),
             collections=names,
+            collection_count=len(every_name),
             refreshed_since=[name for name in names if name in history],
         )
         group._whole_reason = whole
