@@ -1765,6 +1765,25 @@ async def test_a_collection_asked_of_a_database_without_refresh_jobs_points_to_a
     assert found.structured_content["summary"]["total"] == 1
 
 
+@pytest.mark.parametrize("asked", ["ext_books", "ext_book"])
+async def test_a_collection_asked_of_another_database_that_the_default_has_gets_the_default_suggested(
+    client: Client, cluster: SimulatedCluster, asked: str
+) -> None:
+    """ext_books has jobs in default only: asked of analytics, the answer names the default database too."""
+    cluster.add_job("analytics", "ext_events", started_minutes_ago=30, duration_minutes=5)
+    result = await client.call_tool(TOOL, {"collectionName": asked, "dbName": "analytics"})
+    assert_clear_error(
+        result,
+        f"Collection '{asked}' does not exist in database 'analytics'",
+        "ext_books has refresh jobs in default, this server's default database: did you mean dbName='default'?",
+    )
+    assert [(seen.body.get("dbName"), seen.body.get("collectionName")) for seen in cluster.requests] == [
+        ("analytics", asked),
+        ("analytics", None),
+        ("default", None),
+    ]
+
+
 async def test_a_default_database_the_cluster_lacks_is_never_suggested(
     simulator: SimulatorServer, clock: FakeClock, cluster: SimulatedCluster
 ) -> None:

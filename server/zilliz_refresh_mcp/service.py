@@ -442,12 +442,25 @@ class RefreshJobs:
         meant = meant_name(collection, names)
         if meant is not None:
             err.suggestion = f"Did you mean {meant}?"
+        elif (elsewhere := await self._in_default_database(db, collection)) is not None:
+            err.suggestion = (
+                f"{elsewhere} has refresh jobs in {self.default_db}, this server's default database: did you mean "
+                f"dbName={self.default_db!r}?"
+            )
         elif names:
             shown = ", ".join(names[:_COLLECTIONS_SHOWN])
             more = f" and {len(names) - _COLLECTIONS_SHOWN} more" if len(names) > _COLLECTIONS_SHOWN else ""
             err.suggestion = f"External collections with refresh jobs in {db}: {shown}{more}. {_OTHER_DATABASE}"
         else:
             err.suggestion = f"No external collection in {db} has refresh jobs. {_OTHER_DATABASE}"
+
+    async def _in_default_database(self, db: str, collection: str) -> str | None:
+        """The collection meant, when asked of another database and the default has it: the one database known here
+        (no route lists databases). One more read, on this error path only."""
+        if db == self.default_db:
+            return None
+        names = await _for_advice(self.collections(self.default_db))
+        return meant_name(collection, names) if names else None
 
     def _rounding_note(self, wire_id: int | str) -> str:
         """For an id that a JavaScript number made of a longer one, the ids seen here that round to it."""
