@@ -100,6 +100,10 @@ def test_bad_configuration_names_the_variable(overrides: dict[str, object], vari
             "did not fill in (${input:...}, ${env:...} or $NAME): give the endpoint itself",
         ),
         ({"token": "db_admin:${input:zilliz-password}"}, "ZILLIZ_TOKEN", "a value that the host did not fill in"),
+        # A bearer token guards an HTTP server: one that is a reference as written is no secret at all.
+        ({"mcp_bearer_token": "${env:ZILLIZ_MCP_BEARER_TOKEN}"}, "ZILLIZ_MCP_BEARER_TOKEN", "give the token itself"),
+        ({"mcp_bearer_token": "$ZILLIZ_MCP_BEARER_TOKEN"}, "ZILLIZ_MCP_BEARER_TOKEN", "did not fill in"),
+        ({"mcp_bearer_token": "${input:mcp-bearer-token}"}, "ZILLIZ_MCP_BEARER_TOKEN", "did not fill in"),
         (
             {"cluster_endpoint": "https://{cluster-id}.{region}.vectordb.zillizcloud.com:19530"},
             "ZILLIZ_CLUSTER_ENDPOINT",
@@ -474,6 +478,8 @@ def test_upstream_text_in_a_log_message_cannot_forge_a_line() -> None:
         (["-check"], "unrecognized arguments: -check (did you mean --check?) (see --help)"),
         (["--Token", "c0ffeeSECRET1234"], "unrecognized arguments: --Token (did you mean --token?), 1 value, not"),
         (["--no-check"], "unrecognized arguments: --no-check (see --help)"),  # not "--check": the opposite
+        # A word near a flag's name, after a mistyped flag, may be its value: not shown, not taken for a flag.
+        (["--tokne", "Ports"], "unrecognized arguments: --tokne (did you mean --token?), 1 value, not shown (give"),
         (["--TOKENc0ffeeSECRET1234"], "unrecognized arguments: 1 value, not shown"),
         # A key after a mistyped flag, or with none, is not repeated: hosts keep the server's stderr in a log file.
         (

@@ -2119,6 +2119,9 @@ def test_a_long_password_cut_short_is_blanked_as_far_as_the_echo_goes() -> None:
     secret = f"db_admin:{password}"
     assert redact(f"token db_admin:{password[:900]}... refused", secret) == "token db_admin:***... refused"
     assert redact(f"db_admin:{password[:10]}Zz", secret) == "db_admin:***Zz"  # the echo ends where it differs
+    # A password that holds "user:" and its own start: the echo inside the first is no new start, shown again.
+    nested = "db_admin:Pw9xQdb_admin:Pw9xZZsecretTail77"
+    assert redact("login db_admin:Pw9xQdb_admin:Pw9xZZsecretTa refused", nested) == "login db_admin:*** refused"
 
 
 async def test_a_few_characters_that_a_key_shares_with_an_answer_are_left_as_they_are(clock: FakeClock) -> None:

@@ -300,6 +300,8 @@ def test_the_url_clients_use_is_the_first_allowed_host_that_a_host_header_can_ma
 ) -> None:
     settings = load_settings(demo=True, transport="http", host=host, mcp_bearer_token=BEARER, mcp_allowed_hosts=allowed)
     assert client_url(settings, 8000) == said
+    if allowed == "mcp.example":  # on port 80, a Host header without a port is this server's own
+        assert client_url(settings, 80) == "http://mcp.example/mcp"
 
 
 def test_an_ipv6_bind_is_allowed_as_a_host_header_writes_it() -> None:

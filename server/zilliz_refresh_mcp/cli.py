@@ -74,11 +74,12 @@ def _flags_only(unrecognized: list[str], known: list[str]) -> str:
 
 
 def _flag_meant(name: str, known: list[str]) -> str | None:
-    """The known flag that ``name`` is a slip of: its dashes or letter case, or a letter or two."""
+    """The known flag that ``name`` is a slip of: its dashes or letter case, or (written as a flag) a letter or two.
+    A word without dashes must be a flag's name exactly: else it may be a value, a key after a mistyped flag."""
     bare = name.lstrip("-").lower()
     if f"--{bare}" in known:
         return f"--{bare}"
-    if not _FLAG_LIKE.fullmatch(f"--{bare}"):
+    if not name.startswith("-") or not _FLAG_LIKE.fullmatch(f"--{bare}"):
         return None
     near = difflib.get_close_matches(f"--{bare}", known, n=1, cutoff=0.75)
     # "--no-check" is near "--check", and means the opposite: a switch without a --no- form is not suggested.
@@ -441,7 +442,9 @@ def _client_url(settings: Settings, port: int) -> str | None:
             continue  # an IPv6 address without brackets: no Host header is written so, and it matches none
         if given:
             return f"http://{name}:{port if given == '*' else given}/mcp"
-        # Without a port it matches a Host header of none: the default port, a reverse proxy's in front.
+        # Without a port it matches a Host header of none: the default port, this server's or a reverse proxy's.
+        if port == 80:
+            return f"http://{name}/mcp"
         return f"https://{name}/mcp, through a reverse proxy in front that sends Host: {name}"
     return None
 

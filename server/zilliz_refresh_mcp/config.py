@@ -40,6 +40,8 @@ _OPENING_QUOTES, _CLOSING_QUOTES = "\"'\u201c\u2018\u201d\u2019", "\"'\u201d\u20
 # A key's: whole, or a login's password (``db_admin:${input:pw}``), in braces: a password may begin with "$".
 _REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _KEY_REFERENCE = re.compile(rf"(?:[^:]*:\$\{{[^}}]*\}})|{_REFERENCE.pattern}")
+# A bearer token's: one the user chose may begin with "$" ("$Correct_Horse..."), but not name a variable in capitals.
+_BEARER_REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*")
 # Not the reference itself: where it stood in a value, the value may hold a password beside it.
 _UNFILLED = "is a reference to a value that the host did not fill in (${input:...}, ${env:...} or $NAME): "
 # What a template's placeholder is written with: https://{cluster-id}.{region}..., https://<cluster-id>...
@@ -171,9 +173,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "is wrapped in quotes: give the key without them (a shell or JSON value needs none inside)"
             )
-        if info.field_name == "token" and _KEY_REFERENCE.fullmatch(text):  # a bearer token is the user's choice
+        reference = _KEY_REFERENCE if info.field_name == "token" else _BEARER_REFERENCE
+        if reference.fullmatch(text):
+            what = "key" if info.field_name == "token" else "token"
             raise ValueError(
-                _UNFILLED + "give the key itself in this host's env block, or use a host that fills in such "
+                _UNFILLED + f"give the {what} itself in this host's env block, or use a host that fills in such "
                 "references (VS Code: ${input:...})"
             )
         if not _HEADER_SAFE.fullmatch(text):  # the message must not echo the secret

@@ -221,6 +221,8 @@ class _LoginEcho(NamedTuple):
         kept: list[str] = []
         done = 0
         for match in self.start.finditer(text):
+            if match.start() < done:  # inside an echo already blanked (a password that holds "user:" and its start)
+                continue
             end, at = match.end(), _MIN_ANCHOR
             # Compared a character at a time: a pattern of the password as optional groups nests once per character.
             while end < len(text) and at < len(self.password) and text[end].lower() == self.password[at]:
