@@ -24,7 +24,8 @@ if [ -n "${PYTHON:-}" ] && ! command -v "$PYTHON" >/dev/null; then
 fi
 if [ -z "${PYTHON:-}" ] || ! recent "$PYTHON"; then
   if command -v "${PYTHON:-python3}" >/dev/null; then
-    found=$("${PYTHON:-python3}" --version 2>&1 | head -n 1)
+    found=$("${PYTHON:-python3}" --version 2>&1 | head -n 1 || true)
+    found=${found:-"${PYTHON:-python3}, whose --version fails"}
   else
     found="no python3 on PATH"
   fi

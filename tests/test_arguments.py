@@ -70,3 +70,25 @@ def test_what_names_no_past_time_is_refused_saying_which_forms_work(since: str, 
 
 def test_a_time_within_a_minute_of_now_is_the_callers_clock_not_a_time_to_come() -> None:
     assert since_ms("2026-11-30T08:36:30Z", NOW) == 1_796_027_790_000
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ('"449503829274509315"', "449503829274509315"),
+        ("job 449503829274509315", "449503829274509315"),
+        ("Job ID: 12", "12"),
+        ("#12", "12"),
+        ("12.", "12"),
+        ("zilliz://refresh-jobs/12", "12"),
+        # What may be a plain id itself is sent as it is: "job" and "id" stand apart from an id they name.
+        ("job123", "job123"),
+        ("JobId42", "JobId42"),
+        ("12.5", "12.5"),
+        ('""', '""'),
+    ],
+)
+def test_a_job_id_is_read_from_the_forms_a_sentence_or_a_quote_gives_it(sent: str, read: str) -> None:
+    from zilliz_refresh_mcp.arguments import as_read
+
+    assert as_read(sent) == read

@@ -1257,6 +1257,28 @@ async def test_a_wait_tells_a_job_that_no_read_has_found_further_along_since_an_
         assert "stalled" not in message and "Every read since" not in message
 
 
+async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """One read at 40%, then every poll fails while the minutes pass: nothing shows the job did not move. A review:
+    measured to now, not to the last read that worked, the wait said it may have stalled."""
+    job = cluster.add_job("default", "ext_stuck", started_minutes_ago=10, duration_minutes=25, stall_at_progress=40)
+    job_id = str(job.job_id)
+    clock.step_ms = 60_000  # a minute at every reading of the clock
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        cluster.inject(*[Fault.http(503, "busy", route=DESCRIBE_ROUTE)] * 50)
+
+    async with Client(fast_server) as client:
+        result = await client.call_tool(
+            "wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1}, progress_callback=on_progress
+        )
+    data = result.structured_content
+    assert data is not None and (data["finished"], data["job"]["progress"]) == (False, 40)
+    assert "could not be read at the end of this wait" in data["message"]
+    assert "stalled" not in data["message"] and "Every read since" not in data["message"]
+
+
 async def test_a_wait_on_a_state_this_server_does_not_know_and_no_end_does_not_say_to_wait_on(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:

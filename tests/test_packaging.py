@@ -214,7 +214,7 @@ def test_installed_wheel_runs(venv: Path, tmp_path: Path) -> None:
     assert "list_refresh_jobs" in check.stdout, check.stdout
 
 
-@pytest.mark.parametrize("python", ["/nonexistent/python3.12", "old", "none on PATH"])
+@pytest.mark.parametrize("python", ["/nonexistent/python3.12", "old", "none on PATH", "a shim that fails"])
 def test_setup_refuses_a_python_it_cannot_use_saying_which(python: str, tmp_path: Path) -> None:
     """PYTHON=... that is no program, a Python older than 3.11, or none at all: one line that says which, exit 1,
     nothing made (it stops before it looks at .venv)."""
@@ -225,6 +225,12 @@ def test_setup_refuses_a_python_it_cannot_use_saying_which(python: str, tmp_path
         old.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Python 3.9.6'; exit 0; fi\nexit 1\n")
         old.chmod(0o755)
         env["PYTHON"] = str(old)
+    elif python == "a shim that fails":  # a version manager's, for a version not installed
+        shim = tmp_path / "python3"
+        shim.write_text("#!/bin/sh\necho 'pyenv: python3: command not found' >&2\nexit 127\n")
+        shim.chmod(0o755)
+        env["PYTHON"] = str(shim)
+        found = "pyenv: python3: command not found"
     elif python == "none on PATH":
         (tmp_path / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
         env = {"PATH": str(tmp_path)}  # what the script needs but a Python

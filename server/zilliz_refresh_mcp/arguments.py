@@ -33,7 +33,8 @@ def _without_blanks(value: Any) -> Any:
 # Quotes kept from where the id was copied (a JSON string, a Markdown code span), typographic ones too.
 _QUOTES = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u2018": "\u2019"}
 # An id as a sentence or a list writes it: "job 449503829274509313", "#449503829274509313", "449503829274509313."
-_SAID_ID = re.compile(r"(?:job\s*(?:id\s*)?[#:]?\s*|#)?(\d+)\.?", re.IGNORECASE)
+# "job" and "id" stand apart from the id (a space, "#" or ":"): "job123" may itself be a plain id.
+_SAID_ID = re.compile(r"(?:job(?:\s*id)?(?:\s*[#:]\s*|\s+)|#)?(\d+)\.?", re.IGNORECASE)
 
 
 def _job_id(value: Any) -> Any:

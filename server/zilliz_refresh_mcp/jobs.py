@@ -185,11 +185,19 @@ class WaitResult(CamelModel):
     )
 
     @classmethod
-    def ended(cls, job: JobRecord, waited: float, *, already: bool = False, now: str | None = None) -> WaitResult:
-        """The job ended, as read ``now`` (``wording.wait_ended`` says what ``already`` changes)."""
+    def ended(
+        cls,
+        job: JobRecord,
+        waited: float,
+        *,
+        already: bool = False,
+        now: str | None = None,
+        read_at: str | None = None,
+    ) -> WaitResult:
+        """The job ended, as read at ``read_at`` (``wording.wait_ended`` says what ``already`` and ``now`` change)."""
         job = job.with_short_reason()
         message = wait_ended(job, already=already, now=now)
-        return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job, read_at=now)
+        return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job, read_at=read_at)
 
     @classmethod
     def still_running(

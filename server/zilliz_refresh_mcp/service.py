@@ -118,10 +118,11 @@ _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown
 T = TypeVar("T")
 
 
-async def _for_advice(read: Awaitable[T]) -> T | None:
-    """What ``read`` gives, or None when it fails or takes long: advice must not hold up an error, nor replace it."""
+async def _for_advice(read: Awaitable[T], seconds: float = _SUGGESTION_SECONDS) -> T | None:
+    """What ``read`` gives, or None when it fails or takes ``seconds``: advice must not hold up an error, nor replace
+    it."""
     try:
-        with anyio.move_on_after(_SUGGESTION_SECONDS):
+        with anyio.move_on_after(seconds):
             return await read
     except Exception as extra:  # only advice: the error the caller gets is the one upstream gave
         logger.info("no advice: %s", extra)
@@ -363,10 +364,12 @@ class RefreshJobs:
                     hint="The cluster is slow or unreachable; try again later.",
                 ) from None
             first, reads, moved = (record.state, record.progress), 1, False
+            first_at = last_at = anyio.current_time()  # the first and the last read that worked
             while True:
                 if record.has_ended:  # a record that a failed poll left in place never has: it was read by now
                     waited = round(anyio.current_time() - started, 1)  # the first read may have been retried
-                    return WaitResult.ended(record, waited, already=reads == 1, now=iso_utc(self.clock()))
+                    now = iso_utc(self.clock())
+                    return WaitResult.ended(record, waited, already=reads == 1, now=now, read_at=iso_utc(read_at))
                 if trouble is None and anyio.current_time() < deadline:  # the wait goes on from this read
                     await on_update(record)
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
@@ -378,7 +381,8 @@ class RefreshJobs:
                         waited,
                         trouble,
                         now=iso_utc(self.clock()),
-                        unmoved_for=waited if reads > 1 and not moved else 0.0,
+                        # Between reads that worked: polls that failed since tell nothing of its progress.
+                        unmoved_for=last_at - first_at if reads > 1 and not moved else 0.0,
                         unmoved_since=iso_utc(since) if since is not None else None,
                         read_at=iso_utc(read_at),
                     )
@@ -391,6 +395,7 @@ class RefreshJobs:
                 try:
                     (record, read_at), trouble = await self._read_by(job_id, deadline), None
                     reads, moved = reads + 1, moved or (record.state, record.progress) != first
+                    last_at = anyio.current_time()
                 except TimeoutError:
                     trouble = "the last poll got no answer before the wait ran out."
                 except JobNotFound as gone:  # it was there: not a wrong id, a job that went
@@ -435,14 +440,16 @@ class RefreshJobs:
             await self._suggest_collection(err, db, collection)
 
     async def _suggest_collection(self, err: UpstreamError, db: str, collection: str) -> None:
-        """Name the collection meant, or those there are (only those with refresh jobs: the list route names them)."""
+        """Name the collection meant, or those there are (only those with refresh jobs: the list route names them).
+        Its reads share ``_SUGGESTION_SECONDS``."""
+        deadline = anyio.current_time() + _SUGGESTION_SECONDS
         names = await _for_advice(self.collections(db))
         if names is None:
             return
         meant = meant_name(collection, names)
         if meant is not None:
             err.suggestion = f"Did you mean {meant}?"
-        elif (elsewhere := await self._in_default_database(db, collection)) is not None:
+        elif (elsewhere := await self._in_default_database(db, collection, deadline)) is not None:
             err.suggestion = (
                 f"{elsewhere} has refresh jobs in {self.default_db}, this server's default database: did you mean "
                 f"dbName={self.default_db!r}?"
@@ -454,12 +461,13 @@ class RefreshJobs:
         else:
             err.suggestion = f"No external collection in {db} has refresh jobs. {_OTHER_DATABASE}"
 
-    async def _in_default_database(self, db: str, collection: str) -> str | None:
+    async def _in_default_database(self, db: str, collection: str, deadline: float) -> str | None:
         """The collection meant, when asked of another database and the default has it: the one database known here
-        (no route lists databases). One more read, on this error path only."""
-        if db == self.default_db:
+        (no route lists databases). One more read, on this error path only, until ``deadline``."""
+        left = deadline - anyio.current_time()
+        if db == self.default_db or left <= 0:
             return None
-        names = await _for_advice(self.collections(self.default_db))
+        names = await _for_advice(self.collections(self.default_db), left)
         return meant_name(collection, names) if names else None
 
     def _rounding_note(self, wire_id: int | str) -> str:

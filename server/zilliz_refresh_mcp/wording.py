@@ -261,7 +261,8 @@ def wait_running(
         )
     else:
         message = f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: {state}."
-    across = -_seconds_until(unmoved_since, now) if unmoved_since and now else 0.0
+    # Up to the last read that worked, not to now: polls that failed since found nothing, unmoved or not.
+    across = _seconds_until(read_at, unmoved_since) if unmoved_since and read_at else 0.0
     stalled = _stalled(job, max(unmoved_for, across))
     if stalled and unmoved_since and across > unmoved_for:
         message += (
