@@ -51,8 +51,9 @@ def _job_id(value: Any) -> Any:
 
 
 def as_read(value: Any) -> Any:
-    """A string as the readers leave it before its length is checked: without the blanks around it, or a job's
-    ``detailsUri`` before its id. (A name never starts with that URI; if one did, the tool would refuse it.)"""
+    """A string as the readers leave it before its length is checked: without the blanks or quotes around it, a job's
+    ``detailsUri`` or "job " before its id. (Any argument: a name so written is then refused by the tool's own
+    check, never taken.)"""
     return _job_id(value) if isinstance(value, str) else value
 
 

@@ -125,7 +125,7 @@ class ArgumentGuard:
     def _too_long(self, key: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
         limit = _max_length(schema) or MAX_STRING_CHARS
         if isinstance(value, str):
-            value = as_read(value)  # as the tool reads it (blanks, a detailsUri's prefix dropped); it still checks
+            value = as_read(value)  # as the tool reads it (blanks, quotes, a detailsUri's prefix dropped); it checks
             return (
                 [f"{key} is {len(value)} characters long; at most {limit} are accepted"] if len(value) > limit else []
             )
