@@ -591,43 +591,42 @@ Where the time goes (timers inside each server process, and the client's share m
   (a failed non-null branch costs more); leaving out the nulls that say nothing (the `estimatedEndAt` of an ended
   job, the `reason` of one that did not fail) saves ~15% of it (3,595 against 4,189 Python calls), not enough, and
   changes the contract's shape.
-- The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk`
-  1.32.2), which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the
-  ratio there is close to our server's own share, and sits at the goal's bound: 1.27x-1.32x on 2026-11-30 in
-  twelve runs of this part alone, alternating the code of the day before and the day's (1.27x-1.30x against
-  1.27x-1.32x: no difference shows), 1.23x-1.29x in earlier runs, 1.31x before the server stopped re-validating
-  its own result; with the `since` argument (its `null` in every answer), the evening of 11-30, two whole runs 1.296x
-  and one of this part alone 1.31x; in a later session of 11-30, with a failure group's `collectionCount`, three
-  whole runs 1.29x, 1.26x and 1.32x and two runs of this part alone 1.29x and 1.32x (our server's CPU a call, timed
-  in process against the code of the session before, alternating: no difference shows). That share, ~0.7-1 ms more CPU than the
-  forwarder's: about half is building and checking the listing (pydantic models, times, the summary), the rest
-  the upstream plumbing the forwarder does without (the shared in-flight request, the whole-request timeout, the
-  rate limiter, the token scan) and the SDK's handling of a larger result. Each of those costs 10-100 us.
-  (tenacity's bookkeeping, ~0.1 ms a call, runs only once an attempt has failed; the SDK's second validation of
-  the result against the model it was dumped from, ~50 us, is skipped.)
+- The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk` 1.32.2),
+  which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the ratio there
+  is close to our server's own share, and sits at the goal's bound: 1.27x-1.32x on 2026-11-30 in twelve runs of this
+  part alone, alternating the code of the day before and the day's (1.27x-1.30x against 1.27x-1.32x: no difference
+  shows), 1.23x-1.29x in earlier runs, 1.31x before the server stopped re-validating its own result; with the `since`
+  argument (its `null` in every answer), the evening of 11-30, two whole runs 1.296x and one of this part alone 1.31x;
+  in a later session of 11-30, with a failure group's `collectionCount`, three whole runs 1.29x, 1.26x and 1.32x and
+  two runs of this part alone 1.29x and 1.32x (our server's CPU a call, timed in process against the code of the
+  session before, alternating: no difference shows). That share, ~0.7-1 ms more CPU than the forwarder's: about half
+  is building and checking the listing (pydantic models, times, the summary), the rest the upstream plumbing the
+  forwarder does without (the shared in-flight request, the whole-request timeout, the rate limiter, the token scan)
+  and the SDK's handling of a larger result. Each of those costs 10-100 us. (tenacity's bookkeeping, ~0.1 ms a call,
+  runs only once an attempt has failed; the SDK's second validation of the result against the model it was dumped
+  from, ~50 us, is skipped.)
 - 10,000-job list: at its bound, met in some runs and not in others, as the machine's load moves both servers.
-  2026-11-29: whole runs gave 0.52x (a review process sharing the cores) and 0.49x (quiet), then three runs of
-  this part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. The evening of 11-29, with
-  ~1 ms less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their
-  state; measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x
-  and 0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x
-  with the check off); on 11-30, whole runs 0.49x, 0.52x and 0.500x (0.46x-0.49x), then 0.51x (0.47x) once the
-  token check looks for the key's first 12 characters, which an echo of it cut short holds, rather than its whole
-  longest run: ~0.5 ms more a call (CPython finds a longer needle faster). Later on 11-30, our code's call
-  unchanged at 44-47 ms: a whole run 0.54x (the forwarder at 85 ms, against its 89-91 ms in the two runs after),
-  two runs of this part alone 0.52x and 0.497x; that evening, whole runs 0.52x and 0.51x (0.47x-0.48x with the check
-  off, the forwarder at 88-90 ms); in a later session of 11-30, whole runs 0.500x, 0.56x (the forwarder at 82 ms,
-  ours at 46 ms) and 0.45x (a quieter machine: both servers ~15% faster). The token check's pieces, timed on their own over the 2.3 MB: the
+  2026-11-29: whole runs gave 0.52x (a review process sharing the cores) and 0.49x (quiet), then three runs of this
+  part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. The evening of 11-29, with ~1 ms
+  less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their state;
+  measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x and
+  0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x with the
+  check off); on 11-30, whole runs 0.49x, 0.52x and 0.500x (0.46x-0.49x), then 0.51x (0.47x) once the token check
+  looks for the key's first 12 characters, which an echo of it cut short holds, rather than its whole longest run:
+  ~0.5 ms more a call (CPython finds a longer needle faster). Later on 11-30, our code's call unchanged at 44-47 ms: a
+  whole run 0.54x (the forwarder at 85 ms, against its 89-91 ms in the two runs after), two runs of this part alone
+  0.52x and 0.497x; that evening, whole runs 0.52x and 0.51x (0.47x-0.48x with the check off, the forwarder at 88-90
+  ms); in a later session of 11-30, whole runs 0.500x, 0.56x (the forwarder at 82 ms, ours at 46 ms) and 0.45x (a
+  quieter machine: both servers ~15% faster). The token check's pieces, timed on their own over the 2.3 MB: the
   lower-casing ~1.8 ms, the search for a `\\u` escape of a letter or digit ~2 ms (the answer holds ~80,000
-  backslashes, each a candidate), the search for the key's start ~1 ms; one regular expression for both
-  searches is ~10x slower, and a search for `\\u` alone is no faster than the expression.
-  Timers in our process on 11-29: reading the 2.3 MB answer ~10-13 ms of CPU (httpx hands it
-  over in ~37 pieces of 64 KiB), the token check on each piece as it arrives ~3-5 ms (it lower-cases each piece, so
-  that an echo in another letter case is seen), msgspec decoding the documented shape straight into checked
-  records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a page or the summary reads are sorted;
-  one pass tells which failures a later refresh fixed), and the client parsing and checking the page of 10 jobs
-  ~4-6 ms (its CPU row; ~2-4 ms of it the outputSchema check, as the diagnostic row shows). The forwarder's
-  process spends ~20-26 ms; most of its call is the client parsing a 2.6 MB message (~60 ms).
+  backslashes, each a candidate), the search for the key's start ~1 ms; one regular expression for both searches is
+  ~10x slower, and a search for `\\u` alone is no faster than the expression. Timers in our process on 11-29: reading
+  the 2.3 MB answer ~10-13 ms of CPU (httpx hands it over in ~37 pieces of 64 KiB), the token check on each piece as
+  it arrives ~3-5 ms (it lower-cases each piece, so that an echo in another letter case is seen), msgspec decoding the
+  documented shape straight into checked records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a
+  page or the summary reads are sorted; one pass tells which failures a later refresh fixed), and the client parsing
+  and checking the page of 10 jobs ~4-6 ms (its CPU row; ~2-4 ms of it the outputSchema check, as the diagnostic row
+  shows). The forwarder's process spends ~20-26 ms; most of its call is the client parsing a 2.6 MB message (~60 ms).
 - Memory reuse: by default glibc maps a block above 128 KiB on its own and hands freed memory at its heap's top
   back to the system, so each 10,000-job answer faulted in ~1,000-1,200 fresh pages, ~3 ms of CPU a call. The
   server now asks glibc at start (`cli.keep_freed_heap`: blocks up to 32 MiB from the heap, 16 MiB kept at its
