@@ -331,7 +331,8 @@ def test_a_configuration_error_never_repeats_the_key_pasted_into_another_setting
     monkeypatch.setenv("ZILLIZ_MCP_BEARER_TOKEN", BEARER)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for token_given in (["--token", TOKEN], ["--token", f'"{TOKEN}"'], ["--token", f"Bearer {TOKEN}"], []):
+    quoted_forms = (f'"{TOKEN}"', f"\u201c{TOKEN}\u201d", f"Bearer {TOKEN}")
+    for token_given in (["--token", TOKEN], *(["--token", form] for form in quoted_forms), []):
         if not token_given:
             monkeypatch.setenv("ZILLIZ_TOKEN", TOKEN)
         assert cli.main([*token_given, *argv]) == cli.EXIT_CONFIG
@@ -361,6 +362,17 @@ def test_a_key_of_a_few_characters_does_not_garble_a_configuration_error(
     monkeypatch.setenv("ZILLIZ_TOKEN", "e")
     assert cli.main(["--db-name", "bad-name here"]) == cli.EXIT_CONFIG
     assert "--db-name: database name 'bad-name here' is not a valid Milvus name" in capsys.readouterr().err
+
+
+def test_the_secrets_no_message_may_show_are_the_values_as_given_and_as_taken_out_of_their_quotes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zilliz_refresh_mcp.config import given_secrets
+
+    monkeypatch.setenv("zilliz_mcp_bearer_token", f"'{BEARER}'")  # settings read variables in any case
+    for given in (TOKEN, f'"{TOKEN}"', f"\u201c{TOKEN}\u201d", f"\u2018Bearer {TOKEN}\u2019"):
+        secrets = given_secrets({"token": given})
+        assert TOKEN in secrets and BEARER in secrets, (given, secrets)
 
 
 def test_console_script_prints_no_traceback_on_bad_config() -> None:

@@ -50,7 +50,7 @@ from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
 from zilliz_refresh_mcp.names import NAME_RULE, meant_name
-from zilliz_refresh_mcp.redaction import redact, redact_json
+from zilliz_refresh_mcp.redaction import SecretScan, redact, redact_json
 from zilliz_refresh_mcp.server import build_server
 from zilliz_refresh_mcp.service import looks_rounded
 from zilliz_refresh_mcp.simulator import Fault, SimJob, SimulatedCluster, SimulatorServer, demo_cluster
@@ -2122,6 +2122,14 @@ def test_a_long_password_cut_short_is_blanked_as_far_as_the_echo_goes() -> None:
     # A password that holds "user:" and its own start: the echo inside the first is no new start, shown again.
     nested = "db_admin:Pw9xQdb_admin:Pw9xZZsecretTail77"
     assert redact("login db_admin:Pw9xQdb_admin:Pw9xZZsecretTa refused", nested) == "login db_admin:*** refused"
+
+
+def test_a_key_with_a_colon_but_no_user_name_does_not_send_every_answer_to_the_cleaning() -> None:
+    """":password": a colon alone would be the login looked for, and every JSON answer holds one."""
+    scan = SecretScan(":CorrectHorse99")
+    scan.feed(b'{"code": 0, "data": {"records": []}}')
+    assert not scan.found
+    assert redact("login :CorrectHorse99 refused", ":CorrectHorse99") == "login *** refused"
 
 
 async def test_a_few_characters_that_a_key_shares_with_an_answer_are_left_as_they_are(clock: FakeClock) -> None:

@@ -36,9 +36,9 @@ _HOST_AND_PORT = re.compile(rf"(?:{_LOCAL_HOST.pattern}|[A-Za-z0-9.-]+\.[A-Za-z]
 # Quotes a shell or JSON snippet keeps, and the typographic ones a word processor or chat window makes of them.
 _OPENING_QUOTES, _CLOSING_QUOTES = "\"'\u201c\u2018\u201d\u2019", "\"'\u201d\u2019\u201c\u2018"
 # A host's reference to a value it fills in (VS Code's ${input:...}, ${env:...}), or a shell's ($ZILLIZ_TOKEN):
-# left as it is by a host that fills in none (Claude Desktop, Cursor's older releases, a copied snippet).
-# A key's: whole, or a login's password (``db_admin:${input:pw}``), in braces: a password may begin with "$".
+# left as it is by a host that fills in none (Claude Desktop, or a snippet copied from another host's).
 _REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+# A key's: whole, or a login's password in braces (``db_admin:${input:pw}``; a password may begin with "$").
 _KEY_REFERENCE = re.compile(rf"(?:[^:]*:\$\{{[^}}]*\}})|{_REFERENCE.pattern}")
 # A bearer token's: one the user chose may begin with "$" ("$Correct_Horse..."), but not name a variable in capitals.
 _BEARER_REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*")
@@ -349,7 +349,7 @@ def given_secrets(overrides: dict[str, Any]) -> list[str]:
     given = [str(overrides.get(name) or env.get(ENV_PREFIX + name.upper()) or "") for name in _SECRET_SETTINGS]
     secrets: list[str] = []
     for value in given:
-        bare = value.strip().strip("\"'").strip()
+        bare = value.strip().strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
         bare = bare[len("bearer ") :].strip() if bare.lower().startswith("bearer ") else bare
         secrets += [form for form in (value, bare) if form.strip() and form not in secrets]
     return secrets

@@ -236,9 +236,10 @@ class _LoginEcho(NamedTuple):
 def _login_echo(secret: str) -> _LoginEcho | None:
     """How an echo of a ``user:password`` secret cut short is found; None for any other secret."""
     password = _password(secret)
-    if not password or len(password.lower()) != len(password):  # "İ" lower-cases to two characters
-        return None
     user = secret[: len(secret) - len(password) - 1]
+    # No user name (":password"): a colon alone would be looked for in every text. "İ" lower-cases to two characters.
+    if not password or not user or len(password.lower()) != len(password):
+        return None
     after = "|".join(f"(?<={re.escape(user + colon)})" for colon in (":", "%3A", "%3a"))
     start = re.compile(f"(?:{after}){re.escape(password[:_MIN_ANCHOR])}", re.IGNORECASE)
     return _LoginEcho(user.lower(), start, password.lower())
@@ -428,7 +429,8 @@ class SecretScan:
 @functools.lru_cache(maxsize=8)
 def _needles(secret: str) -> tuple[bytes, ...]:
     """What an answer that may spell the secret holds, lower-cased: the anchor; for ``user:password``, also the user
-    name and its colon (an echo of the secret cut short before the anchor's end holds them). None when no secret."""
+    name and its colon (an echo of the secret cut short before the anchor's end holds them). None when no secret, or
+    when the anchor is too short to look for (then every answer is cleaned)."""
     anchor = _anchor(secret)
     if not anchor:
         return ()
