@@ -2125,7 +2125,7 @@ def test_a_long_password_cut_short_is_blanked_as_far_as_the_echo_goes() -> None:
 
 
 def test_a_key_with_a_colon_but_no_user_name_does_not_send_every_answer_to_the_cleaning() -> None:
-    """":password": a colon alone would be the login looked for, and every JSON answer holds one."""
+    """A key of the form ":password": a colon alone would be the login looked for, and every JSON answer holds one."""
     scan = SecretScan(":CorrectHorse99")
     scan.feed(b'{"code": 0, "data": {"records": []}}')
     assert not scan.found
