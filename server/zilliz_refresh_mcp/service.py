@@ -129,6 +129,15 @@ async def _for_advice(read: Awaitable[T], seconds: float = _SUGGESTION_SECONDS) 
     return None
 
 
+def _newest(table: dict[str, T], key: str, value: T) -> None:
+    """``key`` set to ``value`` as the newest entry of an insertion-ordered table that keeps the newest
+    ``_SEEN_IDS_KEPT``."""
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > _SEEN_IDS_KEPT:
+        del table[next(iter(table))]
+
+
 def _is_not_found(err: UpstreamError) -> bool:
     return isinstance(err, UpstreamAPIError) and _NOT_FOUND.search(err.upstream_message or "") is not None
 
@@ -499,10 +508,8 @@ class RefreshJobs:
                 self._unmoved.pop(record.job_id, None)
                 continue
             reading = (record.state, record.progress)
-            seen = self._unmoved.pop(record.job_id, None)
-            self._unmoved[record.job_id] = (reading, seen[1] if seen and seen[0] == reading else now)  # newest last
-        while len(self._unmoved) > _SEEN_IDS_KEPT:
-            del self._unmoved[next(iter(self._unmoved))]
+            seen = self._unmoved.get(record.job_id)
+            _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
 
     def unmoved_since(self, record: JobRecord) -> int | None:
         """Since when (clock ms) every read of this server found the job at its state and progress; None when the
@@ -512,7 +519,4 @@ class RefreshJobs:
 
     def _remember(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:
-            self.seen_job_ids.pop(job_id, None)
-            self.seen_job_ids[job_id] = None
-        while len(self.seen_job_ids) > _SEEN_IDS_KEPT:
-            del self.seen_job_ids[next(iter(self.seen_job_ids))]
+            _newest(self.seen_job_ids, job_id, None)
