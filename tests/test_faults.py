@@ -2075,15 +2075,23 @@ KEY_PARTS = {
 }
 
 
+async def answers_to_an_echo(token: str, echo: str, piece: str, clock: FakeClock) -> list[str]:
+    """A listing whose job's reason holds ``echo``, and an error whose message does: both as JSON, each checked to
+    hide ``piece`` (in any case) where it shows ``***``."""
+    listed, refused = await listed_then_refused(token, echo, clock)
+    assert not listed.is_error, text_of(listed)
+    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
+    shown = [listed.model_dump_json(), refused.model_dump_json()]
+    for answer in shown:
+        assert "***" in answer and piece.lower() not in answer.lower(), answer
+    return shown
+
+
 @pytest.mark.parametrize("part", list(KEY_PARTS))
 async def test_an_echo_of_the_start_of_the_key_hides_every_piece_of_it(part: str, clock: FakeClock) -> None:
     """A piece of 12 characters or more of the key is hidden wherever an answer holds its first 12 characters."""
     echo, piece = KEY_PARTS[part]
-    listed, refused = await listed_then_refused(_KEY, echo, clock)
-    assert not listed.is_error, text_of(listed)
-    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
-    for shown in (listed.model_dump_json(), refused.model_dump_json()):
-        assert "***" in shown and piece.lower() not in shown.lower(), shown
+    for shown in await answers_to_an_echo(_KEY, echo, piece, clock):
         left = [_KEY[at : at + 12] for at in range(len(_KEY) - 11) if _KEY[at : at + 12] in shown.lower()]
         assert left == [], shown
 
@@ -2104,11 +2112,7 @@ async def test_an_echo_of_the_login_cut_short_hides_what_it_shows_of_the_passwor
     """After the user name and its colon, the start of the password (4 characters or more) is hidden, as much of
     it as is there; the user name is not a secret."""
     echo, piece = LOGIN_PARTS[part]
-    listed, refused = await listed_then_refused(_LOGIN, echo, clock)
-    assert not listed.is_error, text_of(listed)
-    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
-    for shown in (listed.model_dump_json(), refused.model_dump_json()):
-        assert "***" in shown and piece.lower() not in shown.lower(), shown
+    for shown in await answers_to_an_echo(_LOGIN, echo, piece, clock):
         assert "corr" not in shown.lower(), shown
 
 
