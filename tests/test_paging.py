@@ -373,6 +373,21 @@ async def test_a_cursor_of_one_time_window_does_not_continue_another(mcp_server:
         assert result.is_error and "cursor continues a different question" in text_of(result)
 
 
+async def test_a_cursor_whose_window_begins_at_a_time_to_come_is_refused_before_upstream(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
+    """No page's window began after its read: a cursor that says so was made by hand, and is refused like any other
+    altered cursor, before anything goes upstream."""
+    async with connected(mcp_server) as client:
+        cursor = (await call(client, since="3h", limit=3))["page"]["nextCursor"]
+        fields = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        fields[-1] += 86_400_000  # the window's start, a day later: tomorrow
+        sent = len(cluster.requests)
+        result = await client.call_tool(TOOL, {"since": "3h", "limit": 3, "cursor": _b64(json.dumps(fields))})
+        assert result.is_error and "cursor is not one this server handed out" in text_of(result)
+        assert len(cluster.requests) == sent
+
+
 # --- exact counts and order ------------------------------------------------------------------------
 
 

@@ -502,7 +502,7 @@ def test_decoded_records_list_exactly_as_parsed_ones(raw: list[dict[str, Any]], 
 def test_foreign_cursors_raise_cursor_error(cursor: str) -> None:
     """Refused, not only survived: a text this server did not hand out is never read as a position."""
     with pytest.raises(CursorError):
-        decode_cursor(cursor, "0" * 12)
+        decode_cursor(cursor, "0" * 12, now_ms=NOW_MS)
 
 
 @pytest.mark.parametrize(
@@ -532,7 +532,7 @@ def test_a_cursor_altered_in_one_field_is_a_cursor_error(field: int, value: Any)
 def test_a_deeply_nested_cursor_is_a_cursor_error() -> None:
     cursor = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")  # 2000 characters: the tool accepts it
     with pytest.raises(CursorError):
-        decode_cursor(cursor, "0" * 12)
+        decode_cursor(cursor, "0" * 12, now_ms=NOW_MS)
 
 
 @PROPERTIES

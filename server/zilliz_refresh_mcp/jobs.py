@@ -504,8 +504,9 @@ _NOT_HANDED_OUT = (
 )
 
 
-def decode_cursor(cursor: str, query: str) -> Continuation:
-    """Where ``cursor`` continues; CursorError unless this server handed it out for ``query``."""
+def decode_cursor(cursor: str, query: str, *, now_ms: int) -> Continuation:
+    """Where ``cursor`` continues; CursorError unless this server handed it out for ``query`` (by ``now_ms``: no
+    page's window began at a time to come)."""
     older = False
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -524,6 +525,7 @@ def decode_cursor(cursor: str, query: str) -> Continuation:
             and 0 <= tie < _TIES
             and isinstance(counts, str)
             and (window == [] or (len(window) == 1 and type(window[0]) is int and 0 <= window[0] <= MAX_EPOCH_MS))
+            and not (window and window[0] > now_ms + CLOCK_SKEW_MS)
         ):
             raise TypeError
         continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts, *window)
@@ -855,12 +857,10 @@ def build_listing(
     wanted = state_filter(states) if states else None
     asked_since = since.asked if since else None
     query = functools.partial(query_tag, db_name, collection_name, wanted, asked_since)  # a hash: made for a cursor
-    continuation = decode_cursor(cursor, query()) if cursor else None
+    continuation = decode_cursor(cursor, query(), now_ms=now_ms) if cursor else None
     since_ms = None
     if since is not None:  # as of the first page: "24h" asked again for the next page names a time a little later
         carried = continuation.since_ms if continuation else None
-        if carried is not None and carried > now_ms + CLOCK_SKEW_MS:  # a time to come: no page's since named it
-            raise CursorError(_NOT_HANDED_OUT)
         since_ms = carried if carried is not None else since.at_ms
     # Every record is checked, shown or not (WireRecords were checked while decoding); only the page is rendered.
     fast = isinstance(raw_records, WireRecords)

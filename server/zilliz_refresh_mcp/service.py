@@ -214,7 +214,7 @@ class RefreshJobs:
         wanted = state_filter(states) if states else None
         window = Since(since, since_ms(since, self.clock())) if since else None
         if cursor:
-            decode_cursor(cursor, query_tag(db, collection, wanted, since))
+            decode_cursor(cursor, query_tag(db, collection, wanted, since), now_ms=self.clock())
         try:
             records = await self.client.list_jobs(db, collection)
         except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
