@@ -50,9 +50,9 @@ from zilliz_refresh_mcp.config import load_settings
 from zilliz_refresh_mcp.errors import ConfigError, UpstreamBadResponse, UpstreamError, UpstreamUnreachable
 from zilliz_refresh_mcp.guards import ArgumentGuard
 from zilliz_refresh_mcp.names import NAME_RULE, meant_name
+from zilliz_refresh_mcp.records import looks_rounded
 from zilliz_refresh_mcp.redaction import SecretScan, redact, redact_json
 from zilliz_refresh_mcp.server import build_server
-from zilliz_refresh_mcp.service import looks_rounded
 from zilliz_refresh_mcp.simulator import Fault, SimJob, SimulatedCluster, SimulatorServer, demo_cluster
 from zilliz_refresh_mcp.upstream import (
     DESCRIBE_ROUTE,

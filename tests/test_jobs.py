@@ -1306,6 +1306,42 @@ def test_jobs_of_two_collections_that_share_an_id_are_two_jobs_and_the_text_says
 
 
 @pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])
+@pytest.mark.parametrize("rounded", [449503829274509300, 449503829274509312], ids=["as JavaScript prints", "whole"])
+def test_refreshes_of_one_collection_whose_ids_were_rounded_alike_are_two_jobs(decoded: bool, rounded: int) -> None:
+    """ext_books's refresh of the night (...313) completed, and the one of the morning (...315) runs: both ids round
+    to one double. Merged as copies of one job, the running refresh vanished, and ext_books read as refreshed."""
+    done = raw(jobId=rounded)
+    running = raw(jobId=rounded, state="RefreshInProgress", progress=30, startTime=1_712_836_400_000, endTime=0)
+    stale = {**running, "progress": 20}  # a copy of the running one, started when it did: still one job
+    answer: list[Any] = [done, stale, running]
+    if decoded:
+        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
+        assert answer, "the documented shape takes the msgspec path"
+    result = listing(answer)
+    assert [(job.job_id, job.state, job.progress) for job in result.jobs] == [
+        (str(rounded), "RefreshInProgress", 30),
+        (str(rounded), "RefreshCompleted", 100),
+    ]
+    assert result.summary.total == 2
+    assert "1 in progress (ext_books, 30%), 1 completed" in result.summary.text
+    assert f"Jobs of ext_books share job id {rounded}: ids rounded on their way" in result.summary.text
+    first = listing(answer, limit=1)
+    second = listing(answer, limit=1, cursor=first.page.next_cursor)
+    assert [first.jobs[0].state, second.jobs[0].state] == ["RefreshInProgress", "RefreshCompleted"]
+    assert second.page.next_cursor is None
+
+
+def test_records_of_an_exact_id_that_started_at_different_times_are_copies_of_one_job() -> None:
+    """...313 is no double's value: no rounding made it, so its records are copies, and the one furthest along
+    stands for the job."""
+    done = raw()
+    running = raw(state="RefreshInProgress", progress=30, startTime=1_712_836_400_000, endTime=0)
+    result = listing([running, done])
+    assert [(job.job_id, job.state) for job in result.jobs] == [(BIG_ID_TEXT, "RefreshCompleted")]
+    assert "share" not in result.summary.text
+
+
+@pytest.mark.parametrize("decoded", [False, True], ids=["general path", "msgspec path"])
 def test_reasons_that_differ_only_in_blanks_around_them_are_one_and_a_blank_reason_is_none(decoded: bool) -> None:
     answer: list[Any] = [
         raw(jobId=1, collectionName="ext_a", state="RefreshFailed", reason="disk full"),
@@ -1336,6 +1372,24 @@ def test_in_an_answer_for_one_collection_a_copy_that_names_none_is_a_copy_of_its
     result = listing([named, unnamed], collection_name="ext_a")
     assert [(job.job_id, job.collection_name, job.progress) for job in result.jobs] == [("42", "ext_a", 40)]
     assert result.summary.total == 1 and "share" not in result.summary.text
+
+
+def test_in_an_answer_for_one_collection_a_later_refresh_fixes_a_failure_whose_record_names_none() -> None:
+    """Upstream filtered by ext_books and left the name out: both jobs are ext_books's, so the later completed
+    refresh fixed the failure, and neither is named "job <id>"."""
+    failed = raw(jobId=11, collectionName=..., state="RefreshFailed", progress=37, reason="disk full")
+    done = raw(jobId=12, collectionName=..., startTime=1_712_836_400_000, endTime=1_712_837_000_000)
+    result = listing([failed, done], collection_name="ext_books")
+    assert [(job.job_id, job.collection_name, job.fixed_since) for job in result.jobs] == [
+        ("11", "ext_books", True),
+        ("12", "ext_books", None),
+    ]
+    [group] = result.summary.failures
+    assert (group.collections, group.not_fixed, group.refreshed_since) == (["ext_books"], 0, ["ext_books"])
+    assert "1 failed (1 fixed by a later refresh)" in result.summary.text
+    assert "job 11" not in result.summary.text and "job 12" not in result.summary.text
+    everywhere = listing([failed, done])  # in an answer for every collection, a record that names none stays so
+    assert [job.collection_name for job in everywhere.jobs] == [None, None]
 
 
 def test_collections_whose_names_share_a_crc32_are_still_told_apart_by_the_cursor() -> None:

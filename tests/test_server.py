@@ -88,6 +88,30 @@ async def test_resource_links_show_upstreams_control_characters_and_direction_ma
     assert result.structured_content["jobs"][0]["collectionName"] == "ext_\u202eskoob"  # kept exactly
 
 
+async def test_two_refreshes_of_one_collection_whose_ids_a_gateway_rounded_alike_are_both_answered(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """Over HTTP, as a JavaScript gateway writes them: ...313 (completed) and ...315 (running) both as ...300."""
+    body = (
+        '{"code":0,"data":{"records":['
+        '{"jobId":449503829274509300,"collectionName":"ext_books","state":"RefreshCompleted","progress":100,'
+        '"startTime":1712822000000,"endTime":1712825600000},'
+        '{"jobId":449503829274509300,"collectionName":"ext_books","state":"RefreshInProgress","progress":30,'
+        '"startTime":1712836400000,"endTime":0}]}}'
+    )
+    cluster.inject(Fault.raw(body))
+    async with Client(mcp_server) as client:
+        result = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_books"})
+    data = result.structured_content
+    assert data is not None and not result.is_error
+    assert [(job["state"], job["progress"]) for job in data["jobs"]] == [
+        ("RefreshInProgress", 30),
+        ("RefreshCompleted", 100),
+    ]
+    assert data["summary"]["byState"]["RefreshInProgress"] == 1
+    assert "Jobs of ext_books share job id 449503829274509300" in text_of(result)
+
+
 async def test_structured_content_keeps_ids_as_strings_on_the_wire(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server, mode="legacy") as client:
         result = await client.call_tool("list_refresh_jobs", {})

@@ -10,6 +10,7 @@ models here and in records.py are the server's public output contract (camelCase
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+import msgspec
 from pydantic import Field, PrivateAttr
 
 from .errors import CursorError, RecordError, one_line
@@ -37,6 +39,7 @@ from .records import (
     EXACT_IN_A_DOUBLE,
     FAILED,
     IN_PROGRESS,
+    INT64_MAX,
     KNOWN_STATES,
     MAX_EPOCH_MS,
     PENDING,
@@ -49,6 +52,7 @@ from .records import (
     epoch_ms,
     fields_of,
     iso_utc,
+    looks_rounded,
     read_record,
     render_record,
     stripped,
@@ -329,9 +333,9 @@ def _readable(raw_records: Sequence[Any]) -> tuple[list[_Row], list[str]]:
     return rows, problems
 
 
-def _distinct(rows: Sequence[_Row], implied: str | None = None) -> tuple[Sequence[_Row], dict[str, list[str]]]:
-    """The rows with each job once: of copies that differ, the one furthest along; and the job ids that jobs of
-    more than one collection share, with those collections.
+def _distinct(rows: Sequence[_Row]) -> tuple[Sequence[_Row], dict[str, list[str]]]:
+    """The rows with each job once: of copies that differ, the one furthest along; and the job ids that more than
+    one job shares, with the collection of each.
 
     An answer that repeats a record (a gateway merging a retried page) would count the job twice, and a cursor,
     which names a job by its place and id, could not tell the copies apart: the next page would skip the second.
@@ -340,21 +344,39 @@ def _distinct(rows: Sequence[_Row], implied: str | None = None) -> tuple[Sequenc
 
     A copy names the same collection. Records of two collections with one id are two jobs whose ids were rounded on
     their way (past 2^53, as a JavaScript number is; the API reference's own example shows two such jobs): merged,
-    one of them, a running job perhaps, would vanish from every count. In an answer for one collection (``implied``),
-    a record that names none is of that collection.
+    one of them, a running job perhaps, would vanish from every count. So are two records of one collection with a
+    rounded id that started at different times (a job's start, once set, never changes): one collection's
+    refreshes follow each other, and their ids round alike.
     """
     if len({row.job_id for row in rows}) == len(rows):
         return rows, {}
-    newest: dict[tuple[int | str, str], _Row] = {}
+    newest: dict[tuple[int | str, str, int], _Row] = {}
     for row in rows:
-        job = (row.job_id, row.collection or implied or "")
+        job = (row.job_id, row.collection or "", row.start_ms if _rounded(row.job_id) else 0)
         kept = newest.get(job)
         if kept is None or _headway(row) > _headway(kept):  # of equals, the first copy stays
             newest[job] = row
     collections: dict[str, list[str]] = {}
-    for job_id, collection in newest:
+    for job_id, collection, _ in newest:
         collections.setdefault(str(job_id), []).append(collection)
     return list(newest.values()), {job_id: names for job_id, names in collections.items() if len(names) > 1}
+
+
+def _rounded(job_id: int | str) -> bool:
+    """Whether records with this id may be of jobs whose ids were rounded alike: a double's value past 2^53, as
+    JavaScript prints it (449503829274509300) or whole (449503829274509312). One real id in 64 is such a value, and
+    a stale copy of its job is then seldom taken for another job: a copy starts when its job did."""
+    number = job_id if isinstance(job_id, int) else int(job_id) if job_id.isascii() and job_id.isdigit() else 0
+    return EXACT_IN_A_DOUBLE < number <= INT64_MAX and (number == int(float(number)) or looks_rounded(number))
+
+
+def _for(collection: str, row: _Row) -> _Row:
+    """A record of an answer for one collection, that names it: upstream filtered by it, if it left the name out."""
+    if row.collection:
+        return row
+    if isinstance(row, WireRecord):
+        return msgspec.structs.replace(row, collection=collection)
+    return dataclasses.replace(row, collection=collection)
 
 
 _STAGE = {PENDING: 0, IN_PROGRESS: 1, COMPLETED: 2, FAILED: 2}
@@ -814,11 +836,10 @@ def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
         if rounded
         else "the cluster gave them one id"
     )
-    return (
-        f" Jobs of different collections share {which} ({one_line(', '.join(_named(collections[:3])))[:200]}"
-        f"{', ...' if len(collections) > 3 else ''}): {why}; each is counted and listed, but name such a job by its "
-        "collection too."
-    )
+    names = list(dict.fromkeys(_named(collections)))  # a collection's refreshes may share an id too
+    listed = f"{one_line(', '.join(names[:3]))[:200]}{', ...' if len(names) > 3 else ''}"
+    whose = f"different collections share {which} ({listed})" if len(names) > 1 else f"{listed} share {which}"
+    return f" Jobs of {whose}: {why}; each is counted and listed, but name such a job by its collection and times too."
 
 
 def listing_text(listing: JobListing) -> str:
@@ -866,14 +887,15 @@ def build_listing(
     fast = isinstance(raw_records, WireRecords)
     every_row: Sequence[_Row]
     every_row, unreadable = (raw_records, []) if fast else _readable(raw_records)
-    if collection_name and not all(_of(collection_name, row) for row in every_row):
-        # Upstream filters by collection; one that ignored the filter must not pass others' jobs off as its own.
-        every_row = [row for row in every_row if _of(collection_name, row)]
-    every_row, shared_ids = _distinct(every_row, implied=collection_name)
+    if collection_name and any(row.collection != collection_name for row in every_row):
+        # Upstream filters by collection: one that ignored the filter must not pass others' jobs off as its own, and
+        # a record that names none is of it (so that a later refresh of the collection is seen to fix its failure).
+        every_row = [_for(collection_name, row) for row in every_row if _of(collection_name, row)]
+    every_row, shared_ids = _distinct(every_row)
     if since_ms is not None:
         # Of copies of a job, the one furthest along decides (a stale "running" copy is no job of the window);
         # before the fixes are found, as a failure's fix comes after it, within the window too. Ids shared in it:
-        every_row, shared_ids = _distinct([row for row in every_row if _active_since(row, since_ms)], collection_name)
+        every_row, shared_ids = _distinct([row for row in every_row if _active_since(row, since_ms)])
     rows = [row for row in every_row if row.state in wanted] if wanted else every_row
     groups = _StateGroups(rows, integer_ids=fast and not shared_ids)  # the fast order ties jobs of one id
     failed = groups.rows(_STATE_RANK[FAILED])

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
 import msgspec
@@ -54,6 +55,12 @@ _SOURCE_DEPTH = 32  # deeper than any real spec; far deeper (256) and the SDK ca
 MAX_NAME_CHARS = 255
 MAX_STATE_CHARS = 64
 MIN_PROGRESS_TO_ESTIMATE = 5  # whole percents: at 1% the rate may be off by half, at 5% by a sixth
+
+
+def looks_rounded(job_id: int) -> bool:
+    """Whether an id past 2^53 is as JavaScript prints a number: 449503829274509313, read as a double, becomes
+    449503829274509312, printed 449503829274509300. (One real id in 64 is a double's exact value: not a sign.)"""
+    return job_id > EXACT_IN_A_DOUBLE and job_id == int(Decimal(repr(float(job_id))))
 
 
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs"})  # name -> schema, not schemas themselves

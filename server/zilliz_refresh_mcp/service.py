@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TypeVar
 
 import anyio
@@ -52,6 +51,7 @@ from .records import (
     is_job_id,
     is_negative_number,
     iso_utc,
+    looks_rounded,
     normalize_record,
 )
 from .states import state_filter
@@ -91,12 +91,6 @@ def parse_job_id(job_id: str) -> int | str:
         f"jobId {quoted(job_id)} is not a job id: use the decimal digits of jobId from list_refresh_jobs "
         "(or a plain id of letters, digits, '-' and '_')"
     )
-
-
-def looks_rounded(job_id: int) -> bool:
-    """Whether an id past 2^53 is as JavaScript prints a number: 449503829274509313, read as a double, becomes
-    449503829274509312, printed 449503829274509300. (One real id in 64 is a double's exact value: not a sign.)"""
-    return job_id > EXACT_IN_A_DOUBLE and job_id == int(Decimal(repr(float(job_id))))
 
 
 def _same_job(record_id: str, asked: int | str) -> bool:
