@@ -1867,6 +1867,11 @@ async def test_a_job_id_sent_as_a_number_is_refused_with_how_to_send_it(
     assert_clear_error(result, "jobId", "got the number 449503829274509316", "may already have been rounded")
     small = await client.call_tool("wait_for_refresh_job", {"jobId": 1234})
     assert_clear_error(small, "jobId", 'got the number 1234; pass it in quotes, e.g. "1234"')
+    whole = await client.call_tool("wait_for_refresh_job", {"jobId": 1234.0})  # the id in quotes is "1234"
+    assert_clear_error(whole, "jobId", 'got the number 1234.0; pass it in quotes, e.g. "1234"')
+    for number in (12.5, -7):  # in quotes, no job id either: told where ids come from, not to quote it
+        odd = await client.call_tool("wait_for_refresh_job", {"jobId": number})
+        assert_clear_error(odd, "jobId", f"got the number {number}, not a job id: copy one from list_refresh_jobs")
     # As a JavaScript host may send the id it rounded: told alike, not as a bare type error.
     rounded = await client.call_tool("wait_for_refresh_job", {"jobId": 4.495038292745093e17})
     assert_clear_error(rounded, "jobId", "got the number 4.495038292745093e+17", "may already have been rounded")

@@ -166,7 +166,9 @@ def _explain(error: Any) -> str:
                 f"{where}: expected a string, got the number {given}, which may already have been rounded: "
                 "copy the id, a string, from list_refresh_jobs"
             )
-        return f'{where}: expected a string, got the number {given}; pass it in quotes, e.g. "{given}"'
+        if given < 0 or not float(given).is_integer():  # not an id in quotes either: say where ids come from
+            return f"{where}: expected a string, got the number {given}, not a job id: copy one from list_refresh_jobs"
+        return f'{where}: expected a string, got the number {given}; pass it in quotes, e.g. "{int(given)}"'
     if error["type"] == "int_from_float":  # pydantic's message already says "got a number with a fractional part"
         return f"{where}: expected an integer, got {_show(given)}"
     return f"{where}: {message}, got {_show(given)}"
