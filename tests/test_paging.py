@@ -27,6 +27,7 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from zilliz_refresh_mcp.config import Settings
+from zilliz_refresh_mcp.jobs import REASON_BYTES
 from zilliz_refresh_mcp.server import DEFAULT_LIMIT, build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
@@ -698,6 +699,40 @@ async def test_ten_thousand_jobs_with_every_failure_its_own_reason_stay_under_24
     summary = (result.structured_content or {})["summary"]
     assert summary["byState"]["RefreshFailed"] == BIG // 10
     assert sum(group["count"] for group in summary["failures"]) == BIG // 10, "every failure is still counted"
+
+
+async def test_ten_thousand_jobs_with_long_names_and_reasons_of_control_characters_stay_under_24_kb(
+    clock: FakeClock,
+) -> None:
+    """Names as long as Milvus allows, and reasons of control characters (a log's colours, a file's bytes), which
+    JSON writes in six bytes each: five groups' reasons of 500 characters took 15 kB, and the answer 28 kB."""
+    controls = "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\v\f\r")
+    kinds = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
+    cluster = SimulatedCluster(clock=clock)
+    for i in range(BIG):
+        cluster.add_job(
+            "default",
+            f"ext_{i:05d}_".ljust(255, "a"),
+            started_minutes_ago=60 + i,
+            duration_minutes=10,
+            fail_at_progress=40 if i % 10 == 0 else None,
+            reason=f"{kinds[i % 7]} failure " + controls * 50,
+        )
+    with SimulatorServer(cluster) as simulator:
+        server = build_server(settings_for(simulator, timeout_seconds=30.0), clock=clock)
+        async with connected(server) as client:
+            result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert size < WIRE_BUDGET, f"{size} bytes"
+    failures = (result.structured_content or {})["summary"]["failures"]
+    assert len(failures) == 5 and sum(group["count"] for group in failures) == BIG // 10
+    for group in failures[:4]:  # the fifth sums the other reasons
+        reason = group["reason"]
+        assert len(json.dumps(reason, ensure_ascii=False).encode()) <= REASON_BYTES + 2
+        assert reason.startswith(f"{group['reason'].split()[0]} failure \x01\x02")
+        assert "characters cut; get_refresh_job shows the whole reason" in reason
+    assert "- and 1000 more failed jobs, of other reasons" not in text_of(result)  # none above it to be "other" to
 
 
 async def _read_response(stream: BufferedByteReceiveStream, request_id: int) -> bytes:

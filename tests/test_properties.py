@@ -40,6 +40,7 @@ from zilliz_refresh_mcp.records import (
 )
 from zilliz_refresh_mcp.redaction import SecretScan, may_show_secret, redact, redact_json
 from zilliz_refresh_mcp.service import parse_job_id
+from zilliz_refresh_mcp.wording import wire_bytes, within_bytes
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NOW_MS = 1_764_300_000_000  # 2025-11-28
@@ -545,6 +546,24 @@ def test_listing_with_any_cursor_answers_or_raises_cursor_error(raw: list[dict[s
     except CursorError:
         return
     assert listing.page.returned <= 5
+
+
+@PROPERTIES
+@given(st.text(max_size=3000), st.integers(min_value=120, max_value=2000))
+@example("\x01" * 600, 1000)
+@example("数据" * 400 + "end", 1000)
+def test_a_text_cut_to_a_number_of_bytes_fits_them_and_keeps_both_its_ends(text: str, limit: int) -> None:
+    gap = " ... [{cut} characters cut] ... "
+    shown = within_bytes(text, limit, gap)
+    if wire_bytes(text) <= limit:
+        assert shown == text
+        return
+    assert wire_bytes(shown) <= limit
+    cut = re.search(r" \.\.\. \[(\d+) characters cut\] \.\.\. ", shown)
+    assert cut is not None
+    head, tail = shown[: cut.start()], shown[cut.end() :]
+    assert text.startswith(head) and text.endswith(tail) and len(head) + int(cut[1]) + len(tail) == len(text)
+    assert len(head) >= len(tail)  # more of its start, where a reason names the error
 
 
 # --- redaction -------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ from .wording import (
     wait_ended,
     wait_running,
     wire_bytes,
+    within_bytes,
 )
 
 # What is wrong now, then what is under way, then history: failed first, then running, then waiting, the order in
@@ -85,6 +86,10 @@ _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an i
 _FAILURE_GROUPS = 5
 _NAMES_PER_FAILURE = 10
 _NAME_CHARS_PER_FAILURE = 600  # ten names of 60 characters; Milvus allows 255
+# A group's reason as JSON writes it: one of REASON_CHARS plain characters fits, one of control characters (six
+# bytes each) or of CJK (three) is cut shorter, so that five of them cannot fill the answer.
+REASON_BYTES = 2 * REASON_CHARS
+_REASON_GAP = " ... [{cut} characters cut; get_refresh_job shows the whole reason] ... "
 
 
 class FailureGroup(CamelModel):
@@ -92,7 +97,8 @@ class FailureGroup(CamelModel):
 
     reason: str = Field(
         description=f"Upstream's failure reason, the group's first (past {REASON_CHARS} characters, its first "
-        f"{REASON_HEAD_CHARS} and last {REASON_CHARS - REASON_HEAD_CHARS}, or a Java trace's last 'Caused by:' line). "
+        f"{REASON_HEAD_CHARS} and last {REASON_CHARS - REASON_HEAD_CHARS}, or a Java trace's last 'Caused by:' line; "
+        f"fewer when they take over {REASON_BYTES} bytes as JSON writes them). "
         f"Groups with failures not fixed since come first. With more than {_FAILURE_GROUPS} reasons, the last group, "
         '"(N other reasons)", holds the rest (", of K kinds" when reasons alike are among them).'
     )
@@ -765,7 +771,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     groups = alike([(stripped(job.reason) or "", job.collection) for job in failed])
     by_reason = [
         (
-            short_reason(group.first) if group.first else "(no reason given)",
+            within_bytes(short_reason(group.first), REASON_BYTES, _REASON_GAP) if group.first else "(no reason given)",
             [failed[at] for at in group.members],
             group.distinct,
             group.first,

@@ -166,7 +166,9 @@ def failure_lines(listing: JobListing) -> list[str]:
         line = "- " + one_line(_failure_line(group, read_each))
         room -= wire_bytes(line)
         if room < 0:
-            lines.append(_more_failures(sum(group.count for group in failures[shown:]), read_each))
+            lines.append(
+                _more_failures(sum(group.count for group in failures[shown:]), read_each, none_shown=not shown)
+            )
             break
         lines.append(line)
     return lines
@@ -187,7 +189,9 @@ def _read_each(listing: JobListing, on_page: int) -> str:
     )
 
 
-def _more_failures(count: int, read_each: str) -> str:
+def _more_failures(count: int, read_each: str, *, none_shown: bool = False) -> str:
+    if none_shown:  # "and 1000 more, of other reasons" under no reason at all would read as a group left out
+        return f"- their reasons are too long to show here; {read_each}."
     return f"- and {plural(count, 'more failed job')}, of other reasons; {read_each}."
 
 
@@ -223,6 +227,19 @@ def _text_reason(group: FailureGroup) -> str:
 def wire_bytes(text: str) -> int:
     """What ``text`` takes in the answer: as a JSON string, a newline before it."""
     return len(json.dumps(text, ensure_ascii=False).encode()) - 1
+
+
+def within_bytes(text: str, limit: int, gap: str) -> str:
+    """``text`` whole when it takes at most ``limit`` bytes in the answer, else as many characters of its two ends
+    as fit (three fifths from its start), ``gap`` between them: a character takes one byte, or up to six (a
+    control character, written ``\\u001b``)."""
+    shown, size, chars = text, wire_bytes(text), len(text)
+    while size > limit and chars > 1:
+        chars = min(chars - 1, chars * limit // size)
+        head = chars * 3 // 5
+        shown = both_ends(text, head, chars - head, gap)
+        size = wire_bytes(shown)
+    return shown
 
 
 def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
