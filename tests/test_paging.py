@@ -442,20 +442,22 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
         assert job["jobId"] in text
 
 
-@pytest.mark.parametrize("version", ["4, no tie", "4, a CRC-32", "5"])
+@pytest.mark.parametrize("version", ["4, no tie", "4, a CRC-32", "5", "6"])
 async def test_a_cursor_of_an_earlier_build_says_to_start_again(mcp_server: MCPServer[Any], version: str) -> None:
     """A cursor of version 4 ends at the question's tag, or carries a CRC-32 of the collection; one of version 5
-    carries the tie but not the counts. None is misread as today's: each is refused, saying what to do."""
+    carries the tie but not the counts; one of version 6, a digest of the counts per state where today's has one of
+    the jobs up to it. None is misread as today's: each is refused, saying what to do."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         cursor = first["page"]["nextCursor"]
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        assert len(payload) == 7 and payload[0] == 6 and type(payload[5]) is int and isinstance(payload[6], str)
+        assert len(payload) == 7 and payload[0] == 7 and type(payload[5]) is int and isinstance(payload[6], str)
         crc = zlib.crc32(first["jobs"][-1]["collectionName"].encode())
         earlier = {
             "4, no tie": [4, *payload[1:5]],
             "4, a CRC-32": [4, *payload[1:5], crc],
             "5": [5, *payload[1:6]],
+            "6": [6, *payload[1:]],
         }[version]
         refused = await client.call_tool(TOOL, {"limit": 5, "cursor": _b64(json.dumps(earlier))})
         now = await call(client, limit=5, cursor=cursor)
@@ -466,8 +468,9 @@ async def test_a_cursor_of_an_earlier_build_says_to_start_again(mcp_server: MCPS
 
 
 async def test_a_page_read_after_jobs_changed_state_says_so(mcp_server: MCPServer[Any], clock: FakeClock) -> None:
-    """Each page is read afresh: a job that changed state between two pages may move past the cursor. The counts
-    the cursor carries tell: the page says so, and how to start again; pages of unchanged jobs say nothing."""
+    """Each page is read afresh: a job that changed state between two pages may move past the cursor. The digest of
+    the jobs up to it that the cursor carries tells: the page says so, and how to start again; pages read from
+    unchanged jobs say nothing."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         steady = await call(client, limit=5, cursor=first["page"]["nextCursor"])
@@ -475,18 +478,18 @@ async def test_a_page_read_after_jobs_changed_state_says_so(mcp_server: MCPServe
         moved = await call(client, limit=5, cursor=steady["page"]["nextCursor"])
         after = await call(client, limit=5, cursor=moved["page"]["nextCursor"])
     assert moved["summary"]["byState"] != steady["summary"]["byState"]
-    note = "The counts per state changed since the page before"
+    note = "The jobs before this page changed since the page before"
     assert note in moved["summary"]["text"] and "omit cursor to start again" in moved["summary"]["text"]
     assert note not in first["summary"]["text"] and note not in steady["summary"]["text"]
-    assert note not in after["summary"]["text"]  # its cursor carries the counts of the page it came from
+    assert note not in after["summary"]["text"]  # its cursor carries the jobs of the page it came from
 
 
 async def test_a_failure_fixed_between_pages_of_failures_is_told_too(settings: Settings, clock: FakeClock) -> None:
     """Under state=["failed"] the counts stay as they were when a refresh fixes a failure, yet the failure moves
-    past the others in the order: the cursor's digest counts the fixed ones too."""
+    past the others in the order: the one on the first page would be shown again."""
     cluster = SimulatedCluster(clock=clock)
-    for name in ("ext_a", "ext_b", "ext_c"):
-        cluster.add_job("default", name, started_minutes_ago=60, duration_minutes=10, fail_at_progress=50)
+    for name, ago in (("ext_a", 50), ("ext_b", 60), ("ext_c", 60)):  # ext_a's failure is the latest: first
+        cluster.add_job("default", name, started_minutes_ago=ago, duration_minutes=10, fail_at_progress=50)
     cluster.add_job("default", "ext_a", started_minutes_ago=5, duration_minutes=10)  # completes in 5 minutes
     with SimulatorServer(cluster) as simulator:
         server = build_server(settings_for(simulator, rate_limit_per_second=1000), clock=clock)
@@ -494,8 +497,48 @@ async def test_a_failure_fixed_between_pages_of_failures_is_told_too(settings: S
             first = await call(client, state=["failed"], limit=1)
             clock.advance(6 * 60)  # ext_a's refresh completes: its failure is fixed since
             second = await call(client, state=["failed"], limit=1, cursor=first["page"]["nextCursor"])
+    assert [job["collectionName"] for job in first["jobs"]] == ["ext_a"]
     assert second["summary"]["byState"] == first["summary"]["byState"]
-    assert "The counts per state changed since the page before" in second["summary"]["text"]
+    assert "The jobs before this page changed since the page before" in second["summary"]["text"]
+
+
+def _list_answer(*jobs: tuple[int, str, str]) -> Fault:
+    """One list answer of these (job id, collection, state) jobs, each started a minute after the one before."""
+    records = [
+        {
+            "jobId": job_id,
+            "collectionName": name,
+            "state": state,
+            "progress": 100 if state == "RefreshCompleted" else 50,
+        }
+        | {"startTime": 1_764_000_000_000 + job_id * 60_000, "endTime": 0}
+        | ({"endTime": 1_764_000_000_000 + job_id * 60_000 + 30_000} if state == "RefreshCompleted" else {})
+        for job_id, name, state in jobs
+    ]
+    answer = Fault.raw(json.dumps({"code": 0, "data": {"records": records}}))
+    answer.route = LIST_ROUTE
+    return answer
+
+
+async def test_a_job_that_moved_past_the_cursor_is_told_even_when_the_counts_per_state_stay_as_they_were(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
+    """Between two pages the running job 3, shown, completes and comes again after the cursor; a new job 4 runs,
+    before it, never to be shown; the oldest completed job leaves the history. The counts per state are as they
+    were: the page says that the jobs before it changed."""
+    running, completed = "RefreshInProgress", "RefreshCompleted"
+    history = [(i, f"ext_{i}", completed) for i in range(10, 15)]
+    cluster.inject(
+        _list_answer((2, "ext_b", running), (3, "ext_c", running), *history),
+        _list_answer((2, "ext_b", running), (3, "ext_c", completed), (4, "ext_d", running), *history[1:]),
+    )
+    async with connected(mcp_server) as client:
+        first = await call(client, limit=1)
+        second = await call(client, limit=10, cursor=first["page"]["nextCursor"])
+    assert [job["jobId"] for job in first["jobs"]] == ["3"]
+    assert [job["jobId"] for job in second["jobs"]] == ["2", "14", "13", "12", "11", "3"]  # 3 again, 4 not at all
+    assert second["summary"]["byState"] == first["summary"]["byState"]
+    assert "The jobs before this page changed since the page before" in second["summary"]["text"]
 
 
 # --- bad input -------------------------------------------------------------------------------------
@@ -837,3 +880,24 @@ async def test_jobs_with_long_reasons_and_specs_get_a_shorter_page_not_a_larger_
     assert f"this page holds {page['returned']}, not {would}, {kept}" in page["hint"]
     listed = [job["jobId"] for listing in pages for job in listing["jobs"]]
     assert sorted(listed) == sorted(ids(truth(cluster))) and len(set(listed)) == 40
+
+
+async def test_jobs_that_change_after_the_cursor_leave_the_next_page_whole_and_it_says_nothing(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+) -> None:
+    """A new completed job and another that ended, both after the cursor: the counts changed, but no job up to the
+    cursor did, so the next page holds exactly the jobs not yet shown, and no warning is due."""
+    running, completed = "RefreshInProgress", "RefreshCompleted"
+    cluster.inject(
+        _list_answer((3, "ext_c", running), (2, "ext_b", running), (10, "ext_10", completed)),
+        _list_answer(
+            (3, "ext_c", running), (2, "ext_b", completed), (10, "ext_10", completed), (20, "ext_20", completed)
+        ),
+    )
+    async with connected(mcp_server) as client:
+        first = await call(client, limit=1)
+        second = await call(client, limit=10, cursor=first["page"]["nextCursor"])
+    assert [job["jobId"] for job in first["jobs"]] == ["3"]
+    assert [job["jobId"] for job in second["jobs"]] == ["20", "10", "2"]
+    assert second["summary"]["byState"] != first["summary"]["byState"]
+    assert "changed since the page before" not in second["summary"]["text"]

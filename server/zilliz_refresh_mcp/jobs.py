@@ -15,9 +15,10 @@ import functools
 import hashlib
 import itertools
 import json
+import zlib
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -479,6 +480,13 @@ class _StateGroups:
                 page += self.ordered(rank)[: limit - len(page)]
         return page, before
 
+    def through(self, at: _SortKey) -> Iterator[_Row]:
+        """The rows at or before the position ``at`` in listing order, in no particular order."""
+        for group in self._groups[: at[0]]:
+            yield from group
+        ordered = self.ordered(at[0])
+        yield from ordered[: bisect_right(ordered, at[1:], key=_time_and_id)]
+
 
 def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] | None, since: str | None = None) -> str:
     """What a cursor carries of the question it continues: a page of another question would be wrong silently.
@@ -490,16 +498,18 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
     return hashlib.blake2b(question.encode(), digest_size=6).hexdigest()
 
 
-# Cursors of earlier builds (1 to 5) ordered the jobs otherwise or carried less: refused, saying so, not misread.
-_CURSOR_VERSION = 6
+# Cursors of earlier builds (1 to 6) ordered the jobs otherwise, carried less, or told a change by the counts per
+# state: refused, saying so, not misread.
+_CURSOR_VERSION = 7
 
 
 class Continuation(NamedTuple):
-    """What a cursor says: the position it continues after, ``counts_tag`` of the answer that gave it, and the time
-    its ``since`` named when the first page was read (a span such as "24h" names a later time on each page)."""
+    """What a cursor says: the position it continues after, ``seen_tag`` of the jobs up to it when it was handed
+    out, and the time its ``since`` named when the first page was read (a span such as "24h" names a later time on
+    each page)."""
 
     after: _SortKey
-    counts: str
+    seen: str
     since_ms: int | None = None
 
 
@@ -510,17 +520,25 @@ class Since(NamedTuple):
     at_ms: int
 
 
-def counts_tag(summary: Summary) -> str:
-    """A digest of the counts per state, and of failures fixed since: a page whose counts differ from the page
-    before was read from jobs that changed meanwhile (a fix moves a failure, in the order, past the others)."""
-    fixed = sum(group.count - group.not_fixed for group in summary.failures)
-    counts = json.dumps([summary.total, sorted(summary.by_state.items()), fixed], separators=(",", ":"))
-    return hashlib.blake2b(counts.encode(), digest_size=4).hexdigest()
+def tally(rows: Iterable[_Row], count: int = 0, total: int = 0) -> tuple[int, int]:
+    """How many ``rows``, and a sum of a checksum of each one's job id and collection: which jobs they are, in any
+    order; ``count`` and ``total``, of rows tallied before."""
+    for row in rows:
+        count += 1
+        total += zlib.crc32(f"{row.job_id} {row.collection or ''}".encode())
+    return count, total
 
 
-def encode_cursor(job: JobRecord, query: str, counts: str, since_ms: int | None = None) -> str:
+def seen_tag(count: int, total: int) -> str:
+    """A digest of a ``tally`` of the jobs up to a cursor. Read again for the next page, the same jobs up to the same
+    place say that the rest are the jobs not yet shown; other jobs there (one ended and moved past the cursor, a new
+    failure came before it, one left the history), that a job may be missed or shown twice."""
+    return hashlib.blake2b(f"{count},{total}".encode(), digest_size=4).hexdigest()
+
+
+def encode_cursor(job: JobRecord, query: str, seen: str, since_ms: int | None = None) -> str:
     pos = _position(job)
-    fields = [_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie, counts]
+    fields = [_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie, seen]
     if since_ms is not None:  # only then: a cursor of a question without it is as it was
         fields.append(since_ms)
     return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -540,7 +558,7 @@ def decode_cursor(cursor: str, query: str, *, now_ms: int) -> Continuation:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, rank, at, job_id, tag, *carried = json.loads(base64.urlsafe_b64decode(padded.encode()))
         older = type(version) is int and 0 < version < _CURSOR_VERSION
-        tie, counts, *window = carried
+        tie, seen, *window = carried
         if older or not (
             version == _CURSOR_VERSION
             and type(rank) is int
@@ -551,17 +569,17 @@ def decode_cursor(cursor: str, query: str, *, now_ms: int) -> Continuation:
             and isinstance(tag, str)
             and type(tie) is int
             and 0 <= tie < _TIES
-            and isinstance(counts, str)
+            and isinstance(seen, str)
             and (window == [] or (len(window) == 1 and type(window[0]) is int and 0 <= window[0] <= MAX_EPOCH_MS))
             and not (window and window[0] > now_ms + CLOCK_SKEW_MS)
         ):
             raise TypeError
-        continuation = Continuation(_Position(rank, at, job_id, tie).key(), counts, *window)
+        continuation = Continuation(_Position(rank, at, job_id, tie).key(), seen, *window)
     except (ValueError, TypeError, RecursionError):  # binascii.Error is a ValueError
-        if older:  # handed out before an upgrade, for an order that has changed since: start again
+        if older:  # handed out before an upgrade, for an order (or a check of changes) that has changed since
             raise CursorError(
-                "cursor is from an earlier version of this server, which ordered the jobs differently; omit "
-                "cursor to start again from the first page"
+                "cursor is from an earlier version of this server, which ordered the jobs or told changes "
+                "differently; omit cursor to start again from the first page"
             ) from None
         raise CursorError(_NOT_HANDED_OUT) from None
     if tag != query:
@@ -927,13 +945,14 @@ def build_listing(
         unreadable=unreadable,
         shared_ids=shared_ids,
     )
-    counts = counts_tag(summary)
-    if continuation is not None and continuation.counts != counts:
+    seen_before = tally(groups.through(continuation.after)) if continuation else (0, 0)
+    if continuation is not None and seen_tag(*seen_before) != continuation.seen:
         summary = summary.model_copy(update={"text": summary.text + _MOVED_NOTE})
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
         remaining = groups.total - start - len(jobs)
-        next_cursor = encode_cursor(jobs[-1], query(), counts, since_ms) if remaining and jobs else None
+        seen = seen_tag(*tally(shown[: len(jobs)], *seen_before))  # ``jobs`` are the first of the rows ``shown``
+        next_cursor = encode_cursor(jobs[-1], query(), seen, since_ms) if remaining and jobs else None
         return JobListing(
             db_name=db_name,
             collection_name=collection_name,
@@ -972,8 +991,8 @@ def build_listing(
 
 
 _MOVED_NOTE = (
-    " The counts per state changed since the page before: a job that changed state meanwhile may have moved past "
-    "the cursor (missed, or shown twice); omit cursor to start again."
+    " The jobs before this page changed since the page before (one changed state, or came, or left): a job may have "
+    "moved past the cursor (missed, or shown twice); omit cursor to start again."
 )
 
 
