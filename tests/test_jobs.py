@@ -952,6 +952,18 @@ def test_the_failure_lines_of_the_text_stay_short_whatever_the_reasons() -> None
     assert shown + int(block[-1].split()[2].rstrip(",")) == 9  # every failure counted, shown or not
 
 
+def test_a_failure_line_too_long_to_fit_leaves_room_for_a_shorter_one_after_it() -> None:
+    """Five failures whose reason is 600 control characters, and two of "disk full": the long group's line does not
+    fit, and the short one's is shown rather than passed over with it."""
+    failed = [
+        raw(jobId=i, state="RefreshFailed", collectionName=f"c{i}", reason="\x1b" * 600 if i < 5 else "disk full")
+        for i in range(7)
+    ]
+    lines = jobs.listing_text(listing(failed, limit=1)).splitlines()
+    assert "- 2 failed in c6, c5: disk full" in lines
+    assert any(line.startswith("- and 5 more failed jobs, of other reasons; ") for line in lines)
+
+
 @pytest.mark.parametrize("length", range(20, 420, 13))
 def test_the_failure_lines_never_pass_their_bound_closing_line_included(length: int) -> None:
     """Reasons of control characters (six bytes each on the wire once escaped) of every length, five groups."""
@@ -1329,6 +1341,32 @@ def test_refreshes_of_one_collection_whose_ids_were_rounded_alike_are_two_jobs(d
     second = listing(answer, limit=1, cursor=first.page.next_cursor)
     assert [first.jobs[0].state, second.jobs[0].state] == ["RefreshInProgress", "RefreshCompleted"]
     assert second.page.next_cursor is None
+
+
+def test_a_record_of_a_rounded_id_not_yet_started_is_a_copy_of_the_job_of_that_id_that_started() -> None:
+    """Pending with no start time beside running: a stale copy (or a refresh queued since, which shows once it
+    starts); two jobs would count one twice."""
+    rounded = 449503829274509300
+    pending = raw(jobId=rounded, state="RefreshPending", progress=0, startTime=0, endTime=0)
+    running = raw(jobId=rounded, state="RefreshInProgress", progress=10, startTime=1_712_836_400_000, endTime=0)
+    result = listing([pending, running])
+    assert [(job.state, job.progress) for job in result.jobs] == [("RefreshInProgress", 10)]
+    assert result.summary.total == 1 and "share" not in result.summary.text
+
+
+def test_a_page_tells_a_job_that_moved_past_the_cursor_under_an_id_shared_in_one_collection() -> None:
+    """Jobs of one collection that share a rounded id are told apart by their start in the cursor's digest: the
+    running job X, shown, completes, and the job queued behind it starts, before the cursor, never to be shown."""
+    rounded = 449503829274509300
+    x_running = raw(jobId=rounded, state="RefreshInProgress", progress=50, startTime=1_712_830_000_000, endTime=0)
+    queued = raw(jobId=rounded, state="RefreshPending", progress=0, startTime=0, endTime=0)
+    other = raw(jobId=5, collectionName="ext_movies", state="RefreshPending", progress=0, startTime=0, endTime=0)
+    first = listing([x_running, queued, other], limit=1)
+    assert [job.state for job in first.jobs] == ["RefreshInProgress"]
+    x_done = {**x_running, "state": "RefreshCompleted", "progress": 100, "endTime": 1_712_836_000_000}
+    y_running = {**queued, "state": "RefreshInProgress", "progress": 5, "startTime": 1_712_836_100_000}
+    second = listing([x_done, y_running, other], limit=5, cursor=first.page.next_cursor)
+    assert "The jobs before this page changed since the page before" in second.summary.text
 
 
 def test_records_of_an_exact_id_that_started_at_different_times_are_copies_of_one_job() -> None:

@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import os
+import re
 import sys
 import zlib
 from collections import Counter
@@ -773,9 +774,19 @@ async def test_ten_thousand_jobs_with_long_names_and_reasons_of_control_characte
     for group in failures[:4]:  # the fifth sums the other reasons
         reason = group["reason"]
         assert len(json.dumps(reason, ensure_ascii=False).encode()) <= REASON_BYTES + 2
-        assert reason.startswith(f"{group['reason'].split()[0]} failure \x01\x02")
-        assert "characters cut; get_refresh_job shows the whole reason" in reason
-    assert "- and 1000 more failed jobs, of other reasons" not in text_of(result)  # none above it to be "other" to
+        whole = (f"{reason.split()[0]} failure " + controls * 50).strip()  # \x1c-\x1f are blanks to str.strip
+        gap = re.search(r" \[\.\.\. (\d+) characters cut; get_refresh_job shows more \.\.\.\] ", reason)
+        assert gap is not None, reason
+        head, tail = reason[: gap.start()], reason[gap.end() :]
+        assert whole.startswith(head) and whole.endswith(tail) and len(head) + int(gap[1]) + len(tail) == len(whole)
+    block = text_of(result).split("Why they failed (all 1000 failed jobs, by reason):\n")[1].split("\n- Refresh")[0]
+    shown = [line for line in block.splitlines() if re.match(r"- \d+ failed in ", line)]
+    closing = block.splitlines()[-1]
+    if shown:  # what the lines leave out is counted as other reasons'
+        left = BIG // 10 - sum(int(line.split()[1]) for line in shown)
+        assert closing.startswith(f"- and {left} more failed jobs, of other reasons; ")
+    else:
+        assert closing.startswith("- their reasons are too long to show here; ")
 
 
 async def _read_response(stream: BufferedByteReceiveStream, request_id: int) -> bytes:

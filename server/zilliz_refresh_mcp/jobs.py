@@ -90,7 +90,14 @@ _NAME_CHARS_PER_FAILURE = 600  # ten names of 60 characters; Milvus allows 255
 # A group's reason as JSON writes it: one of REASON_CHARS plain characters fits, one of control characters (six
 # bytes each) or of CJK (three) is cut shorter, so that five of them cannot fill the answer.
 REASON_BYTES = 2 * REASON_CHARS
-_REASON_GAP = " ... [{cut} characters cut; get_refresh_job shows the whole reason] ... "
+_REASON_GAP = " [... {cut} characters cut; get_refresh_job shows more ...] "  # as short_reason's
+
+
+def _group_reason(reason: str) -> str:
+    """A failure group's reason: as lists cut it, or, when that takes over ``REASON_BYTES``, as many characters of
+    its two ends as fit."""
+    short = short_reason(reason)
+    return short if wire_bytes(short) <= REASON_BYTES else within_bytes(reason, REASON_BYTES, _REASON_GAP)
 
 
 class FailureGroup(CamelModel):
@@ -295,7 +302,9 @@ _TIES = 1 << 64  # a tie is a 64-bit digest
 
 def _tie(collection: str | None) -> int:
     """What orders jobs of one id and time: a 64-bit digest of their collection's name, which a cursor carries in a
-    few bytes where a name could take a kilobyte (32 bits were too few: "plumless" and "buckeroo" share a CRC-32)."""
+    few bytes where a name could take a kilobyte (32 bits were too few: "plumless" and "buckeroo" share a CRC-32).
+    Two jobs of one collection whose ids were rounded alike and that ended in the same millisecond share a place:
+    a page may pass over one of them, and then says that the jobs before it changed (``seen_tag``)."""
     if not collection:
         return 0
     digest = hashlib.blake2b(collection.encode("utf-8", "surrogatepass"), digest_size=8).digest()
@@ -353,7 +362,8 @@ def _distinct(rows: Sequence[_Row]) -> tuple[Sequence[_Row], dict[str, list[str]
     their way (past 2^53, as a JavaScript number is; the API reference's own example shows two such jobs): merged,
     one of them, a running job perhaps, would vanish from every count. So are two records of one collection with a
     rounded id that started at different times (a job's start, once set, never changes): one collection's
-    refreshes follow each other, and their ids round alike.
+    refreshes follow each other, and their ids round alike; a record of it not yet started is a copy of one of
+    them (a new refresh, queued, cannot be told from a stale copy: it shows once it starts).
     """
     if len({row.job_id for row in rows}) == len(rows):
         return rows, {}
@@ -363,6 +373,10 @@ def _distinct(rows: Sequence[_Row]) -> tuple[Sequence[_Row], dict[str, list[str]
         kept = newest.get(job)
         if kept is None or _headway(row) > _headway(kept):  # of equals, the first copy stays
             newest[job] = row
+    started = {(job_id, collection) for job_id, collection, start in newest if start}
+    for job_id, collection, start in list(newest):
+        if not start and (job_id, collection) in started:  # not started: a copy from before one of them started
+            del newest[job_id, collection, start]
     collections: dict[str, list[str]] = {}
     for job_id, collection, _ in newest:
         collections.setdefault(str(job_id), []).append(collection)
@@ -520,12 +534,22 @@ class Since(NamedTuple):
     at_ms: int
 
 
-def tally(rows: Iterable[_Row], count: int = 0, total: int = 0) -> tuple[int, int]:
-    """How many ``rows``, and a sum of a checksum of each one's job id and collection: which jobs they are, in any
-    order; ``count`` and ``total``, of rows tallied before."""
+def tally(rows: Iterable[_Row], shared_ids: Mapping[str, list[str]], count: int = 0, total: int = 0) -> tuple[int, int]:
+    """How many ``rows``, and a sum over them of a number for each job: which jobs they are, in any order (``count``
+    and ``total``, of rows tallied before). A job's number is made of its id (as a number when it is one, whichever
+    way the answer was read) and its collection's CRC-32; of a job whose id others share, its start time too."""
+    crc: dict[str, int] = {}
     for row in rows:
         count += 1
-        total += zlib.crc32(f"{row.job_id} {row.collection or ''}".encode())
+        name = row.collection or ""
+        if (collection := crc.get(name)) is None:
+            collection = crc[name] = zlib.crc32(name.encode("utf-8", "surrogatepass"))
+        job_id = row.job_id
+        if isinstance(job_id, str):
+            job_id = int(job_id) if job_id.isascii() and job_id.isdigit() else zlib.crc32(job_id.encode())
+        total += job_id * 0x10001 + collection
+        if shared_ids and str(row.job_id) in shared_ids:
+            total += row.start_ms
     return count, total
 
 
@@ -789,7 +813,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     groups = alike([(stripped(job.reason) or "", job.collection) for job in failed])
     by_reason = [
         (
-            within_bytes(short_reason(group.first), REASON_BYTES, _REASON_GAP) if group.first else "(no reason given)",
+            _group_reason(group.first) if group.first else "(no reason given)",
             [failed[at] for at in group.members],
             group.distinct,
             group.first,
@@ -945,13 +969,13 @@ def build_listing(
         unreadable=unreadable,
         shared_ids=shared_ids,
     )
-    seen_before = tally(groups.through(continuation.after)) if continuation else (0, 0)
+    seen_before = tally(groups.through(continuation.after), shared_ids) if continuation else (0, 0)
     if continuation is not None and seen_tag(*seen_before) != continuation.seen:
         summary = summary.model_copy(update={"text": summary.text + _MOVED_NOTE})
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
         remaining = groups.total - start - len(jobs)
-        seen = seen_tag(*tally(shown[: len(jobs)], *seen_before))  # ``jobs`` are the first of the rows ``shown``
+        seen = seen_tag(*tally(shown[: len(jobs)], shared_ids, *seen_before))  # ``jobs``: the first rows ``shown``
         next_cursor = encode_cursor(jobs[-1], query(), seen, since_ms) if remaining and jobs else None
         return JobListing(
             db_name=db_name,

@@ -162,15 +162,18 @@ def failure_lines(listing: JobListing) -> list[str]:
     lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
     read_each = _read_each(listing, on_page)
     room = _FAILURE_TEXT_BYTES - wire_bytes(lines[0]) - wire_bytes(_more_failures(failed, read_each))  # the last
-    for shown, group in enumerate(failures):
+    left = 0  # failed jobs of the groups whose lines do not fit: a shorter line after one may
+    for group in failures:
         line = "- " + one_line(_failure_line(group, read_each))
-        room -= wire_bytes(line)
-        if room < 0:
-            lines.append(
-                _more_failures(sum(group.count for group in failures[shown:]), read_each, none_shown=not shown)
-            )
-            break
-        lines.append(line)
+        if group.sums_others and left:  # "(N other reasons)" beside "and M more, of other reasons": one line says it
+            left += group.count
+        elif wire_bytes(line) <= room:
+            room -= wire_bytes(line)
+            lines.append(line)
+        else:
+            left += group.count
+    if left:
+        lines.append(_more_failures(left, read_each, none_shown=len(lines) == 1))
     return lines
 
 
@@ -218,7 +221,7 @@ def _text_reason(group: FailureGroup) -> str:
     line of its head (a trace's error, not its frames) and the end they show whole (the error's cause)."""
     shown = reason_shown(group.whole_reason)
     if shown is None:
-        return both_ends(group.reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
+        return both_ends(group.whole_reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
     head, end, spans = shown
     error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
     return cut_between(group.whole_reason, (error, end, spans))
