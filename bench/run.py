@@ -599,7 +599,9 @@ Where the time goes (timers inside each server process, and the client's share m
   argument (its `null` in every answer), the evening of 11-30, two whole runs 1.296x and one of this part alone 1.31x;
   in a later session of 11-30, with a failure group's `collectionCount`, three whole runs 1.29x, 1.26x and 1.32x and
   two runs of this part alone 1.29x and 1.32x (our server's CPU a call, timed in process against the code of the
-  session before, alternating: no difference shows). That share, ~0.7-1 ms more CPU than the forwarder's: about half
+  session before, alternating: no difference shows); the afternoon of 11-30, with a cursor that carries a digest of
+  the jobs up to it and failure reasons cut to their bytes (a first page pays five `json.dumps` more), a whole run
+  1.29x. That share, ~0.7-1 ms more CPU than the forwarder's: about half
   is building and checking the listing (pydantic models, times, the summary), the rest the upstream plumbing the
   forwarder does without (the shared in-flight request, the whole-request timeout, the rate limiter, the token scan)
   and the SDK's handling of a larger result. Each of those costs 10-100 us. (tenacity's bookkeeping, ~0.1 ms a call,
@@ -617,7 +619,8 @@ Where the time goes (timers inside each server process, and the client's share m
   whole run 0.54x (the forwarder at 85 ms, against its 89-91 ms in the two runs after), two runs of this part alone
   0.52x and 0.497x; that evening, whole runs 0.52x and 0.51x (0.47x-0.48x with the check off, the forwarder at 88-90
   ms); in a later session of 11-30, whole runs 0.500x, 0.56x (the forwarder at 82 ms, ours at 46 ms) and 0.45x (a
-  quieter machine: both servers ~15% faster). The token check's pieces, timed on their own over the 2.3 MB: the
+  quieter machine: both servers ~15% faster); the afternoon of 11-30, a whole run 0.51x (0.50x with the check off,
+  the forwarder at 87 ms). The token check's pieces, timed on their own over the 2.3 MB: the
   lower-casing ~1.8 ms, the search for a `\\u` escape of a letter or digit ~2 ms (the answer holds ~80,000
   backslashes, each a candidate), the search for the key's start ~1 ms; one regular expression for both searches is
   ~10x slower, and a search for `\\u` alone is no faster than the expression. Timers in our process on 11-29: reading
