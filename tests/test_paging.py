@@ -26,6 +26,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.server import MCPServer
+from mcp.types import CallToolResult
 
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.jobs import REASON_BYTES
@@ -720,6 +721,18 @@ async def test_ten_thousand_jobs_default_answer_is_under_24_kb(
     assert listing["page"]["remaining"] == BIG - DEFAULT_LIMIT
 
 
+async def default_answer_within_budget(cluster: SimulatedCluster, clock: FakeClock) -> CallToolResult:
+    """list_refresh_jobs with default arguments over ``cluster``, checked to be a result of under 24 kB."""
+    with SimulatorServer(cluster) as simulator:
+        server = build_server(settings_for(simulator, timeout_seconds=30.0), clock=clock)
+        async with connected(server) as client:
+            result = await client.call_tool(TOOL, {})
+    assert not result.is_error, text_of(result)
+    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert size < WIRE_BUDGET, f"{size} bytes"
+    return result
+
+
 async def test_ten_thousand_jobs_with_every_failure_its_own_reason_stay_under_24_kb(clock: FakeClock) -> None:
     """Real failure reasons name a file or a shard, so they rarely repeat; the summary must not grow with them."""
     cluster = SimulatedCluster(clock=clock)
@@ -733,13 +746,7 @@ async def test_ten_thousand_jobs_with_every_failure_its_own_reason_stay_under_24
             fail_at_progress=50 if failing else None,
             reason=f"failed to read volume://my-volume/tenant_{i:05d}/part-{i % 97:04d}.parquet: permission denied",
         )
-    with SimulatorServer(cluster) as simulator:
-        server = build_server(settings_for(simulator, timeout_seconds=30.0), clock=clock)
-        async with connected(server) as client:
-            result = await client.call_tool(TOOL, {})
-    assert not result.is_error, text_of(result)
-    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
-    assert size < WIRE_BUDGET, f"{size} bytes"
+    result = await default_answer_within_budget(cluster, clock)
     summary = (result.structured_content or {})["summary"]
     assert summary["byState"]["RefreshFailed"] == BIG // 10
     assert sum(group["count"] for group in summary["failures"]) == BIG // 10, "every failure is still counted"
@@ -762,13 +769,7 @@ async def test_ten_thousand_jobs_with_long_names_and_reasons_of_control_characte
             fail_at_progress=40 if i % 10 == 0 else None,
             reason=f"{kinds[i % 7]} failure " + controls * 50,
         )
-    with SimulatorServer(cluster) as simulator:
-        server = build_server(settings_for(simulator, timeout_seconds=30.0), clock=clock)
-        async with connected(server) as client:
-            result = await client.call_tool(TOOL, {})
-    assert not result.is_error, text_of(result)
-    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
-    assert size < WIRE_BUDGET, f"{size} bytes"
+    result = await default_answer_within_budget(cluster, clock)
     failures = (result.structured_content or {})["summary"]["failures"]
     assert len(failures) == 5 and sum(group["count"] for group in failures) == BIG // 10
     for group in failures[:4]:  # the fifth sums the other reasons
