@@ -964,6 +964,15 @@ def test_a_failure_line_too_long_to_fit_leaves_room_for_a_shorter_one_after_it()
     assert any(line.startswith("- and 5 more failed jobs, of other reasons; ") for line in lines)
 
 
+def test_a_failure_line_of_jobs_that_gave_no_reason_says_so() -> None:
+    failed = [
+        raw(jobId=i, state="RefreshFailed", collectionName=f"c{i}", reason=... if i < 3 else "disk full")
+        for i in range(5)
+    ]
+    lines = jobs.listing_text(listing(failed, limit=1)).splitlines()
+    assert "- 3 failed in c2, c1, c0: (no reason given)" in lines
+
+
 @pytest.mark.parametrize("length", range(20, 420, 13))
 def test_the_failure_lines_never_pass_their_bound_closing_line_included(length: int) -> None:
     """Reasons of control characters (six bytes each on the wire once escaped) of every length, five groups."""
@@ -1354,18 +1363,18 @@ def test_a_record_of_a_rounded_id_not_yet_started_is_a_copy_of_the_job_of_that_i
     assert result.summary.total == 1 and "share" not in result.summary.text
 
 
-def test_a_page_tells_a_job_that_moved_past_the_cursor_under_an_id_shared_in_one_collection() -> None:
-    """Jobs of one collection that share a rounded id are told apart by their start in the cursor's digest: the
-    running job X, shown, completes, and the job queued behind it starts, before the cursor, never to be shown."""
+def test_a_page_tells_a_job_that_moved_past_the_cursor_under_an_id_that_two_collections_share() -> None:
+    """The cursor's digest tells jobs by id and collection: ext_books's job, shown, completes and moves past the
+    cursor, and ext_movies's job of the same rounded id starts, before it, never to be shown."""
     rounded = 449503829274509300
-    x_running = raw(jobId=rounded, state="RefreshInProgress", progress=50, startTime=1_712_830_000_000, endTime=0)
-    queued = raw(jobId=rounded, state="RefreshPending", progress=0, startTime=0, endTime=0)
-    other = raw(jobId=5, collectionName="ext_movies", state="RefreshPending", progress=0, startTime=0, endTime=0)
-    first = listing([x_running, queued, other], limit=1)
-    assert [job.state for job in first.jobs] == ["RefreshInProgress"]
-    x_done = {**x_running, "state": "RefreshCompleted", "progress": 100, "endTime": 1_712_836_000_000}
-    y_running = {**queued, "state": "RefreshInProgress", "progress": 5, "startTime": 1_712_836_100_000}
-    second = listing([x_done, y_running, other], limit=5, cursor=first.page.next_cursor)
+    books = raw(jobId=rounded, state="RefreshInProgress", progress=50, startTime=1_712_830_000_000, endTime=0)
+    movies = raw(jobId=rounded, collectionName="ext_movies", state="RefreshPending", progress=0, startTime=0, endTime=0)
+    first = listing([books, movies], limit=1)
+    assert [job.collection_name for job in first.jobs] == ["ext_books"]
+    books_done = {**books, "state": "RefreshCompleted", "progress": 100, "endTime": 1_712_836_000_000}
+    movies_running = {**movies, "state": "RefreshInProgress", "progress": 5, "startTime": 1_712_836_100_000}
+    second = listing([books_done, movies_running], limit=5, cursor=first.page.next_cursor)
+    assert [job.collection_name for job in second.jobs] == ["ext_books"]  # shown again; ext_movies passed over
     assert "The jobs before this page changed since the page before" in second.summary.text
 
 

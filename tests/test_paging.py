@@ -782,12 +782,12 @@ async def test_ten_thousand_jobs_with_long_names_and_reasons_of_control_characte
         assert whole.startswith(head) and whole.endswith(tail) and len(head) + int(gap[1]) + len(tail) == len(whole)
     block = text_of(result).split("Why they failed (all 1000 failed jobs, by reason):\n")[1].split("\n- Refresh")[0]
     shown = [line for line in block.splitlines() if re.match(r"- \d+ failed in ", line)]
+    left = BIG // 10 - sum(int(line.split()[1]) for line in shown)
     closing = block.splitlines()[-1]
-    if shown:  # what the lines leave out is counted as other reasons'
-        left = BIG // 10 - sum(int(line.split()[1]) for line in shown)
+    if any(not re.search(r": \d+ other reasons[,;]", line) for line in shown):  # the left out: of other reasons
         assert closing.startswith(f"- and {left} more failed jobs, of other reasons; ")
-    else:
-        assert closing.startswith("- their reasons are too long to show here; ")
+    else:  # no reason shown: "other" would have nothing to be other than
+        assert closing.startswith(f"- {left} failed jobs of reasons too long to show here; ")
 
 
 async def _read_response(stream: BufferedByteReceiveStream, request_id: int) -> bytes:

@@ -534,22 +534,19 @@ class Since(NamedTuple):
     at_ms: int
 
 
-def tally(rows: Iterable[_Row], shared_ids: Mapping[str, list[str]], count: int = 0, total: int = 0) -> tuple[int, int]:
-    """How many ``rows``, and a sum over them of a number for each job: which jobs they are, in any order (``count``
-    and ``total``, of rows tallied before). A job's number is made of its id (as a number when it is one, whichever
-    way the answer was read) and its collection's CRC-32; of a job whose id others share, its start time too."""
+def tally(rows: Iterable[_Row], count: int = 0, total: int = 0) -> tuple[int, int]:
+    """How many ``rows``, and a sum over them of a CRC-32 of each one's job id and collection: which jobs they are, in
+    any order (``count`` and ``total``, of rows tallied before).
+
+    Not the start: a pending job that starts would read as another job. So two jobs of one collection whose ids were
+    rounded alike read as one: one that takes the other's place up to the cursor goes unseen."""
     crc: dict[str, int] = {}
     for row in rows:
         count += 1
         name = row.collection or ""
         if (collection := crc.get(name)) is None:
             collection = crc[name] = zlib.crc32(name.encode("utf-8", "surrogatepass"))
-        job_id = row.job_id
-        if isinstance(job_id, str):
-            job_id = int(job_id) if job_id.isascii() and job_id.isdigit() else zlib.crc32(job_id.encode())
-        total += job_id * 0x10001 + collection
-        if shared_ids and str(row.job_id) in shared_ids:
-            total += row.start_ms
+        total += zlib.crc32(str(row.job_id).encode("utf-8", "surrogatepass"), collection)  # 7 and "7" alike
     return count, total
 
 
@@ -969,13 +966,13 @@ def build_listing(
         unreadable=unreadable,
         shared_ids=shared_ids,
     )
-    seen_before = tally(groups.through(continuation.after), shared_ids) if continuation else (0, 0)
+    seen_before = tally(groups.through(continuation.after)) if continuation else (0, 0)
     if continuation is not None and seen_tag(*seen_before) != continuation.seen:
         summary = summary.model_copy(update={"text": summary.text + _MOVED_NOTE})
 
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
         remaining = groups.total - start - len(jobs)
-        seen = seen_tag(*tally(shown[: len(jobs)], shared_ids, *seen_before))  # ``jobs``: the first rows ``shown``
+        seen = seen_tag(*tally(shown[: len(jobs)], *seen_before))  # ``jobs`` are the first of the rows ``shown``
         next_cursor = encode_cursor(jobs[-1], query(), seen, since_ms) if remaining and jobs else None
         return JobListing(
             db_name=db_name,

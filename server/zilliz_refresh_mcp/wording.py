@@ -161,19 +161,21 @@ def failure_lines(listing: JobListing) -> list[str]:
         return []
     lines = [f"Why they failed (all {failed} failed jobs, by reason):"]
     read_each = _read_each(listing, on_page)
-    room = _FAILURE_TEXT_BYTES - wire_bytes(lines[0]) - wire_bytes(_more_failures(failed, read_each))  # the last
-    left = 0  # failed jobs of the groups whose lines do not fit: a shorter line after one may
+    closing = max(wire_bytes(_more_failures(failed, read_each, none_shown=unnamed)) for unnamed in (False, True))
+    room = _FAILURE_TEXT_BYTES - wire_bytes(lines[0]) - closing  # the closing line's room is kept
+    left, named = 0, False  # failed jobs of the groups whose lines do not fit (a shorter line after one may); a reason
     for group in failures:
         line = "- " + one_line(_failure_line(group, read_each))
-        if group.sums_others and left:  # "(N other reasons)" beside "and M more, of other reasons": one line says it
+        if group.sums_others and left and named:  # beside "and M more, of other reasons": one line says it
             left += group.count
         elif wire_bytes(line) <= room:
             room -= wire_bytes(line)
             lines.append(line)
+            named = named or not group.sums_others
         else:
             left += group.count
     if left:
-        lines.append(_more_failures(left, read_each, none_shown=len(lines) == 1))
+        lines.append(_more_failures(left, read_each, none_shown=not named))
     return lines
 
 
@@ -194,7 +196,7 @@ def _read_each(listing: JobListing, on_page: int) -> str:
 
 def _more_failures(count: int, read_each: str, *, none_shown: bool = False) -> str:
     if none_shown:  # "and 1000 more, of other reasons" under no reason at all would read as a group left out
-        return f"- their reasons are too long to show here; {read_each}."
+        return f"- {plural(count, 'failed job')} of reasons too long to show here; {read_each}."
     return f"- and {plural(count, 'more failed job')}, of other reasons; {read_each}."
 
 
@@ -221,7 +223,8 @@ def _text_reason(group: FailureGroup) -> str:
     line of its head (a trace's error, not its frames) and the end they show whole (the error's cause)."""
     shown = reason_shown(group.whole_reason)
     if shown is None:
-        return both_ends(group.whole_reason, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
+        whole = group.whole_reason or group.reason  # "(no reason given)" has none of its own
+        return both_ends(whole, _FAILURE_TEXT_REASON_HEAD, _FAILURE_TEXT_REASON_TAIL, " ... ")
     head, end, spans = shown
     error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
     return cut_between(group.whole_reason, (error, end, spans))
