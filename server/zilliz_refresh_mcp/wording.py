@@ -163,7 +163,9 @@ def failure_lines(listing: JobListing) -> list[str]:
     read_each = _read_each(listing, on_page)
     closing = max(wire_bytes(_more_failures(failed, read_each, none_shown=unnamed)) for unnamed in (False, True))
     room = _FAILURE_TEXT_BYTES - wire_bytes(lines[0]) - closing  # the closing line's room is kept
-    left, named = 0, False  # failed jobs of the groups whose lines do not fit (a shorter line after one may); a reason
+    # The failed jobs of the groups whose lines do not fit (a shorter line after one may), and whether a line names a
+    # reason (not only "(N other reasons)").
+    left, named = 0, False
     for group in failures:
         line = "- " + one_line(_failure_line(group, read_each))
         if group.sums_others and left and named:  # beside "and M more, of other reasons": one line says it
