@@ -24,6 +24,7 @@ from mcp.server.apps import EXTENSION_ID
 from mcp.types import TextResourceContents
 
 from zilliz_refresh_mcp.dashboard import DASHBOARD_MIME, DASHBOARD_URI, TOOL_UI_META, dashboard_html
+from zilliz_refresh_mcp.server import DEFAULT_LIMIT, MAX_LIMIT
 from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import SimulatedCluster
 
@@ -749,4 +750,44 @@ def test_dashboard_polls_for_a_state_it_does_not_know_and_gives_way_to_a_text_an
         driver.execute_script("hostSend({jsonrpc: '2.0', id: 99, method: 'ui/resource-teardown', params: {}})")
         enter_view(driver)
         wait(driver, lambda d: d.find_element(By.ID, "refresh").get_attribute("disabled"), "the button is off")
+        assert_no_browser_errors(driver)
+
+
+def test_the_view_asks_for_the_page_sizes_the_tool_takes() -> None:
+    """The view's "Show more" grows the page up to the tool's most, from its default when the call gave no limit."""
+    html = dashboard_html()
+    assert f"var DEFAULT_LIMIT = {DEFAULT_LIMIT};" in html
+    assert f"var MAX_LIMIT = {MAX_LIMIT};" in html
+
+
+def test_dashboard_shows_more_jobs_on_a_longer_page_and_keeps_it(
+    driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster
+) -> None:
+    """A page of 2 of the demo's jobs: "Show more" asks the server again with a longer page (the same question
+    otherwise), shows every job, and goes away once nothing is left to show; a refresh keeps that page."""
+    from selenium.webdriver.common.by import By
+
+    portal, client = portal_client
+    args = {"dbName": "default", "limit": 2}
+    first = call_tool(portal, client, "list_refresh_jobs", args)
+    total = first["structuredContent"]["summary"]["total"]
+    assert 2 < total <= 2 + 25
+    # Polls a minute apart: none runs while the rows are read.
+    with HostPage(portal, client, poll_ms=60_000) as host:
+        driver.set_window_size(1000, 760)
+        driver.get(host.show(first, args, {"theme": "light"}))
+        enter_view(driver)
+        wait(driver, lambda d: d.find_element(By.ID, "show-more").is_displayed(), "the button")
+        assert len(rows_on_screen(driver)) == 2
+        driver.find_element(By.ID, "show-more").click()
+        wait(driver, lambda d: len(rows_on_screen(d)) == total, "every job")
+        assert not driver.find_element(By.ID, "show-more").is_displayed()
+        assert not driver.find_element(By.ID, "more").is_displayed()  # no "Showing jobs 1-2 of ..." any more
+        wait(driver, lambda d: d.find_element(By.ID, "refresh").is_enabled(), "the call is over")
+        driver.find_element(By.ID, "refresh").click()
+        driver.switch_to.default_content()
+        wait(driver, lambda d: len(d.execute_script("return window.toolCalls")) == 2, "the refresh")
+        calls = driver.execute_script("return window.toolCalls")
+        assert calls == [{"name": "list_refresh_jobs", "arguments": {**args, "limit": 27}}] * 2
+        enter_view(driver)
         assert_no_browser_errors(driver)
