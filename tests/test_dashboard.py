@@ -779,6 +779,8 @@ def test_dashboard_shows_more_jobs_on_a_longer_page_and_keeps_it(
         enter_view(driver)
         wait(driver, lambda d: d.find_element(By.ID, "show-more").is_displayed(), "the button")
         assert len(rows_on_screen(driver)) == 2
+        screenshot(driver, "dashboard-show-more.png")
+        enter_view(driver)
         driver.find_element(By.ID, "show-more").click()
         wait(driver, lambda d: len(rows_on_screen(d)) == total, "every job")
         assert not driver.find_element(By.ID, "show-more").is_displayed()
