@@ -64,6 +64,7 @@ from .wording import (
     duration_text,
     failure_lines,
     job_line,
+    link_description,
     plural,
     record_text,
     wait_ended,
@@ -1061,7 +1062,7 @@ _LINK_BYTES = 140
 
 
 def _link_bytes(job: JobRecord) -> int:
-    return _LINK_BYTES + 2 * len(job.job_id) + wire_bytes(one_line(f"{job.state} {job.collection_name or ''}")) - 1
+    return _LINK_BYTES + 2 * len(job.job_id) + wire_bytes(link_description(job)) - 1
 
 
 def _job_bytes(job: JobRecord, now: str) -> int:

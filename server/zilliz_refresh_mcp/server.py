@@ -47,7 +47,7 @@ from . import __version__
 from .arguments import JobIdForms, StateWords, WithoutBlanks, defaulted
 from .config import Settings
 from .dashboard import TOOL_UI_META, register_dashboard
-from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError, one_line
+from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
 from .guards import ArgumentGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import (
@@ -65,6 +65,7 @@ from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
 from .service import MAX_WAIT_SECONDS, NO_DATABASE_LIST, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
 from .watcher import JobWatcher
+from .wording import link_description
 
 DEFAULT_LIMIT = SMALL_PAGE_JOBS  # enough to name what matters (failed first); the summary counts the rest
 # The answer comes within this plus POLL_GRACE_SECONDS: under the ~60 s after which many hosts stop waiting.
@@ -185,7 +186,7 @@ def _tool_result(model: BaseModel, text: str, links: list[JobRecord], ctx: Conte
             type="resource_link",
             uri=job.details_uri,
             name=f"refresh job {job.job_id}",
-            description=one_line(f"{job.state} {job.collection_name or ''}"),  # upstream's words, as in the text
+            description=link_description(job),
             mime_type="application/json",
         )
         for job in links

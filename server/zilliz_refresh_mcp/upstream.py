@@ -140,6 +140,7 @@ _SERVER_ERROR_HINT = "The cluster failed to answer; try again, and check its sta
 _CLIENT_ERROR_HINT = "Check ZILLIZ_CLUSTER_ENDPOINT (the cluster endpoint of a Milvus 3.0+ / Zilliz Cloud cluster)."
 _OTHER_CODE_HINT = "Upstream reported an error; check the message, and the cluster's status if it persists."
 _MESSAGE_CHARS = 300
+_URL_CHARS = 120  # of a redirect's target, as our errors quote it
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -639,10 +640,10 @@ class ZillizClient:
             parts = urlsplit(target)
             endpoint = _origin(target)  # reads the port: one out of range raises here
         except ValueError:  # "https://h:99999/...", "http://[::1/...": where it leads cannot be told
-            shown = shortened(one_line(redact(location, self._token)), 120)
+            shown = self._quoted_text(location, _URL_CHARS)
             return f"The endpoint redirects to {quoted(shown, 130)}, which is not a valid URL. {_CLIENT_ERROR_HINT}"
         # The header's text, quoted in ours: a line break or a bidirectional mark in it would pass for more of ours.
-        shown = shortened(one_line(redact(target, self._token)), 120)
+        shown = self._quoted_text(target, _URL_CHARS)
         cut = api_path_start(parts.path)
         if parts.scheme not in ("http", "https") or not parts.hostname or cut is None:
             # A login or console page, not the API moved: the endpoint itself is not the cluster's.
@@ -653,7 +654,7 @@ class ZillizClient:
         endpoint = redact(endpoint + parts.path[:cut], self._token)
         if endpoint.rstrip("/") == _same_spelling(self._endpoint):
             return f"The endpoint redirects to {shown}, the URL it was asked; check the proxy or gateway before it."
-        endpoint = shortened(one_line(endpoint), 120)
+        endpoint = shortened(one_line(endpoint), _URL_CHARS)  # redacted above, before the comparison
         asked = urlsplit(self._endpoint)
         if asked.scheme == "https" and parts.scheme == "http":
             return (
@@ -670,7 +671,11 @@ class ZillizClient:
 
     def _words_of(self, message: Any) -> str:
         """The cluster's ``message`` as our errors quote it: text (JSON if not a string), redacted, on one line, cut."""
-        return shortened(one_line(redact(_message_text(message), self._token)), _MESSAGE_CHARS)
+        return self._quoted_text(_message_text(message), _MESSAGE_CHARS)
+
+    def _quoted_text(self, text: str, chars: int) -> str:
+        """Upstream's ``text`` as our errors quote it: redacted, on one line, cut to ``chars``."""
+        return shortened(one_line(redact(text, self._token)), chars)
 
     def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
         if not isinstance(payload, dict):

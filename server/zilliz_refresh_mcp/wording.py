@@ -37,6 +37,11 @@ def _of_collection(job: JobRecord) -> str:
     return f"({job.collection_name})" if job.collection_name else NO_COLLECTION
 
 
+def link_description(job: JobRecord) -> str:
+    """What a job's resource link says of it: upstream's words, on one line, as the text shows them."""
+    return one_line(f"{job.state} {job.collection_name or ''}")
+
+
 def duration_text(seconds: float) -> str:
     whole = round(seconds)  # 19.998 s took 20 s, not 19
     hours, rest = divmod(whole, 3600)
