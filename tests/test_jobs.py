@@ -227,6 +227,15 @@ def four_jobs() -> list[dict[str, Any]]:
     ]
 
 
+def as_answered(answer: list[Any], decoded: bool) -> list[Any] | records.WireRecords:
+    """Upstream's records as build_listing gets them: as parsed generally, or (``decoded``) by msgspec's fast path."""
+    if not decoded:
+        return answer
+    wire = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode())
+    assert wire, "the documented shape takes the msgspec path"
+    return wire
+
+
 def listing(records: Sequence[dict[str, Any]] | records.WireRecords, **kwargs: Any) -> jobs.JobListing:
     options: dict[str, Any] = {
         "db_name": "default",
@@ -1283,10 +1292,7 @@ def test_of_copies_of_one_job_that_differ_the_one_furthest_along_is_the_job(deco
     further = raw(jobId=7, state="RefreshInProgress", progress=80, endTime=0)
     behind = raw(jobId=7, state="RefreshInProgress", progress=30, endTime=0)
     answer: list[Any] = [running, behind, ended, further]
-    if decoded:
-        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
-        assert answer, "the documented shape takes the msgspec path"
-    result = listing(answer)
+    result = listing(as_answered(answer, decoded))
     assert [(job.job_id, job.state, job.progress) for job in result.jobs] == [
         (BIG_ID_TEXT, "RefreshFailed", 40),
         ("7", "RefreshInProgress", 80),
@@ -1305,10 +1311,7 @@ def test_jobs_of_two_collections_that_share_an_id_are_two_jobs_and_the_text_says
     movies = raw(jobId=rounded, collectionName="ext_movies", state="RefreshInProgress", progress=42, endTime=0)
     stale_movies = {**movies, "progress": 30}  # a copy of one of them still merges into the job
     answer: list[Any] = [books, stale_movies, movies]
-    if decoded:
-        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
-        assert answer, "the documented shape takes the msgspec path"
-    result = listing(answer)
+    result = listing(as_answered(answer, decoded))
     assert [(job.collection_name, job.state, job.progress) for job in result.jobs] == [
         ("ext_movies", "RefreshInProgress", 42),
         ("ext_books", "RefreshCompleted", 100),
@@ -1335,10 +1338,7 @@ def test_refreshes_of_one_collection_whose_ids_were_rounded_alike_are_two_jobs(d
     running = raw(jobId=rounded, state="RefreshInProgress", progress=30, startTime=1_712_836_400_000, endTime=0)
     stale = {**running, "progress": 20}  # a copy of the running one, started when it did: still one job
     answer: list[Any] = [done, stale, running]
-    if decoded:
-        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
-        assert answer, "the documented shape takes the msgspec path"
-    result = listing(answer)
+    result = listing(as_answered(answer, decoded))
     assert [(job.job_id, job.state, job.progress) for job in result.jobs] == [
         (str(rounded), "RefreshInProgress", 30),
         (str(rounded), "RefreshCompleted", 100),
@@ -1396,10 +1396,7 @@ def test_reasons_that_differ_only_in_blanks_around_them_are_one_and_a_blank_reas
         raw(jobId=3, collectionName="ext_c", state="RefreshFailed", reason="\n"),
         raw(jobId=4, collectionName="ext_d", state="RefreshFailed", reason=...),
     ]
-    if decoded:
-        answer = records.decode_list_records(json.dumps({"code": 0, "data": {"records": answer}}).encode()) or []
-        assert answer, "the documented shape takes the msgspec path"
-    result = listing(answer)
+    result = listing(as_answered(answer, decoded))
     groups = {group.reason: sorted(group.collections) for group in result.summary.failures}
     assert groups == {"disk full": ["ext_a", "ext_b"], "(no reason given)": ["ext_c", "ext_d"]}
     assert {job.collection_name: job.reason for job in result.jobs} == {
