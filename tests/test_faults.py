@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import traceback
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -2101,6 +2102,54 @@ async def test_an_echo_of_the_start_of_the_key_hides_every_piece_of_it(part: str
         assert left == [], shown
 
 
+# Echoes of the key broken apart where a reader joins it back (a review found each shown whole: before, only an echo
+# that held the key's first 12 characters as they are was looked at): (the echo, what a reader reads in it).
+KEY_BROKEN = {
+    "wrapped inside its first 12 characters": f"Authorization: Bearer {_KEY[:6]}\n{_KEY[6:]}",
+    "a zero-width space inside its start": f"token {_KEY[:3]}\u200b{_KEY[3:]}",
+    "an HTML <wbr> inside its start": f"<body>Bearer {_KEY[:6]}<wbr>{_KEY[6:]}</body>",
+    "a soft hyphen every 8 characters": "\u00ad".join(_KEY[at : at + 8] for at in range(0, 64, 8)),
+    "masked over its 7th to 10th characters": f"token {_KEY[:6]}****{_KEY[10:]}",
+    "its end alone": f"...{_KEY[12:]}",
+    "its first letter JSON-escaped, cut short": f'{{"Authorization":"Bearer \\u0063{_KEY[1:56]}',
+    "full-width digits and letters": "".join(chr(ord(c) + 0xFEE0) for c in _KEY[:30]),
+}
+
+
+def read_as_a_reader_does(shown: str) -> str:
+    """What a person or a model reads in an answer's JSON: escapes decoded, tags and what does not print dropped,
+    letters and digits alone, lower-cased (this test's own reading, not the server's)."""
+    text = json.loads(shown) if shown.startswith('"') else shown
+    for _ in range(3):
+        text = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda escape: chr(int(escape[1], 16)), text)
+        text = re.sub(r"\\+[nrt]", "", text)
+    text = unicodedata.normalize("NFKC", re.sub(r"<[^<>]*>", "", text))
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+@pytest.mark.parametrize("broken", list(KEY_BROKEN))
+async def test_an_echo_of_the_key_broken_apart_is_hidden_in_answers_and_errors(broken: str, clock: FakeClock) -> None:
+    """No 12 characters of the key in a row, as a reader joins them, in a listing, a job's details, its resource, or
+    an error that quotes upstream; and the words around the echo stay."""
+    echo = KEY_BROKEN[broken]
+    cluster, failed = one_failure(_KEY, f"bad token {echo}", clock)
+    with SimulatorServer(cluster) as simulator:
+        async with Client(server_for(simulator, clock, max_attempts=1)) as client:
+            listed = await client.call_tool(TOOL, {})
+            details = await client.call_tool("get_refresh_job", {"jobId": str(failed.job_id)})
+            resource = await client.read_resource(f"zilliz://refresh-jobs/{failed.job_id}")
+            cluster.inject(Fault.code(1800, f"invalid token {echo}", status=401))
+            refused = await client.call_tool(TOOL, {})
+    assert "invalid token " in assert_clear_error(refused, "Upstream refused")
+    for answer in (listed, details, resource, refused):
+        shown = answer.model_dump_json()
+        assert "***" in shown, shown
+        read = read_as_a_reader_does(shown)
+        assert [_KEY[at : at + 12] for at in range(len(_KEY) - 11) if _KEY[at : at + 12] in read] == [], shown
+    assert listed.structured_content is not None
+    assert listed.structured_content["jobs"][0]["reason"].startswith("bad token ")
+
+
 _LOGIN = "dbadmin:CorrectHorseBatteryStaple77"
 # Echoes of a user:password secret cut short (a review found each shown): (the echo, the piece of it they hold).
 LOGIN_PARTS = {
@@ -2109,6 +2158,11 @@ LOGIN_PARTS = {
     "its colon URL-encoded, in a path": ("/login/dbadmin%3ACorrectHorseBat", "CorrectHorseBat"),
     "upper-cased, after Bearer": (f"Bearer {_LOGIN[:20].upper()}", _LOGIN[8:20].upper()),
     "cut to a few characters": ("dbadmin:Corr", "dbadmin:Corr"),
+    "its colon URL-encoded twice": ("https%3A%2F%2Fdbadmin%253ACorrectHorseBattery", "CorrectHorseBattery"),
+    "its colon an HTML reference": ("login dbadmin&#58;CorrectHorseBattery failed", "CorrectHorseBattery"),
+    "its colon JSON-escaped": ('{"auth":"dbadmin\\u003aCorrectHorseBattery', "CorrectHorseBattery"),
+    "the password alone, wrapped": ("password CorrectHorseBa\ntteryStaple77", "tteryStaple77"),
+    "the password alone, three quarters of it": ("password CorrectHorseBatteryStap... rejected", "HorseBatteryStap"),
 }
 
 

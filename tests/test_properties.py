@@ -38,7 +38,14 @@ from zilliz_refresh_mcp.records import (
     normalize_record,
     strict_json,
 )
-from zilliz_refresh_mcp.redaction import SecretScan, may_show_secret, redact, redact_json
+from zilliz_refresh_mcp.redaction import (
+    SecretScan,
+    may_show_secret,
+    output_may_show,
+    redact,
+    redact_json,
+    redact_output,
+)
 from zilliz_refresh_mcp.service import parse_job_id
 from zilliz_refresh_mcp.wording import wire_bytes, within_bytes
 
@@ -577,6 +584,41 @@ def test_redact_removes_the_secret_wherever_it_is(secret: str, before: str, afte
     assert secret not in redact(before + secret + after, secret)
 
 
+API_KEYS = st.text(alphabet="0123456789abcdefABCDEFghijklmnopqrstuvwxyz", min_size=16, max_size=64)
+# What a reader skips between two characters of an echo: a wrapped line, a zero-width space, a soft hyphen, a tag, a
+# mask over some characters, a JSON-escaped line break.
+BREAKS = st.sampled_from(["\n", "\r\n    ", "\u200b", "\u00ad", "<wbr>", "<br/>", "**", "\\n", " ", "-"])
+
+
+@PROPERTIES
+@given(API_KEYS, st.lists(st.tuples(st.integers(0, 63), BREAKS), max_size=4), st.text(max_size=20), st.data())
+def test_an_echo_of_the_key_broken_apart_keeps_no_12_characters_of_it_in_a_row(
+    key: str, breaks: list[tuple[int, str]], before: str, data: Any
+) -> None:
+    """Wherever an echo is broken, cut short or masked, no run of 12 characters of the key is left in what a reader
+    joins back; a mask replaces characters, as one over a key does."""
+    echoed = key[: data.draw(st.integers(12, len(key)))]
+    for at, gap in sorted(breaks, reverse=True):
+        at = min(at, len(echoed))
+        echoed = echoed[:at] + gap + echoed[at + len(gap) if gap == "**" else at :]
+    shown = redact(f"{before} token {echoed} refused", key)
+    joined = re.sub(r"[^0-9a-z]", "", re.sub(r"<[^<>]*>|\\n", "", shown).lower())
+    assert not [key[at : at + 12].lower() for at in range(len(key) - 11) if key[at : at + 12].lower() in joined]
+    assert shown.endswith(" refused")
+
+
+def test_what_leaves_is_looked_at_as_json_and_cleaned_in_a_copy() -> None:
+    """``output_may_show`` reads an answer's JSON (its escapes too); ``redact_output`` cleans a copy, keys too."""
+    key = "c0ffeed75caeca24dfd61e0b9a7c8595"
+    clean = {"jobs": [{"reason": "timeout at 42%", "state": "RefreshFailed"}], "n": 3}
+    assert not output_may_show(json.dumps(clean), key)
+    echo = f"{key[:5]}\n{key[5:]}"
+    dirty: dict[str, Any] = {"jobs": [{"reason": f"bad {echo}", "n": 1}], f"x{echo}": "y"}
+    assert output_may_show(json.dumps(dirty), key)
+    assert redact_output(dirty, key) == {"jobs": [{"reason": "bad ***", "n": 1}], "x***": "y"}
+    assert dirty["jobs"][0]["reason"] == f"bad {echo}"  # the answer it was given is left as it was
+
+
 @PROPERTIES
 @given(SECRETS, st.text(max_size=30), st.text(max_size=30), st.sampled_from([str.upper, str.lower, str.swapcase]))
 def test_the_secret_in_another_letter_case_is_redacted_and_seen(
@@ -739,7 +781,8 @@ def test_a_password_with_a_plus_read_as_a_space_is_blanked_only_as_words(first: 
 def test_the_scans_say_may_show_wherever_redact_would_change_a_text(
     secret: str, chain: list[Callable[[str], str]], before: str, after: str, data: Any
 ) -> None:
-    """The pre-checks are sound: an answer they clear is one ``redact`` leaves as it is, even a damaged echo."""
+    """The pre-checks are sound: an answer they clear is one the cleaning on the way in (``redact_json``) leaves as it
+    is, even a damaged echo. (An echo broken apart is looked for on the way out: ``redact_output``.)"""
     echoed = _encode(secret, chain)
     if data is not None and echoed:
         at = data.draw(st.integers(0, len(echoed) - 1))
@@ -747,7 +790,7 @@ def test_the_scans_say_may_show_wherever_redact_would_change_a_text(
     else:
         echoed = ""
     text = before + echoed + after
-    if redact(text, secret) == text:
+    if redact_json(text, secret) == text:
         return
     job = {"jobId": 1, "state": "RefreshFailed", "reason": text}
     answer = json.dumps({"code": 0, "data": {"records": [job]}}).encode()

@@ -1,4 +1,5 @@
-"""Guards on what callers send: every ``tools/call`` is checked before its tool runs.
+"""Guards on what callers send, and on what leaves: every ``tools/call`` is checked before its tool runs, and every
+answer after, for the cluster's key.
 
 ``ArgumentGuard`` is server middleware (``mcp.middleware.append(ArgumentGuard(mcp))``). It refuses
 
@@ -15,6 +16,10 @@ lists what the tool takes, so that a model can correct its call; nothing reaches
 does not exist, or is asked for with an argument it does not declare, is refused too, by name, but as a
 protocol error (invalid params): ``prompts/get`` has no error result of its own.
 Other requests pass through untouched.
+
+``OutputGuard`` is server middleware too (``mcp.middleware.append(OutputGuard(token))``): whatever a tool, a resource,
+a prompt or a completion answers, and the message of any error they raise, is cleaned of the key
+(``redaction.redact_output``) on its way out, in whatever form upstream's words carried it.
 """
 
 from __future__ import annotations
@@ -31,14 +36,44 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, SERVER_INFO_META_KEY, CallToolResult, TextContent
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .arguments import as_read
 from .errors import shortened
 from .records import EXACT_IN_A_DOUBLE
+from .redaction import output_may_show, redact, redact_output
 
 MAX_STRING_CHARS = 4096
 _SHOWN_CHARS = 40
+# What answers with words of the cluster's in them: the rest (initialize, the lists of tools...) are this server's own.
+_ANSWERS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
+
+
+class OutputGuard:
+    """Server middleware that cleans every answer and error message of the cluster's key before it leaves."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method not in _ANSWERS or not self._secret:
+            return await call_next(ctx)
+        try:
+            result = await call_next(ctx)
+        except MCPError as err:
+            message = redact(err.message, self._secret)
+            if message == err.message:
+                raise
+            raise MCPError(code=err.code, message=message, data=redact_output(err.data, self._secret)) from None
+        if isinstance(result, BaseModel):
+            if not output_may_show(result.model_dump_json(by_alias=True), self._secret):
+                return result
+            # Rebuilt as the same model, not sent as a dict: the SDK serializes it as it would have.
+            return type(result).model_validate(redact_output(result.model_dump(by_alias=True), self._secret))
+        if result is None or not output_may_show(json.dumps(result, ensure_ascii=False, default=str), self._secret):
+            return result
+        cleaned: dict[str, Any] = redact_output(result, self._secret)
+        return cleaned
 
 
 class ArgumentGuard:

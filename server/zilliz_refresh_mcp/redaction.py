@@ -8,7 +8,12 @@ base64, nor letters and digits encoded (no common encoder writes them so; they k
 scans look for), nor an HTML reference of the "%" of a URL-encoding (``&#37;22``). What is left of an echo of the
 API key cut short or masked in its middle is blanked too: where a text holds the first 12 characters of the key's
 longest run of letters and digits (of a hex key, the key's), every run of 12 or more of its characters. Of
-``user:password`` cut short, what follows ``user:`` of the password's start (4 characters or more).
+``user:password`` cut short, what follows ``user:`` (its colon in any spelling) of the password's start (4 characters
+or more).
+
+On its way out (``redact``, ``output_may_show``, ``redact_output``), an echo broken apart where a reader joins it back
+is blanked too (``_Scattered``): a line wrapped inside it, a zero-width space, an HTML ``<wbr>``, a few characters
+masked, letters escaped or full-width. Not base64.
 
 ``SecretScan`` reads an answer's bytes as they arrive and says whether any string in them may spell a piece
 of the secret; when it cannot, the answer skips ``redact_json``. ``may_show_secret`` asks the same of
@@ -17,9 +22,11 @@ records already decoded.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
+import unicodedata
 from typing import Any, NamedTuple
 
 import msgspec
@@ -208,12 +215,12 @@ def _pieces(secret: str) -> frozenset[str]:
 
 
 class _LoginEcho(NamedTuple):
-    """An echo of ``user:password`` cut short, or masked after its start: ``user:`` (its ":" also URL-encoded), then
+    """An echo of ``user:password`` cut short, or masked after its start: ``user:`` (its ":" in any spelling), then
     the password's first 4 characters or more. The user name before them tells the echo from a word that the
     password begins with ("Administrator2024")."""
 
     user: str  # lower-cased: what a text must hold to be looked at
-    start: re.Pattern[str]  # the user, its colon, the password's first characters
+    start: re.Pattern[str]  # the user, its colon, the password's first characters (group 1)
     password: str  # lower-cased, to follow the echo as far as it goes
 
     def blanked(self, text: str) -> str:
@@ -221,13 +228,13 @@ class _LoginEcho(NamedTuple):
         kept: list[str] = []
         done = 0
         for match in self.start.finditer(text):
-            if match.start() < done:  # inside an echo already blanked (a password that holds "user:" and its start)
+            if match.start(1) < done:  # inside an echo already blanked (a password that holds "user:" and its start)
                 continue
-            end, at = match.end(), _MIN_ANCHOR
+            end, at = match.end(1), _MIN_ANCHOR
             # Compared a character at a time: a pattern of the password as optional groups nests once per character.
             while end < len(text) and at < len(self.password) and text[end].lower() == self.password[at]:
                 end, at = end + 1, at + 1
-            kept += [text[done : match.start()], "***"]
+            kept += [text[done : match.start(1)], "***"]
             done = end
         return "".join(kept) + text[done:] if kept else text
 
@@ -240,8 +247,8 @@ def _login_echo(secret: str) -> _LoginEcho | None:
     # No user name (":password"): a colon alone would be looked for in every text. "İ" lower-cases to two characters.
     if not password or not user or len(password.lower()) != len(password):
         return None
-    after = "|".join(f"(?<={re.escape(user + colon)})" for colon in (":", "%3A", "%3a"))
-    start = re.compile(f"(?:{after}){re.escape(password[:_MIN_ANCHOR])}", re.IGNORECASE)
+    # The colon in any spelling the whole secret is looked for in: "%253A" (a URL in a URL), "&#58;", "\\u003a".
+    start = re.compile(f"{re.escape(user)}{_char(':')}({re.escape(password[:_MIN_ANCHOR])})", re.IGNORECASE)
     return _LoginEcho(user.lower(), start, password.lower())
 
 
@@ -380,9 +387,178 @@ def _blanker(secret: str) -> _Blanker:
     return _Blanker(secret)
 
 
+# --- echoes broken apart -----------------------------------------------------------------------------------------
+# A reader joins back what a text puts between the characters of a key: a line wrapped inside it, a zero-width space
+# or a soft hyphen, an HTML <wbr>, a mask over a few of its characters; and reads an escape of a letter or digit as
+# that letter. The search does the same: it squeezes a text to its letters and digits, lower-cased, escapes decoded.
+_TAG = r"<[A-Za-z/][^<>]{0,60}>"
+# Each kind of escape apart, each looked for only where its first character is: "%" alone ("42%") is common.
+# JSON, any number of times over; a line break or a quote. (Its first backslash apart: a pattern that begins with one
+# character is looked for ~10x faster than one that begins with a repeat.)
+_BACKSLASHED = r"\\\\*(?:u([0-9A-Fa-f]{4})|[nrtvbf0\"'/\\])"
+_PERCENT = r"%(?:25)*([0-9A-Fa-f]{2})"  # URL-encoded, also again
+_REFERENCE = (
+    r"&(?:amp;)*#(?:[Xx]0*([0-9A-Fa-f]{1,6})|0*(?P<decimal>[0-9]{1,7}));"  # an HTML character reference, also again
+)
+_ESCAPES_BY_LEAD = (
+    ("\\", re.compile(_BACKSLASHED)),
+    ("%", re.compile(_PERCENT)),
+    ("&", re.compile(_REFERENCE)),
+)
+_TAGS = re.compile(_TAG)
+# What one character of the squeezed text comes of; the groups numbered as _decoded reads them.
+_UNITS = re.compile(f"{_TAG}|{_BACKSLASHED}|{_PERCENT}|{_REFERENCE}|.", re.DOTALL)
+_SQUEEZED_CHARS = b"0123456789abcdefghijklmnopqrstuvwxyz"
+_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_NOT_SQUEEZED = bytes(byte for byte in range(256) if byte not in _SQUEEZED_CHARS + _SQUEEZED_CHARS.upper())
+_PASSWORD_PIECE_CHARS = 16
+_BY_CHANCE = 3  # characters beside an echo that may go on as the key does: 1 in 36^3 for 3
+
+
+def _decoded(escape: re.Match[str]) -> str:
+    """The character an escape stands for; "" for a code that is no character, and for an escape of a break."""
+    if decimal := escape.groupdict().get("decimal"):
+        code = int(decimal)
+    else:
+        digits = next((group for group in escape.groups() if group), None)
+        code = int(digits, 16) if digits else -1
+    return chr(code) if 0 <= code < 0x110000 else ""
+
+
+def _squeezed(text: str) -> str:
+    """``text``'s letters and digits as a reader joins them: lower-cased ASCII, escapes decoded, tags and all else
+    dropped (other scripts are read as ASCII where Unicode says they are the same letter: a full-width A is an A)."""
+    if "<" in text:
+        text = _TAGS.sub("", text)
+    for lead, escapes in _ESCAPES_BY_LEAD:
+        if lead in text:
+            text = escapes.sub(_decoded, text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.encode("ascii", "ignore").translate(_LOWER, _NOT_SQUEEZED).decode("ascii")
+
+
+def _squeezed_char(unit: re.Match[str]) -> str:
+    if unit[0][0] == "<" and len(unit[0]) > 1:
+        return ""
+    char = _decoded(unit) if len(unit[0]) > 1 else unit[0]
+    return _squeezed(char) if len(char) == 1 else ""
+
+
+class _Scattered:
+    """Finds the key's characters where a reader would join them back (``_squeezed``): any ``_PIECE_CHARS`` of an
+    API key in a row; of the password of ``user:password``, 3/4 of it in a row and at least ``_PASSWORD_PIECE_CHARS``
+    (a shorter piece of a password a person chose may be a word: "Administrator2024"), or the whole of a shorter one.
+
+    Asked of every answer that leaves the server and every message: squeezing a 4 kB answer and ~10 searches
+    for the key's chunks take ~50 us. Blanking, only when an echo is there, maps the squeezed text back.
+    """
+
+    def __init__(self, secret: str) -> None:
+        login = ":" in secret
+        self._apart_only = login  # a password a person chose may be words; an echo of it stands apart
+        target = _squeezed(_password(secret) if login else secret)
+        self._target = target if len(target) >= _PIECE_CHARS else ""
+        self._width = _PIECE_CHARS
+        if login and len(target) >= _PASSWORD_PIECE_CHARS:
+            self._width = max(_PASSWORD_PIECE_CHARS, -(-3 * len(target) // 4))
+        elif login:
+            self._width = len(target)
+        # Every run of ``_width`` holds one of these whole: a search for each finds every run.
+        self._chunk = max(1, self._width // 2)
+        at_each = range(0, len(self._target) - self._chunk + 1, self._chunk)
+        self._chunks = [self._target[at : at + self._chunk] for at in at_each]
+
+    def found_in(self, text: str) -> bool:
+        if not self._target or len(text) < _PIECE_CHARS:
+            return False
+        squeezed = _squeezed(text)
+        return any(chunk in squeezed for chunk in self._chunks) and bool(self._echoes(squeezed))
+
+    def blanked(self, text: str) -> str:
+        """``text`` with each echo, from its first character to its last and what lies between, made ``***``."""
+        if not self.found_in(text):
+            return text
+        units = [(unit.start(), unit.end(), _squeezed_char(unit)) for unit in _UNITS.finditer(text)]
+        squeezed, spans = "", []
+        for start, end, chars in units:
+            squeezed += chars
+            spans += [(start, end)] * len(chars)
+        for first, last in reversed(self._echoes(squeezed)):
+            first, last = _without_ends_by_chance(spans, first, last)
+            start, end = spans[first][0], spans[last - 1][1]
+            if self._apart_only and (_wordy(text[start - 1 : start] or " ") or _wordy(text[end : end + 1] or " ")):
+                continue  # a password's words inside longer ones ("auto correct horses"): no echo of it
+            text = f"{text[:start]}***{text[end:]}"
+        return text
+
+    def _echoes(self, squeezed: str) -> list[tuple[int, int]]:
+        """Where ``squeezed`` holds a run of the secret as long as ``_width`` or longer, merged."""
+        target, width, chunk_chars = self._target, self._width, self._chunk
+        found: list[tuple[int, int]] = []
+        for index, chunk in enumerate(self._chunks):
+            at = squeezed.find(chunk)
+            while at >= 0:
+                # The runs of the secret that hold this chunk: each starts up to a chunk's length before it.
+                for back in range(chunk_chars + 1):
+                    start, key_start = at - back, index * chunk_chars - back
+                    in_both = start >= 0 and 0 <= key_start <= len(target) - width
+                    if in_both and squeezed[start : start + width] == target[key_start : key_start + width]:
+                        found.append((start, start + width))
+                at = squeezed.find(chunk, at + 1)
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+
+def _without_ends_by_chance(spans: list[tuple[int, int]], first: int, last: int) -> tuple[int, int]:
+    """The squeezed echo ``first:last`` without a few characters at an end that lie apart from the rest: the word
+    after "<key> refused" may begin as the key went on ("r"), by chance. What is left shown is too short to matter."""
+    for at in range(first + 1, min(first + _BY_CHANCE + 1, last)):
+        if spans[at][0] > spans[at - 1][1]:  # something a reader skips lies between
+            first = at
+    for at in range(last - 1, max(last - _BY_CHANCE - 1, first), -1):
+        if spans[at][0] > spans[at - 1][1]:
+            last = at
+    return first, last
+
+
+@functools.lru_cache(maxsize=8)
+def _scattered(secret: str) -> _Scattered:
+    return _Scattered(secret)
+
+
 def redact(text: str, secret: str) -> str:
-    """``text`` with the secret, and the password of a ``user:password`` secret as a word, replaced by ``***``."""
-    return _blanker(secret).text(text)
+    """``text`` with the secret, and the password of a ``user:password`` secret as a word, replaced by ``***``;
+    and an echo of the key broken apart (``_Scattered``)."""
+    return _scattered(secret).blanked(_blanker(secret).text(text)) if secret else text
+
+
+def output_may_show(json_text: str, secret: str) -> bool:
+    """Whether an answer that leaves the server, as JSON, may show the secret or a piece of it that ``redact``
+    blanks: an echo broken apart (``_Scattered``), the key's start, or the user name of a login (an echo cut short).
+
+    The answers' strings were cleaned on the way in when the bytes upstream sent could spell the secret; an echo
+    broken apart could not be seen there without slowing every answer, and is looked for here, in the few kB that
+    leave (~40 us for a 4-job answer)."""
+    if not secret:
+        return False
+    lowered = json_text.lower()
+    anchor, login = _anchor(secret), _login_echo(secret)
+    return (
+        _scattered(secret).found_in(json_text)
+        or (anchor is not None and anchor.lower() in lowered)
+        or (login is not None and login.user in lowered)
+    )
+
+
+def redact_output(value: Any, secret: str) -> Any:
+    """A cleaned copy of an answer's JSON (dicts, lists, strings): every string and key as ``redact`` cleans one."""
+    return map_strings(copy.deepcopy(value), lambda text: redact(text, secret))
 
 
 def redact_json(value: Any, secret: str) -> Any:

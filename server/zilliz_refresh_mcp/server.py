@@ -48,7 +48,7 @@ from .arguments import JobIdForms, StateWords, WithoutBlanks, defaulted
 from .config import Settings
 from .dashboard import TOOL_UI_META, register_dashboard
 from .errors import Code, InvalidArgument, JobNotFound, RecordError, TooManyWatched, UpstreamError
-from .guards import ArgumentGuard
+from .guards import ArgumentGuard, OutputGuard
 from .guide import FAILURE_GUIDE, troubleshooting_prompt
 from .jobs import (
     ANSWER_BUDGET_BYTES,
@@ -62,6 +62,7 @@ from .jobs import (
 )
 from .names import check_name
 from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
+from .redaction import redact
 from .service import MAX_WAIT_SECONDS, NO_DATABASE_LIST, RefreshJobs, fails_for_good, now_ms
 from .upstream import ZillizClient
 from .watcher import JobWatcher
@@ -212,6 +213,7 @@ def build_server(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Re
     _add_subscriptions(mcp, bus)
     _add_prompt_and_completions(mcp, settings)
     register_dashboard(mcp)
+    mcp.middleware.append(OutputGuard(settings.token_value))  # outermost: it sees every answer that leaves
     mcp.middleware.append(ArgumentGuard(mcp))
     return mcp
 
@@ -263,7 +265,7 @@ def _lowlevel(mcp: MCPServer[ServerState]) -> Server[ServerState]:
 def _add_tools(mcp: MCPServer[ServerState], settings: Settings) -> None:
     _add_list_tool(mcp)
     _add_get_tool(mcp)
-    _add_wait_tool(mcp)
+    _add_wait_tool(mcp, settings.token_value)
     if settings.enable_refresh:  # it starts jobs: offered only when the user turned it on
         _add_refresh_tool(mcp)
 
@@ -382,7 +384,7 @@ def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
         return _tool_result(job, text, [job], ctx)
 
 
-def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
+def _add_wait_tool(mcp: MCPServer[ServerState], secret: str) -> None:
     @mcp.tool(
         name="wait_for_refresh_job",
         title="Wait for a refresh job to finish",
@@ -418,7 +420,8 @@ def _add_wait_tool(mcp: MCPServer[ServerState]) -> None:
             # same progress (pending, then running at 0%) is told a hundredth of a percent above it.
             if job.progress > sent or (job.state != told and sent < 100):
                 sent, told = max(float(job.progress), round(sent + 0.01, 2)), job.state
-                await ctx.report_progress(sent, 100, f"{job.state}, {job.progress}%")
+                # A notification passes by the OutputGuard: a state is upstream's word.
+                await ctx.report_progress(sent, 100, redact(f"{job.state}, {job.progress}%", secret))
 
         try:
             result = await _state_of(ctx).service.wait(jobId, timeout_seconds=timeoutSeconds, on_update=on_update)
