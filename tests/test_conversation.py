@@ -1257,6 +1257,32 @@ async def test_a_wait_tells_a_job_that_no_read_has_found_further_along_since_an_
         assert "stalled" not in message and "Every read since" not in message
 
 
+async def test_a_wait_never_calls_a_running_job_at_100_percent_stalled_but_finishing(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """Running at 100%, 20 s in, read again and again with the clock standing still, then an hour later: at its
+    average rate it "should" have gained points, but 100% can go no further. An audit: a wait of a few seconds said
+    it may have stalled at 100%, of a job finishing up."""
+    job_id = movies_job(cluster)
+    record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress", "progress": 100}
+    record |= {"startTime": clock.now - 20_000, "endTime": 0}
+    cluster.inject(*[Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE)] * 400)
+    async with Client(fast_server) as client:
+        read = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        during = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+        clock.advance(3600)
+        across = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+    assert ", running for 20s, at 100% and finishing up (its end not yet reported)" in text_of(read)
+    for result in (during, across):
+        data = result.structured_content
+        assert data is not None and (data["finished"], data["job"]["progress"]) == (False, 100)
+        assert "stalled" not in data["message"]
+        assert data["message"].endswith(
+            "RefreshInProgress, 100%. It is at 100% and finishing up (its end not yet reported). Call "
+            "wait_for_refresh_job again to keep waiting."
+        )
+
+
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

@@ -70,8 +70,8 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         )
     if job.estimated_end_at:
         parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}")
-    elif too_early := _too_early(job):
-        parts.append(too_early)
+    elif no_estimate := _no_estimate(job):
+        parts.append(no_estimate)
     line = ", ".join(parts)
     if job.reason:
         line += f"; reason: {job.reason}"
@@ -104,6 +104,18 @@ def _least_remaining(job: JobRecord) -> float | None:
     return elapsed * (99 - job.progress) / (job.progress + 1)
 
 
+# A running job at 100%: its progress can go no further, so an unmoved 100% tells nothing of a stall.
+_FINISHING = "at 100% and finishing up (its end not yet reported)"
+
+
+def _no_estimate(job: JobRecord) -> str | None:
+    """Why a running job has no estimated end, as its line and a wait say it ("It is ..."); None for any other
+    job (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
+    if job.state == IN_PROGRESS and job.progress >= 100:
+        return _FINISHING
+    return _too_early(job)
+
+
 def _too_early(job: JobRecord) -> str | None:
     """What to say of a running job with no estimated end because it is under MIN_PROGRESS_TO_ESTIMATE% done (a
     model told nothing makes up an estimate); None for any other job."""
@@ -119,9 +131,12 @@ _STALLED_POINTS = 2  # percentage points that a running job's average rate shoul
 
 def _stalled(job: JobRecord, waited: float) -> bool:
     """Whether a running job that no read of a wait found further along should have moved by now: at its average
-    rate it would have gained ``_STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would gain 0.06)."""
+    rate it would have gained ``_STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would gain 0.06). Never at
+    100%, which it cannot pass: the job is finishing up, its end not yet reported."""
     elapsed = job.duration_seconds or 0
-    return job.state == IN_PROGRESS and elapsed > 0 and job.progress * waited / elapsed >= _STALLED_POINTS
+    if job.state != IN_PROGRESS or elapsed <= 0 or job.progress >= 100:
+        return False
+    return job.progress * waited / elapsed >= _STALLED_POINTS
 
 
 def _seconds_until(at: str, now: str) -> float:
@@ -304,10 +319,10 @@ def wait_running(
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
         message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
-    too_early = _too_early(job) if job.estimated_end_at is None else None
-    if too_early:
-        message += f" It is {too_early}."
-    least = _least_remaining(job) if too_early else None
+    no_estimate = _no_estimate(job) if job.estimated_end_at is None else None
+    if no_estimate:
+        message += f" It is {no_estimate}."
+    least = _least_remaining(job) if no_estimate else None
     if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
         # A model told to wait on would poll for days, a call every minute: the user is better told when.
         told = "that it may have stalled" if stalled else "the estimate"
