@@ -220,6 +220,38 @@ async def test_a_wait_on_a_job_too_early_to_estimate_says_how_long_it_will_take_
     )
 
 
+async def test_a_job_still_under_5_percent_after_an_hour_is_not_too_early_and_at_0_may_be_stuck(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """At 0% after 10 hours a job is not "too early to estimate": no pace at all, it may be stuck. An audit: the
+    list said "too early" and a wait told the model to keep waiting, for ever. At 0% an hour in, it is still early;
+    at 1% past the hour, it moved, but is no longer early either."""
+    stuck = cluster.add_job("default", "ext_zero", started_minutes_ago=600, duration_minutes=1000, stall_at_progress=0)
+    cluster.add_job("default", "ext_young", started_minutes_ago=60, duration_minutes=1000, stall_at_progress=0)
+    cluster.add_job("default", "ext_crawl", started_minutes_ago=90, duration_minutes=6000)
+    async with Client(fast_server) as client:
+        listed = await client.call_tool("list_refresh_jobs", {})
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": str(stuck.job_id), "timeoutSeconds": 1})
+    lines = {line.split(" job ")[0]: line for line in text_of(listed).splitlines()}
+    assert lines["- RefreshInProgress ext_zero"].endswith(
+        "running for 10h00m, showing no progress after 10h00m: it may be stuck; its end cannot be estimated"
+    )
+    assert lines["- RefreshInProgress ext_young"].endswith(
+        "running for 1h00m, too early to estimate its end (under 5%)"
+    )
+    assert lines["- RefreshInProgress ext_crawl"].endswith(
+        "running for 1h30m, still under 5% after 1h30m: its end cannot be estimated yet; at its pace so far, "
+        "at least ~3d01h30m more"  # 90 min x 98 / 2
+    )
+    data = waited.structured_content
+    assert data is not None and (data["timedOut"], data["job"]["progress"]) == (True, 0)
+    assert data["job"]["estimatedEndAt"] is None
+    assert data["message"].endswith(
+        "RefreshInProgress, 0%. It is showing no progress after 10h00m: it may be stuck; its end cannot be "
+        "estimated. Tell the user that rather than waiting on; get_refresh_job reads it again later."
+    )
+
+
 async def test_a_client_slow_to_take_a_progress_update_does_not_push_the_wait_past_its_end(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

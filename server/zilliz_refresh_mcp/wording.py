@@ -116,14 +116,34 @@ def _no_estimate(job: JobRecord) -> str | None:
     return _too_early(job)
 
 
+# A running job still under MIN_PROGRESS_TO_ESTIMATE% after this long is not early. A fresh job sits at 0% for its
+# first minutes (listing its files, waiting for a slot), not an hour; and one that has not shown 1% in an hour would,
+# if it moves at all, take over four days. We do not know how long refreshes take on a given cluster, so a plain
+# duration, the hour past which an estimated end is told rather than waited on (_FAR_OFF_SECONDS).
+_LONG_UNDER_ESTIMATE_SECONDS = 3600
+
+
+def _long_under_estimate(job: JobRecord) -> bool:
+    """Whether a running job is still under MIN_PROGRESS_TO_ESTIMATE% after ``_LONG_UNDER_ESTIMATE_SECONDS``."""
+    elapsed = job.duration_seconds or 0
+    under = job.state == IN_PROGRESS and job.progress < MIN_PROGRESS_TO_ESTIMATE
+    return under and elapsed > _LONG_UNDER_ESTIMATE_SECONDS
+
+
 def _too_early(job: JobRecord) -> str | None:
     """What to say of a running job with no estimated end because it is under MIN_PROGRESS_TO_ESTIMATE% done (a
-    model told nothing makes up an estimate); None for any other job."""
+    model told nothing makes up an estimate): too early to estimate, or, that long after its start, at 0% that it
+    may be stuck (a model told "too early" waits on for ever); None for any other job."""
     if job.state != IN_PROGRESS or job.progress >= MIN_PROGRESS_TO_ESTIMATE or job.started_at is None:
         return None
     least = _least_remaining(job)
     at_least = f"; at its pace so far, at least ~{duration_text(least)} more" if least is not None else ""
-    return f"too early to estimate its end (under {MIN_PROGRESS_TO_ESTIMATE}%){at_least}"
+    if not _long_under_estimate(job):
+        return f"too early to estimate its end (under {MIN_PROGRESS_TO_ESTIMATE}%){at_least}"
+    after = duration_text(job.duration_seconds or 0)
+    if job.progress == 0:
+        return f"showing no progress after {after}: it may be stuck; its end cannot be estimated"
+    return f"still under {MIN_PROGRESS_TO_ESTIMATE}% after {after}: its end cannot be estimated yet{at_least}"
 
 
 _STALLED_POINTS = 2  # percentage points that a running job's average rate should have added over a wait
@@ -328,7 +348,8 @@ def wait_running(
         told = "that it may have stalled" if stalled else "the estimate"
         message += f" It is not expected to end for ~{far}: tell the user {told} rather than waiting on; "
         message += _READ_LATER
-    elif least is not None and least > _FAR_OFF_SECONDS:  # as an estimated end that far off: told, not waited on
+    elif (least is not None and least > _FAR_OFF_SECONDS) or _long_under_estimate(job):
+        # As an estimated end that far off: told, not waited on; so is a job at 0% that long, which may be stuck.
         message += f" Tell the user that rather than waiting on; {_READ_LATER}"
     elif job.state in KNOWN_STATES:
         message += " Call wait_for_refresh_job again to keep waiting."
