@@ -347,6 +347,29 @@ async def test_get_refresh_job_cuts_a_record_at_its_bounds_to_fit_one_answer(
     }
 
 
+async def test_a_wait_counts_what_it_cut_of_a_long_reason_against_the_whole_reason_as_a_list_does(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """A trace of ~30,000 characters, whose job's record keeps 20,000: a list and a wait show its first 300 and
+    last 200 (its cause), and say how many characters they left out. An audit: the wait cut the record's 20,000
+    again, and counted only its own cut (19,556 where the list said 22,788)."""
+    cause = "Caused by: java.nio.file.AccessDeniedException: s3://bucket/part-0007.parquet"
+    trace = "java.io.IOException: failed to read part-0007.parquet\n"
+    trace += "\tat org.apache.parquet.Reader.read(Reader.java:42)\n" * 600 + f"{cause}\n\tat S3.get(S3.java:7)"
+    failed = cluster.add_job(
+        "default", "ext_logs", started_minutes_ago=30, duration_minutes=10, fail_at_progress=40, reason=trace
+    )
+    async with Client(mcp_server) as client:
+        listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_logs"})
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": str(failed.job_id)})
+    assert len(trace) > 30_000
+    gap = f" [... {len(trace) - 500} characters cut; get_refresh_job shows more ...] "
+    assert listed.structured_content is not None and waited.structured_content is not None
+    assert listed.structured_content["jobs"][0]["reason"] == trace[:300] + gap + trace[-200:]
+    assert waited.structured_content["job"]["reason"] == trace[:300] + gap + trace[-200:]
+    assert gap in text_of(listed) and gap in waited.structured_content["message"]
+
+
 async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server) as client:
         with pytest.raises(MCPError, match="No refresh job 42"):

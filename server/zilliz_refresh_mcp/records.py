@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from msgspec import Meta
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, PrivateAttr
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -147,6 +147,9 @@ class JobRecord(CamelModel):
         "after this failure (history, not the collection's current state).",
     )
     details_uri: str = Field(description="MCP resource URI with this job's details.")
+    # Upstream's reason, where ``reason`` holds it cut: a wait cuts it again as lists do, from the whole, so that both
+    # say how many characters of it they left out. Not part of the answer.
+    _whole_reason: str | None = PrivateAttr(default=None)
 
     @property
     def has_ended(self) -> bool:
@@ -154,8 +157,9 @@ class JobRecord(CamelModel):
         return self.state in TERMINAL_STATES or (self.state not in KNOWN_STATES and self.ended_at is not None)
 
     def with_short_reason(self) -> JobRecord:
-        """This record with its reason cut as lists cut it (``short_reason``)."""
-        return self.model_copy(update={"reason": short_reason(self.reason)}) if self.reason else self
+        """This record with its reason cut as lists cut it (``short_reason``), from upstream's whole reason."""
+        reason = self._whole_reason or self.reason
+        return self.model_copy(update={"reason": short_reason(reason)}) if reason else self
 
     def cut_to(self, chars: int) -> JobRecord:
         """This record with its reason (by its ends), source and spec cut to about ``chars`` characters each, for an
@@ -466,7 +470,7 @@ def render_record(
         duration = float((now_ms - start_ms) // 1000)
     estimate = None if end_ms else _estimated_end_ms(state, fields.progress, start_ms, now_ms)
     limits = (SOURCE_CHARS, "get_refresh_job shows all of it") if listed else (RECORD_SOURCE_CHARS, "not shown here")
-    return JobRecord(
+    record = JobRecord(
         job_id=fields.job_id,
         collection_name=fields.collection,
         state=state,
@@ -481,6 +485,9 @@ def render_record(
         fixed_since=fixed_since,
         details_uri=details_uri(fields.job_id),
     )
+    if record.reason != fields.reason:
+        record._whole_reason = fields.reason
+    return record
 
 
 def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
