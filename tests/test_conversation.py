@@ -1203,6 +1203,40 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
 
 
+async def test_times_after_this_servers_clock_are_told_as_the_clusters_clock_running_ahead(clock: FakeClock) -> None:
+    """A cluster whose clock is 5 minutes ahead of this server's: a job that ended there a minute ago ended 4
+    minutes after this server's now, and one that started 2 minutes ago at 20% started 3 minutes after it. An audit:
+    the wait said the first "had already completed at ... (in ~4m00s)", and the second had no estimated end and no
+    word why."""
+    ahead = SimulatedCluster(clock=lambda: clock.now + 5 * 60_000)
+    done = ahead.add_job("default", "ext_done", started_minutes_ago=11, duration_minutes=10)
+    running = ahead.add_job("default", "ext_running", started_minutes_ago=2, duration_minutes=10)
+    skew = "the cluster's clock appears ahead of this server's by ~{} or more"
+    with SimulatorServer(ahead) as simulator:
+        server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
+        async with Client(server) as client:
+            ended = await client.call_tool("wait_for_refresh_job", {"jobId": str(done.job_id)})
+            listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_running"})
+            waited = await client.call_tool("wait_for_refresh_job", {"jobId": str(running.job_id), "timeoutSeconds": 1})
+    assert ended.structured_content is not None and waited.structured_content is not None
+    ended_at = iso_utc(clock.now + 4 * 60_000)
+    assert ended.structured_content["message"] == (
+        f"Refresh job {done.job_id} (ext_done) had already completed at {ended_at} ({skew.format('4m00s')}), "
+        "before this wait began."
+    )
+    started_at = iso_utc(clock.now + 3 * 60_000)
+    assert text_of(listed).endswith(
+        f"20%, started {started_at}, after this server's clock: {skew.format('3m00s')}, so its end cannot be "
+        "estimated yet"
+    )
+    data = waited.structured_content
+    assert (data["job"]["progress"], data["job"]["estimatedEndAt"], data["job"]["durationSeconds"]) == (20, None, None)
+    assert data["message"].endswith(
+        f"RefreshInProgress, 20%. Its start is after this server's clock: {skew.format('3m00s')}, so its end cannot "
+        "be estimated yet. Call wait_for_refresh_job again to keep waiting."
+    )
+
+
 async def test_reads_that_find_the_job_no_further_along_send_no_progress_notification(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:

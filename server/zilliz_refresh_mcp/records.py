@@ -137,7 +137,8 @@ class JobRecord(CamelModel):
     estimated_end_at: str | None = Field(
         default=None,
         description="For a running job, the end time extrapolated from its progress rate; null when unknown (not "
-        f"running, no start time, or under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell).",
+        f"running, no start time, under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell, or a start after this "
+        "server's clock: the cluster's clock is ahead).",
     )
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     fixed_since: bool | None = Field(

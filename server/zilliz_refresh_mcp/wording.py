@@ -70,7 +70,7 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         )
     if job.estimated_end_at:
         parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}")
-    elif no_estimate := _no_estimate(job):
+    elif no_estimate := _no_estimate(job, now):
         parts.append(no_estimate)
     line = ", ".join(parts)
     if job.reason:
@@ -108,12 +108,41 @@ def _least_remaining(job: JobRecord) -> float | None:
 _FINISHING = "at 100% and finishing up (its end not yet reported)"
 
 
-def _no_estimate(job: JobRecord) -> str | None:
-    """Why a running job has no estimated end, as its line and a wait say it ("It is ..."); None for any other
-    job (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
+def _no_estimate(job: JobRecord, now: str | None) -> str | None:
+    """Why a running job has no estimated end, as its line says it (a wait: "It is ..."); None for any other job
+    (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
     if job.state == IN_PROGRESS and job.progress >= 100:
         return _FINISHING
+    if ahead := _start_ahead(job, now):
+        return f"{_AFTER_CLOCK}: {ahead}"
     return _too_early(job)
+
+
+_AFTER_CLOCK = "after this server's clock"
+
+
+def _start_ahead(job: JobRecord, now: str | None) -> str | None:
+    """What to say of a running job whose start is after this server's clock as it was read (no time running:
+    ``duration_seconds`` is null), which leaves it with no estimated end; None for any other job."""
+    if job.state != IN_PROGRESS or job.started_at is None or job.ended_at or job.duration_seconds is not None:
+        return None
+    return f"{_clock_ahead(job.started_at, now)}, so its end cannot be estimated yet"
+
+
+def _clock_ahead(at: str, now: str | None) -> str:
+    """Of a time the cluster gave that is after this server's clock: the cluster's, ahead of it by that much at
+    least (the job started or ended before the cluster's own now)."""
+    seconds = _seconds_until(at, now) if now is not None else 0
+    by = f" by ~{duration_text(seconds)} or more" if seconds >= 1 else ""
+    return f"the cluster's clock appears ahead of this server's{by}"
+
+
+def _reported_when(at: str, now: str | None) -> str:
+    """How long ago a time the cluster gave was (a start, an end), as ``_from_now`` says it; one after this server's
+    clock is the cluster's clock running ahead, not a time to come ("had already completed ... (in ~30s)")."""
+    if now is not None and _seconds_until(at, now) >= 1:
+        return f" ({_clock_ahead(at, now)})"
+    return _from_now(at, now)
 
 
 # A running job still under MIN_PROGRESS_TO_ESTIMATE% after this long is not early. A fresh job sits at 0% for its
@@ -296,7 +325,7 @@ def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
     what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
     message = f"Refresh job {job.job_id} {_of_collection(job)} {'had already ' if already else ''}{what}"
     if job.ended_at:
-        message += f" at {job.ended_at}{_from_now(job.ended_at, now) if already else ''}"
+        message += f" at {job.ended_at}{_reported_when(job.ended_at, now) if already else ''}"
     if already:
         message += ", before this wait began"
     message += f"; reason: {job.reason}." if job.reason else "."
@@ -339,8 +368,11 @@ def wait_running(
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
         message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
-    no_estimate = _no_estimate(job) if job.estimated_end_at is None else None
-    if no_estimate:
+    ahead = _start_ahead(job, now)
+    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None and not ahead else None
+    if ahead:
+        message += f" Its start is {_AFTER_CLOCK}: {ahead}."
+    elif no_estimate:
         message += f" It is {no_estimate}."
     least = _least_remaining(job) if no_estimate else None
     if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
