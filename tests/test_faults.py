@@ -291,6 +291,64 @@ async def test_a_certificate_that_cannot_be_verified_is_told_once_with_the_priva
     assert not trusted.is_error, text_of(trusted)
 
 
+@contextmanager
+def plain_http_upstream() -> Iterator[TLSUpstream]:
+    """A plain-HTTP server on 127.0.0.1 (a self-hosted Milvus on 19530): it answers whatever comes, a TLS
+    handshake too, with an HTTP 400, as Python's and Go's HTTP servers do."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    upstream = TLSUpstream(f"https://127.0.0.1:{listener.getsockname()[1]}", Path())
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            upstream.connections += 1
+            with connection, contextlib.suppress(OSError):
+                connection.settimeout(5)
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield upstream
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=5)
+
+
+async def test_https_to_a_port_that_serves_plain_http_says_so_once_and_names_http(clock: FakeClock) -> None:
+    """The TLS handshake meets an HTTP answer: no OpenSSL words, no "paused or starting", and no retry (the port
+    answers the same every time)."""
+    with plain_http_upstream() as upstream:
+        settings = load_settings(cluster_endpoint=upstream.url, token="k" * 20, timeout_seconds=5, max_attempts=4)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool(TOOL, {})
+    text = assert_clear_error(
+        result,
+        f"Could not reach the cluster at {upstream.url}: it answered in plain HTTP, not TLS",
+        "Use http:// for this endpoint (set ZILLIZ_ALLOW_INSECURE_HTTP=true for a host that is not loopback), "
+        "or check the port.",
+    )
+    assert "attempts" not in text and upstream.connections == 1  # one attempt only
+    assert "ssl" not in text.lower() and "version number" not in text and "paused or starting" not in text
+
+
+async def test_http_to_a_port_that_serves_tls_suggests_https(clock: FakeClock, tmp_path: Path) -> None:
+    """The TLS server drops a request in plain HTTP without a word: the hint names https:// as a cause."""
+    with tls_upstream(tmp_path) as upstream:
+        plain_url = upstream.url.replace("https://", "http://")
+        settings = load_settings(cluster_endpoint=plain_url, token="k" * 20, timeout_seconds=5, max_attempts=1)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool(TOOL, {})
+    assert_clear_error(result, plain_url, "if the cluster serves TLS on that port, use https://")
+    assert upstream.connections == 1
+
+
 @pytest.mark.parametrize(
     ("errno", "told"),
     [

@@ -153,6 +153,23 @@ async def test_a_redirect_to_the_endpoint_itself_in_another_spelling_points_to_t
     assert error.hint is not None and "the URL it was asked; check the proxy or gateway before it" in error.hint
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head><body>nginx</body></html>",
+        b"Client sent an HTTP request to an HTTPS server.\n",  # Go's net/http: Milvus's own REST server
+    ],
+    ids=["nginx", "go"],
+)
+async def test_a_tls_port_that_refuses_plain_http_is_told_to_use_https(page: bytes) -> None:
+    async with ZillizClient(endpoint="http://10.0.0.5:19530", token="k" * 20) as client:
+        request = httpx2.Request("POST", "http://10.0.0.5:19530" + LIST_ROUTE)
+        error = client._status_error(LIST_ROUTE, {}, httpx2.Response(400, request=request), page)
+    assert "the port expects TLS, and the request came in plain HTTP" in str(error)
+    assert error.hint == "Use https:// for this endpoint in ZILLIZ_CLUSTER_ENDPOINT, or check the port."
+    assert not error.transient
+
+
 async def test_a_pool_with_every_connection_busy_is_not_told_as_a_network_fault() -> None:
     """Our own requests hold every connection (a hanging cluster): the endpoint and the network are fine."""
     async with ZillizClient(endpoint="https://c.example.com", token="k" * 20) as client:

@@ -6,11 +6,11 @@ token: ``redact`` (redaction.py) runs on every message, and on every string of a
 spell a piece of it (a cluster or gateway that echoes the ``Authorization`` header cannot leak it), before
 anything is truncated.
 
-``transient`` errors (connection faults but a TLS certificate that cannot be verified, timeouts,
-408/429/502/503/504, body codes 1, 2, 4, 8, 1807, 10001) of reads are retried with exponential backoff
-and jitter, honouring ``Retry-After``, within a fixed number of attempts and a total time budget; a
-``Retry-After`` longer than the longest backoff stops retrying at once and says when to try again. A
-refresh is never retried (it is not idempotent).
+``transient`` errors (connection faults but a TLS certificate that cannot be verified or a port that
+answers https:// in plain HTTP, timeouts, 408/429/502/503/504, body codes 1, 2, 4, 8, 1807, 10001) of
+reads are retried with exponential backoff and jitter, honouring ``Retry-After``, within a fixed number
+of attempts and a total time budget; a ``Retry-After`` longer than the longest backoff stops retrying at
+once and says when to try again. A refresh is never retried (it is not idempotent).
 Everything else fails at once.
 """
 
@@ -487,13 +487,13 @@ class ZillizClient:
                 route=route,
                 hint=_BAD_RESPONSE_HINT,
             ) from None
-        except httpx2.RemoteProtocolError:  # an answer that broke off, or that is not HTTP
+        except httpx2.RemoteProtocolError:  # an answer that broke off, or that is not HTTP (a TLS alert, say)
             raise UpstreamBadResponse(
                 f"The cluster's answer to {route} broke off or was not valid HTTP",
                 route=route,
                 transient=True,
                 hint="The connection may have dropped, or a proxy is in the way; try again, and check "
-                "ZILLIZ_CLUSTER_ENDPOINT if it lasts.",
+                f"ZILLIZ_CLUSTER_ENDPOINT if it lasts{self._maybe_tls()}.",
             ) from None
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError) as exc:
             raise self._unreachable(route, exc, sent=False) from None  # no connection was made: nothing was sent
@@ -531,6 +531,10 @@ class ZillizClient:
         # that gives up (its deadline, a cancelled wait) goes at once; the thread finishes on a payload no one reads.
         return await anyio.to_thread.run_sync(redact_json, payload, self._token, abandon_on_cancel=True), status
 
+    def _maybe_tls(self) -> str:
+        """For an http:// endpoint, the words that a dropped or garbled answer may come of a port that serves TLS."""
+        return _MAYBE_TLS if urlsplit(self._endpoint).scheme == "http" else ""
+
     def _unreachable(self, route: str, exc: Exception, *, sent: bool) -> UpstreamUnreachable:
         # Where it went as scheme://host:port only: a proxy's path prefix is no part of why it is unreachable.
         if isinstance(exc, httpx2.ConnectTimeout):
@@ -542,7 +546,8 @@ class ZillizClient:
             hint = "The cluster may be hanging; try again in a minute, and check its status if it lasts."
             transient = True
         else:
-            cause, hint, transient = _connect_failure(exc, urlsplit(self._endpoint).port, sent=sent)
+            parts = urlsplit(self._endpoint)
+            cause, hint, transient = _connect_failure(exc, parts.port, sent=sent, plain=parts.scheme == "http")
         return UpstreamUnreachable(
             f"Could not reach the cluster at {_origin(self._endpoint)}{cause}",
             route=route,
@@ -605,6 +610,14 @@ class ZillizClient:
         except (ValueError, RecursionError):
             message = ""
         what = f"Upstream refused {route}" if status < 500 else f"Upstream failed on {route}"
+        if status == 400 and not message and _PLAIN_TO_TLS.search(raw[:2048]):
+            return UpstreamHTTPError(
+                f"{what}: the port expects TLS, and the request came in plain HTTP",
+                route=route,
+                status=status,
+                hint=_USE_HTTPS,
+                transient=False,
+            )
         if message:
             what += f": {_as_said(message)}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
@@ -762,13 +775,31 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 _CHECK_NETWORK = "Check ZILLIZ_CLUSTER_ENDPOINT and the network; the cluster may be paused or starting."
+# What OpenSSL says when the bytes that answer the TLS handshake are not TLS: most often plain HTTP (a self-hosted
+# Milvus serves http:// on 19530). OpenSSL 3.2+ reports the same fault as a record layer failure.
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+_USE_HTTP = (
+    "Use http:// for this endpoint (set ZILLIZ_ALLOW_INSECURE_HTTP=true for a host that is not loopback), or check "
+    "the port."
+)
+_USE_HTTPS = "Use https:// for this endpoint in ZILLIZ_CLUSTER_ENDPOINT, or check the port."
+_MAYBE_TLS = "; if the cluster serves TLS on that port, use https://"
+# A TLS server's answer to a request in plain HTTP: nginx's page, Go's net/http (Milvus's REST server).
+_PLAIN_TO_TLS = re.compile(rb"plain HTTP request was sent to HTTPS port|HTTP request to an HTTPS server", re.IGNORECASE)
 _CHECK_PROXY = "Check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY), and ZILLIZ_CLUSTER_ENDPOINT."
 
 
-def _connect_failure(exc: BaseException, port: int | None, *, sent: bool) -> tuple[str, str, bool]:
+def _connect_failure(exc: BaseException, port: int | None, *, sent: bool, plain: bool = False) -> tuple[str, str, bool]:
     """Why no connection was made, as words after "Could not reach the cluster at <origin>"; the hint; whether
-    trying again may help. Read from the exception chain (the HTTP stack wraps the OS's or TLS's error)."""
+    trying again may help. Read from the exception chain (the HTTP stack wraps the OS's or TLS's error).
+    ``plain``: the endpoint is http://, so a connection dropped at once may be a TLS port refusing plain HTTP."""
     causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError) and getattr(cause, "reason", "") in _NOT_TLS_REASONS:
+            # The same port answers the same way on every attempt: not retried.
+            return ": it answered in plain HTTP, not TLS", _USE_HTTP, False
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or "the certificate was refused"
@@ -805,11 +836,17 @@ def _connect_failure(exc: BaseException, port: int | None, *, sent: bool) -> tup
             )
     for cause in causes:
         if isinstance(cause, ConnectionResetError):
-            return ": the connection was reset", _CHECK_NETWORK, True
+            return ": the connection was reset", _check_network(plain), True
     for cause in causes:
         if isinstance(cause, OSError) and cause.strerror:  # the OS's words: "No route to host" and the like
-            return f": {cause.strerror.lower()}", _CHECK_NETWORK, True
-    return (" (the connection failed)" if sent else " (no connection could be made)"), _CHECK_NETWORK, True
+            dropped = isinstance(cause, ConnectionError)  # a broken pipe, an abort: not "no route to host"
+            return f": {cause.strerror.lower()}", _check_network(plain and dropped), True
+    return (" (the connection failed)" if sent else " (no connection could be made)"), _check_network(plain), True
+
+
+def _check_network(plain: bool) -> str:
+    """The hint for a connection that failed with no reason given: for http://, the port may serve TLS."""
+    return _CHECK_NETWORK[:-1] + _MAYBE_TLS + "." if plain else _CHECK_NETWORK
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
