@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import platform
 import resource
 import signal
@@ -303,6 +304,61 @@ def test_a_bad_value_from_the_environment_is_named_by_its_variable(
     err = capsys.readouterr().err
     assert "configuration error: ZILLIZ_PORT: " in err
     assert "--port" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--port", "9000"], "--port applies"),
+        (["--host", "0.0.0.0"], "--host applies"),  # noqa: S104 - refused before any bind
+        (["--mcp-bearer-token", BEARER], "--mcp-bearer-token applies"),
+        (["--allowed-host", "mcp.example:8000"], "--allowed-host applies"),
+        (["--allowed-origin", "https://app.example"], "--allowed-origin applies"),
+        (["--port=9000", "--host", "127.0.0.1"], "--host and --port apply"),
+        (["--transport", "stdio", "--port", "9000"], "--port applies"),
+        (["--check", "--port", "0"], "--port applies"),
+    ],
+)
+def test_an_http_flag_without_the_http_transport_is_refused_not_ignored(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typed on the command line, it was meant: serving stdio regardless would leave the user wondering why."""
+    assert cli.main(["--demo", *argv]) == cli.EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"zilliz-refresh-mcp: configuration error: {named} only with --transport http (serving over stdio)"
+    ]
+    assert BEARER not in captured.err
+
+
+def test_http_variables_beside_stdio_are_a_warning_and_the_server_serves_stdio() -> None:
+    """A shell may export them for another use: not refused, but told once on stderr; stdout stays MCP's."""
+    env = {key: value for key, value in os.environ.items() if not key.upper().startswith(ENV_PREFIX)}
+    env |= {"ZILLIZ_DEMO": "true", "ZILLIZ_PORT": "9000", "ZILLIZ_MCP_ALLOWED_HOSTS": "mcp.example", "ZILLIZ_HOST": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "zilliz_refresh_mcp"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,  # no host: the stdio server ends at once
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.endswith(
+        " WARNING zilliz_refresh_mcp: ZILLIZ_PORT and ZILLIZ_MCP_ALLOWED_HOSTS apply only with --transport http "
+        "(serving over stdio): ignored"
+    )
+
+
+def test_the_check_does_not_hand_the_http_flags_to_the_stdio_server_it_starts() -> None:
+    """--check --transport http --port 0: the server checked serves stdio, where --port would be refused."""
+    argv = ["--demo", "--transport", "http", "--port", "0", "--host=127.0.0.1", "--allowed-host", "a", "--db-name", "x"]
+    dropped = {"--host", "--port", "--mcp-bearer-token", "--allowed-host", "--allowed-origin"}
+    assert list(cli._without_flags(argv, dropped)) == ["--demo", "--transport", "http", "--db-name", "x"]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import TextContent, TextResourceContents
 
+from .config import HTTP_ONLY_VARIABLES
+
 
 def _print(*lines: str) -> None:
     print(*lines, sep="\n", flush=True)
@@ -27,7 +29,12 @@ EXIT_READER_GONE = 141  # as a shell reports a program that SIGPIPE ended: the r
 
 async def run_check(server_args: Sequence[str], notes: Sequence[str] = ()) -> int:
     """Spawn ``python -m zilliz_refresh_mcp <server_args>`` and talk to it like a host does; ``notes`` first."""
-    env = {key: value for key, value in os.environ.items() if key.startswith("ZILLIZ_") or key.upper() in _NETWORK}
+    # Not the HTTP transport's variables: the server checked serves stdio, and would warn that it ignores them.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if (key.startswith("ZILLIZ_") and key.upper() not in HTTP_ONLY_VARIABLES) or key.upper() in _NETWORK
+    }
     params = StdioServerParameters(command=sys.executable, args=["-m", "zilliz_refresh_mcp", *server_args], env=env)
     try:
         for note in notes:

@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from .config import load_settings
+    from .config import HTTP_ONLY_SETTINGS, http_only_variables, load_settings, over_stdio
     from .errors import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -255,23 +255,44 @@ def _main(argv: Sequence[str] | None) -> int:
         shown = f"{flag}: {err.problem}" if flag else str(err)
         print(f"zilliz-refresh-mcp: configuration error: {shown}", file=sys.stderr)
         return EXIT_CONFIG
+    names = flag_names(flags)
+    http_flags = [names[setting] for setting in HTTP_ONLY_SETTINGS if setting in overrides]
+    if settings.transport != "http" and http_flags:
+        # Typed on this command line, they were meant: serving stdio instead would leave the user wondering.
+        print(f"zilliz-refresh-mcp: configuration error: {over_stdio(http_flags)}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         if check:
             import anyio
 
             from .check import run_check
 
-            # The check is a stdio session, whatever transport the server is set to serve on.
-            server_args = [arg for arg in argv if arg != "--check"] + ["--transport", "stdio"]
+            # The check is a stdio session, whatever transport the server is set to serve on: the HTTP
+            # transport's flags (and variables, left out by run_check) are not the child's.
+            http_only = {names[setting] for setting in HTTP_ONLY_SETTINGS}
+            server_args = [*_without_flags([arg for arg in argv if arg != "--check"], http_only)]
+            server_args += ["--transport", "stdio"]
             notes = []
             if settings.transport != "stdio":
                 notes.append(f"Checking over stdio; with these settings the server serves {settings.transport}.")
+            elif variables := http_only_variables():
+                notes.append(f"{over_stdio(variables)}: ignored.")
             if settings.demo:
                 notes.append("Demo mode: the cluster is simulated and its jobs are made up.")
             return anyio.run(run_check, server_args, notes)
         return run(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _without_flags(argv: Sequence[str], dropped: set[str]) -> Iterator[str]:
+    """``argv`` without the ``dropped`` flags and their values (``--port 0``, ``--port=0``); each takes one."""
+    args = iter(argv)
+    for arg in args:
+        if arg in dropped:
+            next(args, None)
+        elif arg.partition("=")[0] not in dropped:
+            yield arg
 
 
 # glibc's malloc (mallopt(3)): serve blocks up to this size from the heap, not from mappings of their own; and keep
@@ -312,6 +333,12 @@ def run(settings: Settings) -> int:
         )
     configure_logging(settings.log_level, *log_secrets(settings))
     log = logging.getLogger("zilliz_refresh_mcp")
+    if settings.transport != "http":
+        from .config import http_only_variables, over_stdio
+
+        # Not refused, as a flag is: a shell may export them for another use (another instance served over HTTP).
+        if variables := http_only_variables():
+            log.warning("%s: ignored", over_stdio(variables))
     if simulator is not None:
         log.info("demo cluster serving on %s", simulator.url)
 

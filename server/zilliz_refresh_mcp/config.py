@@ -337,6 +337,24 @@ def load_settings(**overrides: Any) -> Settings:
         raise _without_secrets(_explain(err, from_flags=frozenset(given), from_env=from_env), given) from None
 
 
+# What only the HTTP transport reads: given beside stdio, the user meant another transport, or left them behind.
+HTTP_ONLY_SETTINGS = ("host", "port", "mcp_bearer_token", "mcp_allowed_hosts", "mcp_allowed_origins")
+HTTP_ONLY_VARIABLES = frozenset(ENV_PREFIX + setting.upper() for setting in HTTP_ONLY_SETTINGS)
+
+
+def http_only_variables() -> list[str]:
+    """The HTTP transport's variables set in the environment (in any case, as settings read them), in the
+    order of ``HTTP_ONLY_SETTINGS``; a blank one is not counted."""
+    given = {name.upper() for name, value in os.environ.items() if value.strip()}
+    return [ENV_PREFIX + setting.upper() for setting in HTTP_ONLY_SETTINGS if ENV_PREFIX + setting.upper() in given]
+
+
+def over_stdio(names: list[str]) -> str:
+    """``names`` (flags or variables) of the HTTP transport, given for a server that serves stdio."""
+    joined = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return f"{joined} appl{'y' if len(names) > 1 else 'ies'} only with --transport http (serving over stdio)"
+
+
 _SECRET_SETTINGS = ("token", "mcp_bearer_token")
 # Shorter, a value is no key (refused, or a test's): blanked, its letters would garble every word of the message.
 _MIN_SECRET_CHARS = 4
