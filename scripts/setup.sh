@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (if missing, or made by a Python older than 3.11) and installs this checkout; `setup.sh dev`
+# Creates .venv (if missing, made by a Python older than 3.11, or without pip: what a `python3 -m venv` that
+# failed leaves, on Debian or Ubuntu without python3-venv) and installs this checkout; `setup.sh dev`
 # adds the development tools (tests, lint, types: ~150 MB more). PYTHON=/path/to/python3.12 picks the
 # interpreter; else python3, or a python3.1x on PATH when python3 is older than 3.11 (macOS's is 3.9,
 # Ubuntu 22.04's 3.10).
@@ -38,10 +39,19 @@ if [ -e .venv ] && ! recent .venv/bin/python; then # an older Python's, or one w
   echo "setup: .venv was made by $(.venv/bin/python --version 2>/dev/null || echo "a Python no longer there");" \
     "making it again with $PYTHON" >&2
   rm -rf .venv
+elif [ -e .venv ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then # else pip fails there forever
+  echo "setup: .venv has no pip (left by a python3 -m venv that failed?); making it again with $PYTHON" >&2
+  rm -rf .venv
 fi
 if [ ! -x .venv/bin/python ]; then
   echo "setup: installing into .venv with $("$PYTHON" --version 2>&1) (about a minute the first time)" >&2
-  "$PYTHON" -m venv .venv
+  if ! "$PYTHON" -m venv .venv; then
+    rm -rf .venv # half made, without pip: the next run starts afresh
+    version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    echo "setup: $PYTHON -m venv failed (see above); on Debian or Ubuntu, install its venv module" \
+      "(sudo apt install python$version-venv), then run this again." >&2
+    exit 1
+  fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 case "${1:-}" in

@@ -249,3 +249,44 @@ def test_setup_refuses_a_python_it_cannot_use_saying_which(python: str, tmp_path
         assert line == f"setup: PYTHON={python} is not a program here; give the path of a Python 3.11 (or newer)."
     else:
         assert line.startswith(f"setup: zilliz-refresh-mcp needs Python 3.11 or newer; found: {found}. Install one")
+
+
+def test_setup_makes_again_a_venv_without_pip_and_says_what_a_failing_venv_needs(tmp_path: Path) -> None:
+    """A .venv without pip is what ``python3 -m venv`` leaves where ensurepip is missing (Debian or Ubuntu without
+    python3-venv): setup makes it again instead of failing on "No module named pip" at every run; and when making
+    it fails again, it says which package to install and leaves no half-made .venv behind. Offline: the Python
+    given stands for such a Debian's, whose venv makes the directory, then fails."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True, timeout=60)
+    debian = tmp_path / "python3"
+    debian.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "-m venv" ]; then\n'
+        f'  "{sys.executable}" -m venv --without-pip "$3"\n'
+        "  echo 'The virtual environment was not created successfully because ensurepip is not available.' >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    debian.chmod(0o755)
+    done = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(tmp_path / "scripts" / "setup.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**clean_env(), "PYTHON": str(debian), "PIP_NO_INDEX": "1"},
+    )
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    lines = done.stderr.splitlines()
+    assert (
+        lines[0] == f"setup: .venv has no pip (left by a python3 -m venv that failed?); making it again with {debian}"
+    )
+    assert "ensurepip is not available" in done.stderr and "No module named pip" not in done.stderr
+    assert lines[-1] == (
+        f"setup: {debian} -m venv failed (see above); on Debian or Ubuntu, install its venv module "
+        f"(sudo apt install python{version}-venv), then run this again."
+    )
+    assert not (tmp_path / ".venv").exists()
