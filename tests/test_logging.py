@@ -6,6 +6,7 @@ line carries the token, even when the cluster echoes the ``Authorization`` heade
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Iterator
@@ -130,3 +131,39 @@ async def test_a_call_failing_with_a_body_code_logs_the_code(simulator: Simulato
     unknown_job = call_lines(stderr_path.read_text(encoding="utf-8"))[-1]  # the read of zilliz://refresh-jobs/1
     assert unknown_job["route"] == DESCRIBE_ROUTE
     assert "code 65535" in unknown_job.string, unknown_job.string
+
+
+async def test_an_echo_of_the_key_broken_apart_reaches_neither_answers_nor_logs(
+    simulator: SimulatorServer, cluster: SimulatedCluster, tmp_path: Path
+) -> None:
+    """Over stdio, at DEBUG: a busy cluster's message (logged with its retry) and a failed job's reason each echo the
+    key wrapped inside its first 12 characters, which a review found shown whole in both."""
+    token = cluster.token
+    echo = f"{token[:5]}\n{token[5:]}"
+    record = {"jobId": 7, "collectionName": "ext_a", "state": "RefreshFailed", "reason": f"bad token {echo}"}
+    cluster.inject(
+        Fault(status=503, body=json.dumps({"message": f"overloaded, key {echo}"}).encode(), route=LIST_ROUTE),
+        Fault.raw(json.dumps({"code": 0, "data": {"records": [record]}})),
+    )
+    params = StdioServerParameters(
+        command=console_script(),
+        env={
+            "ZILLIZ_CLUSTER_ENDPOINT": simulator.url,
+            "ZILLIZ_TOKEN": token,
+            "ZILLIZ_LOG_LEVEL": "DEBUG",
+            "ZILLIZ_MAX_ATTEMPTS": "2",
+        },
+    )
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("w", encoding="utf-8") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+            listing = await client.call_tool("list_refresh_jobs", {})
+    stderr = stderr_path.read_text(encoding="utf-8")
+    assert listing.structured_content is not None, listing.content
+    # "sk-" before the break is blanked or not (3 characters apart are left as words that may go on as the key does).
+    assert re.fullmatch(r"bad token (sk-)?\*\*\*", listing.structured_content["jobs"][0]["reason"])
+    assert re.search(r"overloaded, key (sk-)?\*\*\*", stderr), stderr
+    key = token.lower().replace("-", "")
+    for shown in (listing.model_dump_json(), stderr):
+        joined = re.sub(r"[^0-9a-z]", "", re.sub(r"\\+[nrt]", "", shown.lower()))
+        assert [key[at : at + 12] for at in range(len(key) - 11) if key[at : at + 12] in joined] == [], shown
