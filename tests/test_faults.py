@@ -338,6 +338,28 @@ async def test_https_to_a_port_that_serves_plain_http_says_so_once_and_names_htt
     assert "ssl" not in text.lower() and "version number" not in text and "paused or starting" not in text
 
 
+async def test_a_proxy_given_as_https_that_speaks_plain_http_is_named_not_the_cluster(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a review: through HTTPS_PROXY=https://<a plain-HTTP proxy>, the handshake that met plain HTTP was the
+    proxy's, yet the cluster was told to be asked over http://, which would send the key unencrypted for nothing."""
+    with plain_http_upstream() as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("https_proxy", proxy.url)
+        endpoint = "https://in03-abc.api.gcp-us-west1.zillizcloud.com"
+        settings = load_settings(cluster_endpoint=endpoint, token="k" * 20, timeout_seconds=5, max_attempts=4)
+        async with Client(guarded(build_server(settings, clock=clock))) as client:
+            result = await client.call_tool(TOOL, {})
+    text = assert_clear_error(
+        result,
+        f"Could not reach the cluster at {endpoint}: the proxy on the way answered in plain HTTP, not TLS",
+        "A proxy that speaks plain HTTP is written http://host:port in HTTPS_PROXY / HTTP_PROXY",
+    )
+    assert "Use http:// for this endpoint" not in text and proxy.connections == 1
+
+
 async def test_http_to_a_port_that_serves_tls_suggests_https(clock: FakeClock, tmp_path: Path) -> None:
     """The TLS server drops a request in plain HTTP without a word: the hint names https:// as a cause."""
     with tls_upstream(tmp_path) as upstream:
@@ -2171,6 +2193,14 @@ KEY_BROKEN = {
     "its end alone": f"...{_KEY[12:]}",
     "its first letter JSON-escaped, cut short": f'{{"Authorization":"Bearer \\u0063{_KEY[1:56]}',
     "full-width digits and letters": "".join(chr(ord(c) + 0xFEE0) for c in _KEY[:30]),
+    # From a second review: escapes of escapes, and other things a reader skips.
+    "HTML references of its characters, their & JSON-escaped": "".join(f"\\u0026#{ord(c)};" for c in _KEY[:20]),
+    "URL-encoded, its % JSON-escaped": "".join(f"\\u0025{ord(c):02x}" for c in _KEY[:20]),
+    "a zero-width space URL-encoded": f"/auth/{_KEY[:6]}%E2%80%8B{_KEY[6:]}",
+    "a soft hyphen as &shy;": f"{_KEY[:10]}&shy;{_KEY[10:]}",
+    "an HTML comment": f"{_KEY[:8]}<!-- a long comment that hides nothing at all, on and on and on -->{_KEY[8:]}",
+    "a terminal colour": f"\x1b[1m{_KEY[:8]}\x1b[31m{_KEY[8:]}\x1b[0m",
+    "Cyrillic letters for Latin ones": _KEY[:40].replace("a", "\u0430").replace("c", "\u0441").replace("e", "\u0435"),
 }
 
 
@@ -2221,6 +2251,9 @@ LOGIN_PARTS = {
     "its colon JSON-escaped": ('{"auth":"dbadmin\\u003aCorrectHorseBattery', "CorrectHorseBattery"),
     "the password alone, wrapped": ("password CorrectHorseBa\ntteryStaple77", "tteryStaple77"),
     "the password alone, three quarters of it": ("password CorrectHorseBatteryStap... rejected", "HorseBatteryStap"),
+    # From a second review: an escape before the echo ends a word, as a reader reads it.
+    "after an escaped =, broken": ("password%3DCorrect\u200bHorseBatteryStaple77", "HorseBatteryStaple77"),
+    "after an escaped line break, wrapped": ("conf:\\nCorrectHorse\\nBatteryStaple77", "BatteryStaple77"),
 }
 
 

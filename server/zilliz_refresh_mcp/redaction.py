@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import html
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -389,66 +391,143 @@ def _blanker(secret: str) -> _Blanker:
 
 # --- echoes broken apart -----------------------------------------------------------------------------------------
 # A reader joins back what a text puts between the characters of a key: a line wrapped inside it, a zero-width space
-# or a soft hyphen, an HTML <wbr>, a mask over a few of its characters; and reads an escape of a letter or digit as
-# that letter. The search does the same: it squeezes a text to its letters and digits, lower-cased, escapes decoded.
-_TAG = r"<[A-Za-z/][^<>]{0,60}>"
-# Each kind of escape apart, each looked for only where its first character is: "%" alone ("42%") is common.
-# JSON, any number of times over; a line break or a quote. (Its first backslash apart: a pattern that begins with one
-# character is looked for ~10x faster than one that begins with a repeat.)
-_BACKSLASHED = r"\\\\*(?:u([0-9A-Fa-f]{4})|[nrtvbf0\"'/\\])"
-_PERCENT = r"%(?:25)*([0-9A-Fa-f]{2})"  # URL-encoded, also again
-_REFERENCE = (
-    r"&(?:amp;)*#(?:[Xx]0*([0-9A-Fa-f]{1,6})|0*(?P<decimal>[0-9]{1,7}));"  # an HTML character reference, also again
+# or a soft hyphen, an HTML <wbr> or comment, a terminal colour, a mask over a few of its characters; and reads an
+# escape of a letter or digit as that letter, an escape of an escape too. The search does the same: it decodes a
+# text (``_decoded``), then squeezes it to its letters and digits, lower-cased (``_squeezed``).
+_PASSWORD_PIECE_CHARS = 16
+_BY_CHANCE = 3  # characters beside an echo that may go on as the key does: 1 in 36^3 for 3
+_LAYERS = 4  # escapes of escapes decoded: "\u0026#51;" is "&#51;", which is "3"
+_BREAK_ESCAPES = "nrtvbf0"  # "\n" and its kind: a break a reader sees, not a letter
+
+
+def _dropped(_: re.Match[str]) -> str:
+    return ""
+
+
+def _backslashed(escape: re.Match[str]) -> str:
+    if code := escape[1] or escape[2] or escape[3]:
+        return _character(int(code, 16))
+    return " " if escape[0][-1] in _BREAK_ESCAPES else escape[0][-1]
+
+
+def _percent_escape(escape: re.Match[str]) -> str:
+    """A "%u0063", or a run of URL-encoded bytes read as UTF-8 ("%E2%80%8B" is one zero-width space, not three
+    letters)."""
+    if escape[1]:
+        return _character(int(escape[1], 16))
+    return bytes(int(byte, 16) for byte in _PERCENT_BYTE.findall(escape[0])).decode("utf-8", "replace")
+
+
+def _ampersand(escape: re.Match[str]) -> str:
+    if code := escape["hex"] or escape["decimal"]:
+        return _character(int(code, 16 if escape["hex"] else 10))
+    return html.unescape(escape[0])  # a named one: "&shy;", "&lt;"
+
+
+def _character(code: int) -> str:
+    return chr(code) if code < 0x110000 else ""
+
+
+# Each kind apart, looked for only where its first character is (a pattern that begins with one character is searched
+# for ~10x faster than one of several kinds), in this order, in both of _decoded's ways.
+_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    ("<", re.compile(r"<[A-Za-z/!][^<>]{0,200}>"), _dropped),  # a tag or a comment
+    ("\x1b", re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]"), _dropped),  # a terminal's colour or cursor
+    ("\\", re.compile(r"\\\\*(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2})|U([0-9A-Fa-f]{8})|[nrtvbf0\"'/\\])"), _backslashed),
+    ("%", re.compile(r"%(?:25)*u([0-9A-Fa-f]{4})|(?:%(?:25)*[0-9A-Fa-f]{2})+"), _percent_escape),
+    (
+        "&",
+        re.compile(
+            r"&(?:(?:amp;)*#(?:[Xx]0*(?P<hex>[0-9A-Fa-f]{1,6})|0*(?P<decimal>[0-9]{1,7}))|[A-Za-z][A-Za-z0-9]{1,31});"
+        ),
+        _ampersand,
+    ),
 )
-_ESCAPES_BY_LEAD = (
-    ("\\", re.compile(_BACKSLASHED)),
-    ("%", re.compile(_PERCENT)),
-    ("&", re.compile(_REFERENCE)),
+_PERCENT_BYTE = re.compile(r"%(?:25)*([0-9A-Fa-f]{2})")
+# Letters of other scripts that look like Latin ones and that Unicode does not fold to them (Cyrillic, Greek).
+_LOOKALIKES = str.maketrans(
+    "асеіјорѕхуАВСЕНІЈКМОРЅТХУΑΒΕΗΙΚΜΝΟΡΤΧΥΖοκνρτυχ", "aceijopsxyABCEHIJKMOPSTXYABEHIKMNOPTXYZokvptux"
 )
-_TAGS = re.compile(_TAG)
-# What one character of the squeezed text comes of; the groups numbered as _decoded reads them.
-_UNITS = re.compile(f"{_TAG}|{_BACKSLASHED}|{_PERCENT}|{_REFERENCE}|.", re.DOTALL)
+_LETTERS_AND_DIGITS = re.compile(r"[A-Za-z0-9]+|[^\x00-\x7f]")
 _SQUEEZED_CHARS = b"0123456789abcdefghijklmnopqrstuvwxyz"
 _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _NOT_SQUEEZED = bytes(byte for byte in range(256) if byte not in _SQUEEZED_CHARS + _SQUEEZED_CHARS.upper())
-_PASSWORD_PIECE_CHARS = 16
-_BY_CHANCE = 3  # characters beside an echo that may go on as the key does: 1 in 36^3 for 3
 
 
-def _decoded(escape: re.Match[str]) -> str:
-    """The character an escape stands for; "" for a code that is no character, and for an escape of a break."""
-    if decimal := escape.groupdict().get("decimal"):
-        code = int(decimal)
-    else:
-        digits = next((group for group in escape.groups() if group), None)
-        code = int(digits, 16) if digits else -1
-    return chr(code) if 0 <= code < 0x110000 else ""
+def _decoded(text: str) -> str:
+    """``text`` as a reader reads it: escapes decoded, layer after layer; tags and terminal codes gone."""
+    for _ in range(_LAYERS):
+        before = text
+        for lead, pattern, decode in _PASSES:
+            if lead in text:
+                text = pattern.sub(decode, text)
+        if text == before:
+            break
+    return text
 
 
 def _squeezed(text: str) -> str:
-    """``text``'s letters and digits as a reader joins them: lower-cased ASCII, escapes decoded, tags and all else
-    dropped (other scripts are read as ASCII where Unicode says they are the same letter: a full-width A is an A)."""
-    if "<" in text:
-        text = _TAGS.sub("", text)
-    for lead, escapes in _ESCAPES_BY_LEAD:
-        if lead in text:
-            text = escapes.sub(_decoded, text)
+    """The letters and digits of ``_decoded(text)``, lower-cased ASCII (other scripts read as ASCII where Unicode
+    says they are the same letter: a full-width A is an A; an accent is dropped, its letter kept)."""
+    text = _decoded(text)
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+        text = unicodedata.normalize("NFKD", text.translate(_LOOKALIKES))
     return text.encode("ascii", "ignore").translate(_LOWER, _NOT_SQUEEZED).decode("ascii")
 
 
-def _squeezed_char(unit: re.Match[str]) -> str:
-    if unit[0][0] == "<" and len(unit[0]) > 1:
-        return ""
-    char = _decoded(unit) if len(unit[0]) > 1 else unit[0]
-    return _squeezed(char) if len(char) == 1 else ""
+class _Mapped(NamedTuple):
+    """``_decoded(text)`` and ``_squeezed(text)``, each character of either told by where it came from in ``text``."""
+
+    decoded: str
+    starts: list[int]  # where each character of ``decoded`` begins in ``text``
+    ends: list[int]  # and ends
+    squeezed: str
+    at: list[int]  # the index in ``decoded`` of each character of ``squeezed``
+
+
+def _mapped(text: str) -> _Mapped:
+    """``_decoded`` and ``_squeezed`` of ``text`` (the same passes, in the same order), keeping where each character
+    came from: only for a text that holds an echo (a Python step per escape and per run of letters)."""
+    starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
+    for _ in range(_LAYERS):
+        before = text
+        for lead, pattern, decode in _PASSES:
+            if lead not in text:
+                continue
+            pieces: list[str] = []
+            new_starts: list[int] = []
+            new_ends: list[int] = []
+            done = 0
+            for escape in pattern.finditer(text):
+                first, last = escape.span()
+                read = decode(escape)
+                pieces += [text[done:first], read]
+                new_starts += starts[done:first] + [starts[first]] * len(read)
+                new_ends += ends[done:first] + [ends[last - 1]] * len(read)
+                done = last
+            if pieces:
+                text = "".join([*pieces, text[done:]])
+                starts, ends = new_starts + starts[done:], new_ends + ends[done:]
+        if text == before:
+            break
+    squeezed: list[str] = []
+    at: list[int] = []
+    for run in _LETTERS_AND_DIGITS.finditer(text):
+        if run[0].isascii():
+            squeezed.append(run[0].lower())
+            at += range(run.start(), run.end())
+        else:
+            read = _squeezed(run[0])
+            squeezed.append(read)
+            at += [run.start()] * len(read)
+    return _Mapped(text, starts, ends, "".join(squeezed), at)
 
 
 class _Scattered:
     """Finds the key's characters where a reader would join them back (``_squeezed``): any ``_PIECE_CHARS`` of an
     API key in a row; of the password of ``user:password``, 3/4 of it in a row and at least ``_PASSWORD_PIECE_CHARS``
-    (a shorter piece of a password a person chose may be a word: "Administrator2024"), or the whole of a shorter one.
+    (a shorter piece of a password a person chose may be a word: "Administrator2024"), or the whole of a shorter one,
+    standing apart from other letters and digits as a reader reads them.
 
     Asked of every answer that leaves the server and every message: squeezing a 4 kB answer and ~10 searches
     for the key's chunks take ~50 us. Blanking, only when an echo is there, maps the squeezed text back.
@@ -479,18 +558,22 @@ class _Scattered:
         """``text`` with each echo, from its first character to its last and what lies between, made ``***``."""
         if not self.found_in(text):
             return text
-        units = [(unit.start(), unit.end(), _squeezed_char(unit)) for unit in _UNITS.finditer(text)]
-        squeezed, spans = "", []
-        for start, end, chars in units:
-            squeezed += chars
-            spans += [(start, end)] * len(chars)
-        for first, last in reversed(self._echoes(squeezed)):
-            first, last = _without_ends_by_chance(spans, first, last)
-            start, end = spans[first][0], spans[last - 1][1]
-            if self._apart_only and (_wordy(text[start - 1 : start] or " ") or _wordy(text[end : end + 1] or " ")):
+        mapped = _mapped(text)
+        spans: list[tuple[int, int]] = []
+        for first, last in self._echoes(mapped.squeezed):
+            first, last = _without_ends_by_chance(mapped, first, last)
+            if self._apart_only and not _apart(mapped, first, last):
                 continue  # a password's words inside longer ones ("auto correct horses"): no echo of it
-            text = f"{text[:start]}***{text[end:]}"
-        return text
+            start, end = mapped.starts[mapped.at[first]], mapped.ends[mapped.at[last - 1]]
+            if spans and start <= spans[-1][1]:  # a character read as two ("ﬁ") may hold the ends of two
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+            else:
+                spans.append((start, end))
+        kept, done = [], 0
+        for start, end in spans:
+            kept += [text[done:start], "***"]
+            done = end
+        return "".join([*kept, text[done:]])
 
     def _echoes(self, squeezed: str) -> list[tuple[int, int]]:
         """Where ``squeezed`` holds a run of the secret as long as ``_width`` or longer, merged."""
@@ -515,16 +598,29 @@ class _Scattered:
         return merged
 
 
-def _without_ends_by_chance(spans: list[tuple[int, int]], first: int, last: int) -> tuple[int, int]:
+def _without_ends_by_chance(mapped: _Mapped, first: int, last: int) -> tuple[int, int]:
     """The squeezed echo ``first:last`` without a few characters at an end that lie apart from the rest: the word
     after "<key> refused" may begin as the key went on ("r"), by chance. What is left shown is too short to matter."""
-    for at in range(first + 1, min(first + _BY_CHANCE + 1, last)):
-        if spans[at][0] > spans[at - 1][1]:  # something a reader skips lies between
-            first = at
-    for at in range(last - 1, max(last - _BY_CHANCE - 1, first), -1):
-        if spans[at][0] > spans[at - 1][1]:
-            last = at
+    at = mapped.at
+
+    def apart(index: int) -> bool:  # something a reader skips lies between this squeezed character and the one before
+        return at[index] > at[index - 1] + 1
+
+    for index in range(first + 1, min(first + _BY_CHANCE + 1, last)):
+        if apart(index):
+            first = index
+    for index in range(last - 1, max(last - _BY_CHANCE - 1, first), -1):
+        if apart(index):
+            last = index
     return first, last
+
+
+def _apart(mapped: _Mapped, first: int, last: int) -> bool:
+    """Whether the squeezed echo ``first:last`` stands apart from other letters and digits, as a reader reads them."""
+    before, after = mapped.at[first] - 1, mapped.at[last - 1] + 1
+    return not (before >= 0 and _wordy(mapped.decoded[before])) and not (
+        after < len(mapped.decoded) and _wordy(mapped.decoded[after])
+    )
 
 
 @functools.lru_cache(maxsize=8)
