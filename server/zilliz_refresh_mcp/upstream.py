@@ -24,6 +24,7 @@ import re
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -547,7 +548,9 @@ class ZillizClient:
             transient = True
         else:
             parts = urlsplit(self._endpoint)
-            cause, hint, transient = _connect_failure(exc, parts.port, sent=sent, plain=parts.scheme == "http")
+            cause, hint, transient = _connect_failure(
+                exc, parts.port, sent=sent, plain=parts.scheme == "http", proxied=_proxied(self._endpoint)
+            )
         return UpstreamUnreachable(
             f"Could not reach the cluster at {_origin(self._endpoint)}{cause}",
             route=route,
@@ -687,8 +690,9 @@ class ZillizClient:
         return self._quoted_text(_message_text(message), _MESSAGE_CHARS)
 
     def _quoted_text(self, text: str, chars: int) -> str:
-        """Upstream's ``text`` as our errors quote it: redacted, on one line, cut to ``chars``."""
-        return shortened(one_line(redact(text, self._token)), chars)
+        """Upstream's ``text`` as our errors quote it: redacted, on one line, cut to ``chars``. Redacted whole as far as
+        it may be shown, and no further: a message of megabytes would keep the event loop for seconds."""
+        return shortened(one_line(redact(text[: _QUOTED_SPAN * chars], self._token)), chars)
 
     def _data_of(self, route: str, body: Mapping[str, Any], payload: Any) -> Any:
         if not isinstance(payload, dict):
@@ -719,6 +723,9 @@ class ZillizClient:
         return payload["data"]
 
 
+# What of upstream's text is redacted before it is cut to what a message quotes: room for white space that one_line
+# folds, and an echo of the key across the cut is blanked as far as it is kept.
+_QUOTED_SPAN = 8
 _BACKSLASHES_BEFORE_QUOTE = re.compile(r'\\+(?="|$)')
 
 
@@ -789,16 +796,37 @@ _MAYBE_TLS = "; if the cluster serves TLS on that port, use https://"
 # A TLS server's answer to a request in plain HTTP: nginx's page, Go's net/http (Milvus's REST server).
 _PLAIN_TO_TLS = re.compile(rb"plain HTTP request was sent to HTTPS port|HTTP request to an HTTPS server", re.IGNORECASE)
 _CHECK_PROXY = "Check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY), and ZILLIZ_CLUSTER_ENDPOINT."
+_PROXY_NOT_TLS = (
+    "A proxy that speaks plain HTTP is written http://host:port in HTTPS_PROXY / HTTP_PROXY (the cluster's own TLS "
+    "still goes through it); check those and NO_PROXY."
+)
 
 
-def _connect_failure(exc: BaseException, port: int | None, *, sent: bool, plain: bool = False) -> tuple[str, str, bool]:
+def _proxied(endpoint: str) -> bool:
+    """Whether a proxy from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, less NO_PROXY) stands between."""
+    parts = urlsplit(endpoint)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.netloc)
+
+
+def _connect_failure(
+    exc: BaseException, port: int | None, *, sent: bool, plain: bool = False, proxied: bool = False
+) -> tuple[str, str, bool]:
     """Why no connection was made, as words after "Could not reach the cluster at <origin>"; the hint; whether
     trying again may help. Read from the exception chain (the HTTP stack wraps the OS's or TLS's error).
-    ``plain``: the endpoint is http://, so a connection dropped at once may be a TLS port refusing plain HTTP."""
+    ``plain``: the endpoint is http://, so a connection dropped at once may be a TLS port refusing plain HTTP.
+    ``proxied``: a proxy from the environment stands between, and it may be what answered."""
     causes = _causes(exc)
     for cause in causes:
         if isinstance(cause, ssl.SSLError) and getattr(cause, "reason", "") in _NOT_TLS_REASONS:
-            # The same port answers the same way on every attempt: not retried.
+            # The same port answers the same way on every attempt: not retried. Through a proxy given as https://,
+            # the proxy is what answered: "use http://" for the cluster would send the key unencrypted for nothing.
+            if proxied:
+                return ": the proxy on the way answered in plain HTTP, not TLS", _PROXY_NOT_TLS, False
+            if plain:  # the cluster is asked in plain HTTP: what spoke TLS is no part of it
+                return ": something on the way answered in plain HTTP, not TLS", _CHECK_PROXY, False
             return ": it answered in plain HTTP, not TLS", _USE_HTTP, False
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
