@@ -12,8 +12,9 @@ from pydantic import Field
 from zilliz_refresh_mcp import jobs, reasons, records, wording
 from zilliz_refresh_mcp.errors import RecordError
 from zilliz_refresh_mcp.jobs import build_listing
-from zilliz_refresh_mcp.records import iso_utc, normalize_record
+from zilliz_refresh_mcp.records import JobRecord, RecordFields, iso_utc, normalize_record, render_record
 from zilliz_refresh_mcp.states import canonical_state, state_filter
+from zilliz_refresh_mcp.wording import job_line, wait_running
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
 HOUR = 3_600_000
@@ -1546,3 +1547,23 @@ def test_long_names_of_any_characters_keep_pages_whole(char: str) -> None:
     result = listing(failures, limit=10)
     budget = 24_000 if char == "\x01" else jobs.ANSWER_BUDGET_BYTES
     assert jobs.answer_bytes(result) < budget and result.page.returned >= 1
+
+
+def test_a_job_at_100_percent_is_finishing_only_while_no_end_is_reported_and_whatever_the_clocks_say() -> None:
+    """From a review: "ended ..., at 100% and finishing up (its end not yet reported)" beside an end; and a start
+    after this server's clock gave the line "finishing up" but the wait "the cluster's clock appears ahead"."""
+    now_ms = 1_714_560_000_000
+    now = iso_utc(now_ms)
+
+    def running(start_ms: int, end_ms: int = 0) -> JobRecord:
+        fields = RecordFields(
+            "449503829274509312", "RefreshInProgress", start_ms, end_ms, 100, "ext_books", None, None, None
+        )
+        return render_record(fields, now_ms)
+
+    ended = running(now_ms - 600_000, now_ms - 5_000)
+    assert "finishing" not in job_line(ended, now) and "ended" in job_line(ended, now)
+    ahead = running(now_ms + 30_000)
+    assert job_line(ahead, now).endswith("at 100% and finishing up (its end not yet reported)")
+    waited = wait_running(ahead, 30, None, now=now)
+    assert "It is at 100% and finishing up" in waited and "clock appears ahead" not in waited

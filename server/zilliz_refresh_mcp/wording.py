@@ -111,7 +111,7 @@ _FINISHING = "at 100% and finishing up (its end not yet reported)"
 def _no_estimate(job: JobRecord, now: str | None) -> str | None:
     """Why a running job has no estimated end, as its line says it (a wait: "It is ..."); None for any other job
     (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
-    if job.state == IN_PROGRESS and job.progress >= 100:
+    if job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None:
         return _FINISHING
     if ahead := _start_ahead(job, now):
         return f"{_AFTER_CLOCK}: {ahead}"
@@ -125,6 +125,8 @@ def _start_ahead(job: JobRecord, now: str | None) -> str | None:
     """What to say of a running job whose start is after this server's clock as it was read (no time running:
     ``duration_seconds`` is null), which leaves it with no estimated end; None for any other job."""
     if job.state != IN_PROGRESS or job.started_at is None or job.ended_at or job.duration_seconds is not None:
+        return None
+    if job.progress >= 100:  # finishing up, whatever the clocks say (_no_estimate tells that first)
         return None
     return f"{_clock_ahead(job.started_at, now)}, so its end cannot be estimated yet"
 
