@@ -434,7 +434,11 @@ _PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ...]
     ("<", re.compile(r"<[A-Za-z/!][^<>]{0,200}>"), _dropped),  # a tag or a comment
     ("\x1b", re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]"), _dropped),  # a terminal's colour or cursor
     ("\\", re.compile(r"\\\\*(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2})|U([0-9A-Fa-f]{8})|[nrtvbf0\"'/\\])"), _backslashed),
-    ("%", re.compile(r"%(?:25)*u([0-9A-Fa-f]{4})|(?:%(?:25)*[0-9A-Fa-f]{2})+"), _percent_escape),
+    (
+        "%",
+        re.compile(r"%(?:(?:25)*u([0-9A-Fa-f]{4})|(?:25)*[0-9A-Fa-f]{2}(?:%(?:25)*[0-9A-Fa-f]{2})*)"),
+        _percent_escape,
+    ),
     (
         "&",
         re.compile(
