@@ -231,13 +231,8 @@ class TLSUpstream:
 
 
 @contextmanager
-def tls_upstream(directory: Path) -> Iterator[TLSUpstream]:
-    cert, key = self_signed_certificate(directory)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    upstream = TLSUpstream(f"https://127.0.0.1:{listener.getsockname()[1]}", cert)
-    body = b'{"code":0,"data":{"records":[]}}'
+def serving(listener: socket.socket, upstream: TLSUpstream, answer: Callable[[socket.socket], None]) -> Iterator[None]:
+    """Each connection that ``listener`` accepts, counted on ``upstream`` and answered by ``answer``, in a thread."""
 
     def serve() -> None:
         while True:
@@ -246,24 +241,40 @@ def tls_upstream(directory: Path) -> Iterator[TLSUpstream]:
             except OSError:
                 return
             upstream.connections += 1
-            try:
-                with context.wrap_socket(connection, server_side=True) as tls:
-                    tls.settimeout(5)
-                    read_request(tls)  # all of it: closing on unread bytes would reset the connection
-                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n")
-                    tls.sendall(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            except OSError:  # the client refused the certificate: the handshake fails here too
-                connection.close()
+            answer(connection)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield upstream
+        yield
     finally:
         with contextlib.suppress(OSError):  # wakes the accept() under way, which a close alone leaves waiting
             listener.shutdown(socket.SHUT_RDWR)
         listener.close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def tls_upstream(directory: Path) -> Iterator[TLSUpstream]:
+    cert, key = self_signed_certificate(directory)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    upstream = TLSUpstream(f"https://127.0.0.1:{listener.getsockname()[1]}", cert)
+    body = b'{"code":0,"data":{"records":[]}}'
+
+    def answer(connection: socket.socket) -> None:
+        try:
+            with context.wrap_socket(connection, server_side=True) as tls:
+                tls.settimeout(5)
+                read_request(tls)  # all of it: closing on unread bytes would reset the connection
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n")
+                tls.sendall(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        except OSError:  # the client refused the certificate: the handshake fails here too
+            connection.close()
+
+    with serving(listener, upstream, answer):
+        yield upstream
 
 
 async def test_a_certificate_that_cannot_be_verified_is_told_once_with_the_private_ca_remedy(
@@ -298,27 +309,14 @@ def plain_http_upstream() -> Iterator[TLSUpstream]:
     listener = socket.create_server(("127.0.0.1", 0))
     upstream = TLSUpstream(f"https://127.0.0.1:{listener.getsockname()[1]}", Path())
 
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            upstream.connections += 1
-            with connection, contextlib.suppress(OSError):
-                connection.settimeout(5)
-                connection.recv(65536)
-                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    def answer(connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            connection.settimeout(5)
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with serving(listener, upstream, answer):
         yield upstream
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(timeout=5)
 
 
 async def test_https_to_a_port_that_serves_plain_http_says_so_once_and_names_http(clock: FakeClock) -> None:
