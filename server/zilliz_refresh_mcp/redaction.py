@@ -452,15 +452,17 @@ _PERCENT_BYTE = re.compile(r"%(?:25)*([0-9A-Fa-f]{2})")
 _LOOKALIKES = str.maketrans(
     "асеіјорѕхуАВСЕНІЈКМОРЅТХУΑΒΕΗΙΚΜΝΟΡΤΧΥΖοκνρτυχ", "aceijopsxyABCEHIJKMOPSTXYABEHIKMNOPTXYZokvptux"
 )
-_LETTERS_AND_DIGITS = re.compile(r"[A-Za-z0-9]+|[^\x00-\x7f]")
-_SQUEEZED_CHARS = b"0123456789abcdefghijklmnopqrstuvwxyz"
+# A "*" stays, as a break no echo runs across: "***" is where an echo was blanked, and a reader does not join what is
+# on either side of it to read the key ("9f7b3d, ***, 5a2c8e").
+_LETTERS_AND_DIGITS = re.compile(r"[A-Za-z0-9*]+|[^\x00-\x7f]")
+_SQUEEZED_CHARS = b"0123456789abcdefghijklmnopqrstuvwxyz*"
 _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _NOT_SQUEEZED = bytes(byte for byte in range(256) if byte not in _SQUEEZED_CHARS + _SQUEEZED_CHARS.upper())
 
 
-def _decoded(text: str) -> str:
+def _decoded(text: str, layers: int = _LAYERS) -> str:
     """``text`` as a reader reads it: escapes decoded, layer after layer; tags and terminal codes gone."""
-    for _ in range(_LAYERS):
+    for _ in range(layers):
         before = text
         for lead, pattern, decode in _PASSES:
             if lead in text:
@@ -470,10 +472,10 @@ def _decoded(text: str) -> str:
     return text
 
 
-def _squeezed(text: str) -> str:
+def _squeezed(text: str, layers: int = _LAYERS) -> str:
     """The letters and digits of ``_decoded(text)``, lower-cased ASCII (other scripts read as ASCII where Unicode
-    says they are the same letter: a full-width A is an A; an accent is dropped, its letter kept)."""
-    text = _decoded(text)
+    says they are the same letter: a full-width A is an A; an accent is dropped, its letter kept), and its "*"."""
+    text = _decoded(text, layers)
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text.translate(_LOOKALIKES))
     return text.encode("ascii", "ignore").translate(_LOWER, _NOT_SQUEEZED).decode("ascii")
@@ -552,10 +554,11 @@ class _Scattered:
         at_each = range(0, len(self._target) - self._chunk + 1, self._chunk)
         self._chunks = [self._target[at : at + self._chunk] for at in at_each]
 
-    def found_in(self, text: str) -> bool:
-        if not self._target or len(text) < _PIECE_CHARS:
+    def found_in(self, text: str, layers: int = _LAYERS) -> bool:
+        """Whether ``text`` holds an echo; ``layers``: of escapes to decode (one more for a text written as JSON)."""
+        if not self._target:
             return False
-        squeezed = _squeezed(text)
+        squeezed = _squeezed(text, layers)  # a short text may read longer: "⑳" is "20"
         return any(chunk in squeezed for chunk in self._chunks) and bool(self._echoes(squeezed))
 
     def blanked(self, text: str) -> str:
@@ -565,8 +568,9 @@ class _Scattered:
         mapped = _mapped(text)
         spans: list[tuple[int, int]] = []
         for first, last in self._echoes(mapped.squeezed):
-            first, last = _without_ends_by_chance(mapped, first, last)
-            if self._apart_only and not _apart(mapped, first, last):
+            if not self._apart_only:
+                first, last = _without_ends_by_chance(mapped, first, last)
+            elif not _apart(mapped, first, last):  # (the password's own "_" or "ß" beside it is no gap: not trimmed)
                 continue  # a password's words inside longer ones ("auto correct horses"): no echo of it
             start, end = mapped.starts[mapped.at[first]], mapped.ends[mapped.at[last - 1]]
             if spans and start <= spans[-1][1]:  # a character read as two ("ﬁ") may hold the ends of two
@@ -620,11 +624,16 @@ def _without_ends_by_chance(mapped: _Mapped, first: int, last: int) -> tuple[int
 
 
 def _apart(mapped: _Mapped, first: int, last: int) -> bool:
-    """Whether the squeezed echo ``first:last`` stands apart from other letters and digits, as a reader reads them."""
+    """Whether the squeezed echo ``first:last`` stands apart from other letters and digits, as a reader reads them:
+    ASCII ones, which the squeezed text keeps (a password's own "_" or "ß" may stand beside what it kept of it)."""
     before, after = mapped.at[first] - 1, mapped.at[last - 1] + 1
-    return not (before >= 0 and _wordy(mapped.decoded[before])) and not (
-        after < len(mapped.decoded) and _wordy(mapped.decoded[after])
+    return not (before >= 0 and _ascii_alnum(mapped.decoded[before])) and not (
+        after < len(mapped.decoded) and _ascii_alnum(mapped.decoded[after])
     )
+
+
+def _ascii_alnum(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 @functools.lru_cache(maxsize=8)
@@ -650,7 +659,7 @@ def output_may_show(json_text: str, secret: str) -> bool:
     lowered = json_text.lower()
     anchor, login = _anchor(secret), _login_echo(secret)
     return (
-        _scattered(secret).found_in(json_text)
+        _scattered(secret).found_in(json_text, _LAYERS + 1)  # JSON escapes a text once more: "\\u001b" for ESC
         or (anchor is not None and anchor.lower() in lowered)
         or (login is not None and login.user in lowered)
     )
