@@ -239,3 +239,26 @@ async def test_a_large_answer_that_spells_the_token_is_cleaned_off_the_event_loo
     assert len(records) == failures and all(cluster.token not in json.dumps(record) for record in records)
     apart = failures * 400 > upstream.CLEANED_APART_BYTES
     assert cleaned_in and (cleaned_in[0] != threading.get_ident()) is apart
+
+
+@pytest.mark.parametrize(
+    ("proxy", "no_proxy", "asked_over_tls"),
+    [
+        ("https://proxy.internal:3129", "", True),
+        ("http://proxy.internal:3128", "", False),
+        ("https://p:1", "zillizcloud.com", False),
+    ],
+)
+def test_only_a_proxy_asked_over_tls_may_be_what_met_the_handshake(
+    monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str, asked_over_tls: bool
+) -> None:
+    """From a review: through a plain CONNECT proxy (http://), a handshake that met plain HTTP met the cluster's port;
+    the proxy was blamed, and the user told to write it http://, as it already was."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        monkeypatch.setenv("no_proxy", no_proxy)
+    assert upstream._proxied("https://in03-abc.api.gcp-us-west1.zillizcloud.com") is asked_over_tls

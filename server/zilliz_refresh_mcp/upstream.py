@@ -803,12 +803,12 @@ _PROXY_NOT_TLS = (
 
 
 def _proxied(endpoint: str) -> bool:
-    """Whether a proxy from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, less NO_PROXY) stands between."""
+    """Whether a proxy from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, less NO_PROXY) stands between that is
+    asked over TLS itself (https://): only then may it be what met the handshake with plain HTTP."""
     parts = urlsplit(endpoint)
     proxies = urllib.request.getproxies()
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(parts.netloc)
+    proxy = proxies.get(parts.scheme) or proxies.get("all") or ""
+    return proxy.lower().startswith("https://") and not urllib.request.proxy_bypass(parts.netloc)
 
 
 def _connect_failure(
