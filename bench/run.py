@@ -601,7 +601,9 @@ Where the time goes (timers inside each server process, and the client's share m
   two runs of this part alone 1.29x and 1.32x (our server's CPU a call, timed in process against the code of the
   session before, alternating: no difference shows); the afternoon of 11-30, with a cursor that carries a digest of
   the jobs up to it and failure reasons cut to their bytes (a first page pays five `json.dumps` more), a whole run
-  1.29x. That share, ~0.7-1 ms more CPU than the forwarder's: about half
+  1.29x; since the evening of 11-30 every answer's JSON is also searched, on its way out, for an echo of the key
+  broken apart (~60-80 us a 4-job answer, timed in process; the table above is with it). That share, ~0.7-1 ms more
+  CPU than the forwarder's: about half
   is building and checking the listing (pydantic models, times, the summary), the rest the upstream plumbing the
   forwarder does without (the shared in-flight request, the whole-request timeout, the rate limiter, the token scan)
   and the SDK's handling of a larger result. Each of those costs 10-100 us. (tenacity's bookkeeping, ~0.1 ms a call,
