@@ -46,7 +46,7 @@ from .redaction import output_may_show, redact, redact_output
 
 MAX_STRING_CHARS = 4096
 _SHOWN_CHARS = 40
-_JSON = msgspec.json.Encoder(enc_hook=str)  # ~10x json.dumps on a result: it runs on every answer
+_JSON = msgspec.json.Encoder(enc_hook=str)  # ~10x faster than json.dumps on a result: it runs on every answer
 # What answers with words of the cluster's in them: the rest (initialize, the lists of tools...) are this server's own.
 _ANSWERS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
 
