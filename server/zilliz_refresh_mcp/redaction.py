@@ -28,7 +28,7 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -340,16 +340,7 @@ class _Blanker:
             while at >= 0:
                 spans.append((at, at + _PIECE_CHARS))
                 at = lowered.find(piece, at + 1)
-        merged: list[list[int]] = []
-        for start, stop in sorted(spans):
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], stop)
-            else:
-                merged.append([start, stop])
-        for start, stop in reversed(merged):
-            start = self._past_escape(text, start)
-            text = f"{text[:start]}***{text[stop:]}"
-        return text
+        return _with_blanks(text, [(self._past_escape(text, start), stop) for start, stop in _merged(spans)])
 
     @staticmethod
     def _past_escape(text: str, start: int) -> int:
@@ -572,16 +563,9 @@ class _Scattered:
                 first, last = _without_ends_by_chance(mapped, first, last)
             elif not _apart(mapped, first, last):  # (the password's own "_" or "ß" beside it is no gap: not trimmed)
                 continue  # a password's words inside longer ones ("auto correct horses"): no echo of it
-            start, end = mapped.starts[mapped.at[first]], mapped.ends[mapped.at[last - 1]]
-            if spans and start <= spans[-1][1]:  # a character read as two ("ﬁ") may hold the ends of two
-                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
-            else:
-                spans.append((start, end))
-        kept, done = [], 0
-        for start, end in spans:
-            kept += [text[done:start], "***"]
-            done = end
-        return "".join([*kept, text[done:]])
+            # Merged: a character read as two ("ﬁ") may hold the ends of two echoes.
+            spans.append((mapped.starts[mapped.at[first]], mapped.ends[mapped.at[last - 1]]))
+        return _with_blanks(text, _merged(spans))
 
     def _echoes(self, squeezed: str) -> list[tuple[int, int]]:
         """Where ``squeezed`` holds a run of the secret as long as ``_width`` or longer, merged."""
@@ -597,13 +581,27 @@ class _Scattered:
                     if in_both and squeezed[start : start + width] == target[key_start : key_start + width]:
                         found.append((start, start + width))
                 at = squeezed.find(chunk, at + 1)
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted(found):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        return merged
+        return _merged(found)
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (start, end) in order, each run of them that overlap or touch made one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _with_blanks(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each of ``spans`` (in order, apart) made ``***``: in one pass, as echoes may be thousands."""
+    kept, done = [], 0
+    for start, end in spans:
+        kept += [text[done:start], "***"]
+        done = end
+    return "".join([*kept, text[done:]])
 
 
 def _without_ends_by_chance(mapped: _Mapped, first: int, last: int) -> tuple[int, int]:
