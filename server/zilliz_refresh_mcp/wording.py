@@ -126,8 +126,6 @@ def _start_ahead(job: JobRecord, now: str | None) -> str | None:
     ``duration_seconds`` is null), which leaves it with no estimated end; None for any other job."""
     if job.state != IN_PROGRESS or job.started_at is None or job.ended_at or job.duration_seconds is not None:
         return None
-    if job.progress >= 100:  # finishing up, whatever the clocks say (_no_estimate tells that first)
-        return None
     return f"{_clock_ahead(job.started_at, now)}, so its end cannot be estimated yet"
 
 
@@ -370,12 +368,9 @@ def wait_running(
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
         message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
-    ahead = _start_ahead(job, now)
-    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None and not ahead else None
-    if ahead:
-        message += f" Its start is {_AFTER_CLOCK}: {ahead}."
-    elif no_estimate:
-        message += f" It is {no_estimate}."
+    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None else None
+    if no_estimate:  # as its line says it: a job at 100% is finishing up, whatever the clocks say
+        message += f" {'Its start is' if no_estimate.startswith(_AFTER_CLOCK) else 'It is'} {no_estimate}."
     least = _least_remaining(job) if no_estimate else None
     if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
         # A model told to wait on would poll for days, a call every minute: the user is better told when.
