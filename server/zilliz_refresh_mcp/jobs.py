@@ -31,7 +31,9 @@ from .reasons import (
     REASON_CHARS,
     REASON_HEAD_CHARS,
     RECORD_REASON_CHARS,
+    SHOWS_MORE,
     alike,
+    cut_gap,
     short_reason,
 )
 from .records import (
@@ -91,7 +93,7 @@ _NAME_CHARS_PER_FAILURE = 600  # ten names of 60 characters; Milvus allows 255
 # A group's reason as JSON writes it: one of REASON_CHARS plain characters fits, one of control characters (six
 # bytes each) or of CJK (three) is cut shorter, so that five of them cannot fill the answer.
 REASON_BYTES = 2 * REASON_CHARS
-_REASON_GAP = " [... {cut} characters cut; get_refresh_job shows more ...] "  # as short_reason's
+_REASON_GAP = cut_gap(SHOWS_MORE)  # as short_reason's
 
 
 def _group_reason(reason: str) -> str:

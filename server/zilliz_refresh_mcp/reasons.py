@@ -102,6 +102,15 @@ def reason_shown(reason: str) -> Shown | None:
     return reason[:REASON_HEAD_CHARS], end, spans
 
 
+# What a list says of a reason it cut: the job's record holds more of it.
+SHOWS_MORE = "; get_refresh_job shows more"
+
+
+def cut_gap(note: str = "") -> str:
+    """What stands between the two ends of a reason cut short, ``{cut}`` for how many characters neither holds."""
+    return " [... {cut} characters cut" + note + " ...] "
+
+
 def cut_between(reason: str, shown: Shown, note: str = "") -> str:
     """``reason`` as its head (``shown``'s, or a start of it) and its end with how many characters neither holds
     between them (a root cause that starts in the head is not counted twice), marked as followed by more where the
@@ -109,7 +118,7 @@ def cut_between(reason: str, shown: Shown, note: str = "") -> str:
     head, end, spans = shown
     cut = len(reason) - len(head) - sum(max(0, stop - max(start, len(head))) for start, stop in spans)
     more = "" if reason.endswith(end) else " [...]"
-    return f"{head} [... {cut} characters cut{note} ...] {end}{more}"
+    return f"{head}{cut_gap(note).format(cut=cut)}{end}{more}"
 
 
 def grouping_view(reason: str) -> tuple[str, tuple[str, str, bool] | None]:
@@ -137,7 +146,7 @@ def short_reason(reason: str) -> str:
     cause on its last ``Caused by:`` line: that line is shown in place of the frames, marked as followed by more.
     """
     shown = reason_shown(reason)
-    return reason if shown is None else cut_between(reason, shown, "; get_refresh_job shows more")
+    return reason if shown is None else cut_between(reason, shown, SHOWS_MORE)
 
 
 def record_reason(reason: str) -> str:
