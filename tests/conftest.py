@@ -129,3 +129,16 @@ def settings(simulator: SimulatorServer) -> Settings:
 @pytest.fixture
 def mcp_server(settings: Settings, clock: FakeClock) -> MCPServer[ServerState]:
     return build_server(settings, clock=clock)
+
+
+def only_https_proxy(monkeypatch: pytest.MonkeyPatch, proxy: str, *, no_proxy: str = "") -> None:
+    """The environment's proxies (either letter case, as the HTTP stack reads both): ``proxy`` for https:// alone,
+    and ``no_proxy`` when given."""
+    for name in ("HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        monkeypatch.setenv("no_proxy", no_proxy)

@@ -62,7 +62,7 @@ from zilliz_refresh_mcp.upstream import (
     ZillizClient,
 )
 
-from .conftest import FakeClock, half_answering_upstream, settings_for, text_of
+from .conftest import FakeClock, half_answering_upstream, only_https_proxy, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -342,10 +342,7 @@ async def test_a_proxy_given_as_https_that_speaks_plain_http_is_named_not_the_cl
     """From a review: through HTTPS_PROXY=https://<a plain-HTTP proxy>, the handshake that met plain HTTP was the
     proxy's, yet the cluster was told to be asked over http://, which would send the key unencrypted for nothing."""
     with plain_http_upstream() as proxy:
-        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        monkeypatch.setenv("https_proxy", proxy.url)
+        only_https_proxy(monkeypatch, proxy.url)
         endpoint = "https://in03-abc.api.gcp-us-west1.zillizcloud.com"
         settings = load_settings(cluster_endpoint=endpoint, token="k" * 20, timeout_seconds=5, max_attempts=4)
         async with Client(guarded(build_server(settings, clock=clock))) as client:

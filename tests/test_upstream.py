@@ -17,7 +17,7 @@ from zilliz_refresh_mcp.redaction import redact_json
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer
 from zilliz_refresh_mcp.upstream import LIST_ROUTE, ZillizClient
 
-from .conftest import half_answering_upstream
+from .conftest import half_answering_upstream, only_https_proxy
 
 pytestmark = pytest.mark.anyio
 
@@ -254,11 +254,5 @@ def test_only_a_proxy_asked_over_tls_may_be_what_met_the_handshake(
 ) -> None:
     """From a review: through a plain CONNECT proxy (http://), a handshake that met plain HTTP met the cluster's port;
     the proxy was blamed, and the user told to write it http://, as it already was."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("HTTPS_PROXY", "https_proxy"):
-        monkeypatch.setenv(name, proxy)
-    if no_proxy:
-        monkeypatch.setenv("NO_PROXY", no_proxy)
-        monkeypatch.setenv("no_proxy", no_proxy)
+    only_https_proxy(monkeypatch, proxy, no_proxy=no_proxy)
     assert upstream._proxied("https://in03-abc.api.gcp-us-west1.zillizcloud.com") is asked_over_tls
