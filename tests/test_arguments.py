@@ -46,6 +46,12 @@ def test_a_span_counts_back_from_now(since: str, seconds_back: int) -> None:
         ("2026-11-29", 1_795_910_400_000),  # a date: its midnight, UTC
         ("1969-07-20T20:17:00Z", 0),  # before the epoch: every job
         ("0001-01-01T00:00:00+05:00", 0),
+        # Job times are whole milliseconds: "then or later" of a time between two is the later one.
+        ("2026-11-29T18:00:00.0004Z", 1_795_975_200_001),
+        ("2026-11-29T18:00:00.0009Z", 1_795_975_200_001),
+        ("2026-11-29T18:00:00.123Z", 1_795_975_200_123),
+        ("2026-11-29T18:00:00.123000Z", 1_795_975_200_123),
+        ("1969-12-31T23:59:59.9996Z", 0),
     ],
 )
 def test_a_time_is_read_in_utc(since: str, at: int) -> None:

@@ -11,13 +11,13 @@ the value, in the tool and in ``ArgumentGuard`` alike, and anything else is refu
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BeforeValidator
 
 from .errors import InvalidArgument, quoted
-from .records import CLOCK_SKEW_MS, DETAILS_URI_PREFIX, iso_utc
+from .records import CLOCK_SKEW_MS, DETAILS_URI_PREFIX, EPOCH, iso_utc
 from .states import names_a_state
 
 
@@ -83,6 +83,7 @@ _SPAN = re.compile(
     r"(?:(last|past)\s+)?(\d{1,9}(?:\.\d{1,3})?)?\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?",
     re.IGNORECASE,
 )
+_MILLISECOND = timedelta(milliseconds=1)
 _SPAN_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 # An ISO-8601 duration (PT24H, P7D, P1W), as a model told "ISO-8601" may write a span.
 _ISO_SPAN = re.compile(
@@ -107,8 +108,10 @@ def since_ms(since: str, now_ms: int) -> int:
         return _back(now_ms, (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds)
     try:
         moment = datetime.fromisoformat(given)
-        at = round((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
-    except (ValueError, OverflowError):  # not a time; or year 1 in a zone east of UTC, before datetime's first
+        # Rounded up to the millisecond, as job times are written: "then or later" of a time between two is the
+        # later one. Integer arithmetic: a float's product lands a whole millisecond off either side.
+        at = -((EPOCH - (moment if moment.tzinfo else moment.replace(tzinfo=UTC))) // _MILLISECOND)
+    except ValueError:  # not a time
         raise InvalidArgument(
             f"since {quoted(since)} is neither an ISO-8601 time (2026-11-29T18:00:00Z) nor a span back from now "
             "(24h, 90m, 7d, PT24H)"
