@@ -376,15 +376,20 @@ async def test_a_cursor_of_one_time_window_does_not_continue_another(mcp_server:
         assert result.is_error and "cursor continues a different question" in text_of(result)
 
 
-async def test_a_cursor_whose_window_begins_at_a_time_to_come_is_refused_before_upstream(
-    mcp_server: MCPServer[Any], cluster: SimulatedCluster
+@pytest.mark.parametrize("edit", ["window begins tomorrow", "another job"])
+async def test_an_edited_cursor_is_refused_before_upstream(
+    mcp_server: MCPServer[Any], cluster: SimulatedCluster, edit: str
 ) -> None:
-    """No page's window began after its read: a cursor that says so was made by hand, and is refused like any other
-    altered cursor, before anything goes upstream."""
+    """No page's window began after its read, and a cursor names the job its page ended with: a cursor edited to
+    say otherwise was made by hand (or miscopied), and is refused by its signature before anything goes upstream,
+    not answered from another place with a note that jobs moved."""
     async with connected(mcp_server) as client:
         cursor = (await call(client, since="3h", limit=3))["page"]["nextCursor"]
         fields = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        fields[-1] += 86_400_000  # the window's start, a day later: tomorrow
+        if edit == "another job":
+            fields[3] = str(int(fields[3]) + 1)
+        else:
+            fields[-2] += 86_400_000  # the window's start (the signature comes last)
         sent = len(cluster.requests)
         result = await client.call_tool(TOOL, {"since": "3h", "limit": 3, "cursor": _b64(json.dumps(fields))})
         assert result.is_error and "cursor is not one this server handed out" in text_of(result)
@@ -444,22 +449,24 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
         assert job["jobId"] in text
 
 
-@pytest.mark.parametrize("version", ["4, no tie", "4, a CRC-32", "5", "6"])
+@pytest.mark.parametrize("version", ["4, no tie", "4, a CRC-32", "5", "6", "7"])
 async def test_a_cursor_of_an_earlier_build_says_to_start_again(mcp_server: MCPServer[Any], version: str) -> None:
     """A cursor of version 4 ends at the question's tag, or carries a CRC-32 of the collection; one of version 5
     carries the tie but not the counts; one of version 6, a digest of the counts per state where today's has one of
-    the jobs up to it. None is misread as today's: each is refused, saying what to do."""
+    the jobs up to it; one of version 7 is not signed. None is misread as today's: each is refused, saying what to
+    do."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         cursor = first["page"]["nextCursor"]
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        assert len(payload) == 7 and payload[0] == 7 and type(payload[5]) is int and isinstance(payload[6], str)
+        assert len(payload) == 8 and payload[0] == 8 and type(payload[5]) is int and isinstance(payload[6], str)
         crc = zlib.crc32(first["jobs"][-1]["collectionName"].encode())
         earlier = {
             "4, no tie": [4, *payload[1:5]],
             "4, a CRC-32": [4, *payload[1:5], crc],
             "5": [5, *payload[1:6]],
-            "6": [6, *payload[1:]],
+            "6": [6, *payload[1:7]],
+            "7": [7, *payload[1:7]],
         }[version]
         refused = await client.call_tool(TOOL, {"limit": 5, "cursor": _b64(json.dumps(earlier))})
         now = await call(client, limit=5, cursor=cursor)
