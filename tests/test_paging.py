@@ -29,7 +29,7 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
 from zilliz_refresh_mcp.config import Settings
-from zilliz_refresh_mcp.jobs import REASON_BYTES
+from zilliz_refresh_mcp.reasons import REASON_BYTES
 from zilliz_refresh_mcp.server import DEFAULT_LIMIT, build_server
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import LIST_ROUTE
@@ -795,6 +795,38 @@ async def test_ten_thousand_jobs_with_long_names_and_reasons_of_control_characte
         assert closing.startswith(f"- and {left} more failed jobs, of other reasons; ")
     else:  # no reason shown: "other" would have nothing to be other than
         assert closing.startswith(f"- {left} failed jobs of reasons too long to show here; ")
+
+
+@pytest.mark.parametrize("kind", ["control characters", "bidi marks", "emoji", "CJK"])
+async def test_ten_thousand_jobs_whose_newest_failures_are_long_in_bytes_stay_under_24_kb(
+    clock: FakeClock, kind: str
+) -> None:
+    """Lists cut a job's reason, source and spec by the bytes JSON writes them in, not only by characters, and the
+    summary shortens names that break the Milvus rule (a character of them may take six bytes): with ten such
+    failures first, and collections so named, one job's record alone took 15 kB, and the answer 27 to 43 kB."""
+    unit = {"control characters": "\x01", "bidi marks": "\u202e", "emoji": "\U0001f600", "CJK": "\u6570"}[kind]
+    cluster = SimulatedCluster(clock=clock)
+    odd_names = [f"{unit * 250}_{k}" for k in range(10)]
+    for k, name in enumerate(odd_names):
+        cluster.add_collection("default", name, source=json.dumps([unit * 1200]))
+        cluster.add_job(
+            "default",
+            name,
+            started_minutes_ago=30,
+            duration_minutes=10 + k,
+            fail_at_progress=40,
+            reason=f"kind{k} " + unit * 700,
+            spec=unit * 1200,
+        )
+    for i in range(BIG - len(odd_names)):
+        cluster.add_job("default", f"ext_{i % 50}", started_minutes_ago=60 + i, duration_minutes=10)
+    result = await default_answer_within_budget(cluster, clock)
+    listing = result.structured_content or {}
+    assert listing["summary"]["total"] == BIG
+    assert 1 <= listing["page"]["returned"] <= DEFAULT_LIMIT
+    shown = listing["jobs"][0]
+    assert shown["state"] == "RefreshFailed" and shown["collectionName"] in odd_names, "a record names it whole"
+    assert "get_refresh_job shows" in shown["reason"] and "get_refresh_job shows all of it" in shown["externalSpec"]
 
 
 async def _read_response(stream: BufferedByteReceiveStream, request_id: int) -> bytes:

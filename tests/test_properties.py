@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from zilliz_refresh_mcp.errors import CursorError, RecordError
 from zilliz_refresh_mcp.jobs import Since, _signature, build_listing, cursor_key, decode_cursor
 from zilliz_refresh_mcp.names import NAME_RULE, check_name
+from zilliz_refresh_mcp.reasons import wire_bytes, within_bytes
 from zilliz_refresh_mcp.records import (
     COMPLETED,
     DETAILS_URI_PREFIX,
@@ -47,7 +48,6 @@ from zilliz_refresh_mcp.redaction import (
     redact_output,
 )
 from zilliz_refresh_mcp.service import parse_job_id
-from zilliz_refresh_mcp.wording import wire_bytes, within_bytes
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NOW_MS = 1_764_300_000_000  # 2025-11-28

@@ -28,14 +28,16 @@ import msgspec
 from pydantic import Field, PrivateAttr
 
 from .errors import CursorError, RecordError, one_line
+from .names import NAME_PATTERN
 from .reasons import (
+    REASON_BYTES,
     REASON_CHARS,
     REASON_HEAD_CHARS,
     RECORD_REASON_CHARS,
-    SHOWS_MORE,
     alike,
-    cut_gap,
-    short_reason,
+    listed_reason,
+    wire_bytes,
+    within_bytes,
 )
 from .records import (
     CLOCK_SKEW_MS,
@@ -72,8 +74,6 @@ from .wording import (
     record_text,
     wait_ended,
     wait_running,
-    wire_bytes,
-    within_bytes,
 )
 
 # What is wrong now, then what is under way, then history: failed first, then running, then waiting, the order in
@@ -91,17 +91,6 @@ _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an i
 _FAILURE_GROUPS = 5
 _NAMES_PER_FAILURE = 10
 _NAME_CHARS_PER_FAILURE = 600  # ten names of 60 characters; Milvus allows 255
-# A group's reason as JSON writes it: one of REASON_CHARS plain characters fits, one of control characters (six
-# bytes each) or of CJK (three) is cut shorter, so that five of them cannot fill the answer.
-REASON_BYTES = 2 * REASON_CHARS
-_REASON_GAP = cut_gap(SHOWS_MORE)  # as short_reason's
-
-
-def _group_reason(reason: str) -> str:
-    """A failure group's reason: as lists cut it, or, when that takes over ``REASON_BYTES``, as many characters of
-    its two ends as fit."""
-    short = short_reason(reason)
-    return short if wire_bytes(short) <= REASON_BYTES else within_bytes(reason, REASON_BYTES, _REASON_GAP)
 
 
 class FailureGroup(CamelModel):
@@ -127,8 +116,9 @@ class FailureGroup(CamelModel):
     )
     collections: list[str] = Field(
         description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}, fewer when their names are "
-        f"long: {_NAME_CHARS_PER_FAILURE} characters of names at most, one name at least); a job that upstream "
-        'gave no collection shows as "job <jobId>".'
+        f"long: {_NAME_CHARS_PER_FAILURE} bytes of names at most, one name at least); a job that upstream "
+        'gave no collection shows as "job <jobId>", and a long name that breaks the Milvus rule by its two ends '
+        "(its jobs' records carry it whole)."
     )
     collection_count: int = Field(
         description="How many collections the group's jobs are in (a job with no collection counts as one): more "
@@ -436,6 +426,17 @@ def _name(row: _Row) -> str:
     return row.collection or f"job {row.job_id}"
 
 
+# A Milvus name takes at most 255 bytes; one that breaks the rule (upstream's, of emoji or control characters) may
+# take six times as many, and the summary names up to eight in its text and fifty in its failure groups.
+_SHOWN_NAME_BYTES = 120
+
+
+def _shown_name(name: str) -> str:
+    """A name as the summary shows it: whole when Milvus could hold it; else within ``_SHOWN_NAME_BYTES`` as JSON
+    writes it, by its two ends (it cannot be asked for by name anyway; the jobs' records carry it whole)."""
+    return name if NAME_PATTERN.fullmatch(name) else within_bytes(name, _SHOWN_NAME_BYTES, "...")
+
+
 class _StateGroups:
     """Matching rows split by rank: failed (not fixed since), in progress, pending, fixed since, every other state.
 
@@ -659,7 +660,10 @@ def _names(rows: Sequence[_Row]) -> str:
     counts = Counter(map(_name, rows))  # in order of first appearance
     # One name more costs no more words than the count of the others: it is shown.
     keep = len(counts) if len(counts) <= _NAMES_PER_GROUP + 1 else _NAMES_PER_GROUP
-    shown = [name + _TIMES.get(count, f" {count} times") for name, count in itertools.islice(counts.items(), keep)]
+    shown = [
+        _shown_name(name) + _TIMES.get(count, f" {count} times")
+        for name, count in itertools.islice(counts.items(), keep)
+    ]
     if keep == len(counts):
         return " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else shown[0]
     others = list(itertools.islice(counts, keep, None))
@@ -758,7 +762,7 @@ def summarize(
     elif failed:
         parts.append(f"{len(failed)} failed ({_names(failed)})")
     if running:
-        progress = (f"{_name(j)}, {j.progress}%" for j in running)
+        progress = (f"{_shown_name(_name(j))}, {j.progress}%" for j in running)
         shown = "; ".join(list(progress)[:_NAMES_PER_GROUP])
         more = f"; and {len(running) - _NAMES_PER_GROUP} more" if len(running) > _NAMES_PER_GROUP else ""
         parts.append(f"{len(running)} in progress ({shown}{more})")
@@ -775,7 +779,7 @@ def summarize(
         took = (
             f" (took {duration_text((last.end_ms - last.start_ms) / 1000)})" if 0 < last.start_ms <= last.end_ms else ""
         )
-        text += f" Last completed: {_name(last)} at {last_ended}{took}."
+        text += f" Last completed: {_shown_name(_name(last))} at {last_ended}{took}."
     text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
     return Summary(
         total=total,
@@ -819,7 +823,7 @@ def _first_names(names: Iterable[str]) -> list[str]:
     first: list[str] = []
     chars = 0
     for name in itertools.islice(names, _NAMES_PER_FAILURE):
-        chars += len(json.dumps(name, ensure_ascii=False).encode()) - 2  # its quotes aside
+        chars += wire_bytes(_shown_name(name)) - 1  # its quotes aside
         if first and chars > _NAME_CHARS_PER_FAILURE:
             break
         first.append(name)
@@ -834,7 +838,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     groups = alike([(stripped(job.reason) or "", job.collection) for job in failed])
     by_reason = [
         (
-            _group_reason(group.first) if group.first else "(no reason given)",
+            listed_reason(group.first) if group.first else "(no reason given)",
             [failed[at] for at in group.members],
             group.distinct,
             group.first,
@@ -869,9 +873,9 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
             count=len(members),
             distinct_reasons=distinct,
             not_fixed=not_fixed(members),
-            collections=names,
+            collections=list(map(_shown_name, names)),
             collection_count=len(every_name),
-            refreshed_since=[name for name in names if name in history],
+            refreshed_since=[_shown_name(name) for name in names if name in history],
         )
         group._whole_reason = whole
         failures.append(group)

@@ -14,6 +14,7 @@ records.py renders one job with these; jobs.py counts and names the groups of a 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,6 +148,37 @@ def short_reason(reason: str) -> str:
     """
     shown = reason_shown(reason)
     return reason if shown is None else cut_between(reason, shown, SHOWS_MORE)
+
+
+def wire_bytes(text: str) -> int:
+    """What ``text`` takes in the answer: as a JSON string, a newline before it."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 1
+
+
+def within_bytes(text: str, limit: int, gap: str) -> str:
+    """``text`` whole when it takes at most ``limit`` bytes in the answer, else as many characters of its two ends
+    as fit (three fifths from its start), ``gap`` between them: a character takes one byte, or up to six (a
+    control character, written ``\\u001b``)."""
+    shown, size, chars = text, wire_bytes(text), len(text)
+    while size > limit and chars > 1:
+        chars = min(chars - 1, chars * limit // size)
+        head = chars * 3 // 5
+        shown = both_ends(text, head, chars - head, gap)
+        size = wire_bytes(shown)
+    return shown
+
+
+# A reason as lists carry it, as JSON writes it: one of REASON_CHARS plain characters fits, one of control characters
+# (six bytes each) or of CJK (three) is cut shorter, so that a page's reasons cannot fill the answer.
+REASON_BYTES = 2 * REASON_CHARS
+_LISTED_GAP = cut_gap(SHOWS_MORE)  # as short_reason's
+
+
+def listed_reason(reason: str) -> str:
+    """A reason as a list shows it (``short_reason``), or, when that takes over ``REASON_BYTES``, as many characters
+    of its two ends as fit."""
+    short = short_reason(reason)
+    return short if wire_bytes(short) <= REASON_BYTES else within_bytes(reason, REASON_BYTES, _LISTED_GAP)
 
 
 def record_reason(reason: str) -> str:

@@ -29,7 +29,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from .errors import RecordError
-from .reasons import both_ends, record_reason, short_reason
+from .reasons import both_ends, listed_reason, record_reason, wire_bytes
 
 PENDING = "RefreshPending"
 IN_PROGRESS = "RefreshInProgress"
@@ -158,9 +158,9 @@ class JobRecord(CamelModel):
         return self.state in TERMINAL_STATES or (self.state not in KNOWN_STATES and self.ended_at is not None)
 
     def with_short_reason(self) -> JobRecord:
-        """This record with its reason cut as lists cut it (``short_reason``), from upstream's whole reason."""
+        """This record with its reason cut as lists cut it (``listed_reason``), from upstream's whole reason."""
         reason = self._whole_reason or self.reason
-        return self.model_copy(update={"reason": short_reason(reason)}) if reason else self
+        return self.model_copy(update={"reason": listed_reason(reason)}) if reason else self
 
     def cut_to(self, chars: int) -> JobRecord:
         """This record with its reason (by its ends), source and spec cut to about ``chars`` characters each, for an
@@ -334,7 +334,8 @@ def as_text(value: Any) -> str:
 def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[str, Any] | str | None:
     """externalSource / externalSpec as an answer carries it: a JSON object as the object, anything else as
     sent; as text, cut at ``limit`` characters (``more`` says where the rest is), when longer than that or
-    nested deeper than ``_SOURCE_DEPTH``."""
+    nested deeper than ``_SOURCE_DEPTH``. Fewer characters when they take over twice as many bytes as JSON writes
+    them (a control character takes six, a CJK one three), so that a page's sources cannot fill the answer."""
     if value is None:
         return None
     parsed: Any = value
@@ -346,11 +347,21 @@ def _source(value: dict[str, Any] | str | None, limit: int, more: str) -> dict[s
         if isinstance(parsed, dict) and "\\u" in value:
             parsed = map_strings(parsed, without_lone_surrogates)
     text = as_text(value)
-    if isinstance(parsed, dict) and len(text) <= limit and not _may_nest_deeper(parsed, text):
+    most_bytes = 2 * limit
+    if isinstance(parsed, dict) and _fits(text, limit, most_bytes) and not _may_nest_deeper(parsed, text):
         return parsed
-    if len(text) <= limit:
+    if _fits(text, limit, most_bytes):
         return text
-    return f"{text[:limit]}... [cut at {limit} of {len(text)} characters; {more}]"
+    chars = limit
+    while chars > 1 and (size := wire_bytes(text[:chars])) > most_bytes:
+        chars = min(chars - 1, chars * most_bytes // size)
+    return f"{text[:chars]}... [cut at {chars} of {len(text)} characters; {more}]"
+
+
+def _fits(text: str, chars: int, most_bytes: int) -> bool:
+    """Whether ``text`` has at most ``chars`` characters, and takes at most ``most_bytes`` as JSON writes it (as a
+    string or, a source's object, as itself: no more)."""
+    return len(text) <= chars and (len(text) * 6 <= most_bytes or wire_bytes(text) <= most_bytes)
 
 
 def _may_nest_deeper(parsed: Any, text: str) -> bool:
@@ -482,7 +493,7 @@ def render_record(
         ended_at=iso_utc(end_ms) if end_ms else None,
         duration_seconds=duration,
         estimated_end_at=iso_utc(estimate) if estimate is not None else None,
-        reason=fields.reason and (short_reason(fields.reason) if listed else record_reason(fields.reason)),
+        reason=fields.reason and (listed_reason(fields.reason) if listed else record_reason(fields.reason)),
         fixed_since=fixed_since,
         details_uri=details_uri(fields.job_id),
     )

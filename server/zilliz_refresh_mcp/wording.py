@@ -7,11 +7,10 @@ A model reads these lines when its host shows it only the text content; they say
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from .errors import one_line, shortened
-from .reasons import both_ends, cut_between, reason_shown
+from .reasons import both_ends, cut_between, reason_shown, wire_bytes
 from .records import (
     COMPLETED,
     FAILED,
@@ -299,24 +298,6 @@ def _text_reason(group: FailureGroup) -> str:
     head, end, spans = shown
     error = head.split("\n", 1)[0].rstrip()[:_FAILURE_TEXT_REASON_HEAD]
     return cut_between(group.whole_reason, (error, end, spans))
-
-
-def wire_bytes(text: str) -> int:
-    """What ``text`` takes in the answer: as a JSON string, a newline before it."""
-    return len(json.dumps(text, ensure_ascii=False).encode()) - 1
-
-
-def within_bytes(text: str, limit: int, gap: str) -> str:
-    """``text`` whole when it takes at most ``limit`` bytes in the answer, else as many characters of its two ends
-    as fit (three fifths from its start), ``gap`` between them: a character takes one byte, or up to six (a
-    control character, written ``\\u001b``)."""
-    shown, size, chars = text, wire_bytes(text), len(text)
-    while size > limit and chars > 1:
-        chars = min(chars - 1, chars * limit // size)
-        head = chars * 3 // 5
-        shown = both_ends(text, head, chars - head, gap)
-        size = wire_bytes(shown)
-    return shown
 
 
 def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
