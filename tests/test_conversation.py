@@ -1613,6 +1613,40 @@ async def test_a_subscriber_that_left_while_another_was_told_is_not_told(log_eve
     assert heard == [first]
 
 
+async def test_a_subscriber_that_takes_no_update_is_dropped_and_the_others_are_told(log_event: Any) -> None:
+    """A client that stopped reading its stream (its connection's buffers full) held every poller of its jobs in the
+    update it could not take, and with them every other subscriber of those jobs, for good: it is dropped, every
+    subscription of it, once an update has waited the watcher's timeout for it."""
+    dropped = log_event("it took no update for")
+    ended = log_event("subscriptions closed")
+    reads = ScriptedReads(RUNNING)  # then ended: a change, told to every subscriber
+    stalled, shared, other = "zilliz://refresh-jobs/7", "zilliz://refresh-jobs/07", "zilliz://refresh-jobs/8"
+    never = anyio.Event()
+    heard: list[str] = []
+
+    async def stalled_stream(uri: str) -> None:
+        await never.wait()
+
+    async def notify(uri: str) -> None:
+        heard.append(uri)
+
+    async with anyio.create_task_group() as tg:
+        watcher = JobWatcher(
+            cast(RefreshJobs, reads), tg, interval_seconds=POLL, polls_per_second=1000, notify_timeout_seconds=0.2
+        )
+        watcher.subscribe(stalled, 1, stalled_stream)  # told first
+        watcher.subscribe(other, 1, stalled_stream)
+        watcher.subscribe(shared, 2, notify)
+        with anyio.fail_after(10):
+            await dropped.seen.wait()
+            await ended.seen.wait()
+        assert not watcher.subscribed(stalled, 1) and not watcher.subscribed(other, 1), "all of its subscriptions"
+        with anyio.fail_after(10):
+            while watcher.active_pollers():  # job 8 had no other subscriber; job 7 ended
+                await anyio.wait_all_tasks_blocked()
+    assert heard == [shared]
+
+
 async def test_a_subscribe_still_being_answered_is_told_too_that_the_job_is_gone() -> None:
     """Its own read of the job may yet pass (slow, or busy: the subscribe is then answered), while the poller's
     found no job and dropped the subscription: the update is how the client learns. A listen stream's too."""

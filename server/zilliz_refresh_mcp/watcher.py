@@ -29,6 +29,10 @@ MAX_POLLS_IN_FLIGHT = 4
 # After polls that fail in a row, the next waits up to this many intervals: the cluster may be rate-limiting.
 MAX_FAULT_BACKOFF = 8
 MAX_RETRY_AFTER_SECONDS = 600  # the longest a poll waits when the cluster asks for a wait (Retry-After)
+# An update waits this long for a subscriber to take it. One that does not has left its stream unread for long (the
+# connection's buffers, some MB, are full): it is dropped, every subscription of it, as telling it would hold up
+# every poller of its jobs, and the other subscribers of those jobs with them.
+NOTIFY_TIMEOUT_SECONDS = 10.0
 
 Notify = Callable[[str], Awaitable[None]]
 
@@ -65,7 +69,8 @@ class JobWatcher:
     """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends.
 
     One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one
-    leaves (unsubscribes, fails to be told, or disconnects: ``forget``), and ends by itself when the job
+    leaves (unsubscribes, fails to be told or takes no update for ``NOTIFY_TIMEOUT_SECONDS``, or disconnects:
+    ``forget``), and ends by itself when the job
     ends, no longer exists (nor its collection), or can no longer be read (a revoked key). Any other fault is
     polled through: it may pass.
 
@@ -89,8 +94,10 @@ class JobWatcher:
         interval_seconds: float,
         polls_per_second: float = 5.0,
         max_jobs: int = MAX_WATCHED_JOBS,
+        notify_timeout_seconds: float = NOTIFY_TIMEOUT_SECONDS,
     ) -> None:
         self._service = service
+        self._notify_timeout = notify_timeout_seconds
         self._task_group = task_group
         self._interval = interval_seconds
         self._polls_per_second = polls_per_second
@@ -294,7 +301,16 @@ class JobWatcher:
                 continue
             told.add((notify, uri))
             try:
-                await notify(uri)
+                with anyio.move_on_after(self._notify_timeout) as waiting:
+                    await notify(uri)
             except Exception as err:  # a closed session: forget it, keep the others
                 logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
                 self._leave(job_id, subscription)
+                continue
+            if waiting.cancelled_caught:
+                logger.warning(
+                    "dropping a subscriber of %s and its other subscriptions: it took no update for %g s",
+                    uri,
+                    self._notify_timeout,
+                )
+                self.forget(subscription[0])
