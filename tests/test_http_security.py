@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -816,3 +817,42 @@ def test_a_call_whose_client_drops_its_connection_is_cancelled(upstream: Simulat
         stop(served)
     assert not any("request 2:" in line for line in served.stderr)  # an answered call is left alone
     assert not any("Traceback" in line for line in served.stderr), served.stderr
+
+
+async def test_a_cancel_notice_that_meets_its_session_closed_is_dropped_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that leaves mid-call and ends its session (a host quitting): the cancel notice may reach the session
+    as it closes. The SDK then logs an error with a traceback and raises, and uvicorn logged "Exception in ASGI
+    application": both for a call that closed with its session anyway."""
+    sdk_log = logging.getLogger("mcp.server.streamable_http")
+
+    async def closing_session(scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if b"notifications/cancelled" in message.get("body", b""):
+            try:
+                raise anyio.ClosedResourceError  # as the SDK's stream writer, closed by the DELETE
+            except anyio.ClosedResourceError:
+                sdk_log.exception("Error handling POST request")
+                raise
+        await receive()  # the client leaves before the answer
+
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "x"}}
+    messages: list[Message] = [{"type": "http.request", "body": json.dumps(call).encode()}, {"type": "http.disconnect"}]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        raise AssertionError("no answer was sent")
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"mcp-session-id", b"s")]}
+    with caplog.at_level(logging.INFO):
+        await transport.CancelOnDisconnect(closing_session)(scope, receive, send)
+        try:
+            raise anyio.ClosedResourceError
+        except anyio.ClosedResourceError:
+            sdk_log.exception("another request's error")  # not a cancel notice's: kept
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == ["another request's error"]
+    assert "request 7: its session closed meanwhile, and the call with it" in caplog.text

@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any, ClassVar
 
@@ -128,6 +129,22 @@ class LowerCaseHostAndOrigin:
 _CASE_FREE = (b"host", b"origin")
 
 
+# Set while CancelOnDisconnect posts a cancel notice: the session may be closing meanwhile (the client that left
+# mid-call ended it too), and the SDK then logs the notice's failure as an error, with a traceback.
+_POSTING_CANCEL: ContextVar[bool] = ContextVar("posting_cancel", default=False)
+
+
+class _SessionGoneMeanwhile(logging.Filter):
+    """Drops the SDK's error record of a cancel notice that met its session closed: nothing was left to cancel."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (_POSTING_CANCEL.get() and isinstance(error, anyio.ClosedResourceError | anyio.BrokenResourceError))
+
+
+logging.getLogger("mcp.server.streamable_http").addFilter(_SessionGoneMeanwhile())
+
+
 class CancelOnDisconnect:
     """Cancels a call whose client dropped its connection before the answer came, as the client would have.
 
@@ -192,8 +209,15 @@ class CancelOnDisconnect:
             pass
 
         # The client chose the id: at most 40 characters of it in the log (the formatter shows control characters).
-        logger.info("request %s: its client left before the answer; cancelled", shortened(str(request_id), 40))
-        await self._app({**scope, "headers": headers}, once, discard)
+        shown = shortened(str(request_id), 40)
+        logger.info("request %s: its client left before the answer; cancelled", shown)
+        posting = _POSTING_CANCEL.set(True)
+        try:
+            await self._app({**scope, "headers": headers}, once, discard)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            logger.info("request %s: its session closed meanwhile, and the call with it", shown)
+        finally:
+            _POSTING_CANCEL.reset(posting)
 
 
 _BODY_HEADERS = (b"content-type", b"content-length", b"transfer-encoding", b"content-encoding")
