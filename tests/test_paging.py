@@ -381,7 +381,7 @@ async def test_an_edited_cursor_is_refused_before_upstream(
     mcp_server: MCPServer[Any], cluster: SimulatedCluster, edit: str
 ) -> None:
     """No page's window began after its read, and a cursor names the job its page ended with: a cursor edited to
-    say otherwise was made by hand (or miscopied), and is refused by its signature before anything goes upstream,
+    say otherwise was made by hand (or miscopied), and is refused by its check before anything goes upstream,
     not answered from another place with a note that jobs moved."""
     async with connected(mcp_server) as client:
         cursor = (await call(client, since="3h", limit=3))["page"]["nextCursor"]
@@ -389,7 +389,7 @@ async def test_an_edited_cursor_is_refused_before_upstream(
         if edit == "another job":
             fields[3] = str(int(fields[3]) + 1)
         else:
-            fields[-2] += 86_400_000  # the window's start (the signature comes last)
+            fields[-2] += 86_400_000  # the window's start (the check comes last)
         sent = len(cluster.requests)
         result = await client.call_tool(TOOL, {"since": "3h", "limit": 3, "cursor": _b64(json.dumps(fields))})
         assert result.is_error and "cursor is not one this server handed out" in text_of(result)
@@ -453,8 +453,8 @@ async def test_text_content_lets_a_text_only_host_page_too(mcp_server: MCPServer
 async def test_a_cursor_of_an_earlier_build_says_to_start_again(mcp_server: MCPServer[Any], version: str) -> None:
     """A cursor of version 4 ends at the question's tag, or carries a CRC-32 of the collection; one of version 5
     carries the tie but not the counts; one of version 6, a digest of the counts per state where today's has one of
-    the jobs up to it; one of version 7 is not signed. None is misread as today's: each is refused, saying what to
-    do."""
+    the jobs up to it; one of version 7 carries no check of its own. None is misread as today's: each is refused,
+    saying what to do."""
     async with connected(mcp_server) as client:
         first = await call(client, limit=5)
         cursor = first["page"]["nextCursor"]

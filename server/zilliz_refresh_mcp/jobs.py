@@ -13,7 +13,6 @@ import base64
 import dataclasses
 import functools
 import hashlib
-import hmac
 import itertools
 import json
 import zlib
@@ -518,23 +517,20 @@ def query_tag(db_name: str, collection_name: str | None, states: Sequence[str] |
 
 
 # Cursors of earlier builds (1 to 7) ordered the jobs otherwise, carried less, told a change by the counts per
-# state, or were not signed: refused, saying so, not misread.
+# state, or carried no check of their own: refused, saying so, not misread.
 _CURSOR_VERSION = 8
-_SIGNATURE_BYTES = 6
+_CHECK_BYTES = 6
 
 
-def cursor_key(secret: str) -> bytes:
-    """The key that signs this server's cursors, made of the cluster's credentials: a cursor holds across restarts of
-    the server (a host restarts it mid-conversation), and is refused by one that reads another cluster."""
-    return hashlib.blake2b(secret.encode("utf-8", "surrogatepass"), digest_size=32, person=b"zrm cursor").digest()
+def _check(fields: list[Any]) -> str:
+    """A digest of a cursor's fields: a cursor copied with a character changed, or edited by hand, is told from one
+    this server handed out (it would otherwise continue from the place the edit names, as if jobs had moved).
 
-
-def _signature(fields: list[Any], key: bytes) -> str:
-    """A keyed digest of a cursor's fields: a cursor copied with a character changed, or edited by hand, is told
-    from one this server handed out (it would otherwise continue from the place the edit names, as if jobs had
-    moved)."""
+    Not keyed: a key made of the credentials would let anyone holding a cursor test guesses of the password
+    offline, and a key of the process would refuse every cursor once the host restarts the server. A forger who
+    reads this code gains nothing by it: a cursor only says which page of the same answer comes next."""
     payload = json.dumps(fields, separators=(",", ":")).encode()
-    return hashlib.blake2b(payload, key=key, digest_size=_SIGNATURE_BYTES).hexdigest()
+    return hashlib.blake2b(payload, digest_size=_CHECK_BYTES, person=b"zrm cursor").hexdigest()
 
 
 class Continuation(NamedTuple):
@@ -577,13 +573,13 @@ def seen_tag(count: int, total: int) -> str:
     return hashlib.blake2b(f"{count},{total}".encode(), digest_size=4).hexdigest()
 
 
-def encode_cursor(job: JobRecord, query: str, seen: str, since_ms: int | None = None, *, key: bytes = b"") -> str:
-    """The cursor that continues after ``job``, signed with ``key`` (``cursor_key``)."""
+def encode_cursor(job: JobRecord, query: str, seen: str, since_ms: int | None = None) -> str:
+    """The cursor that continues after ``job``, its check (``_check``) last."""
     pos = _position(job)
     fields: list[Any] = [_CURSOR_VERSION, pos.rank, pos.at, pos.job_id, query, pos.tie, seen]
     if since_ms is not None:  # only then: a cursor of a question without it is as it was
         fields.append(since_ms)
-    fields.append(_signature(fields, key))
+    fields.append(_check(fields))
     return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -593,20 +589,19 @@ _NOT_HANDED_OUT = (
 )
 
 
-def decode_cursor(cursor: str, query: str, *, now_ms: int, key: bytes = b"") -> Continuation:
-    """Where ``cursor`` continues; CursorError unless this server handed it out (signed with ``key``) for ``query``
-    (by ``now_ms``: no page's window began at a time to come)."""
+def decode_cursor(cursor: str, query: str, *, now_ms: int) -> Continuation:
+    """Where ``cursor`` continues; CursorError unless this server handed it out (its check holds) for ``query`` (by
+    ``now_ms``: no page's window began at a time to come)."""
     older = False
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         fields = json.loads(base64.urlsafe_b64decode(padded.encode()))
         version, rank, at, job_id, tag, *carried = fields
         older = type(version) is int and 0 < version < _CURSOR_VERSION
-        tie, seen, *window, signature = carried
+        tie, seen, *window, check = carried
         if older or not (
             version == _CURSOR_VERSION
-            and isinstance(signature, str)
-            and hmac.compare_digest(signature, _signature(fields[:-1], key))
+            and check == _check(fields[:-1])
             and type(rank) is int
             and 0 <= rank <= _OTHER_RANK
             and isinstance(at, str)
@@ -946,14 +941,12 @@ def build_listing(
     cursor: str | None,
     now_ms: int,
     since: Since | None = None,
-    cursor_key: bytes = b"",
 ) -> JobListing:
-    """Check, filter, order, summarize and page one upstream answer; normalize the page's records. Cursors are
-    signed, and checked, with ``cursor_key``."""
+    """Check, filter, order, summarize and page one upstream answer; normalize the page's records."""
     wanted = state_filter(states) if states else None
     asked_since = since.asked if since else None
     query = functools.partial(query_tag, db_name, collection_name, wanted, asked_since)  # a hash: made for a cursor
-    continuation = decode_cursor(cursor, query(), now_ms=now_ms, key=cursor_key) if cursor else None
+    continuation = decode_cursor(cursor, query(), now_ms=now_ms) if cursor else None
     since_ms = None
     if since is not None:  # as of the first page: "24h" asked again for the next page names a time a little later
         carried = continuation.since_ms if continuation else None
@@ -1003,7 +996,7 @@ def build_listing(
     def answer(jobs: list[JobRecord], *, cut_from: int | None = None) -> JobListing:
         remaining = groups.total - start - len(jobs)
         seen = seen_tag(*tally(shown[: len(jobs)], *seen_before))  # ``jobs`` are the first of the rows ``shown``
-        next_cursor = encode_cursor(jobs[-1], query(), seen, since_ms, key=cursor_key) if remaining and jobs else None
+        next_cursor = encode_cursor(jobs[-1], query(), seen, since_ms) if remaining and jobs else None
         return JobListing(
             db_name=db_name,
             collection_name=collection_name,

@@ -57,7 +57,6 @@ from .jobs import (
     JobListing,
     RefreshStarted,
     WaitResult,
-    cursor_key,
     job_answer,
     listing_text,
 )
@@ -242,7 +241,6 @@ def _lifespan(settings: Settings, clock: Callable[[], int]) -> Lifespan:
                 clock=clock,
                 poll_initial_seconds=poll,
                 poll_max_seconds=max(poll, 15.0),
-                cursor_key=cursor_key(settings.token_value),
             )
             # A quarter of the cluster's rate limit for subscribers' polls, however low it is: tool calls keep the
             # rest. No floor: the watcher stretches each job's interval to fit (JobWatcher.poll_seconds).

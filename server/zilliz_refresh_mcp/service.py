@@ -185,7 +185,6 @@ class RefreshJobs:
     clock: Callable[[], int] = now_ms
     poll_initial_seconds: float = 2.0
     poll_max_seconds: float = 15.0
-    cursor_key: bytes = b""  # signs the cursors handed out (jobs.cursor_key)
     seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
     # Job id -> (state, progress) read last, and since when (clock ms) every read found it so: a wait then tells a
     # job that no read has found further along for an hour, across calls, not only within its own seconds.
@@ -209,7 +208,7 @@ class RefreshJobs:
         wanted = state_filter(states) if states else None
         window = Since(since, since_ms(since, self.clock())) if since else None
         if cursor:
-            decode_cursor(cursor, query_tag(db, collection, wanted, since), now_ms=self.clock(), key=self.cursor_key)
+            decode_cursor(cursor, query_tag(db, collection, wanted, since), now_ms=self.clock())
         try:
             records = await self.client.list_jobs(db, collection)
         except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
@@ -224,7 +223,6 @@ class RefreshJobs:
             cursor=cursor,
             now_ms=self.clock(),
             since=window,
-            cursor_key=self.cursor_key,
         )
         self._remember(job.job_id for job in listing.jobs)
         self._note_progress(listing.jobs, epoch_ms(listing.as_of))
