@@ -1567,3 +1567,51 @@ def test_a_job_at_100_percent_is_finishing_only_while_no_end_is_reported_and_wha
     assert job_line(ahead, now).endswith("at 100% and finishing up (its end not yet reported)")
     waited = wait_running(ahead, 30, None, now=now)
     assert "It is at 100% and finishing up" in waited and "clock appears ahead" not in waited
+
+
+LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character
+
+
+@pytest.mark.parametrize("unit", LONG_IN_BYTES)
+def test_a_listed_reason_is_cut_by_the_bytes_json_writes_it_in(unit: str) -> None:
+    """500 characters pass the lists' cut by characters; of control characters they took 3 kB in each listed job,
+    and in a wait's answer (which cuts as lists do)."""
+    reason = "disk " + unit * 495
+    listed = render_record(records.read_record(raw(state="RefreshFailed", reason=reason)), NOW, listed=True)
+    assert listed.reason is not None and reasons.wire_bytes(listed.reason) <= reasons.REASON_BYTES
+    assert listed.reason.startswith("disk ") and "get_refresh_job shows more" in listed.reason
+    own = normalize_record(raw(state="RefreshFailed", reason=reason), now_ms=NOW)
+    assert own.reason == reason, "the job's own record keeps it whole"
+    waited = own.with_short_reason().reason
+    assert waited is not None and reasons.wire_bytes(waited) <= reasons.REASON_BYTES
+
+
+@pytest.mark.parametrize("unit", LONG_IN_BYTES)
+@pytest.mark.parametrize("shape", ["text", "object"])
+def test_a_listed_source_and_spec_are_cut_by_the_bytes_json_writes_them_in(unit: str, shape: str) -> None:
+    """Under 1,000 characters, but of control characters 6 kB each, source and spec alike, in every listed job."""
+    value = unit * 900 if shape == "text" else json.dumps({"path": unit * 900}, ensure_ascii=False)
+    fields = records.read_record(raw(externalSource=value, externalSpec=value))
+    listed = render_record(fields, NOW, listed=True)
+    for shown in (listed.external_source, listed.external_spec):
+        assert isinstance(shown, str) and "get_refresh_job shows all of it" in shown
+        assert reasons.wire_bytes(shown) <= 2 * records.SOURCE_CHARS + 100  # and the words that say so
+        assert shown.startswith(value[:10])
+    assert render_record(fields, NOW).external_source == (value if shape == "text" else json.loads(value))
+
+
+@pytest.mark.parametrize("unit", LONG_IN_BYTES)
+def test_the_summary_names_a_long_name_that_breaks_the_milvus_rule_by_its_ends(unit: str) -> None:
+    """Eight names in the summary's text (failed, running, the last completed), and up to ten in each failure group:
+    of 250 bidi marks, each took 1.75 kB in the text. The records carry each name whole."""
+    names = [f"{unit * 250}_{k}" for k in range(9)]
+    rows = [raw(jobId=k, collectionName=names[k], state="RefreshFailed", reason="denied") for k in range(4)]
+    rows += [raw(jobId=k, collectionName=names[k], state="RefreshInProgress", endTime=None) for k in range(4, 8)]
+    rows += [raw(jobId=8, collectionName=names[8])]
+    answer = listing(rows)
+    text = answer.summary.text
+    assert "3 failed" not in text and text.count("...") >= 7  # 3 failed names and "1 more", 3 running, the last
+    assert reasons.wire_bytes(text) <= 7 * 120 + 400, text
+    group = answer.summary.failures[0]
+    assert all(reasons.wire_bytes(name) <= 120 for name in group.collections + group.refreshed_since)
+    assert {job.collection_name for job in answer.jobs} == set(names)

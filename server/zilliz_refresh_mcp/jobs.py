@@ -426,14 +426,20 @@ def _name(row: _Row) -> str:
 
 
 # A Milvus name takes at most 255 bytes; one that breaks the rule (upstream's, of emoji or control characters) may
-# take six times as many, and the summary names up to eight in its text and fifty in its failure groups.
+# take seven times as many, and the summary names up to eight in its text and fifty in its failure groups.
 _SHOWN_NAME_BYTES = 120
 
 
 def _shown_name(name: str) -> str:
-    """A name as the summary shows it: whole when Milvus could hold it; else within ``_SHOWN_NAME_BYTES`` as JSON
-    writes it, by its two ends (it cannot be asked for by name anyway; the jobs' records carry it whole)."""
-    return name if NAME_PATTERN.fullmatch(name) else within_bytes(name, _SHOWN_NAME_BYTES, "...")
+    """A name as the summary shows it: whole when Milvus could hold it; else within ``_SHOWN_NAME_BYTES``, by its two
+    ends, as the summary's text writes it (it cannot be asked for by name anyway; the jobs' records carry it whole)."""
+    return name if NAME_PATTERN.fullmatch(name) else within_bytes(name, _SHOWN_NAME_BYTES, "...", _text_bytes)
+
+
+def _text_bytes(text: str) -> int:
+    """What ``text`` takes in the summary, the more of its text (``one_line`` writes a bidi mark as ``\\u202e``, 7 bytes
+    as JSON) and its lists (a control character as ``\\u0001``, 6)."""
+    return max(wire_bytes(text), wire_bytes(one_line(text)))
 
 
 class _StateGroups:

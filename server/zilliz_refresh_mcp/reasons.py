@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 REASON_CHARS = 500  # of a failure reason in lists and waits
@@ -155,16 +155,16 @@ def wire_bytes(text: str) -> int:
     return len(json.dumps(text, ensure_ascii=False).encode()) - 1
 
 
-def within_bytes(text: str, limit: int, gap: str) -> str:
+def within_bytes(text: str, limit: int, gap: str, measure: Callable[[str], int] = wire_bytes) -> str:
     """``text`` whole when it takes at most ``limit`` bytes in the answer, else as many characters of its two ends
     as fit (three fifths from its start), ``gap`` between them: a character takes one byte, or up to six (a
-    control character, written ``\\u001b``)."""
-    shown, size, chars = text, wire_bytes(text), len(text)
+    control character, written ``\\u001b``). ``measure``: what a text takes, by default as a JSON string."""
+    shown, size, chars = text, measure(text), len(text)
     while size > limit and chars > 1:
         chars = min(chars - 1, chars * limit // size)
         head = chars * 3 // 5
         shown = both_ends(text, head, chars - head, gap)
-        size = wire_bytes(shown)
+        size = measure(shown)
     return shown
 
 
