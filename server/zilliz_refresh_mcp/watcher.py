@@ -307,7 +307,8 @@ class JobWatcher:
                 logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
                 self._leave(job_id, subscription)
                 continue
-            if waiting.cancelled_caught:
+            # Another poller may have dropped it meanwhile, waiting on it too: dropped once, and said once.
+            if waiting.cancelled_caught and subscription in self._subscribers.get(job_id, {}):
                 logger.warning(
                     "dropping a subscriber of %s and its other subscriptions: it took no update for %g s",
                     uri,
