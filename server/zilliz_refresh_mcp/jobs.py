@@ -89,7 +89,7 @@ _INT_DIGITS = 4000  # int() refuses longer digit strings (ValueError); such an i
 # The summary must not grow with the number of jobs: real reasons name a file or a shard and rarely repeat.
 _FAILURE_GROUPS = 5
 _NAMES_PER_FAILURE = 10
-_NAME_CHARS_PER_FAILURE = 600  # ten names of 60 characters; Milvus allows 255
+_NAME_BYTES_PER_FAILURE = 600  # as JSON writes them: ten names of 60 letters; Milvus allows 255
 
 
 class FailureGroup(CamelModel):
@@ -115,7 +115,7 @@ class FailureGroup(CamelModel):
     )
     collections: list[str] = Field(
         description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}, fewer when their names are "
-        f"long: {_NAME_CHARS_PER_FAILURE} bytes of names at most, one name at least); a job that upstream "
+        f"long: {_NAME_BYTES_PER_FAILURE} bytes of names at most, one name at least); a job that upstream "
         'gave no collection shows as "job <jobId>", and a long name that breaks the Milvus rule by its two ends '
         "(its jobs' records carry it whole)."
     )
@@ -818,14 +818,14 @@ def _by_state(counts: Mapping[str, int], states: Sequence[str] | None) -> tuple[
 
 
 def _first_names(names: Iterable[str]) -> list[str]:
-    """The first ``_NAMES_PER_FAILURE`` names, fewer when long: a group names at most ``_NAME_CHARS_PER_FAILURE``
+    """The first ``_NAMES_PER_FAILURE`` names, fewer when long: a group names at most ``_NAME_BYTES_PER_FAILURE``
     bytes of them as JSON writes them (one name at least), so that five groups of long names cannot fill the answer
     (a name of control characters takes six bytes a character)."""
     first: list[str] = []
-    chars = 0
+    size = 0
     for name in itertools.islice(names, _NAMES_PER_FAILURE):
-        chars += wire_bytes(_shown_name(name)) - 1  # its quotes aside
-        if first and chars > _NAME_CHARS_PER_FAILURE:
+        size += wire_bytes(_shown_name(name)) - 1  # its quotes aside
+        if first and size > _NAME_BYTES_PER_FAILURE:
             break
         first.append(name)
     return first
