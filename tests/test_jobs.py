@@ -1615,3 +1615,45 @@ def test_the_summary_names_a_long_name_that_breaks_the_milvus_rule_by_its_ends(u
     group = answer.summary.failures[0]
     assert all(reasons.wire_bytes(name) <= 120 for name in group.collections + group.refreshed_since)
     assert {job.collection_name for job in answer.jobs} == set(names)
+
+
+def test_a_groups_names_and_their_repetition_in_refreshed_since_share_its_room() -> None:
+    """``refreshedSince`` names again the collections whose failures are history: five such names of control
+    characters took 600 bytes in ``collections`` and 600 more there, in each group."""
+    names = ["\x01" * 250 + f"_{k}" for k in range(5)]
+    rows = [raw(jobId=k, collectionName=name, state="RefreshFailed", reason="denied") for k, name in enumerate(names)]
+    rows += [raw(jobId=10 + k, collectionName=name, startTime=NOW - HOUR, endTime=NOW) for k, name in enumerate(names)]
+    (group,) = listing(rows).summary.failures
+    assert group.refreshed_since == group.collections and 1 <= len(group.collections) < len(names)
+    shown = sum(reasons.wire_bytes(name) - 1 for name in group.collections + group.refreshed_since)
+    assert shown <= 600 or len(group.collections) == 1
+
+
+@pytest.mark.parametrize("unit", LONG_IN_BYTES)
+def test_words_of_a_state_this_server_does_not_know_are_shortened_where_text_names_it(unit: str) -> None:
+    """A state is at most 64 characters; of bidi marks, each named in the summary's text took 450 bytes, twice (the
+    text content repeats it), and again in every job's line and link. ``byState`` keeps it whole."""
+    state = unit * 63 + "x"
+    answer = listing([raw(jobId=1, state=state)])
+    assert answer.summary.by_state[state] == 1
+    assert reasons.text_bytes(answer.summary.text) <= 120 + 200, answer.summary.text
+    job = answer.jobs[0]
+    assert job.state == state
+    assert reasons.text_bytes(job_line(job, answer.as_of)) <= 120 + 200
+    assert reasons.text_bytes(wording.link_description(job)) <= 120 + 10
+
+
+def test_a_page_of_one_job_over_the_budget_cuts_that_jobs_words_shorter() -> None:
+    """A page holds one job at least; beside a summary swollen by upstream's words it took the answer past the
+    budget whole. Its reason, source and spec are cut by half until the answer fits; its resource keeps them."""
+    states = ["\u202e" * 63 + str(k) for k in range(6)]  # a summary of 4 kB
+    fat = {"reason": "disk " + "\x01" * 600, "externalSource": "\x01" * 900, "externalSpec": "\x01" * 900}
+    rows = [raw(jobId=1, state="RefreshFailed", **fat)] + [raw(jobId=2 + k, state=s) for k, s in enumerate(states)]
+    whole = listing(rows, limit=1)
+    budget = jobs.answer_bytes(whole) - 2000
+    cut = jobs._within_budget(whole, lambda page, cut_from=None: whole.model_copy(update={"jobs": page}), budget=budget)
+    assert jobs.answer_bytes(cut) <= budget and [job.job_id for job in cut.jobs] == ["1"]
+    (job,) = cut.jobs
+    before = whole.jobs[0].external_source
+    assert isinstance(job.external_source, str) and "read detailsUri for more" in job.external_source
+    assert isinstance(before, str) and len(job.external_source) < len(before)

@@ -829,6 +829,70 @@ async def test_ten_thousand_jobs_whose_newest_failures_are_long_in_bytes_stay_un
     assert "get_refresh_job shows" in shown["reason"] and "get_refresh_job shows all of it" in shown["externalSpec"]
 
 
+def _words_at_every_bound(now_ms: int) -> list[dict[str, Any]]:
+    """10,000 records whose upstream words are each at a bound, and long in bytes: a current failure of a name of
+    bidi marks with a reason, source and spec of control and bidi characters; failures with long valid names; four
+    reasons of failures fixed since, in collections named in control characters (``refreshedSince`` names them
+    again); running jobs with long valid names; six states this server does not know, of bidi marks; an id two
+    collections of emoji names share; an unreadable record."""
+    minute = 60_000
+    records: list[dict[str, Any]] = []
+
+    def job(name: str, state: str, started: int, ended: int | None = None, **fields: Any) -> dict[str, Any]:
+        record = {"jobId": 1_000_000 + len(records), "collectionName": name, "state": state, "progress": 40}
+        record |= {"startTime": now_ms - started * minute, "endTime": now_ms - ended * minute if ended else 0}
+        records.append(record | fields)
+        return records[-1]
+
+    def valid(tag: str) -> str:
+        return f"{tag}_".ljust(255, "v")
+
+    current = "kind1 " + "\u202e" * 700
+    job(
+        "\u202e" * 255,
+        "RefreshFailed",
+        20,
+        10,
+        reason=current,
+        externalSource="\x01" * 1500,
+        externalSpec="\x01" * 1500,
+    )
+    for k in range(3):
+        job(valid(f"curr{k}"), "RefreshFailed", 21 + k, 11 + k, reason=current)
+    for group in range(2, 6):
+        for k in range(5):
+            name = "\x01" * 250 + f"_{group}{k}"
+            job(
+                name, "RefreshFailed", 300 + group * 10 + k, 290 + group * 10 + k, reason=f"kind{group} " + "\x01" * 700
+            )
+            job(name, "RefreshCompleted", 200, 190, progress=100)
+    for k in range(3):
+        job(valid(f"run{k}"), "RefreshInProgress", 5 + k, progress=50)
+    job(valid("last"), "RefreshCompleted", 3, 1, progress=100)
+    for k in range(6):
+        job("ext_odd", "\u202e" * 63 + "abcdef"[k], 500, 490)
+    for k in range(2):
+        job("\U0001f600" * 250 + str(k), "RefreshCompleted", 600, 590)["jobId"] = "shared-" + "x" * 121
+    job("ext_bad", "RefreshCompleted", 700, 690)["progress"] = "\U0001f600" * 50
+    while len(records) < BIG:
+        job(f"ext_{len(records) % 50}", "RefreshCompleted", 1000 + len(records), 990 + len(records), progress=100)
+    return records
+
+
+async def test_ten_thousand_jobs_with_upstream_words_at_every_bound_stay_under_24_kb(clock: FakeClock) -> None:
+    """Each part of the summary is bounded in bytes, and a page of one job cuts that job's words shorter: with
+    every bound reached at once, the answer took 38 kB (``refreshedSince`` names counted apart from the group's room,
+    states of bidi marks named whole, the one job's reason, source and spec as long as a page of ten may have)."""
+    cluster = SimulatedCluster(clock=clock)
+    answer = json.dumps({"code": 0, "data": {"records": _words_at_every_bound(clock())}})
+    cluster.inject(Fault.raw(answer))
+    result = await default_answer_within_budget(cluster, clock)
+    listing = result.structured_content or {}
+    assert listing["summary"]["total"] == BIG - 1 and listing["summary"]["unreadable"] == 1
+    assert listing["page"]["returned"] >= 1 and listing["jobs"][0]["collectionName"] == "\u202e" * 255
+    assert sum(listing["summary"]["byState"].values()) == BIG - 1
+
+
 async def _read_response(stream: BufferedByteReceiveStream, request_id: int) -> bytes:
     while True:
         line = await stream.receive_until(b"\n", 16 * 1024 * 1024)

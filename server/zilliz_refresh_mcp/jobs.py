@@ -27,7 +27,7 @@ import msgspec
 from pydantic import Field, PrivateAttr
 
 from .errors import CursorError, RecordError, one_line
-from .names import NAME_PATTERN
+from .names import shown_name
 from .reasons import (
     REASON_BYTES,
     REASON_CHARS,
@@ -36,7 +36,6 @@ from .reasons import (
     alike,
     listed_reason,
     wire_bytes,
-    within_bytes,
 )
 from .records import (
     CLOCK_SKEW_MS,
@@ -115,9 +114,9 @@ class FailureGroup(CamelModel):
     )
     collections: list[str] = Field(
         description=f"Their collections, in listing order (at most {_NAMES_PER_FAILURE}, fewer when their names are "
-        f"long: {_NAME_BYTES_PER_FAILURE} bytes of names at most, one name at least); a job that upstream "
-        'gave no collection shows as "job <jobId>", and a long name that breaks the Milvus rule by its two ends '
-        "(its jobs' records carry it whole)."
+        f"long: {_NAME_BYTES_PER_FAILURE} bytes of names at most, refreshedSince's counted again, one name at least); "
+        'a job that upstream gave no collection shows as "job <jobId>", and a long name that breaks the Milvus rule '
+        "by its two ends (its jobs' records carry it whole)."
     )
     collection_count: int = Field(
         description="How many collections the group's jobs are in (a job with no collection counts as one): more "
@@ -425,23 +424,6 @@ def _name(row: _Row) -> str:
     return row.collection or f"job {row.job_id}"
 
 
-# A Milvus name takes at most 255 bytes; one that breaks the rule (upstream's, of emoji or control characters) may
-# take seven times as many, and the summary names up to eight in its text and fifty in its failure groups.
-_SHOWN_NAME_BYTES = 120
-
-
-def _shown_name(name: str) -> str:
-    """A name as the summary shows it: whole when Milvus could hold it; else within ``_SHOWN_NAME_BYTES``, by its two
-    ends, as the summary's text writes it (it cannot be asked for by name anyway; the jobs' records carry it whole)."""
-    return name if NAME_PATTERN.fullmatch(name) else within_bytes(name, _SHOWN_NAME_BYTES, "...", _text_bytes)
-
-
-def _text_bytes(text: str) -> int:
-    """What ``text`` takes in the summary, the more of its text (``one_line`` writes a bidi mark as ``\\u202e``, 7 bytes
-    as JSON) and its lists (a control character as ``\\u0001``, 6)."""
-    return max(wire_bytes(text), wire_bytes(one_line(text)))
-
-
 class _StateGroups:
     """Matching rows split by rank: failed (not fixed since), in progress, pending, fixed since, every other state.
 
@@ -662,7 +644,7 @@ def _names(rows: Sequence[_Row]) -> str:
     # One name more costs no more words than the count of the others: it is shown.
     keep = len(counts) if len(counts) <= _NAMES_PER_GROUP + 1 else _NAMES_PER_GROUP
     shown = [
-        _shown_name(name) + _TIMES.get(count, f" {count} times")
+        shown_name(name) + _TIMES.get(count, f" {count} times")
         for name, count in itertools.islice(counts.items(), keep)
     ]
     if keep == len(counts):
@@ -763,7 +745,7 @@ def summarize(
     elif failed:
         parts.append(f"{len(failed)} failed ({_names(failed)})")
     if running:
-        progress = (f"{_shown_name(_name(j))}, {j.progress}%" for j in running)
+        progress = (f"{shown_name(_name(j))}, {j.progress}%" for j in running)
         shown = "; ".join(list(progress)[:_NAMES_PER_GROUP])
         more = f"; and {len(running) - _NAMES_PER_GROUP} more" if len(running) > _NAMES_PER_GROUP else ""
         parts.append(f"{len(running)} in progress ({shown}{more})")
@@ -780,7 +762,7 @@ def summarize(
         took = (
             f" (took {duration_text((last.end_ms - last.start_ms) / 1000)})" if 0 < last.start_ms <= last.end_ms else ""
         )
-        text += f" Last completed: {_shown_name(_name(last))} at {last_ended}{took}."
+        text += f" Last completed: {shown_name(_name(last))} at {last_ended}{took}."
     text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
     return Summary(
         total=total,
@@ -805,7 +787,7 @@ def _by_state(counts: Mapping[str, int], states: Sequence[str] | None) -> tuple[
     shown = len(other_states) if states or len(other_states) <= _OTHER_STATES_SHOWN + 1 else _OTHER_STATES_SHOWN
     named = dict(sorted(_most_common(other_states, shown)))
     by_state.update(named)
-    parts = [f"{n} {state}" for state, n in named.items()]
+    parts = [f"{n} {shown_name(state)}" for state, n in named.items()]
     folded = [(state, n) for state, n in other_states if state not in named]
     if folded:  # a cluster that sends many states this server does not know: summed, not each named
         folded_jobs = sum(n for _, n in folded)
@@ -817,14 +799,15 @@ def _by_state(counts: Mapping[str, int], states: Sequence[str] | None) -> tuple[
     return by_state, parts
 
 
-def _first_names(names: Iterable[str]) -> list[str]:
+def _first_names(names: Iterable[str], history: set[str]) -> list[str]:
     """The first ``_NAMES_PER_FAILURE`` names, fewer when long: a group names at most ``_NAME_BYTES_PER_FAILURE``
     bytes of them as JSON writes them (one name at least), so that five groups of long names cannot fill the answer
-    (a name of control characters takes six bytes a character)."""
+    (a name of control characters takes six bytes a character); a name in ``history`` counts twice, as
+    ``refreshedSince`` names it again."""
     first: list[str] = []
     size = 0
     for name in itertools.islice(names, _NAMES_PER_FAILURE):
-        size += wire_bytes(_shown_name(name)) - 1  # its quotes aside
+        size += (wire_bytes(shown_name(name)) - 1) * (2 if name in history else 1)  # its quotes aside
         if first and size > _NAME_BYTES_PER_FAILURE:
             break
         first.append(name)
@@ -865,18 +848,18 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     failures = []
     for reason, members, distinct, whole in ranked:
         every_name = dict.fromkeys(map(_name, members))
-        names = _first_names(every_name)
         history = {_name(job) for job in members if id(job) in fixed} - {
             _name(job) for job in members if id(job) not in fixed
         }
+        names = _first_names(every_name, history)
         group = FailureGroup(
             reason=reason,
             count=len(members),
             distinct_reasons=distinct,
             not_fixed=not_fixed(members),
-            collections=list(map(_shown_name, names)),
+            collections=list(map(shown_name, names)),
             collection_count=len(every_name),
-            refreshed_since=[_shown_name(name) for name in names if name in history],
+            refreshed_since=[shown_name(name) for name in names if name in history],
         )
         group._whole_reason = whole
         failures.append(group)
@@ -911,7 +894,7 @@ def _shared_ids_note(shared_ids: Mapping[str, list[str]]) -> str:
         else "the cluster gave them one id"
     )
     names = list(dict.fromkeys(_named(collections)))  # a collection's refreshes may share an id too
-    listed = f"{one_line(', '.join(names[:3]))[:200]}{', ...' if len(names) > 3 else ''}"
+    listed = f"{', '.join(map(shown_name, names[:3]))}{', ...' if len(names) > 3 else ''}"
     whose = f"different collections share {which} ({listed})" if len(names) > 1 else f"{listed} share {which}"
     return f" Jobs of {whose}: {why}; each is counted and listed, but name such a job by its collection and times too."
 
@@ -1101,11 +1084,14 @@ def _job_bytes(job: JobRecord, now: str) -> int:
 
 def _within_budget(listing: JobListing, answer: Callable[..., JobListing], *, budget: int) -> JobListing:
     """``listing``, or, when it weighs more than ``budget``, the same answer with fewer jobs (one at least) from the
-    end of its page: the next page starts where this one now ends, so no job is skipped."""
+    end of its page: the next page starts where this one now ends, so no job is skipped. One job left that is still
+    too much has its reason, source and spec cut shorter."""
     size = answer_bytes(listing)
-    if size <= budget or len(listing.jobs) < 2:
+    if size <= budget:
         return listing
     jobs = listing.jobs
+    if len(jobs) < 2:
+        return _one_job_within(listing, answer, budget=budget, cut_from=None)
     keep = len(jobs)
     while keep > 1 and size > budget:
         keep -= 1
@@ -1113,7 +1099,27 @@ def _within_budget(listing: JobListing, answer: Callable[..., JobListing], *, bu
     cut = answer(jobs[:keep], cut_from=len(jobs))
     while len(cut.jobs) > 1 and answer_bytes(cut) > budget:  # the hint grew, and the cursor moved
         cut = answer(cut.jobs[:-1], cut_from=len(jobs))
-    return cut
+    return _one_job_within(cut, answer, budget=budget, cut_from=len(jobs)) if len(cut.jobs) == 1 else cut
+
+
+# A page holds one job at least. Beside a summary swollen by upstream's words (names that break the Milvus rule,
+# states of bidi marks), that job's reason, source and spec are cut by half until the answer fits, down to this many
+# characters each: the job's resource has them at length.
+_LEAST_CHARS = 60
+
+
+def _one_job_within(
+    listing: JobListing, answer: Callable[..., JobListing], *, budget: int, cut_from: int | None
+) -> JobListing:
+    if not listing.jobs or answer_bytes(listing) <= budget:
+        return listing
+    job, chars = listing.jobs[0], SOURCE_CHARS // 2
+    while chars >= _LEAST_CHARS:
+        listing = answer([job.cut_to(chars)], cut_from=cut_from)
+        if answer_bytes(listing) <= budget:
+            break
+        chars //= 2
+    return listing
 
 
 def job_answer(job: JobRecord, now: str, *, budget: int = LARGE_PAGE_BUDGET_BYTES) -> tuple[JobRecord, str]:

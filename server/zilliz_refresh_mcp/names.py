@@ -6,9 +6,22 @@ import re
 from collections.abc import Sequence
 
 from .errors import InvalidArgument, quoted
+from .reasons import text_bytes, within_bytes
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 NAME_RULE = "a letter or underscore first, then letters, digits and underscores, at most 255 characters"
+
+
+# A Milvus name takes at most 255 bytes; a name that breaks the rule (upstream's, of emoji, bidi marks or control
+# characters) may take seven times as many, and an answer names it in its summary, its text and its links.
+SHOWN_NAME_BYTES = 120
+
+
+def shown_name(name: str) -> str:
+    """A collection's (or a state's) name as an answer's words show it: whole when it follows the Milvus rule; else
+    within ``SHOWN_NAME_BYTES`` (``text_bytes``), by its two ends. It cannot be asked for by name anyway, and the jobs'
+    records carry it whole."""
+    return name if NAME_PATTERN.fullmatch(name) else within_bytes(name, SHOWN_NAME_BYTES, "...", text_bytes)
 
 
 def check_name(value: str, what: str) -> str:

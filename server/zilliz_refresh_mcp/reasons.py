@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .errors import one_line
+
 REASON_CHARS = 500  # of a failure reason in lists and waits
 REASON_HEAD_CHARS = 300  # of those, from its start; the rest from its end
 _REASON_TAIL_CHARS = REASON_CHARS - REASON_HEAD_CHARS
@@ -155,6 +157,13 @@ def wire_bytes(text: str) -> int:
     return len(json.dumps(text, ensure_ascii=False).encode()) - 1
 
 
+def text_bytes(text: str) -> int:
+    """What upstream's ``text`` takes in the answer, the more of its two forms there: as a JSON string in the
+    structured content (a control character ``\\u0001``, 6 bytes) and in a line of the text (``one_line`` writes a
+    bidi mark as ``\\u202e``, 7 bytes as JSON)."""
+    return max(wire_bytes(text), wire_bytes(one_line(text)))
+
+
 def within_bytes(text: str, limit: int, gap: str, measure: Callable[[str], int] = wire_bytes) -> str:
     """``text`` whole when it takes at most ``limit`` bytes in the answer, else as many characters of its two ends
     as fit (three fifths from its start), ``gap`` between them: a character takes one byte, or up to six (a
@@ -175,10 +184,12 @@ _LISTED_GAP = cut_gap(SHOWS_MORE)  # as short_reason's
 
 
 def listed_reason(reason: str) -> str:
-    """A reason as a list shows it (``short_reason``), or, when that takes over ``REASON_BYTES``, as many characters
-    of its two ends as fit."""
+    """A reason as a list shows it (``short_reason``), or, when that takes over ``REASON_BYTES`` (``text_bytes``), as
+    many characters of its two ends as fit."""
     short = short_reason(reason)
-    return short if wire_bytes(short) <= REASON_BYTES else within_bytes(reason, REASON_BYTES, _LISTED_GAP)
+    if text_bytes(short) <= REASON_BYTES:
+        return short
+    return within_bytes(reason, REASON_BYTES, _LISTED_GAP, text_bytes)
 
 
 def record_reason(reason: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import one_line, shortened
+from .names import shown_name
 from .reasons import both_ends, cut_between, reason_shown, wire_bytes
 from .records import (
     COMPLETED,
@@ -38,7 +39,7 @@ def _of_collection(job: JobRecord) -> str:
 
 def link_description(job: JobRecord) -> str:
     """What a job's resource link says of it: upstream's words, on one line, as the text shows them."""
-    return one_line(f"{job.state} {job.collection_name or ''}")
+    return one_line(f"{shown_name(job.state)} {shown_name(job.collection_name or '')}")
 
 
 def duration_text(seconds: float) -> str:
@@ -57,7 +58,9 @@ def duration_text(seconds: float) -> str:
 def job_line(job: JobRecord, now: str | None = None) -> str:
     """One compact line per job for hosts that read only text content; ``now`` (ISO) to say how far off its
     estimated end is."""
-    parts = [f"{job.state} {job.collection_name or NO_COLLECTION} job {job.job_id}: {job.progress}%"]
+    parts = [
+        f"{shown_name(job.state)} {shown_name(job.collection_name or NO_COLLECTION)} job {job.job_id}: {job.progress}%"
+    ]
     if job.started_at:
         parts.append(f"started {job.started_at}")
     if job.ended_at:
