@@ -586,6 +586,18 @@ def test_listing_with_any_cursor_answers_or_raises_cursor_error(raw: list[dict[s
 
 
 @PROPERTIES
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=40))
+@example("\x01" * 10, 5)
+@example("ab", 1)
+def test_a_text_cut_to_a_limit_below_its_gap_is_never_longer_than_it_was(text: str, limit: int) -> None:
+    """At a limit smaller than a character and the gap, no cut fits: the second review found the gap added to the
+    whole text (``both_ends`` of no characters keeps them all)."""
+    shown = within_bytes(text, limit, "...")
+    assert wire_bytes(shown) <= wire_bytes(text)
+    assert shown == text or text not in shown
+
+
+@PROPERTIES
 @given(st.text(max_size=3000), st.integers(min_value=120, max_value=2000))
 @example("\x01" * 600, 1000)
 @example("数据" * 400 + "end", 1000)

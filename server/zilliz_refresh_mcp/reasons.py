@@ -169,12 +169,13 @@ def within_bytes(text: str, limit: int, gap: str, measure: Callable[[str], int] 
     as fit (three fifths from its start), ``gap`` between them: a character takes one byte, or up to six (a
     control character, written ``\\u001b``). ``measure``: what a text takes, by default as a JSON string."""
     shown, size, chars = text, measure(text), len(text)
+    whole = size
     while size > limit and chars > 1:
-        chars = min(chars - 1, chars * limit // size)
+        chars = max(1, min(chars - 1, chars * limit // size))  # none: both_ends would keep the whole text
         head = chars * 3 // 5
         shown = both_ends(text, head, chars - head, gap)
         size = measure(shown)
-    return shown
+    return shown if size <= whole else text  # a limit below a character and the gap: nothing shorter fits
 
 
 # A reason as lists carry it, as JSON writes it: one of REASON_CHARS plain characters fits, one of control characters
