@@ -68,11 +68,10 @@ class _Polling:
 class JobWatcher:
     """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends.
 
-    One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one
-    leaves (unsubscribes, fails to be told or takes no update for ``NOTIFY_TIMEOUT_SECONDS``, or disconnects:
-    ``forget``), and ends by itself when the job
-    ends, no longer exists (nor its collection), or can no longer be read (a revoked key). Any other fault is
-    polled through: it may pass.
+    One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one leaves
+    (unsubscribes, fails to be told or takes no update for ``NOTIFY_TIMEOUT_SECONDS``, or disconnects: ``forget``),
+    and ends by itself when the job ends, no longer exists (nor its collection), or can no longer be read (a revoked
+    key). Any other fault is polled through: it may pass.
 
     The polls share the cluster's rate limit and connections with every tool call, so they are kept to a
     budget: at most ``max_jobs`` jobs are watched, and with many of them each is polled less often, so that all
