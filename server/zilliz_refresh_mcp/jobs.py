@@ -822,7 +822,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
     groups = alike([(stripped(job.reason) or "", job.collection) for job in failed])
     by_reason = [
         (
-            listed_reason(group.first) if group.first else "(no reason given)",
+            "(no reason given)",  # of a group with a reason: cut as lists cut it, below, once it is among those shown
             [failed[at] for at in group.members],
             group.distinct,
             group.first,
@@ -853,7 +853,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
         }
         names = _first_names(every_name, history)
         group = FailureGroup(
-            reason=reason,
+            reason=listed_reason(whole) if whole else reason,
             count=len(members),
             distinct_reasons=distinct,
             not_fixed=not_fixed(members),
