@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import (
     INVALID_PARAMS,
+    CallToolResult,
     PromptReference,
     ResourceTemplateReference,
     ResourceUpdatedNotification,
@@ -1201,6 +1202,40 @@ async def test_a_wait_ends_on_a_state_this_server_does_not_know_once_the_job_has
     assert data["message"].startswith(f"Refresh job {job_id} (ext_movies) had already ended (RefreshCancelled) at ")
     assert data["message"].endswith(" ago), before this wait began.")
     assert sum(1 for seen in cluster.requests if seen.route == DESCRIBE_ROUTE) == 1
+
+
+@pytest.mark.parametrize("collection", ["ext_movies", "ext_books"])
+async def test_a_first_read_held_up_tells_a_job_that_ended_meanwhile_from_one_that_had_ended_before(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, collection: str
+) -> None:
+    """An audit: a first read retried for 4 s on a busy cluster found a job that ended 3 s into the wait, and the
+    answer said it "had already completed ..., before this wait began". A first read held up that long now says so
+    only of a job whose end time is before the wait began: ext_books ended hours before, ext_movies (a 30-minute
+    refresh, 42% done) ends while the read is held."""
+    job = next(job for job in cluster.jobs if job.collection_name == collection)
+    began = clock.now
+    answers: list[CallToolResult] = []
+    with describe_held(cluster) as release:
+        async with Client(fast_server) as client, anyio.create_task_group() as calls:
+
+            async def wait() -> None:
+                answers.append(await client.call_tool("wait_for_refresh_job", {"jobId": str(job.job_id)}))
+
+            calls.start_soon(wait)
+            await anyio.wait_all_tasks_blocked()  # the wait's first read is held by the cluster
+            clock.advance(30 * 60)
+            release.set()
+    data = answers[0].structured_content
+    assert data is not None and (data["finished"], data["job"]["state"]) == (True, "RefreshCompleted")
+    ended = data["job"]["endedAt"]
+    ended_meanwhile = epoch_ms(ended) > began
+    assert ended_meanwhile == (collection == "ext_movies")
+    said = f"Refresh job {job.job_id} ({collection}) "
+    if ended_meanwhile:
+        assert data["message"] == said + f"completed at {ended}."
+    else:
+        assert data["message"].startswith(said + f"had already completed at {ended} (~")
+        assert data["message"].endswith(" ago), before this wait began.")
 
 
 async def test_times_after_this_servers_clock_are_told_as_the_clusters_clock_running_ahead(clock: FakeClock) -> None:

@@ -73,6 +73,9 @@ MAX_WAIT_SECONDS = 600
 MAX_WAITS = 16
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 _PAST_ESTIMATE_SECONDS = 1.0  # estimates are in whole seconds: the first poll after one comes this much later
+# A first read that answers within this long found the job as it was when the wait began. One that took longer (the
+# cluster busy, retried with backoff, or slow) may have found a job that ended meanwhile.
+_PROMPT_READ_MS = 1000
 
 
 def now_ms() -> int:
@@ -169,6 +172,15 @@ def _polling_on(job_id: str, err: UpstreamError | RecordError) -> str:
         detail = f"upstream sent a job record this server cannot read: {err}."
     logger.warning("wait for refresh job %s: poll failed, polling on: %s", job_id, detail)
     return f"the last poll failed: {detail}"
+
+
+def _ended_before(record: JobRecord, began_ms: int, read_ms: int) -> bool:
+    """Whether a wait's first read, which found ``record`` ended at ``read_ms``, shows it ended before the wait began
+    at ``began_ms`` (both this server's clock): so when that read was prompt, or when the job's end time is before
+    then. A read held up by retries may have found a job that ended meanwhile."""
+    if read_ms - began_ms <= _PROMPT_READ_MS:
+        return True
+    return record.ended_at is not None and epoch_ms(record.ended_at) <= began_ms
 
 
 def fails_for_good(err: UpstreamError) -> bool:
@@ -349,7 +361,7 @@ class RefreshJobs:
         timeout_seconds: float,
         on_update: Callable[[JobRecord], Awaitable[None]],
     ) -> WaitResult:
-        started = anyio.current_time()
+        started, began_ms = anyio.current_time(), self.clock()
         deadline = started + min(timeout_seconds, MAX_WAIT_SECONDS)
         interval = self.poll_initial_seconds
         trouble: str | None = None
@@ -368,11 +380,12 @@ class RefreshJobs:
                 ) from None
             first, reads, moved = (record.state, record.progress), 1, False
             first_at = last_at = anyio.current_time()  # the first and the last read that worked
+            already = record.has_ended and _ended_before(record, began_ms, read_at)
             while True:
                 if record.has_ended:  # a record that a failed poll left in place never has: it was read by now
                     waited = round(anyio.current_time() - started, 1)  # the first read may have been retried
                     now = iso_utc(self.clock())
-                    return WaitResult.ended(record, waited, already=reads == 1, now=now, read_at=iso_utc(read_at))
+                    return WaitResult.ended(record, waited, already=already, now=now, read_at=iso_utc(read_at))
                 if trouble is None and anyio.current_time() < deadline:  # the wait goes on from this read
                     await on_update(record)
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while

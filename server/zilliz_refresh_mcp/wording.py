@@ -304,8 +304,8 @@ def _text_reason(group: FailureGroup) -> str:
 
 
 def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
-    """What a wait says of a job that ended; ``already``: before the wait began (its first read found it ended),
-    which ``now`` (ISO) tells apart from a job that has just ended by how long ago it did."""
+    """What a wait says of a job that ended; ``already``: before the wait began (its first read, a prompt one, found
+    it ended, or its end was before then), told with how long ago it ended as of ``now`` (ISO)."""
     what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
     message = f"Refresh job {job.job_id} {_of_collection(job)} {'had already ' if already else ''}{what}"
     if job.ended_at:
