@@ -972,6 +972,25 @@ async def test_a_fresh_session_completes_job_ids_of_the_default_database(
     assert {job["jobId"] for job in listed["jobs"]} == in_default
 
 
+async def test_job_id_completions_keep_the_order_of_what_was_seen_last(fast_server: MCPServer[ServerState]) -> None:
+    """An audit: a list's page was remembered last job last, so completions offered it from its end (a day-old
+    completion first, the current failure last), and the same request asked twice came in opposite orders. The
+    page read last comes in its own order; a job read alone after it comes first."""
+    job_ids = ResourceTemplateReference(type="ref/resource", uri="zilliz://refresh-jobs/{jobId}")
+    async with Client(fast_server) as client:
+        first = await client.complete(job_ids, {"name": "jobId", "value": ""})  # reads a page itself
+        again = await client.complete(job_ids, {"name": "jobId", "value": ""})
+        listed = await client.call_tool("list_refresh_jobs", {"state": ["RefreshFailed", "RefreshCompleted"]})
+        after_list = await client.complete(job_ids, {"name": "jobId", "value": ""})
+        assert listed.structured_content is not None
+        page = [job["jobId"] for job in listed.structured_content["jobs"]]
+        await client.call_tool("get_refresh_job", {"jobId": page[-1]})
+        after_read = await client.complete(job_ids, {"name": "jobId", "value": ""})
+    assert first.completion.values == again.completion.values
+    assert len(page) >= 3 and after_list.completion.values[: len(page)] == page
+    assert after_read.completion.values[: len(page)] == [page[-1], *page[:-1]]
+
+
 async def test_completions_for_job_ids_and_prompt_arguments(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster
 ) -> None:

@@ -197,7 +197,7 @@ class RefreshJobs:
     clock: Callable[[], int] = now_ms
     poll_initial_seconds: float = 2.0
     poll_max_seconds: float = 15.0
-    seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, for completions
+    seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, newest last: completions
     # Job id -> (state, progress) read last, and since when (clock ms) every read found it so: a wait then tells a
     # job that no read has found further along for an hour, across calls, not only within its own seconds.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
@@ -236,7 +236,7 @@ class RefreshJobs:
             now_ms=self.clock(),
             since=window,
         )
-        self._remember(job.job_id for job in listing.jobs)
+        self._remember(job.job_id for job in reversed(listing.jobs))  # the page's first job seen last: newest
         self._note_progress(listing.jobs, epoch_ms(listing.as_of))
         return listing
 
