@@ -158,9 +158,12 @@ def test_the_examples_shipped_are_refused_until_filled_in() -> None:
 
 
 def test_a_key_with_quotes_inside_or_a_bearer_word_of_its_own_is_taken() -> None:
-    for token in (f"user:pa'ss{TOKEN}", f'"{TOKEN}', "bearer:s3cret-password", "user:pa$$word$x", "$3cret-key"):
+    for token in (f"user:pa'ss{TOKEN}", f'user:"{TOKEN}', "bearer:s3cret-password", "user:pa$$word$x", "$3cret-key"):
         settings = load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token)
         assert settings.token is not None and settings.token.get_secret_value() == token
+    # A bearer token the user chose may begin with a quote; an API key never does (see the stray-quote test).
+    settings = load_settings(demo=True, transport="http", mcp_bearer_token=f'"{TOKEN}')
+    assert settings.mcp_bearer_token is not None and settings.mcp_bearer_token.get_secret_value() == f'"{TOKEN}'
     # A password, or a bearer token the user chose, may begin with "$": no reference that a host left unfilled.
     for token in ("db_admin:$ecretPassw0rd", "db_admin:$ecret_Pass"):
         assert load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token).token is not None
@@ -866,3 +869,135 @@ def test_without_ctypes_or_mallopt_the_server_starts_as_it_is(monkeypatch: pytes
     assert cli.keep_freed_heap() is False
     monkeypatch.setattr(sys, "platform", "darwin")
     assert cli.keep_freed_heap() is False
+
+
+# An audit of set-up: each of these started a server that failed at its first call, or served where it should not.
+
+
+@pytest.mark.parametrize("setting", ["token", "mcp_bearer_token"])
+@pytest.mark.parametrize("command", ["$(openssl rand -hex 32)", "`cat ~/.zilliz-key`", "db_admin:$(cat pw)"])
+def test_a_shell_command_nothing_ran_is_refused_as_a_key_or_bearer_token(setting: str, command: str) -> None:
+    """README's own advice, `$(openssl rand -hex 32)`, pasted into a host's env block, a .env file or a systemd unit:
+    taken as it is, it guarded a server open to the network with a token printed in the README."""
+    values = {setting: command} | ({"demo": True, "transport": "http"} if setting != "token" else {})
+    with pytest.raises(ConfigError) as refused:
+        load_settings(cluster_endpoint=None if setting != "token" else "https://x.zillizcloud.com", **values)
+    assert str(refused.value).startswith(f"{ENV_PREFIX}{setting.upper()}: is a shell command that nothing ran")
+    assert "cat" not in str(refused.value) and "openssl" not in str(refused.value)  # the value is not echoed
+
+
+def test_a_password_that_holds_a_dollar_and_parentheses_inside_is_taken() -> None:
+    token = "db_admin:pa$(ss)word"
+    assert load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token).token_value == token
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        (f"Authorization: Bearer {TOKEN}", "is a whole header line: give the key alone"),
+        (f"authorization:{TOKEN}", "is a whole header line: give the key alone"),
+        (f'"{TOKEN}', "starts or ends with a stray quote"),
+        (f"{TOKEN}\u2019", "starts or ends with a stray quote"),
+    ],
+)
+def test_a_key_pasted_with_a_header_name_or_one_quote_is_refused(token: str, problem: str) -> None:
+    """Taken, the first read as user:password and the second as a key with a quote: the cluster refused both."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(cluster_endpoint="https://x.zillizcloud.com", token=token)
+    assert str(refused.value) == f"ZILLIZ_TOKEN: {problem}" + (
+        ": give the key without it" if "quote" in problem else "; the server sends the Authorization header"
+    )
+
+
+def test_blank_variables_are_unset_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosts, templates and compose files leave optional variables "": ZILLIZ_HOST= bound every address."""
+    for name in ("HOST", "PORT", "LOG_LEVEL", "TIMEOUT_SECONDS", "MAX_ATTEMPTS", "DEMO", "TRANSPORT", "DB_NAME"):
+        monkeypatch.setenv(ENV_PREFIX + name, "")
+    settings = load_settings(demo=True)
+    defaults = Settings.model_fields
+    for name in ("host", "port", "log_level", "timeout_seconds", "max_attempts", "transport", "db_name"):
+        assert getattr(settings, name) == defaults[name].default, name
+
+
+def test_an_empty_host_flag_is_refused_and_a_bracketed_ipv6_host_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--demo", "--transport", "http", "--host", ""]) == cli.EXIT_CONFIG
+    assert capsys.readouterr().err == (
+        "zilliz-refresh-mcp: configuration error: --host: is empty: give an address to listen on, such as "
+        "127.0.0.1 (the default)\n"
+    )
+    assert load_settings(demo=True, transport="http", host="[::1]").host == "::1"  # the socket takes it bare
+
+
+@pytest.mark.parametrize("entry", ["https://mcp.example:8000", "mcp.example:8000/mcp", "http://mcp.example/"])
+def test_an_allowed_host_with_a_scheme_or_a_path_is_refused(entry: str) -> None:
+    """A Host header is host[:port]: such an entry matched nothing, and every client got 421."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(demo=True, transport="http", mcp_allowed_hosts=[entry])
+    host = entry.removeprefix("https://").removeprefix("http://").split("/")[0]
+    assert str(refused.value) == (
+        f"ZILLIZ_MCP_ALLOWED_HOSTS: {entry!r} is not a host: write host[:port] as clients send it in the Host "
+        f"header, with no scheme or path ({host})"
+    )
+    assert load_settings(demo=True, transport="http", mcp_allowed_hosts=["MCP.example:8000/"]).mcp_allowed_hosts == [
+        "mcp.example:8000"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        ("https://a.example:0", "has an invalid port (1-65535)"),
+        ("http://localhost:0", "has an invalid port (1-65535)"),
+        (
+            "http://::1:19530",
+            "names an IPv6 address without brackets: write it as http://[address]:port, e.g. http://[::1]:19530",
+        ),
+    ],
+)
+def test_an_endpoint_on_port_0_or_an_ipv6_address_without_brackets_is_refused(endpoint: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(cluster_endpoint=endpoint, token=TOKEN)
+    assert str(refused.value) == f"ZILLIZ_CLUSTER_ENDPOINT: {problem}"
+    assert load_settings(cluster_endpoint="http://[::1]:19530", token=TOKEN).cluster_endpoint == "http://[::1]:19530"
+
+
+@pytest.mark.parametrize("name", ["TIMEOUT_SECONDS", "RATE_LIMIT_PER_SECOND", "POLL_INTERVAL_SECONDS"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_refused_as_such(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """NaN was refused as "should be less than or equal to 600"."""
+    monkeypatch.setenv(ENV_PREFIX + name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(demo=True)
+    assert str(refused.value) == f"{ENV_PREFIX}{name}: Input should be a finite number"
+
+
+def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
+    """A typo in a host's env block left the default standing, unnoticed; another tool's name for the key stopped
+    the server with "ZILLIZ_TOKEN is required", not saying that the key was there under another name."""
+    env = {key: value for key, value in os.environ.items() if not key.upper().startswith(ENV_PREFIX)}
+
+    def start(**variables: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "zilliz_refresh_mcp"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,  # no host: the stdio server ends at once
+            env=env | variables,
+        )
+
+    typos = start(ZILLIZ_DEMO="true", ZILLIZ_ENABLE_REFRESHH="true", zilliz_timeout="5", ZILLIZ_REGION="eu")
+    assert typos.returncode == 0, typos.stderr
+    assert typos.stdout == ""
+    assert [line.partition(" WARNING zilliz_refresh_mcp: ")[2] for line in typos.stderr.strip().splitlines()] == [
+        "ZILLIZ_ENABLE_REFRESHH is not a setting of this server, and is ignored: did you mean ZILLIZ_ENABLE_REFRESH?",
+        "ZILLIZ_REGION is not a setting of this server, and is ignored",
+        "ZILLIZ_TIMEOUT is not a setting of this server, and is ignored: did you mean ZILLIZ_TIMEOUT_SECONDS?",
+    ]
+    other_name = start(ZILLIZ_CLUSTER_ENDPOINT="https://x.zillizcloud.com", ZILLIZ_CLOUD_API_KEY=TOKEN)
+    assert other_name.returncode == cli.EXIT_CONFIG
+    assert other_name.stderr == (
+        "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_CLOUD_API_KEY is "
+        "set, but this server reads ZILLIZ_TOKEN\n"
+    )

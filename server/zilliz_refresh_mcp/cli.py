@@ -239,7 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from .config import HTTP_ONLY_SETTINGS, http_only_variables, load_settings, over_stdio
+    from .config import (
+        HTTP_ONLY_SETTINGS,
+        http_only_variables,
+        load_settings,
+        over_stdio,
+        unknown_variables,
+    )
     from .errors import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -253,6 +259,12 @@ def _main(argv: Sequence[str] | None) -> int:
         # A value the user gave by flag is named by that flag, not by the variable it stands for.
         flag = flag_names(flags).get(err.setting) if err.setting in overrides else None
         shown = f"{flag}: {err.problem}" if flag else str(err)
+        # ZILLIZ_API_KEY set, ZILLIZ_TOKEN required: the variable set is the answer, on the same line.
+        shown += "".join(
+            f"; {name} is set, but this server reads {meant}"
+            for name, meant in unknown_variables().items()
+            if meant is not None and not flag and meant in shown
+        )
         print(f"zilliz-refresh-mcp: configuration error: {shown}", file=sys.stderr)
         return EXIT_CONFIG
     names = flag_names(flags)
@@ -339,6 +351,10 @@ def run(settings: Settings) -> int:
         # Not refused, as a flag is: a shell may export them for another use (another instance served over HTTP).
         if variables := http_only_variables():
             log.warning("%s: ignored", over_stdio(variables))
+    from .config import not_a_setting, unknown_variables
+
+    for name, meant in unknown_variables().items():
+        log.warning("%s", not_a_setting(name, meant))
     if simulator is not None:
         log.info("demo cluster serving on %s", simulator.url)
 

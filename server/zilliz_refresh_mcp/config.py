@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, FiniteFloat, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -42,6 +42,9 @@ _REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _KEY_REFERENCE = re.compile(rf"(?:[^:]*:\$\{{[^}}]*\}})|{_REFERENCE.pattern}")
 # A bearer token's: one the user chose may begin with "$" ("$Correct_Horse..."), but not name a variable in capitals.
 _BEARER_REFERENCE = re.compile(r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*")
+# A shell's command substitution, $(openssl rand -hex 32) or `cat key`, that nothing ran: a host's env block, a .env
+# file or a systemd unit pass it on as it is written. Whole, or as a login's password.
+_COMMAND = re.compile(r"(?:[^:]*:)?(?:\$\(.*\)|`.*`)", re.DOTALL)
 # Not the reference itself: where it stood in a value, the value may hold a password beside it.
 _UNFILLED = "is a reference to a value that the host did not fill in (${input:...}, ${env:...} or $NAME): "
 # What a template's placeholder is written with: https://{cluster-id}.{region}..., https://<cluster-id>...
@@ -87,8 +90,17 @@ def _split_list(value: Any) -> Any:
 
 
 def _allowed_host(entry: str) -> str:
-    """An allowed ``Host`` as clients send it: host names are case-insensitive, but the SDK compares exactly."""
-    return entry.lower().rstrip("/")
+    """An allowed ``Host`` as clients send it: host names are case-insensitive, but the SDK compares exactly;
+    ValueError when it is not one: a ``Host`` header is ``host[:port]``, with no scheme or path, so such an entry
+    matches nothing."""
+    host = entry.lower().rstrip("/")
+    if "://" in host or "/" in host:
+        bare = urlsplit(host if "://" in host else f"//{host}").netloc or host.split("/", 1)[0]
+        raise ValueError(
+            f"{quoted(entry)} is not a host: write host[:port] as clients send it in the Host header, with no scheme "
+            f"or path ({bare})"
+        )
+    return host
 
 
 def _allowed_origin(entry: str) -> str:
@@ -109,18 +121,19 @@ def _allowed_origin(entry: str) -> str:
 class Settings(BaseSettings):
     """Everything the server needs to run; see the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # A blank variable is an unset one: hosts' env blocks, templates and compose files leave optional ones "".
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True)
 
     cluster_endpoint: str | None = Field(default=None, description="Cluster or project endpoint URL.")
     token: SecretStr | None = Field(default=None, description="API key or user:password.")
     db_name: str = Field(default="default", description="Database used when a call names none.")
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Per-request upstream timeout.")
+    timeout_seconds: FiniteFloat = Field(default=30.0, gt=0, le=600, description="Per-request upstream timeout.")
     max_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per upstream call (1 = no retry).")
-    rate_limit_per_second: float = Field(default=20.0, gt=0, le=1000, description="Upstream requests/s.")
+    rate_limit_per_second: FiniteFloat = Field(default=20.0, gt=0, le=1000, description="Upstream requests/s.")
     max_response_mb: int = Field(default=32, ge=1, le=1024, description="Largest upstream answer accepted.")
     allow_insecure_http: bool = Field(default=False, description="Accept http:// for non-loopback hosts.")
     enable_refresh: bool = Field(default=False, description="Offer the refresh_external_collection tool.")
-    poll_interval_seconds: float = Field(
+    poll_interval_seconds: FiniteFloat = Field(
         default=2.0, gt=0, le=60, description="Interval between polls of a watched job; first interval of a wait."
     )
 
@@ -144,6 +157,16 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_origins(cls, value: list[str]) -> list[str]:
         return [_allowed_origin(entry) for entry in value]
+
+    @field_validator("host")
+    @classmethod
+    def _bindable_host(cls, value: str) -> str:
+        host = value.strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]  # an IPv6 address as a URL writes it: the socket takes it bare
+        if not host:
+            raise ValueError("is empty: give an address to listen on, such as 127.0.0.1 (the default)")
+        return host
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -173,6 +196,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "is wrapped in quotes: give the key without them (a shell or JSON value needs none inside)"
             )
+        if (
+            info.field_name == "token"
+            and ":" not in text
+            and (text[0] in _OPENING_QUOTES or text[-1] in _CLOSING_QUOTES)
+        ):
+            # An API key is letters, digits and dashes; a password (user:password) or a bearer token the user chose
+            # may hold any character.
+            raise ValueError("starts or ends with a stray quote: give the key without it")
+        if _COMMAND.fullmatch(text):
+            raise ValueError(
+                "is a shell command that nothing ran ($(...) or `...`): a host's env block, a .env file or a systemd "
+                "unit pass it on as written; run it and give what it prints"
+            )
         reference = _KEY_REFERENCE if info.field_name == "token" else _BEARER_REFERENCE
         if reference.fullmatch(text):
             what = "key" if info.field_name == "token" else "token"
@@ -184,6 +220,8 @@ class Settings(BaseSettings):
             raise ValueError("contains a character that cannot be sent in an HTTP header (control or non-ASCII)")
         if text[:7].lower() == "bearer ":
             raise ValueError("starts with 'Bearer ': give the key alone; the server sends the Authorization header")
+        if text[:14].lower() == "authorization:":
+            raise ValueError("is a whole header line: give the key alone; the server sends the Authorization header")
         if text.lower() in _PLACEHOLDER_TOKENS:
             raise ValueError("is still the example's placeholder: copy an API key from the Zilliz Cloud console")
         return SecretStr(text)
@@ -218,6 +256,11 @@ class Settings(BaseSettings):
                 "" if is_loopback(host) else " (plain HTTP to another machine also needs ZILLIZ_ALLOW_INSECURE_HTTP)"
             )
             raise ValueError(f"has no scheme: use http://{value}{beyond}")
+        if parts.scheme in ("http", "https") and parts.netloc.count(":") > 1 and "[" not in parts.netloc:
+            raise ValueError(
+                f"names an IPv6 address without brackets: write it as {parts.scheme}://[address]:port, e.g. "
+                "http://[::1]:19530"
+            )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("is not an http(s) URL such as https://<cluster-id>.<region>.vectordb.zillizcloud.com")
         if parts.query or parts.fragment:
@@ -229,9 +272,11 @@ class Settings(BaseSettings):
                 f"includes the REST API path ({parts.path[cut:]}); the server adds the routes itself: use {bare}"
             )
         try:
-            parts.port  # noqa: B018 - raises on a port out of range or not a number
+            port = parts.port  # raises on a port out of range or not a number
         except ValueError:
-            raise ValueError("has an invalid port (1-65535)") from None
+            port = 0
+        if port == 0:
+            raise ValueError("has an invalid port (1-65535)")
         return value
 
     @model_validator(mode="after")
@@ -347,6 +392,39 @@ def http_only_variables() -> list[str]:
     order of ``HTTP_ONLY_SETTINGS``; a blank one is not counted."""
     given = {name.upper() for name, value in os.environ.items() if value.strip()}
     return [ENV_PREFIX + setting.upper() for setting in HTTP_ONLY_SETTINGS if ENV_PREFIX + setting.upper() in given]
+
+
+# Names other tools and docs give these settings (pymilvus examples read ZILLIZ_CLOUD_URI and ZILLIZ_CLOUD_API_KEY),
+# without the prefix; a typo of a setting's own name is found by likeness.
+_OTHER_NAMES = {
+    "URI": "CLUSTER_ENDPOINT",
+    "CLOUD_URI": "CLUSTER_ENDPOINT",
+    "API_KEY": "TOKEN",
+    "CLOUD_API_KEY": "TOKEN",
+    "KEY": "TOKEN",
+    "DB": "DB_NAME",
+    "DATABASE": "DB_NAME",
+}
+
+
+def unknown_variables() -> dict[str, str | None]:
+    """Each ``ZILLIZ_*`` variable set that is no setting of this server (a typo, or another tool's name for one),
+    with the variable it may have meant: settings ignore them, and the default would stand unnoticed."""
+    import difflib
+
+    known = [name.upper() for name in Settings.model_fields]
+    unknown: dict[str, str | None] = {}
+    for name in sorted({name.upper() for name, value in os.environ.items() if value.strip()}):
+        bare = name.removeprefix(ENV_PREFIX)
+        if bare == name or bare in known:
+            continue
+        meant = _OTHER_NAMES.get(bare) or next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.6)), None)
+        unknown[name] = ENV_PREFIX + meant if meant else None
+    return unknown
+
+
+def not_a_setting(name: str, meant: str | None) -> str:
+    return f"{name} is not a setting of this server, and is ignored" + (f": did you mean {meant}?" if meant else "")
 
 
 def over_stdio(names: list[str]) -> str:
