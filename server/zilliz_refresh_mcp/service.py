@@ -74,8 +74,10 @@ MAX_WAITS = 16
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 _PAST_ESTIMATE_SECONDS = 1.0  # estimates are in whole seconds: the first poll after one comes this much later
 # A first read that answers within this long found the job as it was when the wait began. One that took longer (the
-# cluster busy, retried with backoff, or slow) may have found a job that ended meanwhile.
+# cluster busy, retried with backoff, or slow) may have found a job that ended meanwhile: said to have ended before
+# the wait only when its end time is earlier by more than the cluster's and this server's clocks may differ.
 _PROMPT_READ_MS = 1000
+_CLOCKS_APART_MS = 5 * 60_000
 
 
 def now_ms() -> int:
@@ -176,11 +178,11 @@ def _polling_on(job_id: str, err: UpstreamError | RecordError) -> str:
 
 def _ended_before(record: JobRecord, began_ms: int, read_ms: int) -> bool:
     """Whether a wait's first read, which found ``record`` ended at ``read_ms``, shows it ended before the wait began
-    at ``began_ms`` (both this server's clock): so when that read was prompt, or when the job's end time is before
-    then. A read held up by retries may have found a job that ended meanwhile."""
+    at ``began_ms`` (both this server's clock): so when that read was prompt, or when the job's end time (the
+    cluster's clock) is well before then. A read held up by retries may have found a job that ended meanwhile."""
     if read_ms - began_ms <= _PROMPT_READ_MS:
         return True
-    return record.ended_at is not None and epoch_ms(record.ended_at) <= began_ms
+    return record.ended_at is not None and epoch_ms(record.ended_at) < began_ms - _CLOCKS_APART_MS
 
 
 def fails_for_good(err: UpstreamError) -> bool:

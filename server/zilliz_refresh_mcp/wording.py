@@ -309,7 +309,11 @@ def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
     what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
     message = f"Refresh job {job.job_id} {_of_collection(job)} {'had already ' if already else ''}{what}"
     if job.ended_at:
-        message += f" at {job.ended_at}{_reported_when(job.ended_at, now) if already else ''}"
+        if already:
+            message += f" at {job.ended_at}{_reported_when(job.ended_at, now)}"
+        else:  # it has just ended: only an end after this server's clock needs a word, the cluster's clock ahead
+            ahead = now is not None and _seconds_until(job.ended_at, now) >= 1
+            message += f" at {job.ended_at}" + (f" ({_clock_ahead(job.ended_at, now)})" if ahead else "")
     if already:
         message += ", before this wait began"
     message += f"; reason: {job.reason}." if job.reason else "."
