@@ -917,6 +917,8 @@ def test_blank_variables_are_unset_ones(monkeypatch: pytest.MonkeyPatch) -> None
     defaults = Settings.model_fields
     for name in ("host", "port", "log_level", "timeout_seconds", "max_attempts", "transport", "db_name"):
         assert getattr(settings, name) == defaults[name].default, name
+    monkeypatch.setenv("ZILLIZ_HOST", "  ")  # blanks too (a review: they stopped a server serving stdio)
+    assert load_settings(demo=True).host == defaults["host"].default
 
 
 def test_an_empty_host_flag_is_refused_and_a_bracketed_ipv6_host_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
@@ -928,7 +930,9 @@ def test_an_empty_host_flag_is_refused_and_a_bracketed_ipv6_host_is_taken(capsys
     assert load_settings(demo=True, transport="http", host="[::1]").host == "::1"  # the socket takes it bare
 
 
-@pytest.mark.parametrize("entry", ["https://mcp.example:8000", "mcp.example:8000/mcp", "http://mcp.example/"])
+@pytest.mark.parametrize(
+    "entry", ["https://mcp.example:8000", "mcp.example:8000/mcp", "http://mcp.example/", "http://[::1/mcp"]
+)
 def test_an_allowed_host_with_a_scheme_or_a_path_is_refused(entry: str) -> None:
     """A Host header is host[:port]: such an entry matched nothing, and every client got 421."""
     with pytest.raises(ConfigError) as refused:
@@ -1000,4 +1004,10 @@ def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
     assert other_name.stderr == (
         "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_CLOUD_API_KEY is "
         "set, but this server reads ZILLIZ_TOKEN\n"
+    )
+    # Beside another error of the setting meant, the variable set is no answer (a review: it pointed the wrong way).
+    both = start(ZILLIZ_CLUSTER_ENDPOINT="'https://x.zillizcloud.com'", ZILLIZ_TOKEN=TOKEN, ZILLIZ_CLOUD_URI="x")
+    assert both.stderr == (
+        "zilliz-refresh-mcp: configuration error: ZILLIZ_CLUSTER_ENDPOINT: is wrapped in quotes: give the URL "
+        "without them\n"
     )

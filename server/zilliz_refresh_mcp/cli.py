@@ -253,6 +253,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args = flags.parse_args(argv)
     check = args.__dict__.pop("check")
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
+    if isinstance(overrides.get("host"), str) and not overrides["host"].strip():
+        # A blank variable is an unset one; a blank flag was typed, with its value lost (an unset shell variable).
+        print(
+            "zilliz-refresh-mcp: configuration error: --host: is empty: give an address to listen on, such as "
+            "127.0.0.1 (the default)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     try:
         settings = load_settings(**overrides)
     except ConfigError as err:
@@ -263,7 +271,7 @@ def _main(argv: Sequence[str] | None) -> int:
         shown += "".join(
             f"; {name} is set, but this server reads {meant}"
             for name, meant in unknown_variables().items()
-            if meant is not None and not flag and meant in shown
+            if meant is not None and shown.startswith(f"{meant} is required")
         )
         print(f"zilliz-refresh-mcp: configuration error: {shown}", file=sys.stderr)
         return EXIT_CONFIG

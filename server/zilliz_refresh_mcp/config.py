@@ -21,6 +21,7 @@ from .names import check_name
 
 ENV_PREFIX = "ZILLIZ_"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+DEFAULT_HOST = "127.0.0.1"
 MIN_BEARER_CHARS = 16  # what guards an HTTP server other machines reach must not be guessable
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: what an HTTP header value can carry as is
 # What README.md's snippets, claude_desktop_config.example.json and server.json hold until the user fills them in.
@@ -95,7 +96,10 @@ def _allowed_host(entry: str) -> str:
     matches nothing."""
     host = entry.lower().rstrip("/")
     if "://" in host or "/" in host:
-        bare = urlsplit(host if "://" in host else f"//{host}").netloc or host.split("/", 1)[0]
+        try:
+            bare = urlsplit(host if "://" in host else f"//{host}").netloc or host.split("/", 1)[0]
+        except ValueError:  # an unbalanced bracket of an IPv6 address
+            bare = host.partition("://")[2].split("/", 1)[0] if "://" in host else host.split("/", 1)[0]
         raise ValueError(
             f"{quoted(entry)} is not a host: write host[:port] as clients send it in the Host header, with no scheme "
             f"or path ({bare})"
@@ -139,7 +143,7 @@ class Settings(BaseSettings):
 
     demo: bool = Field(default=False, description="Serve a simulated cluster; no credentials needed.")
     transport: Literal["stdio", "http"] = "stdio"
-    host: str = "127.0.0.1"
+    host: str = DEFAULT_HOST
     port: int = Field(default=8000, ge=0, le=65535)
     mcp_bearer_token: SecretStr | None = Field(default=None, description="Bearer token for the HTTP endpoint.")
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -164,9 +168,8 @@ class Settings(BaseSettings):
         host = value.strip()
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]  # an IPv6 address as a URL writes it: the socket takes it bare
-        if not host:
-            raise ValueError("is empty: give an address to listen on, such as 127.0.0.1 (the default)")
-        return host
+        # Blanks are an unset variable's (env_ignore_empty skips only ""); a blank --host is refused by cli.
+        return host or DEFAULT_HOST
 
     @field_validator("log_level", mode="before")
     @classmethod
