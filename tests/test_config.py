@@ -335,18 +335,25 @@ def test_an_http_flag_without_the_http_transport_is_refused_not_ignored(
     assert BEARER not in captured.err
 
 
-def test_http_variables_beside_stdio_are_a_warning_and_the_server_serves_stdio() -> None:
-    """A shell may export them for another use: not refused, but told once on stderr; stdout stays MCP's."""
+def serve_stdio_with(**variables: str) -> subprocess.CompletedProcess[str]:
+    """The server started with no ``ZILLIZ_*`` variables but ``variables``, over stdio with no host: it ends at
+    once, as when its host closes stdin."""
     env = {key: value for key, value in os.environ.items() if not key.upper().startswith(ENV_PREFIX)}
-    env |= {"ZILLIZ_DEMO": "true", "ZILLIZ_PORT": "9000", "ZILLIZ_MCP_ALLOWED_HOSTS": "mcp.example", "ZILLIZ_HOST": ""}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "zilliz_refresh_mcp"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        stdin=subprocess.DEVNULL,  # no host: the stdio server ends at once
-        env=env,
+        stdin=subprocess.DEVNULL,
+        env=env | variables,
+    )
+
+
+def test_http_variables_beside_stdio_are_a_warning_and_the_server_serves_stdio() -> None:
+    """A shell may export them for another use: not refused, but told once on stderr; stdout stays MCP's."""
+    done = serve_stdio_with(
+        ZILLIZ_DEMO="true", ZILLIZ_PORT="9000", ZILLIZ_MCP_ALLOWED_HOSTS="mcp.example", ZILLIZ_HOST=""
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
@@ -978,20 +985,7 @@ def test_a_number_that_is_not_finite_is_refused_as_such(monkeypatch: pytest.Monk
 def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
     """A typo in a host's env block left the default standing, unnoticed; another tool's name for the key stopped
     the server with "ZILLIZ_TOKEN is required", not saying that the key was there under another name."""
-    env = {key: value for key, value in os.environ.items() if not key.upper().startswith(ENV_PREFIX)}
-
-    def start(**variables: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "zilliz_refresh_mcp"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            stdin=subprocess.DEVNULL,  # no host: the stdio server ends at once
-            env=env | variables,
-        )
-
-    typos = start(ZILLIZ_DEMO="true", ZILLIZ_ENABLE_REFRESHH="true", zilliz_timeout="5", ZILLIZ_REGION="eu")
+    typos = serve_stdio_with(ZILLIZ_DEMO="true", ZILLIZ_ENABLE_REFRESHH="true", zilliz_timeout="5", ZILLIZ_REGION="eu")
     assert typos.returncode == 0, typos.stderr
     assert typos.stdout == ""
     assert [line.partition(" WARNING zilliz_refresh_mcp: ")[2] for line in typos.stderr.strip().splitlines()] == [
@@ -999,14 +993,16 @@ def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
         "ZILLIZ_REGION is not a setting of this server, and is ignored",
         "ZILLIZ_TIMEOUT is not a setting of this server, and is ignored: did you mean ZILLIZ_TIMEOUT_SECONDS?",
     ]
-    other_name = start(ZILLIZ_CLUSTER_ENDPOINT="https://x.zillizcloud.com", ZILLIZ_CLOUD_API_KEY=TOKEN)
+    other_name = serve_stdio_with(ZILLIZ_CLUSTER_ENDPOINT="https://x.zillizcloud.com", ZILLIZ_CLOUD_API_KEY=TOKEN)
     assert other_name.returncode == cli.EXIT_CONFIG
     assert other_name.stderr == (
         "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_CLOUD_API_KEY is "
         "set, but this server reads ZILLIZ_TOKEN\n"
     )
     # Beside another error of the setting meant, the variable set is no answer (a review: it pointed the wrong way).
-    both = start(ZILLIZ_CLUSTER_ENDPOINT="'https://x.zillizcloud.com'", ZILLIZ_TOKEN=TOKEN, ZILLIZ_CLOUD_URI="x")
+    both = serve_stdio_with(
+        ZILLIZ_CLUSTER_ENDPOINT="'https://x.zillizcloud.com'", ZILLIZ_TOKEN=TOKEN, ZILLIZ_CLOUD_URI="x"
+    )
     assert both.stderr == (
         "zilliz-refresh-mcp: configuration error: ZILLIZ_CLUSTER_ENDPOINT: is wrapped in quotes: give the URL "
         "without them\n"
