@@ -1230,7 +1230,8 @@ AHEAD = "the cluster's clock appears ahead of this server's by ~{} or more"
     ("ahead_s", "ended_s", "told"),
     [
         (0, 20, "completed at {ended}."),  # ended while the first read was held
-        (-60, 20, "completed at {ended}."),  # so too, its end stamped by a clock a minute behind, before the wait
+        (-60, 20, "completed at {ended} (~1m10s ago)."),  # so too, stamped by a clock a minute behind: not "had"
+        (0, -240, "completed at {ended} (~4m30s ago)."),  # before the wait, by less than clocks may be apart
         (0, -3600, "had already completed at {ended} (~1h00m ago), before this wait began."),
         (60, -10, "completed at {ended} (" + AHEAD.format("20s") + ")."),  # a clock a minute ahead: said so
         (60, -3600, "had already completed at {ended} (~59m30s ago), before this wait began."),

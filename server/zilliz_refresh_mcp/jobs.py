@@ -203,10 +203,12 @@ class WaitResult(CamelModel):
         already: bool = False,
         now: str | None = None,
         read_at: str | None = None,
+        began: str | None = None,
     ) -> WaitResult:
-        """The job ended, as read at ``read_at`` (``wording.wait_ended`` says what ``already`` and ``now`` change)."""
+        """The job ended, as read at ``read_at`` (``wording.wait_ended`` says what ``already``, ``now`` and ``began``
+        change)."""
         job = job.with_short_reason()
-        message = wait_ended(job, already=already, now=now)
+        message = wait_ended(job, already=already, now=now, began=began)
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job, read_at=read_at)
 
     @classmethod

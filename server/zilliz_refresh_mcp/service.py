@@ -387,7 +387,9 @@ class RefreshJobs:
                 if record.has_ended:  # a record that a failed poll left in place never has: it was read by now
                     waited = round(anyio.current_time() - started, 1)  # the first read may have been retried
                     now = iso_utc(self.clock())
-                    return WaitResult.ended(record, waited, already=already, now=now, read_at=iso_utc(read_at))
+                    return WaitResult.ended(
+                        record, waited, already=already, now=now, read_at=iso_utc(read_at), began=iso_utc(began_ms)
+                    )
                 if trouble is None and anyio.current_time() < deadline:  # the wait goes on from this read
                     await on_update(record)
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while

@@ -303,17 +303,19 @@ def _text_reason(group: FailureGroup) -> str:
     return cut_between(group.whole_reason, (error, end, spans))
 
 
-def wait_ended(job: JobRecord, *, already: bool, now: str | None) -> str:
-    """What a wait says of a job that ended; ``already``: before the wait began (its first read, a prompt one, found
-    it ended, or its end was before then), told with how long ago it ended as of ``now`` (ISO)."""
+def wait_ended(job: JobRecord, *, already: bool, now: str | None, began: str | None = None) -> str:
+    """What a wait that began at ``began`` says of a job that ended; ``already``: before the wait began (its first
+    read, a prompt one, found it ended, or its end was well before then), told with how long ago it ended as of
+    ``now`` (ISO, as ``began``). An end during the wait needs no such word, but an end before the wait (one it could
+    not call "already" for sure, its clock and the cluster's apart) or after this server's clock (the cluster's clock
+    ahead) does."""
     what = {COMPLETED: "completed", FAILED: "failed"}.get(job.state, f"ended ({job.state})")
     message = f"Refresh job {job.job_id} {_of_collection(job)} {'had already ' if already else ''}{what}"
     if job.ended_at:
-        if already:
-            message += f" at {job.ended_at}{_reported_when(job.ended_at, now)}"
-        else:  # it has just ended: only an end after this server's clock needs a word, the cluster's clock ahead
-            ahead = now is not None and _seconds_until(job.ended_at, now) >= 1
-            message += f" at {job.ended_at}" + (f" ({_clock_ahead(job.ended_at, now)})" if ahead else "")
+        message += f" at {job.ended_at}"
+        during = began is None or _seconds_until(job.ended_at, began) > -1
+        if already or not during or (now is not None and _seconds_until(job.ended_at, now) >= 1):
+            message += _reported_when(job.ended_at, now)
     if already:
         message += ", before this wait began"
     message += f"; reason: {job.reason}." if job.reason else "."
