@@ -999,6 +999,18 @@ def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
         "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_CLOUD_API_KEY is "
         "set, but this server reads ZILLIZ_TOKEN\n"
     )
+    # A likeness of spelling is a guess: a warning, never the answer beside the error (a review: ZILLIZ_CLUSTER_ID
+    # was offered as the endpoint). Another tool's name for the key is the key, whatever it is spelled like.
+    guessed = serve_stdio_with(ZILLIZ_CLUSTER_ID="in03-abc", ZILLIZ_CLUSTER_TOKEN=TOKEN)
+    assert guessed.stderr.splitlines()[0] == (
+        "zilliz-refresh-mcp: configuration error: ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint); use --demo to "
+        "try the server without one"
+    )
+    endpoint = serve_stdio_with(ZILLIZ_CLUSTER_ENDPOINT="https://x.zillizcloud.com", ZILLIZ_CLUSTER_TOKEN=TOKEN)
+    assert endpoint.stderr == (
+        "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_CLUSTER_TOKEN is "
+        "set, but this server reads ZILLIZ_TOKEN\n"
+    )
     # Beside another error of the setting meant, the variable set is no answer (a review: it pointed the wrong way).
     both = serve_stdio_with(
         ZILLIZ_CLUSTER_ENDPOINT="'https://x.zillizcloud.com'", ZILLIZ_TOKEN=TOKEN, ZILLIZ_CLOUD_URI="x"
@@ -1007,3 +1019,26 @@ def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
         "zilliz-refresh-mcp: configuration error: ZILLIZ_CLUSTER_ENDPOINT: is wrapped in quotes: give the URL "
         "without them\n"
     )
+
+
+def test_a_refused_allowed_host_or_origin_that_reads_as_no_host_is_not_shown() -> None:
+    """A review: a base64 token pasted into ZILLIZ_MCP_ALLOWED_HOSTS (its "/" refused as a path) was shown whole,
+    and one that was also the bearer token was shown in part, past the 40 characters a message quotes."""
+    pasted = "Qm9vbGVhbk5vdGhpbmdUb1NlZUhlcmUx/Zm9vYmFyQmF6UXV4Q29ycmVjdEhvcnNl"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(demo=True, transport="http", mcp_allowed_hosts=[pasted])
+    assert str(refused.value) == (
+        "ZILLIZ_MCP_ALLOWED_HOSTS: an entry is not a host: write host[:port] as clients send it in the Host header, "
+        "with no scheme or path"
+    )
+    dotted = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtY3AtY2xpZW50LWNyZWRlbnRpYWwifQ.c2lnbmF0dXJl"  # a JWT's shape
+    with pytest.raises(ConfigError) as refused:
+        load_settings(demo=True, transport="http", mcp_bearer_token=dotted, mcp_allowed_origins=[dotted])
+    message = str(refused.value)
+    assert message.startswith("ZILLIZ_MCP_ALLOWED_ORIGINS: '") and message.endswith(
+        "' is not an origin: write scheme://host[:port] with no path, e.g. https://app.example"
+    )
+    assert all(dotted[at : at + 8] not in message for at in range(len(dotted) - 8))
+    with pytest.raises(ConfigError) as refused:
+        load_settings(demo=True, transport="http", mcp_allowed_origins=["https://admin:hunter22@app.example/x"])
+    assert "hunter22" not in str(refused.value) and "an entry is not an origin" in str(refused.value)

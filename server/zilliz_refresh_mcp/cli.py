@@ -269,9 +269,9 @@ def _main(argv: Sequence[str] | None) -> int:
         shown = f"{flag}: {err.problem}" if flag else str(err)
         # ZILLIZ_API_KEY set, ZILLIZ_TOKEN required: the variable set is the answer, on the same line.
         shown += "".join(
-            f"; {name} is set, but this server reads {meant}"
-            for name, meant in unknown_variables().items()
-            if meant is not None and shown.startswith(f"{meant} is required")
+            f"; {unknown.name} is set, but this server reads {unknown.meant}"
+            for unknown in unknown_variables()
+            if unknown.surely and shown.startswith(f"{unknown.meant} is required")
         )
         print(f"zilliz-refresh-mcp: configuration error: {shown}", file=sys.stderr)
         return EXIT_CONFIG
@@ -359,10 +359,10 @@ def run(settings: Settings) -> int:
         # Not refused, as a flag is: a shell may export them for another use (another instance served over HTTP).
         if variables := http_only_variables():
             log.warning("%s: ignored", over_stdio(variables))
-    from .config import not_a_setting, unknown_variables
+    from .config import unknown_variables
 
-    for name, meant in unknown_variables().items():
-        log.warning("%s", not_a_setting(name, meant))
+    for unknown in unknown_variables():
+        log.warning("%s", unknown.warning())
     if simulator is not None:
         log.info("demo cluster serving on %s", simulator.url)
 

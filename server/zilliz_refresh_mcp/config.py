@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from pydantic import Field, FiniteFloat, SecretStr, ValidationError, ValidationI
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .errors import ConfigError, quoted
+from .errors import QUOTED_CHARS, ConfigError, quoted
 from .names import check_name
 
 ENV_PREFIX = "ZILLIZ_"
@@ -90,6 +91,16 @@ def _split_list(value: Any) -> Any:
     return [entry.strip() for item in items for entry in item.split(",") if entry.strip()]
 
 
+def _named(entry: str) -> str:
+    """A refused entry of the allowed hosts or origins as its message names it: quoted when what stands for its host
+    reads as one (dotted, an IPv6 address in brackets, localhost), else not at all: a key or token pasted there, or
+    a password in it, must not be shown."""
+    core = re.split(r"[/?#]", entry.partition("://")[2] or entry, maxsplit=1)[0]
+    if "@" not in core and ("." in core or core.startswith("[") or core.partition(":")[0].lower() == "localhost"):
+        return quoted(entry)
+    return "an entry"
+
+
 def _allowed_host(entry: str) -> str:
     """An allowed ``Host`` as clients send it: host names are case-insensitive, but the SDK compares exactly;
     ValueError when it is not one: a ``Host`` header is ``host[:port]``, with no scheme or path, so such an entry
@@ -100,9 +111,10 @@ def _allowed_host(entry: str) -> str:
             bare = urlsplit(host if "://" in host else f"//{host}").netloc or host.split("/", 1)[0]
         except ValueError:  # an unbalanced bracket of an IPv6 address
             bare = host.partition("://")[2].split("/", 1)[0] if "://" in host else host.split("/", 1)[0]
+        named = _named(entry)
         raise ValueError(
-            f"{quoted(entry)} is not a host: write host[:port] as clients send it in the Host header, with no scheme "
-            f"or path ({bare})"
+            f"{named} is not a host: write host[:port] as clients send it in the Host header, with no scheme or path"
+            + (f" ({bare})" if named != "an entry" else "")
         )
     return host
 
@@ -117,7 +129,7 @@ def _allowed_origin(entry: str) -> str:
         parts = urlsplit("")
     if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError(
-            f"{quoted(entry)} is not an origin: write scheme://host[:port] with no path, e.g. https://app.example"
+            f"{_named(entry)} is not an origin: write scheme://host[:port] with no path, e.g. https://app.example"
         )
     return origin
 
@@ -398,36 +410,51 @@ def http_only_variables() -> list[str]:
 
 
 # Names other tools and docs give these settings (pymilvus examples read ZILLIZ_CLOUD_URI and ZILLIZ_CLOUD_API_KEY),
-# without the prefix; a typo of a setting's own name is found by likeness.
+# without the prefix: the same setting, surely. A typo of a setting's own name is found by likeness, less surely.
 _OTHER_NAMES = {
     "URI": "CLUSTER_ENDPOINT",
+    "URL": "CLUSTER_ENDPOINT",
     "CLOUD_URI": "CLUSTER_ENDPOINT",
+    "CLUSTER_URI": "CLUSTER_ENDPOINT",
+    "CLUSTER_URL": "CLUSTER_ENDPOINT",
     "API_KEY": "TOKEN",
     "CLOUD_API_KEY": "TOKEN",
+    "CLUSTER_TOKEN": "TOKEN",
+    "API_TOKEN": "TOKEN",
     "KEY": "TOKEN",
     "DB": "DB_NAME",
     "DATABASE": "DB_NAME",
 }
 
 
-def unknown_variables() -> dict[str, str | None]:
-    """Each ``ZILLIZ_*`` variable set that is no setting of this server (a typo, or another tool's name for one),
-    with the variable it may have meant: settings ignore them, and the default would stand unnoticed."""
+@dataclass(frozen=True)
+class UnknownVariable:
+    """A ``ZILLIZ_*`` variable set that is no setting of this server: a typo, or another tool's name for one."""
+
+    name: str
+    meant: str | None  # the variable it may stand for
+    surely: bool  # another tool's name for that very setting, not a likeness of spelling
+
+    def warning(self) -> str:
+        return f"{self.name} is not a setting of this server, and is ignored" + (
+            f": did you mean {self.meant}?" if self.meant else ""
+        )
+
+
+def unknown_variables() -> list[UnknownVariable]:
+    """The ``ZILLIZ_*`` variables set that are no settings: settings ignore them, and the default would stand
+    unnoticed."""
     import difflib
 
     known = [name.upper() for name in Settings.model_fields]
-    unknown: dict[str, str | None] = {}
+    unknown = []
     for name in sorted({name.upper() for name, value in os.environ.items() if value.strip()}):
         bare = name.removeprefix(ENV_PREFIX)
         if bare == name or bare in known:
             continue
         meant = _OTHER_NAMES.get(bare) or next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.6)), None)
-        unknown[name] = ENV_PREFIX + meant if meant else None
+        unknown.append(UnknownVariable(name, ENV_PREFIX + meant if meant else None, surely=bare in _OTHER_NAMES))
     return unknown
-
-
-def not_a_setting(name: str, meant: str | None) -> str:
-    return f"{name} is not a setting of this server, and is ignored" + (f": did you mean {meant}?" if meant else "")
 
 
 def over_stdio(names: list[str]) -> str:
@@ -461,8 +488,10 @@ def _without_secrets(error: ConfigError, overrides: dict[str, Any]) -> ConfigErr
 
     problem = error.problem
     for secret in given_secrets(overrides):
-        if len(secret.strip()) >= _MIN_SECRET_CHARS:
-            problem = redact(problem, secret)
+        # A message shows a refused value cut (``errors.quoted``): the start of a longer secret is blanked too.
+        for form in (secret, secret[:QUOTED_CHARS]):
+            if len(form.strip()) >= _MIN_SECRET_CHARS:
+                problem = redact(problem, form)
     return error if problem == error.problem else ConfigError(problem, setting=error.setting, variable=error.variable)
 
 

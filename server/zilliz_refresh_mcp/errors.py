@@ -161,7 +161,10 @@ def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def quoted(value: str, limit: int = 40) -> str:
+QUOTED_CHARS = 40
+
+
+def quoted(value: str, limit: int = QUOTED_CHARS) -> str:
     """A refused value as its error message shows it: quoted, and cut at ``limit`` characters, fewer when their
     escapes (``\\x1f``, ``\\U0001f600``: up to ten characters each) would show more than twice that."""
     kept = value[:limit]
