@@ -1398,6 +1398,40 @@ async def test_bad_arguments_get_clear_errors(client: Client, cluster: Simulated
     await assert_works(client)
 
 
+@pytest.mark.parametrize(
+    ("guessed", "meant", "value"),
+    [
+        ("start_time", "since", "24h"),
+        ("startedAfter", "since", "24h"),
+        ("after", "since", "24h"),
+        ("hours", "since", "24h"),
+        ("page_size", "limit", 2),
+        ("size", "limit", 2),
+        ("status", "state", ["failed"]),
+        ("next_page", "cursor", None),
+        ("database", "dbName", "default"),
+        ("DBName", "dbName", "default"),
+        ("table", "collectionName", "ext_books"),
+        ("colection_name", "collectionName", "ext_books"),
+    ],
+)
+async def test_a_guessed_argument_name_is_told_the_one_it_means_and_that_one_works(
+    server: MCPServer[Any], cluster: SimulatedCluster, guessed: str, meant: str, value: Any
+) -> None:
+    """An audit: "did you mean" went by spelling alone, and sent a model's likeliest guesses for a time window
+    (start_time, after, started_after) to state, "size" to since and "hours" to cursor; each suggestion failed."""
+    async with Client(server) as client:
+        refused = await client.call_tool(TOOL, {guessed: value})
+        assert_clear_error(refused, f'unknown argument "{guessed}" (did you mean {meant}?)')
+        assert cluster.requests == []
+        if meant == "cursor":  # a cursor is one a page handed out
+            page = (await client.call_tool(TOOL, {"limit": 2})).structured_content
+            assert page is not None
+            value = page["page"]["nextCursor"]
+        followed = await client.call_tool(TOOL, {meant: value})
+    assert not followed.is_error, text_of(followed)
+
+
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_unknown_argument_is_refused_in_both_protocol_eras(
     server: MCPServer[Any], cluster: SimulatedCluster, mode: str

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -178,9 +179,43 @@ class ArgumentGuard:
         return []
 
 
+# The words a model reaches for when it guesses an argument's name, and the argument each means here: a likeness of
+# spelling alone sent "start_time" to state and "size" to since.
+_MEANT_BY_WORD = {
+    **dict.fromkeys(
+        ("since", "after", "time", "date", "start", "started", "from", "hours", "days", "age", "latest", "recent"),
+        "since",
+    ),
+    **dict.fromkeys(("last", "window", "ended", "newer", "updated", "period"), "since"),
+    **dict.fromkeys(("status", "statuses", "states", "filter"), "state"),
+    **dict.fromkeys(("size", "max", "count", "top", "results", "limit", "n", "num", "number"), "limit"),
+    **dict.fromkeys(("page", "offset", "next", "token", "continuation", "skip"), "cursor"),
+    **dict.fromkeys(("db", "database", "schema", "namespace"), "dbName"),
+    **dict.fromkeys(("collection", "collections", "table", "name"), "collectionName"),
+    **dict.fromkeys(("job", "id", "uri"), "jobId"),
+    **dict.fromkeys(("timeout", "wait", "seconds", "deadline"), "timeoutSeconds"),
+}
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _meant(key: str, names: list[str]) -> str | None:
+    """The declared name ``key`` stands for: a near spelling of one ("colection_name", "DBName"), else the one its
+    last word that means one means ("page_size": limit, "started_after": since), else a rougher likeness."""
+    folded = {name.casefold().replace("_", ""): name for name in names}
+    close = difflib.get_close_matches(key.casefold().replace("_", ""), list(folded), n=1, cutoff=0.85)
+    if close:
+        return folded[close[0]]
+    for word in reversed(_WORDS.findall(key)):
+        meant = _MEANT_BY_WORD.get(word.casefold())
+        if meant in names:
+            return meant
+    rough = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.7)  # "curser"; not "sort"
+    return folded[rough[0]] if rough else None
+
+
 def _unknown(key: str, names: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.5)
-    suggestion = f" (did you mean {close[0]}?)" if close else ""
+    meant = _meant(key, list(names))
+    suggestion = f" (did you mean {meant}?)" if meant else ""
     return f"unknown argument {_show(key)}{suggestion}"
 
 
