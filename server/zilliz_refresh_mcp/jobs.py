@@ -1050,7 +1050,7 @@ def _more_hint(
     the budget, also why it holds fewer jobs."""
     why = (
         f"; this page holds {returned}, not {cut_from}, to keep the answer under {budget // 1000} kB: "
-        "get_refresh_job shows any job's record whole"
+        "get_refresh_job shows any job's record at length"
         if cut_from is not None
         else ""
     )

@@ -61,6 +61,7 @@ from .jobs import (
     listing_text,
 )
 from .names import check_name
+from .reasons import RECORD_REASON_CHARS
 from .records import DETAILS_URI_PREFIX, JobRecord, iso_utc
 from .redaction import redact
 from .service import MAX_WAIT_SECONDS, NO_DATABASE_LIST, RefreshJobs, fails_for_good, now_ms
@@ -82,7 +83,8 @@ INSTRUCTIONS = f"""\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
 data from a volume or object storage): did a refresh finish, why did it fail, how far along is it.
 - list_refresh_jobs: a database's or one collection's jobs, exact counts, failures first. Start here (since=24h: a day).
-- get_refresh_job: one job's whole record, with the reason and source that lists cut short (what detailsUri shows).
+- get_refresh_job: one job's record, with the reason (to {RECORD_REASON_CHARS:,} characters) and source that lists cut \
+(= detailsUri).
 - wait_for_refresh_job: wait for one job to finish, with live progress ({DEFAULT_WAIT_SECONDS} s by default; call it \
 again to wait on).
 - refresh_external_collection (only when the user enabled it): start a refresh.
@@ -364,8 +366,9 @@ def _add_get_tool(mcp: MCPServer[ServerState]) -> None:
         name="get_refresh_job",
         title="Show one refresh job",
         description=(
-            "One refresh job by its id: its whole record, with the failure reason and source that list answers "
-            "cut short. The same record as the job's detailsUri resource (cut further only past "
+            "One refresh job by its id: its record at length, with the failure reason and source that list answers "
+            f"cut short (a reason past {RECORD_REASON_CHARS:,} characters by its two ends). The same record as the "
+            "job's detailsUri resource (cut further only past "
             f"{LARGE_PAGE_BUDGET_BYTES // 1000} kB), for hosts "
             "that cannot read resources. "
             "Use it to explain why a job failed."
