@@ -582,9 +582,9 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
     assert all(group.collections[0] in newest for group in result.summary.failures)
     text = jobs.listing_text(result)
     assert (
-        "\n- 30 failed in ext_c01, ext_c02, ext_c03, ...: failed to read volume://my-volume/ext_c01/part-0001.parquet: "
-        "permission denied (and 29 other reasons like it, differing only in the paths, ids, numbers, times, "
-        "addresses or collection names in them)\n"
+        "\n- 30 failed in ext_c01, ext_c02, ext_c03 and 27 more: failed to read "
+        "volume://my-volume/ext_c01/part-0001.parquet: permission denied (and 29 other reasons like it, differing "
+        "only in the paths, ids, numbers, times, addresses or collection names in them)\n"
     ) in text
     assert "\n- 2 failed in ext_x, ext_y: collection ext_x: disk full (and 1 other reason like it, differing " in text
     assert len(result.summary.failures) == 4  # no "(N other reasons)"
@@ -875,8 +875,8 @@ def test_a_first_page_that_shows_some_failures_tells_in_its_text_why_all_of_them
     first = listing([*failed, fixer], limit=2)
     lines = jobs.listing_text(first).splitlines()
     assert lines[1] == "Why they failed (all 7 failed jobs, by reason):"
-    # In listing order, current failures first: three names, then "..." for the fourth.
-    assert lines[2] == "- 4 failed in ext_1, ext_3, ext_2, ... (1 fixed by a later refresh): denied"
+    # In listing order, current failures first: three names, then how many more.
+    assert lines[2] == "- 4 failed in ext_1, ext_3, ext_2 and 1 more (1 fixed by a later refresh): denied"
     assert lines[3] == "- 2 failed in ext_2, ext_1: schema"
     assert lines[4] == "- 1 failed in ext_0 (1 fixed by a later refresh): quota"
     assert [group.count for group in first.summary.failures] == [4, 2, 1]  # the same groups as the structured ones
@@ -1657,3 +1657,42 @@ def test_a_page_of_one_job_over_the_budget_cuts_that_jobs_words_shorter() -> Non
     before = whole.jobs[0].external_source
     assert isinstance(job.external_source, str) and "read detailsUri for more" in job.external_source
     assert isinstance(before, str) and len(job.external_source) < len(before)
+
+
+def test_the_last_completed_is_dated_by_its_end_else_its_start_as_listings_and_fixes_date_jobs() -> None:
+    """An audit: a completion that upstream gave no end, started after another's end, was listed first and fixed
+    its collection's failure, yet "Last completed" named the other (or none at all when no completion had an end)."""
+    ended = raw(jobId=11, collectionName="ext_x", startTime=NOW - 20 * 60_000, endTime=NOW - 10 * 60_000)
+    failed = raw(jobId=32, collectionName="ext_z", state="RefreshFailed", progress=40, endTime=NOW - 59 * 60_000)
+    no_end = raw(jobId=31, collectionName="ext_z", startTime=NOW - 5 * 60_000, endTime=0)
+    for decoded in (False, True):
+        answer = listing(as_answered([ended, failed, no_end], decoded))
+        summary = answer.summary
+        assert summary.last_completed == jobs.Completion(job_id="31", collection_name="ext_z", ended_at=None)
+        assert summary.text.endswith(
+            f" Last completed: ext_z, started {records.iso_utc(NOW - 5 * 60_000)} (its end not reported)."
+        )
+        assert [job.job_id for job in answer.jobs] == ["32", "31", "11"]  # the same order, by end else start
+        assert answer.jobs[0].fixed_since is True  # fixed by job 31
+    alone = listing([raw(jobId=5, startTime=NOW - 60_000, endTime=0)]).summary
+    assert alone.last_completed is not None and alone.last_completed.job_id == "5"  # was None: no end anywhere
+    nothing = listing([raw(jobId=6, startTime=0, endTime=0)]).summary
+    assert nothing.last_completed is None and "Last completed" not in nothing.text  # nothing says when
+
+
+def test_a_failure_line_counts_the_collections_its_names_leave_out() -> None:
+    """An audit: five collections of 100-character names, all fixed since, kept three names (600 bytes, refreshedSince
+    counted again), and the text read "5 failed in A, B, C", as if in three collections."""
+    names = [f"ext_{letter}_" + "orders_embeddings_" * 5 + "x" * 4 for letter in "abcde"]
+    assert all(len(name) == 100 for name in names)
+    failed = [
+        raw(jobId=100 + at, collectionName=name, state="RefreshFailed", reason="permission denied", endTime=NOW - HOUR)
+        for at, name in enumerate(names)
+    ]
+    fixes = [raw(jobId=200 + at, collectionName=name, endTime=NOW - 60_000) for at, name in enumerate(names)]
+    other = raw(jobId=300, collectionName="ext_other", state="RefreshFailed", reason="disk full", endTime=NOW - HOUR)
+    answer = listing([*failed, *fixes, other], limit=1)
+    [_, group] = answer.summary.failures
+    assert (group.collection_count, len(group.collections)) == (5, 3)
+    line = next(line for line in jobs.listing_text(answer).splitlines() if line.endswith(": permission denied"))
+    assert line.startswith("- 5 failed in ") and " and 2 more (5 fixed by a later refresh)" in line

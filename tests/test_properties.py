@@ -414,8 +414,9 @@ def test_listing_counts_orders_and_pages_consistently(
     shown = [state for state in KNOWN_STATES if not states or state in (everything.states or [])]
     assert summary.by_state == {state: 0 for state in shown} | Counter(job.state for job in matching)
     assert sum(group.count for group in summary.failures) == summary.by_state.get(FAILED, 0)
-    ended = [job for job in matching if job.state == COMPLETED and job.ended_at]
-    last = max(ended, key=lambda job: _ms(job.ended_at or ""), default=None)  # the first of equals, in order
+    dated = [job for job in matching if job.state == COMPLETED and (job.ended_at or job.started_at)]
+    # By its end, else its start; the first of equals, in listing order.
+    last = max(dated, key=lambda job: _ms(job.ended_at or job.started_at or ""), default=None)
     assert (summary.last_completed and summary.last_completed.job_id) == (last and last.job_id)
     # Ordering: exactly the documented order, and the first page is its prefix.
     assert [order_key(job) for job in matching] == sorted(order_key(job) for job in matching)

@@ -163,7 +163,10 @@ class Summary(CamelModel):
         description=f"Failed jobs grouped by reason, those with failures not fixed since first, then the most "
         f"common; at most {_FAILURE_GROUPS} groups; their counts add up to every failed job."
     )
-    last_completed: Completion | None = Field(description="The most recently ended completed job.")
+    last_completed: Completion | None = Field(
+        description="The most recent completed job, by its end, else its start (its endedAt null when upstream gave "
+        "no end)."
+    )
     unreadable: int = Field(
         description="Job records upstream sent that this server could not read (a field of the wrong type): "
         "in no count above; the text names the first problem."
@@ -665,14 +668,17 @@ def _most_common(counted: list[tuple[str, int]], keep: int) -> list[tuple[str, i
 
 
 def _last_completed(completed: list[_Row]) -> _Row | None:
-    """The one that ended last (of equals, the first in listing order); None when none says when it ended."""
-    ends = list(map(attrgetter("end_ms"), completed))
-    latest = max(ends, default=0)
+    """The one that happened last, dated by its end, else its start, as listings order jobs and fixes are judged (of
+    equals, the first in listing order); None when none says when."""
+    whens = list(map(attrgetter("end_ms"), completed))
+    if 0 in whens:  # one with no end reported: its start (a test at C speed; upstream reports ends as a rule)
+        whens = list(map(_when, completed))
+    latest = max(whens, default=0)
     if not latest:
         return None
-    if ends.count(latest) == 1:
-        return completed[ends.index(latest)]
-    return min((job for job in completed if job.end_ms == latest), key=_row_key)
+    if whens.count(latest) == 1:
+        return completed[whens.index(latest)]
+    return min((job for job, when in zip(completed, whens, strict=True) if when == latest), key=_row_key)
 
 
 def _when(row: _Row) -> int:
@@ -759,8 +765,10 @@ def summarize(
     text = f"{plural(total, noun)} {scope}: {', '.join(parts)}."
 
     last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
-    last_ended = iso_utc(last.end_ms) if last is not None else None
-    if last is not None:
+    last_ended = iso_utc(last.end_ms) if last is not None and last.end_ms else None
+    if last is not None and last_ended is None:
+        text += f" Last completed: {shown_name(_name(last))}, started {iso_utc(last.start_ms)} (its end not reported)."
+    elif last is not None:
         took = (
             f" (took {duration_text((last.end_ms - last.start_ms) / 1000)})" if 0 < last.start_ms <= last.end_ms else ""
         )

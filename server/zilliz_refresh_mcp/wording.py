@@ -275,7 +275,8 @@ def _more_failures(count: int, read_each: str, *, none_shown: bool = False) -> s
 
 def _failure_line(group: FailureGroup, read_each: str) -> str:
     names = [shortened(name, _FAILURE_TEXT_NAME_CHARS) for name in group.collections[:_FAILURE_TEXT_NAMES]]
-    more = ", ..." if len(group.collections) > _FAILURE_TEXT_NAMES else ""
+    # By the group's count of collections, not its names: long names leave fewer of them than it has.
+    more = f" and {group.collection_count - len(names)} more" if group.collection_count > len(names) else ""
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
     if group.sums_others:  # "(N other reasons)": this server's words, followed by where to read them
