@@ -407,3 +407,23 @@ async def test_refresh_and_wait_on_the_demo_cluster_over_stdio() -> None:
     )
     assert reported and reported == sorted(set(reported))
     assert reported[-1] < 100  # the read the wait ends on is in the answer, not also told as progress
+
+
+def test_check_shows_upstream_words_its_output_cannot_encode_escaped(simulator: SimulatorServer) -> None:
+    """An audit: on Windows a file or a pipe is written in the ANSI code page; a failure reason naming 文档.parquet
+    made --check crash with a 68-line traceback (simulated here by a cp1252 stdout)."""
+    simulator.cluster.add_job(
+        "default", "ext_docs", started_minutes_ago=5, duration_minutes=2, fail_at_progress=10, reason="bad 文档.parquet"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZILLIZ_")}
+    env |= {"ZILLIZ_CLUSTER_ENDPOINT": simulator.url, "ZILLIZ_TOKEN": simulator.cluster.token}
+    done = subprocess.run(
+        [console_script(), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env | {"PYTHONIOENCODING": "cp1252"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bad \\u6587\\u6863.parquet" in done.stdout

@@ -4,6 +4,7 @@ an assistant would see (the tools, one list_refresh_jobs answer, one job's detai
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -36,6 +37,10 @@ async def run_check(server_args: Sequence[str], notes: Sequence[str] = ()) -> in
         if (key.startswith("ZILLIZ_") and key.upper() not in HTTP_ONLY_VARIABLES) or key.upper() in _NETWORK
     }
     params = StdioServerParameters(command=sys.executable, args=["-m", "zilliz_refresh_mcp", *server_args], env=env)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Upstream's words may hold characters the output cannot encode: Windows writes a file or a pipe in its
+        # ANSI code page. Shown escaped (\u6587), not a crash.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         for note in notes:
             _print(note)
