@@ -638,6 +638,18 @@ def test_allowed_hosts_are_comma_separated_in_a_flag_as_in_the_variable(monkeypa
     assert load_settings(**flags).mcp_allowed_hosts == ["a.example:8000", "b.example:8000", "c.example:9000"]
 
 
+@pytest.mark.parametrize("reuse", [True, False])
+def test_the_listening_socket_reuses_addresses_but_on_windows(monkeypatch: pytest.MonkeyPatch, reuse: bool) -> None:
+    """A portability audit: on Windows SO_REUSEADDR lets a second server bind a port in use, where the first keeps
+    its clients; there the bind must fail as elsewhere (CPython's socket.create_server skips it too)."""
+    import socket
+
+    assert (os.name != "nt") == cli.REUSE_ADDRESS
+    monkeypatch.setattr(cli, "REUSE_ADDRESS", reuse)
+    with cli.listen("127.0.0.1", 0) as sock:
+        assert bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)) == reuse
+
+
 def test_a_port_already_taken_is_one_line_and_exit_2() -> None:
     import socket
 

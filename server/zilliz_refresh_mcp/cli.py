@@ -449,13 +449,19 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+# A restart may bind while the last run's connections linger. On Windows the option would let a second server bind a
+# port in use, not refuse it (socket.create_server skips it there too).
+REUSE_ADDRESS = os.name != "nt"
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A socket listening on ``host``:``port``, bound before uvicorn starts: --port 0 works, and the URL
     printed is the real one. OSError when the port is taken or the address is not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if REUSE_ADDRESS:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(2048)  # clients may connect as soon as the URL is printed
     except OSError:
