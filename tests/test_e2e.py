@@ -228,7 +228,12 @@ async def test_console_script_over_streamable_http(http_server: str, mode: str) 
 
 @pytest.mark.parametrize(
     ("flags", "transport", "on_path"),
-    [([], None, "no"), (["--transport", "http", "--port", "0"], None, "yes"), ([], "http", "another copy first")],
+    [
+        ([], None, "no"),
+        (["--transport", "http", "--port", "0"], None, "yes"),
+        ([], "http", "another copy first"),
+        ([], None, "a copy of it"),  # pipx's, where it cannot link (Windows): the same program (a portability audit)
+    ],
 )
 def test_demo_check_shows_what_an_assistant_sees(
     flags: list[str], transport: str | None, on_path: str, tmp_path: Path
@@ -239,9 +244,11 @@ def test_demo_check_shows_what_an_assistant_sees(
     program = console_script()
     bin_dir = os.path.dirname(program)
     other = tmp_path / "zilliz-refresh-mcp"  # an older install, say
-    other.write_text("#!/bin/sh\n")
+    other.write_bytes(Path(program).read_bytes() if on_path == "a copy of it" else b"#!/bin/sh\n")
     other.chmod(0o755)
-    first = {"no": [], "yes": [bin_dir], "another copy first": [str(tmp_path)]}[on_path]
+    first = {"no": [], "yes": [bin_dir], "another copy first": [str(tmp_path)], "a copy of it": [str(tmp_path)]}[
+        on_path
+    ]
     others = [entry for entry in env.get("PATH", "").split(os.pathsep) if entry and entry != bin_dir]
     env["PATH"] = os.pathsep.join([*first, *others])
     if transport:
@@ -262,7 +269,7 @@ def test_demo_check_shows_what_an_assistant_sees(
     assert "zilliz://refresh-jobs/" in done.stdout
     where = {"no": "It is not on your PATH", "another copy first": f'Your PATH finds another copy first, "{other}"'}
     last = done.stdout.rstrip().splitlines()[-1]
-    if on_path == "yes":
+    if on_path in ("yes", "a copy of it"):
         assert last.endswith("snippets in README.md.")
     else:
         assert last == f'{where[on_path]}: in the snippets, give "command" as "{program}".'

@@ -4,6 +4,7 @@ an assistant would see (the tools, one list_refresh_jobs answer, one job's detai
 
 from __future__ import annotations
 
+import filecmp
 import io
 import json
 import os
@@ -65,11 +66,19 @@ def _path_note() -> str | None:
     found = shutil.which(PROGRAM)
     if found is None:
         where = "It is not on your PATH"
-    elif os.path.realpath(found) != os.path.realpath(program):
+    elif os.path.realpath(found) != os.path.realpath(program) and not _same_bytes(found, program):
         where = f"Your PATH finds another copy first, {json.dumps(os.path.abspath(found))}"
     else:
         return None
     return f'{where}: in the snippets, give "command" as {json.dumps(program)}.'
+
+
+def _same_bytes(one: str, other: str) -> bool:
+    """Whether two programs are copies of one (pipx copies its launcher where it cannot link, as on Windows)."""
+    try:
+        return filecmp.cmp(one, other, shallow=False)
+    except OSError:
+        return False
 
 
 def _reader_gone() -> int:
