@@ -1413,6 +1413,11 @@ async def test_bad_arguments_get_clear_errors(client: Client, cluster: Simulated
         ("DBName", "dbName", "default"),
         ("table", "collectionName", "ext_books"),
         ("colection_name", "collectionName", "ext_books"),
+        # A review: the last word decided, so a word that only qualifies won ("name", "filter", "page").
+        ("database_name", "dbName", "default"),
+        ("collection_filter", "collectionName", "ext_books"),
+        ("per_page", "limit", 2),
+        ("state_name", "state", ["failed"]),
     ],
 )
 async def test_a_guessed_argument_name_is_told_the_one_it_means_and_that_one_works(
@@ -1430,6 +1435,26 @@ async def test_a_guessed_argument_name_is_told_the_one_it_means_and_that_one_wor
             value = page["page"]["nextCursor"]
         followed = await client.call_tool(TOOL, {meant: value})
     assert not followed.is_error, text_of(followed)
+
+
+@pytest.mark.parametrize(
+    ("tool", "guessed"),
+    [
+        (TOOL, "end_time"),  # an upper bound: since is a lower one
+        (TOOL, "to_date"),
+        (TOOL, "sort"),
+        ("get_refresh_job", "database_id"),  # no job's id
+        ("get_refresh_job", "job_state"),
+        ("get_refresh_job", "cluster_id"),
+    ],
+)
+async def test_a_guessed_argument_name_of_nothing_the_tool_takes_gets_no_suggestion(
+    server: MCPServer[Any], cluster: SimulatedCluster, tool: str, guessed: str
+) -> None:
+    async with Client(server) as client:
+        refused = await client.call_tool(tool, {guessed: "x"} | ({"jobId": "1"} if tool != TOOL else {}))
+    text = assert_clear_error(refused, f'unknown argument "{guessed}". This tool takes')
+    assert "did you mean" not in text and cluster.requests == []
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
