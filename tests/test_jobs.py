@@ -1696,3 +1696,22 @@ def test_a_failure_line_counts_the_collections_its_names_leave_out() -> None:
     assert (group.collection_count, len(group.collections)) == (5, 3)
     line = next(line for line in jobs.listing_text(answer).splitlines() if line.endswith(": permission denied"))
     assert line.startswith("- 5 failed in ") and " and 2 more (5 fixed by a later refresh)" in line
+
+
+def test_a_failure_line_says_when_its_more_counts_jobs_with_no_collection() -> None:
+    """A review: 4 collections and 6 jobs with no collection read "in ext_a, ext_b, ext_c and 7 more", as if in 7
+    more collections; each such job counts as one in collectionCount."""
+    named = [
+        raw(jobId=10 + at, collectionName=f"ext_{name}", state="RefreshFailed", reason="denied", endTime=NOW - HOUR)
+        for at, name in enumerate("abcd")
+    ]
+    unnamed = [
+        raw(jobId=20 + at, collectionName="", state="RefreshFailed", reason="denied", endTime=NOW - 2 * HOUR)
+        for at in range(6)
+    ]
+    answer = listing([*named, *unnamed], limit=1)
+    [group] = answer.summary.failures
+    assert (group.collection_count, group.without_collection) == (10, 6)
+    line = next(line for line in jobs.listing_text(answer).splitlines() if line.endswith(": denied"))
+    assert line.startswith("- 10 failed in ext_") and line.count("ext_") == 3
+    assert line.endswith(" and 7 more (of collections, or jobs with no collection): denied")

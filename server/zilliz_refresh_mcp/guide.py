@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+from .jobs import LARGE_PAGE_BUDGET_BYTES
 from .reasons import RECORD_REASON_CHARS
 
 FAILURE_GUIDE = (files(__package__) / "refresh-failures.md").read_text(encoding="utf-8")
@@ -13,6 +14,7 @@ def troubleshooting_prompt(db_name: str, collection_name: str | None) -> str:
     """The prompt's text; ``db_name`` and ``collection_name`` must be valid Milvus names (checked by the caller)."""
     scope = f"collection {collection_name} in database {db_name}" if collection_name else f"database {db_name}"
     args = f'dbName="{db_name}"' + (f', collectionName="{collection_name}"' if collection_name else "")
+    answer_kb = LARGE_PAGE_BUDGET_BYTES // 1000
     return f"""\
 Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / Milvus.
 
@@ -26,7 +28,8 @@ Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / M
 2. Focus on the current failures; for a question about a time, on every failure in that window, fixed since or
    not: it is the one the user asks about. Where a list cut a reason ("characters cut"), take one job of that
    reason and call get_refresh_job with its jobId (or read its detailsUri): its record has the reason at length
-   (whole up to {RECORD_REASON_CHARS:,} characters; past that, its two ends, saying how much is cut between them).
+   (whole up to {RECORD_REASON_CHARS:,} characters and {answer_kb} kB of answer; past that, its two ends, saying
+   how much is cut between them).
    A group whose distinctReasons is above 1 holds reasons alike but for the paths, ids or times they name:
    one job shows it.
 3. Explain each of those failures in plain words: which collection, when, what the reason means. Group jobs that

@@ -83,8 +83,7 @@ INSTRUCTIONS = f"""\
 Answers questions about refresh jobs of Zilliz Cloud / Milvus external collections (collections that mirror
 data from a volume or object storage): did a refresh finish, why did it fail, how far along is it.
 - list_refresh_jobs: a database's or one collection's jobs, exact counts, failures first. Start here (since=24h: a day).
-- get_refresh_job: one job's record, with the reason (to {RECORD_REASON_CHARS:,} characters) and source that lists cut \
-(= detailsUri).
+- get_refresh_job: one job's record, with the reason and source that lists cut short, at more length (= detailsUri).
 - wait_for_refresh_job: wait for one job to finish, with live progress ({DEFAULT_WAIT_SECONDS} s by default; call it \
 again to wait on).
 - refresh_external_collection (only when the user enabled it): start a refresh.
