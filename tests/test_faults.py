@@ -1418,6 +1418,11 @@ async def test_bad_arguments_get_clear_errors(client: Client, cluster: Simulated
         ("collection_filter", "collectionName", "ext_books"),
         ("per_page", "limit", 2),
         ("state_name", "state", ["failed"]),
+        # A second review: "max" bounds what follows it, and a page's place is no time ("start_cursor").
+        ("max_age_hours", "since", "24h"),
+        ("top_k", "limit", 2),
+        ("start_cursor", "cursor", None),
+        ("starting_after", "cursor", None),
     ],
 )
 async def test_a_guessed_argument_name_is_told_the_one_it_means_and_that_one_works(

@@ -1711,7 +1711,12 @@ def test_a_failure_line_says_when_its_more_counts_jobs_with_no_collection() -> N
     ]
     answer = listing([*named, *unnamed], limit=1)
     [group] = answer.summary.failures
-    assert (group.collection_count, group.without_collection) == (10, 6)
+    assert (group.collection_count, len(group.without_collection)) == (10, 6)
     line = next(line for line in jobs.listing_text(answer).splitlines() if line.endswith(": denied"))
     assert line.startswith("- 10 failed in ext_") and line.count("ext_") == 3
     assert line.endswith(" and 7 more (of collections, or jobs with no collection): denied")
+    # A second review: such a job among the names shown leaves only collections in "and N more".
+    newest = raw(jobId=30, collectionName="", state="RefreshFailed", reason="denied", endTime=NOW - 60_000)
+    answer = listing([newest, *named], limit=1)
+    line = next(line for line in jobs.listing_text(answer).splitlines() if line.endswith(": denied"))
+    assert line.startswith("- 5 failed in job 30, ext_") and line.endswith(" and 2 more: denied")

@@ -180,40 +180,56 @@ class ArgumentGuard:
 
 
 # The words a model reaches for when it guesses an argument's name, and the argument each means here: a likeness of
-# spelling alone sent "start_time" to state and "size" to since. A word that names a thing outright (database, state,
-# size) decides before one that only qualifies it (name, id, filter, page): "database_name" is dbName, "job_state"
-# state. None: a word of no argument here ("end_time" is no lower bound, as since is; "cluster_id" no job's id).
-_NAMING_WORDS: dict[str, str | None] = {
-    **dict.fromkeys(("since", "after", "start", "started", "from", "date", "hours", "days", "age"), "since"),
-    **dict.fromkeys(("latest", "recent", "last", "window", "ended", "newer", "updated", "period"), "since"),
-    **dict.fromkeys(("end", "until", "before", "to", "older", "cluster", "region", "project"), None),
-    **dict.fromkeys(("state", "states", "status", "statuses"), "state"),
-    **dict.fromkeys(("size", "max", "count", "top", "results", "limit", "num", "per"), "limit"),
-    **dict.fromkeys(("offset", "next", "token", "continuation", "skip", "cursor"), "cursor"),
-    **dict.fromkeys(("db", "database", "schema", "namespace"), "dbName"),
-    **dict.fromkeys(("collection", "collections", "table"), "collectionName"),
-    **dict.fromkeys(("timeout", "wait", "seconds", "deadline"), "timeoutSeconds"),
-    "uri": "jobId",
-}
-_QUALIFYING_WORDS = {"time": "since", "name": "collectionName", "id": "jobId", "job": "jobId", "page": "cursor"}
+# spelling alone sent "start_time" to state and "size" to since. Tiers, the first with a word in the name decides:
+# a page's place ("start_cursor", Stripe's "starting_after"), then what the argument is (database, state, age,
+# results), then a word that bounds it ("max", "top_k"), then one that only qualifies ("name", "id", "page").
+# None: a thing no argument here names ("cluster_id"), which stops any guess.
+_WORD_TIERS: tuple[dict[str, str | None], ...] = (
+    {
+        **dict.fromkeys(("cursor", "token", "continuation", "offset", "next", "skip", "starting"), "cursor"),
+        **dict.fromkeys(("cluster", "region", "project", "user", "password", "key"), None),
+    },
+    {
+        **dict.fromkeys(("since", "after", "start", "started", "from", "date", "hours", "days", "age"), "since"),
+        **dict.fromkeys(("latest", "recent", "last", "window", "ended", "newer", "updated", "period"), "since"),
+        **dict.fromkeys(("state", "states", "status", "statuses"), "state"),
+        **dict.fromkeys(("size", "count", "results", "items", "limit"), "limit"),
+        **dict.fromkeys(("db", "dbs", "database", "databases", "schema", "namespace"), "dbName"),
+        **dict.fromkeys(("collection", "collections", "table", "coll"), "collectionName"),
+        **dict.fromkeys(("timeout", "wait", "seconds", "deadline"), "timeoutSeconds"),
+        "uri": "jobId",
+    },
+    dict.fromkeys(("max", "per", "top", "num", "n", "k"), "limit"),
+    {
+        "time": "since",
+        "name": "collectionName",
+        "names": "collectionName",
+        "id": "jobId",
+        "job": "jobId",
+        "page": "cursor",
+    },
+)
+# Words that bound from above: "end_time", "to_date" name no lower bound, which since is.
+_UPPER_BOUND = frozenset({"end", "until", "before", "to", "older", "ending"})
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
 def _meant(key: str, names: list[str]) -> str | None:
     """The declared name ``key`` stands for: a near spelling of one ("colection_name", "DBName"), else the one its
-    first naming word of a declared argument means ("database_name": dbName, "maxWait": timeoutSeconds), else its
-    first qualifying word ("name": collectionName), else a rougher likeness; None rather than a guess of another
-    thing ("database_id" asked of a tool that takes only jobId, "end_time")."""
+    words mean, by ``_WORD_TIERS`` (the first declared meaning of the first tier with a word in ``key``), else a
+    rougher likeness; None rather than a guess of another thing ("database_id" asked of a tool that takes only
+    jobId, "end_time")."""
     folded = {name.casefold().replace("_", ""): name for name in names}
     close = difflib.get_close_matches(key.casefold().replace("_", ""), list(folded), n=1, cutoff=0.85)
     if close:
         return folded[close[0]]
     words = [word.casefold() for word in _WORDS.findall(key)]
-    for table in (_NAMING_WORDS, _QUALIFYING_WORDS):
-        if meanings := [table[word] for word in words if word in table]:
-            declared = [meaning for meaning in meanings if meaning in names]
+    upper = not _UPPER_BOUND.isdisjoint(words)
+    for tier in _WORD_TIERS:
+        if meanings := [tier[word] for word in words if word in tier]:
+            declared = [meaning for meaning in meanings if meaning in names and not (upper and meaning == "since")]
             return declared[0] if declared and None not in meanings else None
-    rough = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.7)  # "curser"; not "sort"
+    rough = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.75)  # "curser"; not "sort"
     return folded[rough[0]] if rough else None
 
 

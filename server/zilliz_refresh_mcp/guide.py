@@ -27,9 +27,9 @@ Troubleshoot the external-collection refresh jobs of {scope} on Zilliz Cloud / M
    add since="24h", or the ISO time it names: only jobs active since then are listed and counted.
 2. Focus on the current failures; for a question about a time, on every failure in that window, fixed since or
    not: it is the one the user asks about. Where a list cut a reason ("characters cut"), take one job of that
-   reason and call get_refresh_job with its jobId (or read its detailsUri): its record has the reason at length
-   (whole up to {RECORD_REASON_CHARS:,} characters and {answer_kb} kB of answer; past that, its two ends, saying
-   how much is cut between them).
+   reason and read its detailsUri (or call get_refresh_job with its jobId): its record has the reason whole up
+   to {RECORD_REASON_CHARS:,} characters, past that by its two ends (get_refresh_job's answer, at most {answer_kb} kB,
+   may cut one long in bytes further: it says so, and detailsUri has more).
    A group whose distinctReasons is above 1 holds reasons alike but for the paths, ids or times they name:
    one job shows it.
 3. Explain each of those failures in plain words: which collection, when, what the reason means. Group jobs that

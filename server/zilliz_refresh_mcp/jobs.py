@@ -130,8 +130,9 @@ class FailureGroup(CamelModel):
     _sums_others: bool = PrivateAttr(default=False)
     # The reason shown, whole (its head and end are what the text's line shows of a long one), or "" for none.
     _whole_reason: str = PrivateAttr(default="")
-    # Its jobs that upstream gave no collection: each counts as one in collection_count.
-    _without_collection: int = PrivateAttr(default=0)
+    # Of its collections' names, those that stand for a job that upstream gave no collection ("job <id>"): each such
+    # job counts as one in collection_count.
+    _without_collection: frozenset[str] = PrivateAttr(default=frozenset())
 
     @property
     def sums_others(self) -> bool:
@@ -142,7 +143,7 @@ class FailureGroup(CamelModel):
         return self._whole_reason
 
     @property
-    def without_collection(self) -> int:
+    def without_collection(self) -> frozenset[str]:
         return self._without_collection
 
 
@@ -878,7 +879,7 @@ def _failure_groups(failed: list[_Row], fixed: set[int]) -> list[FailureGroup]:
             refreshed_since=[shown_name(name) for name in names if name in history],
         )
         group._whole_reason = whole
-        group._without_collection = sum(1 for job in members if not job.collection)
+        group._without_collection = frozenset(shown_name(_name(job)) for job in members if not job.collection)
         failures.append(group)
     if len(by_reason) > _FAILURE_GROUPS:
         failures[-1]._sums_others = True

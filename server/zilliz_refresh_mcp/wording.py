@@ -274,11 +274,12 @@ def _more_failures(count: int, read_each: str, *, none_shown: bool = False) -> s
 
 
 def _failure_line(group: FailureGroup, read_each: str) -> str:
-    names = [shortened(name, _FAILURE_TEXT_NAME_CHARS) for name in group.collections[:_FAILURE_TEXT_NAMES]]
+    shown = group.collections[:_FAILURE_TEXT_NAMES]
+    names = [shortened(name, _FAILURE_TEXT_NAME_CHARS) for name in shown]
     # By the group's count of collections, not its names: long names leave fewer of them than it has.
     left = group.collection_count - len(names)
     more = f" and {left} more" if left > 0 else ""
-    if left > 0 and group.without_collection:  # each such job counts as one: "7 more" would read as collections
+    if len(group.without_collection - set(shown)) > 0 and left > 0:  # "7 more" would read as 7 collections
         more += " (of collections, or jobs with no collection)"
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
