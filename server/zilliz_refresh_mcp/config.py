@@ -53,7 +53,7 @@ _UNFILLED = "is a reference to a value that the host did not fill in (${input:..
 _TEMPLATE_MARKS = re.compile(r"[{}<>]")
 
 
-def _quoted(text: str) -> bool:
+def _in_quotes(text: str) -> bool:
     return len(text) >= 2 and text[0] in _OPENING_QUOTES and text[-1] in _CLOSING_QUOTES
 
 
@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     mcp_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    _split_hosts = field_validator("mcp_allowed_hosts", "mcp_allowed_origins", mode="before")(_split_list)
+    _split_entries = field_validator("mcp_allowed_hosts", "mcp_allowed_origins", mode="before")(_split_list)
 
     @field_validator("mcp_allowed_hosts")
     @classmethod
@@ -207,7 +207,7 @@ class Settings(BaseSettings):
             return None
         text = value.get_secret_value().strip()
         # Accepted, these would fail only at the first call, as a refused key that looks right to the user.
-        if _quoted(text):
+        if _in_quotes(text):
             raise ValueError(
                 "is wrapped in quotes: give the key without them (a shell or JSON value needs none inside)"
             )
@@ -247,7 +247,7 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         value = value.strip().rstrip("/")
-        if _quoted(value):
+        if _in_quotes(value):
             raise ValueError("is wrapped in quotes: give the URL without them")
         if _REFERENCE.fullmatch(value):
             raise ValueError(_UNFILLED + "give the endpoint itself in this host's env block")

@@ -217,7 +217,7 @@ class WaitResult(CamelModel):
     ) -> WaitResult:
         """The job ended, as read at ``read_at`` (``wording.wait_ended`` says what ``already``, ``now`` and ``began``
         change)."""
-        job = job.with_short_reason()
+        job = job.with_listed_reason()
         message = wait_ended(job, already=already, now=now, began=began)
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job, read_at=read_at)
 
@@ -234,7 +234,7 @@ class WaitResult(CamelModel):
         read_at: str | None = None,
     ) -> WaitResult:
         """The wait ran out with the job still going (``wording.wait_running`` says what the arguments change)."""
-        job = job.with_short_reason()
+        job = job.with_listed_reason()
         message = wait_running(
             job, waited, trouble, now=now, unmoved_for=unmoved_for, unmoved_since=unmoved_since, read_at=read_at
         )
@@ -1140,17 +1140,17 @@ def _one_job_within(
     return listing
 
 
-def job_answer(job: JobRecord, now: str, *, budget: int = LARGE_PAGE_BUDGET_BYTES) -> tuple[JobRecord, str]:
-    """get_refresh_job's record and text, within ``budget`` bytes on the wire.
+def job_answer(job: JobRecord, now: str) -> tuple[JobRecord, str]:
+    """get_refresh_job's record and text, within ``LARGE_PAGE_BUDGET_BYTES`` on the wire.
 
     The reason is in the answer twice (structured and text), and a source or spec may be as long: a record at its
-    bounds would weigh over 80 kB, more escaped. Past ``budget``, they are cut shorter and shorter, by half.
+    bounds would weigh over 80 kB, more escaped. Past the budget, they are cut shorter and shorter, by half.
     """
     fitted, chars = job, RECORD_REASON_CHARS
     while True:
         text = record_text(fitted, now)
         size = len(fitted.model_dump_json(by_alias=True).encode()) + wire_bytes(text) + _link_bytes(fitted)
-        if size <= budget or chars <= SOURCE_CHARS:
+        if size <= LARGE_PAGE_BUDGET_BYTES or chars <= SOURCE_CHARS:
             return fitted, text
         chars //= 2
         fitted = job.cut_to(chars)

@@ -157,7 +157,7 @@ class JobRecord(CamelModel):
         """Completed or failed; or, in a state this server does not know (a newer cluster's), given an end."""
         return self.state in TERMINAL_STATES or (self.state not in KNOWN_STATES and self.ended_at is not None)
 
-    def with_short_reason(self) -> JobRecord:
+    def with_listed_reason(self) -> JobRecord:
         """This record with its reason cut as lists cut it (``listed_reason``), from upstream's whole reason."""
         reason = self._whole_reason or self.reason
         return self.model_copy(update={"reason": listed_reason(reason)}) if reason else self

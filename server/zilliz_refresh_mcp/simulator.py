@@ -391,9 +391,9 @@ def demo_cluster(
     return cluster
 
 
-def bulk_cluster(count: int, *, token: str | None = None, clock: Clock = wall_clock_ms) -> SimulatedCluster:
+def bulk_cluster(count: int, *, clock: Clock = wall_clock_ms) -> SimulatedCluster:
     """``count`` jobs over 50 collections of ``default``: mostly completed, some failed, running, pending."""
-    cluster = SimulatedCluster(token=token, clock=clock)
+    cluster = SimulatedCluster(clock=clock)
     reasons = (
         "schema mismatch: column `embedding` has dimension 512, collection expects 768",
         "failed to read volume://my-volume/shard-07: permission denied",
