@@ -267,7 +267,7 @@ async def test_the_troubleshooting_prompt_names_get_refresh_job(mcp_server: MCPS
     async with Client(mcp_server) as client:
         result = await client.get_prompt("troubleshoot_refresh_jobs", {})
     text = result.messages[0].content.text  # type: ignore[union-attr]
-    assert re.search(r"call get_refresh_job with its jobId \(or read its detailsUri\)", text)
+    assert re.search(r"read its detailsUri \(or call get_refresh_job with its jobId\)", text)
 
 
 async def test_the_instructions_name_each_tool_as_a_word(mcp_server: MCPServer[ServerState]) -> None:
