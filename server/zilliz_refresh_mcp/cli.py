@@ -239,13 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from .config import (
-        HTTP_ONLY_SETTINGS,
-        http_only_variables,
-        load_settings,
-        over_stdio,
-        unknown_variables,
-    )
+    from .config import HTTP_ONLY_SETTINGS, http_only_variables, load_settings, over_stdio, unknown_variables
     from .errors import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
