@@ -91,14 +91,19 @@ def _split_list(value: Any) -> Any:
     return [entry.strip() for item in items for entry in item.split(",") if entry.strip()]
 
 
-def _named(entry: str) -> str:
-    """A refused entry of the allowed hosts or origins as its message names it: quoted when what stands for its host
-    reads as one (dotted, an IPv6 address in brackets, localhost), else not at all: a key or token pasted there, or
-    a password in it, must not be shown."""
-    core = re.split(r"[/?#]", entry.partition("://")[2] or entry, maxsplit=1)[0]
-    if "@" not in core and ("." in core or core.startswith("[") or core.partition(":")[0].lower() == "localhost"):
+def _host_part(entry: str) -> str:
+    """What stands for the host (and port) in an entry of the allowed hosts or origins: its scheme and path aside."""
+    return re.split(r"[/?#]", entry.partition("://")[2] or entry, maxsplit=1)[0]
+
+
+def _shown_entry(entry: str) -> str | None:
+    """A refused entry of the allowed hosts or origins as its message shows it: quoted when its host part reads as
+    one (dotted, an IPv6 address in brackets, localhost), else None: a key or token pasted there, or a password in
+    it, must not be shown."""
+    host = _host_part(entry)
+    if "@" not in host and ("." in host or host.startswith("[") or host.partition(":")[0].lower() == "localhost"):
         return quoted(entry)
-    return "an entry"
+    return None
 
 
 def _allowed_host(entry: str) -> str:
@@ -107,14 +112,10 @@ def _allowed_host(entry: str) -> str:
     matches nothing."""
     host = entry.lower().rstrip("/")
     if "://" in host or "/" in host:
-        try:
-            bare = urlsplit(host if "://" in host else f"//{host}").netloc or host.split("/", 1)[0]
-        except ValueError:  # an unbalanced bracket of an IPv6 address
-            bare = host.partition("://")[2].split("/", 1)[0] if "://" in host else host.split("/", 1)[0]
-        named = _named(entry)
+        shown = _shown_entry(entry)
         raise ValueError(
-            f"{named} is not a host: write host[:port] as clients send it in the Host header, with no scheme or path"
-            + (f" ({bare})" if named != "an entry" else "")
+            f"{shown or 'an entry'} is not a host: write host[:port] as clients send it in the Host header, with no "
+            "scheme or path" + (f" ({_host_part(host)})" if shown else "")
         )
     return host
 
@@ -129,7 +130,8 @@ def _allowed_origin(entry: str) -> str:
         parts = urlsplit("")
     if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError(
-            f"{_named(entry)} is not an origin: write scheme://host[:port] with no path, e.g. https://app.example"
+            f"{_shown_entry(entry) or 'an entry'} is not an origin: write scheme://host[:port] with no path, e.g. "
+            "https://app.example"
         )
     return origin
 

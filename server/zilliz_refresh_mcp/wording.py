@@ -279,7 +279,7 @@ def _failure_line(group: FailureGroup, read_each: str) -> str:
     # By the group's count of collections, not its names: long names leave fewer of them than it has.
     left = group.collection_count - len(names)
     more = f" and {left} more" if left > 0 else ""
-    if len(group.without_collection - set(shown)) > 0 and left > 0:  # "7 more" would read as 7 collections
+    if left > 0 and group.without_collection.difference(shown):  # "7 more" would read as 7 collections
         more += " (of collections, or jobs with no collection)"
     fixed = group.count - group.not_fixed
     since = f" ({fixed} fixed by a later refresh)" if fixed else ""
