@@ -25,6 +25,7 @@ from mcp.types import (
     ResourceTemplateReference,
     ResourceUpdatedNotification,
     TextContent,
+    TextResourceContents,
 )
 
 from zilliz_refresh_mcp import server as server_module
@@ -1410,6 +1411,78 @@ async def test_a_wait_never_calls_a_running_job_at_100_percent_stalled_but_finis
             "RefreshInProgress, 100%. It is at 100% and finishing up (its end not yet reported). Call "
             "wait_for_refresh_job again to keep waiting."
         )
+
+
+@pytest.mark.parametrize("stuck", [True, False])
+async def test_a_list_and_a_read_tell_a_job_that_no_read_has_found_further_along(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, stuck: bool
+) -> None:
+    """40% after 108 minutes, listed, then listed and read again an hour later. An audit: at every read the list's
+    estimate, made from the average rate since the start, moved later (in ~2h42m, then ~4h12m), with no word that the
+    job had not moved, while a wait at the same moment called it stalled."""
+    job = cluster.add_job(
+        "default", "ext_stuck", started_minutes_ago=108, duration_minutes=270, stall_at_progress=40 if stuck else None
+    )
+    job_id, ask = str(job.job_id), {"collectionName": "ext_stuck"}
+    async with Client(fast_server) as client:
+        first = await client.call_tool("list_refresh_jobs", ask)
+        assert first.structured_content is not None
+        read_at = first.structured_content["asOf"]
+        assert "noProgressSince" not in first.structured_content["jobs"][0]  # one read shows nothing
+        clock.advance(3600)
+        later = await client.call_tool("list_refresh_jobs", ask)
+        read = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        resource = await client.read_resource(f"zilliz://refresh-jobs/{job_id}")
+    assert later.structured_content is not None and read.structured_content is not None
+    listed, record = later.structured_content["jobs"][0], read.structured_content
+    body = resource.contents[0]
+    assert isinstance(body, TextResourceContents)
+    if not stuck:
+        assert (listed["progress"], record["progress"]) == (62, 62)  # 168 of 270 minutes
+        for answer in (listed, record, json.loads(body.text)):
+            assert "noProgressSince" not in answer
+        assert "stalled" not in text_of(later) + text_of(read)
+        return
+    for answer in (listed, record, json.loads(body.text)):
+        assert (answer["progress"], answer["noProgressSince"]) == (40, read_at)
+    estimate = listed["estimatedEndAt"]
+    told = (
+        f"no progress since {read_at} (~1h00m ago), estimated end {estimate} (in ~4h12m) if it resumes at its "
+        "average rate: it may have stalled"
+    )
+    assert told in text_of(later) and told in text_of(read)
+
+
+@pytest.mark.parametrize(("hours", "stuck"), [(1, False), (2, True)])
+async def test_a_job_read_at_100_percent_for_over_an_hour_may_be_stuck(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, hours: int, stuck: bool
+) -> None:
+    """Running at 100% and read so again hours later, its end never reported. An audit: three days on, it was still
+    "finishing up", and a wait told the model to keep waiting; a job at 0% is called stuck after an hour."""
+    job_id = movies_job(cluster)
+    record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress", "progress": 100}
+    record |= {"startTime": clock.now - 20_000, "endTime": 0}
+    cluster.inject(*[Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE)] * 400)
+    async with Client(fast_server) as client:
+        await client.call_tool("get_refresh_job", {"jobId": job_id})
+        read_at = iso_utc(clock())
+        clock.advance(3600 * hours)
+        read = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
+    assert read.structured_content is not None and waited.structured_content is not None
+    message = waited.structured_content["message"]
+    if not stuck:
+        assert "noProgressSince" not in read.structured_content
+        assert text_of(read).endswith("at 100% and finishing up (its end not yet reported)")
+        assert message.endswith("Call wait_for_refresh_job again to keep waiting.")
+        return
+    assert read.structured_content["noProgressSince"] == read_at
+    assert waited.structured_content["job"]["noProgressSince"] == read_at
+    assert text_of(read).endswith(f"at 100% since {read_at} (~2h00m ago) with no end reported: it may be stuck")
+    assert message.endswith(
+        f"It is at 100% since {read_at} (~2h00m ago) with no end reported: it may be stuck. Tell the user that "
+        "rather than waiting on; get_refresh_job reads it again later."
+    )
 
 
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(

@@ -1569,6 +1569,25 @@ def test_a_job_at_100_percent_is_finishing_only_while_no_end_is_reported_and_wha
     assert "It is at 100% and finishing up" in waited and "clock appears ahead" not in waited
 
 
+def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should_have_moved_it() -> None:
+    """3% after 30 minutes (0.1 point a minute): unmoved for 30 minutes it should have gained 3 points, for 10 only
+    1; another reading, or another state, is no stall. Under 5% it has no estimate: "too early to estimate" would
+    have a model wait on a job that stopped."""
+    now_ms = 1_714_560_000_000
+    now = iso_utc(now_ms)
+    fields = RecordFields("7", "RefreshInProgress", now_ms - 1_800_000, 0, 3, "ext_books", None, None, None)
+    job = render_record(fields, now_ms)
+    assert "too early to estimate" in job_line(job, now)
+    since = now_ms - 1_800_000
+    stalled = records.with_no_progress_since(job, {"7": (("RefreshInProgress", 3), since)}, now_ms)
+    assert stalled.no_progress_since == iso_utc(since)
+    line = job_line(stalled, now)
+    assert line.endswith(f"running for 30m00s, no progress since {iso_utc(since)} (~30m00s ago), it may have stalled")
+    for seen in [(("RefreshInProgress", 3), now_ms - 600_000), (("RefreshInProgress", 2), since), (("X", 3), since)]:
+        assert records.with_no_progress_since(job, {"7": seen}, now_ms) is job
+    assert records.with_no_progress_since(job, {"8": (("RefreshInProgress", 3), since)}, now_ms) is job
+
+
 LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character
 
 

@@ -51,6 +51,7 @@ from .records import (
     CamelModel,
     JobRecord,
     RecordFields,
+    Unmoved,
     WireRecord,
     WireRecords,
     epoch_ms,
@@ -60,6 +61,7 @@ from .records import (
     read_record,
     render_record,
     stripped,
+    with_no_progress_since,
 )
 from .states import alias_of, state_filter
 from .wording import (
@@ -948,8 +950,10 @@ def build_listing(
     cursor: str | None,
     now_ms: int,
     since: Since | None = None,
+    unmoved: Unmoved | None = None,
 ) -> JobListing:
-    """Check, filter, order, summarize and page one upstream answer; normalize the page's records."""
+    """Check, filter, order, summarize and page one upstream answer; normalize the page's records. ``unmoved``: what
+    earlier reads found of running jobs, to tell one that may have stalled."""
     wanted = state_filter(states) if states else None
     asked_since = since.asked if since else None
     query = functools.partial(query_tag, db_name, collection_name, wanted, asked_since)  # a hash: made for a cursor
@@ -985,6 +989,8 @@ def build_listing(
         )
         for row in shown
     ]
+    if unmoved:
+        page = [with_no_progress_since(job, unmoved, now_ms) for job in page]
     since_iso = iso_utc(since_ms) if since_ms is not None else None
     summary = summarize(
         groups,

@@ -140,6 +140,13 @@ class JobRecord(CamelModel):
         f"running, no start time, under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell, or a start after this "
         "server's clock: the cluster's clock is ahead).",
     )
+    no_progress_since: str | None = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="Running jobs only, present when the job may have stalled: since when every read of this "
+        "server found it at this progress, long enough that its average rate should have moved it (at 100%, over "
+        "an hour with no end reported). estimatedEndAt then assumes it resumes at that rate.",
+    )
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     fixed_since: bool | None = Field(
         default=None,
@@ -423,6 +430,44 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
     estimate = max(start_ms + elapsed * 100 // progress, now_ms)
     # Whole seconds, rounded up: an extrapolation has no millisecond precision to show.
     return min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS // 1000 * 1000)
+
+
+STALLED_POINTS = 2  # percentage points that a running job's average rate should have added while unmoved
+# A running job at 100% can go no further, so an unmoved 100% is a job finishing up; for longer than this, with no
+# end reported, it may be stuck.
+FINISHING_SECONDS = 3600
+
+# Job id -> the (state, progress) this server read last, and since when (clock ms) every read found it so.
+Unmoved = Mapping[str, tuple[tuple[str, int], int]]
+
+
+def may_have_stalled(job: JobRecord, unmoved_seconds: float) -> bool:
+    """Whether a running job that every read over ``unmoved_seconds`` found at its progress should have moved by
+    now: at its average rate it would have gained ``STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would
+    gain 0.06). Never at 100%, which it cannot pass (``finishing_too_long``)."""
+    elapsed = job.duration_seconds or 0
+    if job.state != IN_PROGRESS or elapsed <= 0 or job.progress >= 100:
+        return False
+    return job.progress * unmoved_seconds / elapsed >= STALLED_POINTS
+
+
+def finishing_too_long(job: JobRecord, unmoved_seconds: float) -> bool:
+    """Whether a running job at 100% has been read so for longer than ``FINISHING_SECONDS``, its end not reported."""
+    finishing = job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None
+    return finishing and unmoved_seconds > FINISHING_SECONDS
+
+
+def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> JobRecord:
+    """``job`` read at ``now_ms``, with ``no_progress_since`` when the reads before (``unmoved``, not yet told of
+    this one) found it as it is for long enough that it may have stalled: a list's estimate, made from the average
+    rate since the start, moves later at every read of a job that stopped, and says nothing of it."""
+    seen = unmoved.get(job.job_id)
+    if seen is None or seen[0] != (job.state, job.progress):
+        return job
+    seconds = (now_ms - seen[1]) / 1000
+    if not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
+        return job
+    return job.model_copy(update={"no_progress_since": iso_utc(seen[1])})
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ from .records import (
     iso_utc,
     looks_rounded,
     normalize_record,
+    with_no_progress_since,
 )
 from .states import state_filter
 from .upstream import DESCRIBE_ROUTE, ZillizClient
@@ -237,6 +238,7 @@ class RefreshJobs:
             cursor=cursor,
             now_ms=self.clock(),
             since=window,
+            unmoved=self._unmoved,
         )
         self._remember(job.job_id for job in reversed(listing.jobs))  # the page's first job seen last: newest
         self._note_progress(listing.jobs, epoch_ms(listing.as_of))
@@ -289,6 +291,7 @@ class RefreshJobs:
                 status=200,
                 hint="Nothing is shown rather than another job's state; try again, and check the cluster if it lasts.",
             )
+        record = with_no_progress_since(record, self._unmoved, now)
         self._remember([record.job_id])
         self._note_progress([record], now)
         return record, now

@@ -21,6 +21,7 @@ from .records import (
     JobRecord,
     as_text,
     epoch_ms,
+    may_have_stalled,
 )
 
 if TYPE_CHECKING:
@@ -70,8 +71,14 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         parts.append(
             f"took {took}" if job.ended_at else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago"
         )
+    stalled = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
+    if stalled:
+        parts.append(f"no progress since {stalled}{_from_now(stalled, now)}")
     if job.estimated_end_at:
-        parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}")
+        resumes = " if it resumes at its average rate: it may have stalled" if stalled else ""
+        parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{resumes}")
+    elif stalled:
+        parts.append("it may have stalled")
     elif no_estimate := _no_estimate(job, now):
         parts.append(no_estimate)
     line = ", ".join(parts)
@@ -106,15 +113,22 @@ def _least_remaining(job: JobRecord) -> float | None:
     return elapsed * (99 - job.progress) / (job.progress + 1)
 
 
-# A running job at 100%: its progress can go no further, so an unmoved 100% tells nothing of a stall.
+# A running job at 100%: its progress can go no further, so an unmoved 100% tells nothing of a stall, for an hour.
 _FINISHING = "at 100% and finishing up (its end not yet reported)"
+
+
+def _stuck_finishing(job: JobRecord) -> bool:
+    return job.progress >= 100 and job.no_progress_since is not None
 
 
 def _no_estimate(job: JobRecord, now: str | None) -> str | None:
     """Why a running job has no estimated end, as its line says it (a wait: "It is ..."); None for any other job
     (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
     if job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None:
-        return _FINISHING
+        if job.no_progress_since is None:
+            return _FINISHING
+        since = f"{job.no_progress_since}{_from_now(job.no_progress_since, now)}"
+        return f"at 100% since {since} with no end reported: it may be stuck"
     if ahead := _start_ahead(job, now):
         return f"{_AFTER_CLOCK}: {ahead}"
     return _too_early(job)
@@ -175,19 +189,6 @@ def _too_early(job: JobRecord) -> str | None:
     if job.progress == 0:
         return f"showing no progress after {after}: it may be stuck; its end cannot be estimated"
     return f"still under {MIN_PROGRESS_TO_ESTIMATE}% after {after}: its end cannot be estimated yet{at_least}"
-
-
-_STALLED_POINTS = 2  # percentage points that a running job's average rate should have added over a wait
-
-
-def _stalled(job: JobRecord, waited: float) -> bool:
-    """Whether a running job that no read of a wait found further along should have moved by now: at its average
-    rate it would have gained ``_STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would gain 0.06). Never at
-    100%, which it cannot pass: the job is finishing up, its end not yet reported."""
-    elapsed = job.duration_seconds or 0
-    if job.state != IN_PROGRESS or elapsed <= 0 or job.progress >= 100:
-        return False
-    return job.progress * waited / elapsed >= _STALLED_POINTS
 
 
 def _seconds_until(at: str, now: str) -> float:
@@ -352,7 +353,7 @@ def wait_running(
         message = f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: {state}."
     # Up to the last read that worked, not to now: polls that failed since found nothing, unmoved or not.
     across = _seconds_until(read_at, unmoved_since) if unmoved_since and read_at else 0.0
-    stalled = _stalled(job, max(unmoved_for, across))
+    stalled = may_have_stalled(job, max(unmoved_for, across))
     if stalled and unmoved_since and across > unmoved_for:
         message += (
             f" Every read since {unmoved_since}{_from_now(unmoved_since, now)} found it at {job.progress}%: it may "
@@ -372,8 +373,9 @@ def wait_running(
         told = "that it may have stalled" if stalled else "the estimate"
         message += f" It is not expected to end for ~{far}: tell the user {told} rather than waiting on; "
         message += _READ_LATER
-    elif (least is not None and least > _FAR_OFF_SECONDS) or _long_under_estimate(job):
-        # As an estimated end that far off: told, not waited on; so is a job at 0% that long, which may be stuck.
+    elif (least is not None and least > _FAR_OFF_SECONDS) or _long_under_estimate(job) or _stuck_finishing(job):
+        # As an estimated end that far off: told, not waited on; so is a job at 0% that long, or at 100% for over an
+        # hour, which may be stuck.
         message += f" Tell the user that rather than waiting on; {_READ_LATER}"
     elif job.state in KNOWN_STATES:
         message += " Call wait_for_refresh_job again to keep waiting."
