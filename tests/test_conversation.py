@@ -1584,6 +1584,35 @@ async def test_a_subscriber_is_told_whenever_what_it_read_may_be_out_of_date(
     assert heard == [uri]
 
 
+async def test_a_subscriber_is_told_once_when_a_watched_job_may_have_stalled(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
+) -> None:
+    """A job stuck at 40%: reads an hour apart find it unmoved, and its resource then says it may have stalled. A
+    review: the poller told subscribers of a change of state or progress only, so the resource changed unheard."""
+    job = cluster.add_job("default", "ext_stuck", started_minutes_ago=108, duration_minutes=270, stall_at_progress=40)
+    uri = f"zilliz://refresh-jobs/{job.job_id}"
+    answered = log_event(f"POST {DESCRIBE_ROUTE} -> 200")
+    heard: list[str] = []
+
+    async def polls(count: int) -> None:
+        with anyio.fail_after(10):
+            while answered.count < count:
+                await answered.seen.wait()
+                answered.seen = anyio.Event()
+
+    async def notify(told_uri: str) -> None:
+        heard.append(told_uri)
+
+    async with standalone_watcher(settings, clock) as watcher:
+        watcher.subscribe(uri, 1, notify)
+        await polls(3)
+        assert heard == []
+        clock.advance(3600)
+        await polls(answered.count + 4)
+        watcher.forget(1)
+    assert heard == [uri]
+
+
 def unreadable_answer(job_id: str) -> Fault:
     """A describe answer whose record cannot be read: progress is text."""
     return Fault.raw(

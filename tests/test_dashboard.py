@@ -633,6 +633,36 @@ def test_dashboard_pages_say_where_they_are_mark_fixed_failures_and_keep_polling
         assert_no_browser_errors(driver)
 
 
+def test_dashboard_marks_a_job_that_may_have_stalled(
+    driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A job stuck at 40%, listed, then listed again an hour later: its row says since when it has not moved, and
+    that its estimated end assumes it resumes. A review: the row showed the estimate, later at each poll, alone."""
+    from selenium.webdriver.common.by import By
+
+    job = cluster.add_job("default", "ext_stuck", started_minutes_ago=108, duration_minutes=270, stall_at_progress=40)
+    portal, client = portal_client
+    args = {"dbName": "default", "collectionName": "ext_stuck"}
+    call_tool(portal, client, "list_refresh_jobs", args)
+    clock.advance(3600)
+    later = call_tool(portal, client, "list_refresh_jobs", args)
+    [listed] = later["structuredContent"]["jobs"]
+    since = listed["noProgressSince"]
+    with HostPage(portal, client, poll_ms=3_600_000) as host:
+        driver.set_window_size(1000, 760)
+        driver.get(host.show(later, args, {"theme": "light", "locale": "en-US"}))
+        enter_view(driver)
+        row = f'tbody[data-job-id="{job.job_id}"]'
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .stall"), "the stall mark")
+        stall = driver.find_element(By.CSS_SELECTOR, f"{row} .stall")
+        shown_since = (datetime.fromisoformat(since) + VIEWER_OFFSET).strftime("%-I:%M %p")
+        assert stall.text.startswith("no progress since ") and stall.text.endswith(": may have stalled")
+        assert shown_since in stall.text and stall.get_attribute("title") == f"No progress since {since}"
+        assert driver.find_element(By.CSS_SELECTOR, f"{row} .eta").text.endswith(" if it resumes")
+        assert not driver.find_elements(By.CSS_SELECTOR, f'tbody.job:not([data-job-id="{job.job_id}"]) .stall')
+        assert_no_browser_errors(driver)
+
+
 def test_dashboard_backs_off_from_each_failed_try_and_recovers(
     driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster
 ) -> None:

@@ -432,7 +432,11 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
     return min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS // 1000 * 1000)
 
 
-STALLED_POINTS = 2  # percentage points that a running job's average rate should have added while unmoved
+# Percentage points that a running job's average rate should have added while unmoved: a cluster that reports
+# progress in steps of a few points (by file) leaves a healthy job unmoved between two.
+STALLED_POINTS = 5
+# The least time a list or a read calls a job unmoved for (a wait's own reads, seconds apart, go by points alone).
+UNMOVED_SECONDS = 60
 # A running job at 100% can go no further, so an unmoved 100% is a job finishing up; for longer than this, with no
 # end reported, it may be stuck.
 FINISHING_SECONDS = 3600
@@ -464,8 +468,10 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     seen = unmoved.get(job.job_id)
     if seen is None or seen[0] != (job.state, job.progress):
         return job
+    if job.started_at is not None and seen[1] < epoch_ms(job.started_at):
+        return job  # first read before its start: the cluster's clock is ahead, and its time running shorter
     seconds = (now_ms - seen[1]) / 1000
-    if not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
+    if seconds < UNMOVED_SECONDS or not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
         return job
     return job.model_copy(update={"no_progress_since": iso_utc(seen[1])})
 

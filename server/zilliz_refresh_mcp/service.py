@@ -229,6 +229,7 @@ class RefreshJobs:
         except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
             await self._advise(err, db, collection)
             raise
+        now = self.clock()
         listing = build_listing(
             records,
             db_name=db,
@@ -236,12 +237,12 @@ class RefreshJobs:
             states=wanted,
             limit=limit,
             cursor=cursor,
-            now_ms=self.clock(),
+            now_ms=now,
             since=window,
             unmoved=self._unmoved,
         )
         self._remember(job.job_id for job in reversed(listing.jobs))  # the page's first job seen last: newest
-        self._note_progress(listing.jobs, epoch_ms(listing.as_of))
+        self._note_progress(listing.jobs, now)  # not asOf, rounded down: a read a moment later would seem unmoved
         return listing
 
     async def collections(self, db_name: str | None) -> list[str]:

@@ -53,7 +53,7 @@ class _PollFailure:
 class _Polling:
     """What one poller remembers from one poll to the next."""
 
-    last: tuple[str, int] | None = None  # state and progress of the last reading
+    last: tuple[str, int, bool] | None = None  # state and progress of the last reading, and whether it may have stalled
     last_fault: _PollFailure | None = None  # the previous poll's, if it failed: each kind is warned of once in a row
     told_unreadable: bool = False  # subscribers were told of a lasting fault, and no reading has come since
     backoff: int = 1  # intervals to the next poll
@@ -234,7 +234,7 @@ class JobWatcher:
         """Tell the subscribers when what they read may be out of date; True when the job has ended."""
         if polling.last_fault is not None:
             logger.warning("watching refresh job %s: reads work again", job_id)
-        snapshot = (record.state, record.progress)
+        snapshot = (record.state, record.progress, record.no_progress_since is not None)
         if polling.last is not None:
             news = snapshot != polling.last
         else:  # what a subscriber last read is unknown: the job may have ended since, or moved while polls failed

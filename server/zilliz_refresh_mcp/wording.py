@@ -364,7 +364,8 @@ def wait_running(
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
         message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
-    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None else None
+    # As its line says it: a stalled job under 5% is not "too early to estimate", which a model would wait on.
+    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None and not stalled else None
     if no_estimate:  # as its line says it: a job at 100% is finishing up, whatever the clocks say
         message += f" {'Its start is' if no_estimate.startswith(_AFTER_CLOCK) else 'It is'} {no_estimate}."
     least = _least_remaining(job) if no_estimate else None
