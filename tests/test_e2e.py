@@ -139,6 +139,49 @@ def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
     assert simulator.cluster.token not in stderr
 
 
+def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: SimulatorServer) -> None:
+    """An audit: a request holding half of an emoji (a host that cut a string between the two halves of a UTF-16
+    pair writes ``"\\ud83d"``, valid JSON), or one after a byte-order mark, was dropped unanswered, and the host
+    waited for its timeout; so was a line that is not JSON, or not a request, where JSON-RPC asks for an error."""
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call"}
+    call["params"] = {"name": "list_refresh_jobs", "arguments": {"collectionName": "ext_\ud83d"}}  # type: ignore[assignment]
+    lines = [
+        json.dumps(INITIALIZE),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json.dumps(call),  # json.dumps writes the lone surrogate as its escape
+        "\ufeff" + json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping"}),
+        '{"jsonrpc": "2.0", "id": 4, "method": "ping"',
+        json.dumps([{"jsonrpc": "2.0", "id": 5, "method": "ping"}]),
+        json.dumps({"jsonrpc": "2.0", "id": 6, "method": 7}),
+        json.dumps({"jsonrpc": "2.0", "id": 8, "method": "ping"}),
+    ]
+    assert "\\ud83d" in lines[2]
+    proc = raw_stdio_server(simulator)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write("".join(line + "\n" for line in lines))
+    proc.stdin.flush()
+    answers = []
+    for line in proc.stdout:  # in order: the last ping is answered last
+        answers.append(json.loads(line))
+        if answers[-1].get("id") == 8:
+            break
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    by_id = {answer["id"]: answer for answer in answers if answer["id"] is not None}
+    refused = by_id[2]["result"]
+    assert (
+        refused["isError"] and "collectionName 'ext_\ufffd' is not a valid Milvus name" in refused["content"][0]["text"]
+    )
+    assert by_id[3]["result"] == {} and by_id[8]["result"] == {}
+    assert by_id[6]["error"]["code"] == -32600
+    unnamed = [answer["error"] for answer in answers if answer["id"] is None]
+    assert [error["code"] for error in unnamed] == [-32700, -32600]  # the broken line, then the batch
+    assert "a batch" in unnamed[1]["message"]
+    assert len(answers) == 7  # initialize, 2, 3, the broken line, the batch, 6, 8
+    assert "answered with error -32700" in proc.stderr.read()
+    assert not [r for r in simulator.cluster.requests if r.route.endswith("/list")]  # nothing went upstream
+
+
 @pytest.mark.parametrize(("version", "linked"), [("2024-11-05", False), ("2025-03-26", False), ("2025-06-18", True)])
 def test_resource_links_go_only_to_clients_of_a_version_that_has_them(
     simulator: SimulatorServer, version: str, linked: bool

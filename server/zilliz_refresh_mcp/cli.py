@@ -398,8 +398,10 @@ def run(settings: Settings) -> int:
 
 
 async def _serve_stdio(mcp: Any) -> None:
+    from .stdio import serve_stdio
+
     with _exit_if_interrupt_hangs():
-        await mcp.run_stdio_async()
+        await serve_stdio(mcp)
 
 
 @contextmanager

@@ -259,7 +259,7 @@ def _state_of(ctx: Context[ServerState, Any]) -> ServerState:
 
 # The SDK's MCPServer has no public hook for resources/subscribe, or for completions with a request context;
 # the low-level server it wraps has.
-def _lowlevel(mcp: MCPServer[ServerState]) -> Server[ServerState]:
+def lowlevel(mcp: MCPServer[Any]) -> Server[Any]:
     return mcp._lowlevel_server
 
 
@@ -525,7 +525,7 @@ async def _check_watchable(service: RefreshJobs, job_id: str) -> None:
 
 
 def _add_subscriptions(mcp: RefreshServer, bus: InMemorySubscriptionBus) -> None:
-    lowlevel = _lowlevel(mcp)
+    server = lowlevel(mcp)
     subscriber_keys = itertools.count(1)  # one per connection or listen stream, never reused
 
     def connection_key(ctx: ServerRequestContext[ServerState]) -> int:
@@ -555,8 +555,8 @@ def _add_subscriptions(mcp: RefreshServer, bus: InMemorySubscriptionBus) -> None
         ctx.lifespan_context.watcher.unsubscribe(str(params.uri), connection_key(ctx))
         return EmptyResult()
 
-    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
-    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
 
     # Protocol 2026-07-28 subscribes by listening: watch the jobs named in the filter while the stream lasts.
     listen = mcp.listens = ListenHandler(bus)
@@ -584,7 +584,7 @@ def _add_subscriptions(mcp: RefreshServer, bus: InMemorySubscriptionBus) -> None
             for uri in watched:
                 watcher.unsubscribe(uri, key)
 
-    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
+    server.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
 
 
 def _matching(candidates: list[str], typed: str) -> list[str]:
@@ -653,7 +653,7 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
             )
         )
 
-    _lowlevel(mcp).add_request_handler("completion/complete", CompleteRequestParams, complete)
+    lowlevel(mcp).add_request_handler("completion/complete", CompleteRequestParams, complete)
 
 
 __all__ = ["INSTRUCTIONS", "RefreshServer", "ServerState", "build_server"]
