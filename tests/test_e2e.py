@@ -143,8 +143,13 @@ def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: 
     """An audit: a request holding half of an emoji (a host that cut a string between the two halves of a UTF-16
     pair writes ``"\\ud83d"``, valid JSON), or one after a byte-order mark, was dropped unanswered, and the host
     waited for its timeout; so was a line that is not JSON, or not a request, where JSON-RPC asks for an error."""
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call"}
-    call["params"] = {"name": "list_refresh_jobs", "arguments": {"collectionName": "ext_\ud83d"}}  # type: ignore[assignment]
+    arguments = {"collectionName": "ext_\ud83d"}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "list_refresh_jobs", "arguments": arguments},
+    }
     lines = [
         json.dumps(INITIALIZE),
         json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
