@@ -343,6 +343,45 @@ async def test_allowed_hosts_and_origins_match_whatever_case_they_were_written_i
     assert elsewhere.status_code == 421
 
 
+async def test_a_browser_of_an_origin_the_user_allowed_may_call_and_read_the_answers(
+    upstream: SimulatorServer, gated: Served
+) -> None:
+    """An audit: a page on an allowed origin (MCP Inspector's Direct connection) was stopped by the browser, as the
+    preflight got 405, or 401 with a bearer token, and no answer said the page may read it. Loopback origins, allowed
+    by default, get no such answer: any page served on the machine would read the jobs."""
+    served = spawn(
+        upstream, "--mcp-bearer-token", BEARER, "--allowed-origin", "http://localhost:6274,https://app.example:*"
+    )
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,authorization"}
+    try:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            preflights = {
+                origin: await http.options(served.url, headers={"Origin": origin, **asks})
+                for origin in ("http://localhost:6274", "https://App.Example:8443", "http://localhost:5173")
+            }
+            signed = MCP_HEADERS | {"Authorization": f"Bearer {BEARER}"}
+            called = await http.post(served.url, json=INITIALIZE, headers=signed | {"Origin": "http://localhost:6274"})
+            unsigned = await http.post(
+                served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": "http://localhost:6274"}
+            )
+            local = await http.post(served.url, json=INITIALIZE, headers=signed | {"Origin": "http://localhost:5173"})
+            not_allowed = await http.options(gated.url, headers={"Origin": "http://localhost:6274", **asks})
+    finally:
+        stop(served)
+    for origin in ("http://localhost:6274", "https://App.Example:8443"):
+        preflight = preflights[origin]
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == origin
+        assert {"content-type", "authorization"} <= set(preflight.headers["access-control-allow-headers"].split(", "))
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert "access-control-allow-origin" not in preflights["http://localhost:5173"].headers
+    assert called.status_code == 200 and called.headers["access-control-allow-origin"] == "http://localhost:6274"
+    assert "mcp-session-id" in called.headers["access-control-expose-headers"].lower()
+    assert unsigned.status_code == 401 and unsigned.headers["access-control-allow-origin"] == "http://localhost:6274"
+    assert local.status_code == 200 and "access-control-allow-origin" not in local.headers
+    assert "access-control-allow-origin" not in not_allowed.headers and not_allowed.status_code in (401, 405)
+
+
 async def test_bearer_token_is_required_when_set(gated: Served, cluster: SimulatedCluster) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
         missing = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS)

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import socket
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -20,6 +21,7 @@ import h11
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -333,7 +335,40 @@ def http_app(
     app: ASGIApp = served
     if settings.mcp_bearer_token is not None:
         app = BearerTokenGate(app, settings.mcp_bearer_token.get_secret_value())
+    if settings.mcp_allowed_origins:
+        app = _cross_origin(app, settings.mcp_allowed_origins)
     return app, served
+
+
+# What a browser client sends and reads beside the body: its session, the protocol version, the token, the point
+# to resume a stream from; and why a request was refused.
+_CORS_REQUEST_HEADERS = [
+    "content-type",
+    "accept",
+    "authorization",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+]
+_CORS_RESPONSE_HEADERS = ["mcp-session-id", "mcp-protocol-version", "www-authenticate"]
+
+
+def _cross_origin(app: ASGIApp, origins: list[str]) -> ASGIApp:
+    """``app`` answering browsers of the ``origins`` the user allowed (``ZILLIZ_MCP_ALLOWED_ORIGINS``): their
+    preflight, before the bearer token is asked for (a browser sends none with it), and the headers that let a page
+    read the answer. Not the loopback origins allowed by default: any page served on this machine would then read
+    the jobs. ``host:*`` allows any port, letters in any case, as the Origin check does."""
+    patterns = [
+        re.escape(origin.removesuffix(":*")) + (r"(:\d+)?" if origin.endswith(":*") else "") for origin in origins
+    ]
+    return CORSMiddleware(
+        app,
+        allow_origin_regex="(?i)(?:" + "|".join(patterns) + ")",
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=_CORS_REQUEST_HEADERS,
+        expose_headers=_CORS_RESPONSE_HEADERS,
+        max_age=600,
+    )
 
 
 class HeadersWithin(H11Protocol):
