@@ -187,6 +187,37 @@ def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: 
     assert not [r for r in simulator.cluster.requests if r.route.endswith("/list")]  # nothing went upstream
 
 
+def test_arguments_sent_as_json_text_are_read_and_others_refused_saying_why(simulator: SimulatorServer) -> None:
+    """Some hosts send a tool's arguments as the JSON text of the object. An audit: that, a list or a number got
+    only "Invalid request parameters", with nothing to say what was wrong."""
+    sent: list[Any] = ['{"limit": 2}', [1], "limit=2", 5]
+    lines = [json.dumps(INITIALIZE), json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})]
+    for request_id, arguments in enumerate(sent, start=2):
+        params = {"name": "list_refresh_jobs", "arguments": arguments}
+        lines.append(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}))
+    proc = raw_stdio_server(simulator)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(line + "\n" for line in lines))
+    proc.stdin.flush()
+    answers: dict[int, Any] = {}
+    for line in proc.stdout:
+        answer = json.loads(line)
+        answers[answer["id"]] = answer
+        if len(answers) == len(lines) - 1:
+            break
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    read = answers[2]["result"]
+    assert not read.get("isError") and read["structuredContent"]["page"]["returned"] == 2
+    for request_id, got in ((3, "got a list"), (4, "got a string that is not a JSON object"), (5, "got 5")):
+        refused = answers[request_id]["result"]
+        assert refused["isError"]
+        text = refused["content"][0]["text"]
+        problem = f"arguments should be an object of names and values, {got}"
+        assert text.startswith(f"Invalid arguments for list_refresh_jobs: {problem}. This tool takes: dbName")
+    assert len(simulator.cluster.requests) == 1  # the one call read
+
+
 @pytest.mark.parametrize(("version", "linked"), [("2024-11-05", False), ("2025-03-26", False), ("2025-06-18", True)])
 def test_resource_links_go_only_to_clients_of_a_version_that_has_them(
     simulator: SimulatorServer, version: str, linked: bool

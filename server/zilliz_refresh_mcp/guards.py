@@ -24,6 +24,7 @@ a prompt or a completion answers, and the message of any error they raise, is cl
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
@@ -93,12 +94,25 @@ class ArgumentGuard:
             return await call_next(ctx)
         name, arguments = params.get("name"), params.get("arguments") or {}
         tool = self._tool(name)
-        if tool is None or not isinstance(arguments, Mapping):
+        if tool is None:
             return await call_next(ctx)  # unknown tool or malformed request: the SDK's own errors apply
+        if isinstance(arguments, str) and isinstance(parsed := _json_object(arguments), dict):
+            # Some hosts send the arguments object as the JSON text of it: read as meant.
+            arguments = parsed
+            ctx = dataclasses.replace(ctx, params={**params, "arguments": parsed})
+        if not isinstance(arguments, Mapping):
+            got = "a string that is not a JSON object" if isinstance(arguments, str) else _show(arguments)
+            problem = f"arguments should be an object of names and values, got {got}"
+            text = f"Invalid arguments for {tool.name}: {problem}. {describe_arguments(tool.parameters)}"
+            return self._refused(ctx, text)
         problems = self.problems(tool, arguments)
         if not problems:
             return await call_next(ctx)
         text = f"Invalid arguments for {tool.name}: {'; '.join(problems)}. {describe_arguments(tool.parameters)}"
+        return self._refused(ctx, text)
+
+    def _refused(self, ctx: ServerRequestContext[Any, Any], text: str) -> dict[str, Any]:
+        """A tool's error result saying ``text``, as the SDK would have sent it in this protocol version."""
         result = CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
@@ -264,6 +278,14 @@ def _explain(error: Any) -> str:
     if error["type"] == "int_from_float":  # pydantic's message already says "got a number with a fractional part"
         return f"{where}: expected an integer, got {_show(given)}"
     return f"{where}: {message}, got {_show(given)}"
+
+
+def _json_object(text: str) -> Any:
+    """What ``text`` holds as JSON; None when it is none (``MAX_STRING_CHARS`` caps what a request may hold)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _show(value: Any) -> str:
