@@ -335,12 +335,16 @@ async def test_allowed_hosts_and_origins_match_whatever_case_they_were_written_i
                 headers=MCP_HEADERS | {"Host": "MCP.Example:8443", "Origin": "https://APP.example"},
             )
             elsewhere = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Host": "Evil.Example"})
+            # Media types are case-insensitive too (RFC 9110): an audit found these refused 415.
+            capitals = {"Content-Type": "Application/JSON", "Accept": "Application/JSON, Text/Event-Stream"}
+            media = await http.post(served.url, json=INITIALIZE, headers=capitals)
     finally:
         stop(served)
     assert named.status_code == 200
     assert from_app.status_code == 200
     assert as_typed.status_code == 200
     assert elsewhere.status_code == 421
+    assert media.status_code == 200, media.text
 
 
 async def test_a_browser_of_an_origin_the_user_allowed_may_call_and_read_the_answers(

@@ -116,7 +116,9 @@ async def _refuse(
 
 class LowerCaseHostAndOrigin:
     """``Host`` and ``Origin`` in lower case, as the allowed lists hold them: both are case-insensitive, but the
-    SDK's DNS-rebinding check compares them exactly (a client may keep the capitals of the URL it was given)."""
+    SDK's DNS-rebinding check compares them exactly (a client may keep the capitals of the URL it was given); and so
+    are the media types of ``Content-Type`` and ``Accept``, which the SDK compares exactly too (``Application/JSON``
+    was refused 415)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -128,7 +130,7 @@ class LowerCaseHostAndOrigin:
         await self._app(scope, receive, send)
 
 
-_CASE_FREE = (b"host", b"origin")
+_CASE_FREE = (b"host", b"origin", b"content-type", b"accept")
 
 
 # Set while CancelOnDisconnect posts a cancel notice: the session may be closing meanwhile (the client that left
