@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -142,7 +143,9 @@ def test_stdout_carries_only_mcp_messages(simulator: SimulatorServer) -> None:
 def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: SimulatorServer) -> None:
     """An audit: a request holding half of an emoji (a host that cut a string between the two halves of a UTF-16
     pair writes ``"\\ud83d"``, valid JSON), or one after a byte-order mark, was dropped unanswered, and the host
-    waited for its timeout; so was a line that is not JSON, or not a request, where JSON-RPC asks for an error."""
+    waited for its timeout; so was a line that is not JSON, or not a request, where JSON-RPC asks for an error. A
+    review: a response is never answered, a batch's requests are answered by their ids, and a request whose id holds
+    half a pair is not run under another id."""
     arguments = {"collectionName": "ext_\ud83d"}
     call = {
         "jsonrpc": "2.0",
@@ -156,8 +159,12 @@ def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: 
         json.dumps(call),  # json.dumps writes the lone surrogate as its escape
         "\ufeff" + json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping"}),
         '{"jsonrpc": "2.0", "id": 4, "method": "ping"',
-        json.dumps([{"jsonrpc": "2.0", "id": 5, "method": "ping"}]),
+        json.dumps([{"jsonrpc": "2.0", "id": 5, "method": "ping"}, {"jsonrpc": "2.0", "id": "5b", "method": "ping"}]),
         json.dumps({"jsonrpc": "2.0", "id": 6, "method": 7}),
+        json.dumps({"jsonrpc": "2.0", "id": 7, "method": "ping", "params": [1]}),
+        json.dumps({"jsonrpc": "2.0", "id": "call-\ud83d", "method": "tools/call", "params": call["params"]}),
+        json.dumps({"jsonrpc": "2.0", "id": 99, "error": "not an error object"}),  # a response: never answered
+        "   ",
         json.dumps({"jsonrpc": "2.0", "id": 8, "method": "ping"}),
     ]
     assert "\\ud83d" in lines[2]
@@ -165,57 +172,100 @@ def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: 
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     proc.stdin.write("".join(line + "\n" for line in lines))
     proc.stdin.flush()
-    answers = []
-    for line in proc.stdout:  # in order: the last ping is answered last
-        answers.append(json.loads(line))
-        if answers[-1].get("id") == 8:
-            break
+    watchdog = threading.Timer(60, proc.kill)  # an answer that never comes fails the test, not hangs it
+    watchdog.start()
+    answers = [json.loads(line) for line in itertools.islice(proc.stdout, 10)]
+    watchdog.cancel()
     proc.stdin.close()
+    answers.extend(json.loads(line) for line in proc.stdout.read().splitlines())  # nothing more
     assert proc.wait(timeout=30) == 0
+    assert len(answers) == 10  # initialize, 2, 3, the broken line, the batch's two, 6, 7, the id of half a pair, 8
     by_id = {answer["id"]: answer for answer in answers if answer["id"] is not None}
+    assert set(by_id) == {1, 2, 3, 5, "5b", 6, 7, 8}
     refused = by_id[2]["result"]
     assert (
         refused["isError"] and "collectionName 'ext_\ufffd' is not a valid Milvus name" in refused["content"][0]["text"]
     )
     assert by_id[3]["result"] == {} and by_id[8]["result"] == {}
-    assert by_id[6]["error"]["code"] == -32600
-    unnamed = [answer["error"] for answer in answers if answer["id"] is None]
-    assert [error["code"] for error in unnamed] == [-32700, -32600]  # the broken line, then the batch
-    assert "a batch" in unnamed[1]["message"]
-    assert len(answers) == 7  # initialize, 2, 3, the broken line, the batch, 6, 8
+    for request_id in (5, "5b", 6, 7):
+        assert by_id[request_id]["error"]["code"] == -32600
+    assert "a batch" in by_id[5]["error"]["message"] and "a batch" not in by_id[7]["error"]["message"]
+    unnamed = sorted(
+        (answer["error"]["code"], answer["error"]["message"]) for answer in answers if answer["id"] is None
+    )
+    assert [code for code, _ in unnamed] == [-32700, -32600]
+    assert "surrogate pair" in unnamed[1][1]
     assert "answered with error -32700" in proc.stderr.read()
     assert not [r for r in simulator.cluster.requests if r.route.endswith("/list")]  # nothing went upstream
 
 
+def test_a_host_that_writes_bad_lines_without_reading_is_still_read(simulator: SimulatorServer) -> None:
+    """A review: answering a bad line waited for stdout, so a host that wrote many before reading its answers found
+    the server no longer reading stdin, and both waited for ever. Answers beyond a few dozen pending are dropped."""
+    proc = raw_stdio_server(simulator)
+    assert proc.stdin is not None and proc.stdout is not None
+    bad = "".join(f'{{"jsonrpc": "2.0", "id": {n}, "method": 7}}\n' for n in range(3000))  # ~110 kB of answers
+    lines = [json.dumps(INITIALIZE), bad.rstrip("\n"), json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"})]
+    watchdog = threading.Timer(60, proc.kill)  # a server that stops reading fails the test, not hangs it
+    watchdog.start()
+    proc.stdin.write("".join(line + "\n" for line in lines))  # more than a pipe holds: the server must read on
+    proc.stdin.flush()
+    answers = []
+    for line in proc.stdout:
+        answers.append(json.loads(line))
+        if answers[-1]["id"] == "last":
+            break
+    watchdog.cancel()
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert answers[-1] == {"jsonrpc": "2.0", "id": "last", "result": {}}
+    refused = [answer for answer in answers if "error" in answer]
+    assert refused and all(answer["error"]["code"] == -32600 for answer in refused)
+
+
 def test_arguments_sent_as_json_text_are_read_and_others_refused_saying_why(simulator: SimulatorServer) -> None:
-    """Some hosts send a tool's arguments as the JSON text of the object. An audit: that, a list or a number got
-    only "Invalid request parameters", with nothing to say what was wrong."""
-    sent: list[Any] = ['{"limit": 2}', [1], "limit=2", 5]
+    """Some hosts send a tool's arguments as the JSON text of the object, PHP's an empty list for none. An audit:
+    those, a list or a number got only "Invalid request parameters", with nothing to say what was wrong; a review:
+    a prompt's arguments too, and falsy ones (``0``, ``""``)."""
+    sent: list[Any] = ['{"limit": 2}', [], [1], "limit=2", 5, 0, ""]
     lines = [json.dumps(INITIALIZE), json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})]
     for request_id, arguments in enumerate(sent, start=2):
         params = {"name": "list_refresh_jobs", "arguments": arguments}
         lines.append(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}))
+    for prompt_id, arguments in (("p1", '{"dbName": "default"}'), ("p2", [1])):
+        params = {"name": "troubleshoot_refresh_jobs", "arguments": arguments}
+        lines.append(json.dumps({"jsonrpc": "2.0", "id": prompt_id, "method": "prompts/get", "params": params}))
     proc = raw_stdio_server(simulator)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("".join(line + "\n" for line in lines))
     proc.stdin.flush()
-    answers: dict[int, Any] = {}
-    for line in proc.stdout:
-        answer = json.loads(line)
-        answers[answer["id"]] = answer
-        if len(answers) == len(lines) - 1:
-            break
+    watchdog = threading.Timer(60, proc.kill)  # an answer that never comes fails the test, not hangs it
+    watchdog.start()
+    answers = {answer["id"]: answer for answer in map(json.loads, itertools.islice(proc.stdout, len(lines) - 1))}
+    watchdog.cancel()
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
-    read = answers[2]["result"]
-    assert not read.get("isError") and read["structuredContent"]["page"]["returned"] == 2
-    for request_id, got in ((3, "got a list"), (4, "got a string that is not a JSON object"), (5, "got 5")):
+    assert answers[2]["result"]["structuredContent"]["page"]["returned"] == 2
+    assert answers[3]["result"]["structuredContent"]["page"]["returned"] == 6  # no arguments: the defaults
+    refusals = [
+        (4, "a list"),
+        (5, "a string that is not a JSON object"),
+        (6, "5"),
+        (7, "0"),
+        (8, "a string that is not a JSON object"),
+    ]
+    for request_id, got in refusals:
         refused = answers[request_id]["result"]
         assert refused["isError"]
-        text = refused["content"][0]["text"]
-        problem = f"arguments should be an object of names and values, {got}"
-        assert text.startswith(f"Invalid arguments for list_refresh_jobs: {problem}. This tool takes: dbName")
-    assert len(simulator.cluster.requests) == 1  # the one call read
+        problem = f"arguments should be an object of names and values, got {got}"
+        assert refused["content"][0]["text"].startswith(
+            f"Invalid arguments for list_refresh_jobs: {problem}. This tool"
+        )
+    assert "database default" in answers["p1"]["result"]["messages"][0]["content"]["text"]
+    assert answers["p2"]["error"]["message"].endswith(
+        "arguments should be an object of names and string values, got a list."
+    )
+    assert 1 <= len(simulator.cluster.requests) <= 2  # the two calls read (at once, they may share one request)
 
 
 @pytest.mark.parametrize(("version", "linked"), [("2024-11-05", False), ("2025-03-26", False), ("2025-06-18", True)])

@@ -356,12 +356,19 @@ async def test_a_browser_of_an_origin_the_user_allowed_may_call_and_read_the_ans
     served = spawn(
         upstream, "--mcp-bearer-token", BEARER, "--allowed-origin", "http://localhost:6274,https://app.example:*"
     )
-    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,authorization"}
+    # What a client of the 2026-07-28 revision sends besides: its routing headers.
+    headers = "content-type,authorization,mcp-protocol-version,mcp-method,mcp-name"
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": headers}
     try:
         async with httpx2.AsyncClient(timeout=30) as http:
             preflights = {
                 origin: await http.options(served.url, headers={"Origin": origin, **asks})
-                for origin in ("http://localhost:6274", "https://App.Example:8443", "http://localhost:5173")
+                for origin in (
+                    "http://localhost:6274",
+                    "https://App.Example:8443",
+                    "http://localhost:5173",
+                    "https://app.example",  # no port: "app.example:*" asks for one, as the Origin check does
+                )
             }
             signed = MCP_HEADERS | {"Authorization": f"Bearer {BEARER}"}
             called = await http.post(served.url, json=INITIALIZE, headers=signed | {"Origin": "http://localhost:6274"})
@@ -376,9 +383,10 @@ async def test_a_browser_of_an_origin_the_user_allowed_may_call_and_read_the_ans
         preflight = preflights[origin]
         assert preflight.status_code == 200, preflight.text
         assert preflight.headers["access-control-allow-origin"] == origin
-        assert {"content-type", "authorization"} <= set(preflight.headers["access-control-allow-headers"].split(", "))
+        assert set(headers.split(",")) <= set(preflight.headers["access-control-allow-headers"].split(", "))
         assert "POST" in preflight.headers["access-control-allow-methods"]
-    assert "access-control-allow-origin" not in preflights["http://localhost:5173"].headers
+    for refused in ("http://localhost:5173", "https://app.example"):
+        assert "access-control-allow-origin" not in preflights[refused].headers
     assert called.status_code == 200 and called.headers["access-control-allow-origin"] == "http://localhost:6274"
     assert "mcp-session-id" in called.headers["access-control-expose-headers"].lower()
     assert unsigned.status_code == 401 and unsigned.headers["access-control-allow-origin"] == "http://localhost:6274"

@@ -88,21 +88,20 @@ class ArgumentGuard:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params
-        if ctx.method == "prompts/get" and isinstance(params, Mapping):
-            self._check_prompt_arguments(params)
-        if ctx.method != "tools/call" or ctx.request_id is None or not isinstance(params, Mapping):
+        if ctx.method not in ("tools/call", "prompts/get") or not isinstance(params, Mapping):
             return await call_next(ctx)
-        name, arguments = params.get("name"), params.get("arguments") or {}
-        tool = self._tool(name)
-        if tool is None:
+        arguments = _as_object(params.get("arguments"))
+        if arguments is not params.get("arguments"):
+            params = {**params, "arguments": arguments}
+            ctx = dataclasses.replace(ctx, params=params)
+        if ctx.method == "prompts/get":
+            self._check_prompt_arguments(params)
+            return await call_next(ctx)
+        tool = self._tool(params.get("name"))
+        if tool is None or ctx.request_id is None:
             return await call_next(ctx)  # unknown tool or malformed request: the SDK's own errors apply
-        if isinstance(arguments, str) and isinstance(parsed := _json_object(arguments), dict):
-            # Some hosts send the arguments object as the JSON text of it: read as meant.
-            arguments = parsed
-            ctx = dataclasses.replace(ctx, params={**params, "arguments": parsed})
         if not isinstance(arguments, Mapping):
-            got = "a string that is not a JSON object" if isinstance(arguments, str) else _show(arguments)
-            problem = f"arguments should be an object of names and values, got {got}"
+            problem = f"arguments should be an object of names and values, got {_not_an_object(arguments)}"
             text = f"Invalid arguments for {tool.name}: {problem}. {describe_arguments(tool.parameters)}"
             return self._refused(ctx, text)
         problems = self.problems(tool, arguments)
@@ -132,9 +131,15 @@ class ArgumentGuard:
         if prompt is None and manager is not None:  # the SDK: an internal error
             known = ", ".join(p.name for p in manager.list_prompts()) or "none"
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt {_show(name)}; this server has: {known}.")
-        arguments = params.get("arguments") or {}
-        if not isinstance(prompt, Prompt) or not isinstance(arguments, Mapping):
+        arguments = params.get("arguments")
+        if not isinstance(prompt, Prompt):
             return
+        if not isinstance(arguments, Mapping):
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Invalid arguments for {prompt.name}: arguments should be an object of names and string "
+                f"values, got {_not_an_object(arguments)}.",
+            )
         declared = [argument.name for argument in prompt.arguments or ()]
         unknown = [_unknown(key, declared) for key in arguments if key not in declared]
         if unknown:
@@ -280,12 +285,22 @@ def _explain(error: Any) -> str:
     return f"{where}: {message}, got {_show(given)}"
 
 
-def _json_object(text: str) -> Any:
-    """What ``text`` holds as JSON; None when it is none (``MAX_STRING_CHARS`` caps what a request may hold)."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+def _as_object(arguments: Any) -> Any:
+    """A call's arguments as meant: none, or an empty list (PHP's ``json_encode`` of an empty array), for no
+    arguments; the JSON text of an object (some hosts send it so) for that object; anything else as it is."""
+    if arguments is None or arguments == []:
+        return {}
+    if isinstance(arguments, str):
+        try:
+            parsed = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return arguments
+        return parsed if isinstance(parsed, dict) else arguments
+    return arguments
+
+
+def _not_an_object(arguments: Any) -> str:
+    return "a string that is not a JSON object" if isinstance(arguments, str) else _show(arguments)
 
 
 def _show(value: Any) -> str:

@@ -5,8 +5,9 @@ surrogate pair (``"\\ud83d"``, what a host writes when it cuts a string between 
 line that begins with a byte-order mark. It drops what it cannot parse, so the host's request waits for its timeout.
 Here such a line is read by the standard library, a lone surrogate becomes U+FFFD (the tool's own checks then refuse
 the name, saying why), and a line that is still no JSON-RPC message is answered as JSON-RPC 2.0 says: -32700 for
-one that is not JSON, -32600 for one that is not a request (a batch among them: no revision after 2025-03-26 has
-them, and the SDK serves none).
+one that is not JSON, -32600 for one that is not a request. A batch (a JSON array, which only the 2025-03-26 revision
+has, and the SDK does not serve) gets -32600 for each request in it, by its id. A response is never answered (this
+server asks the client nothing that a bad one could be the answer to), nor is a blank line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
@@ -32,19 +34,32 @@ logger = logging.getLogger(__name__)
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # json.loads leaves a pair whole: what remains stands alone
 
 
+_PENDING_ANSWERS = 64  # answers to bad lines not yet written: beyond, a host that writes and never reads gets none
+
+
 async def serve_stdio(mcp: MCPServer[Any]) -> None:
     """Serve ``mcp`` over stdin and stdout until stdin ends, as ``MCPServer.run_stdio_async`` does, lines mended."""
-    async with stdio_server() as (lines, answers):
+    async with stdio_server() as (lines, answers), anyio.create_task_group() as replies:
         server = lowlevel(mcp)
-        await server.run(MendedLines(lines, answers), answers, server.create_initialization_options())
+        await server.run(MendedLines(lines, answers, replies), answers, server.create_initialization_options())
+        replies.cancel_scope.cancel()
 
 
 class MendedLines:
-    """The read stream of ``stdio_server``, with the lines it could not parse mended, or answered on ``answers``."""
+    """The read stream of ``stdio_server``, with the lines it could not parse mended, or answered on ``answers``
+    by tasks of ``replies`` (a full stdout pipe must not stop stdin being read)."""
 
-    def __init__(self, lines: ReadStream[SessionMessage | Exception], answers: WriteStream[SessionMessage]) -> None:
+    def __init__(
+        self,
+        lines: ReadStream[SessionMessage | Exception],
+        answers: WriteStream[SessionMessage],
+        replies: TaskGroup,
+    ) -> None:
         self._lines = lines
         self._answers = answers
+        self._replies = replies
+        self._pending = 0
+        self._told: set[str] = set()  # the kinds of bad lines logged as warnings
 
     @property
     def last_context(self) -> Any:  # the sender's context, which the SDK reads after each message
@@ -55,39 +70,29 @@ class MendedLines:
             item = await self._lines.receive()
             if not isinstance(item, ValidationError):
                 return item
-            mended = await self._mend(item)
-            if mended is not None:
-                return mended
+            read = read_again(item)
+            if isinstance(read, SessionMessage):
+                return read
+            for error in read:
+                self._answer(error)
 
-    async def _mend(self, error: ValidationError) -> SessionMessage | None:
-        """The message the line held, or None once the line is answered with an error."""
-        line = next((e["input"] for e in error.errors() if e["type"] == "json_invalid"), None)
-        value: Any = None
-        if isinstance(line, str):
-            try:
-                value = _without_lone_surrogates(json.loads(line.lstrip("\ufeff")))
-            except (ValueError, RecursionError):
-                await self._answer(PARSE_ERROR, "Parse error: the line is not JSON", None)
-                return None
-            try:
-                return SessionMessage(jsonrpc_message_adapter.validate_python(value, by_name=False))
-            except ValidationError:
-                pass
-        else:  # JSON, but no message: the errors name the object (or array) that is not one
-            value = next((e["input"] for e in error.errors() if isinstance(e["input"], dict | list)), None)
-        request_id = value.get("id") if isinstance(value, dict) else None
-        batch = " (a batch, a JSON array, is not taken: send one message a line)" if isinstance(value, list) else ""
-        message = f"Invalid Request: not a JSON-RPC 2.0 request, notification or response{batch}"
-        usable = isinstance(request_id, str | int) and not isinstance(request_id, bool)
-        await self._answer(INVALID_REQUEST, message, request_id if usable else None)
-        return None
+    def _answer(self, error: JSONRPCError) -> None:
+        # Not the line: it may hold anything. Each kind once as a warning: a host that sends thousands fills no log.
+        level = logging.DEBUG if error.error.message in self._told else logging.WARNING
+        self._told.add(error.error.message)
+        logger.log(level, "stdin: %s; answered with error %d", error.error.message, error.error.code)
+        if self._pending >= _PENDING_ANSWERS:
+            return
+        self._pending += 1
+        self._replies.start_soon(self._send, error)
 
-    async def _answer(self, code: int, message: str, request_id: str | int | None) -> None:
-        logger.warning(
-            "stdin: %s; answered with error %d", message, code
-        )  # the line is not shown: it may hold anything
-        error = JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=code, message=message))
-        await self._answers.send(SessionMessage(error))
+    async def _send(self, error: JSONRPCError) -> None:
+        try:
+            await self._answers.send(SessionMessage(error))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # the server stopped meanwhile
+        finally:
+            self._pending -= 1
 
     async def aclose(self) -> None:
         await self._lines.aclose()
@@ -109,6 +114,55 @@ class MendedLines:
     ) -> bool | None:
         await self.aclose()
         return None
+
+
+def read_again(error: ValidationError) -> SessionMessage | list[JSONRPCError]:
+    """What a line the SDK could not parse (its ``error``) holds: the message, mended; or the errors to answer it
+    with, none for a blank line or a response."""
+    line = next((e["input"] for e in error.errors() if e["type"] == "json_invalid"), None)
+    if not isinstance(line, str):  # JSON, but no message: the errors name the whole (missing a member, or no object)
+        return _refusals(
+            next((e["input"] for e in error.errors() if e["type"] == "missing" or len(e["loc"]) < 2), None)
+        )
+    if not line.strip():
+        return []
+    try:
+        value = json.loads(line.lstrip("\ufeff"))
+        mended = _without_lone_surrogates(value)
+    except (ValueError, RecursionError):
+        return [_error(PARSE_ERROR, "Parse error: the line is not JSON, or nests too deep", None)]
+    if isinstance(value, dict) and mended.get("id") != value.get("id"):
+        # Run under another id, the call's answer would reach no one, and the host would send it again.
+        message = "Invalid Request: its id holds half of a UTF-16 surrogate pair, which no answer can repeat"
+        return [_error(INVALID_REQUEST, message, None)]
+    try:
+        return SessionMessage(jsonrpc_message_adapter.validate_python(mended, by_name=False))
+    except ValidationError:
+        return _refusals(mended)
+
+
+def _refusals(value: Any) -> list[JSONRPCError]:
+    """The errors that answer ``value``, a JSON value that is no JSON-RPC message."""
+    if isinstance(value, list):
+        message = "Invalid Request: a batch (a JSON array) is not taken; send one message a line"
+        ids = [item["id"] for item in value if isinstance(item, dict) and "method" in item and _usable(item.get("id"))]
+        return [_error(INVALID_REQUEST, message, request_id) for request_id in ids] or [
+            _error(INVALID_REQUEST, message, None)
+        ]
+    if isinstance(value, dict) and "method" not in value and ("result" in value or "error" in value):
+        logger.debug("stdin: a response that is not JSON-RPC's, to no request of this server: ignored")
+        return []
+    request_id = value.get("id") if isinstance(value, dict) else None
+    message = "Invalid Request: not a JSON-RPC 2.0 request or notification"
+    return [_error(INVALID_REQUEST, message, request_id if _usable(request_id) else None)]
+
+
+def _usable(request_id: Any) -> bool:
+    return isinstance(request_id, str | int) and not isinstance(request_id, bool)
+
+
+def _error(code: int, message: str, request_id: str | int | None) -> JSONRPCError:
+    return JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=code, message=message))
 
 
 def _without_lone_surrogates(value: Any) -> Any:

@@ -350,6 +350,8 @@ _CORS_REQUEST_HEADERS = [
     "authorization",
     "mcp-session-id",
     "mcp-protocol-version",
+    "mcp-method",  # the 2026-07-28 revision's routing headers, which its requests must carry
+    "mcp-name",
     "last-event-id",
 ]
 _CORS_RESPONSE_HEADERS = ["mcp-session-id", "mcp-protocol-version", "www-authenticate"]
@@ -359,10 +361,8 @@ def _cross_origin(app: ASGIApp, origins: list[str]) -> ASGIApp:
     """``app`` answering browsers of the ``origins`` the user allowed (``ZILLIZ_MCP_ALLOWED_ORIGINS``): their
     preflight, before the bearer token is asked for (a browser sends none with it), and the headers that let a page
     read the answer. Not the loopback origins allowed by default: any page served on this machine would then read
-    the jobs. ``host:*`` allows any port, letters in any case, as the Origin check does."""
-    patterns = [
-        re.escape(origin.removesuffix(":*")) + (r"(:\d+)?" if origin.endswith(":*") else "") for origin in origins
-    ]
+    the jobs. ``host:*`` allows any port given, letters in any case, as the Origin check does."""
+    patterns = [re.escape(origin.removesuffix(":*")) + (r":\d+" if origin.endswith(":*") else "") for origin in origins]
     return CORSMiddleware(
         app,
         allow_origin_regex="(?i)(?:" + "|".join(patterns) + ")",
