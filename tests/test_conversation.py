@@ -1584,6 +1584,30 @@ async def test_a_subscriber_is_told_whenever_what_it_read_may_be_out_of_date(
     assert heard == [uri]
 
 
+async def test_a_subscriber_that_comes_while_others_are_told_of_the_end_is_told_too(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """An audit: the poller told the subscribers it had when the job ended, then stopped and dropped every
+    subscription, one that came while a slow subscriber was being told among them, never told of the end."""
+    job_id = movies_job(cluster)
+    uri = f"zilliz://refresh-jobs/{job_id}"
+    clock.now += 3_600_000  # the 30-minute job has ended
+    told_late = anyio.Event()
+
+    async with standalone_watcher(settings, clock) as watcher:
+
+        async def late(told_uri: str) -> None:
+            told_late.set()
+
+        async def first(told_uri: str) -> None:
+            watcher.subscribe(uri, 2, late)  # while this one is being told
+
+        watcher.subscribe(uri, 1, first)
+        with anyio.fail_after(10):
+            await told_late.wait()
+    assert watcher.watching(job_id) == 0 and watcher.active_pollers() == 0
+
+
 async def test_a_subscriber_is_told_once_when_a_watched_job_may_have_stalled(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
 ) -> None:

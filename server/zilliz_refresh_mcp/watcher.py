@@ -291,26 +291,36 @@ class JobWatcher:
         """Tell every subscriber of the job, also one whose subscribe request is still being answered: that request
         may yet pass (its own read slow, or busy), and the update is then how it learns that the job is gone."""
         told: set[tuple[Notify, str]] = set()
-        subscribers = self._subscribers.get(job_id, {})
-        for subscription, notify in list(subscribers.items()):
-            uri = subscription[1]
-            if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
-                continue
-            if subscription not in self._subscribers.get(job_id, {}):  # left while an earlier one was being told
-                continue
-            told.add((notify, uri))
-            try:
-                with anyio.move_on_after(self._notify_timeout) as waiting:
-                    await notify(uri)
-            except Exception as err:  # a closed session: forget it, keep the others
-                logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
-                self._leave(job_id, subscription)
-                continue
-            # Another poller may have dropped it meanwhile, waiting on it too: dropped once, and said once.
-            if waiting.cancelled_caught and subscription in self._subscribers.get(job_id, {}):
-                logger.warning(
-                    "dropping a subscriber of %s and its other subscriptions: it took no update for %g s",
-                    uri,
-                    self._notify_timeout,
-                )
-                self.forget(subscription[0])
+        handled: set[tuple[int, str]] = set()
+        # Until none is left untold: one that subscribed while others were told (slow ones, up to the timeout
+        # each) would otherwise be dropped untold when the poller stops after the job's end.
+        while pending := [(s, n) for s, n in self._subscribers.get(job_id, {}).items() if s not in handled]:
+            for subscription, notify in pending:
+                handled.add(subscription)
+                await self._tell(job_id, subscription, notify, told)
+
+    async def _tell(
+        self, job_id: str, subscription: tuple[int, str], notify: Notify, told: set[tuple[Notify, str]]
+    ) -> None:
+        """Tell one subscriber, once per channel and URI (``told``); drop it when it fails or takes too long."""
+        uri = subscription[1]
+        if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
+            return
+        if subscription not in self._subscribers.get(job_id, {}):  # left while an earlier one was being told
+            return
+        told.add((notify, uri))
+        try:
+            with anyio.move_on_after(self._notify_timeout) as waiting:
+                await notify(uri)
+        except Exception as err:  # a closed session: forget it, keep the others
+            logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
+            self._leave(job_id, subscription)
+            return
+        # Another poller may have dropped it meanwhile, waiting on it too: dropped once, and said once.
+        if waiting.cancelled_caught and subscription in self._subscribers.get(job_id, {}):
+            logger.warning(
+                "dropping a subscriber of %s and its other subscriptions: it took no update for %g s",
+                uri,
+                self._notify_timeout,
+            )
+            self.forget(subscription[0])
