@@ -1603,6 +1603,17 @@ def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should
     assert records.with_no_progress_since(slow, {"7": (("RefreshInProgress", 4), now_ms - 3_000_000)}, now_ms) is slow
 
 
+@pytest.mark.parametrize("state", ["RefreshInProgress", "RefreshPending"])
+def test_an_end_time_beside_a_state_that_has_not_ended_is_not_told_as_an_end(state: str) -> None:
+    """An audit: a running job whose record gave an end time (5 minutes from now) read "ended ..., took 15m00s", and
+    a model reported it finished; the API gives 0 while a job runs. Its state decides; the end time is told as given."""
+    now_ms = 1_714_560_000_000
+    fields = RecordFields("7", state, now_ms - 600_000, now_ms + 300_000, 50, "ext_books", None, None, None)
+    line = job_line(render_record(fields, now_ms), iso_utc(now_ms))
+    assert f"an end time given ({iso_utc(now_ms + 300_000)}) though its state has not ended" in line
+    assert "ended 2" not in line and "took" not in line
+
+
 LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character
 
 

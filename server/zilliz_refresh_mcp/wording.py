@@ -18,6 +18,7 @@ from .records import (
     IN_PROGRESS,
     KNOWN_STATES,
     MIN_PROGRESS_TO_ESTIMATE,
+    PENDING,
     JobRecord,
     as_text,
     epoch_ms,
@@ -64,9 +65,13 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
     ]
     if job.started_at:
         parts.append(f"started {job.started_at}")
-    if job.ended_at:
+    # Upstream's end time beside a state that has not ended: "ended ..., took ..." would read as over.
+    contradicted = job.ended_at is not None and job.state in (IN_PROGRESS, PENDING)
+    if contradicted:
+        parts.append(f"an end time given ({job.ended_at}) though its state has not ended")
+    elif job.ended_at:
         parts.append(f"ended {job.ended_at}")
-    if job.duration_seconds is not None:
+    if job.duration_seconds is not None and not contradicted:
         took = duration_text(job.duration_seconds)
         parts.append(
             f"took {took}" if job.ended_at else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago"
