@@ -1608,6 +1608,40 @@ async def test_a_subscriber_that_comes_while_others_are_told_of_the_end_is_told_
     assert watcher.watching(job_id) == 0 and watcher.active_pollers() == 0
 
 
+async def test_subscriptions_that_come_or_come_back_while_others_are_told_of_the_end_are_told_once(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A review: a listen stream opened while others were told shares the bus (one channel) that was told already,
+    and was skipped; a subscription absent at its turn that came back before the end was skipped too."""
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    clock.now += 3_600_000  # the 30-minute job has ended
+    told: list[str] = []
+    came_back = anyio.Event()
+
+    async with standalone_watcher(settings, clock) as watcher:
+
+        async def bus(told_uri: str) -> None:  # every listen stream's channel
+            told.append("bus")
+
+        async def back(told_uri: str) -> None:
+            told.append("back")
+            came_back.set()
+
+        async def leaving(told_uri: str) -> None:
+            watcher.subscribe(uri, 3, bus)  # a listen stream opens
+            watcher.unsubscribe(uri, 4)  # and this one leaves before its turn...
+
+        async def returning(told_uri: str) -> None:
+            watcher.subscribe(uri, 4, back)  # ...to come back before the end is told to all
+
+        for key, notify in ((1, bus), (2, leaving), (4, back), (5, returning)):
+            watcher.subscribe(uri, key, notify)
+        with anyio.fail_after(10):
+            await came_back.wait()
+    assert sorted(told) == ["back", "bus", "bus"]  # the bus again, for the stream that came after it was told
+    assert watcher.active_pollers() == 0
+
+
 async def test_a_subscriber_is_told_once_when_a_watched_job_may_have_stalled(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock, log_event: Any
 ) -> None:

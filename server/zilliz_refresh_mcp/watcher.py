@@ -290,32 +290,45 @@ class JobWatcher:
     async def _notify(self, job_id: str) -> None:
         """Tell every subscriber of the job, also one whose subscribe request is still being answered: that request
         may yet pass (its own read slow, or busy), and the update is then how it learns that the job is gone."""
-        told: set[tuple[Notify, str]] = set()
+        # Per channel and URI, the subscriptions it reached when told: a listen stream that came after the bus was
+        # told is not among them. A subscription is handled once told (or dropped); one absent at its turn is not,
+        # so that, back before the loop ends, it is told (once: a host that subscribes again on each update cannot
+        # keep the loop going).
+        reached: dict[tuple[Notify, str], set[tuple[int, str]]] = {}
         handled: set[tuple[int, str]] = set()
-        # Until none is left untold: one that subscribed while others were told (slow ones, up to the timeout
-        # each) would otherwise be dropped untold when the poller stops after the job's end.
         while pending := [(s, n) for s, n in self._subscribers.get(job_id, {}).items() if s not in handled]:
+            progressed = False
             for subscription, notify in pending:
-                handled.add(subscription)
-                await self._tell(job_id, subscription, notify, told)
+                if await self._tell(job_id, subscription, notify, reached):
+                    handled.add(subscription)
+                    progressed = True
+            if not progressed:
+                break
 
     async def _tell(
-        self, job_id: str, subscription: tuple[int, str], notify: Notify, told: set[tuple[Notify, str]]
-    ) -> None:
-        """Tell one subscriber, once per channel and URI (``told``); drop it when it fails or takes too long."""
+        self,
+        job_id: str,
+        subscription: tuple[int, str],
+        notify: Notify,
+        reached: dict[tuple[Notify, str], set[tuple[int, str]]],
+    ) -> bool:
+        """Tell one subscriber, unless its channel (the listen bus, shared) reached it already; False when it is gone.
+        It is dropped when it fails or takes too long."""
         uri = subscription[1]
-        if (notify, uri) in told:  # a shared channel (the listen bus) is told once per change and URI
-            return
-        if subscription not in self._subscribers.get(job_id, {}):  # left while an earlier one was being told
-            return
-        told.add((notify, uri))
+        if subscription in reached.get((notify, uri), ()):  # a shared channel (the listen bus) already reached it
+            return True
+        subscribers = self._subscribers.get(job_id, {})
+        if subscription not in subscribers:  # left while an earlier one was being told: told if it comes back
+            return False
+        notify = subscribers[subscription]  # the current one, should it have subscribed again meanwhile
+        reached[(notify, uri)] = {s for s, n in subscribers.items() if n == notify and s[1] == uri}
         try:
             with anyio.move_on_after(self._notify_timeout) as waiting:
                 await notify(uri)
         except Exception as err:  # a closed session: forget it, keep the others
             logger.info("dropping a subscriber of %s: %s", uri, type(err).__name__)
             self._leave(job_id, subscription)
-            return
+            return True
         # Another poller may have dropped it meanwhile, waiting on it too: dropped once, and said once.
         if waiting.cancelled_caught and subscription in self._subscribers.get(job_id, {}):
             logger.warning(
@@ -324,3 +337,4 @@ class JobWatcher:
                 self._notify_timeout,
             )
             self.forget(subscription[0])
+        return True
