@@ -1478,9 +1478,9 @@ async def test_a_job_read_at_100_percent_for_over_an_hour_may_be_stuck(
         return
     assert read.structured_content["noProgressSince"] == read_at
     assert waited.structured_content["job"]["noProgressSince"] == read_at
-    assert text_of(read).endswith(f"at 100% since {read_at} (~2h00m ago) with no end reported: it may be stuck")
+    assert text_of(read).endswith(f"at 100% since {read_at} (~2h00m ago), its state not ended: it may be stuck")
     assert message.endswith(
-        f"It is at 100% since {read_at} (~2h00m ago) with no end reported: it may be stuck. Tell the user that "
+        f"It is at 100% since {read_at} (~2h00m ago), its state not ended: it may be stuck. Tell the user that "
         "rather than waiting on; get_refresh_job reads it again later."
     )
 

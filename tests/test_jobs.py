@@ -1571,9 +1571,9 @@ def test_a_job_at_100_percent_is_finishing_only_while_no_end_is_reported_and_wha
 
 def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should_have_moved_it() -> None:
     """20% after an hour (a point every 3 minutes): unmoved for 30 minutes it should have gained 10 points, for 12
-    minutes only 4 (a cluster may report progress in steps of a few points); another reading, another state, or a
-    first read before the job's start (the cluster's clock ahead) is no stall; nor is a minute's wait of a job that
-    moves fast. Under 5%, its average rate cannot add 5 points while it has not moved: "under 5% after 1h" says it."""
+    minutes only 4 (a cluster may report progress in steps of a few points); another reading or another state is no
+    stall, nor is a minute's wait of a job that moves fast; a first read before the job's start counts from the
+    start. Under 5%, its average rate cannot add 5 points while it has not moved: "under 5% after 1h" says it."""
     now_ms = 1_714_560_000_000
     now = iso_utc(now_ms)
 
@@ -1592,9 +1592,11 @@ def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should
         (("RefreshInProgress", 20), now_ms - 720_000),
         (("RefreshInProgress", 19), since),
         (("RefreshPending", 20), since),
-        (("RefreshInProgress", 20), now_ms - 3_700_000),
     ]:
         assert records.with_no_progress_since(job, {"7": seen}, now_ms) is job
+    # A first read before its start (the cluster's clock ahead): unmoved since its start, not before it.
+    ahead = records.with_no_progress_since(job, {"7": (("RefreshInProgress", 20), now_ms - 3_700_000)}, now_ms)
+    assert ahead.no_progress_since == job.started_at
     assert records.with_no_progress_since(job, {"8": (("RefreshInProgress", 20), since)}, now_ms) is job
     fast = running(50, 100_000)  # 30 points a minute
     assert records.with_no_progress_since(fast, {"7": (("RefreshInProgress", 50), now_ms - 59_000)}, now_ms) is fast
@@ -1609,9 +1611,22 @@ def test_an_end_time_beside_a_state_that_has_not_ended_is_not_told_as_an_end(sta
     a model reported it finished; the API gives 0 while a job runs. Its state decides; the end time is told as given."""
     now_ms = 1_714_560_000_000
     fields = RecordFields("7", state, now_ms - 600_000, now_ms + 300_000, 50, "ext_books", None, None, None)
-    line = job_line(render_record(fields, now_ms), iso_utc(now_ms))
+    job = render_record(fields, now_ms)
+    line = job_line(job, iso_utc(now_ms))
     assert f"an end time given ({iso_utc(now_ms + 300_000)}) though its state has not ended" in line
     assert "ended 2" not in line and "took" not in line
+    # Its time runs on, as durationSeconds says of a job not ended (a review: it was the end minus the start).
+    assert job.duration_seconds == 600
+    assert ("running for 10m00s" if state == "RefreshInProgress" else "10m00s ago") in line
+    # Unmoved for hours, it may have stalled, and with no end to expect, a wait says to tell the user.
+    since = now_ms - 3 * 3_600_000
+    stalled = records.with_no_progress_since(job, {"7": ((state, 50), since)}, now_ms)
+    if state == "RefreshPending":
+        assert stalled is job  # a pending job does not move
+        return
+    waited = wait_running(stalled, 30, None, now=iso_utc(now_ms))
+    assert f"Every read since {job.started_at} (~10m00s ago) found it at 50%: it may have stalled." in waited
+    assert waited.endswith("Tell the user that rather than waiting on; get_refresh_job reads it again later.")
 
 
 LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character

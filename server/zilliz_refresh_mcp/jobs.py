@@ -232,14 +232,11 @@ class WaitResult(CamelModel):
         *,
         now: str | None = None,
         unmoved_for: float = 0.0,
-        unmoved_since: str | None = None,
         read_at: str | None = None,
     ) -> WaitResult:
         """The wait ran out with the job still going (``wording.wait_running`` says what the arguments change)."""
         job = job.with_listed_reason()
-        message = wait_running(
-            job, waited, trouble, now=now, unmoved_for=unmoved_for, unmoved_since=unmoved_since, read_at=read_at
-        )
+        message = wait_running(job, waited, trouble, now=now, unmoved_for=unmoved_for, read_at=read_at)
         return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job, read_at=read_at)
 
 

@@ -145,7 +145,7 @@ class JobRecord(CamelModel):
         exclude_if=_is_none,
         description="Running jobs only, present when the job may have stalled: since when every read of this "
         "server found it at this progress, long enough that its average rate should have moved it (at 100%, over "
-        "an hour with no end reported). estimatedEndAt then assumes it resumes at that rate.",
+        "an hour, its state not ended). estimatedEndAt then assumes it resumes at that rate.",
     )
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     fixed_since: bool | None = Field(
@@ -437,8 +437,8 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
 STALLED_POINTS = 5
 # The least time a list or a read calls a job unmoved for (a wait's own reads, seconds apart, go by points alone).
 UNMOVED_SECONDS = 60
-# A running job at 100% can go no further, so an unmoved 100% is a job finishing up; for longer than this, with no
-# end reported, it may be stuck.
+# A running job at 100% can go no further, so an unmoved 100% is a job finishing up; for longer than this, its
+# state not ended, it may be stuck.
 FINISHING_SECONDS = 3600
 
 # Job id -> the (state, progress) this server read last, and since when (clock ms) every read found it so.
@@ -456,9 +456,8 @@ def may_have_stalled(job: JobRecord, unmoved_seconds: float) -> bool:
 
 
 def finishing_too_long(job: JobRecord, unmoved_seconds: float) -> bool:
-    """Whether a running job at 100% has been read so for longer than ``FINISHING_SECONDS``, its end not reported."""
-    finishing = job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None
-    return finishing and unmoved_seconds > FINISHING_SECONDS
+    """Whether a running job at 100% has been read so for longer than ``FINISHING_SECONDS``, its state not ended."""
+    return job.state == IN_PROGRESS and job.progress >= 100 and unmoved_seconds > FINISHING_SECONDS
 
 
 def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> JobRecord:
@@ -468,12 +467,12 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     seen = unmoved.get(job.job_id)
     if seen is None or seen[0] != (job.state, job.progress):
         return job
-    if job.started_at is not None and seen[1] < epoch_ms(job.started_at):
-        return job  # first read before its start: the cluster's clock is ahead, and its time running shorter
-    seconds = (now_ms - seen[1]) / 1000
+    # A first read before its start (the cluster's clock ahead): unmoved since its start, no more.
+    since = max(seen[1], epoch_ms(job.started_at)) if job.started_at is not None else seen[1]
+    seconds = (now_ms - since) / 1000
     if seconds < UNMOVED_SECONDS or not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
         return job
-    return job.model_copy(update={"no_progress_since": iso_utc(seen[1])})
+    return job.model_copy(update={"no_progress_since": iso_utc(since - since % 1000)})  # as times are shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,9 +526,11 @@ def render_record(
     """
     start_ms, end_ms, state = fields.start_ms, fields.end_ms, fields.state
     duration: float | None = None
-    if start_ms and end_ms and end_ms >= start_ms:
-        duration = (end_ms - start_ms) / 1000
-    elif start_ms and not end_ms and state not in TERMINAL_STATES and now_ms >= start_ms:
+    # A running or pending job's end time (the API gives 0 until it ends) does not end it: its time runs on.
+    ended = end_ms if state not in (IN_PROGRESS, PENDING) else 0
+    if start_ms and ended and ended >= start_ms:
+        duration = (ended - start_ms) / 1000
+    elif start_ms and not ended and state not in TERMINAL_STATES and now_ms >= start_ms:
         duration = float((now_ms - start_ms) // 1000)
     estimate = None if end_ms else _estimated_end_ms(state, fields.progress, start_ms, now_ms)
     limits = (SOURCE_CHARS, "get_refresh_job shows all of it") if listed else (RECORD_SOURCE_CHARS, "not shown here")

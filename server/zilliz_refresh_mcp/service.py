@@ -399,7 +399,6 @@ class RefreshJobs:
                 remaining = deadline - anyio.current_time()  # after the update: a slow client may take a while
                 if remaining <= 0:
                     waited = round(anyio.current_time() - started, 1)
-                    since = self.unmoved_since(record)
                     return WaitResult.still_running(
                         record,
                         waited,
@@ -407,7 +406,6 @@ class RefreshJobs:
                         now=iso_utc(self.clock()),
                         # Between reads that worked: polls that failed since tell nothing of its progress.
                         unmoved_for=last_at - first_at if reads > 1 and not moved else 0.0,
-                        unmoved_since=iso_utc(since) if since is not None else None,
                         read_at=iso_utc(read_at),
                     )
                 pause = min(interval, remaining)
@@ -525,12 +523,6 @@ class RefreshJobs:
             reading = (record.state, record.progress)
             seen = self._unmoved.get(record.job_id)
             _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
-
-    def unmoved_since(self, record: JobRecord) -> int | None:
-        """Since when (clock ms) every read of this server found the job at its state and progress; None when the
-        last read found it otherwise."""
-        seen = self._unmoved.get(record.job_id)
-        return seen[1] if seen and seen[0] == (record.state, record.progress) else None
 
     def _remember(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:

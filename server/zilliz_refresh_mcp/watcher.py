@@ -66,7 +66,8 @@ class _Polling:
 
 
 class JobWatcher:
-    """Polls subscribed jobs and tells subscribers when state or progress changes, until the job ends.
+    """Polls subscribed jobs and tells subscribers when state or progress changes (or whether the job may have
+    stalled), until the job ends.
 
     One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one leaves
     (unsubscribes, fails to be told or takes no update for ``NOTIFY_TIMEOUT_SECONDS``, or disconnects: ``forget``),

@@ -71,11 +71,10 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         parts.append(f"an end time given ({job.ended_at}) though its state has not ended")
     elif job.ended_at:
         parts.append(f"ended {job.ended_at}")
-    if job.duration_seconds is not None and not contradicted:
+    if job.duration_seconds is not None:
         took = duration_text(job.duration_seconds)
-        parts.append(
-            f"took {took}" if job.ended_at else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago"
-        )
+        ended = job.ended_at and not contradicted
+        parts.append(f"took {took}" if ended else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago")
     stalled = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
     if stalled:
         parts.append(f"no progress since {stalled}{_from_now(stalled, now)}")
@@ -123,17 +122,18 @@ _FINISHING = "at 100% and finishing up (its end not yet reported)"
 
 
 def _stuck_finishing(job: JobRecord) -> bool:
-    return job.progress >= 100 and job.no_progress_since is not None
+    """Running at 100%, read so for over an hour (``records.finishing_too_long``)."""
+    return job.state == IN_PROGRESS and job.progress >= 100 and job.no_progress_since is not None
 
 
 def _no_estimate(job: JobRecord, now: str | None) -> str | None:
     """Why a running job has no estimated end, as its line says it (a wait: "It is ..."); None for any other job
     (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
-    if job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None:
-        if job.no_progress_since is None:
-            return _FINISHING
+    if _stuck_finishing(job) and job.no_progress_since is not None:
         since = f"{job.no_progress_since}{_from_now(job.no_progress_since, now)}"
-        return f"at 100% since {since} with no end reported: it may be stuck"
+        return f"at 100% since {since}, its state not ended: it may be stuck"
+    if job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None:
+        return _FINISHING
     if ahead := _start_ahead(job, now):
         return f"{_AFTER_CLOCK}: {ahead}"
     return _too_early(job)
@@ -340,13 +340,12 @@ def wait_running(
     *,
     now: str | None,
     unmoved_for: float = 0.0,
-    unmoved_since: str | None = None,
     read_at: str | None = None,
 ) -> str:
     """What a wait that ran out says of a job still going. ``trouble``: why the job shown, read at ``read_at`` (ISO),
     may be older than the last poll; ``now`` (ISO), to say how far off a time is; ``unmoved_for``: seconds of this
-    wait over which every read found the same progress; ``unmoved_since`` (ISO): since when every read of this
-    server, in any call, found the job as it is."""
+    wait over which every read found the same progress (the job's ``no_progress_since`` tells what reads of this
+    server, in any call, found)."""
     state = f"{job.state}, {job.progress}%"
     if trouble:
         when = f", at {read_at}{_from_now(read_at, now)}" if read_at else ""
@@ -356,22 +355,20 @@ def wait_running(
         )
     else:
         message = f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: {state}."
-    # Up to the last read that worked, not to now: polls that failed since found nothing, unmoved or not.
-    across = _seconds_until(read_at, unmoved_since) if unmoved_since and read_at else 0.0
-    stalled = may_have_stalled(job, max(unmoved_for, across))
-    if stalled and unmoved_since and across > unmoved_for:
-        message += (
-            f" Every read since {unmoved_since}{_from_now(unmoved_since, now)} found it at {job.progress}%: it may "
-            "have stalled."
-        )
+    # Up to the last read that worked, as the record says it: polls that failed since found nothing, unmoved or not.
+    since = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
+    stalled = since is not None or may_have_stalled(job, unmoved_for)
+    if since is not None:
+        message += f" Every read since {since}{_from_now(since, now)} found it at {job.progress}%: it may have stalled."
     elif stalled:
         message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
         message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
-    # As its line says it: a stalled job under 5% is not "too early to estimate", which a model would wait on.
-    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None and not stalled else None
-    if no_estimate:  # as its line says it: a job at 100% is finishing up, whatever the clocks say
+    # As its line says it: a job at 100% is finishing up, whatever the clocks say; a stalled job is not "too early
+    # to estimate", which a model would wait on.
+    no_estimate = _no_estimate(job, now) if job.estimated_end_at is None and since is None else None
+    if no_estimate:
         message += f" {'Its start is' if no_estimate.startswith(_AFTER_CLOCK) else 'It is'} {no_estimate}."
     least = _least_remaining(job) if no_estimate else None
     if job.state in KNOWN_STATES and (far := _far_off(job.estimated_end_at, now)):
@@ -379,9 +376,14 @@ def wait_running(
         told = "that it may have stalled" if stalled else "the estimate"
         message += f" It is not expected to end for ~{far}: tell the user {told} rather than waiting on; "
         message += _READ_LATER
-    elif (least is not None and least > _FAR_OFF_SECONDS) or _long_under_estimate(job) or _stuck_finishing(job):
-        # As an estimated end that far off: told, not waited on; so is a job at 0% that long, or at 100% for over an
-        # hour, which may be stuck.
+    elif (
+        (least is not None and least > _FAR_OFF_SECONDS)
+        or _long_under_estimate(job)
+        or _stuck_finishing(job)
+        or (stalled and job.estimated_end_at is None)
+    ):
+        # As an estimated end that far off: told, not waited on; so is a job at 0% that long, at 100% for over an
+        # hour, or stalled with no end to expect, which may be stuck.
         message += f" Tell the user that rather than waiting on; {_READ_LATER}"
     elif job.state in KNOWN_STATES:
         message += " Call wait_for_refresh_job again to keep waiting."
