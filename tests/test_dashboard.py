@@ -662,6 +662,16 @@ def test_dashboard_marks_a_job_that_may_have_stalled(
         assert not driver.find_elements(By.CSS_SELECTOR, f'tbody.job:not([data-job-id="{job.job_id}"]) .stall')
         assert_no_browser_errors(driver)
 
+        # Its record gives an end time though it runs (the API gives 0 until a job ends): still going, and marked.
+        ended = json.loads(json.dumps(later))
+        ended["structuredContent"]["jobs"][0]["endedAt"] = listed["startedAt"]
+        driver.get(host.show(ended, args, {"theme": "light", "locale": "en-US"}))
+        enter_view(driver)
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .stall"), "the stall mark, an end given")
+        [shown] = rows_on_screen(driver)
+        assert shown["duration"].endswith(" so far"), shown["duration"]
+        assert_no_browser_errors(driver)
+
 
 def test_dashboard_backs_off_from_each_failed_try_and_recovers(
     driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster
