@@ -1572,8 +1572,9 @@ def test_a_job_at_100_percent_is_finishing_only_while_no_end_is_reported_and_wha
 def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should_have_moved_it() -> None:
     """20% after an hour (a point every 3 minutes): unmoved for 30 minutes it should have gained 10 points, for 12
     minutes only 4 (a cluster may report progress in steps of a few points); another reading or another state is no
-    stall, nor is a minute's wait of a job that moves fast; a first read before the job's start counts from the
-    start. Under 5%, its average rate cannot add 5 points while it has not moved: "under 5% after 1h" says it."""
+    stall, nor, under a minute (``UNMOVED_SECONDS``), is a job that moves fast (30 points a minute); a first read
+    before the job's start counts from the start. Under 5%, its average rate cannot add 5 points while it has not
+    moved: "under 5% after 1h" says it."""
     now_ms = 1_714_560_000_000
     now = iso_utc(now_ms)
 

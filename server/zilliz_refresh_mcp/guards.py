@@ -9,7 +9,9 @@ answer after, for the cluster's key.
   limit (nothing here needs more, and whatever a tool echoes back stays small);
 - an argument of the wrong type (``dbName: 5``, ``limit: "x"``), validated exactly as the tool
   itself validates, but reported as one plain sentence per argument instead of pydantic's dump;
-  and a boolean where a number is expected (``limit: true``), which the tool would read as 1.
+  and a boolean where a number is expected (``limit: true``), which the tool would read as 1;
+- ``arguments`` that are not an object (a list, a number, other text). None, or an empty list (PHP's ``[]``), are
+  read as no arguments, and the JSON text of an object, which some hosts send, as that object.
 
 A refusal is a tool error (``isError: true``) that names the argument, says what was wrong, and
 lists what the tool takes, so that a model can correct its call; nothing reaches upstream. A prompt that
@@ -122,7 +124,8 @@ class ArgumentGuard:
         return dumped
 
     def _check_prompt_arguments(self, params: Mapping[str, Any]) -> None:
-        """An argument the prompt does not declare is refused by name; the SDK would say only that rendering failed."""
+        """Arguments that are not an object, or one the prompt does not declare, are refused saying why; the SDK would
+        say only that rendering failed."""
         manager = getattr(self._server, "_prompt_manager", None)
         name = params.get("name")
         if not isinstance(name, str):

@@ -129,7 +129,10 @@ class JobRecord(CamelModel):
         description="The (redacted) source spec; present only when the server reports one.",
     )
     started_at: str | None = Field(description="ISO-8601 UTC start time; null when not started.")
-    ended_at: str | None = Field(description="ISO-8601 UTC end time; null while the job has not ended.")
+    ended_at: str | None = Field(
+        description="ISO-8601 UTC end time, as upstream gives it; null while the job has not ended (one given beside "
+        "a running or pending state does not end it: the state decides)."
+    )
     duration_seconds: float | None = Field(
         description="Ended minus started, or time elapsed since the start for a job not ended (running, or pending "
         "with a start time); null when unknown."

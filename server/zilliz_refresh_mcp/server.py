@@ -257,8 +257,8 @@ def _state_of(ctx: Context[ServerState, Any]) -> ServerState:
     return ctx.request_context.lifespan_context
 
 
-# The SDK's MCPServer has no public hook for resources/subscribe, or for completions with a request context;
-# the low-level server it wraps has.
+# The SDK's MCPServer has no public hook for resources/subscribe, for completions with a request context, or for
+# serving stdio from another read stream (stdio.py); the low-level server it wraps has.
 def lowlevel(mcp: MCPServer[Any]) -> Server[Any]:
     return mcp._lowlevel_server
 
@@ -656,4 +656,4 @@ def _add_prompt_and_completions(mcp: MCPServer[ServerState], settings: Settings)
     lowlevel(mcp).add_request_handler("completion/complete", CompleteRequestParams, complete)
 
 
-__all__ = ["INSTRUCTIONS", "RefreshServer", "ServerState", "build_server"]
+__all__ = ["INSTRUCTIONS", "RefreshServer", "ServerState", "build_server", "lowlevel"]

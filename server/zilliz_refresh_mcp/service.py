@@ -201,8 +201,8 @@ class RefreshJobs:
     poll_initial_seconds: float = 2.0
     poll_max_seconds: float = 15.0
     seen_job_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set, newest last: completions
-    # Job id -> (state, progress) read last, and since when (clock ms) every read found it so: a wait then tells a
-    # job that no read has found further along for an hour, across calls, not only within its own seconds.
+    # records.Unmoved, kept by _note_progress: lists, reads, waits and the watcher tell a running job that may have
+    # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _waits: int = field(default=0, init=False)  # under way
 

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 def security_settings(settings: Settings) -> TransportSecuritySettings:
     """Host/Origin checks are always on: loopback names, plus what the user allowed for other binds."""
     names = list(_LOOPBACK_HOSTS)
-    bound = host_in_url(settings.host).lower()  # as Host headers are, once LowerCaseHostAndOrigin has read them
+    bound = host_in_url(settings.host).lower()  # as Host headers are, once LowerCaseHeaders has read them
     if settings.host not in ("0.0.0.0", "::") and bound not in names:  # noqa: S104 - a wildcard names no host
         names.append(bound)  # the address it listens on, e.g. 127.0.0.2 or [fe80::1]
     hosts = [f"{name}:*" for name in names] + names
@@ -114,11 +114,10 @@ async def _refuse(
     await send({"type": "http.response.body", "body": body})
 
 
-class LowerCaseHostAndOrigin:
-    """``Host`` and ``Origin`` in lower case, as the allowed lists hold them: both are case-insensitive, but the
-    SDK's DNS-rebinding check compares them exactly (a client may keep the capitals of the URL it was given); and so
-    are the media types of ``Content-Type`` and ``Accept``, which the SDK compares exactly too (``Application/JSON``
-    was refused 415)."""
+class LowerCaseHeaders:
+    """``Host``, ``Origin``, ``Content-Type`` and ``Accept`` in lower case. All four are case-insensitive, but the SDK
+    compares them exactly: ``Host`` and ``Origin`` in its DNS-rebinding check, against the allowed lists (a client
+    may keep the capitals of the URL it was given), and the media types (``Application/JSON`` was refused 415)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -321,7 +320,7 @@ def http_app(
     """The ASGI app serving ``mcp`` at ``/mcp``, and what ends its open responses when the server stops
     (``on_stop`` ends the streams the app can end gracefully)."""
     served = EndStreamsOnStop(
-        LowerCaseHostAndOrigin(
+        LowerCaseHeaders(
             CancelOnDisconnect(
                 mcp.streamable_http_app(
                     transport_security=security_settings(settings),

@@ -66,8 +66,8 @@ class _Polling:
 
 
 class JobWatcher:
-    """Polls subscribed jobs and tells subscribers when state or progress changes (or whether the job may have
-    stalled), until the job ends.
+    """Polls subscribed jobs and tells subscribers when state or progress changes, or when the job may have stalled
+    (``noProgressSince`` appears or goes), until the job ends.
 
     One poller per job, whatever the number of subscribers; it is cancelled as soon as the last one leaves
     (unsubscribes, fails to be told or takes no update for ``NOTIFY_TIMEOUT_SECONDS``, or disconnects: ``forget``),
@@ -81,9 +81,10 @@ class JobWatcher:
     a poll is never retried (the next poll is its retry), and after failures in a row the next waits longer.
 
     A subscriber is told (``resources/updated``, then it reads the job again) of every change of state or
-    progress, and also whenever what it last read may be out of date without a change seen: the first reading
-    shows the job ended, or comes after failed polls; the job is gone; the key no longer reads it; a poll fails in
-    a way that may last (not transient: told once, and then at the next reading, which ends the error it read).
+    progress or of ``noProgressSince``, and also whenever what it last read may be out of date without a change
+    seen: the first reading shows the job ended, or comes after failed polls; the job is gone; the key no longer
+    reads it; a poll fails in a way that may last (not transient: told once, and then at the next reading, which
+    ends the error it read).
     """
 
     def __init__(
@@ -297,14 +298,11 @@ class JobWatcher:
         # keep the loop going).
         reached: dict[tuple[Notify, str], set[tuple[int, str]]] = {}
         handled: set[tuple[int, str]] = set()
+        # Each round handles one subscription at least: its first is still there, nothing awaited since.
         while pending := [(s, n) for s, n in self._subscribers.get(job_id, {}).items() if s not in handled]:
-            progressed = False
             for subscription, notify in pending:
                 if await self._tell(job_id, subscription, notify, reached):
                     handled.add(subscription)
-                    progressed = True
-            if not progressed:
-                break
 
     async def _tell(
         self,
