@@ -1485,6 +1485,43 @@ async def test_a_job_read_at_100_percent_for_over_an_hour_may_be_stuck(
     )
 
 
+async def test_an_estimate_follows_the_pace_this_server_saw_once_it_shows(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A job that sat at 0% for 55 minutes (listing its files), then gains a point a minute. An audit: at 12% its
+    estimate, from the average since its start, was ~7h56m off, and halved at every read, when the server had seen it
+    gain 10 points in 10 minutes: ~1h28m."""
+    job_id = movies_job(cluster)
+    start = clock.now - 55 * 60_000
+
+    def answer(progress: int) -> Fault:
+        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
+        record |= {"progress": progress, "startTime": start, "endTime": 0}
+        return Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE)
+
+    async with Client(fast_server) as client:
+        cluster.inject(answer(2))
+        first = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        seen_at = iso_utc(clock())
+        clock.advance(600)
+        cluster.inject(answer(12))
+        later = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        clock.advance(60)
+        cluster.inject(answer(3))  # gone back (restarted upstream): the pace seen so far tells nothing of it
+        restarted = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        restart_at = iso_utc(clock())
+        clock.advance(600)
+        cluster.inject(answer(13))
+        again = await client.call_tool("get_refresh_job", {"jobId": job_id})
+    assert first.structured_content is not None and first.structured_content["estimatedEndAt"] is None
+    assert later.structured_content is not None
+    estimate = later.structured_content["estimatedEndAt"]
+    assert estimate == iso_utc(clock() - 660_000 + 88 * 60_000)  # 88 points left at a point a minute
+    assert f"estimated end {estimate} (in ~1h28m), at the pace seen since {seen_at}" in text_of(later)
+    assert "pace seen" not in text_of(restarted)
+    assert f"(in ~1h27m), at the pace seen since {restart_at}" in text_of(again)
+
+
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

@@ -1630,6 +1630,33 @@ def test_an_end_time_beside_a_state_that_has_not_ended_is_not_told_as_an_end(sta
     assert waited.endswith("Tell the user that rather than waiting on; get_refresh_job reads it again later.")
 
 
+def test_an_estimate_is_made_from_the_pace_seen_only_once_it_shows() -> None:
+    """12% after 65 minutes, 10 points of them in the last 10 minutes that this server saw: the pace it saw, once 5
+    points over a minute or more show it; not less, nor for a job not running, at 100%, or with an end time given.
+    A list's page gets it through ``as_seen``, as a read does."""
+    started = NOW - 65 * 60_000
+    job = normalize_record(
+        raw(jobId=7, state="RefreshInProgress", progress=12, startTime=started, endTime=0), now_ms=NOW
+    )
+    assert job.estimated_end_at == iso_utc(NOW + 65 * 60_000 * 88 // 12)  # the average since the start: ~7h57m
+    paced = records.with_observed_pace(job, {"7": (2, NOW - 600_000)}, NOW)
+    assert (paced.estimated_end_at, paced.pace_since) == (iso_utc(NOW + 88 * 60_000), iso_utc(NOW - 600_000))
+    for first in [(8, NOW - 600_000), (2, NOW - 59_000)]:  # 4 points; a minute not yet
+        assert records.with_observed_pace(job, {"7": first}, NOW) is job
+    assert records.with_observed_pace(job, {"8": (2, NOW - 600_000)}, NOW) is job
+    others: list[dict[str, Any]] = [{"state": "RefreshPending"}, {"progress": 100}, {"endTime": NOW - 1000}]
+    for other in others:
+        fields: dict[str, Any] = {"state": "RefreshInProgress", "progress": 12, "startTime": started, "endTime": 0}
+        changed = normalize_record(raw(jobId=7, **(fields | other)), now_ms=NOW)
+        assert records.with_observed_pace(changed, {"7": (2, NOW - 600_000)}, NOW) is changed
+    page = listing(
+        [raw(jobId=7, state="RefreshInProgress", progress=12, startTime=started, endTime=0)],
+        as_seen=lambda listed: records.with_observed_pace(listed, {"7": (2, NOW - 600_000)}, NOW),
+    )
+    assert page.jobs[0].estimated_end_at == paced.estimated_end_at
+    assert f", at the pace seen since {iso_utc(NOW - 600_000)}" in jobs.listing_text(page)
+
+
 LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character
 
 

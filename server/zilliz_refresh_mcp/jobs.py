@@ -51,7 +51,6 @@ from .records import (
     CamelModel,
     JobRecord,
     RecordFields,
-    Unmoved,
     WireRecord,
     WireRecords,
     epoch_ms,
@@ -61,7 +60,6 @@ from .records import (
     read_record,
     render_record,
     stripped,
-    with_no_progress_since,
 )
 from .states import alias_of, state_filter
 from .wording import (
@@ -947,10 +945,10 @@ def build_listing(
     cursor: str | None,
     now_ms: int,
     since: Since | None = None,
-    unmoved: Unmoved | None = None,
+    as_seen: Callable[[JobRecord], JobRecord] | None = None,
 ) -> JobListing:
-    """Check, filter, order, summarize and page one upstream answer; normalize the page's records. ``unmoved``: what
-    earlier reads found of running jobs, to tell one that may have stalled."""
+    """Check, filter, order, summarize and page one upstream answer; normalize the page's records. ``as_seen``: a
+    page's record as earlier reads of the same job show it (one that may have stalled, the pace it was seen at)."""
     wanted = state_filter(states) if states else None
     asked_since = since.asked if since else None
     query = functools.partial(query_tag, db_name, collection_name, wanted, asked_since)  # a hash: made for a cursor
@@ -986,8 +984,8 @@ def build_listing(
         )
         for row in shown
     ]
-    if unmoved:
-        page = [with_no_progress_since(job, unmoved, now_ms) for job in page]
+    if as_seen is not None:
+        page = [as_seen(job) for job in page]
     since_iso = iso_utc(since_ms) if since_ms is not None else None
     summary = summarize(
         groups,

@@ -139,9 +139,10 @@ class JobRecord(CamelModel):
     )
     estimated_end_at: str | None = Field(
         default=None,
-        description="For a running job, the end time extrapolated from its progress rate; null when unknown (not "
-        f"running, no start time, under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell, or a start after this "
-        "server's clock: the cluster's clock is ahead).",
+        description="For a running job, the end time extrapolated from its progress rate (its average since its "
+        f"start, or, once this server has seen it gain {MIN_PROGRESS_TO_ESTIMATE} points, the pace it saw); null when "
+        f"unknown (not running, no start time, under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell, or a start "
+        "after this server's clock: the cluster's clock is ahead).",
     )
     no_progress_since: str | None = Field(
         default=None,
@@ -161,6 +162,13 @@ class JobRecord(CamelModel):
     # Upstream's reason, where ``reason`` holds it cut: a wait cuts it again as lists do, from the whole, so that both
     # say how many characters of it they left out. Not part of the answer.
     _whole_reason: str | None = PrivateAttr(default=None)
+    # Since when this server saw the pace ``estimated_end_at`` was made from (None: the average since the start).
+    _pace_since: str | None = PrivateAttr(default=None)
+
+    @property
+    def pace_since(self) -> str | None:
+        """Since when this server saw the pace its estimated end was made from; None: its average since its start."""
+        return self._pace_since
 
     @property
     def has_ended(self) -> bool:
@@ -476,6 +484,27 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     if seconds < UNMOVED_SECONDS or not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
         return job
     return job.model_copy(update={"no_progress_since": iso_utc(since - since % 1000)})  # as times are shown
+
+
+# Job id -> the progress this server first read the job running at, and when (clock ms).
+Paces = Mapping[str, tuple[int, int]]
+
+
+def with_observed_pace(job: JobRecord, paces: Paces, now_ms: int) -> JobRecord:
+    """``job`` read at ``now_ms``, its estimated end made from the pace this server saw since its first read of it
+    running (``paces``), once that shows ``MIN_PROGRESS_TO_ESTIMATE`` points over ``UNMOVED_SECONDS`` or more. The
+    average since the start counts the time a job sat at 0% (listing its files, waiting for a slot): a job that sat
+    long, then moved, would be told hours too late, an estimate halved at every read."""
+    first = paces.get(job.job_id)
+    if first is None or job.state != IN_PROGRESS or job.ended_at is not None or not 0 < job.progress < 100:
+        return job
+    gained, elapsed_ms = job.progress - first[0], now_ms - first[1]
+    if gained < MIN_PROGRESS_TO_ESTIMATE or elapsed_ms < UNMOVED_SECONDS * 1000:
+        return job
+    estimate = now_ms + elapsed_ms * (100 - job.progress) // gained
+    paced = job.model_copy(update={"estimated_end_at": iso_utc(min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS))})
+    paced._pace_since = iso_utc(first[1] - first[1] % 1000)
+    return paced
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ that clients subscribed to through it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -43,6 +44,7 @@ from .names import NAME_PATTERN, check_name, meant_name
 from .records import (
     DETAILS_URI_PREFIX,
     EXACT_IN_A_DOUBLE,
+    IN_PROGRESS,
     INT64_MAX,
     PLAIN_ID,
     JobRecord,
@@ -54,6 +56,7 @@ from .records import (
     looks_rounded,
     normalize_record,
     with_no_progress_since,
+    with_observed_pace,
 )
 from .states import state_filter
 from .upstream import DESCRIBE_ROUTE, ZillizClient
@@ -204,6 +207,7 @@ class RefreshJobs:
     # records.Unmoved, kept by _note_progress: lists, reads, waits and the watcher tell a running job that may have
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
+    _paces: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)  # records.Paces
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -239,7 +243,7 @@ class RefreshJobs:
             cursor=cursor,
             now_ms=now,
             since=window,
-            unmoved=self._unmoved,
+            as_seen=functools.partial(self._as_seen, now=now),
         )
         self._remember(job.job_id for job in reversed(listing.jobs))  # the page's first job seen last: newest
         self._note_progress(listing.jobs, now)  # not asOf, rounded down: a read a moment later would seem unmoved
@@ -292,7 +296,7 @@ class RefreshJobs:
                 status=200,
                 hint="Nothing is shown rather than another job's state; try again, and check the cluster if it lasts.",
             )
-        record = with_no_progress_since(record, self._unmoved, now)
+        record = self._as_seen(record, now=now)
         self._remember([record.job_id])
         self._note_progress([record], now)
         return record, now
@@ -515,14 +519,26 @@ class RefreshJobs:
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
 
+    def _as_seen(self, record: JobRecord, *, now: int) -> JobRecord:
+        """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
+        estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
+        record = with_no_progress_since(record, self._unmoved, now)
+        return record if record.no_progress_since else with_observed_pace(record, self._paces, now)
+
     def _note_progress(self, records: Iterable[JobRecord], now: int) -> None:
         for record in records:
             if record.has_ended:
                 self._unmoved.pop(record.job_id, None)
+                self._paces.pop(record.job_id, None)
                 continue
             reading = (record.state, record.progress)
             seen = self._unmoved.get(record.job_id)
             _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
+            if record.state != IN_PROGRESS:
+                self._paces.pop(record.job_id, None)
+            elif record.job_id not in self._paces or (seen is not None and record.progress < seen[0][1]):
+                # First seen running, or gone back (restarted upstream): the pace is seen from this read on.
+                _newest(self._paces, record.job_id, (record.progress, now))
 
     def _remember(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:

@@ -80,7 +80,7 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         parts.append(f"no progress since {stalled}{_from_now(stalled, now)}")
     if job.estimated_end_at:
         resumes = " if it resumes at its average rate: it may have stalled" if stalled else ""
-        parts.append(f"estimated end {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{resumes}")
+        parts.append(f"estimated end {_estimate(job.estimated_end_at, job, now)}{resumes}")
     elif stalled:
         parts.append("it may have stalled")
     elif no_estimate := _no_estimate(job, now):
@@ -194,6 +194,12 @@ def _too_early(job: JobRecord) -> str | None:
     if job.progress == 0:
         return f"showing no progress after {after}: it may be stuck; its end cannot be estimated"
     return f"still under {MIN_PROGRESS_TO_ESTIMATE}% after {after}: its end cannot be estimated yet{at_least}"
+
+
+def _estimate(at: str, job: JobRecord, now: str | None) -> str:
+    """A job's estimated end ``at``, how far off, and, when made from the pace this server saw, since when."""
+    paced = f", at the pace seen since {job.pace_since}" if job.pace_since else ""
+    return f"{at}{_from_now(at, now)}{paced}"
 
 
 def _seconds_until(at: str, now: str) -> float:
@@ -364,7 +370,7 @@ def wait_running(
         message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
     if job.estimated_end_at:
         at_rate = ", if it goes on at its average rate so far" if stalled else ""
-        message += f" Estimated end: {job.estimated_end_at}{_from_now(job.estimated_end_at, now)}{at_rate}."
+        message += f" Estimated end: {_estimate(job.estimated_end_at, job, now)}{at_rate}."
     # As its line says it: a job at 100% is finishing up, whatever the clocks say; a stalled job is not "too early
     # to estimate", which a model would wait on.
     no_estimate = _no_estimate(job, now) if job.estimated_end_at is None and since is None else None
