@@ -12,7 +12,7 @@ from pydantic import Field
 from zilliz_refresh_mcp import jobs, reasons, records, wording
 from zilliz_refresh_mcp.errors import RecordError
 from zilliz_refresh_mcp.jobs import build_listing
-from zilliz_refresh_mcp.records import JobRecord, RecordFields, iso_utc, normalize_record, render_record
+from zilliz_refresh_mcp.records import JobRecord, RecordFields, epoch_ms, iso_utc, normalize_record, render_record
 from zilliz_refresh_mcp.states import canonical_state, state_filter
 from zilliz_refresh_mcp.wording import job_line, wait_running
 
@@ -1630,31 +1630,56 @@ def test_an_end_time_beside_a_state_that_has_not_ended_is_not_told_as_an_end(sta
     assert waited.endswith("Tell the user that rather than waiting on; get_refresh_job reads it again later.")
 
 
-def test_an_estimate_is_made_from_the_pace_seen_only_once_it_shows() -> None:
-    """12% after 65 minutes, 10 points of them in the last 10 minutes that this server saw: the pace it saw, once 5
-    points over a minute or more show it; not less, nor for a job not running, at 100%, or with an end time given.
-    A list's page gets it through ``as_seen``, as a read does."""
+def test_an_estimate_is_made_from_the_pace_seen_between_two_rises_only() -> None:
+    """12% after 65 minutes, 10 points of them in the last 10 minutes that this server saw: the pace it saw, once
+    5 points over a minute or more show between two rises; not less, nor for a job not running, at 100%, with an end
+    time given, or gone back. A list's page gets it through ``as_seen``, as a read does."""
     started = NOW - 65 * 60_000
-    job = normalize_record(
-        raw(jobId=7, state="RefreshInProgress", progress=12, startTime=started, endTime=0), now_ms=NOW
-    )
+
+    def running(progress: int, **fields: Any) -> JobRecord:
+        record = raw(jobId=7, state="RefreshInProgress", progress=progress, startTime=started, endTime=0)
+        return normalize_record(record | fields, now_ms=NOW)
+
+    job = running(12)
     assert job.estimated_end_at == iso_utc(NOW + 65 * 60_000 * 88 // 12)  # the average since the start: ~7h57m
-    paced = records.with_observed_pace(job, {"7": (2, NOW - 600_000)}, NOW)
+    rose = records.Pace(rise=(2, NOW - 600_000), last=2, reached=NOW - 600_000)  # a read saw it reach 2% then
+    paced = records.with_observed_pace(job, {"7": rose}, NOW)
     assert (paced.estimated_end_at, paced.pace_since) == (iso_utc(NOW + 88 * 60_000), iso_utc(NOW - 600_000))
-    for first in [(8, NOW - 600_000), (2, NOW - 59_000)]:  # 4 points; a minute not yet
-        assert records.with_observed_pace(job, {"7": first}, NOW) is job
-    assert records.with_observed_pace(job, {"8": (2, NOW - 600_000)}, NOW) is job
-    others: list[dict[str, Any]] = [{"state": "RefreshPending"}, {"progress": 100}, {"endTime": NOW - 1000}]
-    for other in others:
-        fields: dict[str, Any] = {"state": "RefreshInProgress", "progress": 12, "startTime": started, "endTime": 0}
-        changed = normalize_record(raw(jobId=7, **(fields | other)), now_ms=NOW)
-        assert records.with_observed_pace(changed, {"7": (2, NOW - 600_000)}, NOW) is changed
+    # At 12% since a read 10 minutes ago: 10 points in the 20 minutes before it; 88 more from when it got there.
+    held = records.Pace(rise=(2, NOW - 1_800_000), last=12, reached=NOW - 600_000)
+    assert records.with_observed_pace(job, {"7": held}, NOW).estimated_end_at == iso_utc(NOW + 166 * 60_000)
+    for pace in [
+        records.Pace(rise=None, last=2, reached=None),  # 2% at the first read: reached when is unknown
+        records.Pace(rise=(8, NOW - 600_000), last=8, reached=NOW - 600_000),  # 4 points
+        records.Pace(rise=(2, NOW - 59_000), last=2, reached=NOW - 59_000),  # a minute not yet
+        records.Pace(rise=(2, NOW - 1_200_000), last=15, reached=NOW - 600_000),  # gone back: seen anew
+    ]:
+        assert records.with_observed_pace(job, {"7": pace}, NOW) is job
+    assert records.with_observed_pace(job, {"8": rose}, NOW) is job
+    for changed in [running(12, state="RefreshPending"), running(100), running(12, endTime=NOW - 1000)]:
+        assert records.with_observed_pace(changed, {"7": rose}, NOW) is changed
     page = listing(
         [raw(jobId=7, state="RefreshInProgress", progress=12, startTime=started, endTime=0)],
-        as_seen=lambda listed: records.with_observed_pace(listed, {"7": (2, NOW - 600_000)}, NOW),
+        as_seen=lambda listed: records.with_observed_pace(listed, {"7": rose}, NOW),
     )
     assert page.jobs[0].estimated_end_at == paced.estimated_end_at
     assert f", at the pace seen since {iso_utc(NOW - 600_000)}" in jobs.listing_text(page)
+
+
+def test_a_pace_of_steps_is_measured_between_the_reads_that_saw_two_steps() -> None:
+    """A review: a job that moves 5 points every 10 minutes (200 minutes in all), read just before a step and just
+    after: 5 points in 66 s, an end told 3 hours early. Between the reads that first saw two values, the pace is
+    its own: 5 points in 10 minutes."""
+    pace: records.Pace | None = None
+    estimates = {}
+    for minute in (9.9, 11, 13, 16, 19.9, 21, 25):
+        now_ms, progress = int(minute * 60_000), 5 * int(minute // 10)
+        record = raw(jobId=7, state="RefreshInProgress", progress=progress, startTime=1, endTime=0)
+        job = records.with_observed_pace(normalize_record(record, now_ms=now_ms), {"7": pace} if pace else {}, now_ms)
+        estimates[minute] = job.pace_since is not None and epoch_ms(job.estimated_end_at or "") / 60_000
+        pace = records.paced(pace, progress, now_ms)
+    assert [minute for minute, paced in estimates.items() if paced] == [21, 25]
+    assert estimates[21] == estimates[25] == 201  # 90 points at 5 every 10 minutes, from the read at 21 minutes
 
 
 LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character

@@ -139,10 +139,10 @@ class JobRecord(CamelModel):
     )
     estimated_end_at: str | None = Field(
         default=None,
-        description="For a running job, the end time extrapolated from its progress rate (its average since its "
-        f"start, or, once this server has seen it gain {MIN_PROGRESS_TO_ESTIMATE} points, the pace it saw); null when "
-        f"unknown (not running, no start time, under {MIN_PROGRESS_TO_ESTIMATE}% done: too early to tell, or a start "
-        "after this server's clock: the cluster's clock is ahead).",
+        description="For a running job, the end time extrapolated from its progress: at the pace this server saw "
+        f"(once two rises it read show {MIN_PROGRESS_TO_ESTIMATE} points over a minute or more), else at its average "
+        f"rate since its start; null when neither is known (not running; under {MIN_PROGRESS_TO_ESTIMATE}% done: too "
+        "early to tell; no start time, or a start after this server's clock: the cluster's clock is ahead).",
     )
     no_progress_since: str | None = Field(
         default=None,
@@ -486,25 +486,45 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     return job.model_copy(update={"no_progress_since": iso_utc(since - since % 1000)})  # as times are shown
 
 
-# Job id -> the progress this server first read the job running at, and when (clock ms).
-Paces = Mapping[str, tuple[int, int]]
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """What this server's reads saw of a running job's progress: the first rise they saw (the progress, and when the
+    read that first saw it came, clock ms), and the last progress and when a read first saw it (None: it was so at
+    the first read, reached when is unknown). A pace is measured between two rises: from a first read, a value
+    reached long before (a job at 0% for an hour, a step of 5 points every 10 minutes) would make it seem fast."""
+
+    rise: tuple[int, int] | None
+    last: int
+    reached: int | None
 
 
-def with_observed_pace(job: JobRecord, paces: Paces, now_ms: int) -> JobRecord:
-    """``job`` read at ``now_ms``, its estimated end made from the pace this server saw since its first read of it
-    running (``paces``), once that shows ``MIN_PROGRESS_TO_ESTIMATE`` points over ``UNMOVED_SECONDS`` or more. The
-    average since the start counts the time a job sat at 0% (listing its files, waiting for a slot): a job that sat
-    long, then moved, would be told hours too late, an estimate halved at every read."""
-    first = paces.get(job.job_id)
-    if first is None or job.state != IN_PROGRESS or job.ended_at is not None or not 0 < job.progress < 100:
+def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
+    """``pace`` with a read at ``now_ms`` that found ``progress``."""
+    if pace is None or progress < pace.last:  # the first read, or gone back (restarted upstream): seen anew
+        return Pace(rise=None, last=progress, reached=None)
+    if progress == pace.last:
+        return pace
+    return Pace(rise=pace.rise or (progress, now_ms), last=progress, reached=now_ms)
+
+
+def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -> JobRecord:
+    """``job`` read at ``now_ms``, its estimated end made from the pace this server saw (``paces``, before this
+    read), once two rises show ``MIN_PROGRESS_TO_ESTIMATE`` points over ``UNMOVED_SECONDS`` or more. The average since
+    the start counts the time a job sat at 0% (listing its files, waiting for a slot): a job that sat long, then
+    moved, would be told hours too late, an estimate halved at every read."""
+    if job.state != IN_PROGRESS or job.ended_at is not None or not 0 < job.progress < 100:
         return job
-    gained, elapsed_ms = job.progress - first[0], now_ms - first[1]
-    if gained < MIN_PROGRESS_TO_ESTIMATE or elapsed_ms < UNMOVED_SECONDS * 1000:
+    pace = paced(paces.get(job.job_id), job.progress, now_ms)
+    if pace.rise is None or pace.reached is None:
         return job
-    estimate = now_ms + elapsed_ms * (100 - job.progress) // gained
-    paced = job.model_copy(update={"estimated_end_at": iso_utc(min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS))})
-    paced._pace_since = iso_utc(first[1] - first[1] % 1000)
-    return paced
+    rise_progress, since = pace.rise
+    gained, span = job.progress - rise_progress, pace.reached - since
+    if gained < MIN_PROGRESS_TO_ESTIMATE or span < UNMOVED_SECONDS * 1000:
+        return job
+    estimate = max(pace.reached + span * (100 - job.progress) // gained, now_ms)  # once overdue: any moment now
+    seen = job.model_copy(update={"estimated_end_at": iso_utc(min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS))})
+    seen._pace_since = iso_utc(since - since % 1000)
+    return seen
 
 
 @dataclass(frozen=True, slots=True)

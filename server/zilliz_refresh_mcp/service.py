@@ -48,6 +48,7 @@ from .records import (
     INT64_MAX,
     PLAIN_ID,
     JobRecord,
+    Pace,
     details_uri,
     epoch_ms,
     is_job_id,
@@ -55,6 +56,7 @@ from .records import (
     iso_utc,
     looks_rounded,
     normalize_record,
+    paced,
     with_no_progress_since,
     with_observed_pace,
 )
@@ -207,7 +209,7 @@ class RefreshJobs:
     # records.Unmoved, kept by _note_progress: lists, reads, waits and the watcher tell a running job that may have
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
-    _paces: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)  # records.Paces
+    _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -534,11 +536,10 @@ class RefreshJobs:
             reading = (record.state, record.progress)
             seen = self._unmoved.get(record.job_id)
             _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
-            if record.state != IN_PROGRESS:
+            if record.state == IN_PROGRESS:
+                _newest(self._paces, record.job_id, paced(self._paces.get(record.job_id), record.progress, now))
+            else:
                 self._paces.pop(record.job_id, None)
-            elif record.job_id not in self._paces or (seen is not None and record.progress < seen[0][1]):
-                # First seen running, or gone back (restarted upstream): the pace is seen from this read on.
-                _newest(self._paces, record.job_id, (record.progress, now))
 
     def _remember(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:

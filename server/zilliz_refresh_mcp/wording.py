@@ -369,7 +369,8 @@ def wait_running(
     elif stalled:
         message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
     if job.estimated_end_at:
-        at_rate = ", if it goes on at its average rate so far" if stalled else ""
+        rate = "that pace" if job.pace_since else "its average rate so far"
+        at_rate = f", if it goes on at {rate}" if stalled else ""
         message += f" Estimated end: {_estimate(job.estimated_end_at, job, now)}{at_rate}."
     # As its line says it: a job at 100% is finishing up, whatever the clocks say; a stalled job is not "too early
     # to estimate", which a model would wait on.
