@@ -1506,19 +1506,22 @@ async def test_an_estimate_follows_the_pace_this_server_saw_once_it_shows(
 
     async with Client(fast_server) as client:
         await read(2, 0)
-        rose = await read(4, 120)  # the first rise seen: when it got to 4%
+        rose = await read(3, 60)  # the first rise seen: when it got to 3%, within a minute
         rose_at = iso_utc(clock())
-        later = await read(12, 480)  # 8 points in 8 minutes
+        for progress in range(4, 12):
+            await read(progress, 60)
+        later = await read(12, 60)  # 9 points in 9 minutes
+        later_at = clock()
         restarted = await read(11, 60)  # gone back: restarted upstream
-        await read(14, 120)
-        again = await read(20, 360)  # 6 points in 6 minutes since the rise after the restart
+        for progress in range(12, 22):
+            again = await read(progress, 60)
     assert rose.structured_content is not None and "pace seen" not in text_of(rose)
     assert later.structured_content is not None
     estimate = later.structured_content["estimatedEndAt"]
-    assert estimate == iso_utc(clock() - 540_000 + 88 * 60_000)  # 88 points left at a point a minute
+    assert estimate == iso_utc(later_at + 88 * 60_000)  # 88 points left at a point a minute
     assert f"estimated end {estimate} (in ~1h28m), at the pace seen since {rose_at}" in text_of(later)
     assert "pace seen" not in text_of(restarted)
-    assert "(in ~1h20m), at the pace seen since" in text_of(again)
+    assert "(in ~1h19m), at the pace seen since" in text_of(again)  # at 21%, a point a minute since the restart
 
 
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(

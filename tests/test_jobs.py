@@ -1630,37 +1630,54 @@ def test_an_end_time_beside_a_state_that_has_not_ended_is_not_told_as_an_end(sta
     assert waited.endswith("Tell the user that rather than waiting on; get_refresh_job reads it again later.")
 
 
+def read_after(reads: Sequence[tuple[float, int]], **fields: Any) -> JobRecord:
+    """A running job's record as the last of ``reads`` (minutes from now, progress) finds it, after the others."""
+    pace: records.Pace | None = None
+    for minute, progress in reads[:-1]:
+        pace = records.paced(pace, progress, NOW + int(minute * 60_000))
+    minute, progress = reads[-1]
+    now_ms = NOW + int(minute * 60_000)
+    record = raw(jobId=7, state="RefreshInProgress", progress=progress, startTime=NOW - 65 * 60_000, endTime=0)
+    job = normalize_record(record | fields, now_ms=now_ms)
+    return records.with_observed_pace(job, {"7": pace} if pace else {}, now_ms)
+
+
 def test_an_estimate_is_made_from_the_pace_seen_between_two_rises_only() -> None:
-    """12% after 65 minutes, 10 points of them in the last 10 minutes that this server saw: the pace it saw, once
-    5 points over a minute or more show between two rises; not less, nor for a job not running, at 100%, with an end
-    time given, or gone back. A list's page gets it through ``as_seen``, as a read does."""
-    started = NOW - 65 * 60_000
-
-    def running(progress: int, **fields: Any) -> JobRecord:
-        record = raw(jobId=7, state="RefreshInProgress", progress=progress, startTime=started, endTime=0)
-        return normalize_record(record | fields, now_ms=NOW)
-
-    job = running(12)
-    assert job.estimated_end_at == iso_utc(NOW + 65 * 60_000 * 88 // 12)  # the average since the start: ~7h57m
-    rose = records.Pace(rise=(2, NOW - 600_000), last=2, reached=NOW - 600_000)  # a read saw it reach 2% then
-    paced = records.with_observed_pace(job, {"7": rose}, NOW)
+    """12% after 65 minutes, read every minute as it gained a point a minute: the pace seen, once 5 points over a
+    minute or more show between two rises, each seen within a quarter of the span; not from a first read's value,
+    nor a rise seen long after it came, nor once the job has stopped for two steps' time, nor for a job not running,
+    at 100%, with an end time given, or gone back. A list's page gets it through ``as_seen``, as a read does."""
+    smooth = [(minute, 12 + minute) for minute in range(-11, 1)]  # 1% eleven minutes ago, 12% now
+    paced = read_after(smooth)
     assert (paced.estimated_end_at, paced.pace_since) == (iso_utc(NOW + 88 * 60_000), iso_utc(NOW - 600_000))
-    # At 12% since a read 10 minutes ago: 10 points in the 20 minutes before it; 88 more from when it got there.
-    held = records.Pace(rise=(2, NOW - 1_800_000), last=12, reached=NOW - 600_000)
-    assert records.with_observed_pace(job, {"7": held}, NOW).estimated_end_at == iso_utc(NOW + 166 * 60_000)
-    for pace in [
-        records.Pace(rise=None, last=2, reached=None),  # 2% at the first read: reached when is unknown
-        records.Pace(rise=(8, NOW - 600_000), last=8, reached=NOW - 600_000),  # 4 points
-        records.Pace(rise=(2, NOW - 59_000), last=2, reached=NOW - 59_000),  # a minute not yet
-        records.Pace(rise=(2, NOW - 1_200_000), last=15, reached=NOW - 600_000),  # gone back: seen anew
-    ]:
-        assert records.with_observed_pace(job, {"7": pace}, NOW) is job
-    assert records.with_observed_pace(job, {"8": rose}, NOW) is job
-    for changed in [running(12, state="RefreshPending"), running(100), running(12, endTime=NOW - 1000)]:
-        assert records.with_observed_pace(changed, {"7": rose}, NOW) is changed
+    average = read_after([(0, 12)])
+    assert average.estimated_end_at == iso_utc(NOW + 65 * 60_000 * 88 // 12)  # since the start: ~7h57m
+    unpaced: list[list[tuple[float, int]]] = [
+        [(-10, 2), (0, 12)],  # 2% at the first read: reached when is unknown
+        [(minute, 12 + minute) for minute in range(-4, 1)],  # 4 points
+        [(-55 / 60, 2), (-50 / 60, 3), (0, 12)],  # 9 points in 50 s
+        [*smooth[:-1], (0, 10)],  # gone back
+        [(-12, 0), (-2, 5), (0, 10)],  # 5% seen 10 minutes after 0%: it came any time between
+        [*[(minute - 10, 12 + minute) for minute in range(-11, 1)], (0, 12)],  # unmoved for 10 minutes since
+    ]
+    for reads in unpaced:
+        job = read_after(reads)
+        assert job.pace_since is None, reads
+    others: list[dict[str, Any]] = [{"state": "RefreshPending"}, {"progress": 100}, {"endTime": NOW - 1000}]
+    for fields in others:
+        assert read_after(smooth, **fields).pace_since is None
+    ahead = read_after(smooth, startTime=NOW + 3_600_000)  # the cluster's clock an hour ahead: no time running
+    assert (ahead.duration_seconds, ahead.estimated_end_at) == (None, paced.estimated_end_at)
+    assert job_line(ahead, iso_utc(NOW)).endswith(
+        "its start after this server's clock: the cluster's clock appears ahead of this server's by ~1h00m or more"
+    )
+    pace: records.Pace | None = None
+    for minute, progress in smooth[:-1]:
+        pace = records.paced(pace, progress, NOW + minute * 60_000)
+    assert pace is not None
     page = listing(
-        [raw(jobId=7, state="RefreshInProgress", progress=12, startTime=started, endTime=0)],
-        as_seen=lambda listed: records.with_observed_pace(listed, {"7": rose}, NOW),
+        [raw(jobId=7, state="RefreshInProgress", progress=12, startTime=NOW - 65 * 60_000, endTime=0)],
+        as_seen=lambda listed: records.with_observed_pace(listed, {"7": pace}, NOW),
     )
     assert page.jobs[0].estimated_end_at == paced.estimated_end_at
     assert f", at the pace seen since {iso_utc(NOW - 600_000)}" in jobs.listing_text(page)

@@ -10,6 +10,7 @@ lists, pages and summaries of many records are in jobs.py.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -488,30 +489,52 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """What this server's reads saw of a running job's progress: the first rise they saw (the progress, and when the
-    read that first saw it came, clock ms), and the last progress and when a read first saw it (None: it was so at
-    the first read, reached when is unknown). A pace is measured between two rises: from a first read, a value
-    reached long before (a job at 0% for an hour, a step of 5 points every 10 minutes) would make it seem fast."""
+    """What this server's reads saw of a running job's progress, for a pace measured between two rises: from a first
+    read, a value reached long before (a job at 0% for an hour, a step of 5 points every 10 minutes) would seem fast.
+
+    ``rise``: the first rise seen (the progress, and when the read that first saw it came, clock ms); ``last``: the
+    progress last read, first seen at ``reached`` (None: so at the first read, reached when is unknown), by a rise
+    of ``step`` points; ``seen``: when a read last found it. Each ``*_window``: how long before the read that saw
+    the rise its value may have come (since the read before it), the uncertainty of that end of the pace.
+    """
 
     rise: tuple[int, int] | None
+    rise_window: int
     last: int
     reached: int | None
+    reached_window: int
+    step: int
+    seen: int
 
 
 def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
     """``pace`` with a read at ``now_ms`` that found ``progress``."""
     if pace is None or progress < pace.last:  # the first read, or gone back (restarted upstream): seen anew
-        return Pace(rise=None, last=progress, reached=None)
+        return Pace(rise=None, rise_window=0, last=progress, reached=None, reached_window=0, step=0, seen=now_ms)
     if progress == pace.last:
-        return pace
-    return Pace(rise=pace.rise or (progress, now_ms), last=progress, reached=now_ms)
+        return dataclasses.replace(pace, seen=now_ms)
+    window = now_ms - pace.seen
+    return Pace(
+        rise=pace.rise or (progress, now_ms),
+        rise_window=pace.rise_window if pace.rise else window,
+        last=progress,
+        reached=now_ms,
+        reached_window=window,
+        step=progress - pace.last,
+        seen=now_ms,
+    )
 
 
 def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -> JobRecord:
     """``job`` read at ``now_ms``, its estimated end made from the pace this server saw (``paces``, before this
     read), once two rises show ``MIN_PROGRESS_TO_ESTIMATE`` points over ``UNMOVED_SECONDS`` or more. The average since
     the start counts the time a job sat at 0% (listing its files, waiting for a slot): a job that sat long, then
-    moved, would be told hours too late, an estimate halved at every read."""
+    moved, would be told hours too late, an estimate halved at every read.
+
+    Only a pace measured well: the reads around its two rises no more than a quarter of its span apart (a step seen
+    a while after it came would make it seem fast, or slow); and not yet contradicted: no longer than two of its
+    last steps would take at that pace since the last rise (a job that stopped would be told "about now" for ever).
+    """
     if job.state != IN_PROGRESS or job.ended_at is not None or not 0 < job.progress < 100:
         return job
     pace = paced(paces.get(job.job_id), job.progress, now_ms)
@@ -520,6 +543,8 @@ def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -
     rise_progress, since = pace.rise
     gained, span = job.progress - rise_progress, pace.reached - since
     if gained < MIN_PROGRESS_TO_ESTIMATE or span < UNMOVED_SECONDS * 1000:
+        return job
+    if (pace.rise_window + pace.reached_window) * 4 > span or (now_ms - pace.reached) * gained > 2 * pace.step * span:
         return job
     estimate = max(pace.reached + span * (100 - job.progress) // gained, now_ms)  # once overdue: any moment now
     seen = job.model_copy(update={"estimated_end_at": iso_utc(min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS))})

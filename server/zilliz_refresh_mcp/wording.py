@@ -81,6 +81,9 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
     if job.estimated_end_at:
         resumes = " if it resumes at its average rate: it may have stalled" if stalled else ""
         parts.append(f"estimated end {_estimate(job.estimated_end_at, job, now)}{resumes}")
+        if job.pace_since and job.started_at and now and _seconds_until(job.started_at, now) >= 1:
+            # Estimated from the pace seen, whatever the start: the clocks apart are still worth a word.
+            parts.append(f"its start {_AFTER_CLOCK}: {_clock_ahead(job.started_at, now)}")
     elif stalled:
         parts.append("it may have stalled")
     elif no_estimate := _no_estimate(job, now):
