@@ -608,7 +608,8 @@ Where the time goes (timers inside each server process, and the client's share m
   a whole run 1.300x at its last code; in the session after (a stalled job told, stdin read through a wrapper that
   mends or answers the lines the SDK cannot parse, CORS for the origins allowed), on a quieter machine (both servers
   ~30% faster), whole runs of its code 1.34x and 1.32x, and 1.32x of the code before it in between: no difference
-  shows; then the table above, at its last code. That share, ~0.7-1 ms more CPU than the forwarder's: about
+  shows; at its last code, two whole runs 1.300x and 1.303x (the table above). That share, ~0.7-1 ms more CPU than
+  the forwarder's: about
   half is building and checking the listing (pydantic models, times, the summary), the rest the upstream plumbing
   the forwarder does without (the shared in-flight request, the whole-request timeout, the rate limiter, the token
   scan) and the SDK's handling of a larger result. Each of those costs 10-100 us. Building the listing of 4 jobs takes
@@ -635,8 +636,9 @@ Where the time goes (timers inside each server process, and the client's share m
   the time it took before (timed in process, alternating); in the session after, a run of this part alone 0.496x
   (0.49x with the check off) and a whole run 0.54x (0.51x) at its last code, its listing of 10,000 jobs again as
   fast as before (in process, alternating); in the session after, whole runs of its code 0.56x and 0.504x (the
-  forwarder at 37 and 57 ms), and 0.52x of the code before it in between; then the table above, at its last code.
-  The token check's pieces, timed on their own over the
+  forwarder at 37 and 57 ms), and 0.52x of the code before it in between; at its last code, two whole runs 0.505x
+  and 0.39x (the forwarder at 42 and 60 ms; the table above), the first of which, begun as a CI run ended, gave cold
+  start 1.22x, and the cold-start part alone then 1.04x and 1.00x. The token check's pieces, timed on their own over the
   2.3 MB: the lower-casing ~1.8 ms, the search for a `\\u` escape of a letter or digit ~2 ms (the answer holds ~80,000
   backslashes, each a candidate), the search for the key's start ~1 ms; one regular expression for both searches is
   ~10x slower, and a search for `\\u` alone is no faster than the expression. Timers in our process on 11-29: reading
