@@ -1508,20 +1508,20 @@ async def test_an_estimate_follows_the_pace_this_server_saw_once_it_shows(
         await read(2, 0)
         rose = await read(3, 60)  # the first rise seen: when it got to 3%, within a minute
         rose_at = iso_utc(clock())
-        for progress in range(4, 12):
+        for progress in range(4, 13):
             await read(progress, 60)
-        later = await read(12, 60)  # 9 points in 9 minutes
+        later = await read(13, 60)  # 10 points in 10 minutes
         later_at = clock()
         restarted = await read(11, 60)  # gone back: restarted upstream
-        for progress in range(12, 22):
+        for progress in range(12, 23):
             again = await read(progress, 60)
     assert rose.structured_content is not None and "pace seen" not in text_of(rose)
     assert later.structured_content is not None
     estimate = later.structured_content["estimatedEndAt"]
-    assert estimate == iso_utc(later_at + 88 * 60_000)  # 88 points left at a point a minute
-    assert f"estimated end {estimate} (in ~1h28m), at the pace seen since {rose_at}" in text_of(later)
+    assert estimate == iso_utc(later_at + 87 * 60_000)  # 87 points left at a point a minute
+    assert f"estimated end {estimate} (in ~1h27m), at the pace seen since {rose_at}" in text_of(later)
     assert "pace seen" not in text_of(restarted)
-    assert "(in ~1h19m), at the pace seen since" in text_of(again)  # at 21%, a point a minute since the restart
+    assert "(in ~1h18m), at the pace seen since" in text_of(again)  # at 22%, a point a minute since the restart
 
 
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(

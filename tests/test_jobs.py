@@ -1643,10 +1643,11 @@ def read_after(reads: Sequence[tuple[float, int]], **fields: Any) -> JobRecord:
 
 
 def test_an_estimate_is_made_from_the_pace_seen_between_two_rises_only() -> None:
-    """12% after 65 minutes, read every minute as it gained a point a minute: the pace seen, once 5 points over a
-    minute or more show between two rises, each seen within a quarter of the span; not from a first read's value,
-    nor a rise seen long after it came, nor once the job has stopped for two steps' time, nor for a job not running,
-    at 100%, with an end time given, or gone back. A list's page gets it through ``as_seen``, as a read does."""
+    """12% after 65 minutes, read every minute as it gained a point a minute: the pace seen, once 5 points over 10
+    minutes or more show between two rises, each seen within a quarter of the span; not from a first read's value,
+    nor a rise seen long after it came, nor a burst (a review: 10 points in 3 minutes, then still for 27, told an end
+    10 times too early), nor once the job has stopped for two steps' time, nor for a job not running, at 100%, with
+    an end time given, or gone back. A list's page gets it through ``as_seen``, as a read does."""
     smooth = [(minute, 12 + minute) for minute in range(-11, 1)]  # 1% eleven minutes ago, 12% now
     paced = read_after(smooth)
     assert (paced.estimated_end_at, paced.pace_since) == (iso_utc(NOW + 88 * 60_000), iso_utc(NOW - 600_000))
@@ -1656,6 +1657,7 @@ def test_an_estimate_is_made_from_the_pace_seen_between_two_rises_only() -> None
         [(-10, 2), (0, 12)],  # 2% at the first read: reached when is unknown
         [(minute, 12 + minute) for minute in range(-4, 1)],  # 4 points
         [(-55 / 60, 2), (-50 / 60, 3), (0, 12)],  # 9 points in 50 s
+        [(-3 + quarter / 4, 2 + quarter) for quarter in range(13)],  # a burst: 12 points in 3 minutes, read often
         [*smooth[:-1], (0, 10)],  # gone back
         [(-12, 0), (-2, 5), (0, 10)],  # 5% seen 10 minutes after 0%: it came any time between
         [*[(minute - 10, 12 + minute) for minute in range(-11, 1)], (0, 12)],  # unmoved for 10 minutes since

@@ -141,7 +141,7 @@ class JobRecord(CamelModel):
     estimated_end_at: str | None = Field(
         default=None,
         description="For a running job, the end time extrapolated from its progress: at the pace this server saw "
-        f"(once two rises it read show {MIN_PROGRESS_TO_ESTIMATE} points over a minute or more), else at its average "
+        f"(once two rises it read show {MIN_PROGRESS_TO_ESTIMATE} points over 10 minutes or more), else at its average "
         f"rate since its start; null when neither is known (not running; under {MIN_PROGRESS_TO_ESTIMATE}% done: too "
         "early to tell; no start time, or a start after this server's clock: the cluster's clock is ahead).",
     )
@@ -449,6 +449,9 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
 STALLED_POINTS = 5
 # The least time a list or a read calls a job unmoved for (a wait's own reads, seconds apart, go by points alone).
 UNMOVED_SECONDS = 60
+# The least span a pace is measured over: a job that moves in bursts (10 points in 3 minutes, then still for 27), read
+# every few seconds, would otherwise be told its burst's pace, an end 10 times too early.
+PACE_SECONDS = 600
 # A running job at 100% can go no further, so an unmoved 100% is a job finishing up; for longer than this, its
 # state not ended, it may be stuck.
 FINISHING_SECONDS = 3600
@@ -527,7 +530,7 @@ def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
 
 def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -> JobRecord:
     """``job`` read at ``now_ms``, its estimated end made from the pace this server saw (``paces``, before this
-    read), once two rises show ``MIN_PROGRESS_TO_ESTIMATE`` points over ``UNMOVED_SECONDS`` or more. The average since
+    read), once two rises show ``MIN_PROGRESS_TO_ESTIMATE`` points over ``PACE_SECONDS`` or more. The average since
     the start counts the time a job sat at 0% (listing its files, waiting for a slot): a job that sat long, then
     moved, would be told hours too late, an estimate halved at every read.
 
@@ -542,7 +545,7 @@ def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -
         return job
     rise_progress, since = pace.rise
     gained, span = job.progress - rise_progress, pace.reached - since
-    if gained < MIN_PROGRESS_TO_ESTIMATE or span < UNMOVED_SECONDS * 1000:
+    if gained < MIN_PROGRESS_TO_ESTIMATE or span < PACE_SECONDS * 1000:
         return job
     if (pace.rise_window + pace.reached_window) * 4 > span or (now_ms - pace.reached) * gained > 2 * pace.step * span:
         return job
