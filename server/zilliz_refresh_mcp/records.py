@@ -439,9 +439,12 @@ def _estimated_end_ms(state: str, progress: int, start_ms: int, now_ms: int) -> 
     if state != IN_PROGRESS or not MIN_PROGRESS_TO_ESTIMATE <= progress < 100 or not 0 < start_ms < now_ms:
         return None
     elapsed = now_ms - start_ms
-    estimate = max(start_ms + elapsed * 100 // progress, now_ms)
-    # Whole seconds, rounded up: an extrapolation has no millisecond precision to show.
-    return min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS // 1000 * 1000)
+    return _whole_seconds_up(max(start_ms + elapsed * 100 // progress, now_ms))
+
+
+def _whole_seconds_up(estimate_ms: int) -> int:
+    """An estimated time in whole seconds, rounded up: an extrapolation has no millisecond precision to show."""
+    return min(-(-estimate_ms // 1000) * 1000, MAX_EPOCH_MS // 1000 * 1000)
 
 
 # Percentage points that a running job's average rate should have added while unmoved: a cluster that reports
@@ -550,7 +553,7 @@ def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -
     if (pace.rise_window + pace.reached_window) * 4 > span or (now_ms - pace.reached) * gained > 2 * pace.step * span:
         return job
     estimate = max(pace.reached + span * (100 - job.progress) // gained, now_ms)  # once overdue: any moment now
-    seen = job.model_copy(update={"estimated_end_at": iso_utc(min(-(-estimate // 1000) * 1000, MAX_EPOCH_MS))})
+    seen = job.model_copy(update={"estimated_end_at": iso_utc(_whole_seconds_up(estimate))})
     seen._pace_since = iso_utc(since - since % 1000)
     return seen
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from types import TracebackType
 from typing import Any
 
@@ -27,11 +26,10 @@ from mcp.shared.message import SessionMessage
 from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, jsonrpc_message_adapter
 from pydantic import ValidationError
 
+from .records import map_strings, without_lone_surrogates
 from .server import lowlevel
 
 logger = logging.getLogger(__name__)
-
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # json.loads leaves a pair whole: what remains stands alone
 
 
 _PENDING_ANSWERS = 64  # answers to bad lines not yet written: beyond, a host that writes and never reads gets none
@@ -128,10 +126,11 @@ def read_again(error: ValidationError) -> SessionMessage | list[JSONRPCError]:
         return []
     try:
         value = json.loads(line.lstrip("\ufeff"))
-        mended = _without_lone_surrogates(value)
     except (ValueError, RecursionError):
         return [_error(PARSE_ERROR, "Parse error: the line is not JSON, or nests too deep", None)]
-    if isinstance(value, dict) and mended.get("id") != value.get("id"):
+    request_id = value.get("id") if isinstance(value, dict) else None
+    mended = map_strings(value, without_lone_surrogates)  # in place
+    if isinstance(mended, dict) and mended.get("id") != request_id:
         # Run under another id, the call's answer would reach no one, and the host would send it again.
         message = "Invalid Request: its id holds half of a UTF-16 surrogate pair, which no answer can repeat"
         return [_error(INVALID_REQUEST, message, None)]
@@ -163,13 +162,3 @@ def _usable(request_id: Any) -> bool:
 
 def _error(code: int, message: str, request_id: str | int | None) -> JSONRPCError:
     return JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=code, message=message))
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
-    return value
