@@ -579,94 +579,47 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
 
 Where the time goes (timers inside each server process, and the client's share measured apart):
 
-- 4-job list through the Python SDK client, goal not met. The CPU rows split the call: our server process spends
-  ~0.7-1.6 ms more per call than the forwarder's (building the listing, its text and resource links, and the SDK
-  serializing a 3x larger result), and the Python client process spends ~1.5-2.6 ms more, almost all of it the SDK
-  client validating `structuredContent` against the `outputSchema` that the contract declares (jsonschema: ~0.45
-  ms for the summary and page, ~0.24 ms per job). The forwarder declares no schema, so its answer skips that
-  check; the diagnostic row shows our call with it off. A server that did no work at all but declared this schema
-  would still pay the client's check, ~0.35x of the forwarder's whole call, more than the 0.3x the goal allows.
-  The SDK client (mcp 2.3) compiles the validator once; what it pays is jsonschema's walk, ~10 us for each value
-  and subschema it visits (~130 in this answer). Measured on 2026-11-30: `null` first in each `anyOf` is slower
-  (a failed non-null branch costs more); leaving out the nulls that say nothing (the `estimatedEndAt` of an ended
-  job, the `reason` of one that did not fail) saves ~15% of it (3,595 against 4,189 Python calls), not enough, and
-  changes the contract's shape.
-- The same call through the TypeScript SDK's client (`bench/ts_client/calls.mjs`, `@modelcontextprotocol/sdk` 1.32.2),
-  which checks the same `outputSchema` with ajv, compiled once: its check costs ~0.2 ms per call, so the ratio there
-  is close to our server's own share, and sits at the goal's bound: 1.27x-1.32x on 2026-11-30 in twelve runs of this
-  part alone, alternating the code of the day before and the day's (1.27x-1.30x against 1.27x-1.32x: no difference
-  shows), 1.23x-1.29x in earlier runs, 1.31x before the server stopped re-validating its own result; with the `since`
-  argument (its `null` in every answer), the evening of 11-30, two whole runs 1.296x and one of this part alone 1.31x;
-  in a later session of 11-30, with a failure group's `collectionCount`, three whole runs 1.29x, 1.26x and 1.32x and
-  two runs of this part alone 1.29x and 1.32x (our server's CPU a call, timed in process against the code of the
-  session before, alternating: no difference shows); the afternoon of 11-30, with a cursor that carries a digest of
-  the jobs up to it and failure reasons cut to their bytes (a first page pays five `json.dumps` more), a whole run
-  1.29x; since the evening of 11-30 every answer's JSON is also searched, on its way out, for an echo of the key
-  broken apart (~60-80 us a 4-job answer, timed in process); the evening of 11-30, a later session (a cursor that
-  checks itself, a listed reason, source and spec cut by bytes too), whole runs 1.300x and 1.35x, then 1.32x at
-  its last commit; in the session after (fixes from audits of waits, set-up, summaries and the words a model reads),
-  a whole run 1.300x at its last code; in the session after (a stalled job told, stdin read through a wrapper that
-  mends or answers the lines the SDK cannot parse, CORS for the origins allowed), on a quieter machine (both servers
-  ~30% faster), whole runs of its code 1.34x and 1.32x, and 1.32x of the code before it in between: no difference
-  shows; at its last code, two whole runs 1.300x and 1.303x (the table above). That share, ~0.7-1 ms more CPU than
-  the forwarder's: about
-  half is building and checking the listing (pydantic models, times, the summary), the rest the upstream plumbing
-  the forwarder does without (the shared in-flight request, the whole-request timeout, the rate limiter, the token
-  scan) and the SDK's handling of a larger result. Each of those costs 10-100 us. Building the listing of 4 jobs takes
-  ~0.3 ms of CPU in a loop of its own but ~0.9 ms inside the server's call (timed with the thread's CPU clock on
-  11-30): between two calls the caches have served the SDK, httpx and the client, so that part costs what the code
-  it runs touches, more than what a loop of it shows. (tenacity's bookkeeping, ~0.1 ms a call,
-  runs only once an attempt has failed; the SDK's second validation of the result against the model it was dumped
-  from, ~50 us, is skipped.)
-- 10,000-job list: at its bound, met in some runs and not in others, as the machine's load moves both servers.
-  2026-11-29: whole runs gave 0.52x (a review process sharing the cores) and 0.49x (quiet), then three runs of this
-  part alone 0.49x, 0.52x, 0.51x; whole runs of the two days before, 0.51x-0.61x. The evening of 11-29, with ~1 ms
-  less of our CPU a call (a listing's text made once, not twice; completed jobs split off by comparing their state;
-  measured A/B over stdio, 0.95x of the server's CPU): a whole run 0.52x, two runs of this part alone 0.500x and
-  0.51x; with the client's outputSchema check off, 0.47x-0.48x; the night after, a whole run 0.52x (0.49x with the
-  check off); on 11-30, whole runs 0.49x, 0.52x and 0.500x (0.46x-0.49x), then 0.51x (0.47x) once the token check
-  looks for the key's first 12 characters, which an echo of it cut short holds, rather than its whole longest run:
-  ~0.5 ms more a call (CPython finds a longer needle faster). Later on 11-30, our code's call unchanged at 44-47 ms: a
-  whole run 0.54x (the forwarder at 85 ms, against its 89-91 ms in the two runs after), two runs of this part alone
-  0.52x and 0.497x; that evening, whole runs 0.52x and 0.51x (0.47x-0.48x with the check off, the forwarder at 88-90
-  ms); in a later session of 11-30, whole runs 0.500x, 0.56x (the forwarder at 82 ms, ours at 46 ms) and 0.45x (a
-  quieter machine: both servers ~15% faster); the afternoon of 11-30, a whole run 0.51x (0.50x with the check off,
-  the forwarder at 87 ms); that evening, in a later session, a whole run 0.53x (0.51x with the check off, the
-  forwarder at 91 ms) and 0.52x (0.50x), then 0.55x (0.50x) at its last commit, whose listing of 10,000 jobs takes
-  the time it took before (timed in process, alternating); in the session after, a run of this part alone 0.496x
-  (0.49x with the check off) and a whole run 0.54x (0.51x) at its last code, its listing of 10,000 jobs again as
-  fast as before (in process, alternating); in the session after, whole runs of its code 0.56x and 0.504x (the
-  forwarder at 37 and 57 ms), and 0.52x of the code before it in between; at its last code, two whole runs 0.505x
-  and 0.39x (the forwarder at 42 and 60 ms; the table above), the first of which, begun as a CI run ended, gave cold
-  start 1.22x, and the cold-start part alone then 1.04x and 1.00x. The token check's pieces, timed on their own over the
-  2.3 MB: the lower-casing ~1.8 ms, the search for a `\\u` escape of a letter or digit ~2 ms (the answer holds ~80,000
-  backslashes, each a candidate), the search for the key's start ~1 ms; one regular expression for both searches is
-  ~10x slower, and a search for `\\u` alone is no faster than the expression. Timers in our process on 11-29: reading
-  the 2.3 MB answer ~10-13 ms of CPU (httpx hands it over in ~37 pieces of 64 KiB), the token check on each piece as
-  it arrives ~3-5 ms (it lower-cases each piece, so that an echo in another letter case is seen), msgspec decoding the
-  documented shape straight into checked records ~8-11 ms, ordering and the summary ~7 ms (only the state groups a
-  page or the summary reads are sorted; one pass tells which failures a later refresh fixed), and the client parsing
-  and checking the page of 10 jobs ~4-6 ms (its CPU row; ~2-4 ms of it the outputSchema check, as the diagnostic row
-  shows). The forwarder's process spends ~20-26 ms; most of its call is the client parsing a 2.6 MB message (~60 ms).
-- Memory reuse: by default glibc maps a block above 128 KiB on its own and hands freed memory at its heap's top
-  back to the system, so each 10,000-job answer faulted in ~1,000-1,200 fresh pages, ~3 ms of CPU a call. The
-  server now asks glibc at start (`cli.keep_freed_heap`: blocks up to 32 MiB from the heap, 16 MiB kept at its
-  top), and a call faults none: in one partial run with it on and off, 50 ms against 54 ms a call (server CPU 39.7
-  against 42.6 ms); peak RSS is unchanged (87-88 MiB), ~5 MB more stays resident after a large answer. Left out:
-  msgspec keeping `externalSource` undecoded until a job is shown (~1 ms) would let escapes in it past the token
-  check's re-encoding; reading in 256 KiB pieces, what asyncio reads from a socket at a time, instead of httpcore's
-  64 KiB (a class attribute of httpcore, for the whole process): ~2 ms less CPU per 10,000-job answer over plain
-  HTTP (0.47x-0.50x in six runs), but nothing over TLS, where anyio hands over one 16 KiB record per read whatever
-  the size asked, and allocates the size asked for each: Zilliz Cloud endpoints are https://, and the benchmark's
-  simulator is plain HTTP, so it would have moved this figure and not the users';
-  `type` lists instead of `anyOf` for nullable fields (the client's check of a 4-job answer makes 28% fewer Python
-  calls: 2,984 against 4,157, counted; its time is too noisy here to read closer than 4-40%) fail the Inspector's
-  portability lint.
-- Cold start: importing `mcp.server` is most of both (1.02x-1.09x in the runs of 11-30, the bare server's own
-  start moving by 6% between runs). Ours adds its settings, its modules and the tool schemas
-  (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server is built: start-up
-  makes about a million objects and next to no garbage, and collecting during it cost ~20% of the start. The
-  HTTP client is built on the first upstream call, not at startup.
+- **4-job list, Python SDK client: not met, and out of reach while the contract declares an `outputSchema`.** The
+  CPU rows split the call. Our server process spends ~0.7-1.6 ms more per call than the forwarder's (building the
+  listing, its text and resource links; the SDK serializing a 3x larger result). The client process spends ~1.3-2.6
+  ms more, almost all of it the SDK client validating `structuredContent` against the tool's `outputSchema`
+  (jsonschema, its validator compiled once: ~10 us for each value and subschema it visits, ~130 in this answer).
+  The forwarder declares no schema, so its answers skip that check; the diagnostic row shows our call without it.
+  A server that did no work at all but declared this schema would still pay, in the client, ~0.35x of the
+  forwarder's whole call: more than the 0.3x the goal allows.
+- **4-job list, TypeScript SDK client: at the bound.** Its ajv checks the same schema, compiled once, in ~0.2 ms,
+  so the ratio is close to our server's own share. Runs from 2026-11-29 to 2026-12-01 gave 1.23x-1.35x, most of
+  them 1.29x-1.32x; runs alternating one day's code and the next showed no difference beyond that spread. Our
+  extra ~0.7-1 ms of CPU: about half is building and checking the listing (pydantic models, times, the summary),
+  the rest the plumbing the forwarder does without (the shared in-flight request, the whole-request timeout, the
+  rate limiter, the scan of each answer for the key), 10-100 us each. A 4-job listing takes ~0.3 ms to build in a
+  loop of its own and ~0.9 ms inside a call, where the caches have just served the SDK, httpx and the client.
+- **10,000-job list: at the bound.** Runs from 2026-11-28 on gave 0.39x-0.61x, most of them 0.49x-0.56x; most of
+  the spread is the forwarder's (37-91 ms a call), whose call is mostly its client parsing a 2.6 MB message. Our
+  process, timed inside: reading the 2.3 MB upstream answer ~10-13 ms of CPU (httpx hands it over in 64 KiB pieces),
+  the key scan of each piece ~3-5 ms, msgspec decoding the documented shape into checked records ~8-11 ms, ordering
+  and the summary ~7 ms (only the state groups a page or the summary reads are sorted); then the client's parse and
+  check of the 10-job page, ~4-6 ms.
+- **Cold start: met** (1.00x-1.09x). Importing `mcp.server` is most of both. Ours adds its settings, its modules
+  and the tool schemas (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server
+  is built: start-up makes about a million objects and next to no garbage, and collecting during it cost ~20%. The
+  HTTP client is built on the first upstream call.
+- **Memory reuse**: by default glibc maps each block above 128 KiB on its own and returns freed memory at its
+  heap's top, so each 10,000-job answer faulted in ~1,100 fresh pages (~3 ms of CPU). `cli.keep_freed_heap` asks
+  glibc at start to serve blocks up to 32 MiB from the heap and keep 16 MiB at its top: 50 ms against 54 ms a
+  call, peak RSS unchanged, ~5 MB more resident after a large answer.
+
+Tried and left out:
+
+- `type` lists instead of `anyOf` for nullable fields: the Python client's check makes 28% fewer Python calls
+  (counted), but the schema then fails MCP Inspector's portability lint.
+- Leaving out the nulls that say nothing (an ended job's `estimatedEndAt`): ~15% less of that check, not enough,
+  and it changes the contract's shape. `null` first in each `anyOf` is slower.
+- Reading the upstream answer in 256 KiB pieces instead of httpcore's 64 KiB: ~2 ms less a 10,000-job answer over
+  plain HTTP, nothing over TLS (anyio hands over one 16 KiB record per read), which is what Zilliz Cloud speaks. It
+  would move this benchmark, not what users see.
+- msgspec keeping `externalSource` undecoded until a job is shown (~1 ms): escapes in it would pass the key scan.
+- One regular expression for the key scan's two searches: ~10x slower than two plain searches.
 
 Machine:
 
