@@ -704,6 +704,28 @@ def test_long_reasons_whose_instances_differ_in_length_are_one_group() -> None:
     assert all(len(reason) > reasons.REASON_CHARS for reason in (row["reason"] for row in [*timeouts, *traces]))
 
 
+def test_a_second_listing_of_10000_long_failures_finds_every_reasons_shape_made() -> None:
+    """Each failure names its own collection, file and request in a stack trace: a cache of shapes smaller than one
+    listing asked for found none of them, and every list of the same jobs grouped them all again (~1 s of CPU)."""
+    many = [
+        failed(
+            i,
+            f"ext_{i}",
+            f"java.io.IOException: cannot read s3://b/ext_{i}/part-{i:05d}.parquet (request {i:032x}) for ext_{i}"
+            f"{FRAMES}\nCaused by: SdkClientException: read timed out, request {i:032x}{FRAMES}",
+        )
+        for i in range(1, 10_001)
+    ]
+    assert all(len(row["reason"]) > reasons.REASON_CHARS for row in many)  # a head and an end each
+    reasons._masked.cache_clear()
+    first = listing(many).summary.failures
+    made = reasons._masked.cache_info().misses
+    again = listing(many).summary.failures
+    assert reasons._masked.cache_info().misses == made
+    assert [(group.count, group.distinct_reasons) for group in again] == [(10_000, 10_000)]
+    assert again == first
+
+
 def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:
     """Masked in its own job's reason, the collection "data" made "failed to read data from s3" another reason."""
     same = "failed to read data from s3: AccessDenied"
