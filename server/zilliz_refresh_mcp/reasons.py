@@ -279,7 +279,7 @@ def _path_segment(segment: str) -> str:
 def _file_name_and_numbers(text: str) -> str:
     """``text`` with a file's name masked (its extensions kept) and its numbers: part-001.parquet reads as
     part-002.parquet does, app.log.1 as app.log.2."""
-    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", text))
+    return _DIGIT_RUN.sub("\x01", _FILE_STEM.sub("\x01", text) if "." in text else text)  # an extension's dot
 
 
 def _reason_shape(ends: str) -> str:
@@ -296,7 +296,7 @@ def _reason_shape(ends: str) -> str:
             words[at] = _URI_PATH.sub("\\1/\x01", word)
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
-        elif _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet: a file's name, not its problem
+        elif "." in word and _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet: a file's name
             words[at] = _file_name_and_numbers(word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
