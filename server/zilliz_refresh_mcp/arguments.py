@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BeforeValidator
 
 from .errors import InvalidArgument, quoted
-from .records import CLOCK_SKEW_MS, DETAILS_URI_PREFIX, EPOCH, iso_utc
+from .records import CLOCK_SKEW_MS, DETAILS_URI_PREFIX, EPOCH, iso_utc, iso_utc_second
 from .states import names_a_state
 
 
@@ -118,7 +118,7 @@ def since_ms(since: str, now_ms: int) -> int:
         ) from None
     if at > now_ms + CLOCK_SKEW_MS:
         raise InvalidArgument(
-            f"since {iso_utc(at)} is after now ({iso_utc(now_ms - now_ms % 1000)}): give a time in the past, or a "
+            f"since {iso_utc(at)} is after now ({iso_utc_second(now_ms)}): give a time in the past, or a "
             "span back from now such as 24h"
         )
     return max(0, at)

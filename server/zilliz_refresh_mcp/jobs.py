@@ -56,6 +56,7 @@ from .records import (
     epoch_ms,
     fields_of,
     iso_utc,
+    iso_utc_second,
     looks_rounded,
     read_record,
     render_record,
@@ -1010,7 +1011,7 @@ def build_listing(
             collection_name=collection_name,
             states=wanted,
             since=since_iso,
-            as_of=iso_utc(now_ms - now_ms % 1000),
+            as_of=iso_utc_second(now_ms),
             summary=summary,
             jobs=jobs,
             page=Page(

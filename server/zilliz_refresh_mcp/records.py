@@ -212,6 +212,11 @@ def iso_utc(epoch_ms: int) -> str:
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
+def iso_utc_second(epoch_ms: int) -> str:
+    """``iso_utc`` of the second ``epoch_ms`` falls in: a time the server read, told as upstream's times are."""
+    return iso_utc(epoch_ms - epoch_ms % 1000)
+
+
 def epoch_ms(iso: str) -> int:
     """``iso_utc`` undone: an ISO-8601 time -> milliseconds since the epoch."""
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
@@ -490,7 +495,7 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     seconds = (now_ms - since) / 1000
     if seconds < UNMOVED_SECONDS or not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
         return job
-    return job.model_copy(update={"no_progress_since": iso_utc(since - since % 1000)})  # as times are shown
+    return job.model_copy(update={"no_progress_since": iso_utc_second(since)})  # as times are shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,7 +559,7 @@ def with_observed_pace(job: JobRecord, paces: Mapping[str, Pace], now_ms: int) -
         return job
     estimate = max(pace.reached + span * (100 - job.progress) // gained, now_ms)  # once overdue: any moment now
     seen = job.model_copy(update={"estimated_end_at": iso_utc(_whole_seconds_up(estimate))})
-    seen._pace_since = iso_utc(since - since % 1000)
+    seen._pace_since = iso_utc_second(since)
     return seen
 
 
