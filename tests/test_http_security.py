@@ -469,6 +469,46 @@ async def test_request_body_over_64_kib_is_refused(plain: Served, cluster: Simul
     assert cluster.requests == []
 
 
+async def test_a_protocol_version_or_a_batch_the_server_does_not_take_is_refused_in_words_that_say_why(
+    plain: Served, cluster: SimulatedCluster
+) -> None:
+    """The SDK took an unknown MCP-Protocol-Version for the 2026-07-28 era's and asked for that era's `params._meta`;
+    it answered a batch with 1 kB of pydantic errors. Neither is sent upstream, and the server goes on answering."""
+    ping = {"jsonrpc": "2.0", "id": 7, "method": "ping"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        old = await http.post(plain.url, json=ping, headers=MCP_HEADERS | {"MCP-Protocol-Version": "2024-01-01"})
+        batch = await http.post(plain.url, content=b"\r\n  " + json.dumps([ping, ping]).encode(), headers=MCP_HEADERS)
+        in_pieces = await http.post(
+            plain.url, content=pieces_of(b"   ", b"", b"[" + json.dumps(ping).encode() + b"]"), headers=MCP_HEADERS
+        )
+        answered = await http.post(plain.url, json=INITIALIZE, headers=MCP_HEADERS)
+        newest = await http.post(plain.url, json=ping, headers=MCP_HEADERS | {"MCP-Protocol-Version": "2026-07-28"})
+    assert old.status_code == 400
+    error = old.json()["error"]
+    assert "MCP-Protocol-Version header says '2024-01-01'" in error["message"]
+    assert "2025-06-18" in error["message"] and "_meta" not in error["message"]
+    assert error["data"]["requested"] == "2024-01-01"
+    for refused in (batch, in_pieces):
+        assert refused.status_code == 400
+        assert refused.json()["error"] == {
+            "code": -32600,
+            "message": "Invalid Request: a batch (a JSON array) is not taken; send one JSON-RPC message a request",
+        }
+    assert answered.status_code == 200 and "serverInfo" in answered.text
+    assert newest.status_code == 400 and "_meta" in newest.text  # a version it speaks: the SDK's own answer
+    assert cluster.requests == []
+
+
+def pieces_of(*parts: bytes) -> AsyncIterator[bytes]:
+    """A request body sent in ``parts``, chunked."""
+
+    async def sent() -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+
+    return sent()
+
+
 # --- what a client can hold -------------------------------------------------------------------------
 
 

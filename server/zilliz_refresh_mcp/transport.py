@@ -21,12 +21,14 @@ import h11
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.jsonrpc import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
+from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings, host_in_url, is_loopback
-from .errors import shortened
+from .errors import quoted, shortened
 
 # A request carries one JSON-RPC message whose strings are capped at a few kB (guards.MAX_STRING_CHARS); parsing
 # a body of `[{},{},...]` makes over 20 times its size in Python objects, so the cap stays well below a megabyte.
@@ -130,6 +132,60 @@ class LowerCaseHeaders:
 
 
 _CASE_FREE = (b"host", b"origin", b"content-type", b"accept")
+
+
+class PlainRefusals:
+    """Refuses, in words that say why, two requests the SDK answers in misleading ones: an ``MCP-Protocol-Version``
+    it does not speak (it takes any such version for the 2026-07-28 era's and asks for that era's ``params._meta``),
+    and a JSON-RPC batch, which MCP dropped in 2025-06-18 (its pydantic errors, over 1 kB of them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        version = next((value for name, value in scope["headers"] if name == b"mcp-protocol-version"), None)
+        if version is not None and version.decode("latin-1") not in SUPPORTED_PROTOCOL_VERSIONS:
+            asked = quoted(version.decode("latin-1"))
+            words = (
+                f"Unsupported protocol version: the MCP-Protocol-Version header says {asked}; this server speaks "
+                f"{', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
+            )
+            data = {
+                "supported": list(SUPPORTED_PROTOCOL_VERSIONS),
+                "requested": shortened(version.decode("latin-1"), 64),
+            }
+            await _refuse_message(send, UNSUPPORTED_PROTOCOL_VERSION, words, data)
+            return
+        if scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        read: list[Message] = []  # up to the body's first character that is not a blank, then handed on
+        start = b""
+        while not start:
+            read.append(message := await receive())
+            start = message.get("body", b"").lstrip(b" \t\r\n")
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        if start.startswith(b"["):
+            words = "Invalid Request: a batch (a JSON array) is not taken; send one JSON-RPC message a request"
+            await _refuse_message(send, INVALID_REQUEST, words)
+            return
+
+        async def replayed() -> Message:
+            return read.pop(0) if read else await receive()
+
+        await self._app(scope, replayed, send)
+
+
+async def _refuse_message(send: Send, code: int, message: str, data: dict[str, Any] | None = None) -> None:
+    """Answers 400 with a JSON-RPC error of no id (the request's is not read)."""
+    error: dict[str, Any] = {"code": code, "message": message} | ({"data": data} if data else {})
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
+    await send({"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 # Set while CancelOnDisconnect posts a cancel notice: the session may be closing meanwhile (the client that left
@@ -321,13 +377,15 @@ def http_app(
     (``on_stop`` ends the streams the app can end gracefully)."""
     served = EndStreamsOnStop(
         LowerCaseHeaders(
-            CancelOnDisconnect(
-                mcp.streamable_http_app(
-                    transport_security=security_settings(settings),
-                    max_request_body_size=MAX_REQUEST_BYTES,
-                    max_sessions=MAX_SESSIONS,
-                    session_idle_timeout=SESSION_IDLE_SECONDS,
-                    host=settings.host,
+            PlainRefusals(
+                CancelOnDisconnect(
+                    mcp.streamable_http_app(
+                        transport_security=security_settings(settings),
+                        max_request_body_size=MAX_REQUEST_BYTES,
+                        max_sessions=MAX_SESSIONS,
+                        session_idle_timeout=SESSION_IDLE_SECONDS,
+                        host=settings.host,
+                    )
                 )
             )
         ),
