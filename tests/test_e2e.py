@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -199,9 +199,73 @@ def test_every_stdin_line_the_sdk_cannot_parse_is_mended_or_answered(simulator: 
     assert not [r for r in simulator.cluster.requests if r.route.endswith("/list")]  # nothing went upstream
 
 
+def exchange(simulator: SimulatorServer, lines: list[str], *, until: str) -> list[dict[str, Any]]:
+    """``lines`` written to a raw stdio server at once, read as they come: the answers up to the one of id ``until``
+    (stdin open until then: the server does not stop meanwhile); then stdin closed, the server's exit checked."""
+    proc = raw_stdio_server(simulator)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdout = proc.stdout
+    watchdog = threading.Timer(60, proc.kill)  # an answer that never comes fails the test, not hangs it
+    watchdog.start()
+    answers: list[dict[str, Any]] = []
+    reader = threading.Thread(target=lambda: answers.extend(read_until(stdout, until)), daemon=True)
+    reader.start()  # the host reads as it writes
+    proc.stdin.write("".join(line + "\n" for line in lines))
+    proc.stdin.flush()
+    reader.join()
+    watchdog.cancel()
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert answers and answers[-1]["id"] == until
+    return answers
+
+
+def read_until(stdout: IO[str], request_id: str) -> Iterator[dict[str, Any]]:
+    for line in stdout:
+        yield (answer := json.loads(line))
+        if answer.get("id") == request_id:
+            return
+
+
+def test_a_request_without_a_usable_id_is_answered_not_taken_for_a_notification(simulator: SimulatorServer) -> None:
+    """An audit: a request whose id is null, true, a fraction, a list or an object, or that has none, was read by the
+    SDK as a notification: no answer at all, and the host waited for its timeout. JSON-RPC asks for -32600."""
+    call = {"name": "list_refresh_jobs", "arguments": {}}
+    unusable: list[dict[str, Any]] = [
+        {"jsonrpc": "2.0", "id": value, "method": "tools/list"} for value in (None, True, 1.5, [1], {"a": 1})
+    ]
+    lines = [
+        json.dumps(INITIALIZE),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),  # a notification: no answer
+        *map(json.dumps, unusable),
+        json.dumps({"jsonrpc": "2.0", "method": "tools/call", "params": call}),
+        json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"}),
+    ]
+    answers = exchange(simulator, lines, until="last")
+    assert [answer["id"] for answer in answers] == [1, None, None, None, None, None, None, "last"]
+    for refused in answers[1:-1]:
+        assert refused["error"] == {
+            "code": -32600,
+            "message": "Invalid Request: a request needs an id that is a string or an integer",
+        }
+    assert not [r for r in simulator.cluster.requests if r.route.endswith("/list")]  # the call without an id not run
+
+
+def test_a_burst_of_bad_lines_from_a_host_that_reads_as_it_writes_is_answered_line_by_line(
+    simulator: SimulatorServer,
+) -> None:
+    """An audit: of 300 bad requests written at once, ~100 got no answer, though the host read all the while: stdin is
+    read faster than stdout is written, and answers beyond 64 waiting were dropped."""
+    bad = [json.dumps({"jsonrpc": "2.0", "id": n, "method": "ping", "params": [n]}) for n in range(1000)]
+    lines = [json.dumps(INITIALIZE), *bad, json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"})]
+    answers = exchange(simulator, lines, until="last")
+    refused = {answer["id"] for answer in answers if answer.get("error", {}).get("code") == -32600}
+    assert refused == set(range(1000))
+
+
 def test_a_host_that_writes_bad_lines_without_reading_is_still_read(simulator: SimulatorServer) -> None:
     """A review: answering a bad line waited for stdout, so a host that wrote many before reading its answers found
-    the server no longer reading stdin, and both waited for ever. Answers beyond a few dozen pending are dropped."""
+    the server no longer reading stdin, and both waited for ever. Answers beyond 4,096 waiting are dropped."""
     proc = raw_stdio_server(simulator)
     assert proc.stdin is not None and proc.stdout is not None
     bad = "".join(f'{{"jsonrpc": "2.0", "id": {n}, "method": 7}}\n' for n in range(3000))  # ~110 kB of answers

@@ -5,7 +5,8 @@ surrogate pair (``"\\ud83d"``, what a host writes when it cuts a string between 
 line that begins with a byte-order mark. It drops what it cannot parse, so the host's request waits for its timeout.
 Here such a line is read by the standard library, a lone surrogate becomes U+FFFD (the tool's own checks then refuse
 the name, saying why), and a line that is still no JSON-RPC message is answered as JSON-RPC 2.0 says: -32700 for
-one that is not JSON, -32600 for one that is not a request. A batch (a JSON array, which only the 2025-03-26 revision
+one that is not JSON, -32600 for one that is not a request, or has no id that is a string or an integer (the SDK
+takes it for a notification, and answers nothing). A batch (a JSON array, which only the 2025-03-26 revision
 has, and the SDK does not serve) gets -32600 for each request in it, by its id. A response is never answered (this
 server asks the client nothing that a bad one could be the answer to), nor is a blank line.
 """
@@ -23,7 +24,14 @@ from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
-from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, jsonrpc_message_adapter
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCNotification,
+    jsonrpc_message_adapter,
+)
 from pydantic import ValidationError
 
 from .records import map_strings, without_lone_surrogates
@@ -32,7 +40,12 @@ from .server import lowlevel
 logger = logging.getLogger(__name__)
 
 
-_PENDING_ANSWERS = 64  # answers to bad lines not yet written: beyond, a host that writes and never reads gets none
+# Answers to bad lines not yet written (a few kB each): beyond, a host that writes and never reads gets none. A host
+# that reads as it writes may still have hundreds waiting: stdin is read faster than stdout is written.
+_PENDING_ANSWERS = 4096
+# A request with no id, or one that is not a string or an integer (null, true, 1.5, a list): the SDK reads it as a
+# notification, and answers nothing. MCP's notifications are all named notifications/...
+_NO_ID = "Invalid Request: a request needs an id that is a string or an integer"
 
 
 async def serve_stdio(mcp: MCPServer[Any]) -> None:
@@ -58,6 +71,7 @@ class MendedLines:
         self._replies = replies
         self._pending = 0
         self._told: set[str] = set()  # the kinds of bad lines logged as warnings
+        self._dropping = False
 
     @property
     def last_context(self) -> Any:  # the sender's context, which the SDK reads after each message
@@ -66,6 +80,9 @@ class MendedLines:
     async def receive(self) -> SessionMessage | Exception:
         while True:
             item = await self._lines.receive()
+            if isinstance(item, SessionMessage) and _lacks_an_id(item):
+                self._answer(_error(INVALID_REQUEST, _NO_ID, None))
+                continue
             if not isinstance(item, ValidationError):
                 return item
             read = read_again(item)
@@ -80,7 +97,13 @@ class MendedLines:
         self._told.add(error.error.message)
         logger.log(level, "stdin: %s; answered with error %d", error.error.message, error.error.code)
         if self._pending >= _PENDING_ANSWERS:
+            if not self._dropping:
+                logger.warning(
+                    "stdin: answers to bad lines dropped: %d are waiting for the host to read", self._pending
+                )
+            self._dropping = True
             return
+        self._dropping = False
         self._pending += 1
         self._replies.start_soon(self._send, error)
 
@@ -154,6 +177,11 @@ def _refusals(value: Any) -> list[JSONRPCError]:
     request_id = value.get("id") if isinstance(value, dict) else None
     message = "Invalid Request: not a JSON-RPC 2.0 request or notification"
     return [_error(INVALID_REQUEST, message, request_id if _usable(request_id) else None)]
+
+
+def _lacks_an_id(item: SessionMessage) -> bool:
+    message = item.message
+    return isinstance(message, JSONRPCNotification) and not message.method.startswith("notifications/")
 
 
 def _usable(request_id: Any) -> bool:
