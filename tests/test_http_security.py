@@ -499,6 +499,72 @@ async def test_a_protocol_version_or_a_batch_the_server_does_not_take_is_refused
     assert cluster.requests == []
 
 
+def test_requests_the_sdk_left_unanswered_or_crossed_are_refused_and_a_stream_asked_to_resume_is_opened(
+    upstream: SimulatorServer,
+) -> None:
+    """An audit: a request whose id is null, true, a fraction, a list or an object, or that has none, was taken for a
+    notification (202, nothing run); a request given the id of another still under way in its session took that
+    one's answer, or left its POST open for ever; a GET with Last-Event-ID was answered 500."""
+    movies = next(job.job_id for job in upstream.cluster.jobs if job.collection_name == "ext_movies")
+    served = spawn(upstream)
+    try:
+        with httpx2.Client(timeout=30) as http:
+            session = http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS).headers["mcp-session-id"]
+            headers = MCP_HEADERS | {"Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18"}
+            http.post(served.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+            listed = {"name": TOOL, "arguments": {}}
+            upstream.cluster.requests.clear()
+            unusable = [
+                http.post(
+                    served.url,
+                    json={"jsonrpc": "2.0", "method": "tools/call", "params": listed} | id_member,
+                    headers=headers,
+                )
+                for id_member in ({}, {"id": None}, {"id": True}, {"id": 1.5}, {"id": [7]}, {"id": {"a": 7}})
+            ]
+            assert [(answer.status_code, answer.json()) for answer in unusable] == [
+                (
+                    400,
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": {
+                            "code": -32600,
+                            "message": "Invalid Request: a request needs an id that is a string or an integer",
+                        },
+                    },
+                )
+            ] * 6
+            assert upstream.cluster.requests == []  # none was run
+            wait = {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "tools/call",
+                "params": {
+                    "name": "wait_for_refresh_job",
+                    "arguments": {"jobId": str(movies), "timeoutSeconds": 2},
+                    "_meta": {"progressToken": "p"},
+                },
+            }
+            with http.stream("POST", served.url, json=wait, headers=headers) as events:
+                lines = events.iter_lines()
+                assert any("notifications/progress" in line for line in lines)  # the wait is under way
+                crossed = http.post(served.url, json={"jsonrpc": "2.0", "id": "7", "method": "ping"}, headers=headers)
+                answer = next(json.loads(line[5:]) for line in lines if line.startswith("data:") and '"result"' in line)
+            again = http.post(served.url, json={"jsonrpc": "2.0", "id": "7", "method": "ping"}, headers=headers)
+            with http.stream("GET", served.url, headers=headers | {"Last-Event-ID": "0"}) as resumed:
+                resumed_status, resumed_type = resumed.status_code, resumed.headers["content-type"]
+    finally:
+        stop(served)
+    assert crossed.status_code == 400
+    assert crossed.json()["id"] == "7"
+    assert "id '7' is another request's of this session, still under way" in crossed.json()["error"]["message"]
+    assert answer["id"] == 7 and answer["result"]["structuredContent"]["timedOut"] is True  # its own answer
+    assert again.status_code == 200 and '"result":{}' in again.text.replace(" ", "")  # once the first is answered
+    assert (resumed_status, resumed_type) == (200, "text/event-stream")
+    assert not any("Traceback" in line or "ERROR" in line for line in served.stderr), served.stderr
+
+
 def pieces_of(*parts: bytes) -> AsyncIterator[bytes]:
     """A request body sent in ``parts``, chunked."""
 

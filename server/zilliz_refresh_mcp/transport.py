@@ -135,55 +135,108 @@ _CASE_FREE = (b"host", b"origin", b"content-type", b"accept")
 
 
 class PlainRefusals:
-    """Refuses, in words that say why, two requests the SDK answers in misleading ones: an ``MCP-Protocol-Version``
-    it does not speak (it takes any such version for the 2026-07-28 era's and asks for that era's ``params._meta``),
-    and a JSON-RPC batch, which MCP dropped in 2025-06-18 (its pydantic errors, over 1 kB of them)."""
+    """Refuses, in words that say why, the requests the SDK answers in misleading ones, or not at all:
+    - an ``MCP-Protocol-Version`` it does not speak (it takes any such version for the 2026-07-28 era's, and asks
+      for that era's ``params._meta``);
+    - a JSON-RPC batch, which MCP dropped in 2025-06-18 (its pydantic errors, over 1 kB of them);
+    - a request with no id, or one that is not a string or an integer (it takes the request for a notification,
+      answers 202, and runs nothing);
+    - a request whose id is that of another of its session still under way (it keys answers by the id's text: one
+      of the two POSTs got the other's answer, or none, and stayed open for ever).
+
+    And a GET that asks to resume a stream (``Last-Event-ID``) is served a new one: the server keeps no events to
+    replay, and the SDK answered 500."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
+        self._under_way: set[tuple[bytes, str]] = set()  # (session id, request id as the SDK keys it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        version = next((value for name, value in scope["headers"] if name == b"mcp-protocol-version"), None)
+        headers = dict(scope["headers"])
+        version = headers.get(b"mcp-protocol-version")
         if version is not None and version.decode("latin-1") not in SUPPORTED_PROTOCOL_VERSIONS:
-            asked = quoted(version.decode("latin-1"))
-            words = (
-                f"Unsupported protocol version: the MCP-Protocol-Version header says {asked}; this server speaks "
-                f"{', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
+            asked = version.decode("latin-1")
+            told = (
+                f"Unsupported protocol version: the MCP-Protocol-Version header says {quoted(asked)}; this server "
+                f"speaks {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
             )
-            data = {
-                "supported": list(SUPPORTED_PROTOCOL_VERSIONS),
-                "requested": shortened(version.decode("latin-1"), 64),
-            }
-            await _refuse_message(send, UNSUPPORTED_PROTOCOL_VERSION, words, data)
+            data = {"supported": list(SUPPORTED_PROTOCOL_VERSIONS), "requested": shortened(asked, 64)}
+            await _refuse_message(send, UNSUPPORTED_PROTOCOL_VERSION, told, data=data)
             return
+        if scope["method"] == "GET" and b"last-event-id" in headers:
+            scope = {
+                **scope,
+                "headers": [(name, value) for name, value in scope["headers"] if name != b"last-event-id"],
+            }
         if scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        read: list[Message] = []  # up to the body's first character that is not a blank, then handed on
-        start = b""
-        while not start:
+        read: list[Message] = []  # the body, handed on once read; past the cap, the SDK refuses it
+        size, more = 0, True
+        while more and size <= MAX_REQUEST_BYTES:
             read.append(message := await receive())
-            start = message.get("body", b"").lstrip(b" \t\r\n")
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-        if start.startswith(b"["):
-            words = "Invalid Request: a batch (a JSON array) is not taken; send one JSON-RPC message a request"
-            await _refuse_message(send, INVALID_REQUEST, words)
+            size += len(message.get("body", b""))
+            more = message["type"] == "http.request" and message.get("more_body", False)
+        body = _json(b"".join(part.get("body", b"") for part in read)) if size <= MAX_REQUEST_BYTES else None
+        words, request_id = _refusal(body), _request_id_of(body)
+        session = headers.get(b"mcp-session-id")
+        key = (session, str(request_id)) if session is not None and request_id is not None else None
+        if words is None and key in self._under_way:
+            words = (
+                f"Invalid Request: id {quoted(str(request_id))} is another request's of this session, still under way"
+            )
+        if words is not None:
+            await _refuse_message(send, INVALID_REQUEST, words, request_id=request_id)
             return
 
         async def replayed() -> Message:
             return read.pop(0) if read else await receive()
 
-        await self._app(scope, replayed, send)
+        if key is None:
+            await self._app(scope, replayed, send)
+            return
+        self._under_way.add(key)
+        try:
+            await self._app(scope, replayed, send)
+        finally:
+            self._under_way.discard(key)
 
 
-async def _refuse_message(send: Send, code: int, message: str, data: dict[str, Any] | None = None) -> None:
-    """Answers 400 with a JSON-RPC error of no id (the request's is not read)."""
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # the SDK answers -32700
+
+
+def _refusal(body: Any) -> str | None:
+    """Why a POST's ``body`` (its JSON) is refused here, or None: what the SDK answers well is left to it."""
+    if isinstance(body, list):
+        return "Invalid Request: a batch (a JSON array) is not taken; send one JSON-RPC message a request"
+    if not isinstance(body, dict) or not isinstance(method := body.get("method"), str):
+        return None
+    if _request_id_of(body) is None and not method.startswith("notifications/"):  # MCP's notifications are so named
+        return "Invalid Request: a request needs an id that is a string or an integer"
+    return None
+
+
+def _request_id_of(body: Any) -> int | str | None:
+    """The id of the request that ``body`` is, if it is one, and its id a string or an integer."""
+    if not isinstance(body, dict) or not isinstance(body.get("method"), str):
+        return None
+    request_id = body.get("id")
+    return request_id if isinstance(request_id, int | str) and not isinstance(request_id, bool) else None
+
+
+async def _refuse_message(
+    send: Send, code: int, message: str, *, request_id: int | str | None = None, data: dict[str, Any] | None = None
+) -> None:
+    """Answers 400 with a JSON-RPC error."""
     error: dict[str, Any] = {"code": code, "message": message} | ({"data": data} if data else {})
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": error}).encode()
     await send({"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
 
@@ -242,7 +295,7 @@ class CancelOnDisconnect:
         try:
             await self._app(scope, reading, sending)
         finally:
-            if gone and not answered and (request_id := _request_id(bytes(body))) is not None:
+            if gone and not answered and (request_id := _request_id_of(_json(bytes(body)))) is not None:
                 with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
                     await self._cancel(scope, request_id)
 
@@ -280,18 +333,6 @@ class CancelOnDisconnect:
 
 
 _BODY_HEADERS = (b"content-type", b"content-length", b"transfer-encoding", b"content-encoding")
-
-
-def _request_id(body: bytes) -> int | str | None:
-    """The id of the one JSON-RPC request in ``body``; None for a notification, a response, a batch or bad JSON."""
-    try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("method"), str):
-        return None
-    request_id = message.get("id")
-    return request_id if isinstance(request_id, int | str) and not isinstance(request_id, bool) else None
 
 
 class EndStreamsOnStop:
