@@ -1384,6 +1384,8 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "state-long": ({"state": ["x" * 4000]}, [f"state '{'x' * 40}...' is not a refresh-job state"]),
     "collection-huge": ({"collectionName": "é" * 100_000}, ["collectionName", "at most 255"]),
     "cursor-foreign": ({"cursor": "bm90IG1pbmU"}, ["cursor is not one this server handed out"]),
+    # An audit: each unknown argument had its sentence: 20,000 of them made a refusal of 1 MB.
+    "unknown-many": ({f"x{n}": n for n in range(20_000)}, ['unknown argument "x0"', "; and 19995 more."]),
 }
 
 
@@ -1394,6 +1396,23 @@ async def test_bad_arguments_get_clear_errors(client: Client, cluster: Simulated
     text = assert_clear_error(result, *needles)
     assert len(text) < 1000  # a huge argument is never echoed back whole
     assert "in quotes" not in text or name.endswith("-number")  # an item of a list is no id to quote
+    assert cluster.requests == []
+    await assert_works(client)
+
+
+@pytest.mark.parametrize(
+    ("name", "needles"),
+    [
+        ("list_refresh_job", ['Unknown tool "list_refresh_job" (did you mean list_refresh_jobs?)']),
+        ("x" * 70_000, [f'Unknown tool "{"x" * 40}..."']),  # the SDK quoted all of it
+    ],
+)
+async def test_an_unknown_tool_is_named_short_beside_those_the_server_has(
+    client: Client, cluster: SimulatedCluster, name: str, needles: list[str]
+) -> None:
+    result = await client.call_tool(name, {})
+    text = assert_clear_error(result, *needles, "this server has: get_refresh_job, list_refresh_jobs")
+    assert len(text) < 1000
     assert cluster.requests == []
     await assert_works(client)
 

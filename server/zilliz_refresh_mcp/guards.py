@@ -99,9 +99,16 @@ class ArgumentGuard:
         if ctx.method == "prompts/get":
             self._check_prompt_arguments(params)
             return await call_next(ctx)
-        tool = self._tool(params.get("name"))
+        name = params.get("name")
+        tool = self._tool(name)
+        if tool is None and isinstance(name, str) and ctx.request_id is not None:
+            # The SDK's "Unknown tool: <name>" quotes the whole name (70 kB of it, if sent) and names no other.
+            known = self._tool_names()
+            meant = _meant(name, known) if len(name) <= 2 * _SHOWN_CHARS else None
+            suggestion = f" (did you mean {meant}?)" if meant else ""
+            return self._refused(ctx, f"Unknown tool {_show(name)}{suggestion}; this server has: {', '.join(known)}.")
         if tool is None or ctx.request_id is None:
-            return await call_next(ctx)  # unknown tool or malformed request: the SDK's own errors apply
+            return await call_next(ctx)  # a malformed request: the SDK's own errors apply
         if not isinstance(arguments, Mapping):
             problem = f"arguments should be an object of names and values, got {_not_an_object(arguments)}"
             text = f"Invalid arguments for {tool.name}: {problem}. {describe_arguments(tool.parameters)}"
@@ -109,7 +116,7 @@ class ArgumentGuard:
         problems = self.problems(tool, arguments)
         if not problems:
             return await call_next(ctx)
-        text = f"Invalid arguments for {tool.name}: {'; '.join(problems)}. {describe_arguments(tool.parameters)}"
+        text = f"Invalid arguments for {tool.name}: {_listed(problems)}. {describe_arguments(tool.parameters)}"
         return self._refused(ctx, text)
 
     def _refused(self, ctx: ServerRequestContext[Any, Any], text: str) -> dict[str, Any]:
@@ -149,7 +156,7 @@ class ArgumentGuard:
             takes = ", ".join(declared) or "no arguments"
             raise MCPError(
                 code=INVALID_PARAMS,
-                message=f"Invalid arguments for {prompt.name}: {'; '.join(unknown)}. This prompt takes: {takes}.",
+                message=f"Invalid arguments for {prompt.name}: {_listed(unknown)}. This prompt takes: {takes}.",
             )
 
     def _tool(self, name: object) -> Tool | None:
@@ -159,6 +166,10 @@ class ArgumentGuard:
         manager = getattr(self._server, "_tool_manager", None)
         tool = getattr(manager, "get_tool", lambda _: None)(name)
         return tool if isinstance(tool, Tool) else None
+
+    def _tool_names(self) -> list[str]:
+        manager = getattr(self._server, "_tool_manager", None)
+        return sorted(tool.name for tool in getattr(manager, "list_tools", list)())
 
     def problems(self, tool: Tool, arguments: Mapping[str, Any]) -> list[str]:
         """What is wrong with ``arguments`` for ``tool``, one sentence each; empty when they are fine."""
@@ -253,6 +264,15 @@ def _meant(key: str, names: list[str]) -> str | None:
             return declared[0] if declared and None not in meanings else None
     rough = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.75)  # "curser"; not "sort"
     return folded[rough[0]] if rough else None
+
+
+_PROBLEMS_SHOWN = 5
+
+
+def _listed(problems: list[str]) -> str:
+    """The first few ``problems``, and how many more: 20,000 unknown arguments made a refusal of 1 MB."""
+    more = f"; and {len(problems) - _PROBLEMS_SHOWN} more" if len(problems) > _PROBLEMS_SHOWN else ""
+    return "; ".join(problems[:_PROBLEMS_SHOWN]) + more
 
 
 def _unknown(key: str, names: Iterable[str]) -> str:
