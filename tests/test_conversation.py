@@ -36,7 +36,7 @@ from zilliz_refresh_mcp.records import JobRecord, epoch_ms, iso_utc, normalize_r
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
-from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, ZillizClient
+from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE, ZillizClient
 from zilliz_refresh_mcp.watcher import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher
 
 from .conftest import FakeClock, settings_for, text_of
@@ -1522,6 +1522,52 @@ async def test_an_estimate_follows_the_pace_this_server_saw_once_it_shows(
     assert f"estimated end {estimate} (in ~1h27m), at the pace seen since {rose_at}" in text_of(later)
     assert "pace seen" not in text_of(restarted)
     assert "(in ~1h18m), at the pace seen since" in text_of(again)  # at 22%, a point a minute since the restart
+
+
+async def test_a_job_read_further_along_before_is_told_so_until_it_gets_back_there(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A job read at 60%, then at 35% (the cluster started it over): told as it was, a model answered "35%, about an
+    hour left" as if the job had only slowed. The earlier read is told, in lists and reads, until the job passes it."""
+    job_id = movies_job(cluster)
+    start = clock.now - 30 * 60_000
+
+    def record(progress: int, state: str = "RefreshInProgress") -> dict[str, Any]:
+        fields = {"jobId": int(job_id), "collectionName": "ext_movies", "state": state, "progress": progress}
+        return fields | {"startTime": start, "endTime": 0}
+
+    def answer(progress: int, state: str = "RefreshInProgress") -> bytes:
+        return json.dumps({"code": 0, "data": record(progress, state)}).encode()
+
+    async def read(progress: int, state: str = "RefreshInProgress") -> dict[str, Any]:
+        clock.advance(60)
+        cluster.inject(Fault(body=answer(progress, state), route=DESCRIBE_ROUTE))
+        result = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        assert result.structured_content is not None
+        return {"job": result.structured_content, "text": text_of(result)}
+
+    async with Client(fast_server) as client:
+        await read(50)
+        await read(60)
+        highest_at = iso_utc(clock() - clock() % 1000)
+        await read(55)
+        down = await read(35)
+        listing = {"code": 0, "data": {"records": [record(36)]}}
+        cluster.inject(Fault(body=json.dumps(listing).encode(), route=LIST_ROUTE))
+        listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_movies"})
+        level = await read(60)  # back where it was: nothing to tell
+        again = await read(59)
+        pending = await read(10, "RefreshPending")
+    assert listed.structured_content is not None
+    (movies,) = listed.structured_content["jobs"]
+    for told in (down["job"], movies):
+        assert told["earlierProgress"] == {"progress": 60, "readAt": highest_at}
+    assert f"down from 60% read at {highest_at} (~2m00s ago): it may have started over" in down["text"]
+    assert "ext_movies job" in text_of(listed) and "36%, started" in text_of(listed)
+    assert f"down from 60% read at {highest_at}" in text_of(listed)
+    assert "earlierProgress" not in level["job"] and "down from" not in level["text"]
+    assert again["job"]["earlierProgress"]["progress"] == 60
+    assert "earlierProgress" not in pending["job"]  # not running: no progress to compare
 
 
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(

@@ -111,6 +111,13 @@ def _is_none(value: object) -> bool:
     return value is None
 
 
+class EarlierProgress(CamelModel):
+    """How far along an earlier read of this server found a running job that is now less far along."""
+
+    progress: int = Field(description="The highest progress a read found, 0-100.")
+    read_at: str = Field(description="ISO-8601 UTC time of the last read that found it there.")
+
+
 class JobRecord(CamelModel):
     """One refresh job, as the assistant sees it."""
 
@@ -151,6 +158,12 @@ class JobRecord(CamelModel):
         description="Running jobs only, present when the job may have stalled: since when every read of this "
         "server found it at this progress, long enough that its average rate should have moved it (at 100%, over "
         "an hour, its state not ended). estimatedEndAt then assumes it resumes at that rate.",
+    )
+    earlier_progress: EarlierProgress | None = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="Running jobs only, present when an earlier read of this server found the job further along "
+        "than now: the cluster may have started it over.",
     )
     reason: str | None = Field(default=None, description="Failure reason, when upstream gives one.")
     fixed_since: bool | None = Field(
@@ -496,6 +509,21 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     if seconds < UNMOVED_SECONDS or not (may_have_stalled(job, seconds) or finishing_too_long(job, seconds)):
         return job
     return job.model_copy(update={"no_progress_since": iso_utc_second(since)})  # as times are shown
+
+
+# Job id -> the highest progress this server read of a running job, and when a read last found it there (clock ms).
+Highest = Mapping[str, tuple[int, int]]
+
+
+def with_earlier_progress(job: JobRecord, highest: Highest) -> JobRecord:
+    """``job`` with ``earlier_progress`` when a read before (``highest``, not yet told of this one) found it further
+    along: told as it is, 40% after 60% reads as a job that slowed, and its estimate, made anew, as a promise kept."""
+    seen = highest.get(job.job_id)
+    if job.state != IN_PROGRESS or seen is None or job.progress >= seen[0]:
+        return job
+    return job.model_copy(
+        update={"earlier_progress": EarlierProgress(progress=seen[0], read_at=iso_utc_second(seen[1]))}
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ from .records import (
     looks_rounded,
     normalize_record,
     paced,
+    with_earlier_progress,
     with_no_progress_since,
     with_observed_pace,
 )
@@ -210,6 +211,7 @@ class RefreshJobs:
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
+    _highest: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)  # records.Highest
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -524,7 +526,7 @@ class RefreshJobs:
     def _as_seen(self, record: JobRecord, *, now: int) -> JobRecord:
         """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
         estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
-        record = with_no_progress_since(record, self._unmoved, now)
+        record = with_no_progress_since(with_earlier_progress(record, self._highest), self._unmoved, now)
         return record if record.no_progress_since else with_observed_pace(record, self._paces, now)
 
     def _note_progress(self, records: Iterable[JobRecord], now: int) -> None:
@@ -532,12 +534,17 @@ class RefreshJobs:
             if record.has_ended:
                 self._unmoved.pop(record.job_id, None)
                 self._paces.pop(record.job_id, None)
+                self._highest.pop(record.job_id, None)
                 continue
             reading = (record.state, record.progress)
             seen = self._unmoved.get(record.job_id)
             _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
             if record.state == IN_PROGRESS:
                 _newest(self._paces, record.job_id, paced(self._paces.get(record.job_id), record.progress, now))
+                highest = self._highest.get(record.job_id)
+                if highest is None or record.progress >= highest[0]:
+                    highest = (record.progress, now)
+                _newest(self._highest, record.job_id, highest)
             else:
                 self._paces.pop(record.job_id, None)
 

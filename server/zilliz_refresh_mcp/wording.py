@@ -75,6 +75,9 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         took = duration_text(job.duration_seconds)
         ended = job.ended_at and not contradicted
         parts.append(f"took {took}" if ended else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago")
+    if earlier := job.earlier_progress:
+        read = f"{earlier.read_at}{_from_now(earlier.read_at, now)}"
+        parts.append(f"down from {earlier.progress}% read at {read}: it may have started over")
     stalled = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
     if stalled:
         parts.append(f"no progress since {stalled}{_from_now(stalled, now)}")
