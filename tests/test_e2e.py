@@ -239,10 +239,13 @@ def test_a_request_without_a_usable_id_is_answered_not_taken_for_a_notification(
         json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),  # a notification: no answer
         *map(json.dumps, unusable),
         json.dumps({"jsonrpc": "2.0", "method": "tools/call", "params": call}),
+        # A review: a line the SDK cannot parse (half of a UTF-16 pair), mended, was still taken for a notification.
+        json.dumps({"jsonrpc": "2.0", "method": "tools/call", "params": call | {"name": "list_refresh_jobs\ud83d"}}),
         json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"}),
     ]
+    assert "\\ud83d" in lines[-2]
     answers = exchange(simulator, lines, until="last")
-    assert [answer["id"] for answer in answers] == [1, None, None, None, None, None, None, "last"]
+    assert [answer["id"] for answer in answers] == [1, None, None, None, None, None, None, None, "last"]
     for refused in answers[1:-1]:
         assert refused["error"] == {
             "code": -32600,
@@ -268,7 +271,8 @@ def test_a_host_that_writes_bad_lines_without_reading_is_still_read(simulator: S
     the server no longer reading stdin, and both waited for ever. Answers beyond 4,096 waiting are dropped."""
     proc = raw_stdio_server(simulator)
     assert proc.stdin is not None and proc.stdout is not None
-    bad = "".join(f'{{"jsonrpc": "2.0", "id": {n}, "method": 7}}\n' for n in range(3000))  # ~110 kB of answers
+    # ~360 kB of answers: more than the 4,096 kept waiting and what the pipes hold
+    bad = "".join(f'{{"jsonrpc": "2.0", "id": {n}, "method": 7}}\n' for n in range(10_000))
     lines = [json.dumps(INITIALIZE), bad.rstrip("\n"), json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"})]
     watchdog = threading.Timer(60, proc.kill)  # a server that stops reading fails the test, not hangs it
     watchdog.start()
@@ -285,6 +289,10 @@ def test_a_host_that_writes_bad_lines_without_reading_is_still_read(simulator: S
     assert answers[-1] == {"jsonrpc": "2.0", "id": "last", "result": {}}
     refused = [answer for answer in answers if "error" in answer]
     assert refused and all(answer["error"]["code"] == -32600 for answer in refused)
+    assert 4096 <= len(refused) < 10_000
+    assert proc.stderr is not None
+    # A review: the warning was logged again at each answer read then dropped, 14,000 times for 40,000 lines.
+    assert proc.stderr.read().count("answers to bad lines dropped") == 1
 
 
 def test_arguments_sent_as_json_text_are_read_and_others_refused_saying_why(simulator: SimulatorServer) -> None:

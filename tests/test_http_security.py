@@ -551,6 +551,7 @@ def test_requests_the_sdk_left_unanswered_or_crossed_are_refused_and_a_stream_as
                 assert any("notifications/progress" in line for line in lines)  # the wait is under way
                 crossed = http.post(served.url, json={"jsonrpc": "2.0", "id": "7", "method": "ping"}, headers=headers)
                 answer = next(json.loads(line[5:]) for line in lines if line.startswith("data:") and '"result"' in line)
+                assert not [line for line in lines if line.startswith("data:")]  # read to its end: answered
             again = http.post(served.url, json={"jsonrpc": "2.0", "id": "7", "method": "ping"}, headers=headers)
             with http.stream("GET", served.url, headers=headers | {"Last-Event-ID": "0"}) as resumed:
                 resumed_status, resumed_type = resumed.status_code, resumed.headers["content-type"]

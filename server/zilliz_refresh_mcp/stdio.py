@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 # Answers to bad lines not yet written (a few kB each): beyond, a host that writes and never reads gets none. A host
 # that reads as it writes may still have hundreds waiting: stdin is read faster than stdout is written.
 _PENDING_ANSWERS = 4096
+_PENDING_ID_CHARS = 4 * 1024 * 1024
 # A request with no id, or one that is not a string or an integer (null, true, 1.5, a list): the SDK reads it as a
 # notification, and answers nothing. MCP's notifications are all named notifications/...
 _NO_ID = "Invalid Request: a request needs an id that is a string or an integer"
@@ -70,6 +71,7 @@ class MendedLines:
         self._answers = answers
         self._replies = replies
         self._pending = 0
+        self._pending_chars = 0  # of the ids they echo
         self._told: set[str] = set()  # the kinds of bad lines logged as warnings
         self._dropping = False
 
@@ -80,40 +82,42 @@ class MendedLines:
     async def receive(self) -> SessionMessage | Exception:
         while True:
             item = await self._lines.receive()
+            if isinstance(item, ValidationError):
+                read = read_again(item)
+                if not isinstance(read, SessionMessage):
+                    for error in read:
+                        self._answer(error)
+                    continue
+                item = read
             if isinstance(item, SessionMessage) and _lacks_an_id(item):
                 self._answer(_error(INVALID_REQUEST, _NO_ID, None))
                 continue
-            if not isinstance(item, ValidationError):
-                return item
-            read = read_again(item)
-            if isinstance(read, SessionMessage):
-                return read
-            for error in read:
-                self._answer(error)
+            return item
 
     def _answer(self, error: JSONRPCError) -> None:
         # Not the line: it may hold anything. Each kind once as a warning: a host that sends thousands fills no log.
         level = logging.DEBUG if error.error.message in self._told else logging.WARNING
         self._told.add(error.error.message)
         logger.log(level, "stdin: %s; answered with error %d", error.error.message, error.error.code)
-        if self._pending >= _PENDING_ANSWERS:
-            if not self._dropping:
-                logger.warning(
-                    "stdin: answers to bad lines dropped: %d are waiting for the host to read", self._pending
-                )
+        size = len(error.id) if isinstance(error.id, str) else 0  # the id is echoed: a line may hold one of any length
+        if self._pending >= _PENDING_ANSWERS or self._pending_chars + size > _PENDING_ID_CHARS:
+            if not self._dropping:  # once until the host has read every answer waiting
+                logger.warning("stdin: answers to bad lines dropped: %d wait for the host to read them", self._pending)
             self._dropping = True
             return
-        self._dropping = False
         self._pending += 1
-        self._replies.start_soon(self._send, error)
+        self._pending_chars += size
+        self._replies.start_soon(self._send, error, size)
 
-    async def _send(self, error: JSONRPCError) -> None:
+    async def _send(self, error: JSONRPCError, size: int) -> None:
         try:
             await self._answers.send(SessionMessage(error))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass  # the server stopped meanwhile
         finally:
             self._pending -= 1
+            self._pending_chars -= size
+            self._dropping = self._dropping and self._pending > 0
 
     async def aclose(self) -> None:
         await self._lines.aclose()

@@ -198,9 +198,15 @@ class PlainRefusals:
         if key is None:
             await self._app(scope, replayed, send)
             return
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self._under_way.discard(key)  # answered: the id is free again, though the SDK's task ends later
+            await send(message)
+
         self._under_way.add(key)
         try:
-            await self._app(scope, replayed, send)
+            await self._app(scope, replayed, answering)
         finally:
             self._under_way.discard(key)
 
