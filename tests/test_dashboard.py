@@ -672,6 +672,19 @@ def test_dashboard_marks_a_job_that_may_have_stalled(
         assert shown["duration"].endswith(" so far"), shown["duration"]
         assert_no_browser_errors(driver)
 
+        # An earlier read found it further along: the row says so (the server's side: test_conversation.py).
+        back = json.loads(json.dumps(later))
+        back["structuredContent"]["jobs"][0]["earlierProgress"] = {"progress": 60, "readAt": listed["startedAt"]}
+        driver.get(host.show(back, args, {"theme": "light", "locale": "en-US"}))
+        enter_view(driver)
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .back"), "the mark of an earlier read")
+        mark = driver.find_element(By.CSS_SELECTOR, f"{row} .back")
+        shown_at = (datetime.fromisoformat(listed["startedAt"]) + VIEWER_OFFSET).strftime("%I:%M %p")
+        assert mark.text.startswith("down from 60% at ") and mark.text.endswith(": may have started over")
+        assert shown_at in mark.text  # as the viewer's clock reads it
+        assert mark.get_attribute("title") == f"An earlier read found 60% at {listed['startedAt']}"
+        assert_no_browser_errors(driver)
+
 
 def test_dashboard_backs_off_from_each_failed_try_and_recovers(
     driver: Any, portal_client: tuple[BlockingPortal, Client], cluster: SimulatedCluster
