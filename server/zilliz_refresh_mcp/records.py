@@ -511,15 +511,16 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     return job.model_copy(update={"no_progress_since": iso_utc_second(since)})  # as times are shown
 
 
-# Job id -> the highest progress this server read of a running job, and when a read last found it there (clock ms).
-Highest = Mapping[str, tuple[int, int]]
+# Job id -> the highest progress this server read of a running job, when a read last found it there (clock ms), and
+# the job's collection (jobs of two collections may share an id that a gateway rounded).
+Highest = Mapping[str, tuple[int, int, str | None]]
 
 
 def with_earlier_progress(job: JobRecord, highest: Highest) -> JobRecord:
     """``job`` with ``earlier_progress`` when a read before (``highest``, not yet told of this one) found it further
     along: told as it is, 40% after 60% reads as a job that slowed, and its estimate, made anew, as a promise kept."""
     seen = highest.get(job.job_id)
-    if job.state != IN_PROGRESS or seen is None or job.progress >= seen[0]:
+    if job.state != IN_PROGRESS or seen is None or job.progress >= seen[0] or seen[2] != job.collection_name:
         return job
     return job.model_copy(
         update={"earlier_progress": EarlierProgress(progress=seen[0], read_at=iso_utc_second(seen[1]))}

@@ -211,7 +211,7 @@ class RefreshJobs:
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
-    _highest: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)  # records.Highest
+    _highest: dict[str, tuple[int, int, str | None]] = field(default_factory=dict, init=False)  # records.Highest
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -542,8 +542,8 @@ class RefreshJobs:
             if record.state == IN_PROGRESS:
                 _newest(self._paces, record.job_id, paced(self._paces.get(record.job_id), record.progress, now))
                 highest = self._highest.get(record.job_id)
-                if highest is None or record.progress >= highest[0]:
-                    highest = (record.progress, now)
+                if highest is None or record.progress >= highest[0] or highest[2] != record.collection_name:
+                    highest = (record.progress, now, record.collection_name)
                 _newest(self._highest, record.job_id, highest)
             else:
                 self._paces.pop(record.job_id, None)
