@@ -1552,6 +1552,9 @@ async def test_a_job_read_further_along_before_is_told_so_until_it_gets_back_the
         highest_at = iso_utc(clock() - clock() % 1000)
         await read(55)
         down = await read(35)
+        clock.advance(60)
+        cluster.inject(Fault(body=answer(35), route=DESCRIBE_ROUTE))
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1})
         listing = {"code": 0, "data": {"records": [record(36)]}}
         cluster.inject(Fault(body=json.dumps(listing).encode(), route=LIST_ROUTE))
         listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_movies"})
@@ -1563,6 +1566,9 @@ async def test_a_job_read_further_along_before_is_told_so_until_it_gets_back_the
     for told in (down["job"], movies):
         assert told["earlierProgress"] == {"progress": 60, "readAt": highest_at}
     assert f"down from 60% read at {highest_at} (~2m00s ago): it may have started over" in down["text"]
+    # A review: a wait's message, all a text-only host reads of it, said "35%, estimated end in ~1h" alone.
+    assert "has not finished after 1 s: RefreshInProgress, " in text_of(waited)
+    assert f"%. An earlier read found it at 60%, at {highest_at}" in text_of(waited)
     assert "ext_movies job" in text_of(listed) and "36%, started" in text_of(listed)
     assert f"down from 60% read at {highest_at}" in text_of(listed)
     assert "earlierProgress" not in level["job"] and "down from" not in level["text"]

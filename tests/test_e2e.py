@@ -254,6 +254,22 @@ def test_a_request_without_a_usable_id_is_answered_not_taken_for_a_notification(
     assert not [r for r in simulator.cluster.requests if r.route.endswith("/list")]  # the call without an id not run
 
 
+def test_a_bad_line_whose_id_is_longer_than_the_answers_kept_waiting_is_answered_when_none_waits(
+    simulator: SimulatorServer,
+) -> None:
+    """A review: answers waiting are bounded by the characters of the ids they echo (4 MiB), and a bad line with a
+    longer id was never answered, though nothing else waited. A valid request with such an id is answered."""
+    long_id = "x" * (4 * 1024 * 1024 + 10)
+    lines = [
+        json.dumps(INITIALIZE),
+        json.dumps({"jsonrpc": "2.0", "id": long_id, "method": 7}),
+        json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"}),
+    ]
+    answers = exchange(simulator, lines, until="last")
+    assert [answer["id"] == long_id for answer in answers] == [False, True, False]
+    assert answers[1]["error"]["code"] == -32600
+
+
 def test_a_burst_of_bad_lines_from_a_host_that_reads_as_it_writes_is_answered_line_by_line(
     simulator: SimulatorServer,
 ) -> None:

@@ -566,6 +566,62 @@ def test_requests_the_sdk_left_unanswered_or_crossed_are_refused_and_a_stream_as
     assert not any("Traceback" in line or "ERROR" in line for line in served.stderr), served.stderr
 
 
+async def test_a_request_answered_but_not_yet_ended_does_not_free_the_id_a_later_request_holds() -> None:
+    """A review: request A's id was freed when its answer was sent, and again when the SDK's task for it ended, later:
+    by then request B held the id, and a third request C with it reached the SDK while B was under way (the crossing
+    this refusal exists for). A stand-in for the SDK, whose tasks end when the test says."""
+    a_answered, a_may_end, b_started, b_may_end = anyio.Event(), anyio.Event(), anyio.Event(), anyio.Event()
+    reached: list[str] = []
+
+    async def sdk(scope: Scope, receive: Receive, send: Send) -> None:
+        method = json.loads((await receive())["body"])["method"]
+        reached.append(method)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if method == "ping" or len(reached) > 2:
+            await send({"type": "http.response.body", "body": b"{}"})
+        elif len(reached) == 1:  # A: answered, its task ends later
+            await send({"type": "http.response.body", "body": b"A"})
+            a_answered.set()
+            await a_may_end.wait()
+        else:  # B: under way until the test ends it
+            b_started.set()
+            await b_may_end.wait()
+            await send({"type": "http.response.body", "body": b"B"})
+
+    app = transport.PlainRefusals(sdk)
+
+    async def post(method: str, statuses: list[int]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": method}).encode()
+        scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"mcp-session-id", b"s1")]}
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        statuses.append(sent[0]["status"])
+
+    a: list[int] = []
+    b: list[int] = []
+    c: list[int] = []
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(post, "tools/call", a)
+            await a_answered.wait()
+            tasks.start_soon(post, "tools/call", b)  # the id, free once A was answered
+            await b_started.wait()
+            a_may_end.set()
+            while not a:  # A's task ends (a checkpoint, not a sleep: each turn lets A's finally run)
+                await anyio.lowlevel.checkpoint()
+            await post("ping", c)  # C, while B is under way
+            b_may_end.set()
+    assert (a, b, c) == ([200], [200], [400])
+    assert reached == ["tools/call", "tools/call"]
+
+
 def pieces_of(*parts: bytes) -> AsyncIterator[bytes]:
     """A request body sent in ``parts``, chunked."""
 

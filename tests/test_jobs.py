@@ -1593,27 +1593,27 @@ def test_a_job_at_100_percent_is_finishing_only_while_no_end_is_reported_and_wha
 
 def test_an_earlier_read_further_along_is_told_only_of_the_same_running_job() -> None:
     """A read at 60% before one at 35%: told. Not of a job of another collection that shares its id (a gateway
-    rounded both), nor of one back at 60% or past it, nor of one no longer running."""
+    rounded both), nor of one back at 60% or past it, nor of one no longer running, nor from a read that ended after
+    this one was asked."""
     now_ms = 1_714_560_000_000
 
     def job(progress: int, collection: str = "ext_a", state: str = "RefreshInProgress") -> JobRecord:
         fields = RecordFields("7", state, now_ms - 3_600_000, 0, progress, collection, None, None, None)
         return render_record(fields, now_ms)
 
-    highest = {"7": (60, now_ms - 300_000, "ext_a")}
-    down = records.with_earlier_progress(job(35), highest)
+    highest = {"7": (60, now_ms - 300_000, "ext_a", 1)}  # the answer of the server's second read
+    asked = 4  # this read's request: the server's fifth
+    down = records.with_earlier_progress(job(35), highest, asked)
     assert down.earlier_progress is not None
     assert (down.earlier_progress.progress, down.earlier_progress.read_at) == (60, iso_utc(now_ms - 300_000))
     assert "down from 60% read at" in job_line(down, iso_utc(now_ms))
-    for told_alone in (
-        job(35, "ext_b"),
-        job(60),
-        job(61),
-        job(35, state="RefreshPending"),
-        job(35, state="RefreshFailed"),
-    ):
-        assert records.with_earlier_progress(told_alone, highest) is told_alone
-    assert records.with_earlier_progress(job(35), {"8": highest["7"]}).earlier_progress is None
+    alone = [job(35, "ext_b"), job(60), job(61), job(35, state="RefreshPending"), job(35, state="RefreshFailed")]
+    for told_alone in alone:
+        assert records.with_earlier_progress(told_alone, highest, asked) is told_alone
+    assert records.with_earlier_progress(job(35), {"8": highest["7"]}, asked).earlier_progress is None
+    # A review: a list asked before a read that found 62% came back after it, with 60%: the two overlapped.
+    overlapped = job(60)
+    assert records.with_earlier_progress(overlapped, {"7": (62, now_ms - 500, "ext_a", 5)}, asked) is overlapped
 
 
 def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should_have_moved_it() -> None:

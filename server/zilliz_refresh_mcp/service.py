@@ -7,10 +7,11 @@ that clients subscribed to through it).
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -211,7 +212,8 @@ class RefreshJobs:
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
-    _highest: dict[str, tuple[int, int, str | None]] = field(default_factory=dict, init=False)  # records.Highest
+    _highest: dict[str, tuple[int, int, str | None, int]] = field(default_factory=dict, init=False)  # records.Highest
+    _reads: Iterator[int] = field(default_factory=itertools.count, init=False)  # orders requests and answers
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -232,6 +234,7 @@ class RefreshJobs:
         window = Since(since, since_ms(since, self.clock())) if since else None
         if cursor:
             decode_cursor(cursor, query_tag(db, collection, wanted, since), now_ms=self.clock())
+        asked = next(self._reads)
         try:
             records = await self.client.list_jobs(db, collection)
         except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
@@ -247,7 +250,7 @@ class RefreshJobs:
             cursor=cursor,
             now_ms=now,
             since=window,
-            as_seen=functools.partial(self._as_seen, now=now),
+            as_seen=functools.partial(self._as_seen, now=now, asked=asked),
         )
         self._remember(job.job_id for job in reversed(listing.jobs))  # the page's first job seen last: newest
         self._note_progress(listing.jobs, now)  # not asOf, rounded down: a read a moment later would seem unmoved
@@ -271,6 +274,7 @@ class RefreshJobs:
     async def _describe_at(self, job_id: str, *, deadline: float | None) -> tuple[JobRecord, int]:
         """One job, and when it was read (clock ms)."""
         wire_id = parse_job_id(job_id)
+        asked = next(self._reads)
         try:
             raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
@@ -300,7 +304,7 @@ class RefreshJobs:
                 status=200,
                 hint="Nothing is shown rather than another job's state; try again, and check the cluster if it lasts.",
             )
-        record = self._as_seen(record, now=now)
+        record = self._as_seen(record, now=now, asked=asked)
         self._remember([record.job_id])
         self._note_progress([record], now)
         return record, now
@@ -523,10 +527,10 @@ class RefreshJobs:
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
 
-    def _as_seen(self, record: JobRecord, *, now: int) -> JobRecord:
+    def _as_seen(self, record: JobRecord, *, now: int, asked: int) -> JobRecord:
         """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
         estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
-        record = with_no_progress_since(with_earlier_progress(record, self._highest), self._unmoved, now)
+        record = with_no_progress_since(with_earlier_progress(record, self._highest, asked), self._unmoved, now)
         return record if record.no_progress_since else with_observed_pace(record, self._paces, now)
 
     def _note_progress(self, records: Iterable[JobRecord], now: int) -> None:
@@ -543,7 +547,7 @@ class RefreshJobs:
                 _newest(self._paces, record.job_id, paced(self._paces.get(record.job_id), record.progress, now))
                 highest = self._highest.get(record.job_id)
                 if highest is None or record.progress >= highest[0] or highest[2] != record.collection_name:
-                    highest = (record.progress, now, record.collection_name)
+                    highest = (record.progress, now, record.collection_name, next(self._reads))
                 _newest(self._highest, record.job_id, highest)
             else:
                 self._paces.pop(record.job_id, None)

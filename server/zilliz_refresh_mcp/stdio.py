@@ -100,7 +100,7 @@ class MendedLines:
         self._told.add(error.error.message)
         logger.log(level, "stdin: %s; answered with error %d", error.error.message, error.error.code)
         size = len(error.id) if isinstance(error.id, str) else 0  # the id is echoed: a line may hold one of any length
-        if self._pending >= _PENDING_ANSWERS or self._pending_chars + size > _PENDING_ID_CHARS:
+        if self._pending and (self._pending >= _PENDING_ANSWERS or self._pending_chars + size > _PENDING_ID_CHARS):
             if not self._dropping:  # once until the host has read every answer waiting
                 logger.warning("stdin: answers to bad lines dropped: %d wait for the host to read them", self._pending)
             self._dropping = True

@@ -199,16 +199,21 @@ class PlainRefusals:
             await self._app(scope, replayed, send)
             return
 
+        owned = True  # until answered: then the id is free again, though the SDK's task ends later
+
         async def answering(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                self._under_way.discard(key)  # answered: the id is free again, though the SDK's task ends later
+            nonlocal owned
+            if owned and message["type"] == "http.response.body" and not message.get("more_body", False):
+                self._under_way.discard(key)
+                owned = False
             await send(message)
 
         self._under_way.add(key)
         try:
             await self._app(scope, replayed, answering)
         finally:
-            self._under_way.discard(key)
+            if owned:  # not answered (the client left): freed now; once answered, another request may hold it
+                self._under_way.discard(key)
 
 
 def _json(body: bytes) -> Any:

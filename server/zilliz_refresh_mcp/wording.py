@@ -367,6 +367,9 @@ def wait_running(
         )
     else:
         message = f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: {state}."
+    if earlier := job.earlier_progress:
+        read = f"{earlier.read_at}{_from_now(earlier.read_at, now)}"
+        message += f" An earlier read found it at {earlier.progress}%, at {read}: it may have started over."
     # Up to the last read that worked, as the record says it: polls that failed since found nothing, unmoved or not.
     since = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
     stalled = since is not None or may_have_stalled(job, unmoved_for)
