@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, cast
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
@@ -32,6 +33,7 @@ from zilliz_refresh_mcp import server as server_module
 from zilliz_refresh_mcp import service as service_module
 from zilliz_refresh_mcp.config import Settings
 from zilliz_refresh_mcp.errors import JobNotFound, TooManyWatched, UpstreamAPIError, UpstreamHTTPError
+from zilliz_refresh_mcp.jobs import JobListing
 from zilliz_refresh_mcp.records import JobRecord, epoch_ms, iso_utc, normalize_record
 from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import RefreshJobs
@@ -1574,6 +1576,80 @@ async def test_a_job_read_further_along_before_is_told_so_until_it_gets_back_the
     assert "earlierProgress" not in level["job"] and "down from" not in level["text"]
     assert again["job"]["earlierProgress"]["progress"] == 60
     assert "earlierProgress" not in pending["job"]  # not running: no progress to compare
+
+
+class HeldCluster:
+    """A cluster behind an httpx mock transport (a narrow test of the order of reads): describes answer
+    ``described``; a list answers ``listed`` once the test releases it, and says when it was sent."""
+
+    def __init__(self) -> None:
+        self.described: list[dict[str, Any]] = []
+        self.listed: list[dict[str, Any]] = []
+        self.list_sent, self.release = anyio.Event(), anyio.Event()
+
+    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == LIST_ROUTE:
+            self.list_sent.set()
+            await self.release.wait()
+            body: dict[str, Any] = {"code": 0, "data": {"records": self.listed}}
+        else:
+            body = {"code": 0, "data": self.described[0]}
+        return httpx2.Response(200, json=body)
+
+
+def running_record(progress: int, collection: str = "ext_a") -> dict[str, Any]:
+    return {"jobId": 7, "collectionName": collection, "state": "RefreshInProgress", "progress": progress} | {
+        "startTime": 1_714_556_400_000,
+        "endTime": 0,
+    }
+
+
+@pytest.mark.parametrize("case", ["overlapping", "shared request", "read again meanwhile", "shared id"])
+async def test_a_drop_in_progress_is_told_only_when_reads_one_after_the_other_show_it(case: str) -> None:
+    """Reviews: a list sent before a read that found 62% came back with 60%, and was told the job may have started
+    over (also a list that joined that one's upstream request later); a read that found 60% again while a list was
+    under way hid the list's real drop to 40%; a job of another collection with the same id made one forget it."""
+    cluster = HeldCluster()
+    async with ZillizClient(
+        endpoint="http://c.test", token="t0k3n", transport=httpx2.MockTransport(cluster.handle)
+    ) as c:
+        jobs = RefreshJobs(client=c, default_db="default", clock=lambda: 1_714_560_000_000)
+        args: dict[str, Any] = {"db_name": None, "collection_name": None, "states": None, "limit": 20, "cursor": None}
+        cluster.described = [running_record(60)]
+        if case != "overlapping":
+            await jobs.describe("7")  # 60%, read before the list is asked
+        async with anyio.create_task_group() as tasks:
+            listed: list[JobListing] = []
+
+            async def list_jobs() -> None:
+                listed.append(await jobs.list_jobs(**args))
+
+            tasks.start_soon(list_jobs)
+            await cluster.list_sent.wait()
+            if case in ("overlapping", "shared request"):
+                cluster.described = [running_record(62)]
+                await jobs.describe("7")  # answered while the list is under way
+                cluster.listed = [running_record(60)]
+                if case == "shared request":
+                    tasks.start_soon(list_jobs)  # asked now, it joins the list sent before the read
+                    await anyio.wait_all_tasks_blocked()
+            elif case == "read again meanwhile":
+                await jobs.describe("7")  # 60% again
+                cluster.listed = [running_record(40)]
+            else:
+                cluster.listed = [running_record(40), running_record(10, "ext_b")]
+            cluster.release.set()
+        if case == "shared id":
+            cluster.release = anyio.Event()
+            cluster.release.set()
+            listed.append(await jobs.list_jobs(**args))  # again: ext_a's drop still told
+    for listing in listed:
+        told = {job.collection_name: job.earlier_progress for job in listing.jobs}
+        if case in ("overlapping", "shared request"):
+            assert told == {"ext_a": None}
+        else:
+            assert told["ext_a"] is not None and told["ext_a"].progress == 60
+            assert told.get("ext_b") is None
 
 
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(

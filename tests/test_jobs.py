@@ -1601,7 +1601,7 @@ def test_an_earlier_read_further_along_is_told_only_of_the_same_running_job() ->
         fields = RecordFields("7", state, now_ms - 3_600_000, 0, progress, collection, None, None, None)
         return render_record(fields, now_ms)
 
-    highest = {"7": (60, now_ms - 300_000, "ext_a", 1)}  # the answer of the server's second read
+    highest: records.Highest = {("7", "ext_a"): (60, now_ms - 300_000, 1)}  # the server's second read's answer
     asked = 4  # this read's request: the server's fifth
     down = records.with_earlier_progress(job(35), highest, asked)
     assert down.earlier_progress is not None
@@ -1610,10 +1610,12 @@ def test_an_earlier_read_further_along_is_told_only_of_the_same_running_job() ->
     alone = [job(35, "ext_b"), job(60), job(61), job(35, state="RefreshPending"), job(35, state="RefreshFailed")]
     for told_alone in alone:
         assert records.with_earlier_progress(told_alone, highest, asked) is told_alone
-    assert records.with_earlier_progress(job(35), {"8": highest["7"]}, asked).earlier_progress is None
+    other: records.Highest = {("8", "ext_a"): highest["7", "ext_a"]}
+    assert records.with_earlier_progress(job(35), other, asked).earlier_progress is None
     # A review: a list asked before a read that found 62% came back after it, with 60%: the two overlapped.
     overlapped = job(60)
-    assert records.with_earlier_progress(overlapped, {"7": (62, now_ms - 500, "ext_a", 5)}, asked) is overlapped
+    later: records.Highest = {("7", "ext_a"): (62, now_ms - 500, 5)}
+    assert records.with_earlier_progress(overlapped, later, asked) is overlapped
 
 
 def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should_have_moved_it() -> None:

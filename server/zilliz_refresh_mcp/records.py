@@ -511,10 +511,10 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
     return job.model_copy(update={"no_progress_since": iso_utc_second(since)})  # as times are shown
 
 
-# Job id -> the highest progress this server read of a running job, when a read last found it there (clock ms), the
-# job's collection (jobs of two collections may share an id that a gateway rounded), and where that read's answer came
-# in the order of the server's reads (``service.RefreshJobs._reads``).
-Highest = Mapping[str, tuple[int, int, str | None, int]]
+# (Job id, collection: jobs of two collections may share an id that a gateway rounded) -> the highest progress this
+# server read of a running job, when a read last found it there (clock ms), and where the answer of the first read
+# that found it there came in the order of the server's reads (``service.RefreshJobs._reads``).
+Highest = Mapping[tuple[str, str | None], tuple[int, int, int]]
 
 
 def with_earlier_progress(job: JobRecord, highest: Highest, asked: int) -> JobRecord:
@@ -522,10 +522,8 @@ def with_earlier_progress(job: JobRecord, highest: Highest, asked: int) -> JobRe
     before (``highest``, not yet told of this one) found it further along: told as it is, 40% after 60% reads as a
     job that slowed, and its estimate, made anew, as a promise kept. Not from a read whose answer came after this one
     was asked: the two overlapped, and this one's answer (a large list, say) may be the older."""
-    seen = highest.get(job.job_id)
-    if job.state != IN_PROGRESS or seen is None or job.progress >= seen[0] or seen[2] != job.collection_name:
-        return job
-    if seen[3] >= asked:
+    seen = highest.get((job.job_id, job.collection_name))
+    if job.state != IN_PROGRESS or seen is None or job.progress >= seen[0] or seen[2] >= asked:
         return job
     return job.model_copy(
         update={"earlier_progress": EarlierProgress(progress=seen[0], read_at=iso_utc_second(seen[1]))}

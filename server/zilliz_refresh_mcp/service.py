@@ -6,6 +6,7 @@ that clients subscribed to through it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -123,6 +124,7 @@ _NOT_FOUND = re.compile(r"job.*(not (been )?found|n[o']t exist)|(no such|unknown
 
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 async def _for_advice(read: Awaitable[T], seconds: float = _SUGGESTION_SECONDS) -> T | None:
@@ -136,7 +138,7 @@ async def _for_advice(read: Awaitable[T], seconds: float = _SUGGESTION_SECONDS) 
     return None
 
 
-def _newest(table: dict[str, T], key: str, value: T) -> None:
+def _newest(table: dict[K, T], key: K, value: T) -> None:
     """``key`` set to ``value`` as the newest entry of an insertion-ordered table that keeps the newest
     ``_SEEN_IDS_KEPT``."""
     table.pop(key, None)
@@ -212,8 +214,9 @@ class RefreshJobs:
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
-    _highest: dict[str, tuple[int, int, str | None, int]] = field(default_factory=dict, init=False)  # records.Highest
+    _highest: dict[tuple[str, str | None], tuple[int, int, int]] = field(default_factory=dict, init=False)
     _reads: Iterator[int] = field(default_factory=itertools.count, init=False)  # orders requests and answers
+    _reads_under_way: set[int] = field(default_factory=set, init=False)  # asked, not yet answered: their orders
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -234,12 +237,12 @@ class RefreshJobs:
         window = Since(since, since_ms(since, self.clock())) if since else None
         if cursor:
             decode_cursor(cursor, query_tag(db, collection, wanted, since), now_ms=self.clock())
-        asked = next(self._reads)
-        try:
-            records = await self.client.list_jobs(db, collection)
-        except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
-            await self._advise(err, db, collection)
-            raise
+        with self._reading() as asked:
+            try:
+                records = await self.client.list_jobs(db, collection)
+            except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
+                await self._advise(err, db, collection)
+                raise
         now = self.clock()
         listing = build_listing(
             records,
@@ -274,9 +277,9 @@ class RefreshJobs:
     async def _describe_at(self, job_id: str, *, deadline: float | None) -> tuple[JobRecord, int]:
         """One job, and when it was read (clock ms)."""
         wire_id = parse_job_id(job_id)
-        asked = next(self._reads)
         try:
-            raw = await self.client.describe_job(wire_id, deadline=deadline)
+            with self._reading() as asked:
+                raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
             if _is_not_found(err):
                 raise JobNotFound(
@@ -527,6 +530,18 @@ class RefreshJobs:
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[int]:
+        """A read under way: where it stands in the order of reads, or where the oldest read still under way does.
+        Identical reads share one upstream request (``ZillizClient``): a read may get the answer to one asked
+        before it, which answers at most what the cluster held then."""
+        order = next(self._reads)
+        self._reads_under_way.add(order)
+        try:
+            yield min(self._reads_under_way)
+        finally:
+            self._reads_under_way.discard(order)
+
     def _as_seen(self, record: JobRecord, *, now: int, asked: int) -> JobRecord:
         """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
         estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
@@ -538,17 +553,20 @@ class RefreshJobs:
             if record.has_ended:
                 self._unmoved.pop(record.job_id, None)
                 self._paces.pop(record.job_id, None)
-                self._highest.pop(record.job_id, None)
+                self._highest.pop((record.job_id, record.collection_name), None)
                 continue
             reading = (record.state, record.progress)
             seen = self._unmoved.get(record.job_id)
             _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
             if record.state == IN_PROGRESS:
                 _newest(self._paces, record.job_id, paced(self._paces.get(record.job_id), record.progress, now))
-                highest = self._highest.get(record.job_id)
-                if highest is None or record.progress >= highest[0] or highest[2] != record.collection_name:
-                    highest = (record.progress, now, record.collection_name, next(self._reads))
-                _newest(self._highest, record.job_id, highest)
+                key = (record.job_id, record.collection_name)  # records.Highest
+                highest = self._highest.get(key)
+                if highest is None or record.progress > highest[0]:
+                    highest = (record.progress, now, next(self._reads))
+                elif record.progress == highest[0]:  # read there again: the first read there still came first
+                    highest = (record.progress, now, highest[2])
+                _newest(self._highest, key, highest)
             else:
                 self._paces.pop(record.job_id, None)
 
