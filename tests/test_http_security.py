@@ -138,6 +138,13 @@ def spawn(simulator: SimulatorServer, *args: str, **env: str) -> Served:
     return served
 
 
+def wait_request(request_id: int, job_id: int | str, *, seconds: int) -> dict[str, Any]:
+    """A wait_for_refresh_job call that asks for progress notifications: they tell the test the wait is under way."""
+    arguments = {"jobId": str(job_id), "timeoutSeconds": seconds}
+    params = {"name": "wait_for_refresh_job", "arguments": arguments, "_meta": {"progressToken": "p"}}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+
+
 def stop(served: Served) -> None:
     served.proc.terminate()
     try:
@@ -536,16 +543,7 @@ def test_requests_the_sdk_left_unanswered_or_crossed_are_refused_and_a_stream_as
                 )
             ] * 6
             assert upstream.cluster.requests == []  # none was run
-            wait = {
-                "jsonrpc": "2.0",
-                "id": 7,
-                "method": "tools/call",
-                "params": {
-                    "name": "wait_for_refresh_job",
-                    "arguments": {"jobId": str(movies), "timeoutSeconds": 2},
-                    "_meta": {"progressToken": "p"},
-                },
-            }
+            wait = wait_request(7, movies, seconds=2)
             with http.stream("POST", served.url, json=wait, headers=headers) as events:
                 lines = events.iter_lines()
                 assert any("notifications/progress" in line for line in lines)  # the wait is under way
@@ -1009,16 +1007,7 @@ def test_a_call_whose_client_drops_its_connection_is_cancelled(upstream: Simulat
                 headers=headers,
             )
             assert listed.status_code == 200 and '"isError":false' in listed.text.replace(" ", "")
-            wait = {
-                "jsonrpc": "2.0",
-                "id": 3,
-                "method": "tools/call",
-                "params": {
-                    "name": "wait_for_refresh_job",
-                    "arguments": {"jobId": str(movies), "timeoutSeconds": 300},
-                    "_meta": {"progressToken": "p"},
-                },
-            }
+            wait = wait_request(3, movies, seconds=300)
             with http.stream("POST", served.url, json=wait, headers=headers) as events:
                 assert events.status_code == 200
                 for line in events.iter_lines():
