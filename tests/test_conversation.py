@@ -1579,19 +1579,26 @@ async def test_a_job_read_further_along_before_is_told_so_until_it_gets_back_the
 
 
 class HeldCluster:
-    """A cluster behind an httpx mock transport (a narrow test of the order of reads): describes answer
-    ``described``; a list answers ``listed`` once the test releases it, and says when it was sent."""
+    """A cluster behind an httpx mock transport (a narrow test of the order of reads): describes of job 7 answer
+    ``described``; a list answers ``listed``, and a describe of job 8 its job, once the test releases them, and
+    each says when it was sent."""
 
     def __init__(self) -> None:
         self.described: list[dict[str, Any]] = []
         self.listed: list[dict[str, Any]] = []
-        self.list_sent, self.release = anyio.Event(), anyio.Event()
+        self.list_sent, self.other_sent, self.release = anyio.Event(), anyio.Event(), anyio.Event()
+        self.lists_sent = 0
 
     async def handle(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path == LIST_ROUTE:
+            self.lists_sent += 1
             self.list_sent.set()
             await self.release.wait()
             body: dict[str, Any] = {"code": 0, "data": {"records": self.listed}}
+        elif json.loads(request.content)["jobId"] == 8:
+            self.other_sent.set()
+            await self.release.wait()
+            body = {"code": 0, "data": running_record(50, "ext_b") | {"jobId": 8}}
         else:
             body = {"code": 0, "data": self.described[0]}
         return httpx2.Response(200, json=body)
@@ -1604,11 +1611,14 @@ def running_record(progress: int, collection: str = "ext_a") -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("case", ["overlapping", "shared request", "read again meanwhile", "shared id"])
+@pytest.mark.parametrize(
+    "case", ["overlapping", "shared request", "sent by a completion", "read again meanwhile", "shared id"]
+)
 async def test_a_drop_in_progress_is_told_only_when_reads_one_after_the_other_show_it(case: str) -> None:
     """Reviews: a list sent before a read that found 62% came back with 60%, and was told the job may have started
-    over (also a list that joined that one's upstream request later); a read that found 60% again while a list was
-    under way hid the list's real drop to 40%; a job of another collection with the same id made one forget it."""
+    over (also a list that joined that one's upstream request later, or one a completion had sent); a read that found
+    60% again while a list was under way hid the list's real drop to 40%; a job of another collection with the same
+    id made one forget it."""
     cluster = HeldCluster()
     async with ZillizClient(
         endpoint="http://c.test", token="t0k3n", transport=httpx2.MockTransport(cluster.handle)
@@ -1616,7 +1626,7 @@ async def test_a_drop_in_progress_is_told_only_when_reads_one_after_the_other_sh
         jobs = RefreshJobs(client=c, default_db="default", clock=lambda: 1_714_560_000_000)
         args: dict[str, Any] = {"db_name": None, "collection_name": None, "states": None, "limit": 20, "cursor": None}
         cluster.described = [running_record(60)]
-        if case != "overlapping":
+        if case not in ("overlapping", "sent by a completion"):
             await jobs.describe("7")  # 60%, read before the list is asked
         async with anyio.create_task_group() as tasks:
             listed: list[JobListing] = []
@@ -1624,13 +1634,16 @@ async def test_a_drop_in_progress_is_told_only_when_reads_one_after_the_other_sh
             async def list_jobs() -> None:
                 listed.append(await jobs.list_jobs(**args))
 
-            tasks.start_soon(list_jobs)
+            if case == "sent by a completion":
+                tasks.start_soon(jobs.collections, None)  # the same list request, for a completion's names
+            else:
+                tasks.start_soon(list_jobs)
             await cluster.list_sent.wait()
-            if case in ("overlapping", "shared request"):
+            if case in ("overlapping", "shared request", "sent by a completion"):
                 cluster.described = [running_record(62)]
                 await jobs.describe("7")  # answered while the list is under way
                 cluster.listed = [running_record(60)]
-                if case == "shared request":
+                if case != "overlapping":
                     tasks.start_soon(list_jobs)  # asked now, it joins the list sent before the read
                     await anyio.wait_all_tasks_blocked()
             elif case == "read again meanwhile":
@@ -1643,13 +1656,32 @@ async def test_a_drop_in_progress_is_told_only_when_reads_one_after_the_other_sh
             cluster.release = anyio.Event()
             cluster.release.set()
             listed.append(await jobs.list_jobs(**args))  # again: ext_a's drop still told
+    assert cluster.lists_sent == 1 + (case == "shared id")  # a list that joined another sent none of its own
     for listing in listed:
         told = {job.collection_name: job.earlier_progress for job in listing.jobs}
-        if case in ("overlapping", "shared request"):
+        if case in ("overlapping", "shared request", "sent by a completion"):
             assert told == {"ext_a": None}
         else:
             assert told["ext_a"] is not None and told["ext_a"].progress == 60
             assert told.get("ext_b") is None
+
+
+async def test_a_drop_in_progress_is_told_while_a_read_of_another_job_is_under_way() -> None:
+    """A review: a read was ordered by the oldest read under way, whatever it read, and a slow poll of another job
+    hid a real drop from 62% to 10% (only identical reads share an upstream request)."""
+    cluster = HeldCluster()
+    transport = httpx2.MockTransport(cluster.handle)
+    async with ZillizClient(endpoint="http://c.test", token="t0k3n", transport=transport) as client:
+        jobs = RefreshJobs(client=client, default_db="default", clock=lambda: 1_714_560_000_000)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(jobs.describe, "8")  # slow, and under way all along
+            await cluster.other_sent.wait()
+            cluster.described = [running_record(62)]
+            await jobs.describe("7")
+            cluster.described = [running_record(10)]
+            dropped = await jobs.describe("7")
+            cluster.release.set()
+    assert dropped.earlier_progress is not None and dropped.earlier_progress.progress == 62
 
 
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(

@@ -6,13 +6,11 @@ that clients subscribed to through it).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import itertools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -214,9 +212,7 @@ class RefreshJobs:
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
-    _highest: dict[tuple[str, str | None], tuple[int, int, int]] = field(default_factory=dict, init=False)
-    _reads: Iterator[int] = field(default_factory=itertools.count, init=False)  # orders requests and answers
-    _reads_under_way: set[int] = field(default_factory=set, init=False)  # asked, not yet answered: their orders
+    _highest: dict[tuple[str, str | None], tuple[int, int, float]] = field(default_factory=dict, init=False)
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -237,12 +233,12 @@ class RefreshJobs:
         window = Since(since, since_ms(since, self.clock())) if since else None
         if cursor:
             decode_cursor(cursor, query_tag(db, collection, wanted, since), now_ms=self.clock())
-        with self._reading() as asked:
-            try:
-                records = await self.client.list_jobs(db, collection)
-            except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
-                await self._advise(err, db, collection)
-                raise
+        try:
+            records = await self.client.list_jobs(db, collection)
+        except UpstreamError as err:  # code 100 may come with HTTP 200, or with 400 or 500 from a newer cluster
+            await self._advise(err, db, collection)
+            raise
+        asked = self.client.request_sent()
         now = self.clock()
         listing = build_listing(
             records,
@@ -278,8 +274,7 @@ class RefreshJobs:
         """One job, and when it was read (clock ms)."""
         wire_id = parse_job_id(job_id)
         try:
-            with self._reading() as asked:
-                raw = await self.client.describe_job(wire_id, deadline=deadline)
+            raw = await self.client.describe_job(wire_id, deadline=deadline)
         except UpstreamError as err:
             if _is_not_found(err):
                 raise JobNotFound(
@@ -297,7 +292,7 @@ class RefreshJobs:
             raise
         if raw is None:
             raise JobNotFound(f"No refresh job {job_id} on this cluster{self._rounding_note(wire_id)}")
-        now = self.clock()
+        now, asked = self.clock(), self.client.request_sent()
         record = normalize_record(raw, now_ms=now)
         if not _same_job(record.job_id, wire_id):
             # Shown as asked for, another job's state would be a wrong answer given with confidence.
@@ -530,19 +525,7 @@ class RefreshJobs:
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[int]:
-        """A read under way: where it stands in the order of reads, or where the oldest read still under way does.
-        Identical reads share one upstream request (``ZillizClient``): a read may get the answer to one asked
-        before it, which answers at most what the cluster held then."""
-        order = next(self._reads)
-        self._reads_under_way.add(order)
-        try:
-            yield min(self._reads_under_way)
-        finally:
-            self._reads_under_way.discard(order)
-
-    def _as_seen(self, record: JobRecord, *, now: int, asked: int) -> JobRecord:
+    def _as_seen(self, record: JobRecord, *, now: int, asked: float) -> JobRecord:
         """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
         estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
         record = with_no_progress_since(with_earlier_progress(record, self._highest, asked), self._unmoved, now)
@@ -563,7 +546,7 @@ class RefreshJobs:
                 key = (record.job_id, record.collection_name)  # records.Highest
                 highest = self._highest.get(key)
                 if highest is None or record.progress > highest[0]:
-                    highest = (record.progress, now, next(self._reads))
+                    highest = (record.progress, now, time.monotonic())
                 elif record.progress == highest[0]:  # read there again: the first read there still came first
                     highest = (record.progress, now, highest[2])
                 _newest(self._highest, key, highest)

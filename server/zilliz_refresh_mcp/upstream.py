@@ -26,6 +26,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -75,6 +76,9 @@ DESCRIBE_ROUTE = "/v2/vectordb/jobs/external_collection/describe"
 REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 
 MAX_CONNECTIONS = 16
+# When the request whose answer a read got was first sent (time.monotonic()), set in the reading task's context by
+# list_jobs and describe_job: a read that joins an identical one in flight gets the answer to a request sent before it.
+_SENT: ContextVar[float] = ContextVar("zilliz_request_sent")
 CLEANED_APART_BYTES = 1 << 20  # an answer this large that may spell the token is cleaned in a worker thread
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
@@ -276,7 +280,7 @@ class ZillizClient:
         self._retry_budget = retry_budget_seconds
         self._max_bytes = max_response_bytes
         self._limiter = _limiter(rate_limit_per_second)
-        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._inflight: dict[str, tuple[asyncio.Future[Any], float]] = {}  # each call, and when it was sent
         # The retry policy holds no state of a call: built once, it serves every call.
         self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_backoff_seconds, jitter=0.3)
         self._stop = stop_after_attempt(max_attempts) | _StopOnLongRetryAfter(max_backoff_seconds)
@@ -317,7 +321,7 @@ class ZillizClient:
 
     async def aclose(self) -> None:
         self._closed = True
-        for task in list(self._inflight.values()):  # calls nobody waits for any more
+        for task, _ in list(self._inflight.values()):  # calls nobody waits for any more
             task.cancel()
         if self._http_client is not None:
             await self._http_client.aclose()
@@ -360,6 +364,7 @@ class ZillizClient:
         if deadline is None:
             data = await self._shared_call(DESCRIBE_ROUTE, body)
         else:
+            _SENT.set(time.monotonic())
             data = await self._with_retries(DESCRIBE_ROUTE, body, deadline=deadline)
         if data is None or data == {}:
             return None
@@ -379,6 +384,12 @@ class ZillizClient:
                 problem = f"has an unusable `data.jobId`: {err}"
         raise UpstreamBadResponse(f"Upstream refresh answer {problem}", route=REFRESH_ROUTE, status=200)
 
+    @staticmethod
+    def request_sent() -> float:
+        """When the request that answered this task's last ``list_jobs`` or ``describe_job`` was first sent
+        (``time.monotonic()``): its answer says what the cluster held then, or after."""
+        return _SENT.get()
+
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _shared_call(self, route: str, body: Mapping[str, Any]) -> Any:
@@ -388,15 +399,15 @@ class ZillizClient:
         running for the others.
         """
         key = route + json.dumps(body, sort_keys=True)
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self._with_retries(route, body))
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        return await asyncio.shield(task)
+        shared = self._inflight.get(key)
+        if shared is None:
+            shared = self._inflight[key] = (asyncio.ensure_future(self._with_retries(route, body)), time.monotonic())
+            shared[0].add_done_callback(lambda done: self._forget(key, done))
+        _SENT.set(shared[1])
+        return await asyncio.shield(shared[0])
 
     def _forget(self, key: str, task: asyncio.Future[Any]) -> None:
-        if self._inflight.get(key) is task:
+        if (shared := self._inflight.get(key)) is not None and shared[0] is task:
             del self._inflight[key]
         if not task.cancelled():
             task.exception()  # retrieved: no "exception was never retrieved" when every caller left
