@@ -513,12 +513,12 @@ def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> Job
 
 # (Job id, collection: jobs of two collections may share an id that a gateway rounded) -> the highest progress this
 # server read of a running job, when a read last found it there (clock ms), and when the answer of the first read
-# that found it there was read (time.monotonic()).
-Highest = Mapping[tuple[str, str | None], tuple[int, int, float]]
+# that found it there was read (time.perf_counter_ns()).
+Highest = Mapping[tuple[str, str | None], tuple[int, int, int]]
 
 
-def with_earlier_progress(job: JobRecord, highest: Highest, asked: float) -> JobRecord:
-    """``job``, read by a request sent at ``asked`` (time.monotonic()), with ``earlier_progress`` when a read
+def with_earlier_progress(job: JobRecord, highest: Highest, asked: int) -> JobRecord:
+    """``job``, read by a request sent at ``asked`` (time.perf_counter_ns()), with ``earlier_progress`` when a read
     before (``highest``, not yet told of this one) found it further along: told as it is, 40% after 60% reads as a
     job that slowed, and its estimate, made anew, as a promise kept. Not from a read answered after this one's request
     was sent: the two overlapped, and this one's answer (a large list, say) may be the older."""

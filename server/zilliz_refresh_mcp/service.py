@@ -212,7 +212,7 @@ class RefreshJobs:
     # stalled (noProgressSince), across calls.
     _unmoved: dict[str, tuple[tuple[str, int], int]] = field(default_factory=dict, init=False)
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
-    _highest: dict[tuple[str, str | None], tuple[int, int, float]] = field(default_factory=dict, init=False)
+    _highest: dict[tuple[str, str | None], tuple[int, int, int]] = field(default_factory=dict, init=False)
     _waits: int = field(default=0, init=False)  # under way
 
     async def list_jobs(
@@ -525,7 +525,7 @@ class RefreshJobs:
     def _database(self, db_name: str | None) -> str:
         return check_name(db_name or self.default_db, "dbName")
 
-    def _as_seen(self, record: JobRecord, *, now: int, asked: float) -> JobRecord:
+    def _as_seen(self, record: JobRecord, *, now: int, asked: int) -> JobRecord:
         """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
         estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
         record = with_no_progress_since(with_earlier_progress(record, self._highest, asked), self._unmoved, now)
@@ -546,7 +546,7 @@ class RefreshJobs:
                 key = (record.job_id, record.collection_name)  # records.Highest
                 highest = self._highest.get(key)
                 if highest is None or record.progress > highest[0]:
-                    highest = (record.progress, now, time.monotonic())
+                    highest = (record.progress, now, time.perf_counter_ns())
                 elif record.progress == highest[0]:  # read there again: the first read there still came first
                     highest = (record.progress, now, highest[2])
                 _newest(self._highest, key, highest)

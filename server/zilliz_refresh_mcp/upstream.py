@@ -76,9 +76,11 @@ DESCRIBE_ROUTE = "/v2/vectordb/jobs/external_collection/describe"
 REFRESH_ROUTE = "/v2/vectordb/jobs/external_collection/refresh"
 
 MAX_CONNECTIONS = 16
-# When the request whose answer a read got was first sent (time.monotonic()), set in the reading task's context by
-# list_jobs and describe_job: a read that joins an identical one in flight gets the answer to a request sent before it.
-_SENT: ContextVar[float] = ContextVar("zilliz_request_sent")
+# When the request whose answer a read got was first sent, set in the reading task's context by list_jobs and
+# describe_job: a read that joins an identical one in flight gets the answer to a request sent before it. In
+# time.perf_counter_ns(): on Windows, monotonic() before Python 3.13 ticks every 15.6 ms, and two reads within one
+# tick would seem to come at once.
+_SENT: ContextVar[int] = ContextVar("zilliz_request_sent")
 CLEANED_APART_BYTES = 1 << 20  # an answer this large that may spell the token is cleaned in a worker thread
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304 (not modified) nor 300: they lead nowhere
@@ -280,7 +282,7 @@ class ZillizClient:
         self._retry_budget = retry_budget_seconds
         self._max_bytes = max_response_bytes
         self._limiter = _limiter(rate_limit_per_second)
-        self._inflight: dict[str, tuple[asyncio.Future[Any], float]] = {}  # each call, and when it was sent
+        self._inflight: dict[str, tuple[asyncio.Future[Any], int]] = {}  # each call, and when it was sent
         # The retry policy holds no state of a call: built once, it serves every call.
         self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_backoff_seconds, jitter=0.3)
         self._stop = stop_after_attempt(max_attempts) | _StopOnLongRetryAfter(max_backoff_seconds)
@@ -364,7 +366,7 @@ class ZillizClient:
         if deadline is None:
             data = await self._shared_call(DESCRIBE_ROUTE, body)
         else:
-            _SENT.set(time.monotonic())
+            _SENT.set(time.perf_counter_ns())
             data = await self._with_retries(DESCRIBE_ROUTE, body, deadline=deadline)
         if data is None or data == {}:
             return None
@@ -385,9 +387,9 @@ class ZillizClient:
         raise UpstreamBadResponse(f"Upstream refresh answer {problem}", route=REFRESH_ROUTE, status=200)
 
     @staticmethod
-    def request_sent() -> float:
+    def request_sent() -> int:
         """When the request that answered this task's last ``list_jobs`` or ``describe_job`` was first sent
-        (``time.monotonic()``): its answer says what the cluster held then, or after."""
+        (``time.perf_counter_ns()``): its answer says what the cluster held then, or after."""
         return _SENT.get()
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -401,7 +403,10 @@ class ZillizClient:
         key = route + json.dumps(body, sort_keys=True)
         shared = self._inflight.get(key)
         if shared is None:
-            shared = self._inflight[key] = (asyncio.ensure_future(self._with_retries(route, body)), time.monotonic())
+            shared = self._inflight[key] = (
+                asyncio.ensure_future(self._with_retries(route, body)),
+                time.perf_counter_ns(),
+            )
             shared[0].add_done_callback(lambda done: self._forget(key, done))
         _SENT.set(shared[1])
         return await asyncio.shield(shared[0])
