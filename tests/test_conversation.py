@@ -1455,6 +1455,30 @@ async def test_a_list_and_a_read_tell_a_job_that_no_read_has_found_further_along
     assert told in text_of(later) and told in text_of(read)
 
 
+async def test_a_list_counts_a_jobs_time_unmoved_from_when_it_read_it_not_from_its_as_of_rounded_down(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A mutation audit: 50% after 100 s (30 points a minute), listed at .999 of a second, then read 59.5 s later
+    still at 50%: unmoved for under a minute (``UNMOVED_SECONDS``), no claim yet, though the list's asOf, rounded
+    down to the second, is 60.499 s before; a second later, it may have stalled."""
+    job = cluster.add_job(
+        "default", "ext_fast", started_minutes_ago=100 / 60, duration_minutes=200 / 60, stall_at_progress=50
+    )
+    clock.advance(0.999)
+    async with Client(fast_server) as client:
+        listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_fast"})
+        assert listed.structured_content is not None
+        assert listed.structured_content["jobs"][0]["progress"] == 50
+        listed_at = listed.structured_content["asOf"]
+        clock.advance(59.5)
+        early = await client.call_tool("get_refresh_job", {"jobId": str(job.job_id)})
+        clock.advance(1)
+        later = await client.call_tool("get_refresh_job", {"jobId": str(job.job_id)})
+    assert early.structured_content is not None and later.structured_content is not None
+    assert early.structured_content["progress"] == 50 and "noProgressSince" not in early.structured_content
+    assert later.structured_content["noProgressSince"] == listed_at
+
+
 @pytest.mark.parametrize(("hours", "stuck"), [(1, False), (2, True)])
 async def test_a_job_read_at_100_percent_for_over_an_hour_may_be_stuck(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, hours: int, stuck: bool
@@ -1684,6 +1708,78 @@ async def test_a_drop_in_progress_is_told_while_a_read_of_another_job_is_under_w
     assert dropped.earlier_progress is not None and dropped.earlier_progress.progress == 62
 
 
+async def test_a_job_that_may_have_stalled_is_estimated_at_its_average_rate_not_the_pace_seen(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A mutation audit: a job read every minute, seen to step from 30% to 40% in 20 minutes, then unmoved at 40%
+    for 20 minutes more. The pace of its last step still holds (two steps' time: 40 minutes), but its average rate
+    (40% in 61 minutes) should have moved it: it may have stalled, and its estimate, as its line says, assumes it
+    resumes at its average rate, not at the pace seen."""
+    job_id = movies_job(cluster)
+    start = clock.now - 20 * 60_000  # started 20 minutes before the first read
+
+    def answer(progress: int) -> Fault:
+        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
+        record |= {"progress": progress, "startTime": start, "endTime": 0}
+        return Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE)
+
+    async def read(progress: int) -> CallToolResult:
+        cluster.inject(answer(progress))
+        result = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        clock.advance(60)
+        return result
+
+    async with Client(fast_server) as client:
+        await read(20)
+        for _ in range(20):
+            await read(30)
+        reached_at, last = clock.now, None
+        for _ in range(21):
+            last = await read(40)
+    assert last is not None and last.structured_content is not None
+    record = last.structured_content
+    assert record["noProgressSince"] == iso_utc(reached_at)
+    assert record["estimatedEndAt"] == iso_utc(start + 61 * 60_000 * 100 // 40)  # 40% in 61 minutes
+    assert "if it resumes at its average rate: it may have stalled" in text_of(last)
+    assert "pace seen" not in text_of(last)
+
+
+@pytest.mark.parametrize("between", ["RefreshPending", "RefreshFailed"])
+async def test_a_job_paused_or_ended_is_paced_anew_once_it_runs_again(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock, between: str
+) -> None:
+    """A mutation audit: a job that gained a point a minute from 40% to 51%, then was read pending (or failed: the
+    cluster retries it under its id) for two hours, then runs again. The pace seen before is no pace of now: counted
+    across the pause, 11 points in 2h13m, its first read running again would tell an end hours late. Running again,
+    its pace is measured anew, from its first rise after the pause."""
+    job_id = movies_job(cluster)
+    start = clock.now - 60 * 60_000
+
+    def answer(state: str, progress: int) -> Fault:
+        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": state}
+        record |= {"progress": progress, "startTime": start, "endTime": 0}
+        return Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE)
+
+    async def read(state: str, progress: int, after_seconds: float = 60) -> CallToolResult:
+        clock.advance(after_seconds)
+        cluster.inject(answer(state, progress))
+        return await client.call_tool("get_refresh_job", {"jobId": job_id})
+
+    async with Client(fast_server) as client:
+        for progress in range(40, 52):
+            before = await read("RefreshInProgress", progress)  # 11 points in 11 minutes
+        await read(between, 51)
+        await read(between, 51, after_seconds=7200)
+        resumed = await read("RefreshInProgress", 52)
+        resumed_at = iso_utc(clock.now)
+        for progress in range(53, 64):
+            again = await read("RefreshInProgress", progress)
+    assert "at the pace seen since" in text_of(before)
+    assert "pace seen" not in text_of(resumed)
+    assert f"at the pace seen since {resumed_at}" not in text_of(again)  # its first read after the pause: no rise
+    assert f"at the pace seen since {iso_utc(epoch_ms(resumed_at) + 60_000)}" in text_of(again)
+
+
 async def test_a_wait_whose_later_polls_fail_claims_no_stall_from_its_one_read(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
@@ -1838,6 +1934,42 @@ async def test_subscriptions_that_come_or_come_back_while_others_are_told_of_the
         with anyio.fail_after(10):
             await came_back.wait()
     assert sorted(told) == ["back", "bus", "bus"]  # the bus again, for the stream that came after it was told
+    assert watcher.active_pollers() == 0
+
+
+async def test_a_shared_channel_is_told_once_per_change_and_a_subscription_by_its_current_channel(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A mutation audit: two listen streams share the bus, one channel: at a job's end it is told once, not once per
+    stream. A subscription made again with another channel before its turn (a connection's session is made anew for
+    each request) is told on that one, not on the channel it had when the telling began."""
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    clock.now += 3_600_000  # the 30-minute job has ended
+    told: list[str] = []
+    last = anyio.Event()
+
+    async with standalone_watcher(settings, clock) as watcher:
+
+        async def bus(told_uri: str) -> None:  # every listen stream's channel
+            told.append("bus")
+
+        async def renewing(told_uri: str) -> None:
+            told.append("renewing")
+            watcher.subscribe(uri, 4, new)  # before its turn, on another channel
+
+        async def old(told_uri: str) -> None:
+            told.append("old")
+            last.set()
+
+        async def new(told_uri: str) -> None:
+            told.append("new")
+            last.set()
+
+        for key, notify in ((1, bus), (2, bus), (3, renewing), (4, old)):
+            watcher.subscribe(uri, key, notify)
+        with anyio.fail_after(10):
+            await last.wait()
+    assert told == ["bus", "renewing", "new"]
     assert watcher.active_pollers() == 0
 
 

@@ -38,6 +38,8 @@ from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
+    CallToolRequest,
+    CallToolRequestParams,
     CallToolResult,
     GetPromptRequest,
     GetPromptRequestParams,
@@ -1565,6 +1567,24 @@ async def test_arguments_as_json_text_still_work(client: Client) -> None:
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert result.structured_content["summary"]["total"] == 1
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic, sending a request it would not build
+@pytest.mark.parametrize("arguments", ['[{"limit": 2}]', "5", "null", '"limit"'])
+async def test_arguments_as_json_text_of_no_object_are_refused_as_the_text_they_are(
+    client: Client, cluster: SimulatedCluster, arguments: str
+) -> None:
+    """A mutation audit: only the JSON text of an object is read as that object. The text of a list, a number,
+    null or a string is refused as what was sent, a string, not as what it holds ("got 5", "got a list")."""
+    params = CallToolRequestParams.model_construct(name=TOOL, arguments=arguments)  # type: ignore[arg-type]  # what the type forbids
+    request = CallToolRequest.model_construct(method="tools/call", params=params)
+    result = await client.session.send_request(request, CallToolResult)
+    assert_clear_error(
+        result,
+        "Invalid arguments for list_refresh_jobs: arguments should be an object of names and values, got a "
+        "string that is not a JSON object. This tool",
+    )
+    assert cluster.requests == []
 
 
 BAD_JOB_IDS = [

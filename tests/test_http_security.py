@@ -401,6 +401,31 @@ async def test_a_browser_of_an_origin_the_user_allowed_may_call_and_read_the_ans
     assert "access-control-allow-origin" not in not_allowed.headers and not_allowed.status_code in (401, 405)
 
 
+async def test_a_browser_may_end_its_session_resume_a_stream_and_read_why_it_was_refused_and_only_its_origin(
+    upstream: SimulatorServer,
+) -> None:
+    """A mutation audit: what the CORS answers allow beyond a POST was untested. A page of an allowed origin may
+    DELETE its session and resume a stream (Last-Event-ID), and read WWW-Authenticate on a 401; the dots of the
+    allowed origin are dots, not any character (``mcpXexample.com`` is another site)."""
+    served = spawn(upstream, "--mcp-bearer-token", BEARER, "--allowed-origin", "https://mcp.example.com")
+    origin = "https://mcp.example.com"
+    asks = {"Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "mcp-session-id,last-event-id"}
+    try:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            preflight = await http.options(served.url, headers={"Origin": origin, **asks})
+            elsewhere = await http.options(served.url, headers={"Origin": "https://mcpXexample.com", **asks})
+            unsigned = await http.post(served.url, json=INITIALIZE, headers=MCP_HEADERS | {"Origin": origin})
+    finally:
+        stop(served)
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert "DELETE" in preflight.headers["access-control-allow-methods"]
+    assert {"mcp-session-id", "last-event-id"} <= set(preflight.headers["access-control-allow-headers"].split(", "))
+    assert "access-control-allow-origin" not in elsewhere.headers
+    assert unsigned.status_code == 401 and unsigned.headers["access-control-allow-origin"] == origin
+    assert "www-authenticate" in unsigned.headers["access-control-expose-headers"].lower().split(", ")
+
+
 async def test_bearer_token_is_required_when_set(gated: Served, cluster: SimulatedCluster) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
         missing = await http.post(gated.url, json=INITIALIZE, headers=MCP_HEADERS)

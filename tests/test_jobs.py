@@ -1655,6 +1655,42 @@ def test_a_running_job_is_told_it_may_have_stalled_only_when_its_own_rate_should
     assert records.with_no_progress_since(slow, {"7": (("RefreshInProgress", 4), now_ms - 3_000_000)}, now_ms) is slow
 
 
+def test_the_stall_claims_edges_five_points_at_least_an_hour_at_100_and_running_jobs_only() -> None:
+    """A mutation audit: nothing held the edges. 20% after an hour, unmoved for exactly 15 minutes, should have
+    gained 5 points (``STALLED_POINTS``, at least); 99% after 100 hours, unmoved for 2 hours, only 2, and 99% is not
+    100% (finishing up): no claim. At 100%, a second past the hour is over it. A job with no start time has no
+    average rate (nothing to divide by), and a state not running (pending, or a newer cluster's with no end) makes
+    no claim at 100% either. ``noProgressSince`` is told to the second, as times read are shown."""
+    now_ms = 1_714_560_000_000
+
+    def job(progress: int, started_ago_ms: int | None, state: str = "RefreshInProgress") -> JobRecord:
+        start = 0 if started_ago_ms is None else now_ms - started_ago_ms
+        return render_record(RecordFields("7", state, start, 0, progress, "b", None, None, None), now_ms)
+
+    def unmoved(record: JobRecord, for_ms: int) -> JobRecord:
+        seen = {"7": ((record.state, record.progress), now_ms - for_ms)}
+        return records.with_no_progress_since(record, seen, now_ms)
+
+    assert unmoved(job(20, HOUR), 900_000).no_progress_since == iso_utc(now_ms - 900_000)  # 20 x 15 / 60 = 5 points
+    assert unmoved(job(20, HOUR), 899_000).no_progress_since is None
+    late = job(99, 100 * HOUR)
+    assert unmoved(late, 2 * HOUR) is late  # 2 points at its rate: not yet
+    done = job(100, 3 * HOUR)
+    assert unmoved(done, HOUR + 1000).no_progress_since == iso_utc(now_ms - HOUR - 1000)
+    assert unmoved(done, HOUR) is done
+    no_start = job(30, None)
+    assert no_start.duration_seconds is None
+    assert unmoved(no_start, 2 * HOUR) is no_start
+    for state in ("RefreshPending", "RefreshCancelling"):
+        other = job(100, 3 * HOUR, state)
+        assert not other.has_ended
+        assert unmoved(other, 2 * HOUR) is other
+    # A first read at 10:00:00.750 is told as 10:00:00, as every time this server read is.
+    since = now_ms - 1_800_000 + 750
+    told = records.with_no_progress_since(job(20, HOUR), {"7": (("RefreshInProgress", 20), since)}, now_ms)
+    assert told.no_progress_since == iso_utc(since - 750)
+
+
 @pytest.mark.parametrize("state", ["RefreshInProgress", "RefreshPending"])
 def test_an_end_time_beside_a_state_that_has_not_ended_is_not_told_as_an_end(state: str) -> None:
     """An audit: a running job whose record gave an end time (5 minutes from now) read "ended ..., took 15m00s", and
@@ -1748,6 +1784,59 @@ def test_a_pace_of_steps_is_measured_between_the_reads_that_saw_two_steps() -> N
         pace = records.paced(pace, progress, now_ms)
     assert [minute for minute, paced in estimates.items() if paced] == [21, 25]
     assert estimates[21] == estimates[25] == 201  # 90 points at 5 every 10 minutes, from the read at 21 minutes
+
+
+def test_a_pace_is_told_only_within_its_edges_and_an_overdue_one_ends_any_moment_now() -> None:
+    """A mutation audit: nothing held the edges of a pace. The reads around each rise within a quarter of its span,
+    a quarter itself included, each end's own (a first rise seen 10 minutes after the read before, a last one seen
+    15 minutes after, or both 3); a span of 10 minutes, not 9m59s; no longer unmoved than two of its last steps take
+    at that pace, two included (steps of 2 points, a point a minute: 4 minutes, not 5); an end past already (98%, 2
+    points to go, read 3 minutes after the last rise) is now, not in the past; the estimate in whole seconds, rounded
+    up, and the pace's start to the second, rounded down."""
+    by_minute: list[tuple[float, int]] = [(minute, 25 + minute) for minute in range(-20, 1)]  # 5% to 25% now
+    unpaced: list[list[tuple[float, int]]] = [
+        [(-30, 1), *by_minute],  # the first rise seen 10 minutes after the read before it
+        [(-21, 4), *by_minute[:6], (0, 25)],  # the last seen 15 minutes after the read before it
+        [(-23, 2), *by_minute[:16:3], (-3, 22), (0, 25)],  # 3 minutes each: 6 of 20
+        [*[(minute, 12 + minute) for minute in range(-11, 0)], (-1 / 60, 12)],  # 10 points in 9m59s
+    ]
+    for reads in unpaced:
+        assert read_after(reads).pace_since is None, reads
+    quarter = read_after([(-22, 3), *by_minute[:-4:2], (-3, 22), (0, 25)])  # 2 and 3 minutes: 5 of 20
+    assert (quarter.pace_since, quarter.estimated_end_at) == (iso_utc(NOW - 20 * 60_000), iso_utc(NOW + 75 * 60_000))
+    steps = [(minute, 22 + 2 * (minute // 2)) for minute in range(-20, 1)]  # 2% twenty minutes ago, 22% now
+    for unmoved, paced in ((3, True), (4, True), (5, False)):
+        job = read_after([*steps, (unmoved, 22)])
+        assert (job.pace_since is not None) is paced, unmoved
+        if paced:  # 78 points left at 18 in 18 minutes, from the last rise
+            assert job.estimated_end_at == iso_utc(NOW + 78 * 60_000)
+    overdue = read_after([*[(minute, 98 + 2 * (minute // 2)) for minute in range(-20, 1)], (3, 98)])
+    assert overdue.pace_since is not None and overdue.estimated_end_at == iso_utc(NOW + 3 * 60_000)
+    assert job_line(overdue, iso_utc(NOW + 3 * 60_000)).endswith(
+        f"estimated end {overdue.estimated_end_at} (about now), at the pace seen since {overdue.pace_since}"
+    )
+    pace: records.Pace | None = None
+    for minute, progress in [(minute, 12 + minute) for minute in range(-11, 0)]:
+        pace = records.paced(pace, progress, NOW + minute * 60_000 + 750)  # read at .750 of a second
+    record = raw(jobId=7, state="RefreshInProgress", progress=12, startTime=NOW - 65 * 60_000, endTime=0)
+    assert pace is not None
+    late = records.with_observed_pace(normalize_record(record, now_ms=NOW + 750), {"7": pace}, NOW + 750)
+    assert (late.pace_since, late.estimated_end_at) == (iso_utc(NOW - 600_000), iso_utc(NOW + 88 * 60_000 + 1000))
+
+
+def test_a_wait_that_saw_a_paced_job_not_move_says_its_estimate_assumes_that_pace() -> None:
+    """A mutation audit: a job that steps 10 points every 10 minutes (40% an hour in), its estimate made from that
+    pace, and unmoved for the 8 minutes of a wait, which its average rate says should have moved it: the wait says
+    it may have stalled, and that the estimate assumes it goes on at the pace seen, not at its average rate."""
+    reads: list[tuple[float, int]] = [(minute, 20 + 10 * ((minute + 28) // 10)) for minute in range(-28, -7)]
+    job = read_after([*reads, (0, 40)], startTime=NOW - HOUR)
+    assert (job.pace_since, job.estimated_end_at) == (iso_utc(NOW - 18 * 60_000), iso_utc(NOW + 52 * 60_000))
+    message = jobs.WaitResult.still_running(job, 480.0, now=iso_utc(NOW), unmoved_for=480.0).message
+    assert "Its progress did not move during this wait: it may have stalled at 40%." in message
+    assert (
+        f"Estimated end: {job.estimated_end_at} (in ~52m00s), at the pace seen since {job.pace_since}, if it goes on "
+        "at that pace."
+    ) in message
 
 
 LONG_IN_BYTES = ["\x01", "\u202e", "\U0001f600", "\u6570"]  # 6, 7 once escaped in a line, 4 and 3 bytes a character
