@@ -76,11 +76,12 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
         ended = job.ended_at and not contradicted
         parts.append(f"took {took}" if ended else f"running for {took}" if job.state == IN_PROGRESS else f"{took} ago")
     if earlier := job.earlier_progress:
-        read = f"{earlier.read_at}{_from_now(earlier.read_at, now)}"
-        parts.append(f"down from {earlier.progress}% read at {read}: it may have started over")
+        parts.append(
+            f"down from {earlier.progress}% read at {_time_and_how_far(earlier.read_at, now)}: it may have started over"
+        )
     stalled = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
     if stalled:
-        parts.append(f"no progress since {stalled}{_from_now(stalled, now)}")
+        parts.append(f"no progress since {_time_and_how_far(stalled, now)}")
     if job.estimated_end_at:
         resumes = " if it resumes at its average rate: it may have stalled" if stalled else ""
         parts.append(f"estimated end {_estimate(job.estimated_end_at, job, now)}{resumes}")
@@ -136,7 +137,7 @@ def _no_estimate(job: JobRecord, now: str | None) -> str | None:
     """Why a running job has no estimated end, as its line says it (a wait: "It is ..."); None for any other job
     (a model told nothing makes up an estimate, or reads a finishing job as a stuck one)."""
     if _stuck_finishing(job) and job.no_progress_since is not None:
-        since = f"{job.no_progress_since}{_from_now(job.no_progress_since, now)}"
+        since = _time_and_how_far(job.no_progress_since, now)
         return f"at 100% since {since}, its state not ended: it may be stuck"
     if job.state == IN_PROGRESS and job.progress >= 100 and job.ended_at is None:
         return _FINISHING
@@ -205,7 +206,7 @@ def _too_early(job: JobRecord) -> str | None:
 def _estimate(at: str, job: JobRecord, now: str | None) -> str:
     """A job's estimated end ``at``, how far off, and, when made from the pace this server saw, since when."""
     paced = f", at the pace seen since {job.pace_since}" if job.pace_since else ""
-    return f"{at}{_from_now(at, now)}{paced}"
+    return f"{_time_and_how_far(at, now)}{paced}"
 
 
 def _seconds_until(at: str, now: str) -> float:
@@ -218,6 +219,11 @@ def _far_off(at: str | None, now: str | None) -> str | None:
         return None
     seconds = _seconds_until(at, now)
     return duration_text(seconds) if seconds > _FAR_OFF_SECONDS else None
+
+
+def _time_and_how_far(at: str, now: str | None) -> str:
+    """``at`` and how far off it is: "2026-12-01T10:00:00Z (~5m00s ago)"."""
+    return f"{at}{_from_now(at, now)}"
 
 
 def _from_now(at: str, now: str | None) -> str:
@@ -360,7 +366,7 @@ def wait_running(
     server, in any call, found)."""
     state = f"{job.state}, {job.progress}%"
     if trouble:
-        when = f", at {read_at}{_from_now(read_at, now)}" if read_at else ""
+        when = f", at {_time_and_how_far(read_at, now)}" if read_at else ""
         message = (
             f"Refresh job {job.job_id} {_of_collection(job)} could not be read at the end of this wait ({waited:g} s): "
             f"{trouble} When last read{when}, it was {state}; it may have moved on, or ended, since."
@@ -368,13 +374,15 @@ def wait_running(
     else:
         message = f"Refresh job {job.job_id} {_of_collection(job)} has not finished after {waited:g} s: {state}."
     if earlier := job.earlier_progress:
-        read = f"{earlier.read_at}{_from_now(earlier.read_at, now)}"
+        read = _time_and_how_far(earlier.read_at, now)
         message += f" An earlier read found it at {earlier.progress}%, at {read}: it may have started over."
     # Up to the last read that worked, as the record says it: polls that failed since found nothing, unmoved or not.
     since = None if _stuck_finishing(job) else job.no_progress_since  # at 100%, _no_estimate says it
     stalled = since is not None or may_have_stalled(job, unmoved_for)
     if since is not None:
-        message += f" Every read since {since}{_from_now(since, now)} found it at {job.progress}%: it may have stalled."
+        message += (
+            f" Every read since {_time_and_how_far(since, now)} found it at {job.progress}%: it may have stalled."
+        )
     elif stalled:
         message += f" Its progress did not move during this wait: it may have stalled at {job.progress}%."
     if job.estimated_end_at:
