@@ -649,6 +649,13 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("timed out after 150ms", "timed out after 3s"),
         ("file too large: 1.2GiB exceeds 1GiB", "file too large: 3.4GiB exceeds 1GiB"),
         ("timed out at Mar 9 23:14", "timed out at Mar 9 23:52"),
+        # The dates of log lines: Milvus and Go write 2025/11/27, Spark 25/11/28; a US date names its year last.
+        (
+            "[2025/11/27 02:00:13.412 +00:00] [ERROR] read volume://v/ext_a/part-3.parquet: permission denied",
+            "[2025/11/28 02:00:14.007 +00:00] [ERROR] read volume://v/ext_a/part-3.parquet: permission denied",
+        ),
+        ("25/11/27 02:00:13 ERROR Executor: task failed", "25/11/28 02:00:13 ERROR Executor: task failed"),
+        ("expired on 11/27/2025: renew the key", "expired on 12/01/2025: renew the key"),
         (
             "StatusCode: 403, RequestID: A1B2C3D4E5F6319D, api error",
             "StatusCode: 403, RequestID: 4442587FB7D0A2F9, api error",
