@@ -656,6 +656,9 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ),
         ("25/11/27 02:00:13 ERROR Executor: task failed", "25/11/28 02:00:13 ERROR Executor: task failed"),
         ("expired on 11/27/2025: renew the key", "expired on 12/01/2025: renew the key"),
+        # Values in a row are one instance, however many: a vector's, the rows a batch rejected.
+        ("dim mismatch, expected 768: [0.1234, -0.5678, 0.9]", "dim mismatch, expected 768: [-0.25, 0.5, 0.125, 1.0]"),
+        ("rows rejected at indices 3 7 12", "rows rejected at indices 5 9 10 44"),
         (
             "StatusCode: 403, RequestID: A1B2C3D4E5F6319D, api error",
             "StatusCode: 403, RequestID: 4442587FB7D0A2F9, api error",
@@ -724,13 +727,40 @@ def test_a_second_listing_of_10000_long_failures_finds_every_reasons_shape_made(
         for i in range(1, 10_001)
     ]
     assert all(len(row["reason"]) > reasons.REASON_CHARS for row in many)  # a head and an end each
-    reasons._masked.cache_clear()
+    reasons._SHAPES.clear()
     first = listing(many).summary.failures
-    made = reasons._masked.cache_info().misses
+    made = reasons._SHAPES.misses
     again = listing(many).summary.failures
-    assert reasons._masked.cache_info().misses == made
+    assert reasons._SHAPES.misses == made
     assert [(group.count, group.distinct_reasons) for group in again] == [(10_000, 10_000)]
     assert again == first
+
+
+@pytest.mark.parametrize("listings", [["a", "a", "a"], ["a", "b", "a", "b", "a"]])
+def test_listings_that_read_more_reason_shapes_than_are_held_find_those_held(
+    monkeypatch: pytest.MonkeyPatch, listings: list[str]
+) -> None:
+    """An LRU cache smaller than what each listing reads found nothing: each shape was pushed out just before it was
+    read again (12,000 failures with traces: ~1.4 s of CPU at every list). Two databases listed in turn, each
+    within the cache but not both, did the same. The shapes a listing reads stay while it runs."""
+    monkeypatch.setattr(reasons, "_SHAPES", reasons._ShapeCache(10))
+    databases = {
+        db: [(f"{db}: checksum mismatch in block {1000 + i * 7919}", None) for i in range(12 if db == "a" else 6)]
+        for db in ("a", "b")
+    }  # a: 12 shapes, more than are held; b: 6, but with a's, more too
+    made = []
+    for db in listings:
+        before = reasons._SHAPES.misses
+        groups = reasons.alike(databases[db])
+        made.append(reasons._SHAPES.misses - before)
+        # One problem, each block its instance: what a cache cannot change.
+        assert [(group.members, group.distinct) for group in groups] == [
+            (list(range(len(databases[db]))), len(databases[db]))
+        ]
+    if listings == ["a", "a", "a"]:
+        assert made == [12, 2, 2]  # 10 held
+    else:
+        assert made == [12, 6, 8, 6, 8]  # b's 6 take the place of 6 of a's, then a's 8 of the 10 held
 
 
 def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:

@@ -13,12 +13,13 @@ records.py renders one job with these; jobs.py counts and names the groups of a 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import one_line
 
@@ -229,6 +230,7 @@ _NUMBERS = re.compile(
     rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
     r"|(?:\d{3}|\d?)/\d\d?/\d\d(?:\d\d)?(?![\d/])"  # a log line's date: 2025/11/27 (Go), 25/11/28 (Spark), 11/27/2025
+    r"|\d*(?:\.\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?){2,}(?![\w.])"  # values in a row, as one: [0.12, -0.5, 0.3], 3 7 12
     r"|(?<![A-Za-z_]\d)\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day (not node10:9000's port)
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
     r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
@@ -287,8 +289,8 @@ def _reason_shape(ends: str) -> str:
     """``ends`` (a reason, or the text around an end of a long one: ``_grouping_shape``; its blanks made single
     spaces) with the parts that name one instance of its problem masked: a URI's path (not its host or bucket), the
     numbers in a path, a file's name, request ids, UUIDs, dates and times, IP addresses (not their ports),
-    durations, decimals, numbers of four digits or more, a number after a word such as "task" or "line". A reason
-    of nothing else is kept whole: two such reasons have nothing in common to group by."""
+    durations, decimals, values in a row (a vector's), numbers of four digits or more, a number after a word such as
+    "task" or "line". A reason of nothing else is kept whole: two such reasons have nothing in common to group by."""
     words = ends.split(" ")
     for at, word in enumerate(words):
         if len(word) >= 12 and _opaque(core := word.strip(_AROUND_WORD)):
@@ -297,40 +299,79 @@ def _reason_shape(ends: str) -> str:
             words[at] = _URI_PATH.sub("\\1/\x01", word)
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
-        elif "." in word and _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet: a file's name
+        elif "." in word and _LETTER.search(word) and _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet
             words[at] = _file_name_and_numbers(word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
         elif "::" in word:  # an IPv6 address, its port kept as an IPv4 address's is
             words[at] = _IPV6.sub("\x01", word)
-    shape = _NUMBERS.sub("\x01", " ".join(words))
+    # A number's sign is its instance's too: a vector that starts -0.25 is the one that starts 0.5.
+    shape = _NUMBERS.sub("\x01", " ".join(words)).replace("-\x01", "\x01")
     return shape if _LETTER.search(shape) else ends
 
 
-def _grouping_shape(reason: str, windows: tuple[str, str, bool] | None, own_name: str | None) -> str:
-    """What groups ``reason``: its parts that name one instance of its problem masked (and its job's collection
-    name, ``own_name``, where it stands as a word), then cut as lists cut it (``reason_shown``). Masked first, an
-    address or a name one character longer does not move the cut. ``windows``: what it reads of a long reason
-    (``grouping_view``)."""
+def _grouping_texts(reason: str, windows: tuple[str, str, bool] | None, own_name: str | None) -> tuple[str, ...]:
+    """The texts of ``reason`` that grouping masks (``_SHAPES``): all of it, or the two that ``windows`` reads of a
+    long one (``grouping_view``); each with its job's collection name (``own_name``) marked where it stands as a
+    word."""
+    texts = (reason,) if windows is None else windows[:2]
+    return tuple(_name_masked(text, own_name) for text in texts) if own_name else texts
 
-    def masked(text: str) -> str:
-        return _masked(_name_masked(text, own_name) if own_name else text)
 
+def _grouping_shape(texts: tuple[str, ...], windows: tuple[str, str, bool] | None) -> str:
+    """What groups a reason: its ``_grouping_texts`` masked (the parts that name one instance of its problem), then
+    cut as lists cut it (``reason_shown``). Masked first, an address or a name one character longer does not move
+    the cut."""
     if windows is None:
-        return masked(reason)
-    head, end, is_cause = windows
-    masked_end = masked(end)
+        return _SHAPES(texts[0])
+    is_cause = windows[2]
+    masked_end = _SHAPES(texts[1])
     shown_end = cause_shown(masked_end) if is_cause else masked_end[-_REASON_TAIL_CHARS:]
-    return f"{masked(head)[:REASON_HEAD_CHARS]}\x00{shown_end}"
+    return f"{_SHAPES(texts[0])[:REASON_HEAD_CHARS]}\x00{shown_end}"
 
 
-# A finished job's reason never changes: the next listing finds its shape here. Sized for the 10,000 jobs an answer
-# is built for, two texts each (a long reason's head and end): an LRU cache smaller than what one listing asks for
-# finds nothing at all, and 5,000 failures with stack traces then cost ~0.6 s of CPU at every list, not ~0.1 s.
-# Full, it holds ~25 MB (10,000 failures of 3 kB traces, measured).
-@functools.lru_cache(maxsize=20_000)
-def _masked(text: str) -> str:
-    return _reason_shape(" ".join(text.split()))
+class _ShapeCache:
+    """The shapes of the texts grouping masked: a finished job's reason never changes, so the next listing finds its
+    shape here. Least recently used first out, but never a shape that the listing under way reads (``begin`` marks
+    them): an LRU cache smaller than what each listing reads finds nothing at all, every text pushed out just before
+    it is read again, and 12,000 failures with stack traces then cost ~1.4 s of CPU at every list, not ~0.3 s. Past
+    its size, a listing finds what the cache holds, and the rest is made anew, not kept."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._held: OrderedDict[str, list[Any]] = OrderedDict()  # text: [shape, the listing that last read it]
+        self._listing = 0
+        self.misses = 0  # shapes made, for tests
+
+    def begin(self, texts: Iterable[str]) -> None:
+        """A listing begins that reads ``texts``: those held are kept before any other until it ends."""
+        self._listing += 1
+        for text in texts:
+            if (entry := self._held.get(text)) is not None:
+                entry[1] = self._listing
+                self._held.move_to_end(text)
+
+    def __call__(self, text: str) -> str:
+        if (entry := self._held.get(text)) is not None:
+            shape: str = entry[0]
+            return shape
+        self.misses += 1
+        shape = _reason_shape(" ".join(text.split()))
+        if len(self._held) >= self._size:
+            if next(iter(self._held.values()))[1] == self._listing:
+                return shape  # every shape held is read by this listing: they stay, this one is not kept
+            self._held.popitem(last=False)
+        self._held[text] = [shape, self._listing]
+        return shape
+
+    def clear(self) -> None:
+        self._held.clear()
+        self.misses = 0
+
+
+# Sized for the 10,000 jobs an answer is built for, two texts each (a long reason's head and end). Full, it holds
+# ~25 MB (10,000 failures of 3 kB traces, measured).
+_SHAPES = _ShapeCache(20_000)
 
 
 # Names masked in their own job's reason: ext_books, logs2024. A plain word (data, images) may be the reason's own.
@@ -383,14 +424,18 @@ def alike(failures: Sequence[tuple[str, str | None]]) -> list[Alike]:
             node = parent
         return node
 
-    keyed: list[tuple[str, tuple[str, str]]] = []  # each failure's reason's ends, and its shape's node
+    read: list[tuple[str, tuple[str, str, str | None], tuple[str, ...], tuple[str, str, bool] | None]] = []
     for reason, collection in failures:
         ends, windows = grouping_view(reason)
         name = collection if collection and collection in ends and _NAME_LIKE.search(collection) else None
         # A short reason is its ends; a long one is grouped by more than its ends (``_grouping_shape``).
         key = (ends, "", name) if windows is None else (windows[0], windows[1], name)
+        read.append((ends, key, _grouping_texts(reason, windows, name), windows))
+    _SHAPES.begin(text for _, _, texts, _ in read for text in texts)
+    keyed: list[tuple[str, tuple[str, str]]] = []  # each failure's reason's ends, and its shape's node
+    for (ends, key, texts, windows), (reason, _) in zip(read, failures, strict=True):
         if (node := nodes.get(key)) is None:
-            node = nodes[key] = ("shape", _grouping_shape(reason, windows, name))
+            node = nodes[key] = ("shape", _grouping_shape(texts, windows))
             if (known := seen.get(ends)) is None:
                 known = seen[ends] = (" ".join(ends.split()), reason)
             words = known[0]
