@@ -1889,7 +1889,7 @@ def test_a_listed_reason_is_cut_by_the_bytes_json_writes_it_in(unit: str) -> Non
     assert listed.reason.startswith("disk ") and "get_refresh_job shows more" in listed.reason
     own = normalize_record(raw(state="RefreshFailed", reason=reason), now_ms=NOW)
     assert own.reason == reason, "the job's own record keeps it whole"
-    waited = own.with_listed_reason().reason
+    waited = own.as_listed().reason
     assert waited is not None and reasons.wire_bytes(waited) <= reasons.REASON_BYTES
 
 

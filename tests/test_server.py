@@ -370,6 +370,29 @@ async def test_a_wait_counts_what_it_cut_of_a_long_reason_against_the_whole_reas
     assert gap in text_of(listed) and gap in waited.structured_content["message"]
 
 
+async def test_a_wait_on_a_job_of_thousands_of_columns_answers_within_what_a_list_page_may_weigh(
+    mcp_server: MCPServer[ServerState], cluster: SimulatedCluster
+) -> None:
+    """A scale audit: a wait showed a wide collection's source and spec as its record does, 20,000 characters each, an
+    answer of ~48 kB with default arguments (a list of the same job: ~9 kB). It shows them as a list does, and says
+    how many characters of upstream's whole value it left out."""
+    columns = json.dumps({"columns": [f"column_{c:04d}" for c in range(3_000)]})
+    source = json.dumps({"type": "s3", "paths": [f"s3://lake/wide/part-{c:05d}.parquet" for c in range(1_000)]})
+    cluster.add_collection("default", "ext_wide", source=source)
+    job = cluster.add_job("default", "ext_wide", started_minutes_ago=30, duration_minutes=10, spec=columns)
+    async with Client(mcp_server) as client:
+        waited = await client.call_tool("wait_for_refresh_job", {"jobId": str(job.job_id)})
+        listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_wide"})
+    assert waited.structured_content is not None and listed.structured_content is not None
+    shown, as_listed = waited.structured_content["job"], listed.structured_content["jobs"][0]
+    assert len(columns) > 20_000 and len(source) > 20_000
+    for field, whole in (("externalSource", source), ("externalSpec", columns)):
+        assert shown[field] == as_listed[field]
+        assert shown[field].endswith(f"[cut at 1000 of {len(whole)} characters; get_refresh_job shows all of it]")
+    size = len(waited.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert size < 8_000, f"{size} bytes"
+
+
 async def test_unknown_job_is_a_resource_error(mcp_server: MCPServer[ServerState]) -> None:
     async with Client(mcp_server) as client:
         with pytest.raises(MCPError, match="No refresh job 42"):

@@ -218,7 +218,7 @@ class WaitResult(CamelModel):
     ) -> WaitResult:
         """The job ended, as read at ``read_at`` (``wording.wait_ended`` says what ``already``, ``now`` and ``began``
         change)."""
-        job = job.with_listed_reason()
+        job = job.as_listed()
         message = wait_ended(job, already=already, now=now, began=began)
         return cls(finished=True, timed_out=False, waited_seconds=waited, message=message, job=job, read_at=read_at)
 
@@ -234,7 +234,7 @@ class WaitResult(CamelModel):
         read_at: str | None = None,
     ) -> WaitResult:
         """The wait ran out with the job still going (``wording.wait_running`` says what the arguments change)."""
-        job = job.with_listed_reason()
+        job = job.as_listed()
         message = wait_running(job, waited, trouble, now=now, unmoved_for=unmoved_for, read_at=read_at)
         return cls(finished=False, timed_out=True, waited_seconds=waited, message=message, job=job, read_at=read_at)
 

@@ -50,6 +50,7 @@ CLOCK_SKEW_MS = 60_000  # a time given this far after now is the giver's clock, 
 # Of externalSource / externalSpec: a list shows a usual source whole; a spec of thousands of columns is cut.
 SOURCE_CHARS = 1_000
 RECORD_SOURCE_CHARS = 20_000
+_LISTED = (SOURCE_CHARS, "get_refresh_job shows all of it")  # a source's or a spec's limit in lists, and its note
 _SOURCE_DEPTH = 32  # deeper than any real spec; far deeper (256) and the SDK cannot send the answer at all
 # A record past these is no cluster's: Milvus names are at most 255 characters, states short words. Shown, one such
 # field would outweigh a whole answer (each name appears in the summary, the page and the text).
@@ -173,9 +174,11 @@ class JobRecord(CamelModel):
         "after this failure (history, not the collection's current state).",
     )
     details_uri: str = Field(description="MCP resource URI with this job's details.")
-    # Upstream's reason, where ``reason`` holds it cut: a wait cuts it again as lists do, from the whole, so that both
-    # say how many characters of it they left out. Not part of the answer.
+    # Upstream's reason, where ``reason`` holds it cut, and its source and spec: a wait cuts them again as lists do,
+    # from the whole, so that both say how many characters they left out. Not part of the answer.
     _whole_reason: str | None = PrivateAttr(default=None)
+    _whole_source: dict[str, Any] | str | None = PrivateAttr(default=None)
+    _whole_spec: dict[str, Any] | str | None = PrivateAttr(default=None)
     # Since when this server saw the pace ``estimated_end_at`` was made from (None: the average since the start).
     _pace_since: str | None = PrivateAttr(default=None)
 
@@ -189,10 +192,17 @@ class JobRecord(CamelModel):
         """Completed or failed; or, in a state this server does not know (a newer cluster's), given an end."""
         return self.state in TERMINAL_STATES or (self.state not in KNOWN_STATES and self.ended_at is not None)
 
-    def with_listed_reason(self) -> JobRecord:
-        """This record with its reason cut as lists cut it (``listed_reason``), from upstream's whole reason."""
+    def as_listed(self) -> JobRecord:
+        """This record with its reason, source and spec cut as lists cut them, from upstream's whole values: an
+        answer about one job that is not its record (a wait's) stays as small as a list's."""
         reason = self._whole_reason or self.reason
-        return self.model_copy(update={"reason": listed_reason(reason)}) if reason else self
+        return self.model_copy(
+            update={
+                "reason": reason and listed_reason(reason),
+                "external_source": _source(self._whole_source or self.external_source, *_LISTED),
+                "external_spec": _source(self._whole_spec or self.external_spec, *_LISTED),
+            }
+        )
 
     def cut_to(self, chars: int) -> JobRecord:
         """This record with its reason (by its ends), source and spec cut to about ``chars`` characters each, for an
@@ -653,7 +663,7 @@ def render_record(
     elif start_ms and not ended and state not in TERMINAL_STATES and now_ms >= start_ms:
         duration = float((now_ms - start_ms) // 1000)
     estimate = None if end_ms else _estimated_end_ms(state, fields.progress, start_ms, now_ms)
-    limits = (SOURCE_CHARS, "get_refresh_job shows all of it") if listed else (RECORD_SOURCE_CHARS, "not shown here")
+    limits = _LISTED if listed else (RECORD_SOURCE_CHARS, "not shown here")
     record = JobRecord(
         job_id=fields.job_id,
         collection_name=fields.collection,
@@ -671,6 +681,7 @@ def render_record(
     )
     if record.reason != fields.reason:
         record._whole_reason = fields.reason
+    record._whole_source, record._whole_spec = fields.source, fields.spec
     return record
 
 
