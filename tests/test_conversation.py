@@ -495,6 +495,45 @@ async def test_waits_beyond_the_most_under_way_at_once_are_refused_until_one_end
     assert not again.is_error, text_of(again)
 
 
+async def test_waits_on_a_cluster_that_hangs_leave_connections_for_other_calls(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scale audit: 16 waits whose reads the cluster held took all of the client's 16 connections, and a list
+    queued behind them for as long. At most 8 of the waits' reads are under way at once."""
+    server = build_server(settings_for(simulator, poll_interval_seconds=POLL, timeout_seconds=30), clock=clock)
+    release = threading.Event()
+    cluster.inject(*[Fault.hold(release, route=DESCRIBE_ROUTE) for _ in range(service_module.MAX_WAITS)])
+    in_flight = most = 0
+    describe = ZillizClient.describe_job
+
+    async def counted(client: ZillizClient, job_id: int | str, *, deadline: float | None = None) -> Any:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await describe(client, job_id, deadline=deadline)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(ZillizClient, "describe_job", counted)
+    try:
+        async with Client(server) as client, anyio.create_task_group() as waits:
+            for _ in range(service_module.MAX_WAITS):
+                arguments = {"jobId": movies_job(cluster), "timeoutSeconds": 60}
+                waits.start_soon(client.call_tool, "wait_for_refresh_job", arguments)
+            with anyio.fail_after(10):
+                while in_flight < service_module.MAX_WAIT_READS_IN_FLIGHT:
+                    await anyio.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
+                listed = await client.call_tool("list_refresh_jobs", {})
+            release.set()
+            waits.cancel_scope.cancel()
+    finally:
+        release.set()
+    assert not listed.is_error, text_of(listed)
+    assert most == service_module.MAX_WAIT_READS_IN_FLIGHT < service_module.MAX_WAITS
+
+
 async def test_a_poll_never_runs_past_the_wait(
     simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:

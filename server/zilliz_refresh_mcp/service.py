@@ -78,6 +78,9 @@ MAX_WAIT_SECONDS = 600
 # Waits under way at once. Each polls on its own, within the cluster's rate limit that every call shares: over
 # HTTP, hundreds of waits that clients started and left (a wait outlives its client) would take it all.
 MAX_WAITS = 16
+# Their reads under way at once: a hanging cluster holds each for up to the wait's end, and of the client's 16
+# connections, with the watcher's 4, some must stay free for the calls a person waits on.
+MAX_WAIT_READS_IN_FLIGHT = 8
 POLL_GRACE_SECONDS = 2.0  # a read at the deadline may take this long before the wait answers without it
 _PAST_ESTIMATE_SECONDS = 1.0  # estimates are in whole seconds: the first poll after one comes this much later
 # A first read that answers within this long found the job as it was when the wait began. One that took longer (the
@@ -214,6 +217,7 @@ class RefreshJobs:
     _paces: dict[str, Pace] = field(default_factory=dict, init=False)  # what reads saw of running jobs' progress
     _highest: dict[tuple[str, str | None], tuple[int, int, int]] = field(default_factory=dict, init=False)
     _waits: int = field(default=0, init=False)  # under way
+    _wait_reads: anyio.Semaphore = field(default_factory=lambda: anyio.Semaphore(MAX_WAIT_READS_IN_FLIGHT), init=False)
 
     async def list_jobs(
         self,
@@ -456,7 +460,8 @@ class RefreshJobs:
         """One read of the job, and when (clock ms), retried until ``deadline`` at most; TimeoutError once an attempt
         runs ``POLL_GRACE_SECONDS`` past it."""
         with anyio.fail_after(deadline + POLL_GRACE_SECONDS - anyio.current_time()):
-            return await self._describe_at(job_id, deadline=deadline)
+            async with self._wait_reads:
+                return await self._describe_at(job_id, deadline=deadline)
 
     async def _advise(self, err: UpstreamError, db: str, collection: str | None) -> None:
         """On a database or collection the cluster does not have, name the one meant, or those there are.
