@@ -1321,6 +1321,8 @@ async def test_times_after_this_servers_clock_are_told_as_the_clusters_clock_run
         server = build_server(settings_for(simulator, poll_interval_seconds=POLL), clock=clock)
         async with Client(server) as client:
             ended = await client.call_tool("wait_for_refresh_job", {"jobId": str(done.job_id)})
+            listed_done = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_done"})
+            got_done = await client.call_tool("get_refresh_job", {"jobId": str(done.job_id)})
             listed = await client.call_tool("list_refresh_jobs", {"collectionName": "ext_running"})
             waited = await client.call_tool("wait_for_refresh_job", {"jobId": str(running.job_id), "timeoutSeconds": 1})
     assert ended.structured_content is not None and waited.structured_content is not None
@@ -1329,6 +1331,10 @@ async def test_times_after_this_servers_clock_are_told_as_the_clusters_clock_run
         f"Refresh job {done.job_id} (ext_done) had already completed at {ended_at} ({skew.format('4m00s')}), "
         "before this wait began."
     )
+    # An answer audit: a list and a read stated the end as a fact, at a time after their own "As of".
+    line = f"ended {ended_at} ({skew.format('4m00s')}), took 10m00s"
+    assert f"Last completed: ext_done at {ended_at} (took 10m00s; {skew.format('4m00s')})." in text_of(listed_done)
+    assert line in text_of(listed_done) and line in text_of(got_done)
     started_at = iso_utc(clock.now + 3 * 60_000)
     assert text_of(listed).endswith(
         f"20%, started {started_at}, after this server's clock: {skew.format('3m00s')}, so its end cannot be "

@@ -763,6 +763,28 @@ def test_listings_that_read_more_reason_shapes_than_are_held_find_those_held(
         assert made == [12, 6, 8, 6, 8]  # b's 6 take the place of 6 of a's, then a's 8 of the 10 held
 
 
+@pytest.mark.parametrize(
+    ("state", "ended", "told"),
+    [
+        ("RefreshPending", False, "started 2024-04-11T11:04:40Z ({})"),
+        ("RefreshFailed", False, "started 2024-04-11T11:04:40Z ({})"),  # no end reported: its start says it
+        ("RefreshCompleted", True, "started 2024-04-11T11:04:40Z, ended 2024-04-11T11:14:40Z ({})"),  # the end, once
+    ],
+)
+def test_a_time_after_this_servers_clock_is_told_as_the_clusters_clock_ahead_wherever_a_line_states_it(
+    state: str, ended: bool, told: str
+) -> None:
+    """An answer audit: a start or an end after the answer's own "As of" was stated as a fact."""
+    start = NOW + 3 * 60_000
+    row = raw(state=state, progress=0, startTime=start, endTime=start + 10 * 60_000 if ended else 0)
+    line = jobs.listing_text(listing([row])).splitlines()[-1]
+    assert (
+        told.format(f"the cluster's clock appears ahead of this server's by ~{'13m00s' if ended else '3m00s'} or more")
+        in line
+    )
+    assert line.count("clock appears ahead") == 1
+
+
 def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:
     """Masked in its own job's reason, the collection "data" made "failed to read data from s3" another reason."""
     same = "failed to read data from s3: AccessDenied"

@@ -65,6 +65,8 @@ from .records import (
 from .states import alias_of, state_filter
 from .wording import (
     NO_COLLECTION,
+    ahead_note,
+    clock_ahead,
     duration_text,
     failure_lines,
     job_line,
@@ -721,10 +723,12 @@ def summarize(
     since: str | None = None,
     unreadable: Sequence[str] = (),
     shared_ids: Mapping[str, list[str]] | None = None,
+    as_of: str | None = None,
 ) -> Summary:
     """Exact counts and a short text over every matching job; ``fixed`` holds the ``id()`` of each failed row
     that a later refresh of its collection completed after; ``unreadable``, what is wrong with each record
-    that could not be read; ``shared_ids``, the ids that jobs of several collections share, with those."""
+    that could not be read; ``shared_ids``, the ids that jobs of several collections share, with those; ``as_of``,
+    this server's time of the answer (ISO)."""
     notes = _unreadable_note(unreadable) + _shared_ids_note(shared_ids or {})
     current, running = groups.ordered(_STATE_RANK[FAILED]), groups.ordered(_STATE_RANK[IN_PROGRESS])  # named in order
     failed = current + groups.ordered(_FIXED_RANK)
@@ -772,12 +776,17 @@ def summarize(
     last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
     last_ended = iso_utc(last.end_ms) if last is not None and last.end_ms else None
     if last is not None and last_ended is None:
-        text += f" Last completed: {shown_name(_name(last))}, started {iso_utc(last.start_ms)} (its end not reported)."
-    elif last is not None:
-        took = (
-            f" (took {duration_text((last.end_ms - last.start_ms) / 1000)})" if 0 < last.start_ms <= last.end_ms else ""
+        started = iso_utc(last.start_ms)
+        text += f" Last completed: {shown_name(_name(last))}, started {started}{ahead_note(started, as_of)} (its end "
+        text += "not reported)."
+    elif last is not None and last_ended is not None:
+        asides = (
+            [f"took {duration_text((last.end_ms - last.start_ms) / 1000)}"] if 0 < last.start_ms <= last.end_ms else []
         )
-        text += f" Last completed: {shown_name(_name(last))} at {last_ended}{took}."
+        if ahead := clock_ahead(last_ended, as_of):
+            asides.append(ahead)
+        said = f" ({'; '.join(asides)})" if asides else ""
+        text += f" Last completed: {shown_name(_name(last))} at {last_ended}{said}."
     text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
     return Summary(
         total=total,
@@ -997,6 +1006,7 @@ def build_listing(
         fixed=fixed,
         unreadable=unreadable,
         shared_ids=shared_ids,
+        as_of=iso_utc_second(now_ms),
     )
     seen_before = tally(groups.through(continuation.after)) if continuation else (0, 0)
     if continuation is not None and seen_tag(*seen_before) != continuation.seen:

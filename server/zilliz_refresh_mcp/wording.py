@@ -63,14 +63,17 @@ def job_line(job: JobRecord, now: str | None = None) -> str:
     parts = [
         f"{shown_name(job.state)} {shown_name(job.collection_name or NO_COLLECTION)} job {job.job_id}: {job.progress}%"
     ]
-    if job.started_at:
-        parts.append(f"started {job.started_at}")
     # Upstream's end time beside a state that has not ended: "ended ..., took ..." would read as over.
     contradicted = job.ended_at is not None and job.state in (IN_PROGRESS, PENDING)
+    if job.started_at:
+        # A start after this server's clock: a running job's line says so where it tells why it has no estimate;
+        # an ended job's end, later, says it of both.
+        told = job.state == IN_PROGRESS or (job.ended_at is not None and not contradicted)
+        parts.append(f"started {job.started_at}{'' if told else ahead_note(job.started_at, now)}")
     if contradicted:
         parts.append(f"an end time given ({job.ended_at}) though its state has not ended")
     elif job.ended_at:
-        parts.append(f"ended {job.ended_at}")
+        parts.append(f"ended {job.ended_at}{ahead_note(job.ended_at, now)}")
     if job.duration_seconds is not None:
         took = duration_text(job.duration_seconds)
         ended = job.ended_at and not contradicted
@@ -161,16 +164,25 @@ def _clock_ahead(at: str, now: str | None) -> str:
     """Of a time the cluster gave that is after this server's clock: the cluster's, ahead of it by that much at
     least (the job started or ended before the cluster's own now)."""
     seconds = _seconds_until(at, now) if now is not None else 0
-    by = f" by ~{duration_text(seconds)} or more" if seconds >= 1 else ""
+    by = f" by ~{duration_text(seconds // 1)} or more" if seconds >= 1 else ""  # at least: not rounded up
     return f"the cluster's clock appears ahead of this server's{by}"
 
 
 def _reported_when(at: str, now: str | None) -> str:
     """How long ago a time the cluster gave was (a start, an end), as ``_from_now`` says it; one after this server's
     clock is the cluster's clock running ahead, not a time to come ("had already completed ... (in ~30s)")."""
-    if now is not None and _seconds_until(at, now) >= 1:
-        return f" ({_clock_ahead(at, now)})"
-    return _from_now(at, now)
+    return ahead_note(at, now) or _from_now(at, now)
+
+
+def clock_ahead(at: str, now: str | None) -> str | None:
+    """Of a time past that the cluster gave (a start, an end), when it is after this server's clock (``now``), the
+    words that say the cluster's clock is ahead: stated bare, it would read as a time to come, or as a fact."""
+    return _clock_ahead(at, now) if now is not None and _seconds_until(at, now) >= 1 else None
+
+
+def ahead_note(at: str, now: str | None) -> str:
+    """``clock_ahead`` as a note in brackets; "" for a time not after this server's clock."""
+    return f" ({ahead})" if (ahead := clock_ahead(at, now)) else ""
 
 
 # A running job still under MIN_PROGRESS_TO_ESTIMATE% after this long is not early. A fresh job sits at 0% for its
