@@ -1756,10 +1756,10 @@ async def test_a_drop_in_progress_is_told_while_a_read_of_another_job_is_under_w
 async def test_a_job_that_may_have_stalled_is_estimated_at_its_average_rate_not_the_pace_seen(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
-    """A mutation audit: a job read every minute, seen to step from 30% to 40% in 20 minutes, then unmoved at 40%
-    for 20 minutes more. The pace of its last step still holds (two steps' time: 40 minutes), but its average rate
-    (40% in 61 minutes) should have moved it: it may have stalled, and its estimate, as its line says, assumes it
-    resumes at its average rate, not at the pace seen."""
+    """A mutation audit: a job read every minute, seen to step from 25% to 30% in 10 minutes, then unmoved at 30%
+    for 17 minutes more. The pace of its last step still holds (two steps' time: 20 minutes), but its average rate
+    (30% in 48 minutes) should have moved it by two of its steps: it may have stalled, and its estimate, as its line
+    says, assumes it resumes at its average rate, not at the pace seen."""
     job_id = movies_job(cluster)
     start = clock.now - 20 * 60_000  # started 20 minutes before the first read
 
@@ -1776,17 +1776,43 @@ async def test_a_job_that_may_have_stalled_is_estimated_at_its_average_rate_not_
 
     async with Client(fast_server) as client:
         await read(20)
-        for _ in range(20):
-            await read(30)
+        for _ in range(10):
+            await read(25)
         reached_at, last = clock.now, None
-        for _ in range(21):
-            last = await read(40)
+        for _ in range(18):
+            last = await read(30)
     assert last is not None and last.structured_content is not None
     record = last.structured_content
     assert record["noProgressSince"] == iso_utc(reached_at)
-    assert record["estimatedEndAt"] == iso_utc(start + 61 * 60_000 * 100 // 40)  # 40% in 61 minutes
+    assert record["estimatedEndAt"] == iso_utc(start + 48 * 60_000 * 100 // 30)  # 30% in 48 minutes
     assert "if it resumes at its average rate: it may have stalled" in text_of(last)
     assert "pace seen" not in text_of(last)
+
+
+async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_between_two(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """An answer audit: a job that reports progress by file, 25 points for each of its four files, 10 minutes a file.
+    Between two steps, unmoved for 5 points' worth of its average rate, it was told it "may have stalled" for most
+    of every step. Once reads have seen it rise by a step, it is told so when unmoved for two steps' worth, or for
+    as long as all its progress took, if less: here 21 minutes at 50%, reached 21 minutes after its start."""
+    job_id, start = movies_job(cluster), clock.now
+
+    async def read(minute: int, progress: int) -> dict[str, Any]:
+        clock.now = start + minute * 60_000
+        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
+        record |= {"progress": progress, "startTime": start, "endTime": 0}
+        cluster.inject(Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE))
+        result = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        assert result.structured_content is not None
+        return result.structured_content
+
+    async with Client(fast_server) as client:
+        await read(12, 25)
+        await read(21, 50)  # a rise of 25 seen
+        told = {minute: (await read(minute, 50)).get("noProgressSince") for minute in range(22, 44)}
+    assert [minute for minute, since in told.items() if since] == [42, 43]
+    assert told[42] == iso_utc(start + 21 * 60_000)
 
 
 @pytest.mark.parametrize("between", ["RefreshPending", "RefreshFailed"])

@@ -181,11 +181,19 @@ class JobRecord(CamelModel):
     _whole_spec: dict[str, Any] | str | None = PrivateAttr(default=None)
     # Since when this server saw the pace ``estimated_end_at`` was made from (None: the average since the start).
     _pace_since: str | None = PrivateAttr(default=None)
+    # The smallest rise of its progress this server's reads saw (0: none), for telling a pause between steps from a
+    # stall (``may_have_stalled``).
+    _steps_seen: int = PrivateAttr(default=0)
 
     @property
     def pace_since(self) -> str | None:
         """Since when this server saw the pace its estimated end was made from; None: its average since its start."""
         return self._pace_since
+
+    @property
+    def steps_seen(self) -> int:
+        """The smallest rise of its progress this server's reads saw before this one; 0 when none."""
+        return self._steps_seen
 
     @property
     def has_ended(self) -> bool:
@@ -494,16 +502,29 @@ Unmoved = Mapping[str, tuple[tuple[str, int], int]]
 def may_have_stalled(job: JobRecord, unmoved_seconds: float) -> bool:
     """Whether a running job that every read over ``unmoved_seconds`` found at its progress should have moved by
     now: at its average rate it would have gained ``STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would
-    gain 0.06). Never at 100%, which it cannot pass (``finishing_too_long``)."""
+    gain 0.06); or, when this server's reads saw it rise in steps of more (``steps_seen``: a cluster that reports
+    progress by file, 25 points a file of four), two such steps, or as much as it gained before (unmoved as long as
+    all its progress took), if less. Never at 100%, which it cannot pass (``finishing_too_long``)."""
     elapsed = job.duration_seconds or 0
     if job.state != IN_PROGRESS or elapsed <= 0 or job.progress >= 100:
         return False
-    return job.progress * unmoved_seconds / elapsed >= STALLED_POINTS
+    points = max(STALLED_POINTS, min(2 * job.steps_seen, job.progress / 2))
+    return job.progress * unmoved_seconds / elapsed >= points
 
 
 def finishing_too_long(job: JobRecord, unmoved_seconds: float) -> bool:
     """Whether a running job at 100% has been read so for longer than ``FINISHING_SECONDS``, its state not ended."""
     return job.state == IN_PROGRESS and job.progress >= 100 and unmoved_seconds > FINISHING_SECONDS
+
+
+def with_steps_seen(job: JobRecord, paces: Mapping[str, Pace]) -> JobRecord:
+    """``job`` with the smallest rise of its progress that this server's reads saw before (``paces``), if any."""
+    pace = paces.get(job.job_id)
+    if job.state != IN_PROGRESS or pace is None or not pace.least_step:
+        return job
+    stepped = job.model_copy()
+    stepped._steps_seen = pace.least_step
+    return stepped
 
 
 def with_no_progress_since(job: JobRecord, unmoved: Unmoved, now_ms: int) -> JobRecord:
@@ -549,6 +570,7 @@ class Pace:
     progress last read, first seen at ``reached`` (None: so at the first read, reached when is unknown), by a rise
     of ``step`` points; ``seen``: when a read last found it. Each ``*_window``: how long before the read that saw
     the rise its value may have come (since the read before it), the uncertainty of that end of the pace.
+    ``least_step``: the smallest rise seen (0: none yet), a step the cluster reports progress in, or a few of them.
     """
 
     rise: tuple[int, int] | None
@@ -558,6 +580,7 @@ class Pace:
     reached_window: int
     step: int
     seen: int
+    least_step: int = 0
 
 
 def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
@@ -566,15 +589,16 @@ def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
         return Pace(rise=None, rise_window=0, last=progress, reached=None, reached_window=0, step=0, seen=now_ms)
     if progress == pace.last:
         return dataclasses.replace(pace, seen=now_ms)
-    window = now_ms - pace.seen
+    window, step = now_ms - pace.seen, progress - pace.last
     return Pace(
         rise=pace.rise or (progress, now_ms),
         rise_window=pace.rise_window if pace.rise else window,
         last=progress,
         reached=now_ms,
         reached_window=window,
-        step=progress - pace.last,
+        step=step,
         seen=now_ms,
+        least_step=min(pace.least_step, step) if pace.least_step else step,
     )
 
 

@@ -60,6 +60,7 @@ from .records import (
     with_earlier_progress,
     with_no_progress_since,
     with_observed_pace,
+    with_steps_seen,
 )
 from .states import state_filter
 from .upstream import DESCRIBE_ROUTE, ZillizClient
@@ -533,7 +534,8 @@ class RefreshJobs:
     def _as_seen(self, record: JobRecord, *, now: int, asked: int) -> JobRecord:
         """``record``, read at ``now``, as this server's earlier reads of the job show it: it may have stalled, or its
         estimate is made from the pace they saw (not from a stalled job's: that one assumes its average rate)."""
-        record = with_no_progress_since(with_earlier_progress(record, self._highest, asked), self._unmoved, now)
+        record = with_steps_seen(with_earlier_progress(record, self._highest, asked), self._paces)
+        record = with_no_progress_since(record, self._unmoved, now)
         return record if record.no_progress_since else with_observed_pace(record, self._paces, now)
 
     def _note_progress(self, records: Iterable[JobRecord], now: int) -> None:
