@@ -1805,7 +1805,8 @@ async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_b
         cluster.inject(Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE))
         result = await client.call_tool("get_refresh_job", {"jobId": job_id})
         assert result.structured_content is not None
-        return result.structured_content
+        structured: dict[str, Any] = result.structured_content
+        return structured
 
     async with Client(fast_server) as client:
         await read(12, 25)
