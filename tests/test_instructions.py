@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mcp import Client
 
-from zilliz_refresh_mcp.server import build_server
-from zilliz_refresh_mcp.simulator import SimulatorServer
+from zilliz_refresh_mcp.server import DEMO_LINE, build_server
+from zilliz_refresh_mcp.simulator import SimulatedCluster, SimulatorServer
 
-from .conftest import FakeClock, settings_for
+from .conftest import FakeClock, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +51,24 @@ async def test_demo_instructions_say_the_jobs_are_made_up(simulator: SimulatorSe
         real = client.instructions or ""
     assert "DEMO MODE" in told and "made up" in told
     assert "DEMO MODE" not in real
+
+
+async def test_every_demo_answer_says_its_jobs_are_made_up(
+    simulator: SimulatorServer, cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """An answer audit: only the instructions said so, and a host may not show them to the model; the answers read
+    like a real cluster's. Each tool's text ends saying so, in demo mode only."""
+    job_id = str(cluster.jobs[0].job_id)
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("list_refresh_jobs", {}),
+        ("get_refresh_job", {"jobId": job_id}),
+        ("wait_for_refresh_job", {"jobId": job_id, "timeoutSeconds": 1}),
+        ("refresh_external_collection", {"collectionName": "ext_books"}),
+    ]
+    told: dict[bool, list[str]] = {}
+    for demo in (True, False):
+        settings = settings_for(simulator, enable_refresh=True).model_copy(update={"demo": demo})
+        async with Client(build_server(settings, clock=clock)) as client:
+            told[demo] = [text_of(await client.call_tool(name, arguments)) for name, arguments in calls]
+    assert all(text.endswith(f"\n{DEMO_LINE}") for text in told[True]), told[True]
+    assert not any("Demo mode" in text for text in told[False])
