@@ -520,8 +520,8 @@ def finishing_too_long(job: JobRecord, unmoved_seconds: float) -> bool:
 def with_steps_seen(job: JobRecord, paces: Mapping[str, Pace]) -> JobRecord:
     """``job`` with the smallest rise of its progress that this server's reads saw before (``paces``), if any."""
     pace = paces.get(job.job_id)
-    if job.state != IN_PROGRESS or pace is None or not pace.least_step:
-        return job
+    if job.state != IN_PROGRESS or pace is None or 2 * pace.least_step <= STALLED_POINTS:
+        return job  # no step seen, or steps too small to change what may_have_stalled says
     stepped = job.model_copy()
     stepped._steps_seen = pace.least_step
     return stepped
