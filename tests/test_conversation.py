@@ -1809,11 +1809,35 @@ async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_b
         return structured
 
     async with Client(fast_server) as client:
-        await read(12, 25)
-        await read(21, 50)  # a rise of 25 seen
+        for minute in (12, 15, 19):
+            await read(minute, 25)
+        await read(21, 50)  # a rise of 25 within 2 minutes: faster than its average rate, a step
         told = {minute: (await read(minute, 50)).get("noProgressSince") for minute in range(22, 44)}
     assert [minute for minute, since in told.items() if since] == [42, 43]
     assert told[42] == iso_utc(start + 21 * 60_000)
+
+
+async def test_a_rise_between_reads_far_apart_is_no_step_and_the_stall_rule_stays(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A review: read at 10% after 10 minutes and at 40% after 40, a job that moves a point a minute had risen by
+    30 between the two reads, taken for a step of 30: stuck at 40% from then on, it was told it may have stalled at
+    minute 80, not 46. A rise no faster than the job's average rate is no step."""
+    job_id, start = movies_job(cluster), clock.now
+
+    async def told_at(minute: int, progress: int) -> Any:
+        clock.now = start + minute * 60_000
+        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
+        record |= {"progress": progress, "startTime": start, "endTime": 0}
+        cluster.inject(Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE))
+        result = await client.call_tool("get_refresh_job", {"jobId": job_id})
+        assert result.structured_content is not None
+        return result.structured_content.get("noProgressSince")
+
+    async with Client(fast_server) as client:
+        await told_at(10, 10)
+        told = {minute: await told_at(minute, 40) for minute in range(40, 50)}
+    assert next(minute for minute, since in told.items() if since) == 46  # 40% in 46 minutes: 5 points in 6
 
 
 @pytest.mark.parametrize("between", ["RefreshPending", "RefreshFailed"])

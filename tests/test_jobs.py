@@ -659,6 +659,10 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         # Values in a row are one instance, however many: a vector's, the rows a batch rejected.
         ("dim mismatch, expected 768: [0.1234, -0.5678, 0.9]", "dim mismatch, expected 768: [-0.25, 0.5, 0.125, 1.0]"),
         ("rows rejected at indices 3 7 12", "rows rejected at indices 5 9 10 44"),
+        ("Rows rejected: 3, 7, 12.", "Rows rejected: 5, 9, 10, 44."),  # a sentence's end is no decimal
+        # A time of day after a date (java.util.logging, JavaScript) is a time, not a value in a row.
+        ("Nov 27, 2025 10:00:00 PM SEVERE: read failed", "Nov 27, 2025 11:42:17 PM SEVERE: read failed"),
+        ("Thu Nov 27 2025 10:00:00 GMT+0000: read failed", "Thu Nov 27 2025 23:42:17 GMT+0000: read failed"),
         (
             "StatusCode: 403, RequestID: A1B2C3D4E5F6319D, api error",
             "StatusCode: 403, RequestID: 4442587FB7D0A2F9, api error",

@@ -570,7 +570,8 @@ class Pace:
     progress last read, first seen at ``reached`` (None: so at the first read, reached when is unknown), by a rise
     of ``step`` points; ``seen``: when a read last found it. Each ``*_window``: how long before the read that saw
     the rise its value may have come (since the read before it), the uncertainty of that end of the pace.
-    ``least_step``: the smallest rise seen (0: none yet), a step the cluster reports progress in, or a few of them.
+    ``least_step``: the smallest rise seen that came faster than the job's average rate (0: none yet), a step the
+    cluster reports progress in, or a few of them.
     """
 
     rise: tuple[int, int] | None
@@ -583,13 +584,18 @@ class Pace:
     least_step: int = 0
 
 
-def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
-    """``pace`` with a read at ``now_ms`` that found ``progress``."""
+def paced(pace: Pace | None, progress: int, now_ms: int, *, running_ms: float | None = None) -> Pace:
+    """``pace`` with a read at ``now_ms`` that found ``progress``, the job running for ``running_ms`` by then (None:
+    not known, and no rise is taken for a step of the cluster's)."""
     if pace is None or progress < pace.last:  # the first read, or gone back (restarted upstream): seen anew
         return Pace(rise=None, rise_window=0, last=progress, reached=None, reached_window=0, step=0, seen=now_ms)
     if progress == pace.last:
         return dataclasses.replace(pace, seen=now_ms)
     window, step = now_ms - pace.seen, progress - pace.last
+    # A step of the cluster's is a rise that came faster than the job's average rate: twice as many points as that
+    # rate adds between the two reads. Reads far apart find a job that moves smoothly risen by much: no step.
+    stepped = running_ms is not None and running_ms > 0 and step * running_ms >= 2 * progress * window
+    least_step = min(pace.least_step or step, step) if stepped else pace.least_step
     return Pace(
         rise=pace.rise or (progress, now_ms),
         rise_window=pace.rise_window if pace.rise else window,
@@ -598,7 +604,7 @@ def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
         reached_window=window,
         step=step,
         seen=now_ms,
-        least_step=min(pace.least_step, step) if pace.least_step else step,
+        least_step=least_step,
     )
 
 
