@@ -106,6 +106,8 @@ class JobWatcher:
         # job id -> (subscriber key, the URI as it spelled it) -> how to tell it. A URI is told back as it was
         # spelled: ``.../0042`` and ``.../42`` are one job, polled once, but two subscriptions.
         self._subscribers: dict[str, dict[tuple[int, str], Notify]] = {}
+        # The same, by channel and URI: the subscriptions one telling reaches (a shared channel reaches many).
+        self._channels: dict[str, dict[tuple[Notify, str], set[tuple[int, str]]]] = {}
         self._answered: set[tuple[int, str]] = set()  # subscriptions a subscribe request was answered for
         # Subscribe requests not answered yet, each a token; an unsubscribe drops them: they no longer count.
         self._waiting: dict[tuple[int, str], set[object]] = {}
@@ -165,7 +167,11 @@ class JobWatcher:
                 f"This server already watches {self._max_jobs} refresh jobs, the most it polls at once; "
                 "unsubscribe from some, or follow this one with wait_for_refresh_job"
             )
-        self._subscribers.setdefault(job_id, {})[(key, uri)] = notify
+        subscribers, subscription = self._subscribers.setdefault(job_id, {}), (key, uri)
+        if (before := subscribers.get(subscription)) is not None:  # subscribed again, perhaps by another channel
+            self._off_channel(job_id, subscription, before)
+        subscribers[subscription] = notify
+        self._channels.setdefault(job_id, {}).setdefault((notify, uri), set()).add(subscription)
         if job_id not in self._pollers:
             scope = anyio.CancelScope()
             self._pollers[job_id] = scope
@@ -188,11 +194,19 @@ class JobWatcher:
 
     def _leave(self, job_id: str, subscription: tuple[int, str]) -> None:
         subscribers = self._subscribers.get(job_id, {})
-        subscribers.pop(subscription, None)
+        if (notify := subscribers.pop(subscription, None)) is not None:
+            self._off_channel(job_id, subscription, notify)
         self._answered.discard(subscription)
         self._waiting.pop(subscription, None)
         if not subscribers:
             self._stop(job_id)
+
+    def _off_channel(self, job_id: str, subscription: tuple[int, str], notify: Notify) -> None:
+        channels = self._channels.get(job_id, {})
+        reached = channels.get((notify, subscription[1]), set())
+        reached.discard(subscription)
+        if not reached:
+            channels.pop((notify, subscription[1]), None)
 
     def poll_seconds(self) -> float:
         """Seconds between two polls of one job: the interval, or longer when many jobs share the budget."""
@@ -200,6 +214,7 @@ class JobWatcher:
 
     def _stop(self, job_id: str) -> None:
         self._answered.difference_update(self._subscribers.pop(job_id, {}))
+        self._channels.pop(job_id, None)
         scope = self._pollers.pop(job_id, None)
         if scope is not None:
             scope.cancel()
@@ -320,7 +335,7 @@ class JobWatcher:
         if subscription not in subscribers:  # left while an earlier one was being told: told if it comes back
             return False
         notify = subscribers[subscription]  # the current one, should it have subscribed again meanwhile
-        reached[(notify, uri)] = {s for s, n in subscribers.items() if n == notify and s[1] == uri}
+        reached[(notify, uri)] = set(self._channels.get(job_id, {}).get((notify, uri), ()))
         try:
             with anyio.move_on_after(self._notify_timeout) as waiting:
                 await notify(uri)
