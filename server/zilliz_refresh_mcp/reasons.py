@@ -251,6 +251,9 @@ _EXTENSION = (
     r"\.(?:parquet|orc|avro|csv|tsv|jsonl?|ndjson|txt|log|arrow|feather|lance|npy|npz|gz|bz2|zst|snappy|lz4|zip)"
 )
 _FILE_STEM = re.compile(rf"(?<![\w.-])[\w-][\w.-]*?(?=(?:{_EXTENSION})+(?:\.\d+)?(?![\w-]|\.\w))", re.IGNORECASE)
+# Searched for first, in the word lower-cased: a word with no such extension has no file's name, and this search is
+# ~10x faster than _FILE_STEM's (a Java frame's words: org.apache.Reader.read(Reader.java:42)).
+_ANY_EXTENSION = re.compile(_EXTENSION)
 _LETTER = re.compile(r"[^\W\d_]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -299,7 +302,7 @@ def _reason_shape(ends: str) -> str:
             words[at] = _URI_PATH.sub("\\1/\x01", word)
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
-        elif "." in word and _LETTER.search(word) and _FILE_STEM.search(word):  # 'customers.csv', part-001.parquet
+        elif "." in word and _ANY_EXTENSION.search(word.lower()) and _FILE_STEM.search(word):  # part-001.parquet
             words[at] = _file_name_and_numbers(word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)
