@@ -230,8 +230,9 @@ _NUMBERS = re.compile(
     rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
     r"|(?:\d{3}|\d?)/\d\d?/\d\d(?:\d\d)?(?![\d/])"  # a log line's date: 2025/11/27 (Go), 25/11/28 (Spark), 11/27/2025
-    r"|\d*(?:\.\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?){2,}(?!\w|[.:]\d)"  # values in a row: [0.12, -0.5, 0.3], 3 7 12
-    r"|(?<![A-Za-z_]\d)\d:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day (not node10:9000's port)
+    # Values in a row: [0.12, -0.5, 1.2e-05], 3 7 12; not the date before a time of day (Nov 27, 2025 9:05:00 PM).
+    r"|\d*(?:\.\d+)?(?:[eE][-+]?\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?){2,}(?!\w|[.:]\d)"
+    r"|(?<![A-Za-z_]\d)\d?:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day, 9:05 or 21:05 (not node10:9000's port)
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
     r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
     r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1

@@ -570,8 +570,9 @@ class Pace:
     progress last read, first seen at ``reached`` (None: so at the first read, reached when is unknown), by a rise
     of ``step`` points; ``seen``: when a read last found it. Each ``*_window``: how long before the read that saw
     the rise its value may have come (since the read before it), the uncertainty of that end of the pace.
-    ``least_step``: the smallest rise seen that came faster than the job's average rate (0: none yet), a step the
-    cluster reports progress in, or a few of them.
+    ``held``: when a read first found ``last`` (``reached``, or the first read). ``least_step``: the smallest rise
+    seen that came within no longer than the value before it held (0: none yet): a step the cluster reports progress
+    in, or a few of them.
     """
 
     rise: tuple[int, int] | None
@@ -581,20 +582,23 @@ class Pace:
     reached_window: int
     step: int
     seen: int
+    held: int
     least_step: int = 0
 
 
-def paced(pace: Pace | None, progress: int, now_ms: int, *, running_ms: float | None = None) -> Pace:
-    """``pace`` with a read at ``now_ms`` that found ``progress``, the job running for ``running_ms`` by then (None:
-    not known, and no rise is taken for a step of the cluster's)."""
+def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
+    """``pace`` with a read at ``now_ms`` that found ``progress``."""
     if pace is None or progress < pace.last:  # the first read, or gone back (restarted upstream): seen anew
-        return Pace(rise=None, rise_window=0, last=progress, reached=None, reached_window=0, step=0, seen=now_ms)
+        return Pace(
+            rise=None, rise_window=0, last=progress, reached=None, reached_window=0, step=0, seen=now_ms, held=now_ms
+        )
     if progress == pace.last:
         return dataclasses.replace(pace, seen=now_ms)
     window, step = now_ms - pace.seen, progress - pace.last
-    # A step of the cluster's is a rise that came faster than the job's average rate: twice as many points as that
-    # rate adds between the two reads. Reads far apart find a job that moves smoothly risen by much: no step.
-    stepped = running_ms is not None and running_ms > 0 and step * running_ms >= 2 * progress * window
+    # A step of the cluster's: a rise that came within no longer than reads found the value before it held. A job
+    # that moves smoothly shows a rise of a few points only once it held its value for longer (rises, the longer the
+    # reads are apart, by more); not from 0%, where a job sits while it lists its files, or waits for a slot.
+    stepped = pace.last > 0 and pace.seen - pace.held >= window
     least_step = min(pace.least_step or step, step) if stepped else pace.least_step
     return Pace(
         rise=pace.rise or (progress, now_ms),
@@ -604,6 +608,7 @@ def paced(pace: Pace | None, progress: int, now_ms: int, *, running_ms: float | 
         reached_window=window,
         step=step,
         seen=now_ms,
+        held=now_ms,
         least_step=least_step,
     )
 

@@ -549,9 +549,7 @@ class RefreshJobs:
             seen = self._unmoved.get(record.job_id)
             _newest(self._unmoved, record.job_id, (reading, seen[1] if seen and seen[0] == reading else now))
             if record.state == IN_PROGRESS:
-                running_ms = record.duration_seconds * 1000 if record.duration_seconds is not None else None
-                pace = paced(self._paces.get(record.job_id), record.progress, now, running_ms=running_ms)
-                _newest(self._paces, record.job_id, pace)
+                _newest(self._paces, record.job_id, paced(self._paces.get(record.job_id), record.progress, now))
                 key = (record.job_id, record.collection_name)  # records.Highest
                 highest = self._highest.get(key)
                 if highest is None or record.progress > highest[0]:
