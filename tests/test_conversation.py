@@ -1818,15 +1818,30 @@ async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_b
     assert told[42] == iso_utc(start + 21 * 60_000)
 
 
-async def test_a_rise_between_reads_far_apart_is_no_step_and_the_stall_rule_stays(
-    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+@pytest.mark.parametrize(
+    ("reads", "stuck_at", "told_at"),
+    [
+        ([(10, 10)], 40, 46),  # read at 10% after 10 minutes, then stuck at 40%: 5 points in 6 minutes
+        ([(0, 0), (10, 0), (20, 0), (30, 0), (40, 10), (50, 20)], 30, 72),  # sat at 0% for 30, then a point a minute:
+        # at 30% after 60 minutes, 5 points in 12
+    ],
+    ids=["reads far apart", "after 0%"],
+)
+async def test_a_smooth_jobs_rise_is_no_step_and_the_stall_rule_stays(
+    fast_server: MCPServer[ServerState],
+    cluster: SimulatedCluster,
+    clock: FakeClock,
+    reads: list[tuple[int, int]],
+    stuck_at: int,
+    told_at: int,
 ) -> None:
-    """A review: read at 10% after 10 minutes and at 40% after 40, a job that moves a point a minute had risen by
-    30 between the two reads, taken for a step of 30: stuck at 40% from then on, it was told it may have stalled at
-    minute 80, not 46. A rise no faster than the job's average rate is no step."""
+    """Two reviews: read at 10% after 10 minutes and at 40% after 40, a job that moves a point a minute had risen by
+    30 between the two reads, taken for a step of 30, and its stall was told at minute 80, not 46; compared with the
+    average rate since the start instead, a job that sat at 0% for half an hour had each rise of a smooth run taken
+    for a step. A rise is a step only when it came within no longer than the value before it held, and not from 0%."""
     job_id, start = movies_job(cluster), clock.now
 
-    async def told_at(minute: int, progress: int) -> Any:
+    async def read(minute: int, progress: int) -> Any:
         clock.now = start + minute * 60_000
         record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
         record |= {"progress": progress, "startTime": start, "endTime": 0}
@@ -1836,9 +1851,11 @@ async def test_a_rise_between_reads_far_apart_is_no_step_and_the_stall_rule_stay
         return result.structured_content.get("noProgressSince")
 
     async with Client(fast_server) as client:
-        await told_at(10, 10)
-        told = {minute: await told_at(minute, 40) for minute in range(40, 50)}
-    assert next(minute for minute, since in told.items() if since) == 46  # 40% in 46 minutes: 5 points in 6
+        for minute, progress in reads:
+            await read(minute, progress)
+        first = reads[-1][0] + stuck_at - reads[-1][1]  # the minute it reached stuck_at, a point a minute
+        told = {minute: await read(minute, stuck_at) for minute in range(first, first + 30)}
+    assert next(minute for minute, since in told.items() if since) == told_at
 
 
 @pytest.mark.parametrize("between", ["RefreshPending", "RefreshFailed"])
