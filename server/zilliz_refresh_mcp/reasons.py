@@ -226,10 +226,12 @@ _KEEP_AFTER = "".join(
     for word in ("[cC]ode", "[sS]tatus", "[eE]rr(?:or|no)")
     for separators in ("[=: (]", "(?:: | =|= )", " = ")
 )
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 _NUMBERS = re.compile(
     rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
     r"|(?:\d{3}|\d?)/\d\d?/\d\d(?:\d\d)?(?![\d/])"  # a log line's date: 2025/11/27 (Go), 25/11/28 (Spark), 11/27/2025
+    rf"|(?<=\b(?:{_MONTHS}) \d)\d?(?!\d)|\d?(?= (?:{_MONTHS})\b)"  # a day by its month: Nov 27 (Java's logging), 27 Nov
     # Values in a row: [0.12, -0.5, 1.2e-05], 3 7 12; not the date before a time of day (Nov 27, 2025 9:05:00 PM).
     r"|\d*(?:\.\d+)?(?:[eE][-+]?\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?){2,}(?!\w|[.:]\d)"
     r"|(?<![A-Za-z_]\d)\d?:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day, 9:05 or 21:05 (not node10:9000's port)
