@@ -1790,6 +1790,21 @@ async def test_a_job_that_may_have_stalled_is_estimated_at_its_average_rate_not_
     assert "pace seen" not in text_of(last)
 
 
+async def read_running(
+    client: Client, cluster: SimulatedCluster, clock: FakeClock, job_id: str, start: int, minute: int, progress: int
+) -> dict[str, Any]:
+    """get_refresh_job's record of a running job that started at ``start``, read ``minute`` minutes after it (this
+    server's clock set there), the cluster answering that it is at ``progress``."""
+    clock.now = start + minute * 60_000
+    record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
+    record |= {"progress": progress, "startTime": start, "endTime": 0}
+    cluster.inject(Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE))
+    result = await client.call_tool("get_refresh_job", {"jobId": job_id})
+    assert result.structured_content is not None
+    structured: dict[str, Any] = result.structured_content
+    return structured
+
+
 async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_between_two(
     fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
@@ -1798,18 +1813,8 @@ async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_b
     of every step. Once reads have seen it rise by a step, it is told so when unmoved for two steps' worth, or for
     as long as all its progress took, if less: here 21 minutes at 50%, reached 21 minutes after its start."""
     job_id, start = movies_job(cluster), clock.now
-
-    async def read(minute: int, progress: int) -> dict[str, Any]:
-        clock.now = start + minute * 60_000
-        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
-        record |= {"progress": progress, "startTime": start, "endTime": 0}
-        cluster.inject(Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE))
-        result = await client.call_tool("get_refresh_job", {"jobId": job_id})
-        assert result.structured_content is not None
-        structured: dict[str, Any] = result.structured_content
-        return structured
-
     async with Client(fast_server) as client:
+        read = partial(read_running, client, cluster, clock, job_id, start)
         for minute in (12, 15, 19):
             await read(minute, 25)
         await read(21, 50)  # a rise of 25 within 2 minutes: faster than its average rate, a step
@@ -1840,21 +1845,12 @@ async def test_a_smooth_jobs_rise_is_no_step_and_the_stall_rule_stays(
     average rate since the start instead, a job that sat at 0% for half an hour had each rise of a smooth run taken
     for a step. A rise is a step only when it came within no longer than the value before it held, and not from 0%."""
     job_id, start = movies_job(cluster), clock.now
-
-    async def read(minute: int, progress: int) -> Any:
-        clock.now = start + minute * 60_000
-        record = {"jobId": int(job_id), "collectionName": "ext_movies", "state": "RefreshInProgress"}
-        record |= {"progress": progress, "startTime": start, "endTime": 0}
-        cluster.inject(Fault(body=json.dumps({"code": 0, "data": record}).encode(), route=DESCRIBE_ROUTE))
-        result = await client.call_tool("get_refresh_job", {"jobId": job_id})
-        assert result.structured_content is not None
-        return result.structured_content.get("noProgressSince")
-
     async with Client(fast_server) as client:
+        read = partial(read_running, client, cluster, clock, job_id, start)
         for minute, progress in reads:
             await read(minute, progress)
         first = reads[-1][0] + stuck_at - reads[-1][1]  # the minute it reached stuck_at, a point a minute
-        told = {minute: await read(minute, stuck_at) for minute in range(first, first + 30)}
+        told = {minute: (await read(minute, stuck_at)).get("noProgressSince") for minute in range(first, first + 30)}
     assert next(minute for minute, since in told.items() if since) == told_at
 
 
