@@ -671,6 +671,23 @@ def test_a_port_already_taken_is_one_line_and_exit_2() -> None:
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port" in line
 
 
+def test_a_host_this_machine_cannot_listen_on_is_told_as_the_host_to_change() -> None:
+    """A set-up audit: a host name that does not resolve was told to choose another port, the port already 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "zilliz_refresh_mcp", "--demo", "--transport", "http", "--host", "box.localhost"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == cli.EXIT_CONFIG
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("zilliz-refresh-mcp: cannot listen on box.localhost:8000: ")
+    assert line.endswith(
+        "; choose another --host (ZILLIZ_HOST): an address of this machine, or a name that resolves to one"
+    )
+
+
 # --- Ctrl-C in stdio mode: the grace timer's handler, in this process ---------------------------------
 
 
@@ -1022,6 +1039,19 @@ def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
     assert endpoint.stderr == (
         "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_CLUSTER_TOKEN is "
         "set, but this server reads ZILLIZ_TOKEN\n"
+    )
+    # A misspelling is the answer beside an error that asks for the variable meant (a set-up audit: the error named
+    # ZILLIZ_TOKEN, which the user thought set), and beside one that names it as the way out.
+    misspelt = serve_stdio_with(ZILLIZ_CLUSTER_ENDPOINT="https://x.zillizcloud.com", ZILLIZ_TOKN=TOKEN)
+    assert misspelt.stderr == (
+        "zilliz-refresh-mcp: configuration error: ZILLIZ_TOKEN is required (or --token); ZILLIZ_TOKN is set: did you "
+        "mean ZILLIZ_TOKEN?\n"
+    )
+    insecure = serve_stdio_with(
+        ZILLIZ_CLUSTER_ENDPOINT="http://10.1.2.3:19530", ZILLIZ_TOKEN=TOKEN, ZILLIZ_ALLOW_INSECURE="1"
+    )
+    assert insecure.stderr.endswith(
+        "for a private network; ZILLIZ_ALLOW_INSECURE is set: did you mean ZILLIZ_ALLOW_INSECURE_HTTP?\n"
     )
     # Beside another error of the setting meant, the variable set is no answer (a review: it pointed the wrong way).
     both = serve_stdio_with(

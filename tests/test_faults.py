@@ -1742,6 +1742,18 @@ def test_configuration_errors_name_the_variable_and_never_echo_the_token(
     assert token not in str(caught.value) and token not in repr(caught.value)
 
 
+@pytest.mark.parametrize("bearer", ["short", "server", "random"])
+def test_a_bearer_token_too_short_is_told_in_whole_words_whatever_word_it_is(bearer: str) -> None:
+    """A set-up audit: a token that was a word of the refusal blanked that word ("too *** to guard a server", "16
+    *** characters"). The refusal is this server's own words, with no value in them."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(demo=True, transport="http", host="0.0.0.0", mcp_bearer_token=bearer)  # noqa: S104
+    assert str(caught.value) == (
+        "ZILLIZ_MCP_BEARER_TOKEN (--mcp-bearer-token) is too short to guard a server other machines reach: use at "
+        "least 16 random characters, e.g. $(openssl rand -hex 32)"
+    )
+
+
 @pytest.mark.parametrize("kind", ["api-key", "user:password"])
 async def test_the_token_appears_nowhere(
     kind: str, clock: FakeClock, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]

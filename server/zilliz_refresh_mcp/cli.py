@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import gc
 import logging
 import os
@@ -239,7 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from .config import HTTP_ONLY_SETTINGS, http_only_variables, load_settings, over_stdio, unknown_variables
+    from .config import (
+        ENV_PREFIX,
+        HTTP_ONLY_SETTINGS,
+        http_only_variables,
+        load_settings,
+        over_stdio,
+        unknown_variables,
+    )
     from .errors import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -261,11 +269,20 @@ def _main(argv: Sequence[str] | None) -> int:
         # A value the user gave by flag is named by that flag, not by the variable it stands for.
         flag = flag_names(flags).get(err.setting) if err.setting in overrides else None
         shown = f"{flag}: {err.problem}" if flag else str(err)
-        # ZILLIZ_API_KEY set, ZILLIZ_TOKEN required: the variable set is the answer, on the same line.
+        # ZILLIZ_API_KEY or ZILLIZ_TOKN set, ZILLIZ_TOKEN required: the variable set is the answer, on the same line;
+        # so is ZILLIZ_ALLOW_INSECURE beside an error that asks for ZILLIZ_ALLOW_INSECURE_HTTP. Not beside an error of
+        # a setting given (a review: a quoted endpoint is no missing one), nor a mere likeness (ZILLIZ_CLUSTER_ID).
+        given = {name.upper() for name, value in os.environ.items() if value.strip()}
+        given |= {ENV_PREFIX + setting.upper() for setting in overrides}
         shown += "".join(
             f"; {unknown.name} is set, but this server reads {unknown.meant}"
+            if unknown.surely
+            else f"; {unknown.name} is set: did you mean {unknown.meant}?"
             for unknown in unknown_variables()
-            if unknown.surely and shown.startswith(f"{unknown.meant} is required")
+            if unknown.meant is not None
+            and (unknown.surely or unknown.misspelt)
+            and unknown.meant not in given
+            and re.search(rf"\b{unknown.meant}\b", shown)
         )
         print(f"zilliz-refresh-mcp: configuration error: {shown}", file=sys.stderr)
         return EXIT_CONFIG
@@ -381,8 +398,7 @@ def run(settings: Settings) -> int:
                 # A busy port or an address this machine does not have: a setting to change, not a crash.
                 print(
                     f"zilliz-refresh-mcp: cannot listen on {host_in_url(settings.host)}:{settings.port}: "
-                    f"{err.strerror or err}; choose another --port "
-                    "(ZILLIZ_PORT; 0 picks a free one) or --host (ZILLIZ_HOST)",
+                    f"{err.strerror or err}; {_what_to_change(err)}",
                     file=sys.stderr,
                 )
                 return EXIT_CONFIG
@@ -395,6 +411,14 @@ def run(settings: Settings) -> int:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+def _what_to_change(err: OSError) -> str:
+    """The setting to change when the HTTP server cannot listen: the port when it is taken, else the host (a name
+    that does not resolve, an address this machine does not have)."""
+    if err.errno in (errno.EADDRINUSE, errno.EACCES):
+        return "choose another --port (ZILLIZ_PORT; 0 picks a free one)"
+    return "choose another --host (ZILLIZ_HOST): an address of this machine, or a name that resolves to one"
 
 
 async def _serve_stdio(mcp: Any) -> None:

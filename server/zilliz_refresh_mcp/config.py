@@ -341,10 +341,7 @@ class Settings(BaseSettings):
                 f"to a non-loopback address ({address})"
             )
         if len(self.mcp_bearer_token.get_secret_value()) < MIN_BEARER_CHARS:
-            return (
-                "ZILLIZ_MCP_BEARER_TOKEN (--mcp-bearer-token) is too short to guard a server other machines "
-                f"reach: use at least {MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
-            )
+            return _TOO_SHORT
         if not self.mcp_allowed_hosts:
             return (
                 "ZILLIZ_MCP_ALLOWED_HOSTS is required (or --allowed-host) when the HTTP transport binds to "
@@ -357,6 +354,11 @@ class Settings(BaseSettings):
         return self.token.get_secret_value() if self.token else ""
 
 
+# Words of this server's own, no value in them: not blanked where a short token ("server") is one of them.
+_TOO_SHORT = (
+    "ZILLIZ_MCP_BEARER_TOKEN (--mcp-bearer-token) is too short to guard a server other machines reach: use at least "
+    f"{MIN_BEARER_CHARS} random characters, e.g. $(openssl rand -hex 32)"
+)
 _DEMO_CONFLICT = "demo_conflict"
 _REAL_CLUSTER = ("cluster_endpoint", "token")  # the settings that name a real cluster, which --demo refuses
 _FLAGS = {"demo": "--demo", "cluster_endpoint": "--endpoint", "token": "--token"}
@@ -426,6 +428,7 @@ _OTHER_NAMES = {
     "KEY": "TOKEN",
     "DB": "DB_NAME",
     "DATABASE": "DB_NAME",
+    "ENDPOINT": "CLUSTER_ENDPOINT",
 }
 
 
@@ -436,6 +439,12 @@ class UnknownVariable:
     name: str
     meant: str | None  # the variable it may stand for
     surely: bool  # another tool's name for that very setting, not a likeness of spelling
+    likeness: float = 1.0  # of its spelling to the one meant's (difflib's ratio: 1.0 for another tool's name)
+
+    @property
+    def misspelt(self) -> bool:
+        """A likeness close enough to be the answer beside an error: ZILLIZ_TOKN, not ZILLIZ_CLUSTER_ID."""
+        return self.meant is not None and self.likeness >= _MISSPELT
 
     def warning(self) -> str:
         return f"{self.name} is not a setting of this server, and is ignored" + (
@@ -455,8 +464,13 @@ def unknown_variables() -> list[UnknownVariable]:
         if bare == name or bare in known:
             continue
         meant = _OTHER_NAMES.get(bare) or next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.6)), None)
-        unknown.append(UnknownVariable(name, ENV_PREFIX + meant if meant else None, surely=bare in _OTHER_NAMES))
+        surely = bare in _OTHER_NAMES
+        likeness = 1.0 if surely or meant is None else difflib.SequenceMatcher(None, bare, meant).ratio()
+        unknown.append(UnknownVariable(name, ENV_PREFIX + meant if meant else None, surely=surely, likeness=likeness))
     return unknown
+
+
+_MISSPELT = 0.8  # TOKN for TOKEN: 0.89; ALLOW_INSECURE for ALLOW_INSECURE_HTTP: 0.85; CLUSTER_ID for ...ENDPOINT: 0.69
 
 
 def over_stdio(names: list[str]) -> str:
@@ -489,6 +503,8 @@ def _without_secrets(error: ConfigError, overrides: dict[str, Any]) -> ConfigErr
     from .redaction import redact
 
     problem = error.problem
+    if problem == _TOO_SHORT:
+        return error
     for secret in given_secrets(overrides):
         # A message shows a refused value cut (``errors.quoted``): the start of a longer secret is blanked too.
         for form in (secret, secret[:QUOTED_CHARS]):
