@@ -1829,8 +1829,10 @@ async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_b
         ([(10, 10)], 40, 46),  # read at 10% after 10 minutes, then stuck at 40%: 5 points in 6 minutes
         ([(0, 0), (10, 0), (20, 0), (30, 0), (40, 10), (50, 20)], 30, 72),  # sat at 0% for 30, then a point a minute:
         # at 30% after 60 minutes, 5 points in 12
+        ([(10, 10), (20, 20), (30, 30), (40, 30), (50, 40), (60, 50), (70, 60)], 70, 87),  # paused once at 30%: at 70%
+        # after 80 minutes, 5 points in 7 (a third review: the rise after the pause was taken for a step of 10)
     ],
-    ids=["reads far apart", "after 0%"],
+    ids=["reads far apart", "after 0%", "after a pause"],
 )
 async def test_a_smooth_jobs_rise_is_no_step_and_the_stall_rule_stays(
     fast_server: MCPServer[ServerState],

@@ -617,6 +617,8 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("io error: std::io::Error", "io error: std::fmt::Error"),
         ("the 1st read failed", "the 2nd read failed"),
         ("dial tcp node10:9000: refused", "dial tcp node10:9100: refused"),  # ports, not times of day
+        ("dial tcp minio-0:9000: refused", "dial tcp minio-0:9100: refused"),  # a pod's number before its port
+        ("arn:aws:sqs:us-east-1:123456789012:jobs denied", "arn:aws:sqs:us-east-2:123456789012:jobs denied"),
         ("rpc error: status: 1100 invalid", "rpc error: status: 1804 invalid"),
         ("rpc error: code = 1100 desc = x", "rpc error: code = 65535 desc = x"),
         ("failed: error: 1100", "failed: error: 1200"),

@@ -234,7 +234,8 @@ _NUMBERS = re.compile(
     rf"|(?<=\b(?:{_MONTHS}) \d)\d?(?!\d)|\d?(?= (?:{_MONTHS})\b)"  # a day by its month: Nov 27 (Java's logging), 27 Nov
     # Values in a row: [0.12, -0.5, 1.2e-05], 3 7 12; not the date before a time of day (Nov 27, 2025 9:05:00 PM).
     r"|\d*(?:\.\d+)?(?:[eE][-+]?\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?){2,}(?!\w|[.:]\d)"
-    r"|(?<![A-Za-z_]\d)\d?:\d\d(?::\d\d(?:[.,]\d+)?)?"  # a time of day, 9:05 or 21:05 (not node10:9000's port)
+    # A time of day, 9:05 or 21:05:00.5; not a port (node10:9000, minio-0:9000, us-east-1:1234...).
+    r"|(?<![A-Za-z_-]\d)\d?:[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?(?!\d)"
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
     r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
     r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1
@@ -254,8 +255,9 @@ _EXTENSION = (
     r"\.(?:parquet|orc|avro|csv|tsv|jsonl?|ndjson|txt|log|arrow|feather|lance|npy|npz|gz|bz2|zst|snappy|lz4|zip)"
 )
 _FILE_STEM = re.compile(rf"(?<![\w.-])[\w-][\w.-]*?(?=(?:{_EXTENSION})+(?:\.\d+)?(?![\w-]|\.\w))", re.IGNORECASE)
-# Searched for first, in the word lower-cased: a word with no such extension has no file's name, and this search is
-# ~10x faster than _FILE_STEM's (a Java frame's words: org.apache.Reader.read(Reader.java:42)).
+# Searched for first, in an ASCII word lower-cased: a word with no such extension has no file's name, and this search
+# is ~10x faster than _FILE_STEM's (a Java frame's words: org.apache.Reader.read(Reader.java:42)). Not in other words:
+# _FILE_STEM ignores case as Unicode does (U+017F, a long s, is an "s"), lower() does not.
 _ANY_EXTENSION = re.compile(_EXTENSION)
 _LETTER = re.compile(r"[^\W\d_]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9+/=]+")
@@ -305,7 +307,7 @@ def _reason_shape(ends: str) -> str:
             words[at] = _URI_PATH.sub("\\1/\x01", word)
         elif "/" in word and _LETTER.search(word):  # a path, a class's internal name: their words are kept
             words[at] = "/".join(map(_path_segment, word.split("/")))
-        elif "." in word and _ANY_EXTENSION.search(word.lower()) and _FILE_STEM.search(word):  # part-001.parquet
+        elif "." in word and (not word.isascii() or _ANY_EXTENSION.search(word.lower())) and _FILE_STEM.search(word):
             words[at] = _file_name_and_numbers(word)
         elif len(word) >= 36 and "-" in word:
             words[at] = _UUID.sub("\x01", word)

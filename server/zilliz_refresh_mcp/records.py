@@ -571,8 +571,9 @@ class Pace:
     of ``step`` points; ``seen``: when a read last found it. Each ``*_window``: how long before the read that saw
     the rise its value may have come (since the read before it), the uncertainty of that end of the pace.
     ``held``: when a read first found ``last`` (``reached``, or the first read). ``least_step``: the smallest rise
-    seen that came within no longer than the value before it held (0: none yet): a step the cluster reports progress
-    in, or a few of them.
+    seen between two holds of its values, each as long as the rise took at least (0: none yet): a step the cluster
+    reports progress in, or a few of them; ``candidate``: the last rise, after a hold, that waits for the hold after
+    it (0: none), and ``candidate_window`` how long it took.
     """
 
     rise: tuple[int, int] | None
@@ -584,6 +585,8 @@ class Pace:
     seen: int
     held: int
     least_step: int = 0
+    candidate: int = 0
+    candidate_window: int = 0
 
 
 def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
@@ -593,13 +596,16 @@ def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
             rise=None, rise_window=0, last=progress, reached=None, reached_window=0, step=0, seen=now_ms, held=now_ms
         )
     if progress == pace.last:
+        # A rise that came between two holds, each as long as it took at least: a step of the cluster's. One hold
+        # alone is no step: a job that moves smoothly may pause once (a slow file), then rise by the read interval.
+        if pace.candidate and now_ms - pace.held >= pace.candidate_window:
+            least = min(pace.least_step or pace.candidate, pace.candidate)
+            return dataclasses.replace(pace, seen=now_ms, least_step=least, candidate=0)
         return dataclasses.replace(pace, seen=now_ms)
     window, step = now_ms - pace.seen, progress - pace.last
-    # A step of the cluster's: a rise that came within no longer than reads found the value before it held. A job
-    # that moves smoothly shows a rise of a few points only once it held its value for longer (rises, the longer the
-    # reads are apart, by more); not from 0%, where a job sits while it lists its files, or waits for a slot.
-    stepped = pace.last > 0 and pace.seen - pace.held >= window
-    least_step = min(pace.least_step or step, step) if stepped else pace.least_step
+    # The first hold: reads found the value before the rise for no less time than the rise took; not at 0%, where a
+    # job sits while it lists its files, or waits for a slot.
+    held_before = pace.last > 0 and pace.seen - pace.held >= window
     return Pace(
         rise=pace.rise or (progress, now_ms),
         rise_window=pace.rise_window if pace.rise else window,
@@ -609,7 +615,9 @@ def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
         step=step,
         seen=now_ms,
         held=now_ms,
-        least_step=least_step,
+        least_step=pace.least_step,
+        candidate=step if held_before else 0,
+        candidate_window=window,
     )
 
 
