@@ -1823,6 +1823,20 @@ async def test_a_job_that_moves_in_large_steps_is_not_told_it_may_have_stalled_b
     assert told[42] == iso_utc(start + 21 * 60_000)
 
 
+async def test_a_stepped_job_read_between_its_steps_is_told_it_may_have_stalled_on_its_first_step_only(
+    fast_server: MCPServer[ServerState], cluster: SimulatedCluster, clock: FakeClock
+) -> None:
+    """A fourth review: a step known only once the value after it had held as long as it took left the reads before
+    that to the 5-point rule: a healthy job, 25 points a file every 6 minutes read every 2, was told it may have
+    stalled on its second step (583 of 1,000 such jobs). A rise after a hold counts while the value it rose to holds.
+    Its first step, before any rise is seen, cannot be told from a stall."""
+    job_id, start = movies_job(cluster), clock.now
+    async with Client(fast_server) as client:
+        read = partial(read_running, client, cluster, clock, job_id, start)
+        told = [minute for minute in range(1, 24, 2) if (await read(minute, 25 * (minute // 6))).get("noProgressSince")]
+    assert told == [9, 11]
+
+
 @pytest.mark.parametrize(
     ("reads", "stuck_at", "told_at"),
     [

@@ -666,6 +666,7 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("Nov 27, 2025 10:00:00 PM SEVERE: read failed", "Nov 27, 2025 11:42:17 PM SEVERE: read failed"),
         ("Thu Nov 27 2025 10:00:00 GMT+0000: read failed", "Thu Nov 27 2025 23:42:17 GMT+0000: read failed"),
         ("Nov 27, 2025 9:05:00 PM SEVERE: read failed", "Nov 28, 2025 10:42:17 PM SEVERE: read failed"),  # h:mm:ss
+        ("at 2025-11-27 12:00:00.123456-05:00 read failed", "at 2025-11-28 12:00:00.5-04:00 read failed"),  # zones
         ("SlowDown until 27 Nov 2025 10:00:00 GMT", "SlowDown until 3 Nov 2025 10:00:00 GMT"),  # a day by its month
         ("dim mismatch: [0.1234, -0.5678, 1.2e-05]", "dim mismatch: [1.0E-5, 0.25, -0.5, 0.75]"),  # exponents
         (

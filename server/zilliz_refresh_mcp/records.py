@@ -520,10 +520,12 @@ def finishing_too_long(job: JobRecord, unmoved_seconds: float) -> bool:
 def with_steps_seen(job: JobRecord, paces: Mapping[str, Pace]) -> JobRecord:
     """``job`` with the smallest rise of its progress that this server's reads saw before (``paces``), if any."""
     pace = paces.get(job.job_id)
-    if job.state != IN_PROGRESS or pace is None or 2 * pace.least_step <= STALLED_POINTS:
+    # A rise after a hold whose own hold is under way counts already: a stepped job's second step is no stall.
+    steps = min((step for step in (pace.least_step, pace.candidate) if step), default=0) if pace else 0
+    if job.state != IN_PROGRESS or 2 * steps <= STALLED_POINTS:
         return job  # no step seen, or steps too small to change what may_have_stalled says
     stepped = job.model_copy()
-    stepped._steps_seen = pace.least_step
+    stepped._steps_seen = steps
     return stepped
 
 
