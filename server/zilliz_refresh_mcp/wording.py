@@ -177,7 +177,10 @@ def _reported_when(at: str, now: str | None) -> str:
 def clock_ahead(at: str, now: str | None) -> str | None:
     """Of a time past that the cluster gave (a start, an end), when it is after this server's clock (``now``), the
     words that say the cluster's clock is ahead: stated bare, it would read as a time to come, or as a fact."""
-    return _clock_ahead(at, now) if now is not None and _seconds_until(at, now) >= 1 else None
+    # ISO times (iso_utc) compare as text to the second: no later second is no second ahead, as most times are.
+    if now is None or at[:19] <= now[:19]:
+        return None
+    return _clock_ahead(at, now) if _seconds_until(at, now) >= 1 else None
 
 
 def ahead_note(at: str, now: str | None) -> str:
