@@ -342,7 +342,7 @@ class _ShapeCache:
     """The shapes of the texts grouping masked: a finished job's reason never changes, so the next listing finds its
     shape here. Least recently used first out, but never a shape that the listing under way reads (``begin`` marks
     them): an LRU cache smaller than what each listing reads finds nothing at all, every text pushed out just before
-    it is read again, and 12,000 failures with stack traces then cost ~1.4 s of CPU at every list, not ~0.3 s. Past
+    it is read again, and 12,000 failures with stack traces then cost ~1.4 s of CPU at every list, not ~0.4 s. Past
     its size, a listing finds what the cache holds, and the rest is made anew, not kept."""
 
     def __init__(self, size: int) -> None:

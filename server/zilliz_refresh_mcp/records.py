@@ -181,8 +181,8 @@ class JobRecord(CamelModel):
     _whole_spec: dict[str, Any] | str | None = PrivateAttr(default=None)
     # Since when this server saw the pace ``estimated_end_at`` was made from (None: the average since the start).
     _pace_since: str | None = PrivateAttr(default=None)
-    # The smallest rise of its progress this server's reads saw (0: none), for telling a pause between steps from a
-    # stall (``may_have_stalled``).
+    # The steps this server's reads saw it move in (0: none; ``with_steps_seen``), for telling a pause between two
+    # from a stall (``may_have_stalled``).
     _steps_seen: int = PrivateAttr(default=0)
 
     @property
@@ -192,7 +192,7 @@ class JobRecord(CamelModel):
 
     @property
     def steps_seen(self) -> int:
-        """The smallest rise of its progress this server's reads saw before this one; 0 when none."""
+        """The steps this server's reads saw it move in before this one (``with_steps_seen``); 0 when none."""
         return self._steps_seen
 
     @property
@@ -502,9 +502,9 @@ Unmoved = Mapping[str, tuple[tuple[str, int], int]]
 def may_have_stalled(job: JobRecord, unmoved_seconds: float) -> bool:
     """Whether a running job that every read over ``unmoved_seconds`` found at its progress should have moved by
     now: at its average rate it would have gained ``STALLED_POINTS`` or more (a 1 s wait on a 30-minute job would
-    gain 0.06); or, when this server's reads saw it rise in steps of more (``steps_seen``: a cluster that reports
-    progress by file, 25 points a file of four), two such steps, or as much as it gained before (unmoved as long as
-    all its progress took), if less. Never at 100%, which it cannot pass (``finishing_too_long``)."""
+    gain 0.06); or, when this server's reads saw it move in steps of more (``steps_seen``: a cluster that reports
+    progress by file, 25 points a file of four), two such steps, or half its progress (unmoved as long as all its
+    progress took), if less. Never at 100%, which it cannot pass (``finishing_too_long``)."""
     elapsed = job.duration_seconds or 0
     if job.state != IN_PROGRESS or elapsed <= 0 or job.progress >= 100:
         return False
@@ -518,7 +518,8 @@ def finishing_too_long(job: JobRecord, unmoved_seconds: float) -> bool:
 
 
 def with_steps_seen(job: JobRecord, paces: Mapping[str, Pace]) -> JobRecord:
-    """``job`` with the smallest rise of its progress that this server's reads saw before (``paces``), if any."""
+    """``job`` with the steps this server's reads saw it move in before (``paces``): the smallest step kept
+    (``Pace.least_step``), or a rise after a hold whose own hold is under way, if smaller."""
     pace = paces.get(job.job_id)
     # A rise after a hold whose own hold is under way counts already: a stepped job's second step is no stall.
     steps = min((step for step in (pace.least_step, pace.candidate) if step), default=0) if pace else 0
