@@ -618,6 +618,7 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("the 1st read failed", "the 2nd read failed"),
         ("dial tcp node10:9000: refused", "dial tcp node10:9100: refused"),  # ports, not times of day
         ("dial tcp minio-0:9000: refused", "dial tcp minio-0:9100: refused"),  # a pod's number before its port
+        ("dial tcp sftp-0:22: refused", "dial tcp sftp-1:22: refused"),  # a port under 60 too
         ("arn:aws:sqs:us-east-1:123456789012:jobs denied", "arn:aws:sqs:us-east-2:123456789012:jobs denied"),
         ("rpc error: status: 1100 invalid", "rpc error: status: 1804 invalid"),
         ("rpc error: code = 1100 desc = x", "rpc error: code = 65535 desc = x"),
@@ -2059,3 +2060,13 @@ def test_a_failure_line_says_when_its_more_counts_jobs_with_no_collection() -> N
     answer = listing([newest, *named], limit=1)
     line = next(line for line in jobs.listing_text(answer).splitlines() if line.endswith(": denied"))
     assert line.startswith("- 5 failed in job 30, ext_") and line.endswith(" and 2 more: denied")
+
+
+def test_a_rise_seen_within_one_instant_is_no_step() -> None:
+    """A fifth review: two jobs that share an id (rounded on their way) are read by one list at one instant, 40% and
+    70%: the "rise" between them had a window of 0, a hold of 0 was as long, and it counted as a step of 30 at once.
+    The stalled job at 70% was then never told it may have stalled (its threshold 35 points)."""
+    pace = records.paced(records.paced(None, 40, NOW), 70, NOW)
+    assert (pace.candidate, pace.least_step) == (0, 0)
+    later = records.paced(records.paced(pace, 40, NOW + 600_000), 70, NOW + 600_000)
+    assert (later.candidate, later.least_step) == (0, 0)

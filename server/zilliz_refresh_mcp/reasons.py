@@ -234,8 +234,8 @@ _NUMBERS = re.compile(
     rf"|(?<=\b(?:{_MONTHS}) \d)\d?(?!\d)|\d?(?= (?:{_MONTHS})\b)"  # a day by its month: Nov 27 (Java's logging), 27 Nov
     # Values in a row: [0.12, -0.5, 1.2e-05], 3 7 12; not the date before a time of day (Nov 27, 2025 9:05:00 PM).
     r"|\d*(?:\.\d+)?(?:[eE][-+]?\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?){2,}(?!\w|[.:]\d)"
-    # A time of day, 9:05 or 21:05:00.5, a zone -05:00; not a port (node10:9000, minio-0:9000, us-east-1:12...).
-    r"|(?<![A-Za-z_]\d)\d?:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?!\d)"
+    # A time of day, 9:05 or 21:05:00.5, a zone -05:00; not a port (node10:9000, sftp-0:22, us-east-1:12...).
+    r"|(?<![A-Za-z_]\d)(?<![A-Za-z]-\d)\d?:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?!\d)"
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
     r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
     r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1

@@ -607,8 +607,8 @@ def paced(pace: Pace | None, progress: int, now_ms: int) -> Pace:
         return dataclasses.replace(pace, seen=now_ms)
     window, step = now_ms - pace.seen, progress - pace.last
     # The first hold: reads found the value before the rise for no less time than the rise took; not at 0%, where a
-    # job sits while it lists its files, or waits for a slot.
-    held_before = pace.last > 0 and pace.seen - pace.held >= window
+    # job sits while it lists its files, or waits for a slot; nor within one instant (two jobs of one id, one list).
+    held_before = pace.last > 0 and window > 0 and pace.seen - pace.held >= window
     return Pace(
         rise=pace.rise or (progress, now_ms),
         rise_window=pace.rise_window if pace.rise else window,
