@@ -571,7 +571,11 @@ the two servers (A B A B...): {args.rounds} cold starts, {args.calls} calls of t
 - zilliz-refresh-mcp runs with `ZILLIZ_RATE_LIMIT_PER_SECOND=1000`: its default (20/s, the documented Zilliz
   limit) would throttle a loop of calls against the simulator by design; the forwarder has no limiter.
 - Over HTTP, identical concurrent calls share one upstream request in zilliz-refresh-mcp; the forwarder sends one
-  upstream request per call. The client side of all 16 clients runs in one process on the same cores.
+  upstream request per call. The client side of all 16 clients runs in one process on the same cores. This row
+  moves most from run to run: on 2026-12-01 the forwarder gave 156-362 calls/s, ours 149-235, and runs alternating
+  this code and a99ea16's showed no difference for ours (223 and 199 against 235 and 194). A scale audit measured
+  that the SDK's HTTP client (httpx2) sends a request's headers and body in two writes, and waits ~40 ms on the
+  server's delayed ACK over a kept-alive connection, both servers alike.
 - Answer size is the JSON of the `tools/call` result (structuredContent and content together).
 - `bench/sim_proc.py` sets `TCP_NODELAY` on the simulator's socket: without it every simulator answer stalls
   ~40 ms on the client's delayed ACK (both servers alike), which would swamp the per-call figures.
@@ -589,7 +593,7 @@ Where the time goes (timers inside each server process, and the client's share m
   forwarder's whole call: more than the 0.3x the goal allows.
 - **4-job list, TypeScript SDK client: at the bound.** Its ajv checks the same schema, compiled once, in ~0.2 ms,
   so the ratio is close to our server's own share. Runs from 2026-11-29 to 2026-12-01 gave 1.23x-1.35x, most of
-  them 1.29x-1.32x; runs alternating one day's code and the next showed no difference beyond that spread. Our
+  them 1.29x-1.33x; runs alternating one day's code and the next showed no difference beyond that spread. Our
   extra ~0.7-1 ms of CPU: about half is building and checking the listing (pydantic models, times, the summary),
   the rest the plumbing the forwarder does without (the shared in-flight request, the whole-request timeout, the
   rate limiter, the scan of each answer for the key), 10-100 us each. A 4-job listing takes ~0.3 ms to build in a
@@ -600,7 +604,7 @@ Where the time goes (timers inside each server process, and the client's share m
   the key scan of each piece ~3-5 ms, msgspec decoding the documented shape into checked records ~8-11 ms, ordering
   and the summary ~7 ms (only the state groups a page or the summary reads are sorted); then the client's parse and
   check of the 10-job page, ~4-6 ms.
-- **Cold start: met** (1.00x-1.09x). Importing `mcp.server` is most of both. Ours adds its settings, its modules
+- **Cold start: met** (0.91x-1.09x). Importing `mcp.server` is most of both. Ours adds its settings, its modules
   and the tool schemas (~80 ms), and saves more by keeping Python's cyclic garbage collector off until the server
   is built: start-up makes about a million objects and next to no garbage, and collecting during it cost ~20%. The
   HTTP client is built on the first upstream call.
