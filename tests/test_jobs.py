@@ -631,6 +631,7 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("codec error in /v/part-0.snappy.parquet", "codec error in /v/part-0.lz4.parquet"),
         ("storage.log.example.com refused", "backup.log.example.com refused"),  # hosts, not files
         ("expected dimension 768, got 512", "expected dimension 768, got 256"),
+        ("Sat 3 segments failed", "Sun 3 segments failed"),  # a weekday with no date after it is a word
     ],
 )
 def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str, second: str) -> None:
@@ -669,6 +670,8 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("Nov 27, 2025 9:05:00 PM SEVERE: read failed", "Nov 28, 2025 10:42:17 PM SEVERE: read failed"),  # h:mm:ss
         ("at 2025-11-27 12:00:00.123456-05:00 read failed", "at 2025-11-28 12:00:00.5-04:00 read failed"),  # zones
         ("SlowDown until 27 Nov 2025 10:00:00 GMT", "SlowDown until 3 Nov 2025 10:00:00 GMT"),  # a day by its month
+        ("SlowDown until Thu, 27 Nov 2025 10:00:00 GMT", "SlowDown until Fri, 28 Nov 2025 10:00:00 GMT"),  # its weekday
+        ("token expired at Thu Nov 27 21:05:00 UTC 2025", "token expired at Fri Nov 28 21:05:00 UTC 2025"),
         ("dim mismatch: [0.1234, -0.5678, 1.2e-05]", "dim mismatch: [1.0E-5, 0.25, -0.5, 0.75]"),  # exponents
         (
             "StatusCode: 403, RequestID: A1B2C3D4E5F6319D, api error",

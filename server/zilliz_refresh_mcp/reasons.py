@@ -227,6 +227,9 @@ _KEEP_AFTER = "".join(
     for separators in ("[=: (]", "(?:: | =|= )", " = ")
 )
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+# A day of the week before a date (its day masked, or its month): Thu, 27 Nov 2025 (HTTP); Thu Nov 27 (Java's Date).
+# Its name first, no letter before it looked at after: the regex engine then skips to the names' first letters.
+_WEEKDAY_OF_DATE = re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?<![A-Za-z]...)(?=,? (?:\x01|(?:{_MONTHS})\b))")
 _NUMBERS = re.compile(
     rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
@@ -315,6 +318,7 @@ def _reason_shape(ends: str) -> str:
             words[at] = _IPV6.sub("\x01", word)
     # A number's sign is its instance's too: a vector that starts -0.25 is the one that starts 0.5.
     shape = _NUMBERS.sub("\x01", " ".join(words)).replace("-\x01", "\x01")
+    shape = _WEEKDAY_OF_DATE.sub("\x01", shape)
     return shape if _LETTER.search(shape) else ends
 
 
