@@ -65,7 +65,6 @@ from .records import (
 from .states import alias_of, state_filter
 from .wording import (
     NO_COLLECTION,
-    ahead_note,
     clock_ahead,
     duration_text,
     failure_lines,
@@ -777,8 +776,8 @@ def summarize(
     last_ended = iso_utc(last.end_ms) if last is not None and last.end_ms else None
     if last is not None and last_ended is None:
         started = iso_utc(last.start_ms)
-        text += f" Last completed: {shown_name(_name(last))}, started {started}{ahead_note(started, as_of)} (its end "
-        text += "not reported)."
+        noted = "; ".join(["its end not reported", *filter(None, [clock_ahead(started, as_of)])])
+        text += f" Last completed: {shown_name(_name(last))}, started {started} ({noted})."
     elif last is not None and last_ended is not None:
         asides = (
             [f"took {duration_text((last.end_ms - last.start_ms) / 1000)}"] if 0 < last.start_ms <= last.end_ms else []
