@@ -436,18 +436,21 @@ def alike(failures: Sequence[tuple[str, str | None]]) -> list[Alike]:
             node = parent
         return node
 
-    read: list[tuple[str, tuple[str, str, str | None], tuple[str, ...], tuple[str, str, bool] | None]] = []
+    read: list[tuple[str, tuple[str, str, str | None]]] = []  # each failure's reason's ends, and what grouping reads
+    texts_of: dict[tuple[str, str, str | None], tuple[tuple[str, ...], tuple[str, str, bool] | None]] = {}
     for reason, collection in failures:
         ends, windows = grouping_view(reason)
         name = collection if collection and collection in ends and _NAME_LIKE.search(collection) else None
         # A short reason is its ends; a long one is grouped by more than its ends (``_grouping_shape``).
         key = (ends, "", name) if windows is None else (windows[0], windows[1], name)
-        read.append((ends, key, _grouping_texts(reason, windows, name), windows))
-    _SHAPES.begin(text for _, _, texts, _ in read for text in texts)
+        if key not in texts_of:
+            texts_of[key] = (_grouping_texts(reason, windows, name), windows)
+        read.append((ends, key))
+    _SHAPES.begin(text for texts, _ in texts_of.values() for text in texts)
     keyed: list[tuple[str, tuple[str, str]]] = []  # each failure's reason's ends, and its shape's node
-    for (ends, key, texts, windows), (reason, _) in zip(read, failures, strict=True):
+    for (ends, key), (reason, _) in zip(read, failures, strict=True):
         if (node := nodes.get(key)) is None:
-            node = nodes[key] = ("shape", _grouping_shape(texts, windows))
+            node = nodes[key] = ("shape", _grouping_shape(*texts_of[key]))
             if (known := seen.get(ends)) is None:
                 known = seen[ends] = (" ".join(ends.split()), reason)
             words = known[0]
