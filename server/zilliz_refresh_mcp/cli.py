@@ -247,6 +247,7 @@ def _main(argv: Sequence[str] | None) -> int:
         load_settings,
         over_stdio,
         unknown_variables,
+        variables_set,
     )
     from .errors import ConfigError
 
@@ -272,8 +273,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # ZILLIZ_API_KEY or ZILLIZ_TOKN set, ZILLIZ_TOKEN required: the variable set is the answer, on the same line;
         # so is ZILLIZ_ALLOW_INSECURE beside an error that asks for ZILLIZ_ALLOW_INSECURE_HTTP. Not beside an error of
         # a setting given (a review: a quoted endpoint is no missing one), nor a mere likeness (ZILLIZ_CLUSTER_ID).
-        given = {name.upper() for name, value in os.environ.items() if value.strip()}
-        given |= {ENV_PREFIX + setting.upper() for setting in overrides}
+        given = variables_set() | {ENV_PREFIX + setting.upper() for setting in overrides}
         shown += "".join(
             f"; {unknown.name} is set, but this server reads {unknown.meant}"
             if unknown.surely

@@ -406,10 +406,15 @@ HTTP_ONLY_SETTINGS = ("host", "port", "mcp_bearer_token", "mcp_allowed_hosts", "
 HTTP_ONLY_VARIABLES = frozenset(ENV_PREFIX + setting.upper() for setting in HTTP_ONLY_SETTINGS)
 
 
+def variables_set() -> set[str]:
+    """The names of the environment's variables set, upper-cased (settings read them in any case); a blank one is
+    not set."""
+    return {name.upper() for name, value in os.environ.items() if value.strip()}
+
+
 def http_only_variables() -> list[str]:
-    """The HTTP transport's variables set in the environment (in any case, as settings read them), in the
-    order of ``HTTP_ONLY_SETTINGS``; a blank one is not counted."""
-    given = {name.upper() for name, value in os.environ.items() if value.strip()}
+    """The HTTP transport's variables set in the environment, in the order of ``HTTP_ONLY_SETTINGS``."""
+    given = variables_set()
     return [ENV_PREFIX + setting.upper() for setting in HTTP_ONLY_SETTINGS if ENV_PREFIX + setting.upper() in given]
 
 
@@ -459,7 +464,7 @@ def unknown_variables() -> list[UnknownVariable]:
 
     known = [name.upper() for name in Settings.model_fields]
     unknown = []
-    for name in sorted({name.upper() for name, value in os.environ.items() if value.strip()}):
+    for name in sorted(variables_set()):
         bare = name.removeprefix(ENV_PREFIX)
         if bare == name or bare in known:
             continue
