@@ -40,7 +40,7 @@ from zilliz_refresh_mcp.server import ServerState, build_server
 from zilliz_refresh_mcp.service import RefreshJobs
 from zilliz_refresh_mcp.simulator import Fault, SimulatedCluster, SimulatorServer, bulk_cluster
 from zilliz_refresh_mcp.upstream import DESCRIBE_ROUTE, LIST_ROUTE, ZillizClient
-from zilliz_refresh_mcp.watcher import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher
+from zilliz_refresh_mcp.watcher import MAX_POLLS_IN_FLIGHT, MAX_WATCHED_JOBS, JobWatcher, Notify
 
 from .conftest import FakeClock, settings_for, text_of
 
@@ -2029,20 +2029,31 @@ async def test_a_subscriber_that_comes_while_others_are_told_of_the_end_is_told_
     assert watcher.watching(job_id) == 0 and watcher.active_pollers() == 0
 
 
+@asynccontextmanager
+async def told_of_the_end(
+    settings: Settings, cluster: SimulatedCluster, clock: FakeClock
+) -> AsyncIterator[tuple[str, JobWatcher, list[str], Notify]]:
+    """A watcher (``standalone_watcher``) for ext_movies' job, which ended an hour ago: its URI, the watcher, what the
+    tellings said in order, and the channel every listen stream shares, whose tellings say "bus"."""
+    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
+    clock.now += 3_600_000  # the 30-minute job has ended
+    told: list[str] = []
+
+    async def bus(told_uri: str) -> None:
+        told.append("bus")
+
+    async with standalone_watcher(settings, clock) as watcher:
+        yield uri, watcher, told, bus
+
+
 async def test_subscriptions_that_come_or_come_back_while_others_are_told_of_the_end_are_told_once(
     settings: Settings, cluster: SimulatedCluster, clock: FakeClock
 ) -> None:
     """A review: a listen stream opened while others were told shares the bus (one channel) that was told already,
     and was skipped; a subscription absent at its turn that came back before the end was skipped too."""
-    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    clock.now += 3_600_000  # the 30-minute job has ended
-    told: list[str] = []
     came_back = anyio.Event()
 
-    async with standalone_watcher(settings, clock) as watcher:
-
-        async def bus(told_uri: str) -> None:  # every listen stream's channel
-            told.append("bus")
+    async with told_of_the_end(settings, cluster, clock) as (uri, watcher, told, bus):
 
         async def back(told_uri: str) -> None:
             told.append("back")
@@ -2069,15 +2080,9 @@ async def test_a_shared_channel_is_told_once_per_change_and_a_subscription_by_it
     """A mutation audit: two listen streams share the bus, one channel: at a job's end it is told once, not once per
     stream. A subscription made again with another channel before its turn (a connection's session is made anew for
     each request) is told on that one, not on the channel it had when the telling began."""
-    uri = f"zilliz://refresh-jobs/{movies_job(cluster)}"
-    clock.now += 3_600_000  # the 30-minute job has ended
-    told: list[str] = []
     last = anyio.Event()
 
-    async with standalone_watcher(settings, clock) as watcher:
-
-        async def bus(told_uri: str) -> None:  # every listen stream's channel
-            told.append("bus")
+    async with told_of_the_end(settings, cluster, clock) as (uri, watcher, told, bus):
 
         async def renewing(told_uri: str) -> None:
             told.append("renewing")
