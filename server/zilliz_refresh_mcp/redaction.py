@@ -712,14 +712,16 @@ class SecretScan:
 @functools.lru_cache(maxsize=8)
 def _needles(secret: str) -> tuple[bytes, ...]:
     """What an answer that may spell the secret holds, lower-cased: the anchor; for ``user:password``, also the user
-    name and its colon (an echo of the secret cut short before the anchor's end holds them). None when no secret, or
-    when the anchor is too short to look for (then every answer is cleaned)."""
+    name and the start of its colon (an echo of the secret cut short before the anchor's end holds them), in any
+    spelling ``_char`` gives it: ``:`` as it is, or an escape, whose first character is ``%`` (``%3A``, ``%253A``, a
+    URL in a URL), ``&`` (``&#58;``) or a backslash (``\\u003a``). None when no secret, or when the anchor is too short
+    to look for (then every answer is cleaned)."""
     anchor = _anchor(secret)
     if not anchor:
         return ()
     needles = [anchor.lower().encode()]
     if (login := _login_echo(secret)) is not None:
-        needles += [f"{login.user}:".encode(), f"{login.user}%3a".encode()]
+        needles += [f"{login.user}{start}".encode() for start in (":", "%", "&", "\\")]
     return tuple(needles)
 
 
