@@ -668,6 +668,12 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("Nov 27, 2025 10:00:00 PM SEVERE: read failed", "Nov 27, 2025 11:42:17 PM SEVERE: read failed"),
         ("Thu Nov 27 2025 10:00:00 GMT+0000: read failed", "Thu Nov 27 2025 23:42:17 GMT+0000: read failed"),
         ("Nov 27, 2025 9:05:00 PM SEVERE: read failed", "Nov 28, 2025 10:42:17 PM SEVERE: read failed"),  # h:mm:ss
+        # Its words: the half of the day, the month (a month's last night and the next's first), the weekday.
+        ("Nov 27, 2025 9:05:00 PM SEVERE: read failed", "Nov 28, 2025 10:42:17 AM SEVERE: read failed"),
+        ("Nov 30, 2025 11:00:00 PM SEVERE: read failed", "Dec 1, 2025 11:00:00 PM SEVERE: read failed"),
+        ("SlowDown until Sun, 30 Nov 2025 10:00:00 GMT", "SlowDown until Mon, 1 Dec 2025 10:00:00 GMT"),
+        ("token expired at Sun Nov 30 21:05:00 UTC 2025", "token expired at Mon Dec 01 21:05:00 UTC 2025"),
+        ("retry after 9:05 pm", "retry after 10:15 am"),
         ("at 2025-11-27 12:00:00.123456-05:00 read failed", "at 2025-11-28 12:00:00.5-04:00 read failed"),  # zones
         ("SlowDown until 27 Nov 2025 10:00:00 GMT", "SlowDown until 3 Nov 2025 10:00:00 GMT"),  # a day by its month
         ("SlowDown until Thu, 27 Nov 2025 10:00:00 GMT", "SlowDown until Fri, 28 Nov 2025 10:00:00 GMT"),  # its weekday

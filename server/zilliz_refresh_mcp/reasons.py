@@ -227,9 +227,15 @@ _KEEP_AFTER = "".join(
     for separators in ("[=: (]", "(?:: | =|= )", " = ")
 )
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-# A day of the week before a date (its day masked, or its month): Thu, 27 Nov 2025 (HTTP); Thu Nov 27 (Java's Date).
-# Its name first, no letter before it looked at after: the regex engine then skips to the names' first letters.
-_WEEKDAY_OF_DATE = re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?<![A-Za-z]...)(?=,? (?:\x01|(?:{_MONTHS})\b))")
+# The words of a date and time, once its numbers are masked (\x01), in two searches: the regex engine runs each by
+# skipping to what all its matches start with (one search of both, with no such start, took ~9x as long):
+# - a day of the week or a month before a date's number, or a weekday before its month: Thu, 27 Nov 2025 (HTTP);
+#   Thu Nov 27 (Java's Date); Nov 30 and Dec 1 (Java's logging). No letter before the word, looked at after it;
+# - a month or the half of a day after a number: 30 Nov; 9:05:00 PM.
+_WORD_BEFORE_DATE = re.compile(
+    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|{_MONTHS})(?<![A-Za-z]...)(?=,? (?:\x01|(?:{_MONTHS})\b))"
+)
+_WORD_AFTER_NUMBER = re.compile(rf"\x01 (?:{_MONTHS}|[AaPp][Mm])\b")
 _NUMBERS = re.compile(
     rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
@@ -318,7 +324,7 @@ def _reason_shape(ends: str) -> str:
             words[at] = _IPV6.sub("\x01", word)
     # A number's sign is its instance's too: a vector that starts -0.25 is the one that starts 0.5.
     shape = _NUMBERS.sub("\x01", " ".join(words)).replace("-\x01", "\x01")
-    shape = _WEEKDAY_OF_DATE.sub("\x01", shape)
+    shape = _WORD_AFTER_NUMBER.sub("\x01 \x01", _WORD_BEFORE_DATE.sub("\x01", shape))
     return shape if _LETTER.search(shape) else ends
 
 
