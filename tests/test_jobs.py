@@ -660,6 +660,8 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ),
         ("25/11/27 02:00:13 ERROR Executor: task failed", "25/11/28 02:00:13 ERROR Executor: task failed"),
         ("expired on 11/27/2025: renew the key", "expired on 12/01/2025: renew the key"),
+        ("expired on 1/5/2025: renew the key", "expired on 12/01/2025: renew the key"),  # a one-digit month, day
+        ("snapshot of Nov 2025 missing", "snapshot of Dec 2024 missing"),  # a month and its year
         # Values in a row are one instance, however many: a vector's, the rows a batch rejected.
         ("dim mismatch, expected 768: [0.1234, -0.5678, 0.9]", "dim mismatch, expected 768: [-0.25, 0.5, 0.125, 1.0]"),
         ("rows rejected at indices 3 7 12", "rows rejected at indices 5 9 10 44"),
@@ -701,6 +703,7 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         # A file's name, with or without a path; and a number after a word that counts places or pieces of work.
         ("failed to read part-001.parquet: permission denied", "failed to read part-002.parquet: permission denied"),
         ("file 'customers_a.csv' not found", "file 'orders.csv' not found"),
+        ("cannot read ORDERS.CSV: bad header", "cannot read CUSTOMERS.CSV: bad header"),  # in capitals
         ("cannot open exports/customers.jsonl: EACCES", "cannot open exports/orders.jsonl: EACCES"),
         ("parse error at line 12: unexpected token", "parse error at line 345: unexpected token"),
         ("cannot open app.log.1", "cannot open app.log.2"),  # rotated logs
@@ -717,6 +720,12 @@ def test_reasons_that_differ_in_an_instance_of_one_problem_are_one_group(first: 
     result = listing([failed(1, "ext_a", first), failed(2, "ext_z", second)])
     assert [(group.count, group.distinct_reasons) for group in result.summary.failures] == [(2, 2)]
     assert result.summary.failures[0].reason == first
+
+
+def test_a_word_that_ends_in_the_name_of_a_day_or_month_is_kept() -> None:
+    """Only a name of its own is a date's: PerfMon is a program, not a Monday."""
+    for word in ("PerfMon", "SysMon", "ExecDec"):
+        assert word in reasons._reason_shape(f"{word} 4096 counters lost")
 
 
 def test_long_reasons_whose_instances_differ_in_length_are_one_group() -> None:
