@@ -2080,6 +2080,35 @@ def test_a_failure_line_says_when_its_more_counts_jobs_with_no_collection() -> N
     assert line.startswith("- 5 failed in job 30, ext_") and line.endswith(" and 2 more: denied")
 
 
+def test_a_step_counts_once_held_as_long_as_it_took_and_the_smallest_step_stays() -> None:
+    """A mutation audit: nothing held the pace's step rules at their edges. Reads every 10 minutes see a job at 10%
+    go to 20%, then to 40%: each rise after a hold as long as the rise took (10 minutes: as long is long enough), and
+    held as long after it, is a step; the smallest of them, 10, stays the least step, and tells the steps seen; a
+    rise held for less time than it took, not yet."""
+    minute = 60_000
+
+    def read(*progress: int) -> records.Pace:
+        pace = None
+        for at, value in enumerate(progress):
+            pace = records.paced(pace, value, NOW + 10 * minute * at)
+        assert pace is not None
+        return pace
+
+    def steps_seen(pace: records.Pace, progress: int) -> int:
+        job = render_record(RecordFields("7", "RefreshInProgress", NOW - HOUR, 0, progress, "b", None, None, None), NOW)
+        return records.with_steps_seen(job, {"7": pace}).steps_seen
+
+    rose = read(10, 10, 20)
+    assert (rose.candidate, rose.candidate_window, rose.least_step) == (10, 10 * minute, 0)
+    assert records.paced(rose, 20, NOW + 21 * minute).least_step == 0  # held 1 minute of the 10 the rise took
+    held = read(10, 10, 20, 20)
+    assert (held.least_step, held.candidate) == (10, 0)
+    again = read(10, 10, 20, 20, 40)  # a rise of 20 after a hold: waits for its own
+    assert (again.least_step, again.candidate) == (10, 20)
+    assert steps_seen(again, 40) == 10  # the smaller of the two
+    assert read(10, 10, 20, 20, 40, 40).least_step == 10
+
+
 def test_a_rise_seen_within_one_instant_is_no_step() -> None:
     """A fifth review: two jobs that share an id (rounded on their way) are read by one list at one instant, 40% and
     70%: the "rise" between them had a window of 0, a hold of 0 was as long, and it counted as a step of 30 at once.
