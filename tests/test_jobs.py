@@ -814,6 +814,17 @@ def test_a_time_after_this_servers_clock_is_told_as_the_clusters_clock_ahead_whe
     assert line.count("clock appears ahead") == 1
 
 
+def test_the_clusters_clock_is_told_ahead_from_a_whole_second_after_this_servers() -> None:
+    """A mutation audit: nothing held the edge. A time within this server's second (its "As of" is cut to the
+    second) is no time ahead; one a whole second after it is."""
+    now = "2024-04-11T11:00:00Z"
+    assert wording.clock_ahead("2024-04-11T11:00:00.999Z", now) is None
+    assert (
+        wording.clock_ahead("2024-04-11T11:00:01Z", now)
+        == "the cluster's clock appears ahead of this server's by ~1s or more"
+    )
+
+
 def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:
     """Masked in its own job's reason, the collection "data" made "failed to read data from s3" another reason."""
     same = "failed to read data from s3: AccessDenied"
