@@ -335,12 +335,12 @@ def test_an_http_flag_without_the_http_transport_is_refused_not_ignored(
     assert BEARER not in captured.err
 
 
-def serve_stdio_with(**variables: str) -> subprocess.CompletedProcess[str]:
-    """The server started with no ``ZILLIZ_*`` variables but ``variables``, over stdio with no host: it ends at
-    once, as when its host closes stdin."""
+def serve_stdio_with(*flags: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """The server started with ``flags`` and no ``ZILLIZ_*`` variables but ``variables``, over stdio with no host: it
+    ends at once, as when its host closes stdin."""
     env = {key: value for key, value in os.environ.items() if not key.upper().startswith(ENV_PREFIX)}
     return subprocess.run(
-        [sys.executable, "-m", "zilliz_refresh_mcp"],
+        [sys.executable, "-m", "zilliz_refresh_mcp", *flags],
         capture_output=True,
         text=True,
         timeout=60,
@@ -1053,6 +1053,16 @@ def test_a_variable_that_is_no_setting_is_told_with_the_one_meant() -> None:
     assert insecure.stderr.endswith(
         "for a private network; ZILLIZ_ALLOW_INSECURE is set: did you mean ZILLIZ_ALLOW_INSECURE_HTTP?\n"
     )
+    # ZILLIZ_ENDPOINT is another tool's name, not a likeness of spelling (0.67): the answer, as ZILLIZ_CLUSTER_TOKEN is.
+    named = serve_stdio_with(ZILLIZ_ENDPOINT="https://x.zillizcloud.com", ZILLIZ_TOKEN=TOKEN)
+    assert named.stderr == (
+        "zilliz-refresh-mcp: configuration error: ZILLIZ_CLUSTER_ENDPOINT is required (or --endpoint); "
+        "ZILLIZ_ENDPOINT is set, but this server reads ZILLIZ_CLUSTER_ENDPOINT\n"
+    )
+    # The setting meant, given by its flag, is set: the other name is no answer to its error.
+    flagged = serve_stdio_with("--endpoint", "http://10.1.2.3:19530", ZILLIZ_TOKEN=TOKEN, ZILLIZ_URL="x")
+    assert flagged.returncode == cli.EXIT_CONFIG
+    assert "ZILLIZ_URL" not in flagged.stderr
     # Beside another error of the setting meant, the variable set is no answer (a review: it pointed the wrong way).
     both = serve_stdio_with(
         ZILLIZ_CLUSTER_ENDPOINT="'https://x.zillizcloud.com'", ZILLIZ_TOKEN=TOKEN, ZILLIZ_CLOUD_URI="x"

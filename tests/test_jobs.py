@@ -814,6 +814,18 @@ def test_a_time_after_this_servers_clock_is_told_as_the_clusters_clock_ahead_whe
     assert line.count("clock appears ahead") == 1
 
 
+def test_the_summarys_last_completion_after_this_servers_clock_is_told_as_the_clusters_clock_ahead() -> None:
+    """A mutation audit: nothing held it. The summary's "Last completed" states its time as the job lines do."""
+    ahead = "the cluster's clock appears ahead of this server's by ~{} or more"
+    start = NOW + 3 * 60_000
+    ended = listing([raw(startTime=start, endTime=start + 10 * 60_000)]).summary.text
+    assert (
+        f"Last completed: ext_books at {iso_utc(start + 10 * 60_000)} (took 10m00s; {ahead.format('13m00s')})." in ended
+    )
+    unended = listing([raw(startTime=start, endTime=0)]).summary.text
+    assert f"started {iso_utc(start)} (its end not reported; {ahead.format('3m00s')})." in unended
+
+
 def test_the_clusters_clock_is_told_ahead_from_a_whole_second_after_this_servers() -> None:
     """A mutation audit: nothing held the edge. A time within this server's second (its "As of" is cut to the
     second) is no time ahead; one a whole second after it is."""

@@ -823,7 +823,9 @@ def test_a_password_with_a_plus_read_as_a_space_is_blanked_only_as_words(first: 
 @example(
     "k:abcd1234", [], "%61%62%63%64%31%32%33%34", " \\uzz", None
 )  # letters percent-encoded, cleaned only for an unrelated "\\u": the scans cleared it
-# A login cut short, its colon escaped: %253A (a URL in a URL), &#58;, \u003a; the scans looked for ":" and %3A only.
+# A login cut short, its colon as it is or escaped: %253A (a URL in a URL), &#58;, \u003a (the scans once looked for
+# ":" and %3A only).
+@example("00:00000", [], "00:0000", "", None)  # as it is
 @example("00:00000", [], "00%253A0000", "", None)
 @example("00:00000", [], "00&#58;0000", "", None)
 @example("00:00000", [], "00\\u003a0000", "", None)
