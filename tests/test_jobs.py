@@ -826,6 +826,16 @@ def test_the_summarys_last_completion_after_this_servers_clock_is_told_as_the_cl
     assert f"started {iso_utc(start)} (its end not reported; {ahead.format('3m00s')})." in unended
 
 
+def test_a_pending_jobs_start_after_this_servers_clock_is_told_ahead_beside_an_end_its_state_denies() -> None:
+    """A mutation audit: nothing held it. The end time a pending job's record gives is not stated as its end, so
+    the start says the cluster's clock is ahead itself."""
+    start = NOW + 3 * 60_000
+    row = raw(state="RefreshPending", progress=0, startTime=start, endTime=start + 60_000)
+    line = jobs.listing_text(listing([row])).splitlines()[-1]
+    ahead = "the cluster's clock appears ahead of this server's by ~3m00s or more"
+    assert f"started {iso_utc(start)} ({ahead}), an end time given ({iso_utc(start + 60_000)})" in line
+
+
 def test_the_clusters_clock_is_told_ahead_from_a_whole_second_after_this_servers() -> None:
     """A mutation audit: nothing held the edge. A time within this server's second (its "As of" is cut to the
     second) is no time ahead; one a whole second after it is."""
