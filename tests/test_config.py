@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -648,6 +649,13 @@ def test_the_listening_socket_reuses_addresses_but_on_windows(monkeypatch: pytes
     monkeypatch.setattr(cli, "REUSE_ADDRESS", reuse)
     with cli.listen("127.0.0.1", 0) as sock:
         assert bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)) == reuse
+
+
+def test_a_port_refused_to_this_user_is_told_as_the_port_to_change() -> None:
+    """A mutation audit: a port under 1024 refused to a user who is not root (EACCES) is the port's fault, not the
+    host's; the tests run as root, so the refusal itself cannot be made here."""
+    assert cli._what_to_change(OSError(errno.EACCES, "Permission denied")).startswith("choose another --port")
+    assert cli._what_to_change(OSError(errno.EADDRNOTAVAIL, "Cannot assign")).startswith("choose another --host")
 
 
 def test_a_port_already_taken_is_one_line_and_exit_2() -> None:

@@ -632,6 +632,7 @@ def test_reasons_that_differ_only_in_the_file_id_or_time_they_name_are_one_group
         ("storage.log.example.com refused", "backup.log.example.com refused"),  # hosts, not files
         ("expected dimension 768, got 512", "expected dimension 768, got 256"),
         ("Sat 3 segments failed", "Sun 3 segments failed"),  # a weekday with no date after it is a word
+        ("node 2:5000 down", "node 3:5000 down"),  # a port of 5000, not a time
     ],
 )
 def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str, second: str) -> None:
@@ -666,6 +667,7 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("dim mismatch, expected 768: [0.1234, -0.5678, 0.9]", "dim mismatch, expected 768: [-0.25, 0.5, 0.125, 1.0]"),
         ("rows rejected at indices 3 7 12", "rows rejected at indices 5 9 10 44"),
         ("Rows rejected: 3, 7, 12.", "Rows rejected: 5, 9, 10, 44."),  # a sentence's end is no decimal
+        ("ids 4, 5, 6 9:05:00 bad", "ids 7, 8, 9 9:06:00 bad"),  # values in a row, then a time of day
         # A time of day after a date (java.util.logging, JavaScript) is a time, not a value in a row.
         ("Nov 27, 2025 10:00:00 PM SEVERE: read failed", "Nov 27, 2025 11:42:17 PM SEVERE: read failed"),
         ("Thu Nov 27 2025 10:00:00 GMT+0000: read failed", "Thu Nov 27 2025 23:42:17 GMT+0000: read failed"),
@@ -841,6 +843,8 @@ def test_the_clusters_clock_is_told_ahead_from_a_whole_second_after_this_servers
     second) is no time ahead; one a whole second after it is."""
     now = "2024-04-11T11:00:00Z"
     assert wording.clock_ahead("2024-04-11T11:00:00.999Z", now) is None
+    at_least = "the cluster's clock appears ahead of this server's by ~1m30s or more"  # not ~1m31s: rounded down
+    assert wording.clock_ahead("2024-04-11T11:01:30.900Z", now) == at_least
     assert (
         wording.clock_ahead("2024-04-11T11:00:01Z", now)
         == "the cluster's clock appears ahead of this server's by ~1s or more"
