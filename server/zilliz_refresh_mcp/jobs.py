@@ -774,18 +774,18 @@ def summarize(
 
     last = _last_completed(rest if counts[COMPLETED] == len(rest) else [j for j in rest if j.state == COMPLETED])
     last_ended = iso_utc(last.end_ms) if last is not None and last.end_ms else None
-    if last is not None and last_ended is None:
-        started = iso_utc(last.start_ms)
-        noted = "; ".join(["its end not reported", *filter(None, [clock_ahead(started, as_of)])])
-        text += f" Last completed: {shown_name(_name(last))}, started {started} ({noted})."
-    elif last is not None and last_ended is not None:
-        asides = (
-            [f"took {duration_text((last.end_ms - last.start_ms) / 1000)}"] if 0 < last.start_ms <= last.end_ms else []
-        )
-        if ahead := clock_ahead(last_ended, as_of):
+    if last is not None:
+        if last_ended is None:  # dated by its start, as listings order it
+            at = iso_utc(last.start_ms)
+            when, asides = f", started {at}", ["its end not reported"]
+        else:
+            at, when = last_ended, f" at {last_ended}"
+            took = last.end_ms - last.start_ms
+            asides = [f"took {duration_text(took / 1000)}"] if 0 < last.start_ms <= last.end_ms else []
+        if ahead := clock_ahead(at, as_of):
             asides.append(ahead)
         said = f" ({'; '.join(asides)})" if asides else ""
-        text += f" Last completed: {shown_name(_name(last))} at {last_ended}{said}."
+        text += f" Last completed: {shown_name(_name(last))}{when}{said}."
     text += _unknown_notes(states, counts)  # beside other states' jobs, a state that matched none is no less odd
     return Summary(
         total=total,
