@@ -714,8 +714,8 @@ def _needles(secret: str) -> tuple[bytes, ...]:
     """What an answer that may spell the secret holds, lower-cased: the anchor; for ``user:password``, also the user
     name and the start of its colon (an echo of the secret cut short before the anchor's end holds them), in any
     spelling ``_char`` gives it: ``:`` as it is, or an escape, whose first character is ``%`` (``%3A``, ``%253A``, a
-    URL in a URL), ``&`` (``&#58;``) or a backslash (``\\u003a``). None when no secret, or when the anchor is too short
-    to look for (then every answer is cleaned)."""
+    URL in a URL), ``&`` (``&#58;``) or a backslash (``\\u003a``). None at all when no secret, or when the anchor is too
+    short to look for (then every answer is cleaned)."""
     anchor = _anchor(secret)
     if not anchor:
         return ()
