@@ -18,6 +18,7 @@ from zilliz_refresh_mcp.wording import job_line, wait_running
 
 NOW = 1_712_833_300_000  # 2024-04-11T11:01:40Z
 HOUR = 3_600_000
+CLOCK_AHEAD = "the cluster's clock appears ahead of this server's by ~{} or more"  # what wording.clock_ahead says
 BIG_ID_TEXT = "449503829274509313"  # 2^53 < id: a double would round it to ...309312
 
 
@@ -809,23 +810,20 @@ def test_a_time_after_this_servers_clock_is_told_as_the_clusters_clock_ahead_whe
     start = NOW + 3 * 60_000
     row = raw(state=state, progress=0, startTime=start, endTime=start + 10 * 60_000 if ended else 0)
     line = jobs.listing_text(listing([row])).splitlines()[-1]
-    assert (
-        told.format(f"the cluster's clock appears ahead of this server's by ~{'13m00s' if ended else '3m00s'} or more")
-        in line
-    )
+    assert told.format(CLOCK_AHEAD.format("13m00s" if ended else "3m00s")) in line
     assert line.count("clock appears ahead") == 1
 
 
 def test_the_summarys_last_completion_after_this_servers_clock_is_told_as_the_clusters_clock_ahead() -> None:
     """A mutation audit: nothing held it. The summary's "Last completed" states its time as the job lines do."""
-    ahead = "the cluster's clock appears ahead of this server's by ~{} or more"
     start = NOW + 3 * 60_000
     ended = listing([raw(startTime=start, endTime=start + 10 * 60_000)]).summary.text
     assert (
-        f"Last completed: ext_books at {iso_utc(start + 10 * 60_000)} (took 10m00s; {ahead.format('13m00s')})." in ended
+        f"Last completed: ext_books at {iso_utc(start + 10 * 60_000)} (took 10m00s; {CLOCK_AHEAD.format('13m00s')})."
+        in ended
     )
     unended = listing([raw(startTime=start, endTime=0)]).summary.text
-    assert f"started {iso_utc(start)} (its end not reported; {ahead.format('3m00s')})." in unended
+    assert f"started {iso_utc(start)} (its end not reported; {CLOCK_AHEAD.format('3m00s')})." in unended
 
 
 def test_a_pending_jobs_start_after_this_servers_clock_is_told_ahead_beside_an_end_its_state_denies() -> None:
@@ -834,7 +832,7 @@ def test_a_pending_jobs_start_after_this_servers_clock_is_told_ahead_beside_an_e
     start = NOW + 3 * 60_000
     row = raw(state="RefreshPending", progress=0, startTime=start, endTime=start + 60_000)
     line = jobs.listing_text(listing([row])).splitlines()[-1]
-    ahead = "the cluster's clock appears ahead of this server's by ~3m00s or more"
+    ahead = CLOCK_AHEAD.format("3m00s")
     assert f"started {iso_utc(start)} ({ahead}), an end time given ({iso_utc(start + 60_000)})" in line
 
 
@@ -843,12 +841,8 @@ def test_the_clusters_clock_is_told_ahead_from_a_whole_second_after_this_servers
     second) is no time ahead; one a whole second after it is."""
     now = "2024-04-11T11:00:00Z"
     assert wording.clock_ahead("2024-04-11T11:00:00.999Z", now) is None
-    at_least = "the cluster's clock appears ahead of this server's by ~1m30s or more"  # not ~1m31s: rounded down
-    assert wording.clock_ahead("2024-04-11T11:01:30.900Z", now) == at_least
-    assert (
-        wording.clock_ahead("2024-04-11T11:00:01Z", now)
-        == "the cluster's clock appears ahead of this server's by ~1s or more"
-    )
+    assert wording.clock_ahead("2024-04-11T11:01:30.900Z", now) == CLOCK_AHEAD.format("1m30s")  # not 1m31s: at least
+    assert wording.clock_ahead("2024-04-11T11:00:01Z", now) == CLOCK_AHEAD.format("1s")
 
 
 def test_a_collection_named_like_a_word_does_not_split_the_same_reason() -> None:
@@ -1880,9 +1874,7 @@ def test_an_estimate_is_made_from_the_pace_seen_between_two_rises_only() -> None
         assert read_after(smooth, **fields).pace_since is None
     ahead = read_after(smooth, startTime=NOW + 3_600_000)  # the cluster's clock an hour ahead: no time running
     assert (ahead.duration_seconds, ahead.estimated_end_at) == (None, paced.estimated_end_at)
-    assert job_line(ahead, iso_utc(NOW)).endswith(
-        "its start after this server's clock: the cluster's clock appears ahead of this server's by ~1h00m or more"
-    )
+    assert job_line(ahead, iso_utc(NOW)).endswith(f"its start after this server's clock: {CLOCK_AHEAD.format('1h00m')}")
     pace: records.Pace | None = None
     for minute, progress in smooth[:-1]:
         pace = records.paced(pace, progress, NOW + minute * 60_000)
