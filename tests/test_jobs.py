@@ -683,6 +683,14 @@ def test_reasons_that_differ_in_what_tells_problems_apart_stay_apart(first: str,
         ("SlowDown until 27 Nov 2025 10:00:00 GMT", "SlowDown until 3 Nov 2025 10:00:00 GMT"),  # a day by its month
         ("SlowDown until Thu, 27 Nov 2025 10:00:00 GMT", "SlowDown until Fri, 28 Nov 2025 10:00:00 GMT"),  # its weekday
         ("token expired at Thu Nov 27 21:05:00 UTC 2025", "token expired at Fri Nov 28 21:05:00 UTC 2025"),
+        # A day, its month's name and its year by hyphens (Tomcat) or slashes (a web server's access log).
+        ("27-Nov-2025 10:30:05.123 SEVERE [main] read failed", "01-Dec-2025 09:02:44.900 SEVERE [main] read failed"),
+        (
+            '10.0.0.5 - - [30/Nov/2025:23:59:58 +0000] "GET /b/x.parquet HTTP/1.1" 403',
+            '10.0.0.5 - - [01/Dec/2025:00:00:03 +0000] "GET /b/x.parquet HTTP/1.1" 403',
+        ),
+        ("snapshot 2025-11-27_10:30:05 unreadable", "snapshot 2025-11-28_23:59:59 unreadable"),  # a time after a _
+        ("no answer in 30 seconds", "no answer in 1.5 minutes"),  # durations in words
         ("dim mismatch: [0.1234, -0.5678, 1.2e-05]", "dim mismatch: [1.0E-5, 0.25, -0.5, 0.75]"),  # exponents
         (
             "StatusCode: 403, RequestID: A1B2C3D4E5F6319D, api error",

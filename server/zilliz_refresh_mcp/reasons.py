@@ -231,22 +231,27 @@ _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # skipping to what all its matches start with (one search of both, with no such start, took ~9x as long):
 # - a day of the week or a month before a date's number, or a weekday before its month: Thu, 27 Nov 2025 (HTTP);
 #   Thu Nov 27 (Java's Date); Nov 30 and Dec 1 (Java's logging). No letter before the word, looked at after it;
-# - a month or the half of a day after a number: 30 Nov; 9:05:00 PM.
+# - a month or the half of a day after a number: 30 Nov; 9:05:00 PM; a month between a day and its year, 27-Nov-2025
+#   (Tomcat, Oracle), 27/Nov/2025 (a web server's access log); what stands between them is kept.
 _WORD_BEFORE_DATE = re.compile(
     rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|{_MONTHS})(?<![A-Za-z]...)(?=,? (?:\x01|(?:{_MONTHS})\b))"
 )
-_WORD_AFTER_NUMBER = re.compile(rf"\x01 (?:{_MONTHS}|[AaPp][Mm])\b")
+_WORD_AFTER_NUMBER = re.compile(rf"\x01(?:( )(?:{_MONTHS}|[AaPp][Mm])\b|([/-])(?:{_MONTHS})(?=[/-]?\x01))")
 _NUMBERS = re.compile(
     rf"\d(?<![\d:]\d){_KEEP_AFTER}"
     r"(?:\d{3}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # a date, its time
     r"|(?:\d{3}|\d?)/\d\d?/\d\d(?:\d\d)?(?![\d/])"  # a log line's date: 2025/11/27 (Go), 25/11/28 (Spark), 11/27/2025
-    rf"|(?<=\b(?:{_MONTHS}) \d)\d?(?!\d)|\d?(?= (?:{_MONTHS})\b)"  # a day by its month: Nov 27 (Java's logging), 27 Nov
+    # A day by its month: Nov 27 (Java's logging), 27 Nov; 27-Nov-2025, 27/Nov/2025 (the month between it and a year).
+    rf"|(?<=\b(?:{_MONTHS}) \d)\d?(?!\d)|\d?(?= (?:{_MONTHS})\b|[/-](?:{_MONTHS})[/-]\d)"
     # Values in a row: [0.12, -0.5, 1.2e-05], 3 7 12; not the date before a time of day (Nov 27, 2025 9:05:00 PM).
     r"|\d*(?:\.\d+)?(?:[eE][-+]?\d+)?(?:(?:, ?| )-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?){2,}(?!\w|[.:]\d)"
-    # A time of day, 9:05 or 21:05:00.5, a zone -05:00; not a port (node10:9000, sftp-0:22, us-east-1:12...).
-    r"|(?<![A-Za-z_]\d)(?<![A-Za-z]-\d)\d?:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?!\d)"
+    # A time of day, 9:05 or 21:05:00.5, a zone -05:00; not a port (node10:9000, sftp-0:22, us-east-1:12...). With its
+    # seconds, no port: after a letter too (T21:05:00, a date's 2025-11-27_21:05:00).
+    r"|(?<![A-Za-z_]\d)(?<![A-Za-z]-\d)\d?:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?!\d)|\d?:[0-5]\d:[0-6]\d(?:[.,]\d+)?(?!\d)"
     r"|\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address
-    r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"  # 59m42.8s
+    # A duration: 59m42.8s, 150ms; 30 seconds, 1.5 hours (its unit too: 30 seconds is 1.5 minutes).
+    r"|(?<![A-Za-z_]\d)\d*(?:\.\d+)?(?:(?:h|ms|m|s|us|µs|ns)(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))*\b"
+    r"| (?:milli|micro|nano)?(?:seconds?|minutes?|hours?)\b)"
     r"|\d*(?:\.\d+)+"  # a measure, a version: seconds taken, a size, 2.4.1
     r"|\d{3,}"  # an id, a part of a file, an offset
     rf"|(?:{_AFTER_COUNTER})\d*"  # Task 3, line 45
@@ -324,7 +329,7 @@ def _reason_shape(ends: str) -> str:
             words[at] = _IPV6.sub("\x01", word)
     # A number's sign is its instance's too: a vector that starts -0.25 is the one that starts 0.5.
     shape = _NUMBERS.sub("\x01", " ".join(words)).replace("-\x01", "\x01")
-    shape = _WORD_AFTER_NUMBER.sub("\x01 \x01", _WORD_BEFORE_DATE.sub("\x01", shape))
+    shape = _WORD_AFTER_NUMBER.sub("\x01\\1\\2\x01", _WORD_BEFORE_DATE.sub("\x01", shape))
     return shape if _LETTER.search(shape) else ends
 
 
