@@ -6,6 +6,9 @@ a job's ``detailsUri`` for its ``jobId`` (the id), an id in quotes or as a sente
 ``#4495...``, with a full stop: the id), and one string of states for the ``state`` list
 (``"failed, in progress"``: each state). The published input schemas are unchanged: these run before pydantic checks
 the value, in the tool and in ``ArgumentGuard`` alike, and anything else is refused as before.
+
+``since_ms`` reads the ``since`` argument once it is checked (a span back from now, or an ISO-8601 time): the
+service calls it.
 """
 
 from __future__ import annotations

@@ -167,7 +167,10 @@ class Summary(CamelModel):
         f"jobs are in it). Of the states this server does not know, the {_OTHER_STATES_SHOWN} most common and those "
         'a filter names are named; two or more others are summed under "(N other states)".'
     )
-    text: str = Field(description="One or two plain sentences for a person.")
+    text: str = Field(
+        description="A few plain sentences for a person: the counts, the last completion, and any notes (unreadable "
+        "records, ids that jobs share, jobs that moved before a cursor)."
+    )
     failures: list[FailureGroup] = Field(
         description=f"Failed jobs grouped by reason, those with failures not fixed since first, then the most "
         f"common; at most {_FAILURE_GROUPS} groups; their counts add up to every failed job."
@@ -1097,7 +1100,8 @@ def answer_bytes(listing: JobListing) -> int:
 
 
 # A resource link as server.py writes it, without its id (twice), state and collection: {"type":"resource_link",
-# "uri":"zilliz://refresh-jobs/","name":"refresh job ","description":" ","mimeType":"application/json"}, and a comma.
+# "uri":"zilliz://refresh-jobs/","name":"refresh job ","description":" ","mimeType":"application/json"}, and a comma:
+# 126 bytes, rounded up to 140 as a margin.
 _LINK_BYTES = 140
 
 

@@ -2,8 +2,9 @@
 
 Pure functions over text: no I/O, no MCP. Upstream's reasons can be stack traces of tens of kB:
 
-- cutting: ``short_reason`` (lists and waits: a reason's first 300 and last 200 characters, or a Java trace's root
-  cause in place of its last frames), ``record_reason`` (one job's record: 20,000), ``reason_shown`` and
+- cutting: ``listed_reason`` (lists and waits: ``short_reason``, a reason's first 300 and last 200 characters or a
+  Java trace's root cause in place of its last frames; past ``REASON_BYTES`` as JSON writes it, as many characters of
+  its two ends as fit), ``record_reason`` (one job's record: 20,000), ``reason_shown`` and
   ``cut_between`` (for the text's failure lines, which show less of its head);
 - grouping: ``alike`` groups failures whose reasons differ only in what names one instance of a problem (a path, an
   id, a time, their own collection's name), read around the ends that lists show (``grouping_view``).

@@ -4,8 +4,10 @@ Pure functions over plain data: no I/O, no MCP, no clock (callers pass ``now_ms`
 the public shape of a job (camelCase on the wire: ``jobId``, ``startedAt``...); ``read_record`` checks an
 upstream record field by field into ``RecordFields``, ``WireRecord`` is the same check done by msgspec while
 decoding a whole list answer (``fields_of`` turns it into ``RecordFields``), and ``render_record`` turns
-``RecordFields`` into a ``JobRecord``. What a record shows of a long failure reason is in reasons.py;
-lists, pages and summaries of many records are in jobs.py.
+``RecordFields`` into a ``JobRecord``. What earlier reads of a running job tell of it (``with_no_progress_since``,
+``with_earlier_progress``, ``with_observed_pace``: a stall, a restart, an estimate from the pace seen) is here too, and
+the strict JSON helpers that upstream.py and stdio.py share. What a record shows of a long failure reason is in
+reasons.py; lists, pages and summaries of many records are in jobs.py.
 """
 
 from __future__ import annotations
@@ -733,7 +735,7 @@ def render_record(
 
 def normalize_record(raw: Mapping[str, Any], *, now_ms: int) -> JobRecord:
     """One upstream job record as its own resource shows it (the reason cut by ``record_reason``, not
-    ``short_reason``). RecordError when unreadable."""
+    ``listed_reason`` as lists cut it). RecordError when unreadable."""
     return render_record(read_record(raw), now_ms)
 
 
