@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -403,6 +404,31 @@ def test_ctrl_c_ends_the_stdio_server_while_it_waits_for_input(simulator: Simula
         proc.wait()
         proc.stdin.close()
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_a_host_that_stops_reading_ends_the_stdio_server_quietly(simulator: SimulatorServer) -> None:
+    """A host that closes its end of stdout (it quit, or dropped the server) left a traceback of an exception group
+    in its log, and status 1, as if the server had crashed: now a line says why it stopped, with status 0."""
+    proc = raw_stdio_server(simulator)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(json.dumps(INITIALIZE) + "\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        proc.stdout.close()  # the host reads no more; stdin stays open: only the closed stdout can end the server
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_refresh_jobs"}}
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+        proc.stdin.write(json.dumps(call) + "\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        with contextlib.suppress(BrokenPipeError):  # the server ended before reading all: as a host closing it meets
+            proc.stdin.close()
+    stderr = proc.stderr.read()
+    assert "Traceback" not in stderr and "ExceptionGroup" not in stderr and "Exception ignored" not in stderr
+    assert "stdout was closed" in stderr
 
 
 @pytest.fixture

@@ -432,11 +432,11 @@ async def _serve_stdio(mcp: Any) -> None:
 def _exit_if_interrupt_hangs() -> Iterator[None]:
     """After Ctrl-C, the process ends within a grace period, whatever stopping waits on; a second Ctrl-C ends it now.
 
-    The SDK reads stdin in a worker thread, and stopping waits for it: for a next line that may never come (and
-    after a second cancellation, Python's own exit waits for that thread). Chained to the handler that the running
-    event loop installed (it cancels the server): stopping starts as usual. Left alone when SIGINT is ignored (a
-    host may shield its servers from the terminal's Ctrl-C) or off the main thread (an embedding program's); the
-    loop's handler is put back once the serving ends.
+    Stopping waits for what cancellation cannot reach, a call in one of anyio's worker threads (the SDK's own reader
+    of stdin was one, waiting for a next line that might never come, before ``stdio.StdinLines``). Chained to the
+    handler that the running event loop installed (it cancels the server): stopping starts as usual. Left alone
+    when SIGINT is ignored (a host may shield its servers from the terminal's Ctrl-C) or off the main thread (an
+    embedding program's); the loop's handler is put back once the serving ends.
     """
     stop = signal.getsignal(signal.SIGINT)
     if not callable(stop) or threading.current_thread() is not threading.main_thread():

@@ -13,12 +13,20 @@ server asks the client nothing that a bad one could be the answer to), nor is a 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
+import sys
+import threading
+from concurrent.futures import CancelledError
+from contextlib import suppress
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
@@ -49,12 +57,59 @@ _PENDING_ID_CHARS = 4 * 1024 * 1024
 _NO_ID = "Invalid Request: a request needs an id that is a string or an integer"
 
 
+HOST_GONE = "stdout was closed: the host quit or dropped this server; stopping"
+
+
 async def serve_stdio(mcp: MCPServer[Any]) -> None:
-    """Serve ``mcp`` over stdin and stdout until stdin ends, as ``MCPServer.run_stdio_async`` does, lines mended."""
-    async with stdio_server() as (lines, answers), anyio.create_task_group() as replies:
-        server = lowlevel(mcp)
-        await server.run(MendedLines(lines, answers, replies), answers, server.create_initialization_options())
-        replies.cancel_scope.cancel()
+    """Serve ``mcp`` over stdin and stdout until stdin ends, as ``MCPServer.run_stdio_async`` does, lines mended; or
+    until the host closes stdout, which no answer can reach any more."""
+    # Our own handle on stdin: closing it does not close the process's. fd 0 stays as it is (the SDK diverts it only
+    # when it reads stdin itself): this server starts no process that could read it.
+    stdin = StdinLines(
+        io.TextIOWrapper(os.fdopen(os.dup(sys.stdin.fileno()), "rb"), encoding="utf-8", errors="replace")
+    )
+    try:
+        async with stdio_server(stdin=stdin) as (lines, answers), anyio.create_task_group() as replies:
+            server = lowlevel(mcp)
+            await server.run(MendedLines(lines, answers, replies), answers, server.create_initialization_options())
+            replies.cancel_scope.cancel()
+    except* BrokenPipeError:
+        logger.warning(HOST_GONE)
+        # Nothing is left to write there: stdout goes nowhere, so that flushing it at exit cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+class StdinLines(anyio.AsyncFile[str]):
+    """stdin, line by line as the SDK's transport reads it, from a daemon thread.
+
+    The SDK reads each line in one of anyio's worker threads, which stopping waits for and Python's exit joins: a host
+    that closed stdout (it quit, or dropped this server) but not stdin left the server waiting for a line that never
+    came, for ever. A daemon thread is left behind: the server stops once its transport fails.
+    """
+
+    def __init__(self, source: IO[str]) -> None:
+        super().__init__(source)
+        self._lines, self._read = anyio.create_memory_object_stream[str]()  # unbuffered: one line read ahead at most
+        self._reader: threading.Thread | None = None
+
+    async def readline(self) -> str:
+        if self._reader is None:
+            token = anyio.lowlevel.current_token()
+            self._reader = threading.Thread(target=self._read_lines, args=(token,), name="stdin", daemon=True)
+            self._reader.start()
+        try:
+            return await self._read.receive()
+        except anyio.EndOfStream:
+            return ""  # the end of stdin, as a file says it
+
+    def _read_lines(self, token: anyio.lowlevel.EventLoopToken) -> None:
+        with suppress(anyio.BrokenResourceError, anyio.RunFinishedError, CancelledError):  # the server stopped first
+            try:
+                while line := self.wrapped.readline():
+                    anyio.from_thread.run(self._lines.send, line, token=token)
+            except OSError as err:
+                logger.warning("stdin: cannot be read (%s): taken as its end", err.strerror or err)
+            anyio.from_thread.run_sync(self._lines.close, token=token)
 
 
 class MendedLines:
