@@ -9,6 +9,9 @@ one that is not JSON, -32600 for one that is not a request, or has no id that is
 takes it for a notification, and answers nothing). A batch (a JSON array, which only the 2025-03-26 revision
 has, and the SDK does not serve) gets -32600 for each request in it, by its id. A response is never answered (this
 server asks the client nothing that a bad one could be the answer to), nor is a blank line.
+
+stdin is read by a daemon thread (``StdinLines``), and a host that closes stdout ends the server at once, with one
+line on stderr: no answer can reach it any more.
 """
 
 from __future__ import annotations
