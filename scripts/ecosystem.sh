@@ -77,8 +77,9 @@ npm_install() { # npm_install NAME: install ci/node/NAME into $WORK/NAME exactly
   mkdir -p "$dest"
   cp "$src/package.json" "$src/package-lock.json" "$dest/"
   # `npm install`, not `npm ci`: vite (under the Inspector) names a Windows-only optional dependency that the
-  # registry answers 404 for, so it is absent from the lock and `npm ci` refuses the lock as out of sync;
-  # `npm install` installs exactly the locked tree, and the cmp below proves it left the lock as it was.
+  # registry answered 404 for until 2026-12 (napi-windows-process-start-time, now in the lock), and `npm ci` refused
+  # the lock as out of sync; `npm install` installs exactly the locked tree, and the cmp below proves it left the lock
+  # as it was (a dependency published since, as that one was, fails it: re-lock).
   if ! (cd "$dest" && npm install --no-audit --no-fund --ignore-scripts --prefer-offline >"$dest/npm.log" 2>&1); then
     show "$dest/npm.log"
     fail "npm install of $src"
